@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/canopyhq/canopy/store/migrate"
+	"github.com/canopyhq/canopy/store/postgres"
+	"github.com/canopyhq/canopy/store/sqlite"
+	"github.com/canopyhq/canopy/store/sqlstore"
+)
+
+// DefaultDatabaseURL is the embedded default: a SQLite file in the
+// working directory.
+const DefaultDatabaseURL = "sqlite:canopy.db"
+
+// flags wraps a FlagSet whose defaults come from environment variables,
+// with *_FILE variants for secrets, validated before anything starts.
+type flags struct {
+	fs     *flag.FlagSet
+	getenv func(string) string
+	errs   []error
+}
+
+func newFlags(name, summary string, getenv func(string) string, stderr io.Writer) *flags {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: canopy %s [flags]\n\n%s\n\nFlags:\n", name, summary)
+		fs.PrintDefaults()
+	}
+	return &flags{fs: fs, getenv: getenv}
+}
+
+// env returns the environment value of key, or of key_FILE read from disk.
+func (f *flags) env(key string) string {
+	if v := f.getenv(key); v != "" {
+		return v
+	}
+	if path := f.getenv(key + "_FILE"); path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			f.errs = append(f.errs, fmt.Errorf("%s_FILE: %w", key, err))
+			return ""
+		}
+		return strings.TrimSpace(string(b))
+	}
+	return ""
+}
+
+func (f *flags) string(name, envKey, def, help string) *string {
+	if v := f.env(envKey); v != "" {
+		def = v
+	}
+	return f.fs.String(name, def, help+" ($"+envKey+")")
+}
+
+func (f *flags) int(name, envKey string, def int, help string) *int {
+	if v := f.env(envKey); v != "" {
+		var n int
+		if _, err := fmt.Sscan(v, &n); err != nil {
+			f.errs = append(f.errs, fmt.Errorf("$%s: %q is not a whole number", envKey, v))
+		} else {
+			def = n
+		}
+	}
+	return f.fs.Int(name, def, help+" ($"+envKey+")")
+}
+
+func (f *flags) duration(name, envKey string, def time.Duration, help string) *time.Duration {
+	if v := f.env(envKey); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			f.errs = append(f.errs, fmt.Errorf("$%s: %q is not a duration such as 5s or 1m", envKey, v))
+		} else {
+			def = d
+		}
+	}
+	return f.fs.Duration(name, def, help+" ($"+envKey+")")
+}
+
+func (f *flags) parse(args []string) error {
+	if err := f.fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err.Error()}
+	}
+	if f.fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("unexpected argument %q", f.fs.Arg(0))}
+	}
+	return errors.Join(f.errs...)
+}
+
+// dbFlags are the database settings shared by serve and migrate.
+type dbFlags struct {
+	url         *string
+	synchronous *string
+	maxConns    *int
+}
+
+func addDBFlags(f *flags) dbFlags {
+	return dbFlags{
+		url: f.string("database-url", "CANOPY_DATABASE_URL", DefaultDatabaseURL,
+			"database: sqlite:PATH (embedded, the default) or postgres://user@host:5432/db"),
+		synchronous: f.string("sqlite-synchronous", "CANOPY_SQLITE_SYNCHRONOUS", "FULL",
+			"SQLite durability: FULL (every commit survives power loss) or NORMAL (faster; survives process crashes)"),
+		maxConns: f.int("max-db-conns", "CANOPY_MAX_DB_CONNS", 20, "PostgreSQL connection pool size"),
+	}
+}
+
+// openedStore is an open database with its migration functions.
+type openedStore struct {
+	db       *sqlstore.DB
+	engine   string
+	where    string
+	migrate  func(context.Context, *sqlstore.DB) ([]migrate.Applied, error)
+	statuses func(context.Context, *sqlstore.DB) ([]migrate.Status, error)
+}
+
+func openStore(ctx context.Context, d dbFlags) (*openedStore, error) {
+	url := *d.url
+	switch {
+	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
+		db, err := postgres.Open(ctx, url, postgres.Options{MaxConns: *d.maxConns})
+		if err != nil {
+			return nil, err
+		}
+		return &openedStore{db: db, engine: "postgres", where: redact(url), migrate: postgres.Migrate, statuses: postgres.MigrationStatus}, nil
+	default:
+		path := strings.TrimPrefix(strings.TrimPrefix(url, "sqlite:"), "file:")
+		if strings.Contains(path, "://") {
+			return nil, usageError{fmt.Sprintf("--database-url %q: use sqlite:PATH or postgres://…", url)}
+		}
+		db, err := sqlite.Open(path, sqlite.Options{Synchronous: *d.synchronous})
+		if err != nil {
+			return nil, err
+		}
+		return &openedStore{db: db, engine: "sqlite", where: path, migrate: sqlite.Migrate, statuses: sqlite.MigrationStatus}, nil
+	}
+}
+
+// redact hides a password in a database URL for logs.
+func redact(url string) string {
+	scheme, rest, ok := strings.Cut(url, "://")
+	if !ok {
+		return url
+	}
+	creds, host, ok := strings.Cut(rest, "@")
+	if !ok {
+		return url
+	}
+	user, _, hasPass := strings.Cut(creds, ":")
+	if !hasPass {
+		return url
+	}
+	return scheme + "://" + user + ":xxxxx@" + host
+}
+
+func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, usageError{fmt.Sprintf("--log-level %q: use debug, info, warn or error", level)}
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})), nil
+}

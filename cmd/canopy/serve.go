@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/canopyhq/canopy"
+	"github.com/canopyhq/canopy/httpapi"
+	"github.com/canopyhq/canopy/service"
+)
+
+const serveSummary = `Runs the HTTP API. With no flags it keeps its data in ./canopy.db (SQLite)
+and listens on 127.0.0.1:8080. On first start it creates the platform root
+account and prints its API key once, on a line beginning "root API key:".`
+
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	f := newFlags("serve", serveSummary, getenv, stderr)
+	addr := f.string("addr", "CANOPY_ADDR", "127.0.0.1:8080", "address to listen on")
+	db := addDBFlags(f)
+	maxDepth := f.int("max-depth", "CANOPY_MAX_DEPTH", canopy.DefaultMaxDepth, "how many levels of accounts may hang below the platform root")
+	maxBody := f.int("max-body-bytes", "CANOPY_MAX_BODY_BYTES", httpapi.DefaultMaxBodyBytes, "largest request body accepted (413 above)")
+	rootName := f.string("root-name", "CANOPY_ROOT_NAME", "Platform", "name of the platform root account, used on first start")
+	cacheTTL := f.duration("auth-cache-ttl", "CANOPY_AUTH_CACHE_TTL", 5*time.Second,
+		"how long another replica's key revocations and tree changes may take to reach this one (negative: no cache)")
+	shutdown := f.duration("shutdown-timeout", "CANOPY_SHUTDOWN_TIMEOUT", 30*time.Second, "how long in-flight requests may finish after SIGINT/SIGTERM")
+	logLevel := f.string("log-level", "CANOPY_LOG_LEVEL", "info", "debug, info, warn or error")
+	rootKey := f.env("CANOPY_ROOT_API_KEY")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	log, err := newLogger(stderr, *logLevel)
+	if err != nil {
+		return err
+	}
+	if *maxDepth < 1 || *maxDepth > 64 {
+		return usageError{"--max-depth must be between 1 and 64"}
+	}
+
+	st, err := openStore(ctx, db)
+	if err != nil {
+		return err
+	}
+	defer st.db.Close()
+	applied, err := st.migrate(ctx, st.db)
+	if err != nil {
+		return err
+	}
+	for _, m := range applied {
+		log.Info("migration applied", "version", m.Version, "name", m.Name)
+	}
+	log.Info("database ready", "engine", st.engine, "database", st.where)
+
+	ids := canopy.NewIDs(nil, nil)
+	svc := service.New(st.db, service.Config{
+		MaxDepth: *maxDepth, AuthCacheTTL: *cacheTTL, IDs: ids, Logger: log,
+	})
+	secret, created, err := svc.Bootstrap(ctx, *rootName, rootKey)
+	if err != nil {
+		return err
+	}
+	if created {
+		root, err := svc.Root(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "root API key: %s\n", secret)
+		fmt.Fprintf(stderr, "  (the platform root account is %s; this key is shown only once — keep it safe)\n", root.ID)
+	}
+
+	api := httpapi.NewServer(svc, httpapi.Options{Logger: log, IDs: ids, MaxBodyBytes: int64(*maxBody), Version: version()})
+	srv := &http.Server{
+		Handler:           api,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slogErrorLog(log),
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", *addr, err)
+	}
+	log.Info("listening", "addr", ln.Addr().String(), "version", version())
+
+	go pruneIdempotency(ctx, svc, log)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "timeout", shutdown.String())
+	sctx, cancel := context.WithTimeout(context.Background(), *shutdown)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// idempotencyRetention is how long a stored first response is replayed.
+const idempotencyRetention = 24 * time.Hour
+
+// pruneIdempotency deletes expired idempotency records every hour.
+func pruneIdempotency(ctx context.Context, svc *service.Service, log interface {
+	Warn(string, ...any)
+	Debug(string, ...any)
+}) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := svc.PruneIdempotency(ctx, idempotencyRetention)
+			if err != nil {
+				log.Warn("prune idempotency records", "err", err.Error())
+				continue
+			}
+			log.Debug("pruned idempotency records", "deleted", n)
+		}
+	}
+}

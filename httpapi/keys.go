@@ -1,0 +1,75 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/canopyhq/canopy"
+	"github.com/canopyhq/canopy/service"
+)
+
+type createKeyRequest struct {
+	Name string `json:"name"`
+}
+
+func (s *Server) handleCreateAPIKey(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "id", canopy.PrefixAccount)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var in createKeyRequest
+	raw, err := s.readBody(w, r)
+	if err == nil && len(raw) > 0 {
+		err = decodeJSON(raw, &in)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.write(w, r, http.StatusCreated, raw, func(ctx context.Context) (any, error) {
+		return s.svc.CreateAPIKey(ctx, caller(ctx), id, in.Name)
+	})
+}
+
+func (s *Server) handleListAPIKeys(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "id", canopy.PrefixAccount)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	pr, err := pageRequest(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	page, err := s.svc.ListAPIKeys(r.Context(), caller(r.Context()), id, pr)
+	s.respond(w, r, page, err)
+}
+
+func (s *Server) handleRevokeAPIKey(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "id", canopy.PrefixAccount)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	keyID, err := pathID(r, "keyId", canopy.PrefixAPIKey)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.write(w, r, http.StatusNoContent, nil, func(ctx context.Context) (any, error) {
+		return nil, s.svc.RevokeAPIKey(ctx, caller(ctx), id, keyID)
+	})
+}
+
+func (s *Server) handleAuditEvents(w http.ResponseWriter, r *http.Request) {
+	pr, err := pageRequest(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	q := service.AuditQuery{Action: r.URL.Query().Get("action"), TargetID: r.URL.Query().Get("targetId")}
+	page, err := s.svc.ListAuditEvents(r.Context(), caller(r.Context()), q, pr)
+	s.respond(w, r, page, err)
+}

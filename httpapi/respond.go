@@ -1,0 +1,198 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/canopyhq/canopy"
+	"github.com/canopyhq/canopy/service"
+)
+
+// encode renders v as JSON without HTML escaping, so payloads that were
+// stored byte for byte keep their characters.
+func encode(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// withRequestID renders a write's result as an object whose first member
+// is the request id (DESIGN: JSON bodies of writes carry requestId).
+func withRequestID(v any, rid string) ([]byte, error) {
+	b, err := encode(v)
+	if err != nil {
+		return nil, err
+	}
+	b = bytes.TrimSpace(b)
+	if len(b) < 2 || b[0] != '{' {
+		return nil, errors.New("write result is not a JSON object")
+	}
+	head := []byte(`{"requestId":` + strconv.Quote(rid))
+	if len(b) > 2 {
+		head = append(head, ',')
+	}
+	return append(append(head, b[1:]...), '\n'), nil
+}
+
+func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := encode(v)
+	if err != nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+func writeBody(w http.ResponseWriter, status int, body []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// readBody reads the whole request body within the size limit.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBody))
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return nil, canopy.Errorf(canopy.KindTooLarge, canopy.CodeBodyTooLarge,
+			"the request body is larger than %d bytes", s.maxBody)
+	}
+	if err != nil {
+		return nil, badRequest(canopy.CodeBadRequest, "the request body could not be read")
+	}
+	return b, nil
+}
+
+// decode reads and strictly decodes the request body into v, returning the
+// raw bytes for idempotency fingerprints.
+func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) ([]byte, error) {
+	raw, err := s.readBody(w, r)
+	if err != nil {
+		return nil, err
+	}
+	return raw, decodeJSON(raw, v)
+}
+
+// write runs a write and answers with its result and the request id. A
+// POST with an Idempotency-Key replays the first response recorded for
+// that key (and answers 422 when the key came with a different request);
+// otherwise the response is recorded in the write's own transaction.
+func (s *Server) write(w http.ResponseWriter, r *http.Request, status int, raw []byte, run func(ctx context.Context) (any, error)) {
+	ctx := r.Context()
+	rid := requestID(ctx)
+	var idem *service.Idempotent
+	if key := r.Header.Get("Idempotency-Key"); key != "" && r.Method == http.MethodPost {
+		if len(key) > 255 || !printableASCII(key) {
+			s.writeError(w, r, canopy.InvalidField("Idempotency-Key", "invalid", "must be 1-255 printable ASCII characters"))
+			return
+		}
+		c := caller(ctx)
+		sum := sha256.New()
+		for _, part := range [][]byte{[]byte(r.Method), []byte(r.URL.Path), []byte(r.URL.RawQuery), []byte(c.Acting.ID), raw} {
+			sum.Write(part)
+			sum.Write([]byte{0})
+		}
+		idem = &service.Idempotent{
+			Scope: c.AccountID, Key: key, Fingerprint: hex.EncodeToString(sum.Sum(nil)), StatusCode: status,
+			Encode: func(v any) ([]byte, error) { return withRequestID(v, rid) },
+		}
+		if s.replay(w, r, idem) {
+			return
+		}
+		ctx = service.WithIdempotency(ctx, idem)
+	}
+	result, err := run(ctx)
+	if errors.Is(err, service.ErrIdempotentReplay) && s.replay(w, r, idem) {
+		return
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if status == http.StatusNoContent {
+		w.WriteHeader(status)
+		return
+	}
+	body := []byte(nil)
+	if idem != nil {
+		body = idem.Body
+	}
+	if body == nil {
+		if body, err = withRequestID(result, rid); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	writeBody(w, status, body)
+}
+
+// replay answers with a stored first response, if there is one.
+func (s *Server) replay(w http.ResponseWriter, r *http.Request, idem *service.Idempotent) bool {
+	rec, err := s.svc.StoredResponse(r.Context(), idem.Scope, idem.Key, idem.Fingerprint)
+	if err != nil {
+		s.writeError(w, r, err)
+		return true
+	}
+	if rec == nil {
+		return false
+	}
+	w.Header().Set("Idempotent-Replayed", "true")
+	writeBody(w, rec.StatusCode, rec.Body)
+	return true
+}
+
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// pageRequest reads ?limit= and ?cursor=.
+func pageRequest(r *http.Request) (service.PageRequest, error) {
+	pr := service.PageRequest{Cursor: r.URL.Query().Get("cursor")}
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > service.MaxPageLimit {
+			return pr, canopy.InvalidField("limit", "out-of-range", "must be a whole number from 1 to %d", service.MaxPageLimit)
+		}
+		pr.Limit = n
+	}
+	return pr, nil
+}
+
+// pathID reads a path parameter that must be an id with prefix.
+func pathID(r *http.Request, name, prefix string) (string, error) {
+	v := r.PathValue(name)
+	if !canopy.ValidID(prefix, v) {
+		return "", canopy.InvalidField(name, canopy.CodeInvalidID, "%q is not a valid %s id", v, prefix)
+	}
+	return v, nil
+}
+
+// queryBool reads a boolean query parameter.
+func queryBool(r *http.Request, name string) (bool, error) {
+	switch v := r.URL.Query().Get(name); v {
+	case "", "false", "0":
+		return false, nil
+	case "true", "1":
+		return true, nil
+	default:
+		return false, canopy.InvalidField(name, "invalid-boolean", "must be true or false")
+	}
+}

@@ -1,0 +1,36 @@
+package httpapi
+
+// registerRoutes is the whole HTTP surface in one place.
+func (s *Server) registerRoutes() {
+	s.handle("GET /healthz", true, s.handleHealthz)
+	s.handle("GET /readyz", true, s.handleReadyz)
+	s.handle("GET /metrics", true, s.metricsHandler().ServeHTTP)
+	s.handle("GET /openapi.json", true, s.handleOpenAPI)
+
+	s.handle("POST /v1/accounts", false, s.handleCreateAccount)
+	s.handle("GET /v1/accounts", false, s.handleFindAccounts)
+	s.handle("GET /v1/accounts/{id}", false, s.handleGetAccount)
+	s.handle("PATCH /v1/accounts/{id}", false, s.handleUpdateAccount)
+	s.handle("DELETE /v1/accounts/{id}", false, s.handleCloseAccount)
+	s.handle("POST /v1/accounts/{id}/suspend", false, s.handleSuspend)
+	s.handle("POST /v1/accounts/{id}/reactivate", false, s.handleReactivate)
+	s.handle("POST /v1/accounts/{id}/move", false, s.handleMove)
+	s.handle("GET /v1/accounts/{id}/children", false, s.handleChildren)
+	s.handle("GET /v1/accounts/{id}/descendants", false, s.handleDescendants)
+	s.handle("GET /v1/accounts/{id}/ancestors", false, s.handleAncestors)
+	s.handle("GET /v1/accounts/{id}/external-references", false, s.handleExternalReferences)
+
+	s.handle("GET /v1/accounts/{id}/configurations", false, s.handleListConfigurations)
+	s.handle("GET /v1/accounts/{id}/configurations/{namespace}", false, s.handleGetConfiguration)
+	s.handle("PUT /v1/accounts/{id}/configurations/{namespace}", false, s.handlePutConfiguration)
+	s.handle("DELETE /v1/accounts/{id}/configurations/{namespace}", false, s.handleDeleteConfiguration)
+
+	s.handle("GET /v1/accounts/{id}/workflows", false, s.handleGetWorkflows)
+	s.handle("PUT /v1/accounts/{id}/workflows", false, s.handlePutWorkflows)
+
+	s.handle("POST /v1/accounts/{id}/api-keys", false, s.handleCreateAPIKey)
+	s.handle("GET /v1/accounts/{id}/api-keys", false, s.handleListAPIKeys)
+	s.handle("DELETE /v1/accounts/{id}/api-keys/{keyId}", false, s.handleRevokeAPIKey)
+
+	s.handle("GET /v1/audit-events", false, s.handleAuditEvents)
+}

@@ -1,0 +1,253 @@
+// Package httpapi serves Canopy's HTTP API: JSON over HTTP under /v1,
+// RFC 9457 problems, cursor pagination, idempotent POSTs, and the health,
+// metrics and OpenAPI endpoints. Handlers decode, validate, call the
+// service and respond; no business rule lives here.
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/canopyhq/canopy"
+	"github.com/canopyhq/canopy/service"
+)
+
+// DefaultMaxBodyBytes bounds request bodies unless configured otherwise.
+const DefaultMaxBodyBytes = 1 << 20
+
+// Options configure a Server.
+type Options struct {
+	Logger       *slog.Logger
+	IDs          *canopy.IDs
+	MaxBodyBytes int64
+	// Registry receives the HTTP metrics; a fresh one is made when nil.
+	Registry *prometheus.Registry
+	Version  string
+}
+
+// Server is the HTTP API over one service.
+type Server struct {
+	svc     *service.Service
+	log     *slog.Logger
+	ids     *canopy.IDs
+	maxBody int64
+	version string
+	mux     *http.ServeMux
+	metrics *metrics
+	reg     *prometheus.Registry
+	routes  []Route
+}
+
+// Route is one registered method and path pattern.
+type Route struct {
+	Method string
+	Path   string
+	Public bool
+}
+
+// NewServer returns the API handler.
+func NewServer(svc *service.Service, opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.IDs == nil {
+		opts.IDs = canopy.NewIDs(nil, nil)
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if opts.Registry == nil {
+		opts.Registry = prometheus.NewRegistry()
+		opts.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	s := &Server{
+		svc: svc, log: opts.Logger, ids: opts.IDs, maxBody: opts.MaxBodyBytes, version: opts.Version,
+		mux: http.NewServeMux(), reg: opts.Registry, metrics: newMetrics(opts.Registry),
+	}
+	s.registerRoutes()
+	return s
+}
+
+// Routes lists every registered route, for the OpenAPI contract test.
+func (s *Server) Routes() []Route { return append([]Route(nil), s.routes...) }
+
+// handle registers h for "METHOD /path" with the middleware every route
+// shares; public routes skip authentication.
+func (s *Server) handle(pattern string, public bool, h http.HandlerFunc) {
+	method, path, _ := strings.Cut(pattern, " ")
+	s.routes = append(s.routes, Route{Method: method, Path: path, Public: public})
+	var next http.Handler = h
+	if !public {
+		next = s.authenticate(next)
+	}
+	s.mux.Handle(pattern, s.instrument(pattern, next))
+}
+
+// ServeHTTP gives every request an id, recovers panics, and answers
+// unknown routes and methods with problems rather than plain text.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rid := s.ids.ULID()
+	w.Header().Set("X-Request-Id", rid)
+	r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, rid))
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			s.log.ErrorContext(r.Context(), "panic", "panic", p, "requestId", rid, "path", r.URL.Path)
+			s.writeProblem(w, r, http.StatusInternalServerError, canopy.CodeInternal,
+				"something went wrong on our side; the request id identifies it in our logs", nil)
+		}
+	}()
+	if _, pattern := s.mux.Handler(r); pattern == "" {
+		s.unrouted(w, r)
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// unrouted turns the mux's own 404 and 405 answers into problems.
+func (s *Server) unrouted(w http.ResponseWriter, r *http.Request) {
+	rec := httptest.NewRecorder()
+	s.mux.ServeHTTP(rec, r)
+	if allow := rec.Header().Get("Allow"); rec.Code == http.StatusMethodNotAllowed {
+		w.Header().Set("Allow", allow)
+		s.writeProblem(w, r, http.StatusMethodNotAllowed, "method-not-allowed",
+			r.Method+" is not allowed here; allowed: "+allow, nil)
+		return
+	}
+	s.writeProblem(w, r, http.StatusNotFound, canopy.CodeNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path, nil)
+}
+
+type requestIDKey struct{}
+type callerKey struct{}
+
+func requestID(ctx context.Context) string {
+	s, _ := ctx.Value(requestIDKey{}).(string)
+	return s
+}
+
+func caller(ctx context.Context) service.Caller {
+	c, _ := ctx.Value(callerKey{}).(service.Caller)
+	return c
+}
+
+// authenticate resolves the bearer key and the acting account (header
+// X-Customer-Id) and records the audit facts of the request.
+func (s *Server) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		secret, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok {
+			secret = ""
+		}
+		p, err := s.svc.Authenticate(ctx, strings.TrimSpace(secret))
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		acting, err := s.svc.Act(ctx, p, r.Header.Get("X-Customer-Id"))
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		c := service.Caller{
+			Principal: p, Acting: acting, RequestID: requestID(ctx),
+			Channel:  canopy.TruncateChannel(r.Header.Get("X-Channel")),
+			Username: truncate(r.Header.Get("X-Username"), 254),
+		}
+		if lw, ok := w.(*statusWriter); ok {
+			lw.acting = acting.ID
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, callerKey{}, c)))
+	})
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return canopy.TruncateChannel(s[:n])
+}
+
+// metrics are the Prometheus series the API exports.
+type metrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+func newMetrics(reg *prometheus.Registry) *metrics {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "canopy_http_requests_total", Help: "HTTP requests by route, method and status code.",
+		}, []string{"route", "method", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "canopy_http_request_duration_seconds", Help: "HTTP request latency by route and method.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"route", "method"}),
+	}
+	reg.MustRegister(m.requests, m.duration)
+	return m
+}
+
+// statusWriter remembers the status for metrics and the request log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+	acting string
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += n
+	return n, err
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// instrument records metrics and one log line per request under the
+// route's pattern, so label values stay bounded.
+func (s *Server) instrument(pattern string, next http.Handler) http.Handler {
+	method, route, _ := strings.Cut(pattern, " ")
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		if sw.status == 0 {
+			sw.status = http.StatusOK
+		}
+		elapsed := time.Since(start)
+		s.metrics.requests.WithLabelValues(route, method, itoa(sw.status)).Inc()
+		s.metrics.duration.WithLabelValues(route, method).Observe(elapsed.Seconds())
+		level := slog.LevelInfo
+		if sw.status >= 500 {
+			level = slog.LevelError
+		}
+		s.log.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path, "route", route,
+			"status", sw.status, "durationMs", float64(elapsed.Microseconds())/1000, "bytes", sw.bytes,
+			"requestId", requestID(r.Context()), "actingAccount", sw.acting)
+	})
+}
+
+func (s *Server) metricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg})
+}

@@ -1,0 +1,40 @@
+package canopy
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// OutboxStatus is the delivery state of an outbox message.
+type OutboxStatus string
+
+// The outbox states.
+const (
+	OutboxPending OutboxStatus = "pending"
+	OutboxSent    OutboxStatus = "sent"
+	OutboxFailed  OutboxStatus = "failed"
+)
+
+// Email templates written to the outbox.
+const (
+	TemplateWelcome        = "welcome"         // a new account's master user: set your password
+	TemplateUserInvitation = "user-invitation" // a further user invited into an account
+)
+
+// OutboxMessage is an email (later also an SMS) written in the same
+// transaction as the change that caused it, and delivered afterwards.
+type OutboxMessage struct {
+	ID            string          `json:"id"`
+	Channel       string          `json:"channel"` // "email"
+	AccountID     string          `json:"accountId"`
+	UserID        string          `json:"userId,omitempty"`
+	Recipient     string          `json:"recipient"`
+	Template      string          `json:"template"`
+	Data          json.RawMessage `json:"data"`
+	Status        OutboxStatus    `json:"status"`
+	Attempts      int             `json:"attempts"`
+	NextAttemptAt time.Time       `json:"nextAttemptAt"`
+	LastError     string          `json:"lastError,omitempty"`
+	CreatedAt     time.Time       `json:"createdAt"`
+	SentAt        *time.Time      `json:"sentAt,omitempty"`
+}

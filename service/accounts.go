@@ -1,0 +1,587 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/canopyhq/canopy"
+	"github.com/canopyhq/canopy/store"
+)
+
+// AccountInput is the account part of a create-child request.
+type AccountInput struct {
+	Name     string            `json:"name"`
+	Email    string            `json:"email"`
+	Plan     canopy.Plan       `json:"plan"`
+	Metadata map[string]string `json:"metadata"`
+}
+
+// MasterUserInput names the new account's first admin.
+type MasterUserInput struct {
+	Email    string `json:"email"`
+	Username string `json:"username"`
+	Name     string `json:"name"`
+}
+
+// UserInput is a further user to provision and invite.
+type UserInput struct {
+	Email    string          `json:"email"`
+	Username string          `json:"username"`
+	Name     string          `json:"name"`
+	Role     canopy.UserRole `json:"role"`
+}
+
+// ExternalReferenceInput ties the new account to an id elsewhere.
+type ExternalReferenceInput struct {
+	Type        string            `json:"type"`
+	Value       string            `json:"value"`
+	Description string            `json:"description"`
+	Metadata    map[string]string `json:"metadata"`
+}
+
+// CreateChildInput is the whole create-child request (seed 001). Every part
+// but Account.Name is optional. A nil Workflows inherits the parent's.
+type CreateChildInput struct {
+	Account            AccountInput             `json:"account"`
+	MasterUser         *MasterUserInput         `json:"masterUser"`
+	Workflows          *[]string                `json:"workflows"`
+	Users              []UserInput              `json:"users"`
+	Configurations     canopy.Configurations    `json:"configurations"`
+	ExternalReferences []ExternalReferenceInput `json:"externalReferences"`
+}
+
+// CreateChildResult is what was configured, provisioned and applied.
+type CreateChildResult struct {
+	Account            *canopy.Account             `json:"account"`
+	Workflows          []string                    `json:"workflows"`
+	Users              []*canopy.User              `json:"users"`
+	Configurations     canopy.Configurations       `json:"configurations"`
+	ExternalReferences []*canopy.ExternalReference `json:"externalReferences"`
+}
+
+// MaxUsersPerCreate bounds the users one create-child request provisions.
+const MaxUsersPerCreate = 100
+
+// validate checks the whole request and returns the users to create, the
+// master user first, with defaults applied.
+func (in *CreateChildInput) validate() ([]canopy.User, error) {
+	var v canopy.Validator
+	canopy.ValidateName(&v, "account.name", in.Account.Name)
+	canopy.ValidateEmail(&v, "account.email", in.Account.Email, false)
+	if in.Account.Plan != "" && !in.Account.Plan.Valid() {
+		v.Add("account.plan", "invalid-enum", "must be one of basic, pro, enterprise")
+	}
+	canopy.ValidateMetadata(&v, "account.metadata", in.Account.Metadata)
+
+	users := make([]canopy.User, 0, 1+len(in.Users))
+	master := canopy.User{Role: canopy.UserAdmin, Master: true}
+	mf := "masterUser"
+	if in.MasterUser != nil {
+		master.Email, master.Username, master.Name = in.MasterUser.Email, in.MasterUser.Username, in.MasterUser.Name
+		canopy.ValidateEmail(&v, mf+".email", master.Email, true)
+	} else {
+		mf = "account"
+		master.Email, master.Name = in.Account.Email, in.Account.Name
+		if in.Account.Email == "" {
+			v.Add("masterUser", "required", "give masterUser.email, or account.email to make that address the master user")
+		}
+	}
+	users = append(users, master)
+	if len(in.Users) > MaxUsersPerCreate {
+		v.Add("users", "too-many", "must have at most %d users", MaxUsersPerCreate)
+	}
+	for i, u := range in.Users {
+		f := fmt.Sprintf("users[%d]", i)
+		canopy.ValidateEmail(&v, f+".email", u.Email, true)
+		role := u.Role
+		if role == "" {
+			role = canopy.UserMember
+		} else if !role.Valid() {
+			v.Add(f+".role", "invalid-enum", "must be admin or member")
+		}
+		users = append(users, canopy.User{Email: u.Email, Username: u.Username, Name: u.Name, Role: role})
+	}
+	emails := map[string]string{}
+	usernames := map[string]string{}
+	for i := range users {
+		u := &users[i]
+		f := userField(i, mf)
+		if u.Username == "" {
+			u.Username = u.Email
+		} else {
+			canopy.ValidateUsername(&v, f+".username", u.Username)
+		}
+		if len(u.Name) > canopy.MaxNameLen {
+			v.Add(f+".name", "too-long", "must be at most %d characters", canopy.MaxNameLen)
+		}
+		emailDup := false
+		if e := canopy.NormalizeEmail(u.Email); e != "" {
+			if prev, dup := emails[e]; dup {
+				emailDup = true
+				v.Add(f+".email", "duplicate", "is the same address as %s", prev)
+			}
+			emails[e] = f + ".email"
+		}
+		// Usernames default to the email, so a duplicate email already
+		// explains a duplicate username.
+		if n := canopy.NormalizeEmail(u.Username); n != "" && !emailDup {
+			if prev, dup := usernames[n]; dup {
+				v.Add(f+".username", "duplicate", "is the same username as %s", prev)
+			}
+			usernames[n] = f + ".username"
+		}
+	}
+	if in.Workflows != nil {
+		canopy.ValidateWorkflows(&v, "workflows", *in.Workflows)
+	}
+	if len(in.Configurations) > canopy.MaxConfigNamespaces {
+		v.Add("configurations", "too-many", "must have at most %d namespaces", canopy.MaxConfigNamespaces)
+	}
+	for _, c := range in.Configurations {
+		canopy.ValidateNamespace(&v, "configurations."+c.Namespace, c.Namespace)
+		canopy.ValidateConfigValue(&v, "configurations."+c.Namespace, c.Value)
+	}
+	if len(in.ExternalReferences) > canopy.MaxExternalRefs {
+		v.Add("externalReferences", "too-many", "must have at most %d references", canopy.MaxExternalRefs)
+	}
+	seenRefs := map[[2]string]bool{}
+	for i, r := range in.ExternalReferences {
+		f := fmt.Sprintf("externalReferences[%d]", i)
+		canopy.ValidateExternalReference(&v, f, &canopy.ExternalReference{Type: r.Type, Value: r.Value, Description: r.Description, Metadata: r.Metadata})
+		k := [2]string{r.Type, r.Value}
+		if seenRefs[k] {
+			v.Add(f, "duplicate", "reference %s:%s is listed twice", r.Type, r.Value)
+		}
+		seenRefs[k] = true
+	}
+	return users, v.Err()
+}
+
+// userField names user i of a create request in error messages.
+func userField(i int, masterField string) string {
+	if i == 0 {
+		return masterField
+	}
+	return fmt.Sprintf("users[%d]", i-1)
+}
+
+// CreateChild creates a child of the acting account with its master user,
+// further users, workflows, configurations and external references, and
+// queues an email to each new user — all in one transaction (DESIGN rule 3).
+//
+// Errors: validation-failed; depth-limit-exceeded; email-taken and
+// username-taken (409) when an address or username is in use anywhere in
+// the installation; external-reference-exists (409); account-suspended.
+func (s *Service) CreateChild(ctx context.Context, c Caller, in CreateChildInput) (*CreateChildResult, error) {
+	users, err := in.validate()
+	if err != nil {
+		return nil, err
+	}
+	return write(ctx, s, c, func(o *op) (*CreateChildResult, error) {
+		// A shared lock on the parent row makes a concurrent move of the
+		// parent's subtree wait, so the child's path is never stale.
+		parent, err := o.tx.GetAccountForShare(ctx, o.acting.ID)
+		if err != nil {
+			return nil, fmt.Errorf("lock parent: %w", err)
+		}
+		if parent.Depth()+1 > s.cfg.MaxDepth {
+			return nil, canopy.Errorf(canopy.KindConflict, canopy.CodeDepthLimit,
+				"account %s is at depth %d; the limit is %d levels below the platform root", parent.ID, parent.Depth(), s.cfg.MaxDepth)
+		}
+		id := s.ids.New(canopy.PrefixAccount)
+		plan := in.Account.Plan
+		if plan == "" {
+			plan = canopy.PlanBasic
+		}
+		md := in.Account.Metadata
+		if md == nil {
+			md = map[string]string{}
+		}
+		acc := &canopy.Account{
+			ID: id, ParentID: parent.ID, Path: parent.Path.Child(id),
+			Name: in.Account.Name, Email: in.Account.Email, Plan: plan, Status: canopy.StatusActive,
+			Metadata: md, Link: canopy.DefaultLink(parent, canopy.OriginCreated, o.now),
+			CreatedAt: o.now, UpdatedAt: o.now,
+		}
+		if err := o.tx.InsertAccount(ctx, acc); err != nil {
+			return nil, err
+		}
+		res := &CreateChildResult{Account: acc, Configurations: canopy.Configurations{}}
+
+		if in.Workflows != nil {
+			res.Workflows = *in.Workflows
+		} else if res.Workflows, err = o.tx.ListWorkflows(ctx, parent.ID); err != nil {
+			return nil, err
+		}
+		if res.Workflows == nil {
+			res.Workflows = []string{}
+		}
+		if err := o.tx.ReplaceWorkflows(ctx, id, res.Workflows); err != nil {
+			return nil, err
+		}
+
+		masterField := "masterUser"
+		if in.MasterUser == nil {
+			masterField = "account"
+		}
+		for i := range users {
+			u := users[i]
+			u.ID, u.AccountID, u.Status = s.ids.New(canopy.PrefixUser), id, canopy.UserInvited
+			u.CreatedAt, u.UpdatedAt = o.now, o.now
+			if err := o.tx.InsertUser(ctx, &u); err != nil {
+				return nil, userConflict(err, userField(i, masterField))
+			}
+			res.Users = append(res.Users, &u)
+			if err := o.queueUserEmail(acc, parent, &u); err != nil {
+				return nil, err
+			}
+		}
+
+		for _, cfg := range in.Configurations {
+			stored := canopy.Configuration{AccountID: id, Namespace: cfg.Namespace, Value: cfg.Value, UpdatedAt: o.now}
+			if err := o.tx.PutConfiguration(ctx, &stored); err != nil {
+				return nil, err
+			}
+			res.Configurations = append(res.Configurations, stored)
+		}
+
+		res.ExternalReferences = []*canopy.ExternalReference{}
+		for i, r := range in.ExternalReferences {
+			ref := &canopy.ExternalReference{
+				ID: s.ids.New(canopy.PrefixExternalRef), AccountID: id, ParentID: parent.ID,
+				Type: r.Type, Value: r.Value, Description: r.Description, Metadata: r.Metadata, CreatedAt: o.now,
+			}
+			if ref.Metadata == nil {
+				ref.Metadata = map[string]string{}
+			}
+			if err := o.tx.InsertExternalReference(ctx, ref); err != nil {
+				if store.Conflict(err) == store.UniqueExternalRef {
+					return nil, refExists(fmt.Sprintf("externalReferences[%d]", i), r.Type, r.Value, parent.ID)
+				}
+				return nil, err
+			}
+			res.ExternalReferences = append(res.ExternalReferences, ref)
+		}
+
+		userIDs := make([]string, len(res.Users))
+		for i, u := range res.Users {
+			userIDs[i] = u.ID
+		}
+		o.audit(id, "account.created", "account", id, map[string]any{
+			"parentId": parent.ID, "users": userIDs, "workflows": res.Workflows,
+			"configurations": namespaces(res.Configurations), "externalReferences": len(res.ExternalReferences),
+		})
+		return res, nil
+	})
+}
+
+func namespaces(cs canopy.Configurations) []string {
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = c.Namespace
+	}
+	return out
+}
+
+func refExists(field, typ, value, parentID string) error {
+	e := canopy.InvalidField(field, canopy.CodeExternalRefExists,
+		"reference %s:%s already belongs to another child of %s", typ, value, parentID)
+	e.Kind, e.Code = canopy.KindConflict, canopy.CodeExternalRefExists
+	return e
+}
+
+// userConflict turns a unique violation on a user into a 409 naming field.
+func userConflict(err error, field string) error {
+	switch store.Conflict(err) {
+	case store.UniqueUserEmail:
+		e := canopy.InvalidField(field+".email", canopy.CodeEmailTaken, "is already used by another user")
+		e.Kind, e.Code, e.Message = canopy.KindConflict, canopy.CodeEmailTaken, field+".email is already used by another user"
+		return e
+	case store.UniqueUsername:
+		e := canopy.InvalidField(field+".username", canopy.CodeUsernameTaken, "is already taken")
+		e.Kind, e.Code, e.Message = canopy.KindConflict, canopy.CodeUsernameTaken, field+".username is already taken"
+		return e
+	}
+	return err
+}
+
+// queueUserEmail writes the new user's welcome or invitation email to the
+// outbox in the current transaction (DESIGN rule 4). No password travels:
+// delivery turns the message into a one-time set-password link.
+func (o *op) queueUserEmail(acc, parent *canopy.Account, u *canopy.User) error {
+	template := canopy.TemplateUserInvitation
+	if u.Master {
+		template = canopy.TemplateWelcome
+	}
+	data, err := json.Marshal(map[string]any{
+		"accountId": acc.ID, "accountName": acc.Name, "parentAccountId": parent.ID, "parentAccountName": parent.Name,
+		"userId": u.ID, "userName": u.Name, "email": u.Email, "username": u.Username, "role": u.Role,
+	})
+	if err != nil {
+		return err
+	}
+	return o.tx.InsertOutboxMessage(o.ctx, &canopy.OutboxMessage{
+		ID: o.s.ids.New(canopy.PrefixOutbox), Channel: "email", AccountID: acc.ID, UserID: u.ID,
+		Recipient: u.Email, Template: template, Data: data, Status: canopy.OutboxPending,
+		NextAttemptAt: o.now, CreatedAt: o.now,
+	})
+}
+
+// GetAccount returns an account the caller may see.
+func (s *Service) GetAccount(ctx context.Context, c Caller, id string) (*canopy.Account, error) {
+	var a *canopy.Account
+	err := s.read(ctx, func(tx store.Tx) error {
+		var err error
+		a, err = visibleIn(ctx, tx, c, id)
+		return err
+	})
+	return a, err
+}
+
+// AccountPatch changes some of an account's fields. Metadata is merged:
+// a key set to null is removed.
+type AccountPatch struct {
+	Name     *string            `json:"name"`
+	Email    *string            `json:"email"`
+	Plan     *canopy.Plan       `json:"plan"`
+	Metadata map[string]*string `json:"metadata"`
+}
+
+// UpdateAccount applies a patch. Only an ancestor may change the plan.
+//
+// Errors: not-found; validation-failed; forbidden (plan change by the
+// account itself); account-closed.
+func (s *Service) UpdateAccount(ctx context.Context, c Caller, id string, p AccountPatch) (*canopy.Account, error) {
+	var v canopy.Validator
+	if p.Name != nil {
+		canopy.ValidateName(&v, "name", *p.Name)
+	}
+	if p.Email != nil {
+		canopy.ValidateEmail(&v, "email", *p.Email, false)
+	}
+	if p.Plan != nil && !p.Plan.Valid() {
+		v.Add("plan", "invalid-enum", "must be one of basic, pro, enterprise")
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	return write(ctx, s, c, func(o *op) (*canopy.Account, error) {
+		a, err := o.visible(id, false)
+		if err != nil {
+			return nil, err
+		}
+		if a.Status == canopy.StatusClosed {
+			return nil, closedError(a.ID)
+		}
+		changed := map[string]any{}
+		if p.Name != nil && *p.Name != a.Name {
+			a.Name, changed["name"] = *p.Name, *p.Name
+		}
+		if p.Email != nil && *p.Email != a.Email {
+			a.Email, changed["email"] = *p.Email, *p.Email
+		}
+		if p.Plan != nil && *p.Plan != a.Plan {
+			if a.ID == o.acting.ID {
+				return nil, canopy.Errorf(canopy.KindForbidden, canopy.CodeForbidden,
+					"an account cannot change its own plan; an ancestor account must")
+			}
+			a.Plan, changed["plan"] = *p.Plan, *p.Plan
+		}
+		if len(p.Metadata) > 0 {
+			md := make(map[string]string, len(a.Metadata))
+			for k, val := range a.Metadata {
+				md[k] = val
+			}
+			for k, val := range p.Metadata {
+				if val == nil {
+					delete(md, k)
+				} else {
+					md[k] = *val
+				}
+			}
+			var mv canopy.Validator
+			canopy.ValidateMetadata(&mv, "metadata", md)
+			if err := mv.Err(); err != nil {
+				return nil, err
+			}
+			a.Metadata, changed["metadata"] = md, true
+		}
+		if len(changed) == 0 {
+			return a, nil
+		}
+		a.UpdatedAt = o.now
+		if err := o.tx.UpdateAccount(ctx, a); err != nil {
+			return nil, err
+		}
+		o.audit(a.ID, "account.updated", "account", a.ID, changed)
+		return a, nil
+	})
+}
+
+func closedError(id string) error {
+	return canopy.Errorf(canopy.KindConflict, canopy.CodeAccountClosed, "account %s is closed", id)
+}
+
+// SetStatus suspends or reactivates a descendant of the acting account
+// (DESIGN rule 9). Suspension stops writes in the account's whole subtree;
+// reads keep working. Setting the status an account already has changes
+// nothing.
+//
+// Errors: not-found; forbidden (an account cannot suspend or reactivate
+// itself); account-closed.
+func (s *Service) SetStatus(ctx context.Context, c Caller, id string, to canopy.Status) (*canopy.Account, error) {
+	if to != canopy.StatusActive && to != canopy.StatusSuspended {
+		return nil, fmt.Errorf("set status: unsupported status %q", to)
+	}
+	return write(ctx, s, c, func(o *op) (*canopy.Account, error) {
+		a, err := o.visible(id, false)
+		if err != nil {
+			return nil, err
+		}
+		if a.ID == o.acting.ID {
+			return nil, canopy.Errorf(canopy.KindForbidden, canopy.CodeForbidden,
+				"an account cannot suspend or reactivate itself; act as one of its ancestors")
+		}
+		if a.Status == canopy.StatusClosed {
+			return nil, closedError(a.ID)
+		}
+		if a.Status == to {
+			return a, nil
+		}
+		a.Status, a.UpdatedAt = to, o.now
+		if err := o.tx.UpdateAccount(ctx, a); err != nil {
+			return nil, err
+		}
+		action := "account.suspended"
+		if to == canopy.StatusActive {
+			action = "account.reactivated"
+		}
+		o.audit(a.ID, action, "account", a.ID, nil)
+		o.invalidateAuth = true
+		return a, nil
+	})
+}
+
+// Children modes for closing an account that has open children.
+const (
+	ChildrenRefuse   = ""
+	ChildrenReparent = "reparent"
+	ChildrenClose    = "close"
+)
+
+// CloseAccount closes an account. While it has open children the close is
+// refused unless mode says what becomes of them: reparent moves them to the
+// closing account's parent, close closes the whole subtree.
+//
+// Errors: not-found; forbidden (the platform root); has-children (409);
+// external-reference-exists when a reparented child's reference collides.
+func (s *Service) CloseAccount(ctx context.Context, c Caller, id, mode string) (*canopy.Account, error) {
+	if mode != ChildrenRefuse && mode != ChildrenReparent && mode != ChildrenClose {
+		return nil, canopy.InvalidField("children", "invalid-enum", "must be reparent or close")
+	}
+	return write(ctx, s, c, func(o *op) (*canopy.Account, error) {
+		if err := o.tx.LockTree(ctx); err != nil {
+			return nil, err
+		}
+		a, err := o.visible(id, false)
+		if err != nil {
+			return nil, err
+		}
+		if a.IsRoot() {
+			return nil, canopy.Errorf(canopy.KindForbidden, canopy.CodeForbidden, "the platform root cannot be closed")
+		}
+		if a.Status == canopy.StatusClosed {
+			return a, nil
+		}
+		open, err := o.tx.CountOpenChildren(ctx, a.ID)
+		if err != nil {
+			return nil, err
+		}
+		details := map[string]any{}
+		switch {
+		case open > 0 && mode == ChildrenRefuse:
+			return nil, canopy.Errorf(canopy.KindConflict, canopy.CodeHasChildren,
+				"account %s has %d open children; close it with ?children=reparent to move them to its parent, or ?children=close to close them too",
+				a.ID, open)
+		case open > 0 && mode == ChildrenReparent:
+			n, err := o.reparentChildren(a)
+			if err != nil {
+				return nil, err
+			}
+			details["reparented"] = n
+		case open > 0 && mode == ChildrenClose:
+			n, err := o.tx.CloseSubtree(ctx, a.Path, o.now)
+			if err != nil {
+				return nil, err
+			}
+			details["closedDescendants"] = n - 1
+		}
+		if a.Status != canopy.StatusClosed {
+			a.Status, a.UpdatedAt, a.ClosedAt = canopy.StatusClosed, o.now, &o.now
+			if err := o.tx.UpdateAccount(ctx, a); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return nil, err
+			}
+		}
+		o.audit(a.ID, "account.closed", "account", a.ID, details)
+		o.invalidateAuth = true
+		return a, nil
+	})
+}
+
+// reparentChildren moves a's open children under a's parent.
+func (o *op) reparentChildren(a *canopy.Account) (int, error) {
+	parent, err := o.tx.GetAccount(o.ctx, a.ParentID)
+	if err != nil {
+		return 0, fmt.Errorf("load parent: %w", err)
+	}
+	moved := 0
+	after := ""
+	for {
+		children, err := o.tx.ListChildren(o.ctx, a.ID, store.Page{After: after, Limit: 500})
+		if err != nil {
+			return 0, err
+		}
+		if len(children) == 0 {
+			return moved, nil
+		}
+		for _, ch := range children {
+			after = ch.ID
+			if ch.Status == canopy.StatusClosed {
+				continue
+			}
+			link := ch.Link
+			if parent.IsRoot() {
+				link = canopy.DefaultLink(parent, ch.Link.Origin, o.now)
+			}
+			if err := o.relink(ch, parent, link); err != nil {
+				return 0, err
+			}
+			moved++
+		}
+	}
+}
+
+// relink moves account a (and its subtree) under parent with link. The
+// caller holds the tree lock.
+func (o *op) relink(a, parent *canopy.Account, link *canopy.Link) error {
+	if err := o.tx.LockSubtree(o.ctx, a.Path); err != nil {
+		return err
+	}
+	if _, err := o.tx.MovePaths(o.ctx, a.Path, parent.Path.Child(a.ID)); err != nil {
+		return err
+	}
+	if err := o.tx.SetParent(o.ctx, a.ID, parent.ID, link, o.now); err != nil {
+		return err
+	}
+	if err := o.tx.RescopeExternalReferences(o.ctx, a.ID, parent.ID); err != nil {
+		if store.Conflict(err) == store.UniqueExternalRef {
+			return canopy.Errorf(canopy.KindConflict, canopy.CodeExternalRefExists,
+				"account %s carries an external reference that another child of %s already has", a.ID, parent.ID)
+		}
+		return err
+	}
+	o.invalidateAuth = true
+	return nil
+}

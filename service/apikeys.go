@@ -1,0 +1,103 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"unicode/utf8"
+
+	"github.com/canopyhq/canopy"
+	"github.com/canopyhq/canopy/store"
+)
+
+// CreatedAPIKey is a new key with its secret, which is shown only here.
+type CreatedAPIKey struct {
+	*canopy.APIKey
+	Secret string `json:"secret"`
+}
+
+// CreateAPIKey makes a key for an account the caller may see.
+func (s *Service) CreateAPIKey(ctx context.Context, c Caller, accountID, name string) (*CreatedAPIKey, error) {
+	if utf8.RuneCountInString(name) > 100 {
+		return nil, canopy.InvalidField("name", "too-long", "must be at most 100 characters")
+	}
+	secret, err := canopy.NewAPIKeySecret()
+	if err != nil {
+		return nil, fmt.Errorf("make secret: %w", err)
+	}
+	return write(ctx, s, c, func(o *op) (*CreatedAPIKey, error) {
+		a, err := o.visible(accountID, false)
+		if err != nil {
+			return nil, err
+		}
+		if a.Status == canopy.StatusClosed {
+			return nil, closedError(a.ID)
+		}
+		k := &canopy.APIKey{
+			ID: s.ids.New(canopy.PrefixAPIKey), AccountID: a.ID, Name: name,
+			Prefix: canopy.DisplayPrefix(secret), SecretHash: canopy.HashSecret(secret),
+			CreatedBy: c.Actor.ID, CreatedAt: o.now,
+		}
+		if err := o.tx.InsertAPIKey(ctx, k); err != nil {
+			return nil, err
+		}
+		o.audit(a.ID, "apiKey.created", "apiKey", k.ID, map[string]string{"name": name})
+		return &CreatedAPIKey{APIKey: k, Secret: secret}, nil
+	})
+}
+
+// ListAPIKeys lists an account's keys, without secrets.
+func (s *Service) ListAPIKeys(ctx context.Context, c Caller, accountID string, pr PageRequest) (Page[*canopy.APIKey], error) {
+	const kind = "keys"
+	after, err := decodeIDCursor(kind, canopy.PrefixAPIKey, pr.Cursor)
+	if err != nil {
+		return Page[*canopy.APIKey]{}, err
+	}
+	var rows []*canopy.APIKey
+	err = s.read(ctx, func(tx store.Tx) error {
+		if _, err := visibleIn(ctx, tx, c, accountID); err != nil {
+			return err
+		}
+		rows, err = tx.ListAPIKeys(ctx, accountID, store.Page{After: after, Limit: pr.limit() + 1})
+		return err
+	})
+	if err != nil {
+		return Page[*canopy.APIKey]{}, err
+	}
+	return paginate(rows, pr.limit(), kind, func(k *canopy.APIKey) string { return k.ID }), nil
+}
+
+// RevokeAPIKey revokes a key at once. The platform root's last key cannot
+// be revoked, so the operator is never locked out.
+func (s *Service) RevokeAPIKey(ctx context.Context, c Caller, accountID, keyID string) error {
+	_, err := write(ctx, s, c, func(o *op) (struct{}, error) {
+		a, err := o.visible(accountID, false)
+		if err != nil {
+			return struct{}{}, err
+		}
+		k, err := o.tx.GetAPIKey(ctx, keyID)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && (k.AccountID != a.ID || k.RevokedAt != nil)) {
+			return struct{}{}, canopy.NotFound("api key")
+		}
+		if err != nil {
+			return struct{}{}, err
+		}
+		if a.IsRoot() {
+			n, err := o.tx.CountActiveAPIKeys(ctx, a.ID)
+			if err != nil {
+				return struct{}{}, err
+			}
+			if n <= 1 {
+				return struct{}{}, canopy.Errorf(canopy.KindConflict, canopy.CodeLastKey,
+					"this is the platform root's last API key; create another before revoking it")
+			}
+		}
+		if err := o.tx.RevokeAPIKey(ctx, k.ID, o.now); err != nil {
+			return struct{}{}, err
+		}
+		o.audit(a.ID, "apiKey.revoked", "apiKey", k.ID, nil)
+		o.invalidateAuth = true
+		return struct{}{}, nil
+	})
+	return err
+}

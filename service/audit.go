@@ -1,0 +1,39 @@
+package service
+
+import (
+	"context"
+
+	"github.com/canopyhq/canopy"
+	"github.com/canopyhq/canopy/store"
+)
+
+// AuditQuery narrows an audit listing.
+type AuditQuery struct {
+	Action   string
+	TargetID string
+}
+
+// ListAuditEvents lists the audit events of accounts in the acting
+// account's subtree, newest first.
+func (s *Service) ListAuditEvents(ctx context.Context, c Caller, q AuditQuery, pr PageRequest) (Page[*canopy.AuditEvent], error) {
+	const kind = "audit"
+	before, err := decodeIDCursor(kind, canopy.PrefixAuditEvent, pr.Cursor)
+	if err != nil {
+		return Page[*canopy.AuditEvent]{}, err
+	}
+	var rows []*canopy.AuditEvent
+	err = s.read(ctx, func(tx store.Tx) error {
+		acting, err := tx.GetAccount(ctx, c.Acting.ID)
+		if err != nil {
+			return err
+		}
+		rows, err = tx.ListAuditEvents(ctx, store.AuditFilter{
+			Subtree: acting.Path, Action: q.Action, TargetID: q.TargetID, Before: before, Limit: pr.limit() + 1,
+		})
+		return err
+	})
+	if err != nil {
+		return Page[*canopy.AuditEvent]{}, err
+	}
+	return paginate(rows, pr.limit(), kind, func(e *canopy.AuditEvent) string { return e.ID }), nil
+}

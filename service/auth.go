@@ -1,0 +1,202 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/canopyhq/canopy"
+	"github.com/canopyhq/canopy/store"
+)
+
+var errUnauthorized = canopy.Errorf(canopy.KindUnauthorized, canopy.CodeUnauthorized,
+	"a valid API key is required: send it as 'Authorization: Bearer <key>'")
+
+// Authenticate resolves an API key secret to its principal. Unknown and
+// revoked keys, and keys of closed accounts, are refused alike.
+func (s *Service) Authenticate(ctx context.Context, secret string) (Principal, error) {
+	if secret == "" {
+		return Principal{}, errUnauthorized
+	}
+	hash := canopy.HashSecret(secret)
+	k, ok := s.cache.key(hash)
+	if !ok {
+		gen := s.cache.generation()
+		err := s.read(ctx, func(tx store.Tx) error {
+			key, err := tx.GetAPIKeyByHash(ctx, hash)
+			if errors.Is(err, store.ErrNotFound) {
+				k = cachedKey{}
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			k = cachedKey{id: key.ID, accountID: key.AccountID, valid: key.RevokedAt == nil}
+			return nil
+		})
+		if err != nil {
+			return Principal{}, fmt.Errorf("look up api key: %w", err)
+		}
+		s.cache.putKey(hash, k, gen)
+	}
+	if !k.valid {
+		return Principal{}, errUnauthorized
+	}
+	home, err := s.account(ctx, k.accountID)
+	if err != nil {
+		return Principal{}, err
+	}
+	if !home.found || home.status == canopy.StatusClosed {
+		return Principal{}, errUnauthorized
+	}
+	return Principal{Actor: canopy.Actor{Type: "apiKey", ID: k.id}, AccountID: k.accountID}, nil
+}
+
+// Act resolves the account a request acts as: the principal's own account
+// when customerID is empty, else customerID, which must be that account or
+// one of its descendants. Anything else answers not-found (DESIGN rule 2).
+func (s *Service) Act(ctx context.Context, p Principal, customerID string) (Acting, error) {
+	if customerID == "" {
+		customerID = p.AccountID
+	} else if !canopy.ValidID(canopy.PrefixAccount, customerID) {
+		return Acting{}, canopy.InvalidField("X-Customer-Id", canopy.CodeInvalidID, "must be an account id such as acc_01HN9XHZN6MGXM9JXG50K59Q85")
+	}
+	a, err := s.account(ctx, customerID)
+	if err != nil {
+		return Acting{}, err
+	}
+	if !a.found || !a.path.Contains(p.AccountID) {
+		return Acting{}, canopy.NotFound("account " + customerID)
+	}
+	return Acting{ID: customerID, Path: a.path}, nil
+}
+
+// account returns an account's path and status, from the cache when fresh.
+func (s *Service) account(ctx context.Context, id string) (cachedAccount, error) {
+	if a, ok := s.cache.account(id); ok {
+		return a, nil
+	}
+	var a cachedAccount
+	gen := s.cache.generation()
+	err := s.read(ctx, func(tx store.Tx) error {
+		acc, err := tx.GetAccount(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		a = cachedAccount{found: true, path: acc.Path, status: acc.Status}
+		return nil
+	})
+	if err != nil {
+		return cachedAccount{}, fmt.Errorf("load account %s: %w", id, err)
+	}
+	s.cache.putAccount(id, a, gen)
+	return a, nil
+}
+
+type cachedKey struct {
+	id, accountID string
+	valid         bool
+}
+
+type cachedAccount struct {
+	found  bool
+	path   canopy.Path
+	status canopy.Status
+}
+
+type entry[T any] struct {
+	v       T
+	gen     uint64
+	expires time.Time
+}
+
+// authCache keeps key and account lookups so that authorising a request
+// costs a hash and two map reads. Changes made by this process clear it at
+// once (by bumping the generation); changes made by other processes on the
+// same database reach it within the TTL.
+type authCache struct {
+	mu       sync.RWMutex
+	gen      uint64
+	ttl      time.Duration
+	size     int
+	clock    func() time.Time
+	keys     map[string]entry[cachedKey]
+	accounts map[string]entry[cachedAccount]
+}
+
+func newAuthCache(ttl time.Duration, size int, clock func() time.Time) *authCache {
+	return &authCache{ttl: ttl, size: size, clock: clock,
+		keys: map[string]entry[cachedKey]{}, accounts: map[string]entry[cachedAccount]{}}
+}
+
+func lookup[T any](c *authCache, m map[string]entry[T], k string) (T, bool) {
+	if c.ttl < 0 {
+		var zero T
+		return zero, false
+	}
+	c.mu.RLock()
+	e, ok := m[k]
+	gen := c.gen
+	c.mu.RUnlock()
+	if !ok || e.gen != gen || c.clock().After(e.expires) {
+		var zero T
+		return zero, false
+	}
+	return e.v, true
+}
+
+// put caches v unless the cache was invalidated since gen was read: a
+// value loaded before a concurrent change committed must not outlive it.
+func put[T any](c *authCache, m map[string]entry[T], k string, v T, gen uint64) {
+	if c.ttl < 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gen != c.gen {
+		return
+	}
+	if len(m) >= c.size {
+		// Drop an arbitrary tenth; map iteration order is random enough
+		// for a cache whose entries all expire within seconds.
+		n := c.size / 10
+		for key := range m {
+			delete(m, key)
+			if n--; n <= 0 {
+				break
+			}
+		}
+	}
+	m[k] = entry[T]{v: v, gen: c.gen, expires: c.clock().Add(c.ttl)}
+}
+
+func (c *authCache) generation() uint64 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.gen
+}
+
+func (c *authCache) key(hash string) (cachedKey, bool) { return lookup(c, c.keys, hash) }
+func (c *authCache) putKey(hash string, k cachedKey, gen uint64) {
+	put(c, c.keys, hash, k, gen)
+}
+func (c *authCache) account(id string) (cachedAccount, bool) {
+	return lookup(c, c.accounts, id)
+}
+func (c *authCache) putAccount(id string, a cachedAccount, gen uint64) {
+	put(c, c.accounts, id, a, gen)
+}
+
+// invalidate forgets everything cached so far.
+func (c *authCache) invalidate() {
+	c.mu.Lock()
+	c.gen++
+	clear(c.keys)
+	clear(c.accounts)
+	c.mu.Unlock()
+}

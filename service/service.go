@@ -1,0 +1,310 @@
+// Package service holds Canopy's business operations, written once above
+// the stores: the acting-account rules, the account tree, configurations,
+// keys and the audit trail. Every write runs in one transaction that also
+// records its audit events and, for idempotent requests, its response.
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/canopyhq/canopy"
+	"github.com/canopyhq/canopy/store"
+)
+
+// Config holds the service's settings and injected dependencies.
+type Config struct {
+	// MaxDepth is how many levels may hang below the platform root.
+	MaxDepth int
+	// AuthCacheTTL bounds how long another process's key revocation or
+	// tree change may take to reach this process (changes made by this
+	// process take effect at once).
+	AuthCacheTTL time.Duration
+	// AuthCacheSize bounds the number of cached keys and accounts.
+	AuthCacheSize int
+	// Clock and IDs are injected so tests control time and ids.
+	Clock  func() time.Time
+	IDs    *canopy.IDs
+	Logger *slog.Logger
+}
+
+// Service is the set of business operations over one store.
+type Service struct {
+	store store.Store
+	cfg   Config
+	now   func() time.Time
+	ids   *canopy.IDs
+	log   *slog.Logger
+	cache *authCache
+}
+
+// New returns a service over st.
+func New(st store.Store, cfg Config) *Service {
+	if cfg.MaxDepth <= 0 {
+		cfg.MaxDepth = canopy.DefaultMaxDepth
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	if cfg.IDs == nil {
+		cfg.IDs = canopy.NewIDs(cfg.Clock, nil)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.AuthCacheTTL == 0 {
+		cfg.AuthCacheTTL = 5 * time.Second
+	}
+	if cfg.AuthCacheSize <= 0 {
+		cfg.AuthCacheSize = 100_000
+	}
+	return &Service{
+		store: st,
+		cfg:   cfg,
+		now:   func() time.Time { return canopy.Now(cfg.Clock) },
+		ids:   cfg.IDs,
+		log:   cfg.Logger,
+		cache: newAuthCache(cfg.AuthCacheTTL, cfg.AuthCacheSize, cfg.Clock),
+	}
+}
+
+// MaxDepth reports the configured depth limit.
+func (s *Service) MaxDepth() int { return s.cfg.MaxDepth }
+
+// Ping checks the store.
+func (s *Service) Ping(ctx context.Context) error { return s.store.Ping(ctx) }
+
+// Principal is an authenticated credential.
+type Principal struct {
+	Actor     canopy.Actor
+	AccountID string // the credential's own account
+}
+
+// Acting is the account a request acts as, as resolved from the cache.
+type Acting struct {
+	ID   string
+	Path canopy.Path
+}
+
+// Caller is one request's identity and the facts the audit trail records.
+type Caller struct {
+	Principal
+	Acting    Acting
+	Channel   string
+	Username  string
+	RequestID string
+}
+
+// Idempotent asks a write to store its response in its own transaction, so
+// a retry with the same Idempotency-Key returns the first response and the
+// write happens once, even when the two requests race.
+type Idempotent struct {
+	Scope       string
+	Key         string
+	Fingerprint string
+	StatusCode  int
+	// Encode renders the write's result as the response body.
+	Encode func(result any) ([]byte, error)
+	// Body is the recorded response body, set when the write commits.
+	Body []byte
+}
+
+type idemKey struct{}
+
+// WithIdempotency attaches an idempotency request to ctx.
+func WithIdempotency(ctx context.Context, i *Idempotent) context.Context {
+	return context.WithValue(ctx, idemKey{}, i)
+}
+
+// ErrIdempotentReplay means a concurrent request with the same key
+// committed first; the caller should replay the stored response.
+var ErrIdempotentReplay = errors.New("idempotency key used by a concurrent request")
+
+// StoredResponse returns the first response recorded for (scope, key), or
+// nil when there is none. A different fingerprint is a 422.
+func (s *Service) StoredResponse(ctx context.Context, scope, key, fingerprint string) (*store.Idempotency, error) {
+	var rec *store.Idempotency
+	err := s.store.Read(ctx, func(tx store.Tx) error {
+		var err error
+		rec, err = tx.GetIdempotency(ctx, scope, key)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read idempotency record: %w", err)
+	}
+	if rec.Fingerprint != fingerprint {
+		return nil, canopy.InvalidField("Idempotency-Key", canopy.CodeIdempotencyMismatch,
+			"this key was already used with a different request; use a new key for a new request")
+	}
+	return rec, nil
+}
+
+// PruneIdempotency deletes idempotency records older than age.
+func (s *Service) PruneIdempotency(ctx context.Context, age time.Duration) (int64, error) {
+	var n int64
+	err := s.store.Write(ctx, func(tx store.Tx) error {
+		var err error
+		n, err = tx.DeleteIdempotencyBefore(ctx, s.now().Add(-age))
+		return err
+	})
+	return n, err
+}
+
+// op is one write in progress: its transaction, the acting account as it
+// is now, and the audit events it will record.
+type op struct {
+	ctx    context.Context
+	tx     store.Tx
+	caller Caller
+	acting *canopy.Account
+	now    time.Time
+	events []*canopy.AuditEvent
+	// invalidateAuth clears the auth cache after commit: set by changes to
+	// the tree, to account status and to keys.
+	invalidateAuth bool
+	s              *Service
+}
+
+// audit records an event about accountID, written with the change.
+func (o *op) audit(accountID, action, targetType, targetID string, details any) {
+	var raw json.RawMessage
+	if details != nil {
+		b, err := json.Marshal(details)
+		if err == nil {
+			raw = b
+		}
+	}
+	o.events = append(o.events, &canopy.AuditEvent{
+		ID:              o.s.ids.New(canopy.PrefixAuditEvent),
+		OccurredAt:      o.now,
+		AccountID:       accountID,
+		ActingAccountID: o.caller.Acting.ID,
+		Actor:           o.caller.Actor,
+		Action:          action,
+		TargetType:      targetType,
+		TargetID:        targetID,
+		Channel:         o.caller.Channel,
+		Username:        o.caller.Username,
+		RequestID:       o.caller.RequestID,
+		Details:         raw,
+	})
+}
+
+// visible loads an account the acting account may see, or answers
+// not-found; lock takes a shared row lock (see store.AccountTx).
+func (o *op) visible(id string, lock bool) (*canopy.Account, error) {
+	get := o.tx.GetAccount
+	if lock {
+		get = o.tx.GetAccountForShare
+	}
+	a, err := get(o.ctx, id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !a.VisibleTo(o.acting.ID)) {
+		return nil, canopy.NotFound("account")
+	}
+	return a, err
+}
+
+// write runs fn as one transaction acting as c.Acting. Before fn runs it
+// re-reads the acting account and refuses the write when the account has
+// left the credential's subtree, or when it or an ancestor is suspended or
+// closed (DESIGN rules 2 and 9).
+func write[T any](ctx context.Context, s *Service, c Caller, fn func(o *op) (T, error)) (T, error) {
+	var (
+		result         T
+		invalidateAuth bool
+	)
+	idem, _ := ctx.Value(idemKey{}).(*Idempotent)
+	err := s.store.Write(ctx, func(tx store.Tx) error {
+		o := &op{ctx: ctx, tx: tx, caller: c, now: s.now(), s: s}
+		acting, err := tx.GetAccount(ctx, c.Acting.ID)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && !acting.VisibleTo(c.AccountID)) {
+			return canopy.NotFound("account")
+		}
+		if err != nil {
+			return fmt.Errorf("load acting account: %w", err)
+		}
+		o.acting = acting
+		if err := checkWritable(ctx, tx, acting); err != nil {
+			return err
+		}
+		result, err = fn(o)
+		if err != nil {
+			return err
+		}
+		for _, e := range o.events {
+			if err := tx.InsertAuditEvent(ctx, e); err != nil {
+				return err
+			}
+		}
+		if idem != nil {
+			body, err := idem.Encode(result)
+			if err != nil {
+				return fmt.Errorf("encode idempotent response: %w", err)
+			}
+			err = tx.InsertIdempotency(ctx, &store.Idempotency{
+				Scope: idem.Scope, Key: idem.Key, Fingerprint: idem.Fingerprint,
+				StatusCode: idem.StatusCode, Body: body, CreatedAt: o.now,
+			})
+			if store.Conflict(err) == store.UniqueIdempotency {
+				return ErrIdempotentReplay
+			}
+			if err != nil {
+				return err
+			}
+			idem.Body = body
+		}
+		invalidateAuth = o.invalidateAuth
+		return nil
+	})
+	if invalidateAuth {
+		s.cache.invalidate()
+	}
+	return result, err
+}
+
+// checkWritable refuses writes in a suspended or closed subtree.
+func checkWritable(ctx context.Context, tx store.Tx, acting *canopy.Account) error {
+	if acting.Status == canopy.StatusClosed {
+		return canopy.Errorf(canopy.KindForbidden, canopy.CodeAccountClosed, "account %s is closed; it can no longer be changed", acting.ID)
+	}
+	if acting.Status == canopy.StatusSuspended {
+		return suspendedError(acting.ID)
+	}
+	ids := acting.Path.IDs()
+	ancestors, err := tx.GetAccounts(ctx, ids[:len(ids)-1])
+	if err != nil {
+		return fmt.Errorf("load ancestors: %w", err)
+	}
+	for _, a := range ancestors {
+		if a.Status != canopy.StatusActive {
+			return suspendedError(acting.ID)
+		}
+	}
+	return nil
+}
+
+func suspendedError(id string) error {
+	return canopy.Errorf(canopy.KindForbidden, canopy.CodeAccountSuspended,
+		"account %s or one of its ancestors is suspended; writes are refused until it is reactivated", id)
+}
+
+// read runs fn in a read-only snapshot.
+func (s *Service) read(ctx context.Context, fn func(tx store.Tx) error) error {
+	return s.store.Read(ctx, fn)
+}
+
+// visibleIn loads an account the caller may see within a read.
+func visibleIn(ctx context.Context, tx store.Tx, c Caller, id string) (*canopy.Account, error) {
+	a, err := tx.GetAccount(ctx, id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !a.VisibleTo(c.Acting.ID)) {
+		return nil, canopy.NotFound("account")
+	}
+	return a, err
+}

@@ -1,0 +1,235 @@
+package service
+
+import (
+	"context"
+	"strings"
+
+	"github.com/canopyhq/canopy"
+	"github.com/canopyhq/canopy/store"
+)
+
+// MoveAccount moves an account, with its subtree, under a new parent. Both
+// must be visible to the acting account. Moves hold the tree lock, so two
+// moves never interleave: a move that would make a cycle, or put any
+// account deeper than the limit, is refused also when moves race.
+//
+// Errors: not-found; validation-failed (parentId); cycle (409);
+// depth-limit-exceeded (409); account-closed (409); forbidden (the root).
+func (s *Service) MoveAccount(ctx context.Context, c Caller, id, parentID string) (*canopy.Account, error) {
+	if !canopy.ValidID(canopy.PrefixAccount, parentID) {
+		return nil, canopy.InvalidField("parentId", canopy.CodeInvalidID, "must be an account id such as acc_01HN9XHZN6MGXM9JXG50K59Q85")
+	}
+	return write(ctx, s, c, func(o *op) (*canopy.Account, error) {
+		if err := o.tx.LockTree(ctx); err != nil {
+			return nil, err
+		}
+		a, err := o.visible(id, false)
+		if err != nil {
+			return nil, err
+		}
+		parent, err := o.visible(parentID, false)
+		if err != nil {
+			return nil, canopy.NotFound("parent account")
+		}
+		if a.IsRoot() {
+			return nil, canopy.Errorf(canopy.KindForbidden, canopy.CodeForbidden, "the platform root cannot be moved")
+		}
+		if parent.Path.Contains(a.ID) {
+			return nil, canopy.Errorf(canopy.KindConflict, canopy.CodeCycle,
+				"account %s cannot move under %s, which is itself or one of its descendants", a.ID, parent.ID)
+		}
+		if a.Status == canopy.StatusClosed {
+			return nil, closedError(a.ID)
+		}
+		if parent.Status == canopy.StatusClosed {
+			return nil, closedError(parent.ID)
+		}
+		if a.ParentID == parent.ID {
+			return a, nil
+		}
+		if err := o.tx.LockSubtree(ctx, a.Path); err != nil {
+			return nil, err
+		}
+		deepest, err := o.tx.SubtreeMaxDepth(ctx, a.Path)
+		if err != nil {
+			return nil, err
+		}
+		if newDeepest := deepest - a.Depth() + parent.Depth() + 1; newDeepest > s.cfg.MaxDepth {
+			return nil, canopy.Errorf(canopy.KindConflict, canopy.CodeDepthLimit,
+				"moving %s under %s would put accounts at depth %d; the limit is %d", a.ID, parent.ID, newDeepest, s.cfg.MaxDepth)
+		}
+		from := a.ParentID
+		if err := o.relink(a, parent, canopy.DefaultLink(parent, canopy.OriginCreated, o.now)); err != nil {
+			return nil, err
+		}
+		moved, err := o.tx.GetAccount(ctx, a.ID)
+		if err != nil {
+			return nil, err
+		}
+		o.audit(a.ID, "account.moved", "account", a.ID, map[string]string{"from": from, "to": parent.ID})
+		return moved, nil
+	})
+}
+
+// ListChildren lists an account's direct children, oldest first.
+func (s *Service) ListChildren(ctx context.Context, c Caller, id string, pr PageRequest) (Page[*canopy.Account], error) {
+	const kind = "children"
+	after, err := decodeIDCursor(kind, canopy.PrefixAccount, pr.Cursor)
+	if err != nil {
+		return Page[*canopy.Account]{}, err
+	}
+	var rows []*canopy.Account
+	err = s.read(ctx, func(tx store.Tx) error {
+		if _, err := visibleIn(ctx, tx, c, id); err != nil {
+			return err
+		}
+		rows, err = tx.ListChildren(ctx, id, store.Page{After: after, Limit: pr.limit() + 1})
+		return err
+	})
+	if err != nil {
+		return Page[*canopy.Account]{}, err
+	}
+	return paginate(rows, pr.limit(), kind, func(a *canopy.Account) string { return a.ID }), nil
+}
+
+// ListDescendants lists the accounts below an account, depth first (each
+// account before its children), at most depth levels down (0: all).
+func (s *Service) ListDescendants(ctx context.Context, c Caller, id string, depth int, pr PageRequest) (Page[*canopy.Account], error) {
+	const kind = "descendants"
+	if depth < 0 || depth > s.cfg.MaxDepth {
+		return Page[*canopy.Account]{}, canopy.InvalidField("depth", "out-of-range", "must be between 1 and %d", s.cfg.MaxDepth)
+	}
+	below, err := decodeCursor(kind, pr.Cursor)
+	if err != nil {
+		return Page[*canopy.Account]{}, err
+	}
+	if below != "" && !validRelativePath(below) {
+		return Page[*canopy.Account]{}, errBadCursor
+	}
+	var rows []*canopy.Account
+	var root *canopy.Account
+	err = s.read(ctx, func(tx store.Tx) error {
+		root, err = visibleIn(ctx, tx, c, id)
+		if err != nil {
+			return err
+		}
+		after := ""
+		if below != "" {
+			// The cursor holds the position below the listed account, so it
+			// never reveals ancestors above the caller.
+			after = string(root.Path) + below[1:]
+		}
+		rows, err = tx.ListSubtree(ctx, root.Path, depth, store.Page{After: after, Limit: pr.limit() + 1})
+		return err
+	})
+	if err != nil {
+		return Page[*canopy.Account]{}, err
+	}
+	return paginate(rows, pr.limit(), kind, func(a *canopy.Account) string { return a.Path.Below(root.ID) }), nil
+}
+
+// validRelativePath checks a "/acc_…/acc_…/" position from a cursor.
+func validRelativePath(p string) bool {
+	if len(p) < 2 || p[0] != '/' || p[len(p)-1] != '/' {
+		return false
+	}
+	for _, id := range strings.Split(p[1:len(p)-1], "/") {
+		if !canopy.ValidID(canopy.PrefixAccount, id) {
+			return false
+		}
+	}
+	return true
+}
+
+// ListAncestors lists an account's ancestors from its parent up to the
+// acting account, never above it: the acting account sees only itself and
+// its descendants.
+func (s *Service) ListAncestors(ctx context.Context, c Caller, id string) (Page[*canopy.Account], error) {
+	var out []*canopy.Account
+	err := s.read(ctx, func(tx store.Tx) error {
+		a, err := visibleIn(ctx, tx, c, id)
+		if err != nil {
+			return err
+		}
+		ids := a.Path.IDs()
+		var chain []string
+		for i := len(ids) - 2; i >= 0; i-- {
+			chain = append(chain, ids[i])
+			if ids[i] == c.Acting.ID {
+				break
+			}
+		}
+		if a.ID == c.Acting.ID {
+			chain = nil
+		}
+		accs, err := tx.GetAccounts(ctx, chain)
+		if err != nil {
+			return err
+		}
+		byID := make(map[string]*canopy.Account, len(accs))
+		for _, x := range accs {
+			byID[x.ID] = x
+		}
+		for _, cid := range chain {
+			if x, ok := byID[cid]; ok {
+				out = append(out, x)
+			}
+		}
+		return nil
+	})
+	if out == nil {
+		out = []*canopy.Account{}
+	}
+	return Page[*canopy.Account]{Data: out}, err
+}
+
+// AccountFilter narrows GET /v1/accounts.
+type AccountFilter struct {
+	// ExternalReference is "TYPE:VALUE".
+	ExternalReference string
+}
+
+// FindAccounts lists accounts in the acting account's subtree (itself
+// included) that carry an external reference, or, without a filter, every
+// account below the acting account.
+func (s *Service) FindAccounts(ctx context.Context, c Caller, f AccountFilter, pr PageRequest) (Page[*canopy.Account], error) {
+	if f.ExternalReference == "" {
+		return s.ListDescendants(ctx, c, c.Acting.ID, 0, pr)
+	}
+	typ, value, ok := strings.Cut(f.ExternalReference, ":")
+	if !ok || typ == "" || value == "" {
+		return Page[*canopy.Account]{}, canopy.InvalidField("externalReference", "invalid-format", "must be TYPE:VALUE, such as crm:C-1001")
+	}
+	const kind = "by-reference"
+	after, err := decodeIDCursor(kind, canopy.PrefixAccount, pr.Cursor)
+	if err != nil {
+		return Page[*canopy.Account]{}, err
+	}
+	var rows []*canopy.Account
+	err = s.read(ctx, func(tx store.Tx) error {
+		acting, err := tx.GetAccount(ctx, c.Acting.ID)
+		if err != nil {
+			return err
+		}
+		rows, err = tx.FindByExternalReference(ctx, acting.Path, typ, value, store.Page{After: after, Limit: pr.limit() + 1})
+		return err
+	})
+	if err != nil {
+		return Page[*canopy.Account]{}, err
+	}
+	return paginate(rows, pr.limit(), kind, func(a *canopy.Account) string { return a.ID }), nil
+}
+
+// ListExternalReferences lists an account's external references.
+func (s *Service) ListExternalReferences(ctx context.Context, c Caller, id string) (Page[*canopy.ExternalReference], error) {
+	var refs []*canopy.ExternalReference
+	err := s.read(ctx, func(tx store.Tx) error {
+		if _, err := visibleIn(ctx, tx, c, id); err != nil {
+			return err
+		}
+		var err error
+		refs, err = tx.ListExternalReferences(ctx, id)
+		return err
+	})
+	return Page[*canopy.ExternalReference]{Data: refs}, err
+}

@@ -1,0 +1,100 @@
+// Package postgres opens Canopy's production store on PostgreSQL through
+// pgx. The SQL stays inside what PostgreSQL-compatible distributed engines
+// accept: no extensions, no advisory locks.
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/canopyhq/canopy/store"
+	"github.com/canopyhq/canopy/store/migrate"
+	"github.com/canopyhq/canopy/store/sqlstore"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Options tune the PostgreSQL store.
+type Options struct {
+	// MaxConns bounds the connection pool (default 20).
+	MaxConns int
+}
+
+// Open connects to the database at dsn (a postgres:// URL or key=value
+// string). It does not apply migrations; call Migrate.
+func Open(ctx context.Context, dsn string, opts Options) (*sqlstore.DB, error) {
+	if _, err := pgconn.ParseConfig(dsn); err != nil {
+		return nil, fmt.Errorf("postgres: bad database url: %w", err)
+	}
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: open: %w", err)
+	}
+	n := opts.MaxConns
+	if n <= 0 {
+		n = 20
+	}
+	db.SetMaxOpenConns(n)
+	db.SetMaxIdleConns(n)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("postgres: connect: %w", err)
+	}
+	return sqlstore.New(db, db, dialect{}), nil
+}
+
+// Migrate applies every pending migration.
+func Migrate(ctx context.Context, db *sqlstore.DB) ([]migrate.Applied, error) {
+	return migrate.Up(ctx, migrate.Postgres, db.WritePool(), migrations)
+}
+
+// MigrationStatus lists the migrations and whether each is applied.
+func MigrationStatus(ctx context.Context, db *sqlstore.DB) ([]migrate.Status, error) {
+	return migrate.List(ctx, migrate.Postgres, db.WritePool(), migrations)
+}
+
+var _ = stdlib.GetDefaultDriver // registers the "pgx" database/sql driver
+
+type dialect struct{}
+
+func (dialect) Engine() string             { return "postgres" }
+func (dialect) NumberedPlaceholders() bool { return true }
+func (dialect) ForShare() string           { return " FOR SHARE" }
+func (dialect) ForUpdate() string          { return " FOR UPDATE" }
+func (dialect) LockTreeSQL() string        { return "SELECT id FROM tree_lock WHERE id = 1 FOR UPDATE" }
+func (dialect) Arg(v any) any              { return v }
+
+// ReadTxOptions gives reads one snapshot for all their statements.
+func (dialect) ReadTxOptions() *sql.TxOptions {
+	return &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead}
+}
+
+func (dialect) Classify(err error) (string, bool) {
+	var e *pgconn.PgError
+	if !errors.As(err, &e) {
+		return "", false
+	}
+	switch e.Code {
+	case "23505": // unique_violation
+		switch e.ConstraintName {
+		case store.UniqueUserEmail, store.UniqueUsername, store.UniqueAPIKeyHash, store.UniqueRootAccount,
+			store.UniqueExternalRef, store.UniqueWorkflowName:
+			return e.ConstraintName, false
+		case "idempotency_keys_pkey":
+			return store.UniqueIdempotency, false
+		case "account_workflows_pkey":
+			return store.UniqueWorkflowName, false
+		}
+		return store.UniqueOther, false
+	case "40001", "40P01": // serialization_failure, deadlock_detected
+		return "", true
+	}
+	return "", false
+}

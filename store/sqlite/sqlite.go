@@ -1,0 +1,144 @@
+// Package sqlite opens Canopy's embedded default store: one SQLite file in
+// WAL mode through the pure-Go modernc.org/sqlite driver, so a first run
+// needs no database server and no cgo.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/canopyhq/canopy/store"
+	"github.com/canopyhq/canopy/store/migrate"
+	"github.com/canopyhq/canopy/store/sqlstore"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Options tune the SQLite store.
+type Options struct {
+	// Synchronous is SQLite's synchronous pragma: FULL (the default) makes
+	// every commit durable against power loss, NORMAL only against process
+	// crashes, and is several times faster.
+	Synchronous string
+	// ReadConns is the size of the read pool (default: max(4, GOMAXPROCS)).
+	ReadConns int
+}
+
+// Open opens (creating if needed) the database file at path. It does not
+// apply migrations; call Migrate.
+func Open(path string, opts Options) (*sqlstore.DB, error) {
+	if path == "" {
+		return nil, errors.New("sqlite: empty database path")
+	}
+	if strings.ContainsAny(path, "?#") {
+		return nil, fmt.Errorf("sqlite: database path %q must not contain '?' or '#'", path)
+	}
+	sync := strings.ToUpper(opts.Synchronous)
+	if sync == "" {
+		sync = "FULL"
+	}
+	if sync != "FULL" && sync != "NORMAL" && sync != "EXTRA" && sync != "OFF" {
+		return nil, fmt.Errorf("sqlite: synchronous must be FULL, NORMAL, EXTRA or OFF, not %q", opts.Synchronous)
+	}
+	params := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)" +
+		"&_pragma=synchronous(" + sync + ")&_txlock=immediate"
+	write, err := sql.Open("sqlite", "file:"+path+"?"+params)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	// One writer connection: SQLite allows one writer at a time anyway, and
+	// queueing in Go is far cheaper than spinning on the file lock.
+	write.SetMaxOpenConns(1)
+	write.SetConnMaxIdleTime(0)
+	if err := write.PingContext(context.Background()); err != nil {
+		write.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	read, err := sql.Open("sqlite", "file:"+path+"?"+params+"&_pragma=query_only(1)")
+	if err != nil {
+		write.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	n := opts.ReadConns
+	if n <= 0 {
+		n = max(4, runtime.GOMAXPROCS(0))
+	}
+	read.SetMaxOpenConns(n)
+	read.SetMaxIdleConns(n)
+	return sqlstore.New(write, read, dialect{}), nil
+}
+
+// Migrate applies every pending migration.
+func Migrate(ctx context.Context, db *sqlstore.DB) ([]migrate.Applied, error) {
+	return migrate.Up(ctx, migrate.SQLite, db.WritePool(), migrations)
+}
+
+// MigrationStatus lists the migrations and whether each is applied.
+func MigrationStatus(ctx context.Context, db *sqlstore.DB) ([]migrate.Status, error) {
+	return migrate.List(ctx, migrate.SQLite, db.WritePool(), migrations)
+}
+
+type dialect struct{}
+
+func (dialect) Engine() string                { return "sqlite" }
+func (dialect) NumberedPlaceholders() bool    { return false }
+func (dialect) ForShare() string              { return "" }
+func (dialect) ForUpdate() string             { return "" }
+func (dialect) LockTreeSQL() string           { return "" } // BEGIN IMMEDIATE already serialises writers
+func (dialect) ReadTxOptions() *sql.TxOptions { return &sql.TxOptions{ReadOnly: true} }
+
+// Arg stores times as microseconds since the epoch: SQLite has no time
+// type, and integers sort and compare correctly.
+func (dialect) Arg(v any) any {
+	if t, ok := v.(time.Time); ok {
+		return t.UnixMicro()
+	}
+	return v
+}
+
+// uniqueColumns maps the column list SQLite reports for a unique violation
+// to the constraint's name.
+var uniqueColumns = map[string]string{
+	"users.email_norm":          store.UniqueUserEmail,
+	"users.username_norm":       store.UniqueUsername,
+	"api_keys.secret_hash":      store.UniqueAPIKeyHash,
+	"index 'accounts_one_root'": store.UniqueRootAccount,
+	"external_references.parent_id, external_references.type, external_references.value": store.UniqueExternalRef,
+	"idempotency_keys.scope, idempotency_keys.idem_key":                                  store.UniqueIdempotency,
+	"account_workflows.account_id, account_workflows.name":                               store.UniqueWorkflowName,
+}
+
+func (dialect) Classify(err error) (string, bool) {
+	var e *sqlite.Error
+	if !errors.As(err, &e) {
+		return "", false
+	}
+	switch e.Code() {
+	case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+		msg := e.Error()
+		const marker = "UNIQUE constraint failed: "
+		if i := strings.Index(msg, marker); i >= 0 {
+			cols := msg[i+len(marker):]
+			if j := strings.LastIndex(cols, " ("); j >= 0 {
+				cols = cols[:j]
+			}
+			if name, ok := uniqueColumns[cols]; ok {
+				return name, false
+			}
+		}
+		return store.UniqueOther, false
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_BUSY_SNAPSHOT, sqlite3.SQLITE_LOCKED:
+		return "", true
+	}
+	return "", false
+}

@@ -1,0 +1,247 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/canopyhq/canopy"
+	"github.com/canopyhq/canopy/store"
+)
+
+const accountCols = `id, parent_id, path, name, email, plan, status, metadata,
+	link_origin, link_auto_share_role, link_billing, linked_at, created_at, updated_at, closed_at`
+
+func scanAccount(r rowScanner) (*canopy.Account, error) {
+	var (
+		a                      canopy.Account
+		parentID               sql.NullString
+		path, metadata         string
+		origin, share, billing sql.NullString
+		linkedAt, closedAt     dbTime
+		createdAt, updatedAt   dbTime
+	)
+	if err := r.Scan(&a.ID, &parentID, &path, &a.Name, &a.Email, &a.Plan, &a.Status, &metadata,
+		&origin, &share, &billing, &linkedAt, &createdAt, &updatedAt, &closedAt); err != nil {
+		return nil, err
+	}
+	a.ParentID = parentID.String
+	a.Path = canopy.Path(path)
+	a.CreatedAt, a.UpdatedAt, a.ClosedAt = createdAt.T, updatedAt.T, closedAt.ptr()
+	if err := json.Unmarshal([]byte(metadata), &a.Metadata); err != nil {
+		return nil, fmt.Errorf("account %s metadata: %w", a.ID, err)
+	}
+	if a.Metadata == nil {
+		a.Metadata = map[string]string{}
+	}
+	if origin.Valid {
+		a.Link = &canopy.Link{
+			Origin:        canopy.Origin(origin.String),
+			AutoShareRole: canopy.Role(share.String),
+			Billing:       canopy.Billing(billing.String),
+			CreatedAt:     linkedAt.T,
+		}
+	}
+	return &a, nil
+}
+
+func metadataJSON(md map[string]string) (string, error) {
+	if md == nil {
+		md = map[string]string{}
+	}
+	b, err := json.Marshal(md)
+	return string(b), err
+}
+
+type linkArgs struct{ origin, share, billing, at any }
+
+func linkCols(l *canopy.Link) linkArgs {
+	if l == nil {
+		return linkArgs{}
+	}
+	return linkArgs{string(l.Origin), string(l.AutoShareRole), string(l.Billing), l.CreatedAt}
+}
+
+func (t *tx) InsertAccount(ctx context.Context, a *canopy.Account) error {
+	md, err := metadataJSON(a.Metadata)
+	if err != nil {
+		return err
+	}
+	l := linkCols(a.Link)
+	_, err = t.exec(ctx, `INSERT INTO accounts (`+accountCols+`, depth)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		a.ID, nullable(a.ParentID), string(a.Path), a.Name, a.Email, string(a.Plan), string(a.Status), md,
+		l.origin, l.share, l.billing, l.at, a.CreatedAt, a.UpdatedAt, timePtrArg(a.ClosedAt), a.Path.Depth())
+	if err != nil {
+		return fmt.Errorf("insert account: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) getAccount(ctx context.Context, suffix, where string, args ...any) (*canopy.Account, error) {
+	a, err := scanAccount(t.queryRow(ctx, `SELECT `+accountCols+` FROM accounts WHERE `+where+suffix, args...))
+	if err != nil {
+		return nil, t.db.mapErr(err)
+	}
+	return a, nil
+}
+
+func (t *tx) GetAccount(ctx context.Context, id string) (*canopy.Account, error) {
+	return t.getAccount(ctx, "", "id = ?", id)
+}
+
+func (t *tx) GetAccountForShare(ctx context.Context, id string) (*canopy.Account, error) {
+	return t.getAccount(ctx, t.db.dialect.ForShare(), "id = ?", id)
+}
+
+func (t *tx) GetRootAccount(ctx context.Context) (*canopy.Account, error) {
+	return t.getAccount(ctx, "", "parent_id IS NULL")
+}
+
+func (t *tx) GetAccounts(ctx context.Context, ids []string) ([]*canopy.Account, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	return scanAll(ctx, t, scanAccount, `SELECT `+accountCols+` FROM accounts WHERE id IN (`+placeholders(len(ids))+`)`, args...)
+}
+
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+func (t *tx) UpdateAccount(ctx context.Context, a *canopy.Account) error {
+	md, err := metadataJSON(a.Metadata)
+	if err != nil {
+		return err
+	}
+	l := linkCols(a.Link)
+	res, err := t.exec(ctx, `UPDATE accounts SET name = ?, email = ?, plan = ?, status = ?, metadata = ?,
+		link_origin = ?, link_auto_share_role = ?, link_billing = ?, linked_at = ?, updated_at = ?, closed_at = ?
+		WHERE id = ?`,
+		a.Name, a.Email, string(a.Plan), string(a.Status), md, l.origin, l.share, l.billing, l.at,
+		a.UpdatedAt, timePtrArg(a.ClosedAt), a.ID)
+	if err != nil {
+		return fmt.Errorf("update account: %w", err)
+	}
+	return expectOne(res)
+}
+
+func expectOne(res sql.Result) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+func (t *tx) ListChildren(ctx context.Context, parentID string, p store.Page) ([]*canopy.Account, error) {
+	return scanAll(ctx, t, scanAccount, `SELECT `+accountCols+` FROM accounts
+		WHERE parent_id = ? AND id > ? ORDER BY id LIMIT ?`, parentID, p.After, p.Limit)
+}
+
+func (t *tx) CountOpenChildren(ctx context.Context, id string) (int, error) {
+	var n int
+	err := t.queryRow(ctx, `SELECT count(*) FROM accounts WHERE parent_id = ? AND status <> 'closed'`, id).Scan(&n)
+	return n, t.db.mapErr(err)
+}
+
+func (t *tx) ListSubtree(ctx context.Context, path canopy.Path, maxDepth int, p store.Page) ([]*canopy.Account, error) {
+	after := string(path)
+	if p.After > after {
+		after = p.After
+	}
+	q := `SELECT ` + accountCols + ` FROM accounts WHERE path > ? AND path < ?`
+	args := []any{after, string(path.SubtreeEnd())}
+	if maxDepth > 0 {
+		q += ` AND depth <= ?`
+		args = append(args, path.Depth()+maxDepth)
+	}
+	q += ` ORDER BY path LIMIT ?`
+	args = append(args, p.Limit)
+	return scanAll(ctx, t, scanAccount, q, args...)
+}
+
+func (t *tx) LockSubtree(ctx context.Context, path canopy.Path) error {
+	lock := t.db.dialect.ForUpdate()
+	if lock == "" {
+		return nil
+	}
+	var n int
+	err := t.queryRow(ctx, `SELECT count(*) FROM (SELECT id FROM accounts WHERE path >= ? AND path < ?`+lock+`) locked`,
+		string(path), string(path.SubtreeEnd())).Scan(&n)
+	if err != nil {
+		return fmt.Errorf("lock subtree: %w", t.db.mapErr(err))
+	}
+	return nil
+}
+
+func (t *tx) SubtreeMaxDepth(ctx context.Context, path canopy.Path) (int, error) {
+	var d int
+	err := t.queryRow(ctx, `SELECT max(depth) FROM accounts WHERE path >= ? AND path < ?`,
+		string(path), string(path.SubtreeEnd())).Scan(&d)
+	return d, t.db.mapErr(err)
+}
+
+func (t *tx) MovePaths(ctx context.Context, from, to canopy.Path) (int64, error) {
+	res, err := t.exec(ctx, `UPDATE accounts SET path = ? || substr(path, ?), depth = depth + ?
+		WHERE path >= ? AND path < ?`,
+		string(to), len(from)+1, to.Depth()-from.Depth(), string(from), string(from.SubtreeEnd()))
+	if err != nil {
+		return 0, fmt.Errorf("move paths: %w", err)
+	}
+	return res.RowsAffected()
+}
+
+func (t *tx) SetParent(ctx context.Context, id, parentID string, l *canopy.Link, at time.Time) error {
+	la := linkCols(l)
+	res, err := t.exec(ctx, `UPDATE accounts SET parent_id = ?, link_origin = ?, link_auto_share_role = ?,
+		link_billing = ?, linked_at = ?, updated_at = ? WHERE id = ?`,
+		parentID, la.origin, la.share, la.billing, la.at, at, id)
+	if err != nil {
+		return fmt.Errorf("set parent: %w", err)
+	}
+	return expectOne(res)
+}
+
+func (t *tx) CloseSubtree(ctx context.Context, path canopy.Path, at time.Time) (int64, error) {
+	res, err := t.exec(ctx, `UPDATE accounts SET status = 'closed', closed_at = ?, updated_at = ?
+		WHERE path >= ? AND path < ? AND status <> 'closed'`, at, at, string(path), string(path.SubtreeEnd()))
+	if err != nil {
+		return 0, fmt.Errorf("close subtree: %w", err)
+	}
+	return res.RowsAffected()
+}
+
+func (t *tx) ListWorkflows(ctx context.Context, accountID string) ([]string, error) {
+	names, err := scanAll(ctx, t, func(r rowScanner) (string, error) {
+		var s string
+		return s, r.Scan(&s)
+	}, `SELECT name FROM account_workflows WHERE account_id = ? ORDER BY position`, accountID)
+	if names == nil && err == nil {
+		names = []string{}
+	}
+	return names, err
+}
+
+func (t *tx) ReplaceWorkflows(ctx context.Context, accountID string, names []string) error {
+	if _, err := t.exec(ctx, `DELETE FROM account_workflows WHERE account_id = ?`, accountID); err != nil {
+		return fmt.Errorf("clear workflows: %w", err)
+	}
+	for i, n := range names {
+		if _, err := t.exec(ctx, `INSERT INTO account_workflows (account_id, position, name) VALUES (?, ?, ?)`,
+			accountID, i, n); err != nil {
+			return fmt.Errorf("insert workflow: %w", err)
+		}
+	}
+	return nil
+}

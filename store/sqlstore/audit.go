@@ -1,0 +1,61 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/canopyhq/canopy"
+	"github.com/canopyhq/canopy/store"
+)
+
+const auditCols = `id, occurred_at, account_id, acting_account_id, actor_type, actor_id, action,
+	target_type, target_id, channel, username, request_id, details`
+
+func scanAudit(r rowScanner) (*canopy.AuditEvent, error) {
+	var (
+		e       canopy.AuditEvent
+		at      dbTime
+		details string
+	)
+	if err := r.Scan(&e.ID, &at, &e.AccountID, &e.ActingAccountID, &e.Actor.Type, &e.Actor.ID, &e.Action,
+		&e.TargetType, &e.TargetID, &e.Channel, &e.Username, &e.RequestID, &details); err != nil {
+		return nil, err
+	}
+	e.OccurredAt, e.Details = at.T, []byte(details)
+	return &e, nil
+}
+
+func (t *tx) InsertAuditEvent(ctx context.Context, e *canopy.AuditEvent) error {
+	details := string(e.Details)
+	if details == "" {
+		details = "{}"
+	}
+	_, err := t.exec(ctx, `INSERT INTO audit_events (`+auditCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.ID, e.OccurredAt, e.AccountID, e.ActingAccountID, e.Actor.Type, e.Actor.ID, e.Action,
+		e.TargetType, e.TargetID, e.Channel, e.Username, e.RequestID, details)
+	if err != nil {
+		return fmt.Errorf("insert audit event: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) ListAuditEvents(ctx context.Context, f store.AuditFilter) ([]*canopy.AuditEvent, error) {
+	q := `SELECT ` + prefixed("e.", auditCols) + ` FROM audit_events e JOIN accounts a ON a.id = e.account_id
+		WHERE a.path >= ? AND a.path < ?`
+	args := []any{string(f.Subtree), string(f.Subtree.SubtreeEnd())}
+	if f.Action != "" {
+		q += ` AND e.action = ?`
+		args = append(args, f.Action)
+	}
+	if f.TargetID != "" {
+		q += ` AND e.target_id = ?`
+		args = append(args, f.TargetID)
+	}
+	if f.Before != "" {
+		q += ` AND e.id < ?`
+		args = append(args, f.Before)
+	}
+	q += ` ORDER BY e.id DESC LIMIT ?`
+	args = append(args, f.Limit)
+	return scanAll(ctx, t, scanAudit, q, args...)
+}

@@ -1,0 +1,286 @@
+// Package sqlstore implements store.Store once, over database/sql, for both
+// SQLite and PostgreSQL. The SQL it writes stays inside what both engines
+// (and PostgreSQL-compatible distributed engines) accept; the few real
+// differences — placeholders, row locks, time columns, error codes — sit
+// behind Dialect, which packages store/sqlite and store/postgres provide.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/canopyhq/canopy/store"
+)
+
+// Dialect is what differs between the engines.
+type Dialect interface {
+	// Engine names the engine: "sqlite" or "postgres".
+	Engine() string
+	// NumberedPlaceholders is true when the engine wants $1, $2 … instead of ?.
+	NumberedPlaceholders() bool
+	// ForShare and ForUpdate are the row-lock clauses appended to a SELECT;
+	// empty where the engine serialises writers anyway.
+	ForShare() string
+	ForUpdate() string
+	// LockTreeSQL is the statement that takes the tree lock, or "".
+	LockTreeSQL() string
+	// Arg converts a Go value to what the driver stores (times, mainly).
+	Arg(v any) any
+	// Classify maps a driver error to a store constraint name (for unique
+	// violations) and says whether the transaction may be retried.
+	Classify(err error) (constraint string, retry bool)
+	// ReadTxOptions are the options of a read-only snapshot transaction.
+	ReadTxOptions() *sql.TxOptions
+}
+
+// DB is a store.Store over one database. Writes go through the write pool
+// (for SQLite a single connection, so writers queue in Go rather than spin
+// on the file lock); reads use the read pool.
+type DB struct {
+	write   *sql.DB
+	read    *sql.DB
+	dialect Dialect
+
+	rebound sync.Map // query text → rebound text
+}
+
+var _ store.Store = (*DB)(nil)
+
+// New returns a store over the given pools (which may be the same pool).
+func New(write, read *sql.DB, d Dialect) *DB {
+	return &DB{write: write, read: read, dialect: d}
+}
+
+// Engine names the database engine.
+func (db *DB) Engine() string { return db.dialect.Engine() }
+
+// WritePool exposes the write pool for migrations and benchmark fixtures.
+func (db *DB) WritePool() *sql.DB { return db.write }
+
+// Ping checks both pools.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.write.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping write pool: %w", err)
+	}
+	if err := db.read.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping read pool: %w", err)
+	}
+	return nil
+}
+
+// Close closes both pools.
+func (db *DB) Close() error {
+	err := db.write.Close()
+	if db.read != db.write {
+		err = errors.Join(err, db.read.Close())
+	}
+	return err
+}
+
+const maxAttempts = 5
+
+// Write runs fn in a read-write transaction, retrying on deadlocks and
+// serialisation failures.
+func (db *DB) Write(ctx context.Context, fn func(store.Tx) error) error {
+	var err error
+	for attempt := 1; attempt <= maxAttempts; attempt++ {
+		err = db.run(ctx, db.write, nil, fn)
+		if err == nil {
+			return nil
+		}
+		if _, retry := db.dialect.Classify(err); !retry || ctx.Err() != nil {
+			return err
+		}
+		time.Sleep(time.Duration(attempt*attempt) * time.Millisecond)
+	}
+	return err
+}
+
+// Read runs fn in a read-only snapshot transaction.
+func (db *DB) Read(ctx context.Context, fn func(store.Tx) error) error {
+	return db.run(ctx, db.read, db.dialect.ReadTxOptions(), fn)
+}
+
+func (db *DB) run(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, fn func(store.Tx) error) (err error) {
+	sqlTx, err := pool.BeginTx(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("begin: %w", db.mapErr(err))
+	}
+	t := &tx{tx: sqlTx, db: db}
+	defer func() {
+		if p := recover(); p != nil {
+			_ = sqlTx.Rollback()
+			panic(p)
+		}
+		if err != nil {
+			_ = sqlTx.Rollback()
+		}
+	}()
+	if err = fn(t); err != nil {
+		return err
+	}
+	if err = sqlTx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", db.mapErr(err))
+	}
+	return nil
+}
+
+// mapErr turns unique violations into *store.ConflictError; other errors
+// pass through unchanged.
+func (db *DB) mapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	if c, _ := db.dialect.Classify(err); c != "" {
+		return &store.ConflictError{Constraint: c, Err: err}
+	}
+	return err
+}
+
+func (db *DB) rebind(q string) string {
+	if !db.dialect.NumberedPlaceholders() {
+		return q
+	}
+	if v, ok := db.rebound.Load(q); ok {
+		return v.(string)
+	}
+	var b strings.Builder
+	n := 0
+	for i := 0; i < len(q); i++ {
+		if q[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(q[i])
+	}
+	out := b.String()
+	db.rebound.Store(q, out)
+	return out
+}
+
+// tx is one transaction; its methods live in one file per resource.
+type tx struct {
+	tx *sql.Tx
+	db *DB
+}
+
+var _ store.Tx = (*tx)(nil)
+
+func (t *tx) args(args []any) []any {
+	for i, a := range args {
+		args[i] = t.db.dialect.Arg(a)
+	}
+	return args
+}
+
+func (t *tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	res, err := t.tx.ExecContext(ctx, t.db.rebind(q), t.args(args)...)
+	return res, t.db.mapErr(err)
+}
+
+func (t *tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	rows, err := t.tx.QueryContext(ctx, t.db.rebind(q), t.args(args)...)
+	return rows, t.db.mapErr(err)
+}
+
+func (t *tx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	return t.tx.QueryRowContext(ctx, t.db.rebind(q), t.args(args)...)
+}
+
+// LockTree takes the installation-wide structural lock.
+func (t *tx) LockTree(ctx context.Context) error {
+	q := t.db.dialect.LockTreeSQL()
+	if q == "" {
+		return nil
+	}
+	var one int
+	if err := t.queryRow(ctx, q).Scan(&one); err != nil {
+		return fmt.Errorf("lock tree: %w", t.db.mapErr(err))
+	}
+	return nil
+}
+
+// scanAll runs q and scans each row with scan.
+func scanAll[T any](ctx context.Context, t *tx, scan func(rowScanner) (T, error), q string, args ...any) ([]T, error) {
+	rows, err := t.query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+type rowScanner interface{ Scan(dest ...any) error }
+
+// dbTime scans a time stored either as microseconds since the epoch
+// (SQLite) or as timestamptz (PostgreSQL).
+type dbTime struct {
+	T     time.Time
+	Valid bool
+}
+
+func (d *dbTime) Scan(v any) error {
+	switch x := v.(type) {
+	case nil:
+		d.T, d.Valid = time.Time{}, false
+	case int64:
+		d.T, d.Valid = time.UnixMicro(x).UTC(), true
+	case time.Time:
+		d.T, d.Valid = x.UTC(), true
+	default:
+		return fmt.Errorf("cannot scan %T into a time", v)
+	}
+	return nil
+}
+
+func (d dbTime) ptr() *time.Time {
+	if !d.Valid {
+		return nil
+	}
+	t := d.T
+	return &t
+}
+
+// nullable returns nil for the zero value, so optional columns store NULL.
+func nullable[T comparable](v T) any {
+	var zero T
+	if v == zero {
+		return nil
+	}
+	return v
+}
+
+func timePtrArg(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return *t
+}
+
+// prefixed qualifies each column of a column list with a table alias.
+func prefixed(alias, cols string) string {
+	parts := strings.Split(cols, ",")
+	for i, p := range parts {
+		parts[i] = alias + strings.TrimSpace(p)
+	}
+	return strings.Join(parts, ", ")
+}

@@ -1,0 +1,222 @@
+// Package store defines the narrow, transaction-aware storage contract that
+// the service layer drives. Business rules live above it, in package service;
+// a store only reads and writes rows, may do clever SQL for speed, and maps
+// database errors onto the few errors defined here. Package sqlstore
+// implements it for SQLite and PostgreSQL, and package storetest is the one
+// suite both must pass.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/canopyhq/canopy"
+)
+
+// Errors a store returns. Callers match them with errors.Is.
+var (
+	// ErrNotFound: the row does not exist.
+	ErrNotFound = errors.New("store: not found")
+	// ErrConflict: a uniqueness constraint refused the write; the error
+	// wrapping it names the constraint (see Conflict).
+	ErrConflict = errors.New("store: conflict")
+)
+
+// ConflictError reports which unique constraint a write violated.
+type ConflictError struct {
+	Constraint string // one of the Unique* names
+	Err        error
+}
+
+func (e *ConflictError) Error() string {
+	return "store: conflict on " + e.Constraint + ": " + e.Err.Error()
+}
+
+// Unwrap lets errors.Is(err, ErrConflict) match.
+func (e *ConflictError) Unwrap() []error { return []error{ErrConflict, e.Err} }
+
+// The unique constraints a caller may want to tell apart.
+const (
+	UniqueUserEmail    = "users_email"
+	UniqueUsername     = "users_username"
+	UniqueExternalRef  = "external_references_scope"
+	UniqueIdempotency  = "idempotency_keys"
+	UniqueRootAccount  = "accounts_one_root"
+	UniqueAPIKeyHash   = "api_keys_hash"
+	UniqueOther        = "other"
+	UniqueWorkflowName = "account_workflows"
+)
+
+// Conflict returns the constraint name of a conflict error, or "".
+func Conflict(err error) string {
+	var c *ConflictError
+	if errors.As(err, &c) {
+		return c.Constraint
+	}
+	return ""
+}
+
+// Store opens transactions. Write transactions are serialised with respect
+// to the tree where they call LockTree; see Tx.
+type Store interface {
+	// Write runs fn in a read-write transaction and commits when fn returns
+	// nil. It retries fn when the database reports a transient conflict
+	// (deadlock, serialisation failure), so fn must not have side effects
+	// outside the transaction.
+	Write(ctx context.Context, fn func(Tx) error) error
+	// Read runs fn in a read-only transaction with one consistent snapshot.
+	Read(ctx context.Context, fn func(Tx) error) error
+	// Ping checks that the database answers.
+	Ping(ctx context.Context) error
+	// Engine names the database: "sqlite" or "postgres".
+	Engine() string
+	// Close releases the connections.
+	Close() error
+}
+
+// Page asks for one page of a keyset-ordered list: rows strictly after
+// After in the list's order, at most Limit of them.
+type Page struct {
+	After string
+	Limit int
+}
+
+// AuditFilter narrows an audit listing.
+type AuditFilter struct {
+	Subtree  canopy.Path // events whose account lies in this subtree
+	Action   string
+	TargetID string
+	Before   string // event id; newest first
+	Limit    int
+}
+
+// Idempotency is the stored first response to a POST with an
+// Idempotency-Key.
+type Idempotency struct {
+	Scope       string
+	Key         string
+	Fingerprint string
+	StatusCode  int
+	Body        []byte
+	CreatedAt   time.Time
+}
+
+// Tx is one transaction. Every method returns ErrNotFound for a missing row
+// and a *ConflictError for a violated unique constraint; anything else is an
+// internal error.
+type Tx interface {
+	// LockTree takes the installation-wide lock that structural changes
+	// (moves, reparenting closes, accepted invitations) hold, so that two of
+	// them never interleave and cannot together make a cycle.
+	LockTree(ctx context.Context) error
+
+	AccountTx
+	UserTx
+	APIKeyTx
+	ConfigTx
+	AuditTx
+	OutboxTx
+	IdempotencyTx
+}
+
+// AccountTx reads and writes accounts, their workflows and references.
+type AccountTx interface {
+	InsertAccount(ctx context.Context, a *canopy.Account) error
+	GetAccount(ctx context.Context, id string) (*canopy.Account, error)
+	// GetAccountForShare reads an account and holds a shared lock on its
+	// row until the transaction ends, so that a concurrent move of its
+	// subtree waits for this transaction (and vice versa).
+	GetAccountForShare(ctx context.Context, id string) (*canopy.Account, error)
+	GetRootAccount(ctx context.Context) (*canopy.Account, error)
+	// GetAccounts returns the accounts with the given ids, in no order;
+	// missing ids are skipped.
+	GetAccounts(ctx context.Context, ids []string) ([]*canopy.Account, error)
+	// UpdateAccount writes name, email, plan, status, metadata, link,
+	// updatedAt and closedAt of a.
+	UpdateAccount(ctx context.Context, a *canopy.Account) error
+	// ListChildren lists direct children of parentID ordered by id.
+	ListChildren(ctx context.Context, parentID string, p Page) ([]*canopy.Account, error)
+	// CountChildren counts direct children of id that are not closed.
+	CountOpenChildren(ctx context.Context, id string) (int, error)
+	// ListSubtree lists the accounts strictly below path, in path order
+	// (a depth-first walk), after the path p.After, at most maxDepth levels
+	// below (0: no limit).
+	ListSubtree(ctx context.Context, path canopy.Path, maxDepth int, p Page) ([]*canopy.Account, error)
+	// LockSubtree takes row locks on path's whole subtree so that concurrent
+	// creates of children inside it wait for the caller.
+	LockSubtree(ctx context.Context, path canopy.Path) error
+	// SubtreeMaxDepth returns the depth of the deepest account in path's
+	// subtree (the account itself included).
+	SubtreeMaxDepth(ctx context.Context, path canopy.Path) (int, error)
+	// MovePaths rewrites every path in from's subtree to start with to.
+	MovePaths(ctx context.Context, from, to canopy.Path) (int64, error)
+	// SetParent points an account at a new parent with a new link.
+	SetParent(ctx context.Context, id, parentID string, link *canopy.Link, at time.Time) error
+	// CloseSubtree closes every account in path's subtree that is not closed.
+	CloseSubtree(ctx context.Context, path canopy.Path, at time.Time) (int64, error)
+
+	// ListWorkflows returns an account's workflow names in their order.
+	ListWorkflows(ctx context.Context, accountID string) ([]string, error)
+	// ReplaceWorkflows sets an account's workflows.
+	ReplaceWorkflows(ctx context.Context, accountID string, names []string) error
+
+	InsertExternalReference(ctx context.Context, r *canopy.ExternalReference) error
+	ListExternalReferences(ctx context.Context, accountID string) ([]*canopy.ExternalReference, error)
+	// RescopeExternalReferences moves an account's references under its new
+	// parent's scope.
+	RescopeExternalReferences(ctx context.Context, accountID, parentID string) error
+	// FindByExternalReference lists accounts in path's subtree (the account
+	// itself included) that carry the reference, ordered by id.
+	FindByExternalReference(ctx context.Context, path canopy.Path, refType, value string, p Page) ([]*canopy.Account, error)
+}
+
+// UserTx reads and writes users.
+type UserTx interface {
+	InsertUser(ctx context.Context, u *canopy.User) error
+	ListUsers(ctx context.Context, accountID string, p Page) ([]*canopy.User, error)
+}
+
+// APIKeyTx reads and writes API keys.
+type APIKeyTx interface {
+	InsertAPIKey(ctx context.Context, k *canopy.APIKey) error
+	GetAPIKey(ctx context.Context, id string) (*canopy.APIKey, error)
+	GetAPIKeyByHash(ctx context.Context, hash string) (*canopy.APIKey, error)
+	ListAPIKeys(ctx context.Context, accountID string, p Page) ([]*canopy.APIKey, error)
+	CountActiveAPIKeys(ctx context.Context, accountID string) (int, error)
+	RevokeAPIKey(ctx context.Context, id string, at time.Time) error
+}
+
+// ConfigTx reads and writes configuration namespaces.
+type ConfigTx interface {
+	PutConfiguration(ctx context.Context, c *canopy.Configuration) error
+	GetConfiguration(ctx context.Context, accountID, namespace string) (*canopy.Configuration, error)
+	// DeleteConfiguration returns ErrNotFound when there was nothing to delete.
+	DeleteConfiguration(ctx context.Context, accountID, namespace string) error
+	// ListConfigurations returns the namespaces of the given accounts,
+	// ordered by account then namespace.
+	ListConfigurations(ctx context.Context, accountIDs []string) ([]*canopy.Configuration, error)
+	CountConfigurations(ctx context.Context, accountID string) (int, error)
+}
+
+// AuditTx appends and reads audit events.
+type AuditTx interface {
+	InsertAuditEvent(ctx context.Context, e *canopy.AuditEvent) error
+	ListAuditEvents(ctx context.Context, f AuditFilter) ([]*canopy.AuditEvent, error)
+}
+
+// OutboxTx writes and reads the email outbox.
+type OutboxTx interface {
+	InsertOutboxMessage(ctx context.Context, m *canopy.OutboxMessage) error
+	ListOutboxMessages(ctx context.Context, accountID string, p Page) ([]*canopy.OutboxMessage, error)
+}
+
+// IdempotencyTx stores first responses to idempotent POSTs.
+type IdempotencyTx interface {
+	GetIdempotency(ctx context.Context, scope, key string) (*Idempotency, error)
+	// InsertIdempotency returns a *ConflictError (UniqueIdempotency) when a
+	// concurrent request stored a response for the same key first.
+	InsertIdempotency(ctx context.Context, i *Idempotency) error
+	// DeleteIdempotencyBefore removes records older than t.
+	DeleteIdempotencyBefore(ctx context.Context, t time.Time) (int64, error)
+}
