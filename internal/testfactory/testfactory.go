@@ -1,0 +1,150 @@
+// Package testfactory builds service fixtures for tests and benchmarks: a
+// service over a real store with its platform root, callers acting as any
+// account, and small trees of accounts.
+package testfactory
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/canopyhq/canopy"
+	"github.com/canopyhq/canopy/service"
+	"github.com/canopyhq/canopy/store"
+)
+
+// Clock is a settable clock, so tests move time instead of sleeping.
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// NewClock returns a clock stopped at t.
+func NewClock(t time.Time) *Clock { return &Clock{t: t} }
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Advance moves the clock forward.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// Bundle is a service with its platform root.
+type Bundle struct {
+	Svc     *service.Service
+	Store   store.Store
+	Clock   *Clock
+	Root    *canopy.Account
+	RootKey string
+	n       int
+	mu      sync.Mutex
+}
+
+// Options tune New.
+type Options struct {
+	MaxDepth     int
+	AuthCacheTTL time.Duration
+}
+
+// New returns a bootstrapped service over st.
+func New(t testing.TB, st store.Store, opts ...Options) *Bundle {
+	t.Helper()
+	var o Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	clock := NewClock(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
+	svc := service.New(st, service.Config{
+		MaxDepth: o.MaxDepth, AuthCacheTTL: o.AuthCacheTTL, Clock: clock.Now,
+		IDs: canopy.NewIDs(clock.Now, nil),
+	})
+	key, created, err := svc.Bootstrap(context.Background(), "Platform", "")
+	if err != nil || !created {
+		t.Fatalf("bootstrap: created=%v err=%v", created, err)
+	}
+	root, err := svc.Root(context.Background())
+	if err != nil {
+		t.Fatalf("root: %v", err)
+	}
+	return &Bundle{Svc: svc, Store: st, Clock: clock, Root: root, RootKey: key}
+}
+
+// As returns a caller authenticated with the root key, acting as id.
+func (b *Bundle) As(t testing.TB, id string) service.Caller {
+	t.Helper()
+	return b.AsKey(t, b.RootKey, id)
+}
+
+// AsKey returns a caller authenticated with key, acting as id ("" for the
+// key's own account).
+func (b *Bundle) AsKey(t testing.TB, key, id string) service.Caller {
+	t.Helper()
+	ctx := context.Background()
+	p, err := b.Svc.Authenticate(ctx, key)
+	if err != nil {
+		t.Fatalf("authenticate: %v", err)
+	}
+	acting, err := b.Svc.Act(ctx, p, id)
+	if err != nil {
+		t.Fatalf("act as %s: %v", id, err)
+	}
+	return service.Caller{Principal: p, Acting: acting, RequestID: "req-test"}
+}
+
+// Child creates a child of parentID with a unique name and master user.
+func (b *Bundle) Child(t testing.TB, parentID string) *canopy.Account {
+	t.Helper()
+	res, err := b.Svc.CreateChild(context.Background(), b.As(t, parentID), b.ChildInput())
+	if err != nil {
+		t.Fatalf("create child of %s: %v", parentID, err)
+	}
+	return res.Account
+}
+
+// ChildInput returns a minimal valid create-child request with unique
+// names.
+func (b *Bundle) ChildInput() service.CreateChildInput {
+	b.mu.Lock()
+	b.n++
+	n := b.n
+	b.mu.Unlock()
+	return service.CreateChildInput{Account: service.AccountInput{
+		Name: fmt.Sprintf("Account %d", n), Email: fmt.Sprintf("owner%d@example.com", n),
+	}}
+}
+
+// Key creates an API key for accountID and returns its secret.
+func (b *Bundle) Key(t testing.TB, accountID string) string {
+	t.Helper()
+	k, err := b.Svc.CreateAPIKey(context.Background(), b.As(t, accountID), accountID, "test")
+	if err != nil {
+		t.Fatalf("create key: %v", err)
+	}
+	return k.Secret
+}
+
+// Tree builds a tree below the root: fanout children per account, depth
+// levels deep, and returns the accounts level by level.
+func (b *Bundle) Tree(t testing.TB, fanout, depth int) [][]*canopy.Account {
+	t.Helper()
+	levels := [][]*canopy.Account{{b.Root}}
+	for d := 1; d <= depth; d++ {
+		var level []*canopy.Account
+		for _, parent := range levels[d-1] {
+			for range fanout {
+				level = append(level, b.Child(t, parent.ID))
+			}
+		}
+		levels = append(levels, level)
+	}
+	return levels
+}
