@@ -145,3 +145,19 @@ func InvalidField(field, code, format string, args ...any) *Error {
 	v.Add(field, code, format, args...)
 	return v.Err().(*Error)
 }
+
+// BadParam returns a 400 error for a malformed query parameter, path
+// parameter or header; code is both the error's and the field's code.
+func BadParam(field, code, format string, args ...any) *Error {
+	msg := fmt.Sprintf(format, args...)
+	return &Error{Kind: KindBadRequest, Code: code, Message: field + ": " + msg,
+		Fields: []FieldError{{Field: field, Code: code, Message: msg}}}
+}
+
+// ConflictField returns a 409 error caused by one field's value, such as an
+// email address already in use.
+func ConflictField(field, code, format string, args ...any) *Error {
+	e := BadParam(field, code, format, args...)
+	e.Kind = KindConflict
+	return e
+}

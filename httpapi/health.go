@@ -34,7 +34,7 @@ func queryInt(r *http.Request, name string, lo, hi int) (int, error) {
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < lo || n > hi {
-		return 0, canopy.InvalidField(name, "out-of-range", "must be a whole number from %d to %d", lo, hi)
+		return 0, canopy.BadParam(name, "out-of-range", "must be a whole number from %d to %d", lo, hi)
 	}
 	return n, nil
 }

@@ -96,7 +96,7 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, status int, raw [
 	var idem *service.Idempotent
 	if key := r.Header.Get("Idempotency-Key"); key != "" && r.Method == http.MethodPost {
 		if len(key) > 255 || !printableASCII(key) {
-			s.writeError(w, r, canopy.InvalidField("Idempotency-Key", "invalid", "must be 1-255 printable ASCII characters"))
+			s.writeError(w, r, canopy.BadParam("Idempotency-Key", "invalid-header", "must be 1-255 printable ASCII characters"))
 			return
 		}
 		c := caller(ctx)
@@ -169,7 +169,7 @@ func pageRequest(r *http.Request) (service.PageRequest, error) {
 	if v := r.URL.Query().Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > service.MaxPageLimit {
-			return pr, canopy.InvalidField("limit", "out-of-range", "must be a whole number from 1 to %d", service.MaxPageLimit)
+			return pr, canopy.BadParam("limit", "out-of-range", "must be a whole number from 1 to %d", service.MaxPageLimit)
 		}
 		pr.Limit = n
 	}
@@ -180,7 +180,7 @@ func pageRequest(r *http.Request) (service.PageRequest, error) {
 func pathID(r *http.Request, name, prefix string) (string, error) {
 	v := r.PathValue(name)
 	if !canopy.ValidID(prefix, v) {
-		return "", canopy.InvalidField(name, canopy.CodeInvalidID, "%q is not a valid %s id", v, prefix)
+		return "", canopy.BadParam(name, canopy.CodeInvalidID, "%q is not a valid %s id", v, prefix)
 	}
 	return v, nil
 }
@@ -193,6 +193,6 @@ func queryBool(r *http.Request, name string) (bool, error) {
 	case "true", "1":
 		return true, nil
 	default:
-		return false, canopy.InvalidField(name, "invalid-boolean", "must be true or false")
+		return false, canopy.BadParam(name, "invalid-boolean", "must be true or false")
 	}
 }

@@ -113,7 +113,7 @@ func (in *CreateChildInput) validate() ([]canopy.User, error) {
 		} else {
 			canopy.ValidateUsername(&v, f+".username", u.Username)
 		}
-		if len(u.Name) > canopy.MaxNameLen {
+		if (i > 0 || in.MasterUser != nil) && len(u.Name) > canopy.MaxNameLen {
 			v.Add(f+".name", "too-long", "must be at most %d characters", canopy.MaxNameLen)
 		}
 		emailDup := false
@@ -231,7 +231,7 @@ func (s *Service) CreateChild(ctx context.Context, c Caller, in CreateChildInput
 			u.ID, u.AccountID, u.Status = s.ids.New(canopy.PrefixUser), id, canopy.UserInvited
 			u.CreatedAt, u.UpdatedAt = o.now, o.now
 			if err := o.tx.InsertUser(ctx, &u); err != nil {
-				return nil, userConflict(err, userField(i, masterField))
+				return nil, userConflict(err, userField(i, masterField), &u)
 			}
 			res.Users = append(res.Users, &u)
 			if err := o.queueUserEmail(acc, parent, &u); err != nil {
@@ -286,23 +286,23 @@ func namespaces(cs canopy.Configurations) []string {
 }
 
 func refExists(field, typ, value, parentID string) error {
-	e := canopy.InvalidField(field, canopy.CodeExternalRefExists,
+	return canopy.ConflictField(field, canopy.CodeExternalRefExists,
 		"reference %s:%s already belongs to another child of %s", typ, value, parentID)
-	e.Kind, e.Code = canopy.KindConflict, canopy.CodeExternalRefExists
-	return e
 }
 
 // userConflict turns a unique violation on a user into a 409 naming field.
-func userConflict(err error, field string) error {
-	switch store.Conflict(err) {
+// A username that is the email address is reported as the email in use,
+// whichever index the database happened to check first.
+func userConflict(err error, field string, u *canopy.User) error {
+	c := store.Conflict(err)
+	if c == store.UniqueUsername && canopy.NormalizeEmail(u.Username) == canopy.NormalizeEmail(u.Email) {
+		c = store.UniqueUserEmail
+	}
+	switch c {
 	case store.UniqueUserEmail:
-		e := canopy.InvalidField(field+".email", canopy.CodeEmailTaken, "is already used by another user")
-		e.Kind, e.Code, e.Message = canopy.KindConflict, canopy.CodeEmailTaken, field+".email is already used by another user"
-		return e
+		return canopy.ConflictField(field+".email", canopy.CodeEmailTaken, "is already used by another user")
 	case store.UniqueUsername:
-		e := canopy.InvalidField(field+".username", canopy.CodeUsernameTaken, "is already taken")
-		e.Kind, e.Code, e.Message = canopy.KindConflict, canopy.CodeUsernameTaken, field+".username is already taken"
-		return e
+		return canopy.ConflictField(field+".username", canopy.CodeUsernameTaken, "is already taken")
 	}
 	return err
 }
@@ -479,7 +479,7 @@ const (
 // external-reference-exists when a reparented child's reference collides.
 func (s *Service) CloseAccount(ctx context.Context, c Caller, id, mode string) (*canopy.Account, error) {
 	if mode != ChildrenRefuse && mode != ChildrenReparent && mode != ChildrenClose {
-		return nil, canopy.InvalidField("children", "invalid-enum", "must be reparent or close")
+		return nil, canopy.BadParam("children", "invalid-enum", "must be reparent or close")
 	}
 	return write(ctx, s, c, func(o *op) (*canopy.Account, error) {
 		if err := o.tx.LockTree(ctx); err != nil {

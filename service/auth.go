@@ -61,7 +61,7 @@ func (s *Service) Act(ctx context.Context, p Principal, customerID string) (Acti
 	if customerID == "" {
 		customerID = p.AccountID
 	} else if !canopy.ValidID(canopy.PrefixAccount, customerID) {
-		return Acting{}, canopy.InvalidField("X-Customer-Id", canopy.CodeInvalidID, "must be an account id such as acc_01HN9XHZN6MGXM9JXG50K59Q85")
+		return Acting{}, canopy.BadParam("X-Customer-Id", canopy.CodeInvalidID, "must be an account id such as acc_01HN9XHZN6MGXM9JXG50K59Q85")
 	}
 	a, err := s.account(ctx, customerID)
 	if err != nil {

@@ -40,7 +40,7 @@ func encodeCursor(kind, position string) *string {
 	return &s
 }
 
-var errBadCursor = canopy.InvalidField("cursor", canopy.CodeInvalidCursor,
+var errBadCursor = canopy.BadParam("cursor", canopy.CodeInvalidCursor,
 	"is not a cursor this list returned; start again without it")
 
 func decodeCursor(kind, cursor string) (string, error) {

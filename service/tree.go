@@ -97,7 +97,7 @@ func (s *Service) ListChildren(ctx context.Context, c Caller, id string, pr Page
 func (s *Service) ListDescendants(ctx context.Context, c Caller, id string, depth int, pr PageRequest) (Page[*canopy.Account], error) {
 	const kind = "descendants"
 	if depth < 0 || depth > s.cfg.MaxDepth {
-		return Page[*canopy.Account]{}, canopy.InvalidField("depth", "out-of-range", "must be between 1 and %d", s.cfg.MaxDepth)
+		return Page[*canopy.Account]{}, canopy.BadParam("depth", "out-of-range", "must be between 1 and %d", s.cfg.MaxDepth)
 	}
 	below, err := decodeCursor(kind, pr.Cursor)
 	if err != nil {
@@ -198,7 +198,7 @@ func (s *Service) FindAccounts(ctx context.Context, c Caller, f AccountFilter, p
 	}
 	typ, value, ok := strings.Cut(f.ExternalReference, ":")
 	if !ok || typ == "" || value == "" {
-		return Page[*canopy.Account]{}, canopy.InvalidField("externalReference", "invalid-format", "must be TYPE:VALUE, such as crm:C-1001")
+		return Page[*canopy.Account]{}, canopy.BadParam("externalReference", "invalid-format", "must be TYPE:VALUE, such as crm:C-1001")
 	}
 	const kind = "by-reference"
 	after, err := decodeIDCursor(kind, canopy.PrefixAccount, pr.Cursor)
