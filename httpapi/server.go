@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"time"
 
@@ -107,6 +108,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				"something went wrong on our side; the request id identifies it in our logs", nil)
 		}
 	}()
+	if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
+		// Query() would silently drop the malformed pair.
+		s.writeProblem(w, r, http.StatusBadRequest, canopy.CodeBadRequest, "the query string is malformed: "+err.Error(), nil)
+		return
+	}
 	if _, pattern := s.mux.Handler(r); pattern == "" {
 		s.unrouted(w, r)
 		return

@@ -223,6 +223,20 @@ func write[T any](ctx context.Context, s *Service, c Caller, fn func(o *op) (T, 
 	idem, _ := ctx.Value(idemKey{}).(*Idempotent)
 	err := s.store.Write(ctx, func(tx store.Tx) error {
 		o := &op{ctx: ctx, tx: tx, caller: c, now: s.now(), s: s}
+		if idem != nil {
+			// Claim the key before anything else: a concurrent request with
+			// the same key then waits here and replays our response, rather
+			// than failing on whatever unique index it reaches first.
+			err := tx.InsertIdempotency(ctx, &store.Idempotency{
+				Scope: idem.Scope, Key: idem.Key, Fingerprint: idem.Fingerprint, Body: []byte{}, CreatedAt: o.now,
+			})
+			if store.Conflict(err) == store.UniqueIdempotency {
+				return ErrIdempotentReplay
+			}
+			if err != nil {
+				return err
+			}
+		}
 		acting, err := tx.GetAccount(ctx, c.Acting.ID)
 		if errors.Is(err, store.ErrNotFound) || (err == nil && !acting.VisibleTo(c.AccountID)) {
 			return canopy.NotFound("account")
@@ -248,14 +262,7 @@ func write[T any](ctx context.Context, s *Service, c Caller, fn func(o *op) (T, 
 			if err != nil {
 				return fmt.Errorf("encode idempotent response: %w", err)
 			}
-			err = tx.InsertIdempotency(ctx, &store.Idempotency{
-				Scope: idem.Scope, Key: idem.Key, Fingerprint: idem.Fingerprint,
-				StatusCode: idem.StatusCode, Body: body, CreatedAt: o.now,
-			})
-			if store.Conflict(err) == store.UniqueIdempotency {
-				return ErrIdempotentReplay
-			}
-			if err != nil {
+			if err := tx.SetIdempotencyResponse(ctx, idem.Scope, idem.Key, idem.StatusCode, body); err != nil {
 				return err
 			}
 			idem.Body = body

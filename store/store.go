@@ -214,9 +214,13 @@ type OutboxTx interface {
 // IdempotencyTx stores first responses to idempotent POSTs.
 type IdempotencyTx interface {
 	GetIdempotency(ctx context.Context, scope, key string) (*Idempotency, error)
-	// InsertIdempotency returns a *ConflictError (UniqueIdempotency) when a
-	// concurrent request stored a response for the same key first.
+	// InsertIdempotency claims a key. Writes call it first thing in their
+	// transaction, so a concurrent request with the same key waits on the
+	// claim and then gets a *ConflictError (UniqueIdempotency) rather than
+	// racing through the rest of the write.
 	InsertIdempotency(ctx context.Context, i *Idempotency) error
+	// SetIdempotencyResponse records the response of a claimed key.
+	SetIdempotencyResponse(ctx context.Context, scope, key string, status int, body []byte) error
 	// DeleteIdempotencyBefore removes records older than t.
 	DeleteIdempotencyBefore(ctx context.Context, t time.Time) (int64, error)
 }

@@ -32,6 +32,15 @@ func (t *tx) InsertIdempotency(ctx context.Context, i *store.Idempotency) error 
 	return nil
 }
 
+func (t *tx) SetIdempotencyResponse(ctx context.Context, scope, key string, status int, body []byte) error {
+	res, err := t.exec(ctx, `UPDATE idempotency_keys SET status_code = ?, body = ? WHERE scope = ? AND idem_key = ?`,
+		status, body, scope, key)
+	if err != nil {
+		return fmt.Errorf("record idempotent response: %w", err)
+	}
+	return expectOne(res)
+}
+
 func (t *tx) DeleteIdempotencyBefore(ctx context.Context, at time.Time) (int64, error) {
 	res, err := t.exec(ctx, `DELETE FROM idempotency_keys WHERE created_at < ?`, at)
 	if err != nil {
