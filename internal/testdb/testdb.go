@@ -60,9 +60,9 @@ func PostgresURL(t testing.TB) string {
 	return dsn
 }
 
-// Postgres returns a fresh, migrated PostgreSQL store in a schema of its
-// own, dropped when the test ends.
-func Postgres(t testing.TB) *sqlstore.DB {
+// PostgresSchemaURL creates an empty schema of this test's own, dropped
+// when the test ends, and returns a URL whose search_path selects it.
+func PostgresSchemaURL(t testing.TB) string {
 	t.Helper()
 	dsn := PostgresURL(t)
 	ctx := context.Background()
@@ -83,7 +83,15 @@ func Postgres(t testing.TB) *sqlstore.DB {
 		defer a.Close()
 		_, _ = a.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
 	})
-	db, err := postgres.Open(ctx, WithSearchPath(dsn, schema), postgres.Options{MaxConns: 20})
+	return WithSearchPath(dsn, schema)
+}
+
+// Postgres returns a fresh, migrated PostgreSQL store in a schema of its
+// own, dropped when the test ends.
+func Postgres(t testing.TB) *sqlstore.DB {
+	t.Helper()
+	ctx := context.Background()
+	db, err := postgres.Open(ctx, PostgresSchemaURL(t), postgres.Options{MaxConns: 20})
 	if err != nil {
 		t.Fatalf("open postgres: %v", err)
 	}

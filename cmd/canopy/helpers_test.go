@@ -1,0 +1,5 @@
+package main
+
+import "flag"
+
+func errHelp() error { return flag.ErrHelp }
