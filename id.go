@@ -56,7 +56,9 @@ func (g *IDs) New(prefix string) string {
 // ValidID reports whether s is a well-formed id with the given prefix.
 func ValidID(prefix, s string) bool {
 	rest, ok := strings.CutPrefix(s, prefix+"_")
-	if !ok || len(rest) != ulid.EncodedSize {
+	// Only the canonical upper-case form: ULID parsing would accept lower
+	// case, which would name no stored row.
+	if !ok || len(rest) != ulid.EncodedSize || rest != strings.ToUpper(rest) {
 		return false
 	}
 	_, err := ulid.ParseStrict(rest)
