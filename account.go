@@ -1,6 +1,7 @@
 package canopy
 
 import (
+	"encoding/json"
 	"net/mail"
 	"strings"
 	"time"
@@ -89,6 +90,19 @@ type Account struct {
 	// Path locates the account in the tree; it is internal because it names
 	// ancestors the caller may not be allowed to see.
 	Path Path `json:"-"`
+}
+
+// MarshalJSON writes the platform root's parentId as null.
+func (a *Account) MarshalJSON() ([]byte, error) {
+	type plain Account
+	var parent *string
+	if a.ParentID != "" {
+		parent = &a.ParentID
+	}
+	return json.Marshal(struct {
+		*plain
+		ParentID *string `json:"parentId"`
+	}{(*plain)(a), parent})
 }
 
 // IsRoot reports whether a is the platform root.

@@ -15,12 +15,11 @@ func (s *Server) handleCreateAccount(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.write(w, r, http.StatusCreated, raw, func(ctx context.Context) (any, error) {
-		res, err := s.svc.CreateChild(ctx, caller(ctx), in)
-		if err == nil {
-			w.Header().Set("Location", "/v1/accounts/"+res.Account.ID)
-		}
-		return res, err
+	spec := writeSpec{status: http.StatusCreated, location: func(v any) string {
+		return "/v1/accounts/" + v.(*service.CreateChildResult).Account.ID
+	}}
+	s.write(w, r, spec, raw, func(ctx context.Context) (any, error) {
+		return s.svc.CreateChild(ctx, caller(ctx), in)
 	})
 }
 
@@ -41,7 +40,7 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, v any, err erro
 		s.writeError(w, r, err)
 		return
 	}
-	s.writeJSON(w, http.StatusOK, v)
+	s.writeJSON(w, r, http.StatusOK, v)
 }
 
 func (s *Server) handleGetAccount(w http.ResponseWriter, r *http.Request) {
@@ -66,7 +65,7 @@ func (s *Server) handleUpdateAccount(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.write(w, r, http.StatusOK, raw, func(ctx context.Context) (any, error) {
+	s.write(w, r, writeSpec{status: http.StatusOK}, raw, func(ctx context.Context) (any, error) {
 		return s.svc.UpdateAccount(ctx, caller(ctx), id, p)
 	})
 }
@@ -78,7 +77,7 @@ func (s *Server) handleCloseAccount(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	mode := r.URL.Query().Get("children")
-	s.write(w, r, http.StatusOK, nil, func(ctx context.Context) (any, error) {
+	s.write(w, r, writeSpec{status: http.StatusOK}, nil, func(ctx context.Context) (any, error) {
 		return s.svc.CloseAccount(ctx, caller(ctx), id, mode)
 	})
 }
@@ -102,7 +101,7 @@ func (s *Server) setStatus(w http.ResponseWriter, r *http.Request, to canopy.Sta
 		s.writeError(w, r, err)
 		return
 	}
-	s.write(w, r, http.StatusOK, raw, func(ctx context.Context) (any, error) {
+	s.write(w, r, writeSpec{status: http.StatusOK}, raw, func(ctx context.Context) (any, error) {
 		return s.svc.SetStatus(ctx, caller(ctx), id, to)
 	})
 }
@@ -134,7 +133,7 @@ func (s *Server) handleMove(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.write(w, r, http.StatusOK, raw, func(ctx context.Context) (any, error) {
+	s.write(w, r, writeSpec{status: http.StatusOK}, raw, func(ctx context.Context) (any, error) {
 		return s.svc.MoveAccount(ctx, caller(ctx), id, in.ParentID)
 	})
 }

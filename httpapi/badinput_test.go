@@ -171,6 +171,8 @@ func TestIdempotency(t *testing.T) {
 			require.Equal(t, http.StatusCreated, again.Status)
 			require.Equal(t, string(first.Body), string(again.Body))
 			require.Equal(t, "true", again.Header.Get("Idempotent-Replayed"))
+			require.Equal(t, first.Header.Get("Location"), again.Header.Get("Location"))
+			require.NotEmpty(t, again.Header.Get("Location"))
 			require.NotEqual(t, first.Header.Get("X-Request-Id"), again.Header.Get("X-Request-Id"))
 		})
 		t.Run("the same key with another body is refused", func(t *testing.T) {
@@ -208,6 +210,30 @@ func TestIdempotency(t *testing.T) {
 			}
 			require.Equal(t, 1, n)
 		})
+		t.Run("an API key's secret is never stored, not even for replays", func(t *testing.T) {
+			path := "/v1/accounts/" + a.Root.ID + "/api-keys"
+			hdr := map[string]string{"Idempotency-Key": "k-key"}
+			first := a.do(t, req{Method: "POST", Path: path, Key: a.RootKey, Body: `{"name":"ci"}`, Headers: hdr})
+			require.Equal(t, http.StatusCreated, first.Status)
+			var created struct {
+				ID     string
+				Secret *string
+			}
+			first.Decode(t, &created)
+			require.NotNil(t, created.Secret)
+			again := a.do(t, req{Method: "POST", Path: path, Key: a.RootKey, Body: `{"name":"ci"}`, Headers: hdr})
+			require.Equal(t, http.StatusCreated, again.Status)
+			require.NotContains(t, string(again.Body), *created.Secret)
+			var replayed struct {
+				ID     string
+				Secret *string
+			}
+			again.Decode(t, &replayed)
+			require.Equal(t, created.ID, replayed.ID)
+			require.Nil(t, replayed.Secret)
+			// The key made by the first request works.
+			require.Equal(t, http.StatusOK, a.do(t, req{Method: "GET", Path: "/v1/accounts/" + a.Root.ID, Key: *created.Secret}).Status)
+		})
 		t.Run("keys are scoped to the credential's account", func(t *testing.T) {
 			child := a.Child(t, a.Root.ID)
 			key := a.Key(t, child.ID)
@@ -216,4 +242,33 @@ func TestIdempotency(t *testing.T) {
 			require.Equal(t, http.StatusCreated, r.Status, "another tenant's k-1 is not this one's")
 		})
 	})
+}
+
+func TestAuditRecordsWhoAndHow(t *testing.T) {
+	a := newTestAPI(t, testdb.SQLite(t))
+	child := a.Child(t, a.Root.ID)
+	r := a.do(t, req{Method: "PUT", Path: "/v1/accounts/" + child.ID + "/workflows", Key: a.RootKey, As: child.ID,
+		Body: `{"workflows":["kyc-standard"]}`, Headers: map[string]string{
+			"X-Channel": strings.Repeat("c", 100), "X-Username": strings.Repeat("ü", 300),
+		}})
+	require.Equal(t, http.StatusOK, r.Status)
+	var written struct{ RequestID string }
+	r.Decode(t, &written)
+	require.Equal(t, r.Header.Get("X-Request-Id"), written.RequestID)
+
+	var page struct {
+		Data []struct {
+			Action, AccountID, ActingAccountID, Channel, Username, RequestID string
+			Actor                                                           struct{ Type, ID string }
+		}
+	}
+	a.do(t, req{Method: "GET", Path: "/v1/audit-events?action=workflows.updated", Key: a.RootKey}).Decode(t, &page)
+	require.Len(t, page.Data, 1)
+	e := page.Data[0]
+	require.Equal(t, child.ID, e.AccountID)
+	require.Equal(t, child.ID, e.ActingAccountID)
+	require.Equal(t, "apiKey", e.Actor.Type)
+	require.Equal(t, strings.Repeat("c", 64), e.Channel, "X-Channel is cut to 64 characters")
+	require.Equal(t, strings.Repeat("ü", 254), e.Username, "X-Username is cut to 254 characters")
+	require.Equal(t, written.RequestID, e.RequestID)
 }

@@ -56,7 +56,7 @@ func (s *Server) handlePutConfiguration(w http.ResponseWriter, r *http.Request) 
 		s.writeError(w, r, err)
 		return
 	}
-	s.write(w, r, http.StatusOK, raw, func(ctx context.Context) (any, error) {
+	s.write(w, r, writeSpec{status: http.StatusOK}, raw, func(ctx context.Context) (any, error) {
 		return s.svc.PutConfiguration(ctx, caller(ctx), id, r.PathValue("namespace"), raw)
 	})
 }
@@ -67,7 +67,7 @@ func (s *Server) handleDeleteConfiguration(w http.ResponseWriter, r *http.Reques
 		s.writeError(w, r, err)
 		return
 	}
-	s.write(w, r, http.StatusNoContent, nil, func(ctx context.Context) (any, error) {
+	s.write(w, r, writeSpec{status: http.StatusNoContent}, nil, func(ctx context.Context) (any, error) {
 		return nil, s.svc.DeleteConfiguration(ctx, caller(ctx), id, r.PathValue("namespace"))
 	})
 }
@@ -98,7 +98,7 @@ func (s *Server) handlePutWorkflows(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.write(w, r, http.StatusOK, raw, func(ctx context.Context) (any, error) {
+	s.write(w, r, writeSpec{status: http.StatusOK}, raw, func(ctx context.Context) (any, error) {
 		return s.svc.PutWorkflows(ctx, caller(ctx), id, in.Workflows)
 	})
 }

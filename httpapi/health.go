@@ -10,7 +10,7 @@ import (
 )
 
 func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
-	s.writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": s.version})
+	s.writeJSON(w, r, http.StatusOK, map[string]string{"status": "ok", "version": s.version})
 }
 
 // handleReadyz reports ready only when the database answers.
@@ -22,7 +22,7 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 		s.writeProblem(w, r, http.StatusServiceUnavailable, canopy.CodeUnavailable, "the database does not answer", nil)
 		return
 	}
-	s.writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	s.writeJSON(w, r, http.StatusOK, map[string]string{"status": "ready"})
 }
 
 // queryInt reads an optional integer query parameter within [lo, hi]; 0

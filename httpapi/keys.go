@@ -27,7 +27,7 @@ func (s *Server) handleCreateAPIKey(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.write(w, r, http.StatusCreated, raw, func(ctx context.Context) (any, error) {
+	s.write(w, r, writeSpec{status: http.StatusCreated}, raw, func(ctx context.Context) (any, error) {
 		return s.svc.CreateAPIKey(ctx, caller(ctx), id, in.Name)
 	})
 }
@@ -58,7 +58,7 @@ func (s *Server) handleRevokeAPIKey(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.write(w, r, http.StatusNoContent, nil, func(ctx context.Context) (any, error) {
+	s.write(w, r, writeSpec{status: http.StatusNoContent}, nil, func(ctx context.Context) (any, error) {
 		return nil, s.svc.RevokeAPIKey(ctx, caller(ctx), id, keyID)
 	})
 }

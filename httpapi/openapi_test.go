@@ -284,7 +284,11 @@ func TestOpenAPIPathsAreTheRoutes(t *testing.T) {
 			t.Errorf("%s: public in routes.go = %v, but openapi.yaml says security %v", key, r.Public, op["security"])
 		}
 		if !r.Public {
-			for _, status := range []string{"401", "404", "422", "500"} {
+			statuses := []string{"400", "401", "404", "500"}
+			if _, hasBody := op["requestBody"]; hasBody {
+				statuses = append(statuses, "422")
+			}
+			for _, status := range statuses {
 				if _, ok := c.ops[key][status]; !ok {
 					t.Errorf("%s: every authenticated operation can answer %s; openapi.yaml does not declare it", key, status)
 				}
@@ -376,9 +380,7 @@ func TestOpenAPIServed(t *testing.T) {
 
 // undrivable lists documented (operation, status) pairs the drive test
 // cannot cause through the in-process harness, with the reason.
-var undrivable = map[string]string{
-	"PUT /v1/accounts/{id}/configurations/{namespace} 400": "only a body that fails to read midway (not malformed JSON, which is 422 here) answers 400",
-}
+var undrivable = map[string]string{}
 
 // driver sends requests through the harness with the root key by default.
 type driver struct {
@@ -512,9 +514,9 @@ func TestContractDrivesEveryRoute(t *testing.T) {
 	}
 	d.call(ok, get, "/v1/accounts?limit=2&cursor="+url.QueryEscape(*page.NextCursor), nil)
 	d.call(ok, get, "/v1/accounts?externalReference=crm:C-1001", nil)
-	d.call(422, get, "/v1/accounts?externalReference=crm", nil)
-	d.call(422, get, "/v1/accounts?limit=0", nil)
-	d.call(422, get, "/v1/accounts?cursor=nonsense", nil)
+	d.call(400, get, "/v1/accounts?externalReference=crm", nil)
+	d.call(400, get, "/v1/accounts?limit=0", nil)
+	d.call(400, get, "/v1/accounts?cursor=nonsense", nil)
 	d.call(ok, get, "/v1/accounts/"+root, nil) // the root: empty parentId, null link
 	d.call(ok, get, "/v1/accounts/"+closed, nil)
 	d.call(404, get, "/v1/accounts/"+root, nil, as(acme)) // an ancestor is invisible
@@ -538,7 +540,7 @@ func TestContractDrivesEveryRoute(t *testing.T) {
 	if page.NextCursor != nil {
 		d.call(ok, get, "/v1/accounts/"+root+"/descendants?limit=1&cursor="+url.QueryEscape(*page.NextCursor), nil)
 	}
-	d.call(422, get, "/v1/accounts/"+root+"/descendants?depth=0", nil)
+	d.call(400, get, "/v1/accounts/"+root+"/descendants?depth=0", nil)
 	anc := d.call(ok, get, "/v1/accounts/"+gg+"/ancestors", nil, as(acme))
 	anc.Decode(t, &page)
 	if len(page.Data) != 2 || page.Data[0]["id"] != g1 || page.Data[1]["id"] != acme {
@@ -565,7 +567,7 @@ func TestContractDrivesEveryRoute(t *testing.T) {
 	d.call(ok, get, "/v1/accounts/"+beta+"/configurations?effective=true", nil) // nothing anywhere above
 	d.call(ok, get, "/v1/accounts/"+leaf+"/configurations/white_label_portal?effective=1", nil)
 	d.call(404, get, "/v1/accounts/"+leaf+"/configurations/white_label_portal", nil)
-	d.call(422, get, "/v1/accounts/"+acme+"/configurations?effective=maybe", nil)
+	d.call(400, get, "/v1/accounts/"+acme+"/configurations?effective=maybe", nil)
 	d.call(422, put, "/v1/accounts/"+acme+"/configurations/broken", `{"a":`)
 	d.call(422, put, "/v1/accounts/"+acme+"/configurations/Bad", `{}`)
 	d.call(409, put, "/v1/accounts/"+closed+"/configurations/x", `{}`)
@@ -607,10 +609,10 @@ func TestContractDrivesEveryRoute(t *testing.T) {
 	}
 	d.call(ok, get, "/v1/audit-events?action=account.created&targetId="+acme, nil)
 	d.call(ok, get, "/v1/audit-events", nil, as(acme))
-	d.call(422, get, "/v1/audit-events?cursor=nonsense", nil)
+	d.call(400, get, "/v1/audit-events?cursor=nonsense", nil)
 
 	// Every authenticated route: 401 without a key, 404 acting as an
-	// unknown account, 422 for a malformed X-Customer-Id; writes: 403
+	// unknown account, 400 for a malformed X-Customer-Id; writes: 403
 	// acting in a suspended subtree; routes with bodies: 400 and 413.
 	validBodies["POST /v1/accounts/{id}/move"] = map[string]any{"parentId": root}
 	tooBig := strings.Repeat(" ", DefaultMaxBodyBytes+1)
@@ -623,7 +625,7 @@ func TestContractDrivesEveryRoute(t *testing.T) {
 		path := fill(r.Path, acme)
 		d.call(401, r.Method, path, body, noKey)
 		d.call(404, r.Method, path, body, as(unknown))
-		d.call(422, r.Method, path, body, as("acc_nope"))
+		d.call(400, r.Method, path, body, as("acc_nope"))
 		if r.Method != get {
 			d.call(403, r.Method, fill(r.Path, susp), body, as(susp))
 		}
@@ -636,11 +638,13 @@ func TestContractDrivesEveryRoute(t *testing.T) {
 	}
 
 	// Lifecycle last: reactivate, refuse to close with children, close.
+	d.call(422, post, "/v1/accounts/"+susp+"/reactivate", map[string]any{"why": "x"})
 	d.call(ok, post, "/v1/accounts/"+susp+"/reactivate", nil, withHeader("X-Username", "ops@example.com"))
 	d.call(409, del, "/v1/accounts/"+beta, nil)
-	d.call(422, del, "/v1/accounts/"+beta+"?children=orphan", nil)
+	d.call(400, del, "/v1/accounts/"+beta+"?children=orphan", nil)
 	d.call(ok, del, "/v1/accounts/"+beta+"?children=reparent", nil)
 	d.call(ok, del, "/v1/accounts/"+g1+"?children=close", nil)
+	d.call(409, del, "/v1/accounts/"+g1+"/configurations/any", nil)
 	d.call(403, del, "/v1/accounts/"+root, nil)
 
 	// 500 and 503: a server whose database is gone.

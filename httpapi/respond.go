@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -45,10 +46,10 @@ func withRequestID(v any, rid string) ([]byte, error) {
 	return append(append(head, b[1:]...), '\n'), nil
 }
 
-func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
+func (s *Server) writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
 	b, err := encode(v)
 	if err != nil {
-		http.Error(w, "internal error", http.StatusInternalServerError)
+		s.writeError(w, r, fmt.Errorf("encode response: %w", err))
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -86,11 +87,18 @@ func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) ([]byte, 
 	return raw, decodeJSON(raw, v)
 }
 
+// writeSpec says how a write answers: its status and, for creates, how
+// to derive the Location header from the result.
+type writeSpec struct {
+	status   int
+	location func(result any) string
+}
+
 // write runs a write and answers with its result and the request id. A
 // POST with an Idempotency-Key replays the first response recorded for
 // that key (and answers 422 when the key came with a different request);
 // otherwise the response is recorded in the write's own transaction.
-func (s *Server) write(w http.ResponseWriter, r *http.Request, status int, raw []byte, run func(ctx context.Context) (any, error)) {
+func (s *Server) write(w http.ResponseWriter, r *http.Request, spec writeSpec, raw []byte, run func(ctx context.Context) (any, error)) {
 	ctx := r.Context()
 	rid := requestID(ctx)
 	var idem *service.Idempotent
@@ -106,8 +114,9 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, status int, raw [
 			sum.Write([]byte{0})
 		}
 		idem = &service.Idempotent{
-			Scope: c.AccountID, Key: key, Fingerprint: hex.EncodeToString(sum.Sum(nil)), StatusCode: status,
-			Encode: func(v any) ([]byte, error) { return withRequestID(v, rid) },
+			Scope: c.AccountID, Key: key, Fingerprint: hex.EncodeToString(sum.Sum(nil)), StatusCode: spec.status,
+			Encode:   func(v any) ([]byte, error) { return withRequestID(v, rid) },
+			Location: spec.location,
 		}
 		if s.replay(w, r, idem) {
 			return
@@ -122,21 +131,19 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, status int, raw [
 		s.writeError(w, r, err)
 		return
 	}
-	if status == http.StatusNoContent {
-		w.WriteHeader(status)
+	if spec.status == http.StatusNoContent {
+		w.WriteHeader(spec.status)
 		return
 	}
-	body := []byte(nil)
-	if idem != nil {
-		body = idem.Body
+	body, err := withRequestID(result, rid)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
 	}
-	if body == nil {
-		if body, err = withRequestID(result, rid); err != nil {
-			s.writeError(w, r, err)
-			return
-		}
+	if spec.location != nil {
+		w.Header().Set("Location", spec.location(result))
 	}
-	writeBody(w, status, body)
+	writeBody(w, spec.status, body)
 }
 
 // replay answers with a stored first response, if there is one.
@@ -150,6 +157,9 @@ func (s *Server) replay(w http.ResponseWriter, r *http.Request, idem *service.Id
 		return false
 	}
 	w.Header().Set("Idempotent-Replayed", "true")
+	if rec.Location != "" {
+		w.Header().Set("Location", rec.Location)
+	}
 	writeBody(w, rec.StatusCode, rec.Body)
 	return true
 }

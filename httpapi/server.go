@@ -168,7 +168,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		c := service.Caller{
 			Principal: p, Acting: acting, RequestID: requestID(ctx),
 			Channel:  canopy.TruncateChannel(r.Header.Get("X-Channel")),
-			Username: truncate(r.Header.Get("X-Username"), 254),
+			Username: truncateRunes(r.Header.Get("X-Username"), 254),
 		}
 		if lw, ok := w.(*statusWriter); ok {
 			lw.acting = acting.ID
@@ -177,11 +177,15 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 	})
 }
 
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
+// truncateRunes cuts s to at most n characters.
+func truncateRunes(s string, n int) string {
+	for i := range s {
+		if n == 0 {
+			return s[:i]
+		}
+		n--
 	}
-	return canopy.TruncateChannel(s[:n])
+	return s
 }
 
 // metrics are the Prometheus series the API exports.

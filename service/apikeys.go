@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"unicode/utf8"
@@ -14,6 +15,25 @@ import (
 type CreatedAPIKey struct {
 	*canopy.APIKey
 	Secret string `json:"secret"`
+}
+
+// MarshalJSON writes a redacted key's secret as null.
+func (k *CreatedAPIKey) MarshalJSON() ([]byte, error) {
+	type plain canopy.APIKey
+	var secret *string
+	if k.Secret != "" {
+		secret = &k.Secret
+	}
+	return json.Marshal(struct {
+		*plain
+		Secret *string `json:"secret"`
+	}{(*plain)(k.APIKey), secret})
+}
+
+// Redacted is the key as a replayed response shows it: the secret is
+// shown once, so it is never stored, not even for idempotent replays.
+func (k *CreatedAPIKey) Redacted() any {
+	return &CreatedAPIKey{APIKey: k.APIKey}
 }
 
 // CreateAPIKey makes a key for an account the caller may see.

@@ -10,13 +10,14 @@ import (
 	"github.com/canopyhq/canopy/store"
 )
 
-// ConfigurationsView is an account's configuration namespaces. In the
-// effective view, Sources names the account each namespace comes from.
+// ConfigurationsView is an account's configuration namespaces. Sources
+// names the account each namespace comes from (in the effective view, an
+// ancestor's id for an inherited namespace).
 type ConfigurationsView struct {
 	AccountID      string                `json:"accountId"`
 	Effective      bool                  `json:"effective"`
 	Configurations canopy.Configurations `json:"configurations"`
-	Sources        map[string]string     `json:"sources,omitempty"`
+	Sources        map[string]string     `json:"sources"`
 }
 
 // ListConfigurations returns an account's namespaces, or with effective the
@@ -38,9 +39,6 @@ func (s *Service) ListConfigurations(ctx context.Context, c Caller, id string, e
 			return err
 		}
 		view.Configurations, view.Sources = merge(ids, rows)
-		if !effective {
-			view.Sources = nil
-		}
 		return nil
 	})
 	return view, err
@@ -156,6 +154,9 @@ func (s *Service) DeleteConfiguration(ctx context.Context, c Caller, id, namespa
 		a, err := o.visible(id, false)
 		if err != nil {
 			return struct{}{}, err
+		}
+		if a.Status == canopy.StatusClosed {
+			return struct{}{}, closedError(a.ID)
 		}
 		if err := o.tx.DeleteConfiguration(ctx, a.ID, namespace); errors.Is(err, store.ErrNotFound) {
 			return struct{}{}, canopy.NotFound("configuration namespace " + namespace)

@@ -109,8 +109,14 @@ type Idempotent struct {
 	StatusCode  int
 	// Encode renders the write's result as the response body.
 	Encode func(result any) ([]byte, error)
-	// Body is the recorded response body, set when the write commits.
-	Body []byte
+	// Location, when set, derives the response's Location header.
+	Location func(result any) string
+}
+
+// Redactor is implemented by results that hold something shown only once
+// (an API key's secret): the stored response for replays is Redacted().
+type Redactor interface {
+	Redacted() any
 }
 
 type idemKey struct{}
@@ -258,14 +264,21 @@ func write[T any](ctx context.Context, s *Service, c Caller, fn func(o *op) (T, 
 			}
 		}
 		if idem != nil {
-			body, err := idem.Encode(result)
+			stored := any(result)
+			if r, ok := stored.(Redactor); ok {
+				stored = r.Redacted()
+			}
+			body, err := idem.Encode(stored)
 			if err != nil {
 				return fmt.Errorf("encode idempotent response: %w", err)
 			}
-			if err := tx.SetIdempotencyResponse(ctx, idem.Scope, idem.Key, idem.StatusCode, body); err != nil {
+			location := ""
+			if idem.Location != nil {
+				location = idem.Location(result)
+			}
+			if err := tx.SetIdempotencyResponse(ctx, idem.Scope, idem.Key, idem.StatusCode, body, location); err != nil {
 				return err
 			}
-			idem.Body = body
 		}
 		invalidateAuth = o.invalidateAuth
 		return nil
@@ -279,7 +292,7 @@ func write[T any](ctx context.Context, s *Service, c Caller, fn func(o *op) (T, 
 // checkWritable refuses writes in a suspended or closed subtree.
 func checkWritable(ctx context.Context, tx store.Tx, acting *canopy.Account) error {
 	if acting.Status == canopy.StatusClosed {
-		return canopy.Errorf(canopy.KindForbidden, canopy.CodeAccountClosed, "account %s is closed; it can no longer be changed", acting.ID)
+		return canopy.Errorf(canopy.KindConflict, canopy.CodeAccountClosed, "account %s is closed; it can no longer be changed", acting.ID)
 	}
 	if acting.Status == canopy.StatusSuspended {
 		return suspendedError(acting.ID)

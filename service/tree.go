@@ -189,9 +189,8 @@ type AccountFilter struct {
 	ExternalReference string
 }
 
-// FindAccounts lists accounts in the acting account's subtree (itself
-// included) that carry an external reference, or, without a filter, every
-// account below the acting account.
+// FindAccounts lists the accounts below the acting account: those that
+// carry an external reference, or, without a filter, all of them.
 func (s *Service) FindAccounts(ctx context.Context, c Caller, f AccountFilter, pr PageRequest) (Page[*canopy.Account], error) {
 	if f.ExternalReference == "" {
 		return s.ListDescendants(ctx, c, c.Acting.ID, 0, pr)

@@ -99,6 +99,7 @@ type Idempotency struct {
 	Fingerprint string
 	StatusCode  int
 	Body        []byte
+	Location    string // the Location header of the first response, if any
 	CreatedAt   time.Time
 }
 
@@ -166,8 +167,8 @@ type AccountTx interface {
 	// RescopeExternalReferences moves an account's references under its new
 	// parent's scope.
 	RescopeExternalReferences(ctx context.Context, accountID, parentID string) error
-	// FindByExternalReference lists accounts in path's subtree (the account
-	// itself included) that carry the reference, ordered by id.
+	// FindByExternalReference lists accounts strictly below path that carry
+	// the reference, ordered by id.
 	FindByExternalReference(ctx context.Context, path canopy.Path, refType, value string, p Page) ([]*canopy.Account, error)
 }
 
@@ -220,7 +221,7 @@ type IdempotencyTx interface {
 	// racing through the rest of the write.
 	InsertIdempotency(ctx context.Context, i *Idempotency) error
 	// SetIdempotencyResponse records the response of a claimed key.
-	SetIdempotencyResponse(ctx context.Context, scope, key string, status int, body []byte) error
+	SetIdempotencyResponse(ctx context.Context, scope, key string, status int, body []byte, location string) error
 	// DeleteIdempotencyBefore removes records older than t.
 	DeleteIdempotencyBefore(ctx context.Context, t time.Time) (int64, error)
 }

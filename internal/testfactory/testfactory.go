@@ -47,6 +47,7 @@ type Bundle struct {
 	RootKey string
 	n       int
 	mu      sync.Mutex
+	ids     *canopy.IDs
 }
 
 // Options tune New.
@@ -63,9 +64,9 @@ func New(t testing.TB, st store.Store, opts ...Options) *Bundle {
 		o = opts[0]
 	}
 	clock := NewClock(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
+	ids := canopy.NewIDs(clock.Now, nil)
 	svc := service.New(st, service.Config{
-		MaxDepth: o.MaxDepth, AuthCacheTTL: o.AuthCacheTTL, Clock: clock.Now,
-		IDs: canopy.NewIDs(clock.Now, nil),
+		MaxDepth: o.MaxDepth, AuthCacheTTL: o.AuthCacheTTL, Clock: clock.Now, IDs: ids,
 	})
 	key, created, err := svc.Bootstrap(context.Background(), "Platform", "")
 	if err != nil || !created {
@@ -75,7 +76,7 @@ func New(t testing.TB, st store.Store, opts ...Options) *Bundle {
 	if err != nil {
 		t.Fatalf("root: %v", err)
 	}
-	return &Bundle{Svc: svc, Store: st, Clock: clock, Root: root, RootKey: key}
+	return &Bundle{Svc: svc, Store: st, Clock: clock, Root: root, RootKey: key, ids: ids}
 }
 
 // As returns a caller authenticated with the root key, acting as id.
@@ -97,7 +98,7 @@ func (b *Bundle) AsKey(t testing.TB, key, id string) service.Caller {
 	if err != nil {
 		t.Fatalf("act as %s: %v", id, err)
 	}
-	return service.Caller{Principal: p, Acting: acting, RequestID: "req-test"}
+	return service.Caller{Principal: p, Acting: acting, RequestID: b.ids.ULID()}
 }
 
 // Child creates a child of parentID with a unique name and master user.

@@ -132,6 +132,7 @@ CREATE TABLE idempotency_keys (
     fingerprint TEXT NOT NULL,
     status_code INTEGER NOT NULL,
     body        BYTEA NOT NULL,
+    location    TEXT NOT NULL DEFAULT '',
     created_at  TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (scope, idem_key)
 );

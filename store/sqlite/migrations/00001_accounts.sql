@@ -128,6 +128,7 @@ CREATE TABLE idempotency_keys (
     fingerprint TEXT NOT NULL,
     status_code INTEGER NOT NULL,
     body        BLOB NOT NULL,
+    location    TEXT NOT NULL DEFAULT '',
     created_at  INTEGER NOT NULL,
     PRIMARY KEY (scope, idem_key)
 );
