@@ -3,7 +3,9 @@ package storetest
 import (
 	"context"
 	"errors"
+	"runtime"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -73,6 +75,38 @@ func testTransactions(t *testing.T, open Opener) {
 		requireNothingOf(t, b, root, kid)
 		// The connection went back clean: the store still writes.
 		b.f.account(root)
+	})
+
+	t.Run("GoexitInsideWriteRollsBack", func(t *testing.T) {
+		t.Parallel()
+		ctx, b := setup(t, open)
+		root := b.f.account(nil)
+		kid := b.f.newAccount(root)
+		// fn may end its goroutine with runtime.Goexit — as t.FailNow does
+		// when an assertion inside a transaction fails. The transaction
+		// must still end, or it keeps its locks (and, on SQLite, the only
+		// write connection) forever.
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			_ = b.st.Write(ctx, func(tx store.Tx) error {
+				if err := tx.LockTree(ctx); err != nil {
+					return err
+				}
+				if err := tx.InsertAccount(ctx, kid); err != nil {
+					return err
+				}
+				runtime.Goexit()
+				return nil
+			})
+		}()
+		<-done
+		// A generous bound, only so that a leaked transaction fails the
+		// test instead of hanging it; a working store answers at once.
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		require.NoError(t, b.st.Write(wctx, func(tx store.Tx) error { return tx.LockTree(wctx) }))
+		requireNothingOf(t, b, root, kid)
 	})
 
 	t.Run("WriteInsideReadFails", func(t *testing.T) {
