@@ -1,9 +1,13 @@
 package postgres_test
 
 import (
+	"context"
+	"database/sql"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/require"
@@ -20,14 +24,36 @@ func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return testdb.Postgres(t) })
 }
 
-func TestMigrationsAreIdempotent(t *testing.T) {
+func TestMigrationsApplyOnceAndAreIdempotent(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	files, err := filepath.Glob(filepath.Join("migrations", "*.sql"))
 	require.NoError(t, err)
 	require.NotEmpty(t, files)
 
-	db := testdb.Postgres(t) // a fresh schema, migrated once
+	// An empty schema of its own, which testdb would have migrated already.
+	dsn := testdb.PostgresURL(t)
+	schema := fmt.Sprintf("canopy_test_migrate_%d", time.Now().UnixNano())
+	admin, err := sql.Open("pgx", dsn)
+	require.NoError(t, err)
+	t.Cleanup(func() { admin.Close() })
+	_, err = admin.ExecContext(ctx, "CREATE SCHEMA "+schema)
+	require.NoError(t, err)
+	t.Cleanup(func() { _, _ = admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE") })
+	db, err := postgres.Open(ctx, testdb.WithSearchPath(dsn, schema), postgres.Options{MaxConns: 2})
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+
+	before, err := postgres.MigrationStatus(ctx, db)
+	require.NoError(t, err)
+	require.Len(t, before, len(files))
+	for _, s := range before {
+		require.False(t, s.Applied, "fresh schema: %s", s.Name)
+	}
+
+	applied, err := postgres.Migrate(ctx, db)
+	require.NoError(t, err)
+	require.Len(t, applied, len(files), "first run applies every migration")
 
 	again, err := postgres.Migrate(ctx, db)
 	require.NoError(t, err)
@@ -39,6 +65,7 @@ func TestMigrationsAreIdempotent(t *testing.T) {
 	for _, s := range status {
 		require.True(t, s.Applied, "migration %d %s", s.Version, s.Name)
 	}
+	require.NoError(t, db.Ping(ctx))
 }
 
 // TestWriteRetriesTransientFailures checks that serialisation failures and
