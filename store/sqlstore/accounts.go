@@ -186,10 +186,18 @@ func (t *tx) LockSubtree(ctx context.Context, path canopy.Path) error {
 }
 
 func (t *tx) SubtreeMaxDepth(ctx context.Context, path canopy.Path) (int, error) {
-	var d int
+	// max over no rows is one NULL row, not sql.ErrNoRows: an empty range
+	// means the account at path does not exist.
+	var d sql.NullInt64
 	err := t.queryRow(ctx, `SELECT max(depth) FROM accounts WHERE path >= ? AND path < ?`,
 		string(path), string(path.SubtreeEnd())).Scan(&d)
-	return d, t.db.mapErr(err)
+	if err != nil {
+		return 0, t.db.mapErr(err)
+	}
+	if !d.Valid {
+		return 0, store.ErrNotFound
+	}
+	return int(d.Int64), nil
 }
 
 func (t *tx) MovePaths(ctx context.Context, from, to canopy.Path) (int64, error) {

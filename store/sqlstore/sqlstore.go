@@ -113,18 +113,24 @@ func (db *DB) run(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, fn fun
 		return fmt.Errorf("begin: %w", db.mapErr(err))
 	}
 	t := &tx{tx: sqlTx, db: db}
+	// Roll back unless the commit was reached, not only on an error or a
+	// panic: fn may also end the goroutine with runtime.Goexit (t.FailNow
+	// in a test does), and a transaction left open keeps its locks — and
+	// on SQLite the only write connection — for ever.
+	committed := false
 	defer func() {
-		if p := recover(); p != nil {
-			_ = sqlTx.Rollback()
-			panic(p)
+		if committed {
+			return
 		}
-		if err != nil {
-			_ = sqlTx.Rollback()
+		_ = sqlTx.Rollback()
+		if p := recover(); p != nil {
+			panic(p)
 		}
 	}()
 	if err = fn(t); err != nil {
 		return err
 	}
+	committed = true
 	if err = sqlTx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", db.mapErr(err))
 	}

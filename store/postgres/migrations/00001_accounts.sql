@@ -36,9 +36,11 @@ CREATE TABLE account_workflows (
     PRIMARY KEY (account_id, name)
 );
 
+-- Namespaces compare bytewise ("C"), as in SQLite, whatever the database's
+-- locale: ICU and glibc locales would order '_' before '-' and '.'.
 CREATE TABLE account_configurations (
     account_id TEXT NOT NULL REFERENCES accounts (id),
-    namespace  TEXT NOT NULL,
+    namespace  TEXT COLLATE "C" NOT NULL,
     value      BYTEA NOT NULL,
     created_at TIMESTAMPTZ NOT NULL,
     updated_at TIMESTAMPTZ NOT NULL,

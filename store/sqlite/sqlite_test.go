@@ -1,0 +1,75 @@
+package sqlite_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/canopyhq/canopy/internal/testdb"
+	"github.com/canopyhq/canopy/store"
+	"github.com/canopyhq/canopy/store/sqlite"
+	"github.com/canopyhq/canopy/store/storetest"
+)
+
+func TestStore(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T) store.Store { return testdb.SQLite(t) })
+}
+
+func TestMigrationsApplyOnceAndAreIdempotent(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	files, err := filepath.Glob(filepath.Join("migrations", "*.sql"))
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+
+	db, err := sqlite.Open(filepath.Join(t.TempDir(), "canopy.db"), sqlite.Options{Synchronous: "NORMAL"})
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+
+	before, err := sqlite.MigrationStatus(ctx, db)
+	require.NoError(t, err)
+	require.Len(t, before, len(files))
+	for _, s := range before {
+		require.False(t, s.Applied, "fresh database: %s", s.Name)
+	}
+
+	applied, err := sqlite.Migrate(ctx, db)
+	require.NoError(t, err)
+	require.Len(t, applied, len(files), "first run applies every migration")
+
+	again, err := sqlite.Migrate(ctx, db)
+	require.NoError(t, err)
+	require.Empty(t, again, "second run applies nothing")
+
+	status, err := sqlite.MigrationStatus(ctx, db)
+	require.NoError(t, err)
+	require.Len(t, status, len(files))
+	for _, s := range status {
+		require.True(t, s.Applied, "migration %d %s", s.Version, s.Name)
+	}
+	require.NoError(t, db.Ping(ctx))
+}
+
+// TestReopenKeepsData checks that the file, not the process, holds the data.
+func TestReopenKeepsData(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "canopy.db")
+	db, err := sqlite.Open(path, sqlite.Options{})
+	require.NoError(t, err)
+	_, err = sqlite.Migrate(ctx, db)
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+	_, err = os.Stat(path)
+	require.NoError(t, err)
+
+	db, err = sqlite.Open(path, sqlite.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	again, err := sqlite.Migrate(ctx, db)
+	require.NoError(t, err)
+	require.Empty(t, again)
+}

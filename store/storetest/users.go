@@ -1,0 +1,165 @@
+package storetest
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/canopyhq/canopy"
+	"github.com/canopyhq/canopy/store"
+)
+
+func testUsers(t *testing.T, open Opener) {
+	t.Run("InsertedUsersReadBackAndPageByID", func(t *testing.T) {
+		t.Parallel()
+		_, b := setup(t, open)
+		root := b.f.account(nil)
+		kid := b.f.account(root)
+		master := b.f.newUser(root)
+		master.Role, master.Status, master.Master = canopy.UserAdmin, canopy.UserActive, true
+		master.Email, master.Name = "Ada.Lovelace@Example.com", "Ada Lövelace"
+		users := []*canopy.User{master, b.f.newUser(root), b.f.newUser(root)}
+		users[2].Status = canopy.UserDisabled
+		elsewhere := b.f.newUser(kid)
+		b.write(t, func(ctx context.Context, tx store.Tx) {
+			for _, u := range append(users, elsewhere) {
+				require.NoError(t, tx.InsertUser(ctx, u))
+			}
+		})
+		b.read(t, func(ctx context.Context, tx store.Tx) {
+			for _, size := range []int{1, 2, 3, 10} {
+				got := all(t, size, func(p store.Page) []*canopy.User {
+					rows, err := tx.ListUsers(ctx, root.ID, p)
+					require.NoError(t, err)
+					return rows
+				}, func(u *canopy.User) string { return u.ID })
+				require.Equal(t, users, got, "pages of %d: the email keeps its case", size)
+			}
+		})
+	})
+
+	t.Run("UniqueConstraints", func(t *testing.T) {
+		t.Parallel()
+		_, b := setup(t, open)
+		root := b.f.account(nil)
+		kid := b.f.account(root)
+		first := b.f.newUser(root)
+		first.Email, first.Username = "Ada@Example.com", "Ada-Admin"
+		b.write(t, func(ctx context.Context, tx store.Tx) { require.NoError(t, tx.InsertUser(ctx, first)) })
+
+		tests := []struct {
+			name       string
+			email      string
+			username   string
+			constraint string // "" when the insert must succeed
+		}{
+			{"EmailIgnoresCase", "ada@EXAMPLE.COM", "someone-else", store.UniqueUserEmail},
+			{"EmailIgnoresSurroundingSpace", "  ada@example.com ", "someone-else", store.UniqueUserEmail},
+			{"UsernameIgnoresCase", "other@example.com", "ADA-admin", store.UniqueUsername},
+			{"EmailsAreGlobalNotPerAccount", "ADA@example.com", "third", store.UniqueUserEmail},
+			{"DifferentEmailAndUsernameIsFine", "bo@example.com", "bo-member", ""},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				u := b.f.newUser(kid)
+				u.Email, u.Username = tt.email, tt.username
+				err := b.writeErr(t, func(ctx context.Context, tx store.Tx) error { return tx.InsertUser(ctx, u) })
+				if tt.constraint == "" {
+					require.NoError(t, err)
+					return
+				}
+				requireConflict(t, err, tt.constraint)
+			})
+		}
+	})
+}
+
+func testAPIKeys(t *testing.T, open Opener) {
+	t.Run("InsertedKeysReadBackByIDHashAndList", func(t *testing.T) {
+		t.Parallel()
+		_, b := setup(t, open)
+		root := b.f.account(nil)
+		kid := b.f.account(root)
+		plain := b.f.newKey(root)
+		revokedAt := at(77)
+		full := b.f.newKey(root)
+		full.CreatedBy, full.RevokedAt = "usr_creator", &revokedAt
+		other := b.f.newKey(kid)
+		b.write(t, func(ctx context.Context, tx store.Tx) {
+			for _, k := range []*canopy.APIKey{plain, full, other} {
+				require.NoError(t, tx.InsertAPIKey(ctx, k))
+			}
+		})
+		b.read(t, func(ctx context.Context, tx store.Tx) {
+			for _, want := range []*canopy.APIKey{plain, full, other} {
+				got, err := tx.GetAPIKey(ctx, want.ID)
+				require.NoError(t, err)
+				require.Equal(t, want, got)
+				got, err = tx.GetAPIKeyByHash(ctx, want.SecretHash)
+				require.NoError(t, err)
+				require.Equal(t, want, got)
+			}
+			require.Nil(t, plain.RevokedAt)
+			for _, size := range []int{1, 2, 5} {
+				got := all(t, size, func(p store.Page) []*canopy.APIKey {
+					rows, err := tx.ListAPIKeys(ctx, root.ID, p)
+					require.NoError(t, err)
+					return rows
+				}, func(k *canopy.APIKey) string { return k.ID })
+				require.Equal(t, []*canopy.APIKey{plain, full}, got)
+			}
+			n, err := tx.CountActiveAPIKeys(ctx, root.ID)
+			require.NoError(t, err)
+			require.Equal(t, 1, n, "a revoked key is not active")
+		})
+	})
+
+	t.Run("MissingKeysAreErrNotFound", func(t *testing.T) {
+		t.Parallel()
+		_, b := setup(t, open)
+		root := b.f.account(nil)
+		ghost := b.f.newKey(root)
+		b.read(t, func(ctx context.Context, tx store.Tx) {
+			_, err := tx.GetAPIKey(ctx, ghost.ID)
+			require.ErrorIs(t, err, store.ErrNotFound)
+			_, err = tx.GetAPIKeyByHash(ctx, ghost.SecretHash)
+			require.ErrorIs(t, err, store.ErrNotFound)
+		})
+		err := b.writeErr(t, func(ctx context.Context, tx store.Tx) error { return tx.RevokeAPIKey(ctx, ghost.ID, at(1)) })
+		require.ErrorIs(t, err, store.ErrNotFound)
+	})
+
+	t.Run("RevokeOnceThenErrNotFound", func(t *testing.T) {
+		t.Parallel()
+		_, b := setup(t, open)
+		root := b.f.account(nil)
+		k := b.f.newKey(root)
+		b.write(t, func(ctx context.Context, tx store.Tx) { require.NoError(t, tx.InsertAPIKey(ctx, k)) })
+		b.write(t, func(ctx context.Context, tx store.Tx) { require.NoError(t, tx.RevokeAPIKey(ctx, k.ID, at(10))) })
+		err := b.writeErr(t, func(ctx context.Context, tx store.Tx) error { return tx.RevokeAPIKey(ctx, k.ID, at(20)) })
+		require.ErrorIs(t, err, store.ErrNotFound, "revoking twice")
+		b.read(t, func(ctx context.Context, tx store.Tx) {
+			got, err := tx.GetAPIKey(ctx, k.ID)
+			require.NoError(t, err)
+			require.NotNil(t, got.RevokedAt)
+			require.Equal(t, at(10), *got.RevokedAt, "the second revoke did not move the time")
+			n, err := tx.CountActiveAPIKeys(ctx, root.ID)
+			require.NoError(t, err)
+			require.Zero(t, n)
+		})
+	})
+
+	t.Run("DuplicateHashIsUniqueAPIKeyHashConflict", func(t *testing.T) {
+		t.Parallel()
+		_, b := setup(t, open)
+		root := b.f.account(nil)
+		kid := b.f.account(root)
+		k := b.f.newKey(root)
+		b.write(t, func(ctx context.Context, tx store.Tx) { require.NoError(t, tx.InsertAPIKey(ctx, k)) })
+		dup := b.f.newKey(kid)
+		dup.SecretHash = k.SecretHash
+		err := b.writeErr(t, func(ctx context.Context, tx store.Tx) error { return tx.InsertAPIKey(ctx, dup) })
+		requireConflict(t, err, store.UniqueAPIKeyHash)
+	})
+}
