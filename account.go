@@ -164,11 +164,36 @@ func ValidateMetadata(v *Validator, field string, md map[string]string) {
 		switch {
 		case k == "":
 			v.Add(field, "invalid-key", "keys must not be empty")
+		case strings.ContainsFunc(k, isControl):
+			v.Add(field, "invalid-key", "keys must not contain control characters")
 		case utf8.RuneCountInString(k) > MaxMetadataKeyLen:
 			v.Add(field+"."+k, "too-long", "keys must be at most %d characters", MaxMetadataKeyLen)
 		case utf8.RuneCountInString(val) > MaxMetadataValueLen:
 			v.Add(field+"."+k, "too-long", "values must be at most %d characters", MaxMetadataValueLen)
+		case strings.ContainsRune(val, 0):
+			v.Add(field+"."+k, "invalid", "values must not contain NUL characters")
 		}
+	}
+}
+
+// ValidateText checks free text such as a description: at most max
+// characters and no NUL (which PostgreSQL cannot store in text).
+func ValidateText(v *Validator, field, s string, max int) {
+	switch {
+	case utf8.RuneCountInString(s) > max:
+		v.Add(field, "too-long", "must be at most %d characters", max)
+	case strings.ContainsRune(s, 0):
+		v.Add(field, "invalid", "must not contain NUL characters")
+	}
+}
+
+// ValidatePersonName checks a person's name, which may be empty.
+func ValidatePersonName(v *Validator, field, name string) {
+	switch {
+	case utf8.RuneCountInString(name) > MaxNameLen:
+		v.Add(field, "too-long", "must be at most %d characters", MaxNameLen)
+	case strings.ContainsFunc(name, isControl):
+		v.Add(field, "invalid", "must not contain control characters")
 	}
 }
 

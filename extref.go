@@ -3,6 +3,7 @@ package canopy
 import (
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -37,8 +38,10 @@ func ValidateExternalReference(v *Validator, field string, r *ExternalReference)
 		v.Add(field+".value", "required", "must not be empty")
 	case utf8.RuneCountInString(r.Value) > 200:
 		v.Add(field+".value", "too-long", "must be at most 200 characters")
+	case strings.ContainsFunc(r.Value, isControl):
+		v.Add(field+".value", "invalid", "must not contain control characters")
 	}
-	v.Check(utf8.RuneCountInString(r.Description) <= 500, field+".description", "too-long", "must be at most 500 characters")
+	ValidateText(v, field+".description", r.Description, 500)
 	ValidateMetadata(v, field+".metadata", r.Metadata)
 }
 

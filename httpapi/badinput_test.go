@@ -87,6 +87,16 @@ func TestBadInputIsRefusedAndWritesNothing(t *testing.T) {
 			{"workflows with a bad name", "PUT", acc + "/workflows", `{"workflows":["Not Valid"]}`, nil, 422, "workflows[0]"},
 			{"suspend with a body that is not empty", "POST", acc + "/suspend", `{"why":"x"}`, nil, 422, "why"},
 			{"api key name of the wrong type", "POST", acc + "/api-keys", `{"name":1}`, nil, 422, "name"},
+			{"NUL in a metadata value", "POST", "/v1/accounts", `{"account":{"name":"A","email":"a@example.com","metadata":{"k":"\u0000"}}}`, nil, 422, "account.metadata.k"},
+			{"control character in a metadata key", "POST", "/v1/accounts", `{"account":{"name":"A","email":"a@example.com","metadata":{"k\u0001":"v"}}}`, nil, 422, "account.metadata"},
+			{"NUL in a reference value", "POST", "/v1/accounts", `{"account":{"name":"A","email":"a@example.com"},"externalReferences":[{"type":"crm","value":"\u0000"}]}`, nil, 422, "externalReferences[0].value"},
+			{"NUL in a reference description", "POST", "/v1/accounts", `{"account":{"name":"A","email":"a@example.com"},"externalReferences":[{"type":"crm","value":"v","description":"\u0000"}]}`, nil, 422, "externalReferences[0].description"},
+			{"NUL in a user's name", "POST", "/v1/accounts", `{"account":{"name":"A","email":"a@example.com"},"users":[{"email":"u@example.com","name":"\u0000"}]}`, nil, 422, "users[0].name"},
+			{"NUL in an API key name", "POST", acc + "/api-keys", `{"name":"\u0000"}`, nil, 422, "name"},
+			{"invalid UTF-8 in a query parameter", "GET", "/v1/audit-events?action=%ff", "", nil, 400, ""},
+			{"NUL in a query parameter", "GET", "/v1/accounts?externalReference=crm:%00", "", nil, 400, ""},
+			{"invalid UTF-8 in a path", "GET", acc + "/configurations/%ff", "", nil, 400, ""},
+			{"a namespace no PUT could make", "GET", acc + "/configurations/Not%20A%20Name", "", nil, 400, "namespace"},
 			{"unknown route", "GET", "/v1/nothing-here", "", nil, 404, ""},
 			{"wrong method", "PUT", "/v1/accounts", "", nil, 405, ""},
 		}
@@ -245,7 +255,10 @@ func TestIdempotency(t *testing.T) {
 }
 
 func TestAuditRecordsWhoAndHow(t *testing.T) {
-	a := newTestAPI(t, testdb.SQLite(t))
+	testdb.Each(t, func(t *testing.T, db *sqlstore.DB) { testAuditRecordsWhoAndHow(t, newTestAPI(t, db)) })
+}
+
+func testAuditRecordsWhoAndHow(t *testing.T, a *testAPI) {
 	child := a.Child(t, a.Root.ID)
 	r := a.do(t, req{Method: "PUT", Path: "/v1/accounts/" + child.ID + "/workflows", Key: a.RootKey, As: child.ID,
 		Body: `{"workflows":["kyc-standard"]}`, Headers: map[string]string{
@@ -259,7 +272,7 @@ func TestAuditRecordsWhoAndHow(t *testing.T) {
 	var page struct {
 		Data []struct {
 			Action, AccountID, ActingAccountID, Channel, Username, RequestID string
-			Actor                                                           struct{ Type, ID string }
+			Actor                                                            struct{ Type, ID string }
 		}
 	}
 	a.do(t, req{Method: "GET", Path: "/v1/audit-events?action=workflows.updated", Key: a.RootKey}).Decode(t, &page)
@@ -271,4 +284,12 @@ func TestAuditRecordsWhoAndHow(t *testing.T) {
 	require.Equal(t, strings.Repeat("c", 64), e.Channel, "X-Channel is cut to 64 characters")
 	require.Equal(t, strings.Repeat("ü", 254), e.Username, "X-Username is cut to 254 characters")
 	require.Equal(t, written.RequestID, e.RequestID)
+
+	// Header bytes that are not UTF-8 are replaced, not stored as they are.
+	r = a.do(t, req{Method: "PUT", Path: "/v1/accounts/" + child.ID + "/workflows", Key: a.RootKey,
+		Body: `{"workflows":[]}`, Headers: map[string]string{"X-Channel": "portal\xff", "X-Username": "\xfe"}})
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+	a.do(t, req{Method: "GET", Path: "/v1/audit-events?limit=1", Key: a.RootKey}).Decode(t, &page)
+	require.Equal(t, "portal\uFFFD", page.Data[0].Channel)
+	require.Equal(t, "\uFFFD", page.Data[0].Username)
 }

@@ -10,8 +10,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -108,9 +110,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				"something went wrong on our side; the request id identifies it in our logs", nil)
 		}
 	}()
-	if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
-		// Query() would silently drop the malformed pair.
-		s.writeProblem(w, r, http.StatusBadRequest, canopy.CodeBadRequest, "the query string is malformed: "+err.Error(), nil)
+	if msg := malformedURL(r.URL); msg != "" {
+		s.writeProblem(w, r, http.StatusBadRequest, canopy.CodeBadRequest, msg, nil)
 		return
 	}
 	if _, pattern := s.mux.Handler(r); pattern == "" {
@@ -118,6 +119,28 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// malformedURL explains why a URL cannot be served, or returns "". Query()
+// would silently drop a malformed pair, and text that is not UTF-8 or holds
+// NUL cannot be stored or compared in PostgreSQL.
+func malformedURL(u *url.URL) string {
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return "the query string is malformed: " + err.Error()
+	}
+	bad := func(s string) bool { return !utf8.ValidString(s) || strings.ContainsRune(s, 0) }
+	if bad(u.Path) {
+		return "the path is not valid UTF-8 text"
+	}
+	for k, vs := range q {
+		for _, v := range vs {
+			if bad(k) || bad(v) {
+				return "query parameter " + strconv.Quote(k) + " is not valid UTF-8 text"
+			}
+		}
+	}
+	return ""
 }
 
 // unrouted turns the mux's own 404 and 405 answers into problems.
@@ -167,8 +190,8 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		}
 		c := service.Caller{
 			Principal: p, Acting: acting, RequestID: requestID(ctx),
-			Channel:  canopy.TruncateChannel(r.Header.Get("X-Channel")),
-			Username: truncateRunes(r.Header.Get("X-Username"), 254),
+			Channel:  canopy.TruncateChannel(strings.ToValidUTF8(r.Header.Get("X-Channel"), "\uFFFD")),
+			Username: truncateRunes(strings.ToValidUTF8(r.Header.Get("X-Username"), "\uFFFD"), 254),
 		}
 		if lw, ok := w.(*statusWriter); ok {
 			lw.acting = acting.ID

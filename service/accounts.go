@@ -113,8 +113,8 @@ func (in *CreateChildInput) validate() ([]canopy.User, error) {
 		} else {
 			canopy.ValidateUsername(&v, f+".username", u.Username)
 		}
-		if (i > 0 || in.MasterUser != nil) && len(u.Name) > canopy.MaxNameLen {
-			v.Add(f+".name", "too-long", "must be at most %d characters", canopy.MaxNameLen)
+		if i > 0 || in.MasterUser != nil {
+			canopy.ValidatePersonName(&v, f+".name", u.Name)
 		}
 		emailDup := false
 		if e := canopy.NormalizeEmail(u.Email); e != "" {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"unicode/utf8"
 
 	"github.com/canopyhq/canopy"
 	"github.com/canopyhq/canopy/store"
@@ -38,8 +37,10 @@ func (k *CreatedAPIKey) Redacted() any {
 
 // CreateAPIKey makes a key for an account the caller may see.
 func (s *Service) CreateAPIKey(ctx context.Context, c Caller, accountID, name string) (*CreatedAPIKey, error) {
-	if utf8.RuneCountInString(name) > 100 {
-		return nil, canopy.InvalidField("name", "too-long", "must be at most 100 characters")
+	var v canopy.Validator
+	canopy.ValidateText(&v, "name", name, 100)
+	if err := v.Err(); err != nil {
+		return nil, err
 	}
 	secret, err := canopy.NewAPIKeySecret()
 	if err != nil {

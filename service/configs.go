@@ -70,6 +70,9 @@ func merge(pathIDs []string, rows []*canopy.Configuration) (canopy.Configuration
 // GetConfiguration returns one namespace's payload exactly as stored. With
 // effective, an ancestor's payload is returned when the account has none.
 func (s *Service) GetConfiguration(ctx context.Context, c Caller, id, namespace string, effective bool) (*canopy.Configuration, error) {
+	if err := checkNamespaceParam(namespace); err != nil {
+		return nil, err
+	}
 	var out *canopy.Configuration
 	err := s.read(ctx, func(tx store.Tx) error {
 		a, err := visibleIn(ctx, tx, c, id)
@@ -94,6 +97,17 @@ func (s *Service) GetConfiguration(ctx context.Context, c Caller, id, namespace 
 		return canopy.NotFound("configuration namespace " + namespace)
 	})
 	return out, err
+}
+
+// checkNamespaceParam refuses a namespace in a URL that no PUT could have
+// made.
+func checkNamespaceParam(ns string) error {
+	var v canopy.Validator
+	canopy.ValidateNamespace(&v, "namespace", ns)
+	if v.Err() != nil {
+		return canopy.BadParam("namespace", "invalid-namespace", "is not a namespace name (lowercase letters, digits, '_', '.', '-')")
+	}
+	return nil
 }
 
 // ConfigurationResult is the response to writing one namespace.
@@ -150,6 +164,9 @@ func (s *Service) PutConfiguration(ctx context.Context, c Caller, id, namespace 
 
 // DeleteConfiguration removes one namespace.
 func (s *Service) DeleteConfiguration(ctx context.Context, c Caller, id, namespace string) error {
+	if err := checkNamespaceParam(namespace); err != nil {
+		return err
+	}
 	_, err := write(ctx, s, c, func(o *op) (struct{}, error) {
 		a, err := o.visible(id, false)
 		if err != nil {
