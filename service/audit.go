@@ -23,7 +23,7 @@ func (s *Service) ListAuditEvents(ctx context.Context, c Caller, q AuditQuery, p
 	}
 	var rows []*canopy.AuditEvent
 	err = s.read(ctx, func(tx store.Tx) error {
-		acting, err := tx.GetAccount(ctx, c.Acting.ID)
+		acting, err := actingIn(ctx, tx, c)
 		if err != nil {
 			return err
 		}

@@ -254,6 +254,9 @@ func write[T any](ctx context.Context, s *Service, c Caller, fn func(o *op) (T, 
 		if err := checkWritable(ctx, tx, acting); err != nil {
 			return err
 		}
+		if err := checkCredential(ctx, tx, c.Principal); err != nil {
+			return err
+		}
 		result, err = fn(o)
 		if err != nil {
 			return err
@@ -289,6 +292,20 @@ func write[T any](ctx context.Context, s *Service, c Caller, fn func(o *op) (T, 
 	return result, err
 }
 
+// checkCredential re-reads the API key inside a write, so a key revoked by
+// another replica can no longer write even while caches elsewhere still
+// hold it.
+func checkCredential(ctx context.Context, tx store.Tx, p Principal) error {
+	if p.Actor.Type != "apiKey" {
+		return nil
+	}
+	k, err := tx.GetAPIKey(ctx, p.Actor.ID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && k.RevokedAt != nil) {
+		return errUnauthorized
+	}
+	return err
+}
+
 // checkWritable refuses writes in a suspended or closed subtree.
 func checkWritable(ctx context.Context, tx store.Tx, acting *canopy.Account) error {
 	if acting.Status == canopy.StatusClosed {
@@ -320,11 +337,20 @@ func (s *Service) read(ctx context.Context, fn func(tx store.Tx) error) error {
 	return s.store.Read(ctx, fn)
 }
 
-// visibleIn loads an account the caller may see within a read.
+// visibleIn loads an account the caller may see within a read. The
+// account's freshly read path must hold both the acting account and the
+// credential's own account: the acting account was resolved from a cache
+// that may lag a move made by another replica, the path read here cannot.
 func visibleIn(ctx context.Context, tx store.Tx, c Caller, id string) (*canopy.Account, error) {
 	a, err := tx.GetAccount(ctx, id)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && !a.VisibleTo(c.Acting.ID)) {
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !(a.VisibleTo(c.Acting.ID) && a.VisibleTo(c.AccountID))) {
 		return nil, canopy.NotFound("account")
 	}
 	return a, err
+}
+
+// actingIn loads the acting account within a read, checking it is still
+// inside the credential's subtree.
+func actingIn(ctx context.Context, tx store.Tx, c Caller) (*canopy.Account, error) {
+	return visibleIn(ctx, tx, c, c.Acting.ID)
 }

@@ -206,7 +206,7 @@ func (s *Service) FindAccounts(ctx context.Context, c Caller, f AccountFilter, p
 	}
 	var rows []*canopy.Account
 	err = s.read(ctx, func(tx store.Tx) error {
-		acting, err := tx.GetAccount(ctx, c.Acting.ID)
+		acting, err := actingIn(ctx, tx, c)
 		if err != nil {
 			return err
 		}

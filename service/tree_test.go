@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -330,5 +331,66 @@ func TestListings(t *testing.T) {
 			require.Equal(t, ids(levels[1]), append(ids(p1.Data), ids(p2.Data)...))
 			require.Nil(t, p2.NextCursor)
 		})
+	})
+}
+
+// TestStaleCacheNeverWidensAccess: another replica moves an account out of
+// a credential's subtree; this process's cache still places it inside. Reads
+// and writes through this process must already refuse it.
+func TestStaleCacheNeverWidensAccess(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		b := testfactory.New(t, db, testfactory.Options{AuthCacheTTL: time.Hour})
+		a := b.Child(t, b.Root.ID)
+		d := b.Child(t, a.ID)
+		elsewhere := b.Child(t, b.Root.ID)
+		keyA := b.Key(t, a.ID)
+		stale := b.AsKey(t, keyA, d.ID) // warms this process's cache: d is under a
+
+		other := service.New(db, service.Config{}) // "another replica" on the same database
+		_, err := other.MoveAccount(ctx, b.As(t, b.Root.ID), d.ID, elsewhere.ID)
+		require.NoError(t, err)
+
+		// This process still resolves the acting account from its cache …
+		p, err := b.Svc.Authenticate(ctx, keyA)
+		require.NoError(t, err)
+		acting, err := b.Svc.Act(ctx, p, d.ID)
+		require.NoError(t, err, "the cache is stale, as intended for this test")
+		require.Equal(t, stale.Acting, acting)
+		// … but nothing goes through.
+		_, err = b.Svc.GetAccount(ctx, stale, d.ID)
+		require.Equal(t, canopy.CodeNotFound, canopy.ErrorCode(err))
+		_, err = b.Svc.ListDescendants(ctx, stale, d.ID, 0, service.PageRequest{})
+		require.Equal(t, canopy.CodeNotFound, canopy.ErrorCode(err))
+		_, err = b.Svc.ListAuditEvents(ctx, stale, service.AuditQuery{}, service.PageRequest{})
+		require.Equal(t, canopy.CodeNotFound, canopy.ErrorCode(err))
+		_, err = b.Svc.FindAccounts(ctx, stale, service.AccountFilter{ExternalReference: "crm:x"}, service.PageRequest{})
+		require.Equal(t, canopy.CodeNotFound, canopy.ErrorCode(err))
+		_, err = b.Svc.PutWorkflows(ctx, stale, d.ID, []string{"x"})
+		require.Equal(t, canopy.CodeNotFound, canopy.ErrorCode(err))
+	})
+}
+
+// TestRevokedKeyCannotWriteThroughAStaleCache: a key revoked by another
+// replica may still read here until the cache entry expires, but can no
+// longer write.
+func TestRevokedKeyCannotWriteThroughAStaleCache(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		b := testfactory.New(t, db, testfactory.Options{AuthCacheTTL: time.Hour})
+		a := b.Child(t, b.Root.ID)
+		key := b.Key(t, a.ID)
+		c := b.AsKey(t, key, "")
+
+		other := service.New(db, service.Config{})
+		keys, err := other.ListAPIKeys(ctx, b.As(t, b.Root.ID), a.ID, service.PageRequest{})
+		require.NoError(t, err)
+		for _, k := range keys.Data {
+			require.NoError(t, other.RevokeAPIKey(ctx, b.As(t, b.Root.ID), a.ID, k.ID))
+		}
+		_, err = b.Svc.Authenticate(ctx, key)
+		require.NoError(t, err, "this process's cache has not heard of the revocation")
+		_, err = b.Svc.PutWorkflows(ctx, c, a.ID, []string{"x"})
+		require.Equal(t, canopy.KindUnauthorized, canopy.ErrorKind(err))
 	})
 }
