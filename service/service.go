@@ -72,6 +72,10 @@ func New(st store.Store, cfg Config) *Service {
 	}
 }
 
+// InvalidateAuthCache drops every cached key and account, for when another
+// process announces a change.
+func (s *Service) InvalidateAuthCache() { s.cache.invalidate() }
+
 // MaxDepth reports the configured depth limit.
 func (s *Service) MaxDepth() int { return s.cfg.MaxDepth }
 
@@ -280,6 +284,11 @@ func write[T any](ctx context.Context, s *Service, c Caller, fn func(o *op) (T, 
 				location = idem.Location(result)
 			}
 			if err := tx.SetIdempotencyResponse(ctx, idem.Scope, idem.Key, idem.StatusCode, body, location); err != nil {
+				return err
+			}
+		}
+		if o.invalidateAuth {
+			if err := tx.NotifyAuthChange(ctx); err != nil {
 				return err
 			}
 		}

@@ -111,6 +111,11 @@ type Tx interface {
 	// (moves, reparenting closes, accepted invitations) hold, so that two of
 	// them never interleave and cannot together make a cycle.
 	LockTree(ctx context.Context) error
+	// NotifyAuthChange tells other processes sharing the database, when the
+	// transaction commits, that keys or the tree changed and their
+	// authorization caches must be dropped. A no-op where one process owns
+	// the database.
+	NotifyAuthChange(ctx context.Context) error
 
 	AccountTx
 	UserTx

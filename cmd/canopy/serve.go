@@ -12,6 +12,7 @@ import (
 	"github.com/canopyhq/canopy"
 	"github.com/canopyhq/canopy/httpapi"
 	"github.com/canopyhq/canopy/service"
+	"github.com/canopyhq/canopy/store/postgres"
 )
 
 const serveSummary = `Runs the HTTP API. With no flags it keeps its data in ./canopy.db (SQLite)
@@ -88,6 +89,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	log.Info("listening", "addr", ln.Addr().String(), "version", version())
 
 	go pruneIdempotency(ctx, svc, log)
+	if st.engine == "postgres" {
+		// Replicas tell each other about key revocations and tree changes,
+		// so their caches do not wait for --auth-cache-ttl.
+		go postgres.ListenAuthChanges(ctx, *db.url, log, svc.InvalidateAuthCache, nil)
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

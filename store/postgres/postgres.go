@@ -70,6 +70,9 @@ func (dialect) ForShare() string           { return " FOR SHARE" }
 func (dialect) ForUpdate() string          { return " FOR UPDATE" }
 func (dialect) LockTreeSQL() string        { return "SELECT id FROM tree_lock WHERE id = 1 FOR UPDATE" }
 func (dialect) Arg(v any) any              { return v }
+func (dialect) NotifySQL() string {
+	return "SELECT pg_notify('" + AuthChannel + "', '')"
+}
 
 // ReadTxOptions gives reads one snapshot for all their statements.
 func (dialect) ReadTxOptions() *sql.TxOptions {

@@ -95,6 +95,7 @@ func (dialect) NumberedPlaceholders() bool    { return false }
 func (dialect) ForShare() string              { return "" }
 func (dialect) ForUpdate() string             { return "" }
 func (dialect) LockTreeSQL() string           { return "" } // BEGIN IMMEDIATE already serialises writers
+func (dialect) NotifySQL() string             { return "" }
 func (dialect) ReadTxOptions() *sql.TxOptions { return &sql.TxOptions{ReadOnly: true} }
 
 // Arg stores times as microseconds since the epoch: SQLite has no time

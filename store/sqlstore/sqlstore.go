@@ -30,6 +30,9 @@ type Dialect interface {
 	ForUpdate() string
 	// LockTreeSQL is the statement that takes the tree lock, or "".
 	LockTreeSQL() string
+	// NotifySQL is the statement that announces an auth change at commit,
+	// or "".
+	NotifySQL() string
 	// Arg converts a Go value to what the driver stores (times, mainly).
 	Arg(v any) any
 	// Classify maps a driver error to a store constraint name (for unique
@@ -213,6 +216,18 @@ func (t *tx) LockTree(ctx context.Context) error {
 	var one int
 	if err := t.queryRow(ctx, q).Scan(&one); err != nil {
 		return fmt.Errorf("lock tree: %w", t.db.mapErr(err))
+	}
+	return nil
+}
+
+// NotifyAuthChange announces an auth change to other processes at commit.
+func (t *tx) NotifyAuthChange(ctx context.Context) error {
+	q := t.db.dialect.NotifySQL()
+	if q == "" {
+		return nil
+	}
+	if _, err := t.exec(ctx, q); err != nil {
+		return fmt.Errorf("notify auth change: %w", err)
 	}
 	return nil
 }
