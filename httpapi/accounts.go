@@ -44,9 +44,8 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, v any, err erro
 }
 
 func (s *Server) handleGetAccount(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r, "id", canopy.PrefixAccount)
-	if err != nil {
-		s.writeError(w, r, err)
+	id, ok := s.accountParam(w, r)
+	if !ok {
 		return
 	}
 	a, err := s.svc.GetAccount(r.Context(), caller(r.Context()), id)
@@ -54,9 +53,8 @@ func (s *Server) handleGetAccount(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleUpdateAccount(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r, "id", canopy.PrefixAccount)
-	if err != nil {
-		s.writeError(w, r, err)
+	id, ok := s.accountParam(w, r)
+	if !ok {
 		return
 	}
 	var p service.AccountPatch
@@ -71,9 +69,8 @@ func (s *Server) handleUpdateAccount(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleCloseAccount(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r, "id", canopy.PrefixAccount)
-	if err != nil {
-		s.writeError(w, r, err)
+	id, ok := s.accountParam(w, r)
+	if !ok {
 		return
 	}
 	mode := r.URL.Query().Get("children")
@@ -91,9 +88,8 @@ func (s *Server) handleReactivate(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) setStatus(w http.ResponseWriter, r *http.Request, to canopy.Status) {
-	id, err := pathID(r, "id", canopy.PrefixAccount)
-	if err != nil {
-		s.writeError(w, r, err)
+	id, ok := s.accountParam(w, r)
+	if !ok {
 		return
 	}
 	raw, err := s.optionalEmptyBody(w, r)
@@ -122,9 +118,8 @@ type moveRequest struct {
 }
 
 func (s *Server) handleMove(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r, "id", canopy.PrefixAccount)
-	if err != nil {
-		s.writeError(w, r, err)
+	id, ok := s.accountParam(w, r)
+	if !ok {
 		return
 	}
 	var in moveRequest
@@ -139,14 +134,8 @@ func (s *Server) handleMove(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleChildren(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r, "id", canopy.PrefixAccount)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	pr, err := pageRequest(r)
-	if err != nil {
-		s.writeError(w, r, err)
+	id, pr, ok := s.listParams(w, r)
+	if !ok {
 		return
 	}
 	page, err := s.svc.ListChildren(r.Context(), caller(r.Context()), id, pr)
@@ -154,14 +143,8 @@ func (s *Server) handleChildren(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleDescendants(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r, "id", canopy.PrefixAccount)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	pr, err := pageRequest(r)
-	if err != nil {
-		s.writeError(w, r, err)
+	id, pr, ok := s.listParams(w, r)
+	if !ok {
 		return
 	}
 	depth, err := queryInt(r, "depth", 1, s.svc.MaxDepth())
@@ -174,9 +157,8 @@ func (s *Server) handleDescendants(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleAncestors(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r, "id", canopy.PrefixAccount)
-	if err != nil {
-		s.writeError(w, r, err)
+	id, ok := s.accountParam(w, r)
+	if !ok {
 		return
 	}
 	page, err := s.svc.ListAncestors(r.Context(), caller(r.Context()), id)
@@ -184,9 +166,8 @@ func (s *Server) handleAncestors(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleExternalReferences(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r, "id", canopy.PrefixAccount)
-	if err != nil {
-		s.writeError(w, r, err)
+	id, ok := s.accountParam(w, r)
+	if !ok {
 		return
 	}
 	page, err := s.svc.ListExternalReferences(r.Context(), caller(r.Context()), id)

@@ -3,14 +3,11 @@ package httpapi
 import (
 	"context"
 	"net/http"
-
-	"github.com/canopyhq/canopy"
 )
 
 func (s *Server) handleListConfigurations(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r, "id", canopy.PrefixAccount)
-	if err != nil {
-		s.writeError(w, r, err)
+	id, ok := s.accountParam(w, r)
+	if !ok {
 		return
 	}
 	effective, err := queryBool(r, "effective")
@@ -24,9 +21,8 @@ func (s *Server) handleListConfigurations(w http.ResponseWriter, r *http.Request
 
 // handleGetConfiguration answers with the payload's stored bytes, exactly.
 func (s *Server) handleGetConfiguration(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r, "id", canopy.PrefixAccount)
-	if err != nil {
-		s.writeError(w, r, err)
+	id, ok := s.accountParam(w, r)
+	if !ok {
 		return
 	}
 	effective, err := queryBool(r, "effective")
@@ -46,9 +42,8 @@ func (s *Server) handleGetConfiguration(w http.ResponseWriter, r *http.Request) 
 
 // handlePutConfiguration stores the raw body as the namespace's payload.
 func (s *Server) handlePutConfiguration(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r, "id", canopy.PrefixAccount)
-	if err != nil {
-		s.writeError(w, r, err)
+	id, ok := s.accountParam(w, r)
+	if !ok {
 		return
 	}
 	raw, err := s.readBody(w, r)
@@ -62,9 +57,8 @@ func (s *Server) handlePutConfiguration(w http.ResponseWriter, r *http.Request) 
 }
 
 func (s *Server) handleDeleteConfiguration(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r, "id", canopy.PrefixAccount)
-	if err != nil {
-		s.writeError(w, r, err)
+	id, ok := s.accountParam(w, r)
+	if !ok {
 		return
 	}
 	s.write(w, r, writeSpec{status: http.StatusNoContent}, nil, func(ctx context.Context) (any, error) {
@@ -73,9 +67,8 @@ func (s *Server) handleDeleteConfiguration(w http.ResponseWriter, r *http.Reques
 }
 
 func (s *Server) handleGetWorkflows(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r, "id", canopy.PrefixAccount)
-	if err != nil {
-		s.writeError(w, r, err)
+	id, ok := s.accountParam(w, r)
+	if !ok {
 		return
 	}
 	wf, err := s.svc.GetWorkflows(r.Context(), caller(r.Context()), id)
@@ -87,9 +80,8 @@ type workflowsRequest struct {
 }
 
 func (s *Server) handlePutWorkflows(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r, "id", canopy.PrefixAccount)
-	if err != nil {
-		s.writeError(w, r, err)
+	id, ok := s.accountParam(w, r)
+	if !ok {
 		return
 	}
 	var in workflowsRequest

@@ -13,9 +13,8 @@ type createKeyRequest struct {
 }
 
 func (s *Server) handleCreateAPIKey(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r, "id", canopy.PrefixAccount)
-	if err != nil {
-		s.writeError(w, r, err)
+	id, ok := s.accountParam(w, r)
+	if !ok {
 		return
 	}
 	var in createKeyRequest
@@ -33,14 +32,8 @@ func (s *Server) handleCreateAPIKey(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleListAPIKeys(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r, "id", canopy.PrefixAccount)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	pr, err := pageRequest(r)
-	if err != nil {
-		s.writeError(w, r, err)
+	id, pr, ok := s.listParams(w, r)
+	if !ok {
 		return
 	}
 	page, err := s.svc.ListAPIKeys(r.Context(), caller(r.Context()), id, pr)
@@ -48,9 +41,8 @@ func (s *Server) handleListAPIKeys(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleRevokeAPIKey(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r, "id", canopy.PrefixAccount)
-	if err != nil {
-		s.writeError(w, r, err)
+	id, ok := s.accountParam(w, r)
+	if !ok {
 		return
 	}
 	keyID, err := pathID(r, "keyId", canopy.PrefixAPIKey)

@@ -186,6 +186,36 @@ func pageRequest(r *http.Request) (service.PageRequest, error) {
 	return pr, nil
 }
 
+// accountParam reads the {id} path parameter, answering the error itself
+// when it is malformed.
+func (s *Server) accountParam(w http.ResponseWriter, r *http.Request) (string, bool) {
+	return s.param(w, r, func() (string, error) { return pathID(r, "id", canopy.PrefixAccount) })
+}
+
+// param runs a parser of request parameters and answers its error, if any.
+func (s *Server) param(w http.ResponseWriter, r *http.Request, parse func() (string, error)) (string, bool) {
+	v, err := parse()
+	if err != nil {
+		s.writeError(w, r, err)
+		return "", false
+	}
+	return v, true
+}
+
+// listParams reads {id} and the page parameters of a list.
+func (s *Server) listParams(w http.ResponseWriter, r *http.Request) (string, service.PageRequest, bool) {
+	id, ok := s.accountParam(w, r)
+	if !ok {
+		return "", service.PageRequest{}, false
+	}
+	pr, err := pageRequest(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return "", pr, false
+	}
+	return id, pr, true
+}
+
 // pathID reads a path parameter that must be an id with prefix.
 func pathID(r *http.Request, name, prefix string) (string, error) {
 	v := r.PathValue(name)

@@ -368,12 +368,9 @@ func (s *Service) UpdateAccount(ctx context.Context, c Caller, id string, p Acco
 		return nil, err
 	}
 	return write(ctx, s, c, func(o *op) (*canopy.Account, error) {
-		a, err := o.visible(id, false)
+		a, err := o.open(id)
 		if err != nil {
 			return nil, err
-		}
-		if a.Status == canopy.StatusClosed {
-			return nil, closedError(a.ID)
 		}
 		changed := map[string]any{}
 		if p.Name != nil && *p.Name != a.Name {

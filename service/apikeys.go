@@ -47,12 +47,9 @@ func (s *Service) CreateAPIKey(ctx context.Context, c Caller, accountID, name st
 		return nil, fmt.Errorf("make secret: %w", err)
 	}
 	return write(ctx, s, c, func(o *op) (*CreatedAPIKey, error) {
-		a, err := o.visible(accountID, false)
+		a, err := o.open(accountID)
 		if err != nil {
 			return nil, err
-		}
-		if a.Status == canopy.StatusClosed {
-			return nil, closedError(a.ID)
 		}
 		k := &canopy.APIKey{
 			ID: s.ids.New(canopy.PrefixAPIKey), AccountID: a.ID, Name: name,

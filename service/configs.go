@@ -133,12 +133,9 @@ func (s *Service) PutConfiguration(ctx context.Context, c Caller, id, namespace 
 		return nil, err
 	}
 	return write(ctx, s, c, func(o *op) (*ConfigurationResult, error) {
-		a, err := o.visible(id, false)
+		a, err := o.open(id)
 		if err != nil {
 			return nil, err
-		}
-		if a.Status == canopy.StatusClosed {
-			return nil, closedError(a.ID)
 		}
 		_, err = o.tx.GetConfiguration(ctx, a.ID, namespace)
 		if errors.Is(err, store.ErrNotFound) {
@@ -168,12 +165,9 @@ func (s *Service) DeleteConfiguration(ctx context.Context, c Caller, id, namespa
 		return err
 	}
 	_, err := write(ctx, s, c, func(o *op) (struct{}, error) {
-		a, err := o.visible(id, false)
+		a, err := o.open(id)
 		if err != nil {
 			return struct{}{}, err
-		}
-		if a.Status == canopy.StatusClosed {
-			return struct{}{}, closedError(a.ID)
 		}
 		if err := o.tx.DeleteConfiguration(ctx, a.ID, namespace); errors.Is(err, store.ErrNotFound) {
 			return struct{}{}, canopy.NotFound("configuration namespace " + namespace)
@@ -217,12 +211,9 @@ func (s *Service) PutWorkflows(ctx context.Context, c Caller, id string, names [
 		return nil, err
 	}
 	return write(ctx, s, c, func(o *op) (*Workflows, error) {
-		a, err := o.visible(id, false)
+		a, err := o.open(id)
 		if err != nil {
 			return nil, err
-		}
-		if a.Status == canopy.StatusClosed {
-			return nil, closedError(a.ID)
 		}
 		if err := o.tx.ReplaceWorkflows(ctx, a.ID, names); err != nil {
 			return nil, err

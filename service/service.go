@@ -221,6 +221,19 @@ func (o *op) visible(id string, lock bool) (*canopy.Account, error) {
 	return a, err
 }
 
+// open loads a visible account that is not closed, for writes that change
+// it.
+func (o *op) open(id string) (*canopy.Account, error) {
+	a, err := o.visible(id, false)
+	if err != nil {
+		return nil, err
+	}
+	if a.Status == canopy.StatusClosed {
+		return nil, closedError(a.ID)
+	}
+	return a, nil
+}
+
 // write runs fn as one transaction acting as c.Acting. Before fn runs it
 // re-reads the acting account and refuses the write when the account has
 // left the credential's subtree, or when it or an ancestor is suspended or
