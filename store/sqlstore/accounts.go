@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -160,15 +161,24 @@ func (t *tx) ListSubtree(ctx context.Context, path canopy.Path, maxDepth int, p 
 	if p.After > after {
 		after = p.After
 	}
-	q := `SELECT ` + accountCols + ` FROM accounts WHERE path > ? AND path < ?`
-	args := []any{after, string(path.SubtreeEnd())}
-	if maxDepth > 0 {
-		q += ` AND depth <= ?`
-		args = append(args, path.Depth()+maxDepth)
+	end := string(path.SubtreeEnd())
+	if maxDepth <= 0 {
+		return scanAll(ctx, t, scanAccount, `SELECT `+accountCols+` FROM accounts
+			WHERE path > ? AND path < ? ORDER BY path LIMIT ?`, after, end, p.Limit)
 	}
-	q += ` ORDER BY path LIMIT ?`
+	// Filtering one path range by depth would walk the whole subtree to
+	// find a few shallow accounts. Instead take the first page of each
+	// level from the (depth, path) index and merge them in path order.
+	parts := make([]string, 0, maxDepth)
+	args := make([]any, 0, 4*maxDepth+1)
+	for d := path.Depth() + 1; d <= path.Depth()+maxDepth; d++ {
+		parts = append(parts, `SELECT * FROM (SELECT `+accountCols+` FROM accounts
+			WHERE depth = ? AND path > ? AND path < ? ORDER BY path LIMIT ?) AS level`+strconv.Itoa(d))
+		args = append(args, d, after, end, p.Limit)
+	}
 	args = append(args, p.Limit)
-	return scanAll(ctx, t, scanAccount, q, args...)
+	return scanAll(ctx, t, scanAccount, `SELECT `+accountCols+` FROM (`+strings.Join(parts, " UNION ALL ")+`) AS levels
+		ORDER BY path LIMIT ?`, args...)
 }
 
 func (t *tx) LockSubtree(ctx context.Context, path canopy.Path) error {

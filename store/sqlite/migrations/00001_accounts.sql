@@ -22,6 +22,9 @@ CREATE TABLE accounts (
 -- descendants, subtree checks and moves.
 CREATE UNIQUE INDEX accounts_path ON accounts (path);
 CREATE INDEX accounts_parent ON accounts (parent_id, id);
+-- Depth-limited listings read one path range per level from this index, so
+-- their cost follows depth × page size, not the size of the subtree.
+CREATE INDEX accounts_depth_path ON accounts (depth, path);
 -- Exactly one platform root.
 CREATE UNIQUE INDEX accounts_one_root ON accounts ((parent_id IS NULL)) WHERE parent_id IS NULL;
 
