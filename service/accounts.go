@@ -180,12 +180,9 @@ func (s *Service) CreateChild(ctx context.Context, c Caller, in CreateChildInput
 		return nil, err
 	}
 	return write(ctx, s, c, func(o *op) (*CreateChildResult, error) {
-		// A shared lock on the parent row makes a concurrent move of the
-		// parent's subtree wait, so the child's path is never stale.
-		parent, err := o.tx.GetAccountForShare(ctx, o.acting.ID)
-		if err != nil {
-			return nil, fmt.Errorf("lock parent: %w", err)
-		}
+		// write holds a shared lock on the acting row: a concurrent move of
+		// the parent's subtree waits, so the child's path is never stale.
+		parent := o.acting
 		if parent.Depth()+1 > s.cfg.MaxDepth {
 			return nil, canopy.Errorf(canopy.KindConflict, canopy.CodeDepthLimit,
 				"account %s is at depth %d; the limit is %d levels below the platform root", parent.ID, parent.Depth(), s.cfg.MaxDepth)
@@ -226,25 +223,33 @@ func (s *Service) CreateChild(ctx context.Context, c Caller, in CreateChildInput
 		if in.MasterUser == nil {
 			masterField = "account"
 		}
+		emails := make([]*canopy.OutboxMessage, 0, len(users))
 		for i := range users {
 			u := users[i]
 			u.ID, u.AccountID, u.Status = s.ids.New(canopy.PrefixUser), id, canopy.UserInvited
 			u.CreatedAt, u.UpdatedAt = o.now, o.now
+			// One insert per user, so a taken address names its field.
 			if err := o.tx.InsertUser(ctx, &u); err != nil {
 				return nil, userConflict(err, userField(i, masterField), &u)
 			}
 			res.Users = append(res.Users, &u)
-			if err := o.queueUserEmail(acc, parent, &u); err != nil {
+			m, err := o.userEmail(acc, parent, &u)
+			if err != nil {
 				return nil, err
 			}
+			emails = append(emails, m)
+		}
+		if err := o.tx.InsertOutboxMessages(ctx, emails...); err != nil {
+			return nil, err
 		}
 
-		for _, cfg := range in.Configurations {
-			stored := canopy.Configuration{AccountID: id, Namespace: cfg.Namespace, Value: cfg.Value, UpdatedAt: o.now}
-			if err := o.tx.PutConfiguration(ctx, &stored); err != nil {
-				return nil, err
-			}
-			res.Configurations = append(res.Configurations, stored)
+		stored := make([]*canopy.Configuration, len(in.Configurations))
+		for i, cfg := range in.Configurations {
+			stored[i] = &canopy.Configuration{AccountID: id, Namespace: cfg.Namespace, Value: cfg.Value, UpdatedAt: o.now}
+			res.Configurations = append(res.Configurations, *stored[i])
+		}
+		if err := o.tx.PutConfigurations(ctx, stored...); err != nil {
+			return nil, err
 		}
 
 		res.ExternalReferences = []*canopy.ExternalReference{}
@@ -307,10 +312,10 @@ func userConflict(err error, field string, u *canopy.User) error {
 	return err
 }
 
-// queueUserEmail writes the new user's welcome or invitation email to the
-// outbox in the current transaction (DESIGN rule 4). No password travels:
-// delivery turns the message into a one-time set-password link.
-func (o *op) queueUserEmail(acc, parent *canopy.Account, u *canopy.User) error {
+// userEmail builds the new user's welcome or invitation email, which the
+// caller writes to the outbox in the same transaction (DESIGN rule 4). No
+// password travels: delivery turns it into a one-time set-password link.
+func (o *op) userEmail(acc, parent *canopy.Account, u *canopy.User) (*canopy.OutboxMessage, error) {
 	template := canopy.TemplateUserInvitation
 	if u.Master {
 		template = canopy.TemplateWelcome
@@ -320,13 +325,13 @@ func (o *op) queueUserEmail(acc, parent *canopy.Account, u *canopy.User) error {
 		"userId": u.ID, "userName": u.Name, "email": u.Email, "username": u.Username, "role": u.Role,
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return o.tx.InsertOutboxMessage(o.ctx, &canopy.OutboxMessage{
+	return &canopy.OutboxMessage{
 		ID: o.s.ids.New(canopy.PrefixOutbox), Channel: "email", AccountID: acc.ID, UserID: u.ID,
 		Recipient: u.Email, Template: template, Data: data, Status: canopy.OutboxPending,
 		NextAttemptAt: o.now, CreatedAt: o.now,
-	})
+	}, nil
 }
 
 // GetAccount returns an account the caller may see.
@@ -478,10 +483,7 @@ func (s *Service) CloseAccount(ctx context.Context, c Caller, id, mode string) (
 	if mode != ChildrenRefuse && mode != ChildrenReparent && mode != ChildrenClose {
 		return nil, canopy.BadParam("children", "invalid-enum", "must be reparent or close")
 	}
-	return write(ctx, s, c, func(o *op) (*canopy.Account, error) {
-		if err := o.tx.LockTree(ctx); err != nil {
-			return nil, err
-		}
+	return writeTree(ctx, s, c, func(o *op) (*canopy.Account, error) {
 		a, err := o.visible(id, false)
 		if err != nil {
 			return nil, err
@@ -561,7 +563,7 @@ func (o *op) reparentChildren(a *canopy.Account) (int, error) {
 }
 
 // relink moves account a (and its subtree) under parent with link. The
-// caller holds the tree lock.
+// caller runs in writeTree, so it holds the tree lock.
 func (o *op) relink(a, parent *canopy.Account, link *canopy.Link) error {
 	if err := o.tx.LockSubtree(o.ctx, a.Path); err != nil {
 		return err

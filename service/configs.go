@@ -151,7 +151,7 @@ func (s *Service) PutConfiguration(ctx context.Context, c Caller, id, namespace 
 			return nil, err
 		}
 		cfg := &canopy.Configuration{AccountID: a.ID, Namespace: namespace, Value: value, UpdatedAt: o.now}
-		if err := o.tx.PutConfiguration(ctx, cfg); err != nil {
+		if err := o.tx.PutConfigurations(ctx, cfg); err != nil {
 			return nil, err
 		}
 		o.audit(a.ID, "configuration.updated", "configuration", namespace, map[string]any{"bytes": len(value)})

@@ -239,6 +239,17 @@ func (o *op) open(id string) (*canopy.Account, error) {
 // left the credential's subtree, or when it or an ancestor is suspended or
 // closed (DESIGN rules 2 and 9).
 func write[T any](ctx context.Context, s *Service, c Caller, fn func(o *op) (T, error)) (T, error) {
+	return runWrite(ctx, s, c, false, fn)
+}
+
+// writeTree is write for structural changes (moves, closes): it takes the
+// tree lock before any row lock, so that locks are always taken in the
+// same order and two writes never wait on each other.
+func writeTree[T any](ctx context.Context, s *Service, c Caller, fn func(o *op) (T, error)) (T, error) {
+	return runWrite(ctx, s, c, true, fn)
+}
+
+func runWrite[T any](ctx context.Context, s *Service, c Caller, lockTree bool, fn func(o *op) (T, error)) (T, error) {
 	var (
 		result         T
 		invalidateAuth bool
@@ -260,7 +271,15 @@ func write[T any](ctx context.Context, s *Service, c Caller, fn func(o *op) (T, 
 				return err
 			}
 		}
-		acting, err := tx.GetAccount(ctx, c.Acting.ID)
+		if lockTree {
+			if err := tx.LockTree(ctx); err != nil {
+				return err
+			}
+		}
+		// The shared lock makes a concurrent move of the acting account's
+		// subtree wait for this write (and this write for the move), so the
+		// write never acts on a path that is being rewritten.
+		acting, err := tx.GetAccountForShare(ctx, c.Acting.ID)
 		if errors.Is(err, store.ErrNotFound) || (err == nil && !acting.VisibleTo(c.AccountID)) {
 			return canopy.NotFound("account")
 		}

@@ -19,10 +19,7 @@ func (s *Service) MoveAccount(ctx context.Context, c Caller, id, parentID string
 	if !canopy.ValidID(canopy.PrefixAccount, parentID) {
 		return nil, canopy.InvalidField("parentId", canopy.CodeInvalidID, "must be an account id such as acc_01HN9XHZN6MGXM9JXG50K59Q85")
 	}
-	return write(ctx, s, c, func(o *op) (*canopy.Account, error) {
-		if err := o.tx.LockTree(ctx); err != nil {
-			return nil, err
-		}
+	return writeTree(ctx, s, c, func(o *op) (*canopy.Account, error) {
 		a, err := o.visible(id, false)
 		if err != nil {
 			return nil, err

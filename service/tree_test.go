@@ -100,9 +100,37 @@ func TestConcurrentMovesNeverMakeACycle(t *testing.T) {
 			wg               sync.WaitGroup
 			mu               sync.Mutex
 			moved, refused   int
+			created          int
 			unexpectedErrors []error
 		)
-		for g := range 8 {
+		// Two goroutines create children under random accounts while the
+		// others move subtrees: a child must never keep a stale path.
+		for g := range 2 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				rng := rand.New(rand.NewPCG(uint64(100+g), 7))
+				for range 40 {
+					parent := all[rng.IntN(len(all))]
+					_, err := b.Svc.CreateChild(ctx, b.As(t, parent.ID), b.ChildInput())
+					mu.Lock()
+					switch canopy.ErrorCode(err) {
+					case "internal":
+						if err == nil {
+							created++
+						} else {
+							unexpectedErrors = append(unexpectedErrors, err)
+						}
+					case canopy.CodeDepthLimit:
+						refused++
+					default:
+						unexpectedErrors = append(unexpectedErrors, err)
+					}
+					mu.Unlock()
+				}
+			}()
+		}
+		for g := range 6 {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -113,7 +141,14 @@ func TestConcurrentMovesNeverMakeACycle(t *testing.T) {
 					if rng.IntN(5) == 0 {
 						p = b.Root
 					}
-					_, err := b.Svc.MoveAccount(ctx, asRoot, x.ID, p.ID)
+					// Half the moves act as the root, half as the lowest
+					// common ancestor of the two accounts, so that writes
+					// lock different acting rows while moves rewrite paths.
+					as := asRoot
+					if rng.IntN(2) == 0 {
+						as = b.As(t, lowestCommonAncestor(t, b, x.ID, p.ID))
+					}
+					_, err := b.Svc.MoveAccount(ctx, as, x.ID, p.ID)
 					mu.Lock()
 					switch canopy.ErrorCode(err) {
 					case "internal":
@@ -122,7 +157,9 @@ func TestConcurrentMovesNeverMakeACycle(t *testing.T) {
 						} else {
 							unexpectedErrors = append(unexpectedErrors, err)
 						}
-					case canopy.CodeCycle, canopy.CodeDepthLimit:
+					case canopy.CodeCycle, canopy.CodeDepthLimit, canopy.CodeNotFound, canopy.CodeForbidden:
+						// NotFound: the tree changed between choosing the
+						// acting account and the move; Forbidden: the root.
 						refused++
 					default:
 						unexpectedErrors = append(unexpectedErrors, err)
@@ -133,11 +170,29 @@ func TestConcurrentMovesNeverMakeACycle(t *testing.T) {
 		}
 		wg.Wait()
 		require.Empty(t, unexpectedErrors)
-		t.Logf("%d moves, %d refused as cycles or too deep", moved, refused)
+		t.Logf("%d moves, %d creates, %d refused", moved, created, refused)
 		require.Positive(t, moved)
+		require.Positive(t, created)
 		require.Positive(t, refused)
-		assertTree(t, db, maxDepth, len(all)+1)
+		assertTree(t, db, maxDepth, len(all)+1+created)
 	})
+}
+
+// lowestCommonAncestor reads both accounts as they are now and returns the
+// deepest account on both paths.
+func lowestCommonAncestor(t *testing.T, b *testfactory.Bundle, x, y string) string {
+	ctx := context.Background()
+	asRoot := b.As(t, b.Root.ID)
+	ax, err := b.Svc.GetAccount(ctx, asRoot, x)
+	require.NoError(t, err)
+	ay, err := b.Svc.GetAccount(ctx, asRoot, y)
+	require.NoError(t, err)
+	px, py := ax.Path.IDs(), ay.Path.IDs()
+	lca := b.Root.ID
+	for i := 0; i < len(px) && i < len(py) && px[i] == py[i]; i++ {
+		lca = px[i]
+	}
+	return lca
 }
 
 // assertTree checks the tree invariants over every account.

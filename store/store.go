@@ -195,7 +195,8 @@ type APIKeyTx interface {
 
 // ConfigTx reads and writes configuration namespaces.
 type ConfigTx interface {
-	PutConfiguration(ctx context.Context, c *canopy.Configuration) error
+	// PutConfigurations inserts or replaces namespaces, in one statement.
+	PutConfigurations(ctx context.Context, cs ...*canopy.Configuration) error
 	GetConfiguration(ctx context.Context, accountID, namespace string) (*canopy.Configuration, error)
 	// DeleteConfiguration returns ErrNotFound when there was nothing to delete.
 	DeleteConfiguration(ctx context.Context, accountID, namespace string) error
@@ -213,7 +214,8 @@ type AuditTx interface {
 
 // OutboxTx writes and reads the email outbox.
 type OutboxTx interface {
-	InsertOutboxMessage(ctx context.Context, m *canopy.OutboxMessage) error
+	// InsertOutboxMessages queues messages, in one statement.
+	InsertOutboxMessages(ctx context.Context, ms ...*canopy.OutboxMessage) error
 	ListOutboxMessages(ctx context.Context, accountID string, p Page) ([]*canopy.OutboxMessage, error)
 }
 

@@ -117,6 +117,13 @@ func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }
 
+// rows returns n parenthesised groups of width placeholders, for a
+// multi-row VALUES list.
+func rows(n, width int) string {
+	row := "(" + placeholders(width) + ")"
+	return strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
+}
+
 func (t *tx) UpdateAccount(ctx context.Context, a *canopy.Account) error {
 	md, err := metadataJSON(a.Metadata)
 	if err != nil {
@@ -255,11 +262,15 @@ func (t *tx) ReplaceWorkflows(ctx context.Context, accountID string, names []str
 	if _, err := t.exec(ctx, `DELETE FROM account_workflows WHERE account_id = ?`, accountID); err != nil {
 		return fmt.Errorf("clear workflows: %w", err)
 	}
+	if len(names) == 0 {
+		return nil
+	}
+	args := make([]any, 0, 3*len(names))
 	for i, n := range names {
-		if _, err := t.exec(ctx, `INSERT INTO account_workflows (account_id, position, name) VALUES (?, ?, ?)`,
-			accountID, i, n); err != nil {
-			return fmt.Errorf("insert workflow: %w", err)
-		}
+		args = append(args, accountID, i, n)
+	}
+	if _, err := t.exec(ctx, `INSERT INTO account_workflows (account_id, position, name) VALUES `+rows(len(names), 3), args...); err != nil {
+		return fmt.Errorf("insert workflows: %w", err)
 	}
 	return nil
 }

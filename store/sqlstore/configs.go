@@ -20,11 +20,17 @@ func scanConfig(r rowScanner) (*canopy.Configuration, error) {
 	return &c, nil
 }
 
-func (t *tx) PutConfiguration(ctx context.Context, c *canopy.Configuration) error {
+func (t *tx) PutConfigurations(ctx context.Context, cs ...*canopy.Configuration) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	args := make([]any, 0, 5*len(cs))
+	for _, c := range cs {
+		args = append(args, c.AccountID, c.Namespace, []byte(c.Value), c.UpdatedAt, c.UpdatedAt)
+	}
 	_, err := t.exec(ctx, `INSERT INTO account_configurations (account_id, namespace, value, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (account_id, namespace) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
-		c.AccountID, c.Namespace, []byte(c.Value), c.UpdatedAt, c.UpdatedAt)
+		VALUES `+rows(len(cs), 5)+`
+		ON CONFLICT (account_id, namespace) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`, args...)
 	if err != nil {
 		return fmt.Errorf("put configuration: %w", err)
 	}

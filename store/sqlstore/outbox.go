@@ -28,10 +28,16 @@ func scanOutbox(r rowScanner) (*canopy.OutboxMessage, error) {
 	return &m, nil
 }
 
-func (t *tx) InsertOutboxMessage(ctx context.Context, m *canopy.OutboxMessage) error {
-	_, err := t.exec(ctx, `INSERT INTO outbox (`+outboxCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		m.ID, m.Channel, m.AccountID, nullable(m.UserID), m.Recipient, m.Template, string(m.Data), string(m.Status),
-		m.Attempts, m.NextAttemptAt, m.LastError, m.CreatedAt, timePtrArg(m.SentAt))
+func (t *tx) InsertOutboxMessages(ctx context.Context, ms ...*canopy.OutboxMessage) error {
+	if len(ms) == 0 {
+		return nil
+	}
+	args := make([]any, 0, 13*len(ms))
+	for _, m := range ms {
+		args = append(args, m.ID, m.Channel, m.AccountID, nullable(m.UserID), m.Recipient, m.Template, string(m.Data),
+			string(m.Status), m.Attempts, m.NextAttemptAt, m.LastError, m.CreatedAt, timePtrArg(m.SentAt))
+	}
+	_, err := t.exec(ctx, `INSERT INTO outbox (`+outboxCols+`) VALUES `+rows(len(ms), 13), args...)
 	if err != nil {
 		return fmt.Errorf("insert outbox message: %w", err)
 	}

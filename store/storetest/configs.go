@@ -52,7 +52,7 @@ func testConfigurations(t *testing.T, open Opener) {
 			t.Run(tt.name, func(t *testing.T) {
 				ns := strings.ToLower(tt.name)
 				c := &canopy.Configuration{AccountID: root.ID, Namespace: ns, Value: json.RawMessage(tt.value), UpdatedAt: at(7)}
-				b.write(t, func(ctx context.Context, tx store.Tx) { require.NoError(t, tx.PutConfiguration(ctx, c)) })
+				b.write(t, func(ctx context.Context, tx store.Tx) { require.NoError(t, tx.PutConfigurations(ctx, c)) })
 				b.read(t, func(ctx context.Context, tx store.Tx) {
 					got, err := tx.GetConfiguration(ctx, root.ID, ns)
 					require.NoError(t, err)
@@ -81,7 +81,7 @@ func testConfigurations(t *testing.T, open Opener) {
 		kid := b.f.account(root)
 		put := func(accountID, value string, when int) {
 			b.write(t, func(ctx context.Context, tx store.Tx) {
-				require.NoError(t, tx.PutConfiguration(ctx, &canopy.Configuration{
+				require.NoError(t, tx.PutConfigurations(ctx, &canopy.Configuration{
 					AccountID: accountID, Namespace: "portal", Value: json.RawMessage(value), UpdatedAt: at(when)}))
 			})
 		}
@@ -108,9 +108,9 @@ func testConfigurations(t *testing.T, open Opener) {
 		_, b := setup(t, open)
 		root := b.f.account(nil)
 		b.write(t, func(ctx context.Context, tx store.Tx) {
-			require.NoError(t, tx.PutConfiguration(ctx, &canopy.Configuration{
+			require.NoError(t, tx.PutConfigurations(ctx, &canopy.Configuration{
 				AccountID: root.ID, Namespace: "keep", Value: json.RawMessage(`1`), UpdatedAt: at(1)}))
-			require.NoError(t, tx.PutConfiguration(ctx, &canopy.Configuration{
+			require.NoError(t, tx.PutConfigurations(ctx, &canopy.Configuration{
 				AccountID: root.ID, Namespace: "drop", Value: json.RawMessage(`2`), UpdatedAt: at(1)}))
 		})
 		b.write(t, func(ctx context.Context, tx store.Tx) {
@@ -151,7 +151,7 @@ func testConfigurations(t *testing.T, open Opener) {
 		b.write(t, func(ctx context.Context, tx store.Tx) {
 			for i, ns := range namespaces {
 				for _, acc := range []*canopy.Account{kid, root, other} {
-					require.NoError(t, tx.PutConfiguration(ctx, &canopy.Configuration{
+					require.NoError(t, tx.PutConfigurations(ctx, &canopy.Configuration{
 						AccountID: acc.ID, Namespace: ns, Value: json.RawMessage(`{}`), UpdatedAt: at(i)}))
 				}
 			}

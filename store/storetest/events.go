@@ -151,9 +151,9 @@ func testOutbox(t *testing.T, open Opener) {
 		msgs[2].Status = canopy.OutboxFailed
 		b.write(t, func(ctx context.Context, tx store.Tx) {
 			for _, m := range msgs {
-				require.NoError(t, tx.InsertOutboxMessage(ctx, m))
+				require.NoError(t, tx.InsertOutboxMessages(ctx, m))
 			}
-			require.NoError(t, tx.InsertOutboxMessage(ctx, b.f.newMessage(kid)))
+			require.NoError(t, tx.InsertOutboxMessages(ctx, b.f.newMessage(kid)))
 		})
 		b.read(t, func(ctx context.Context, tx store.Tx) {
 			for _, size := range []int{1, 2, 3, 10} {

@@ -31,10 +31,10 @@ func testTransactions(t *testing.T, open Opener) {
 			require.NoError(t, tx.InsertAccount(ctx, kid))
 			require.NoError(t, tx.InsertUser(ctx, master))
 			require.NoError(t, tx.ReplaceWorkflows(ctx, kid.ID, []string{"kyc"}))
-			require.NoError(t, tx.PutConfiguration(ctx, &canopy.Configuration{
+			require.NoError(t, tx.PutConfigurations(ctx, &canopy.Configuration{
 				AccountID: kid.ID, Namespace: "portal", Value: []byte(`{}`), UpdatedAt: at(1)}))
 			require.NoError(t, tx.InsertAuditEvent(ctx, b.f.newEvent(kid, "account.create", kid.ID)))
-			require.NoError(t, tx.InsertOutboxMessage(ctx, b.f.newMessage(kid)))
+			require.NoError(t, tx.InsertOutboxMessages(ctx, b.f.newMessage(kid)))
 			require.NoError(t, tx.InsertIdempotency(ctx, &store.Idempotency{
 				Scope: "s", Key: "k", Fingerprint: "f", StatusCode: 201, Body: []byte("{}"), CreatedAt: at(1)}))
 			return tx.InsertUser(ctx, dup)
@@ -125,7 +125,7 @@ func testTransactions(t *testing.T, open Opener) {
 				return tx.UpdateAccount(ctx, &upd)
 			}},
 			{"PutConfiguration", func(tx store.Tx) error {
-				return tx.PutConfiguration(ctx, &canopy.Configuration{AccountID: root.ID, Namespace: "x",
+				return tx.PutConfigurations(ctx, &canopy.Configuration{AccountID: root.ID, Namespace: "x",
 					Value: []byte(`1`), UpdatedAt: at(1)})
 			}},
 			{"DeleteIdempotencyBefore", func(tx store.Tx) error {
