@@ -70,6 +70,7 @@ func (dialect) ForShare() string           { return " FOR SHARE" }
 func (dialect) ForUpdate() string          { return " FOR UPDATE" }
 func (dialect) LockTreeSQL() string        { return "SELECT id FROM tree_lock WHERE id = 1 FOR UPDATE" }
 func (dialect) Arg(v any) any              { return v }
+func (dialect) CacheStatements() bool      { return false } // pgx caches prepared statements itself
 func (dialect) NotifySQL() string {
 	return "SELECT pg_notify('" + AuthChannel + "', '')"
 }

@@ -97,6 +97,7 @@ func (dialect) ForUpdate() string             { return "" }
 func (dialect) LockTreeSQL() string           { return "" } // BEGIN IMMEDIATE already serialises writers
 func (dialect) NotifySQL() string             { return "" }
 func (dialect) ReadTxOptions() *sql.TxOptions { return &sql.TxOptions{ReadOnly: true} }
+func (dialect) CacheStatements() bool         { return true } // the driver parses every statement it runs
 
 // Arg stores times as microseconds since the epoch: SQLite has no time
 // type, and integers sort and compare correctly.

@@ -40,6 +40,9 @@ type Dialect interface {
 	Classify(err error) (constraint string, retry bool)
 	// ReadTxOptions are the options of a read-only snapshot transaction.
 	ReadTxOptions() *sql.TxOptions
+	// CacheStatements says whether the store should keep prepared
+	// statements (drivers that cache them themselves, like pgx, say no).
+	CacheStatements() bool
 }
 
 // DB is a store.Store over one database. Writes go through the write pool
@@ -51,17 +54,31 @@ type DB struct {
 	dialect Dialect
 
 	rebound sync.Map // query text → rebound text
+
+	// writeStmts and readStmts are nil unless the dialect caches
+	// statements; a statement belongs to the pool that prepared it.
+	writeStmts, readStmts *stmtCache
 }
 
 var _ store.Store = (*DB)(nil)
 
 // New returns a store over the given pools (which may be the same pool).
 func New(write, read *sql.DB, d Dialect) *DB {
-	return &DB{write: write, read: read, dialect: d}
+	db := &DB{write: write, read: read, dialect: d}
+	if d.CacheStatements() {
+		db.writeStmts, db.readStmts = newStmtCache(), newStmtCache()
+	}
+	return db
 }
 
 // Engine names the database engine.
 func (db *DB) Engine() string { return db.dialect.Engine() }
+
+// PreparedStatements reports how many statements the write and read pools
+// keep prepared (always 0 where the driver caches them itself).
+func (db *DB) PreparedStatements() (write, read int) {
+	return db.writeStmts.size(), db.readStmts.size()
+}
 
 // WritePool exposes the write pool for migrations and benchmark fixtures.
 func (db *DB) WritePool() *sql.DB { return db.write }
@@ -79,6 +96,10 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Close closes both pools.
 func (db *DB) Close() error {
+	if db.writeStmts != nil {
+		db.writeStmts.close()
+		db.readStmts.close()
+	}
 	err := db.write.Close()
 	if db.read != db.write {
 		err = errors.Join(err, db.read.Close())
@@ -93,7 +114,7 @@ const maxAttempts = 5
 func (db *DB) Write(ctx context.Context, fn func(store.Tx) error) error {
 	var err error
 	for attempt := 1; attempt <= maxAttempts; attempt++ {
-		err = db.run(ctx, db.write, nil, fn)
+		err = db.run(ctx, db.write, db.writeStmts, nil, fn)
 		if err == nil {
 			return nil
 		}
@@ -107,15 +128,19 @@ func (db *DB) Write(ctx context.Context, fn func(store.Tx) error) error {
 
 // Read runs fn in a read-only snapshot transaction.
 func (db *DB) Read(ctx context.Context, fn func(store.Tx) error) error {
-	return db.run(ctx, db.read, db.dialect.ReadTxOptions(), fn)
+	return db.run(ctx, db.read, db.readStmts, db.dialect.ReadTxOptions(), fn)
 }
 
-func (db *DB) run(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, fn func(store.Tx) error) (err error) {
+func (db *DB) run(ctx context.Context, pool *sql.DB, stmts *stmtCache, opts *sql.TxOptions, fn func(store.Tx) error) (err error) {
+	if stmts != nil {
+		// Runs after the transaction has let go of its connection.
+		defer stmts.preparePending(ctx, pool)
+	}
 	sqlTx, err := pool.BeginTx(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("begin: %w", db.mapErr(err))
 	}
-	t := &tx{tx: sqlTx, db: db}
+	t := &tx{tx: sqlTx, db: db, stmts: stmts}
 	// Roll back unless the commit was reached, not only on an error or a
 	// panic: fn may also end the goroutine with runtime.Goexit (t.FailNow
 	// in a test does), and a transaction left open keeps its locks — and
@@ -180,8 +205,9 @@ func (db *DB) rebind(q string) string {
 
 // tx is one transaction; its methods live in one file per resource.
 type tx struct {
-	tx *sql.Tx
-	db *DB
+	tx    *sql.Tx
+	db    *DB
+	stmts *stmtCache
 }
 
 var _ store.Tx = (*tx)(nil)
@@ -193,18 +219,52 @@ func (t *tx) args(args []any) []any {
 	return args
 }
 
+// prepared returns the transaction's handle on a cached statement for q,
+// or nil when q is not prepared yet (or statements are not cached).
+func (t *tx) prepared(ctx context.Context, q string) *sql.Stmt {
+	if t.stmts == nil {
+		return nil
+	}
+	if st := t.stmts.lookup(q); st != nil {
+		return t.tx.StmtContext(ctx, st)
+	}
+	return nil
+}
+
 func (t *tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	res, err := t.tx.ExecContext(ctx, t.db.rebind(q), t.args(args)...)
+	q = t.db.rebind(q)
+	var (
+		res sql.Result
+		err error
+	)
+	if st := t.prepared(ctx, q); st != nil {
+		res, err = st.ExecContext(ctx, t.args(args)...)
+	} else {
+		res, err = t.tx.ExecContext(ctx, q, t.args(args)...)
+	}
 	return res, t.db.mapErr(err)
 }
 
 func (t *tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	rows, err := t.tx.QueryContext(ctx, t.db.rebind(q), t.args(args)...)
+	q = t.db.rebind(q)
+	var (
+		rows *sql.Rows
+		err  error
+	)
+	if st := t.prepared(ctx, q); st != nil {
+		rows, err = st.QueryContext(ctx, t.args(args)...)
+	} else {
+		rows, err = t.tx.QueryContext(ctx, q, t.args(args)...)
+	}
 	return rows, t.db.mapErr(err)
 }
 
 func (t *tx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
-	return t.tx.QueryRowContext(ctx, t.db.rebind(q), t.args(args)...)
+	q = t.db.rebind(q)
+	if st := t.prepared(ctx, q); st != nil {
+		return st.QueryRowContext(ctx, t.args(args)...)
+	}
+	return t.tx.QueryRowContext(ctx, q, t.args(args)...)
 }
 
 // LockTree takes the installation-wide structural lock.
