@@ -1,0 +1,169 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/canopyhq/canopy"
+	"github.com/canopyhq/canopy/store"
+)
+
+// SetStatus suspends or reactivates a descendant of the acting account
+// (DESIGN rule 9). Suspension stops writes in the account's whole subtree;
+// reads keep working. Setting the status an account already has changes
+// nothing.
+//
+// Errors: not-found; forbidden (an account cannot suspend or reactivate
+// itself); account-closed.
+func (s *Service) SetStatus(ctx context.Context, c Caller, id string, to canopy.Status) (*canopy.Account, error) {
+	if to != canopy.StatusActive && to != canopy.StatusSuspended {
+		return nil, fmt.Errorf("set status: unsupported status %q", to)
+	}
+	return write(ctx, s, c, func(o *op) (*canopy.Account, error) {
+		a, err := o.visible(id, false)
+		if err != nil {
+			return nil, err
+		}
+		if a.ID == o.acting.ID {
+			return nil, canopy.Errorf(canopy.KindForbidden, canopy.CodeForbidden,
+				"an account cannot suspend or reactivate itself; act as one of its ancestors")
+		}
+		if a.Status == canopy.StatusClosed {
+			return nil, closedError(a.ID)
+		}
+		if a.Status == to {
+			return a, nil
+		}
+		a.Status, a.UpdatedAt = to, o.now
+		if err := o.tx.UpdateAccount(ctx, a); err != nil {
+			return nil, err
+		}
+		action := "account.suspended"
+		if to == canopy.StatusActive {
+			action = "account.reactivated"
+		}
+		o.audit(a.ID, action, "account", a.ID, nil)
+		o.invalidateAuth = true
+		return a, nil
+	})
+}
+
+// Children modes for closing an account that has open children.
+const (
+	ChildrenRefuse   = ""
+	ChildrenReparent = "reparent"
+	ChildrenClose    = "close"
+)
+
+// CloseAccount closes an account. While it has open children the close is
+// refused unless mode says what becomes of them: reparent moves them to the
+// closing account's parent, close closes the whole subtree.
+//
+// Errors: not-found; forbidden (the platform root); has-children (409);
+// external-reference-exists when a reparented child's reference collides.
+func (s *Service) CloseAccount(ctx context.Context, c Caller, id, mode string) (*canopy.Account, error) {
+	if mode != ChildrenRefuse && mode != ChildrenReparent && mode != ChildrenClose {
+		return nil, canopy.BadParam("children", "invalid-enum", "must be reparent or close")
+	}
+	return writeTree(ctx, s, c, func(o *op) (*canopy.Account, error) {
+		a, err := o.visible(id, false)
+		if err != nil {
+			return nil, err
+		}
+		if a.IsRoot() {
+			return nil, canopy.Errorf(canopy.KindForbidden, canopy.CodeForbidden, "the platform root cannot be closed")
+		}
+		if a.Status == canopy.StatusClosed {
+			return a, nil
+		}
+		open, err := o.tx.CountOpenChildren(ctx, a.ID)
+		if err != nil {
+			return nil, err
+		}
+		details := map[string]any{}
+		switch {
+		case open > 0 && mode == ChildrenRefuse:
+			return nil, canopy.Errorf(canopy.KindConflict, canopy.CodeHasChildren,
+				"account %s has %d open children; close it with ?children=reparent to move them to its parent, or ?children=close to close them too",
+				a.ID, open)
+		case open > 0 && mode == ChildrenReparent:
+			n, err := o.reparentChildren(a)
+			if err != nil {
+				return nil, err
+			}
+			details["reparented"] = n
+		case open > 0 && mode == ChildrenClose:
+			n, err := o.tx.CloseSubtree(ctx, a.Path, o.now)
+			if err != nil {
+				return nil, err
+			}
+			details["closedDescendants"] = n - 1
+		}
+		if a.Status != canopy.StatusClosed {
+			a.Status, a.UpdatedAt, a.ClosedAt = canopy.StatusClosed, o.now, &o.now
+			if err := o.tx.UpdateAccount(ctx, a); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return nil, err
+			}
+		}
+		o.audit(a.ID, "account.closed", "account", a.ID, details)
+		o.invalidateAuth = true
+		return a, nil
+	})
+}
+
+// reparentChildren moves a's open children under a's parent.
+func (o *op) reparentChildren(a *canopy.Account) (int, error) {
+	parent, err := o.tx.GetAccount(o.ctx, a.ParentID)
+	if err != nil {
+		return 0, fmt.Errorf("load parent: %w", err)
+	}
+	moved := 0
+	after := ""
+	for {
+		children, err := o.tx.ListChildren(o.ctx, a.ID, store.Page{After: after, Limit: 500})
+		if err != nil {
+			return 0, err
+		}
+		if len(children) == 0 {
+			return moved, nil
+		}
+		for _, ch := range children {
+			after = ch.ID
+			if ch.Status == canopy.StatusClosed {
+				continue
+			}
+			link := ch.Link
+			if parent.IsRoot() {
+				link = canopy.DefaultLink(parent, ch.Link.Origin, o.now)
+			}
+			if err := o.relink(ch, parent, link); err != nil {
+				return 0, err
+			}
+			moved++
+		}
+	}
+}
+
+// relink moves account a (and its subtree) under parent with link. The
+// caller runs in writeTree, so it holds the tree lock.
+func (o *op) relink(a, parent *canopy.Account, link *canopy.Link) error {
+	if err := o.tx.LockSubtree(o.ctx, a.Path); err != nil {
+		return err
+	}
+	if _, err := o.tx.MovePaths(o.ctx, a.Path, parent.Path.Child(a.ID)); err != nil {
+		return err
+	}
+	if err := o.tx.SetParent(o.ctx, a.ID, parent.ID, link, o.now); err != nil {
+		return err
+	}
+	if err := o.tx.RescopeExternalReferences(o.ctx, a.ID, parent.ID); err != nil {
+		if store.Conflict(err) == store.UniqueExternalRef {
+			return canopy.Errorf(canopy.KindConflict, canopy.CodeExternalRefExists,
+				"account %s carries an external reference that another child of %s already has", a.ID, parent.ID)
+		}
+		return err
+	}
+	o.invalidateAuth = true
+	return nil
+}
