@@ -1,13 +1,8 @@
 package postgres_test
 
 import (
-	"context"
-	"database/sql"
 	"errors"
-	"fmt"
-	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/require"
@@ -26,46 +21,11 @@ func TestStore(t *testing.T) {
 
 func TestMigrationsApplyOnceAndAreIdempotent(t *testing.T) {
 	t.Parallel()
-	ctx := t.Context()
-	files, err := filepath.Glob(filepath.Join("migrations", "*.sql"))
-	require.NoError(t, err)
-	require.NotEmpty(t, files)
-
-	// An empty schema of its own, which testdb would have migrated already.
-	dsn := testdb.PostgresURL(t)
-	schema := fmt.Sprintf("canopy_test_migrate_%d", time.Now().UnixNano())
-	admin, err := sql.Open("pgx", dsn)
-	require.NoError(t, err)
-	t.Cleanup(func() { admin.Close() })
-	_, err = admin.ExecContext(ctx, "CREATE SCHEMA "+schema)
-	require.NoError(t, err)
-	t.Cleanup(func() { _, _ = admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE") })
-	db, err := postgres.Open(ctx, testdb.WithSearchPath(dsn, schema), postgres.Options{MaxConns: 2})
+	// An empty schema of its own: testdb.Postgres would have migrated it.
+	db, err := postgres.Open(t.Context(), testdb.PostgresSchemaURL(t), postgres.Options{MaxConns: 2})
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
-
-	before, err := postgres.MigrationStatus(ctx, db)
-	require.NoError(t, err)
-	require.Len(t, before, len(files))
-	for _, s := range before {
-		require.False(t, s.Applied, "fresh schema: %s", s.Name)
-	}
-
-	applied, err := postgres.Migrate(ctx, db)
-	require.NoError(t, err)
-	require.Len(t, applied, len(files), "first run applies every migration")
-
-	again, err := postgres.Migrate(ctx, db)
-	require.NoError(t, err)
-	require.Empty(t, again, "second run applies nothing")
-
-	status, err := postgres.MigrationStatus(ctx, db)
-	require.NoError(t, err)
-	require.Len(t, status, len(files))
-	for _, s := range status {
-		require.True(t, s.Applied, "migration %d %s", s.Version, s.Name)
-	}
-	require.NoError(t, db.Ping(ctx))
+	storetest.RunMigrations(t, db, storetest.Migrator{Up: postgres.Migrate, Status: postgres.MigrationStatus, Dir: "migrations"})
 }
 
 // TestWriteRetriesTransientFailures checks that serialisation failures and

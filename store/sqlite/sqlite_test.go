@@ -20,37 +20,10 @@ func TestStore(t *testing.T) {
 
 func TestMigrationsApplyOnceAndAreIdempotent(t *testing.T) {
 	t.Parallel()
-	ctx := t.Context()
-	files, err := filepath.Glob(filepath.Join("migrations", "*.sql"))
-	require.NoError(t, err)
-	require.NotEmpty(t, files)
-
 	db, err := sqlite.Open(filepath.Join(t.TempDir(), "canopy.db"), sqlite.Options{Synchronous: "NORMAL"})
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
-
-	before, err := sqlite.MigrationStatus(ctx, db)
-	require.NoError(t, err)
-	require.Len(t, before, len(files))
-	for _, s := range before {
-		require.False(t, s.Applied, "fresh database: %s", s.Name)
-	}
-
-	applied, err := sqlite.Migrate(ctx, db)
-	require.NoError(t, err)
-	require.Len(t, applied, len(files), "first run applies every migration")
-
-	again, err := sqlite.Migrate(ctx, db)
-	require.NoError(t, err)
-	require.Empty(t, again, "second run applies nothing")
-
-	status, err := sqlite.MigrationStatus(ctx, db)
-	require.NoError(t, err)
-	require.Len(t, status, len(files))
-	for _, s := range status {
-		require.True(t, s.Applied, "migration %d %s", s.Version, s.Name)
-	}
-	require.NoError(t, db.Ping(ctx))
+	storetest.RunMigrations(t, db, storetest.Migrator{Up: sqlite.Migrate, Status: sqlite.MigrationStatus, Dir: "migrations"})
 }
 
 // TestReopenKeepsData checks that the file, not the process, holds the data.
