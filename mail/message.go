@@ -41,18 +41,23 @@ type Sender interface {
 }
 
 // IsPermanent reports whether err, one of the errors Send returned, is a
-// permanent rejection of the message by the server (an SMTP 5xx reply to
-// MAIL, RCPT or DATA, such as "550 no such mailbox"): retrying the same
-// message will not help. Connection failures, timeouts, 4xx replies and
-// authentication failures (a configuration problem, fixed by the operator)
-// are not permanent.
+// permanent rejection of this message by the server: an SMTP 5xx reply to
+// RCPT (such as "550 no such mailbox") or to DATA (such as "554 content
+// rejected"). Retrying the same message will not help. Everything else is
+// not permanent: connection failures, timeouts, 4xx replies, and failures
+// of AUTH or MAIL FROM, which concern the sender's configuration rather
+// than the message and are for the operator to fix.
 func IsPermanent(err error) bool {
 	var se *gomail.SendError
 	if !errors.As(err, &se) {
 		return false
 	}
-	code := se.ErrorCode()
-	return code >= 500 && code < 600
+	switch se.Reason {
+	case gomail.ErrSMTPRcptTo, gomail.ErrSMTPData, gomail.ErrSMTPDataClose:
+		code := se.ErrorCode()
+		return code >= 500 && code < 600
+	}
+	return false
 }
 
 // validID is what an ID may hold: it goes into a header and a file name.

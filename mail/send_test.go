@@ -99,12 +99,37 @@ func TestSMTPSendWithAuth(t *testing.T) {
 	errs = smtpSender(t, s, nil).Send(context.Background(), batch())
 	for _, err := range errs {
 		require.Error(t, err, "no credentials: MAIL FROM refused")
+		require.False(t, mail.IsPermanent(err), "a refused MAIL FROM is a configuration problem")
 	}
 	require.Zero(t, s.Attempts())
 
 	errs = smtpSender(t, s, url.UserPassword("relay", "s3cret")).Send(context.Background(), batch())
 	require.Equal(t, []error{nil, nil}, errs)
 	require.Len(t, s.WaitFor(t, 2, 5*time.Second), 2)
+}
+
+func TestSMTPTLSModesAgainstAServerWithoutSTARTTLS(t *testing.T) {
+	t.Parallel()
+	s := smtptest.Start(t, smtptest.WithAuth("relay", "s3cret"))
+	msg := func(id string) []*mail.Message {
+		return []*mail.Message{rendered(t, id, "ada@dental.example", "Ada", mail.TemplateWelcome)}
+	}
+	send := func(rawURL, id string) error {
+		sender, err := mail.NewSMTPSender(rawURL, 5*time.Second)
+		require.NoError(t, err)
+		return sender.Send(context.Background(), msg(id))[0]
+	}
+
+	err := send("smtp://relay:s3cret@"+s.Addr()+"?tls=required", "msg_tls1")
+	require.ErrorContains(t, err, "STARTTLS", "tls=required does not fall back to clear text")
+
+	err = send("smtp://relay:s3cret@"+s.Addr(), "msg_tls2")
+	require.ErrorContains(t, err, "not able to detect a supported authentication mechanism",
+		"opportunistic TLS without STARTTLS: auto-discovery will not send PLAIN credentials in clear text")
+	require.Zero(t, s.Attempts())
+
+	require.NoError(t, send("smtp://relay:s3cret@"+s.Addr()+"?tls=none", "msg_tls3"), "tls=none to localhost may")
+	require.Equal(t, "<msg_tls3@acme.example>", s.WaitFor(t, 1, 5*time.Second)[0].MessageID)
 }
 
 func TestSMTPRetryAfterTemporaryFailureKeepsTheMessageID(t *testing.T) {
