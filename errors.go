@@ -3,6 +3,7 @@ package canopy
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Kind classifies an application error. The HTTP layer maps each kind to one
@@ -22,6 +23,7 @@ const (
 	KindTooLarge
 	KindPreconditionFailed
 	KindUnavailable
+	KindTooManyRequests
 )
 
 // Stable error codes. Clients match on these; they never change meaning.
@@ -51,6 +53,13 @@ const (
 	CodeLastKey              = "last-api-key"
 	CodeUnavailable          = "unavailable"
 	CodeUnsupportedMediaType = "unsupported-media-type"
+	CodeInvalidCredentials   = "invalid-credentials"
+	CodeLoginThrottled       = "login-throttled"
+	CodeLoginLocked          = "login-locked"
+	CodeInvalidToken         = "invalid-token"
+	CodeWeakPassword         = "weak-password"
+	CodeUserDisabled         = "user-disabled"
+	CodeLastAdmin            = "last-admin"
 )
 
 // FieldError names one bad input field. Field is a dotted path into the
@@ -70,6 +79,8 @@ type Error struct {
 	Code    string
 	Message string
 	Fields  []FieldError
+	// RetryAfter, when set, tells the client when to try again.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {

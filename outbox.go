@@ -19,6 +19,7 @@ const (
 const (
 	TemplateWelcome        = "welcome"         // a new account's master user: set your password
 	TemplateUserInvitation = "user-invitation" // a further user invited into an account
+	TemplatePasswordReset  = "password-reset"  // a user asked to reset their password
 )
 
 // OutboxMessage is an email (later also an SMS) written in the same

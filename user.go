@@ -39,7 +39,18 @@ type User struct {
 	Master    bool       `json:"master"`
 	CreatedAt time.Time  `json:"createdAt"`
 	UpdatedAt time.Time  `json:"updatedAt"`
+	// LastLoginAt is when the user last signed in, if ever.
+	LastLoginAt *time.Time `json:"lastLoginAt"`
+
+	// PasswordHash is the argon2id hash in PHC form, empty until the user
+	// sets a password; it never leaves the service.
+	PasswordHash      string     `json:"-"`
+	PasswordChangedAt *time.Time `json:"-"`
 }
+
+// CountsAsAdmin reports whether u holds the account's admin rights: the last
+// such user of an account can be neither removed, disabled nor demoted.
+func (u *User) CountsAsAdmin() bool { return u.Role == UserAdmin && u.Status != UserDisabled }
 
 var usernamePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@+-]{2,99}$`)
 

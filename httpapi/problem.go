@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 
 	"github.com/canopyhq/canopy"
@@ -38,6 +40,7 @@ var kindStatus = map[canopy.Kind]int{
 	canopy.KindTooLarge:           http.StatusRequestEntityTooLarge,
 	canopy.KindPreconditionFailed: http.StatusPreconditionFailed,
 	canopy.KindUnavailable:        http.StatusServiceUnavailable,
+	canopy.KindTooManyRequests:    http.StatusTooManyRequests,
 }
 
 // writeError answers with the problem for err. Errors that are not
@@ -53,6 +56,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status := kindStatus[e.Kind]
 	if status == 0 {
 		status = http.StatusInternalServerError
+	}
+	if e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds()))))
 	}
 	s.writeProblem(w, r, status, e.Code, e.Message, e.Fields)
 }

@@ -32,5 +32,21 @@ func (s *Server) registerRoutes() {
 	s.handle("GET /v1/accounts/{id}/api-keys", false, s.handleListAPIKeys)
 	s.handle("DELETE /v1/accounts/{id}/api-keys/{keyId}", false, s.handleRevokeAPIKey)
 
+	s.handle("GET /v1/accounts/{id}/users", false, s.handleListUsers)
+	s.handle("POST /v1/accounts/{id}/users", false, s.handleCreateUser)
+	s.handle("GET /v1/accounts/{id}/users/{userId}", false, s.handleGetUser)
+	s.handle("PATCH /v1/accounts/{id}/users/{userId}", false, s.handleUpdateUser)
+	s.handle("DELETE /v1/accounts/{id}/users/{userId}", false, s.handleDeleteUser)
+	s.handle("POST /v1/accounts/{id}/users/{userId}/disable", false, s.handleDisableUser)
+	s.handle("POST /v1/accounts/{id}/users/{userId}/enable", false, s.handleEnableUser)
+	s.handle("POST /v1/accounts/{id}/users/{userId}/resend-invitation", false, s.handleResendInvitation)
+
+	s.handle("POST /v1/auth/login", true, s.handleLogin)
+	s.handle("POST /v1/auth/set-password", true, s.handleSetPassword)
+	s.handle("POST /v1/auth/password-reset", true, s.handlePasswordReset)
+	s.handle("POST /v1/auth/logout", false, s.handleLogout)
+	s.handle("GET /v1/me", false, s.handleMe)
+
+	s.handle("GET /v1/outbox", false, s.handleListOutbox)
 	s.handle("GET /v1/audit-events", false, s.handleAuditEvents)
 }

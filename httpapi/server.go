@@ -189,15 +189,23 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			return
 		}
 		c := service.Caller{
-			Principal: p, Acting: acting, RequestID: requestID(ctx),
-			Channel:  canopy.TruncateChannel(strings.ToValidUTF8(r.Header.Get("X-Channel"), "\uFFFD")),
-			Username: truncateRunes(strings.ToValidUTF8(r.Header.Get("X-Username"), "\uFFFD"), 254),
+			Principal: p, Acting: acting, RequestID: requestID(ctx), Channel: channel(r), Username: username(r),
 		}
 		if lw, ok := w.(*statusWriter); ok {
 			lw.acting = acting.ID
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, callerKey{}, c)))
 	})
+}
+
+// channel is the request's X-Channel as the audit trail records it.
+func channel(r *http.Request) string {
+	return canopy.TruncateChannel(strings.ToValidUTF8(r.Header.Get("X-Channel"), "\uFFFD"))
+}
+
+// username is the request's X-Username as the audit trail records it.
+func username(r *http.Request) string {
+	return truncateRunes(strings.ToValidUTF8(r.Header.Get("X-Username"), "\uFFFD"), 254)
 }
 
 // truncateRunes cuts s to at most n characters.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/canopyhq/canopy"
 	"github.com/canopyhq/canopy/store"
@@ -232,7 +233,11 @@ func (s *Service) CreateChild(ctx context.Context, c Caller, in CreateChildInput
 				return nil, userConflict(err, userField(i, masterField), &u)
 			}
 			res.Users = append(res.Users, &u)
-			m, err := o.userEmail(acc, parent, &u)
+			template := canopy.TemplateUserInvitation
+			if u.Master {
+				template = canopy.TemplateWelcome
+			}
+			m, err := emailFor(s, acc, &u, template, o.now)
 			if err != nil {
 				return nil, err
 			}
@@ -298,38 +303,39 @@ func refExists(field, typ, value, parentID string) error {
 // A username that is the email address is reported as the email in use,
 // whichever index the database happened to check first.
 func userConflict(err error, field string, u *canopy.User) error {
+	prefix := field + "."
+	if field == "" {
+		prefix = ""
+	}
 	c := store.Conflict(err)
 	if c == store.UniqueUsername && canopy.NormalizeEmail(u.Username) == canopy.NormalizeEmail(u.Email) {
 		c = store.UniqueUserEmail
 	}
 	switch c {
 	case store.UniqueUserEmail:
-		return canopy.ConflictField(field+".email", canopy.CodeEmailTaken, "is already used by another user")
+		return canopy.ConflictField(prefix+"email", canopy.CodeEmailTaken, "is already used by another user")
 	case store.UniqueUsername:
-		return canopy.ConflictField(field+".username", canopy.CodeUsernameTaken, "is already taken")
+		return canopy.ConflictField(prefix+"username", canopy.CodeUsernameTaken, "is already taken")
 	}
 	return err
 }
 
-// userEmail builds the new user's welcome or invitation email, which the
-// caller writes to the outbox in the same transaction (DESIGN rule 4). No
-// password travels: delivery turns it into a one-time set-password link.
-func (o *op) userEmail(acc, parent *canopy.Account, u *canopy.User) (*canopy.OutboxMessage, error) {
-	template := canopy.TemplateUserInvitation
-	if u.Master {
-		template = canopy.TemplateWelcome
-	}
+// emailFor builds an email to user u of account acc, which the caller
+// writes to the outbox in the same transaction as the change that causes it
+// (DESIGN rule 4). It carries no secret: delivery issues the one-time
+// set-password or reset link.
+func emailFor(s *Service, acc *canopy.Account, u *canopy.User, template string, now time.Time) (*canopy.OutboxMessage, error) {
 	data, err := json.Marshal(map[string]any{
-		"accountId": acc.ID, "accountName": acc.Name, "parentAccountId": parent.ID, "parentAccountName": parent.Name,
-		"userId": u.ID, "userName": u.Name, "email": u.Email, "username": u.Username, "role": u.Role,
+		"accountId": acc.ID, "accountName": acc.Name, "userId": u.ID, "userName": u.Name,
+		"email": u.Email, "username": u.Username, "role": u.Role,
 	})
 	if err != nil {
 		return nil, err
 	}
 	return &canopy.OutboxMessage{
-		ID: o.s.ids.New(canopy.PrefixOutbox), Channel: "email", AccountID: acc.ID, UserID: u.ID,
+		ID: s.ids.New(canopy.PrefixOutbox), Channel: "email", AccountID: acc.ID, UserID: u.ID,
 		Recipient: u.Email, Template: template, Data: data, Status: canopy.OutboxPending,
-		NextAttemptAt: o.now, CreatedAt: o.now,
+		NextAttemptAt: now, CreatedAt: now,
 	}, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -12,13 +13,17 @@ import (
 )
 
 var errUnauthorized = canopy.Errorf(canopy.KindUnauthorized, canopy.CodeUnauthorized,
-	"a valid API key is required: send it as 'Authorization: Bearer <key>'")
+	"a valid API key or session token is required: send it as 'Authorization: Bearer <secret>'")
 
-// Authenticate resolves an API key secret to its principal. Unknown and
-// revoked keys, and keys of closed accounts, are refused alike.
+// Authenticate resolves a bearer secret — an API key, or a session token
+// from POST /v1/auth/login — to its principal. Unknown and revoked
+// secrets, and those of closed accounts, are refused alike.
 func (s *Service) Authenticate(ctx context.Context, secret string) (Principal, error) {
 	if secret == "" {
 		return Principal{}, errUnauthorized
+	}
+	if strings.HasPrefix(secret, canopy.SessionPrefix) {
+		return s.authenticateSession(ctx, secret)
 	}
 	hash := canopy.HashSecret(secret)
 	k, ok := s.cache.key(hash)
@@ -57,6 +62,8 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (Principal, e
 // Act resolves the account a request acts as: the principal's own account
 // when customerID is empty, else customerID, which must be that account or
 // one of its descendants. Anything else answers not-found (DESIGN rule 2).
+// A member user acts only in its own account; admins act like the
+// account's API keys.
 func (s *Service) Act(ctx context.Context, p Principal, customerID string) (Acting, error) {
 	if customerID == "" {
 		customerID = p.AccountID
@@ -67,7 +74,7 @@ func (s *Service) Act(ctx context.Context, p Principal, customerID string) (Acti
 	if err != nil {
 		return Acting{}, err
 	}
-	if !a.found || !a.path.Contains(p.AccountID) {
+	if !a.found || !a.path.Contains(p.AccountID) || (!p.MayManage() && customerID != p.AccountID) {
 		return Acting{}, canopy.NotFound("account " + customerID)
 	}
 	return Acting{ID: customerID, Path: a.path}, nil

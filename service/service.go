@@ -10,9 +10,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/canopyhq/canopy"
+	"github.com/canopyhq/canopy/password"
 	"github.com/canopyhq/canopy/store"
 )
 
@@ -26,6 +28,27 @@ type Config struct {
 	AuthCacheTTL time.Duration
 	// AuthCacheSize bounds the number of cached keys and accounts.
 	AuthCacheSize int
+	// PasswordParams are the argon2id costs of new password hashes.
+	PasswordParams password.Params
+	// TokenTTL is how long a set-password or reset link works.
+	TokenTTL time.Duration
+	// SessionTTL bounds a session's life; SessionIdle ends it sooner when
+	// unused.
+	SessionTTL, SessionIdle time.Duration
+	// After LoginSlowAfter failures for one login each attempt waits
+	// longer; after LoginLockAfter the login is locked for LoginLockFor.
+	LoginSlowAfter, LoginLockAfter int
+	LoginLockFor                   time.Duration
+	// PublicURL is where people open links from emails
+	// (<PublicURL>/set-password?token=…).
+	PublicURL string
+	// Outbox delivery: attempts before a message is marked failed, the
+	// first retry delay (doubling, with jitter, up to OutboxMaxBackoff),
+	// and how long a worker's claim on a message lasts.
+	OutboxMaxAttempts int
+	OutboxBackoff     time.Duration
+	OutboxMaxBackoff  time.Duration
+	OutboxLease       time.Duration
 	// Clock and IDs are injected so tests control time and ids.
 	Clock  func() time.Time
 	IDs    *canopy.IDs
@@ -62,6 +85,21 @@ func New(st store.Store, cfg Config) *Service {
 	if cfg.AuthCacheSize <= 0 {
 		cfg.AuthCacheSize = 100_000
 	}
+	if cfg.PasswordParams == (password.Params{}) {
+		cfg.PasswordParams = password.Default
+	}
+	setDefault(&cfg.TokenTTL, 72*time.Hour)
+	setDefault(&cfg.SessionTTL, 12*time.Hour)
+	setDefault(&cfg.SessionIdle, time.Hour)
+	setDefault(&cfg.LoginSlowAfter, 5)
+	setDefault(&cfg.LoginLockAfter, 10)
+	setDefault(&cfg.LoginLockFor, 15*time.Minute)
+	setDefault(&cfg.PublicURL, "http://127.0.0.1:8080")
+	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	setDefault(&cfg.OutboxMaxAttempts, 8)
+	setDefault(&cfg.OutboxBackoff, 30*time.Second)
+	setDefault(&cfg.OutboxMaxBackoff, time.Hour)
+	setDefault(&cfg.OutboxLease, 2*time.Minute)
 	return &Service{
 		store: st,
 		cfg:   cfg,
@@ -69,6 +107,13 @@ func New(st store.Store, cfg Config) *Service {
 		ids:   cfg.IDs,
 		log:   cfg.Logger,
 		cache: newAuthCache(cfg.AuthCacheTTL, cfg.AuthCacheSize, cfg.Clock),
+	}
+}
+
+func setDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
 	}
 }
 
@@ -82,11 +127,22 @@ func (s *Service) MaxDepth() int { return s.cfg.MaxDepth }
 // Ping checks the store.
 func (s *Service) Ping(ctx context.Context) error { return s.store.Ping(ctx) }
 
-// Principal is an authenticated credential.
+// Principal is an authenticated credential: an API key, or a user's
+// session.
 type Principal struct {
 	Actor     canopy.Actor
 	AccountID string // the credential's own account
+	// For sessions: the user's role, and the session to end on logout.
+	Role      canopy.UserRole
+	SessionID string
 }
+
+// IsUser reports whether the principal is a signed-in user.
+func (p Principal) IsUser() bool { return p.Actor.Type == "user" }
+
+// MayManage reports whether the principal holds admin rights: API keys do,
+// users do when they are admins.
+func (p Principal) MayManage() bool { return !p.IsUser() || p.Role == canopy.UserAdmin }
 
 // Acting is the account a request acts as, as resolved from the cache.
 type Acting struct {
@@ -239,17 +295,35 @@ func (o *op) open(id string) (*canopy.Account, error) {
 // left the credential's subtree, or when it or an ancestor is suspended or
 // closed (DESIGN rules 2 and 9).
 func write[T any](ctx context.Context, s *Service, c Caller, fn func(o *op) (T, error)) (T, error) {
-	return runWrite(ctx, s, c, false, fn)
+	return runWrite(ctx, s, c, writeOpts{}, fn)
 }
 
 // writeTree is write for structural changes (moves, closes): it takes the
 // tree lock before any row lock, so that locks are always taken in the
 // same order and two writes never wait on each other.
 func writeTree[T any](ctx context.Context, s *Service, c Caller, fn func(o *op) (T, error)) (T, error) {
-	return runWrite(ctx, s, c, true, fn)
+	return runWrite(ctx, s, c, writeOpts{lockTree: true}, fn)
 }
 
-func runWrite[T any](ctx context.Context, s *Service, c Caller, lockTree bool, fn func(o *op) (T, error)) (T, error) {
+// writeSelf is write for self-service changes that a member may make too
+// (fn then checks that the member changes only itself).
+func writeSelf[T any](ctx context.Context, s *Service, c Caller, fn func(o *op) (T, error)) (T, error) {
+	return runWrite(ctx, s, c, writeOpts{members: true}, fn)
+}
+
+type writeOpts struct {
+	lockTree bool
+	members  bool // members may run it, not only admins and API keys
+}
+
+var errMembersRead = canopy.Errorf(canopy.KindForbidden, canopy.CodeForbidden,
+	"members may read; only an admin of the account (or of an ancestor) may change this")
+
+func runWrite[T any](ctx context.Context, s *Service, c Caller, opts writeOpts, fn func(o *op) (T, error)) (T, error) {
+	if !opts.members && !c.MayManage() {
+		var zero T
+		return zero, errMembersRead
+	}
 	var (
 		result         T
 		invalidateAuth bool
@@ -271,7 +345,7 @@ func runWrite[T any](ctx context.Context, s *Service, c Caller, lockTree bool, f
 				return err
 			}
 		}
-		if lockTree {
+		if opts.lockTree {
 			if err := tx.LockTree(ctx); err != nil {
 				return err
 			}
@@ -333,12 +407,16 @@ func runWrite[T any](ctx context.Context, s *Service, c Caller, lockTree bool, f
 	return result, err
 }
 
-// checkCredential re-reads the API key inside a write, so a key revoked by
-// another replica can no longer write even while caches elsewhere still
-// hold it.
+// checkCredential re-reads the credential inside a write, so a key revoked
+// or a user disabled by another replica can no longer write, even while
+// caches elsewhere still hold them.
 func checkCredential(ctx context.Context, tx store.Tx, p Principal) error {
-	if p.Actor.Type != "apiKey" {
-		return nil
+	if p.IsUser() {
+		u, err := tx.GetUser(ctx, p.Actor.ID)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && (u.Status != canopy.UserActive || u.Role != p.Role)) {
+			return errUnauthorized
+		}
+		return err
 	}
 	k, err := tx.GetAPIKey(ctx, p.Actor.ID)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && k.RevokedAt != nil) {

@@ -119,6 +119,7 @@ type Tx interface {
 
 	AccountTx
 	UserTx
+	CredentialTx
 	APIKeyTx
 	ConfigTx
 	AuditTx
@@ -180,7 +181,46 @@ type AccountTx interface {
 // UserTx reads and writes users.
 type UserTx interface {
 	InsertUser(ctx context.Context, u *canopy.User) error
+	GetUser(ctx context.Context, id string) (*canopy.User, error)
+	// GetUserByLogin finds the user whose email or username, normalised,
+	// is login.
+	GetUserByLogin(ctx context.Context, login string) (*canopy.User, error)
+	// GetUserByEmail finds the user with the normalised email address.
+	GetUserByEmail(ctx context.Context, email string) (*canopy.User, error)
 	ListUsers(ctx context.Context, accountID string, p Page) ([]*canopy.User, error)
+	// UpdateUser writes every mutable field of u (a *ConflictError when the
+	// new email or username is taken).
+	UpdateUser(ctx context.Context, u *canopy.User) error
+	// DeleteUser removes a user with its tokens and sessions.
+	DeleteUser(ctx context.Context, id string) error
+	// CountAdmins counts the account's users that count as admins
+	// (canopy.User.CountsAsAdmin).
+	CountAdmins(ctx context.Context, accountID string) (int, error)
+}
+
+// CredentialTx reads and writes one-time tokens, sessions and failed-login
+// counters.
+type CredentialTx interface {
+	InsertUserToken(ctx context.Context, t *canopy.UserToken) error
+	GetUserTokenByHash(ctx context.Context, hash string) (*canopy.UserToken, error)
+	// UseUserTokens marks every unused token of the user used, so each link
+	// works once and a newer link does not revive an older one.
+	UseUserTokens(ctx context.Context, userID string, at time.Time) error
+
+	InsertSession(ctx context.Context, s *canopy.Session) error
+	GetSessionByHash(ctx context.Context, hash string) (*canopy.Session, error)
+	TouchSession(ctx context.Context, id string, at time.Time) error
+	RevokeSession(ctx context.Context, id string, at time.Time) error
+	// RevokeUserSessions ends every session of a user.
+	RevokeUserSessions(ctx context.Context, userID string, at time.Time) error
+
+	GetLoginAttempts(ctx context.Context, login string) (*canopy.LoginAttempts, error)
+	// RecordLoginFailure adds one failure for login atomically (parallel
+	// guesses cannot lose counts) and returns the new count.
+	RecordLoginFailure(ctx context.Context, login string, at time.Time) (int, error)
+	// LockLogin locks login until the given time and starts a new count.
+	LockLogin(ctx context.Context, login string, until time.Time) error
+	DeleteLoginAttempts(ctx context.Context, login string) error
 }
 
 // APIKeyTx reads and writes API keys.
@@ -217,6 +257,31 @@ type OutboxTx interface {
 	// InsertOutboxMessages queues messages, in one statement.
 	InsertOutboxMessages(ctx context.Context, ms ...*canopy.OutboxMessage) error
 	ListOutboxMessages(ctx context.Context, accountID string, p Page) ([]*canopy.OutboxMessage, error)
+	GetOutboxMessage(ctx context.Context, id string) (*canopy.OutboxMessage, error)
+	// ListOutbox lists messages of accounts in a subtree, newest first.
+	ListOutbox(ctx context.Context, f OutboxFilter) ([]*canopy.OutboxMessage, error)
+	// ClaimOutbox leases up to limit messages that are pending, due at now
+	// and not leased, until leaseUntil, counting one attempt each. Two
+	// workers never claim the same message while its lease runs (PostgreSQL
+	// skips rows another worker has locked).
+	ClaimOutbox(ctx context.Context, now, leaseUntil time.Time, limit int) ([]*canopy.OutboxMessage, error)
+	// MarkOutboxSent records delivery of the messages.
+	MarkOutboxSent(ctx context.Context, ids []string, at time.Time) error
+	// MarkOutboxRetry schedules another attempt after a failure.
+	MarkOutboxRetry(ctx context.Context, id string, next time.Time, lastErr string) error
+	// MarkOutboxFailed gives up on a message; it is kept, with its error.
+	MarkOutboxFailed(ctx context.Context, id, lastErr string) error
+	// RequeueOutbox makes a failed or pending message due at once, with its
+	// attempts counted from zero again.
+	RequeueOutbox(ctx context.Context, id string, at time.Time) error
+}
+
+// OutboxFilter narrows an outbox listing.
+type OutboxFilter struct {
+	Subtree canopy.Path // empty: every account
+	Status  canopy.OutboxStatus
+	Before  string // message id; newest first
+	Limit   int
 }
 
 // IdempotencyTx stores first responses to idempotent POSTs.

@@ -86,15 +86,24 @@ func (f *flags) duration(name, envKey string, def time.Duration, help string) *t
 	return f.fs.Duration(name, def, help+" ($"+envKey+")")
 }
 
+// parse parses flags and refuses positional arguments.
 func (f *flags) parse(args []string) error {
+	if err := f.parseWithArgs(args); err != nil {
+		return err
+	}
+	if f.fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("unexpected argument %q", f.fs.Arg(0))}
+	}
+	return nil
+}
+
+// parseWithArgs parses flags and leaves positional arguments in f.fs.Args().
+func (f *flags) parseWithArgs(args []string) error {
 	if err := f.fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
 		return usageError{err.Error()}
-	}
-	if f.fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("unexpected argument %q", f.fs.Arg(0))}
 	}
 	return errors.Join(f.errs...)
 }

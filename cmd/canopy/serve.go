@@ -23,11 +23,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	f := newFlags("serve", serveSummary, getenv, stderr)
 	addr := f.string("addr", "CANOPY_ADDR", "127.0.0.1:8080", "address to listen on")
 	db := addDBFlags(f)
-	maxDepth := f.int("max-depth", "CANOPY_MAX_DEPTH", canopy.DefaultMaxDepth, "how many levels of accounts may hang below the platform root")
+	svcFlags := addServiceFlags(f)
+	mf := addMailFlags(f)
 	maxBody := f.int("max-body-bytes", "CANOPY_MAX_BODY_BYTES", httpapi.DefaultMaxBodyBytes, "largest request body accepted (413 above)")
 	rootName := f.string("root-name", "CANOPY_ROOT_NAME", "Platform", "name of the platform root account, used on first start")
-	cacheTTL := f.duration("auth-cache-ttl", "CANOPY_AUTH_CACHE_TTL", 5*time.Second,
-		"how long another replica's key revocations and tree changes may take to reach this one (negative: no cache)")
 	shutdown := f.duration("shutdown-timeout", "CANOPY_SHUTDOWN_TIMEOUT", 30*time.Second, "how long in-flight requests may finish after SIGINT/SIGTERM")
 	logLevel := f.string("log-level", "CANOPY_LOG_LEVEL", "info", "debug, info, warn or error")
 	rootKey := f.env("CANOPY_ROOT_API_KEY")
@@ -37,9 +36,6 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	log, err := newLogger(stderr, *logLevel)
 	if err != nil {
 		return err
-	}
-	if *maxDepth < 1 || *maxDepth > 64 {
-		return usageError{"--max-depth must be between 1 and 64"}
 	}
 
 	st, err := openStore(ctx, db)
@@ -57,9 +53,15 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	log.Info("database ready", "engine", st.engine, "database", st.where)
 
 	ids := canopy.NewIDs(nil, nil)
-	svc := service.New(st.db, service.Config{
-		MaxDepth: *maxDepth, AuthCacheTTL: *cacheTTL, IDs: ids, Logger: log,
-	})
+	cfg, err := svcFlags.config(*addr, ids, log)
+	if err != nil {
+		return err
+	}
+	svc := newService(st.db, cfg)
+	worker, err := mf.worker(svc, log)
+	if err != nil {
+		return err
+	}
 	secret, created, err := svc.Bootstrap(ctx, *rootName, rootKey)
 	if err != nil {
 		return err
@@ -89,6 +91,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	log.Info("listening", "addr", ln.Addr().String(), "version", version())
 
 	go pruneIdempotency(ctx, svc, log)
+	workerDone := make(chan struct{})
+	go func() {
+		defer close(workerDone)
+		worker.Run(ctx)
+	}()
 	if st.engine == "postgres" {
 		// Replicas tell each other about key revocations and tree changes,
 		// so their caches do not wait for --auth-cache-ttl.
@@ -110,6 +117,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
+	}
+	select { // a delivery round under way finishes and records what it sent
+	case <-workerDone:
+	case <-sctx.Done():
+		log.Warn("the email worker did not finish in time; unrecorded emails are sent again after their lease")
 	}
 	log.Info("stopped")
 	return nil

@@ -68,6 +68,7 @@ func (dialect) Engine() string             { return "postgres" }
 func (dialect) NumberedPlaceholders() bool { return true }
 func (dialect) ForShare() string           { return " FOR SHARE" }
 func (dialect) ForUpdate() string          { return " FOR UPDATE" }
+func (dialect) SkipLocked() string         { return " FOR UPDATE SKIP LOCKED" }
 func (dialect) LockTreeSQL() string        { return "SELECT id FROM tree_lock WHERE id = 1 FOR UPDATE" }
 func (dialect) Arg(v any) any              { return v }
 func (dialect) CacheStatements() bool      { return false } // pgx caches prepared statements itself

@@ -94,6 +94,7 @@ func (dialect) Engine() string                { return "sqlite" }
 func (dialect) NumberedPlaceholders() bool    { return false }
 func (dialect) ForShare() string              { return "" }
 func (dialect) ForUpdate() string             { return "" }
+func (dialect) SkipLocked() string            { return "" }
 func (dialect) LockTreeSQL() string           { return "" } // BEGIN IMMEDIATE already serialises writers
 func (dialect) NotifySQL() string             { return "" }
 func (dialect) ReadTxOptions() *sql.TxOptions { return &sql.TxOptions{ReadOnly: true} }

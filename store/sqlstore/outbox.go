@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/canopyhq/canopy"
 	"github.com/canopyhq/canopy/store"
@@ -47,4 +49,85 @@ func (t *tx) InsertOutboxMessages(ctx context.Context, ms ...*canopy.OutboxMessa
 func (t *tx) ListOutboxMessages(ctx context.Context, accountID string, p store.Page) ([]*canopy.OutboxMessage, error) {
 	return scanAll(ctx, t, scanOutbox, `SELECT `+outboxCols+` FROM outbox WHERE account_id = ? AND id > ? ORDER BY id LIMIT ?`,
 		accountID, p.After, p.Limit)
+}
+
+func (t *tx) GetOutboxMessage(ctx context.Context, id string) (*canopy.OutboxMessage, error) {
+	m, err := scanOutbox(t.queryRow(ctx, `SELECT `+outboxCols+` FROM outbox WHERE id = ?`, id))
+	return m, t.db.mapErr(err)
+}
+
+func (t *tx) ListOutbox(ctx context.Context, f store.OutboxFilter) ([]*canopy.OutboxMessage, error) {
+	q := `SELECT ` + prefixed("o.", outboxCols) + ` FROM outbox o`
+	var (
+		where []string
+		args  []any
+	)
+	if f.Subtree != "" {
+		q += ` JOIN accounts a ON a.id = o.account_id`
+		where = append(where, `a.path >= ? AND a.path < ?`)
+		args = append(args, string(f.Subtree), string(f.Subtree.SubtreeEnd()))
+	}
+	if f.Status != "" {
+		where = append(where, `o.status = ?`)
+		args = append(args, string(f.Status))
+	}
+	if f.Before != "" {
+		where = append(where, `o.id < ?`)
+		args = append(args, f.Before)
+	}
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, ` AND `)
+	}
+	q += ` ORDER BY o.id DESC LIMIT ?`
+	args = append(args, f.Limit)
+	return scanAll(ctx, t, scanOutbox, q, args...)
+}
+
+func (t *tx) ClaimOutbox(ctx context.Context, now, leaseUntil time.Time, limit int) ([]*canopy.OutboxMessage, error) {
+	return scanAll(ctx, t, scanOutbox, `UPDATE outbox SET claimed_until = ?, attempts = attempts + 1
+		WHERE id IN (SELECT id FROM outbox
+			WHERE status = 'pending' AND next_attempt_at <= ? AND (claimed_until IS NULL OR claimed_until <= ?)
+			ORDER BY next_attempt_at, id LIMIT ?`+t.db.dialect.SkipLocked()+`)
+		RETURNING `+outboxCols, leaseUntil, now, now, limit)
+}
+
+func (t *tx) MarkOutboxSent(ctx context.Context, ids []string, at time.Time) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	args := []any{at}
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	if _, err := t.exec(ctx, `UPDATE outbox SET status = 'sent', sent_at = ?, claimed_until = NULL, last_error = ''
+		WHERE id IN (`+placeholders(len(ids))+`)`, args...); err != nil {
+		return fmt.Errorf("mark outbox sent: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) MarkOutboxRetry(ctx context.Context, id string, next time.Time, lastErr string) error {
+	res, err := t.exec(ctx, `UPDATE outbox SET next_attempt_at = ?, last_error = ?, claimed_until = NULL WHERE id = ?`,
+		next, lastErr, id)
+	if err != nil {
+		return fmt.Errorf("mark outbox retry: %w", err)
+	}
+	return expectOne(res)
+}
+
+func (t *tx) MarkOutboxFailed(ctx context.Context, id, lastErr string) error {
+	res, err := t.exec(ctx, `UPDATE outbox SET status = 'failed', last_error = ?, claimed_until = NULL WHERE id = ?`, lastErr, id)
+	if err != nil {
+		return fmt.Errorf("mark outbox failed: %w", err)
+	}
+	return expectOne(res)
+}
+
+func (t *tx) RequeueOutbox(ctx context.Context, id string, at time.Time) error {
+	res, err := t.exec(ctx, `UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?, claimed_until = NULL
+		WHERE id = ? AND status <> 'sent'`, at, id)
+	if err != nil {
+		return fmt.Errorf("requeue outbox message: %w", err)
+	}
+	return expectOne(res)
 }

@@ -28,6 +28,9 @@ type Dialect interface {
 	// empty where the engine serialises writers anyway.
 	ForShare() string
 	ForUpdate() string
+	// SkipLocked is appended to a SELECT … LIMIT that claims work, so
+	// concurrent workers take different rows; empty where one writer runs.
+	SkipLocked() string
 	// LockTreeSQL is the statement that takes the tree lock, or "".
 	LockTreeSQL() string
 	// NotifySQL is the statement that announces an auth change at commit,

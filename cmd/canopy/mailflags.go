@@ -1,0 +1,106 @@
+package main
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/canopyhq/canopy"
+	"github.com/canopyhq/canopy/mail"
+	"github.com/canopyhq/canopy/service"
+	"github.com/canopyhq/canopy/store/sqlstore"
+)
+
+// serviceFlags are the settings of the business rules, shared by the
+// commands that build a service.
+type serviceFlags struct {
+	maxDepth                       *int
+	cacheTTL                       *time.Duration
+	publicURL                      *string
+	tokenTTL, sessionTTL, idle     *time.Duration
+	slowAfter, lockAfter           *int
+	lockFor                        *time.Duration
+	maxAttempts                    *int
+	backoff, maxBackoff, leaseTime *time.Duration
+}
+
+func addServiceFlags(f *flags) serviceFlags {
+	return serviceFlags{
+		maxDepth: f.int("max-depth", "CANOPY_MAX_DEPTH", canopy.DefaultMaxDepth, "how many levels of accounts may hang below the platform root"),
+		cacheTTL: f.duration("auth-cache-ttl", "CANOPY_AUTH_CACHE_TTL", 5*time.Second,
+			"lifetime of cached keys and account paths (negative: no cache); PostgreSQL replicas also announce changes"),
+		publicURL: f.string("public-url", "CANOPY_PUBLIC_URL", "",
+			"base URL of the pages that redeem email links (<url>/set-password?token=…); default http://<addr>"),
+		tokenTTL:    f.duration("token-ttl", "CANOPY_TOKEN_TTL", 72*time.Hour, "how long a set-password or reset link works"),
+		sessionTTL:  f.duration("session-ttl", "CANOPY_SESSION_TTL", 12*time.Hour, "longest life of a signed-in session"),
+		idle:        f.duration("session-idle-timeout", "CANOPY_SESSION_IDLE_TIMEOUT", time.Hour, "a session unused this long ends"),
+		slowAfter:   f.int("login-slow-after", "CANOPY_LOGIN_SLOW_AFTER", 5, "failed sign-ins for one login before each further try must wait (1 s, 2 s, 4 s …)"),
+		lockAfter:   f.int("login-lock-after", "CANOPY_LOGIN_LOCK_AFTER", 10, "failed sign-ins for one login before it is locked"),
+		lockFor:     f.duration("login-lock-for", "CANOPY_LOGIN_LOCK_FOR", 15*time.Minute, "how long a locked login stays locked"),
+		maxAttempts: f.int("outbox-max-attempts", "CANOPY_OUTBOX_MAX_ATTEMPTS", 8, "delivery attempts before an email is marked failed"),
+		backoff:     f.duration("outbox-backoff", "CANOPY_OUTBOX_BACKOFF", 30*time.Second, "first retry delay of a failed email (doubling, with jitter)"),
+		maxBackoff:  f.duration("outbox-max-backoff", "CANOPY_OUTBOX_MAX_BACKOFF", time.Hour, "longest retry delay"),
+		leaseTime:   f.duration("outbox-lease", "CANOPY_OUTBOX_LEASE", 2*time.Minute, "how long a worker's claim on an email lasts before another may retry it"),
+	}
+}
+
+func (sf serviceFlags) config(addr string, ids *canopy.IDs, log *slog.Logger) (service.Config, error) {
+	if *sf.maxDepth < 1 || *sf.maxDepth > 64 {
+		return service.Config{}, usageError{"--max-depth must be between 1 and 64"}
+	}
+	if *sf.lockAfter < 1 || *sf.slowAfter < 1 {
+		return service.Config{}, usageError{"--login-slow-after and --login-lock-after must be at least 1"}
+	}
+	public := *sf.publicURL
+	if public == "" {
+		public = "http://" + addr
+	}
+	return service.Config{
+		MaxDepth: *sf.maxDepth, AuthCacheTTL: *sf.cacheTTL, IDs: ids, Logger: log,
+		PublicURL: public, TokenTTL: *sf.tokenTTL, SessionTTL: *sf.sessionTTL, SessionIdle: *sf.idle,
+		LoginSlowAfter: *sf.slowAfter, LoginLockAfter: *sf.lockAfter, LoginLockFor: *sf.lockFor,
+		OutboxMaxAttempts: *sf.maxAttempts, OutboxBackoff: *sf.backoff, OutboxMaxBackoff: *sf.maxBackoff, OutboxLease: *sf.leaseTime,
+	}, nil
+}
+
+// mailFlags say where email goes and what it looks like.
+type mailFlags struct {
+	smtpURL, from, dir, templates *string
+	concurrency                   *int
+}
+
+func addMailFlags(f *flags) mailFlags {
+	return mailFlags{
+		smtpURL: f.string("smtp-url", "CANOPY_SMTP_URL", "",
+			"SMTP server: smtp://user:pass@host:587 (STARTTLS) or smtps://…:465 (TLS); empty: write .eml files to --mail-dir"),
+		from:        f.string("mail-from", "CANOPY_MAIL_FROM", "Canopy <no-reply@canopy.localhost>", "sender of every email"),
+		dir:         f.string("mail-dir", "CANOPY_MAIL_DIR", "outbox", "where emails are written as .eml files when no SMTP server is set"),
+		templates:   f.string("mail-templates", "CANOPY_MAIL_TEMPLATES", "", "directory whose <name>.{subject,txt,html}.tmpl files override the built-in emails"),
+		concurrency: f.int("outbox-concurrency", "CANOPY_OUTBOX_CONCURRENCY", 4, "SMTP connections the delivery worker uses at once"),
+	}
+}
+
+// worker builds the delivery worker.
+func (mf mailFlags) worker(svc *service.Service, log *slog.Logger) (*mail.Worker, error) {
+	tpl, err := mail.LoadTemplates(*mf.templates)
+	if err != nil {
+		return nil, err
+	}
+	var sender mail.Sender
+	if *mf.smtpURL != "" {
+		sender, err = mail.NewSMTPSender(*mf.smtpURL, 30*time.Second)
+	} else {
+		sender, err = mail.NewFileSender(*mf.dir)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if *mf.concurrency < 1 {
+		return nil, usageError{"--outbox-concurrency must be at least 1"}
+	}
+	return mail.NewWorker(svc, sender, tpl, mail.WorkerConfig{Concurrency: *mf.concurrency, From: *mf.from}, log), nil
+}
+
+// newService builds the service over an opened store.
+func newService(db *sqlstore.DB, cfg service.Config) *service.Service {
+	return service.New(db, cfg)
+}

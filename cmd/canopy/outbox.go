@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/canopyhq/canopy"
+)
+
+const outboxSummary = `Operates the email outbox:
+  canopy outbox list [--status pending|sent|failed] [--limit N]
+  canopy outbox show MESSAGE_ID
+  canopy outbox retry MESSAGE_ID… | --failed
+  canopy outbox deliver      deliver every email that is due, once (for cron), then exit`
+
+func runOutbox(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") && args[0] != "-h" && args[0] != "--help" {
+		fmt.Fprintln(stderr, outboxSummary)
+		return usageError{"outbox needs a subcommand: list, show, retry or deliver"}
+	}
+	sub, args := args[0], args[1:]
+	if sub == "-h" || sub == "--help" || sub == "help" {
+		fmt.Fprintln(stdout, outboxSummary)
+		return nil
+	}
+	f := newFlags("outbox "+sub, outboxSummary, getenv, stderr)
+	db := addDBFlags(f)
+	addr := f.string("addr", "CANOPY_ADDR", "127.0.0.1:8080", "the service's address, for the default --public-url")
+	svcFlags := addServiceFlags(f)
+	mf := addMailFlags(f)
+	status := f.fs.String("status", "", "list: only messages with this status")
+	limit := f.fs.Int("limit", 50, "list: how many messages")
+	failed := f.fs.Bool("failed", false, "retry: every failed message")
+	logLevel := f.string("log-level", "CANOPY_LOG_LEVEL", "warn", "debug, info, warn or error")
+	if err := f.parseWithArgs(args); err != nil {
+		return err
+	}
+	log, err := newLogger(stderr, *logLevel)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, db)
+	if err != nil {
+		return err
+	}
+	defer st.db.Close()
+	if _, err := st.migrate(ctx, st.db); err != nil {
+		return err
+	}
+	cfg, err := svcFlags.config(*addr, canopy.NewIDs(nil, nil), log)
+	if err != nil {
+		return err
+	}
+	svc := newService(st.db, cfg)
+	op := svc.Operator()
+
+	switch sub {
+	case "list":
+		msgs, err := op.ListOutbox(ctx, canopy.OutboxStatus(*status), "", *limit)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tSTATUS\tATTEMPTS\tTEMPLATE\tRECIPIENT\tCREATED\tLAST ERROR")
+		for _, m := range msgs {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", m.ID, m.Status, m.Attempts, m.Template, m.Recipient,
+				m.CreatedAt.Format("2006-01-02 15:04:05"), oneLine(m.LastError, 60))
+		}
+		return tw.Flush()
+	case "show":
+		if f.fs.NArg() != 1 {
+			return usageError{"outbox show takes one message id"}
+		}
+		m, err := op.GetOutbox(ctx, f.fs.Arg(0))
+		if err != nil {
+			return err
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(m)
+	case "retry":
+		ids := f.fs.Args()
+		if (len(ids) == 0) == !*failed {
+			return usageError{"outbox retry takes message ids, or --failed for every failed message"}
+		}
+		n, err := op.Retry(ctx, ids...)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "requeued %d message(s); the worker in canopy serve (or canopy outbox deliver) sends them\n", n)
+		return nil
+	case "deliver":
+		w, err := mf.worker(svc, log)
+		if err != nil {
+			return err
+		}
+		res, err := w.Drain(ctx)
+		fmt.Fprintf(stdout, "sent %d, to be retried %d, failed %d\n", res.Sent, res.Retried, res.Failed)
+		return err
+	}
+	return usageError{fmt.Sprintf("unknown outbox subcommand %q (list, show, retry, deliver)", sub)}
+}
+
+func oneLine(s string, n int) string {
+	s = strings.ReplaceAll(s, "\n", " ")
+	if len(s) > n {
+		return s[:n-1] + "…"
+	}
+	return s
+}

@@ -1,0 +1,127 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/canopyhq/canopy"
+)
+
+func (t *tx) InsertUserToken(ctx context.Context, tok *canopy.UserToken) error {
+	_, err := t.exec(ctx, `INSERT INTO user_tokens (id, user_id, purpose, token_hash, created_at, expires_at, used_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, tok.ID, tok.UserID, string(tok.Purpose), tok.Hash, tok.CreatedAt, tok.ExpiresAt, timePtrArg(tok.UsedAt))
+	if err != nil {
+		return fmt.Errorf("insert user token: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) GetUserTokenByHash(ctx context.Context, hash string) (*canopy.UserToken, error) {
+	var (
+		tok                    canopy.UserToken
+		created, expires, used dbTime
+	)
+	err := t.queryRow(ctx, `SELECT id, user_id, purpose, token_hash, created_at, expires_at, used_at
+		FROM user_tokens WHERE token_hash = ?`, hash).
+		Scan(&tok.ID, &tok.UserID, &tok.Purpose, &tok.Hash, &created, &expires, &used)
+	if err != nil {
+		return nil, t.db.mapErr(err)
+	}
+	tok.CreatedAt, tok.ExpiresAt, tok.UsedAt = created.T, expires.T, used.ptr()
+	return &tok, nil
+}
+
+func (t *tx) UseUserTokens(ctx context.Context, userID string, at time.Time) error {
+	if _, err := t.exec(ctx, `UPDATE user_tokens SET used_at = ? WHERE user_id = ? AND used_at IS NULL`, at, userID); err != nil {
+		return fmt.Errorf("use user tokens: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) InsertSession(ctx context.Context, s *canopy.Session) error {
+	_, err := t.exec(ctx, `INSERT INTO sessions (id, user_id, token_hash, created_at, expires_at, last_seen_at, revoked_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, s.ID, s.UserID, s.Hash, s.CreatedAt, s.ExpiresAt, s.LastSeenAt, timePtrArg(s.RevokedAt))
+	if err != nil {
+		return fmt.Errorf("insert session: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) GetSessionByHash(ctx context.Context, hash string) (*canopy.Session, error) {
+	var (
+		s                               canopy.Session
+		created, expires, seen, revoked dbTime
+	)
+	err := t.queryRow(ctx, `SELECT id, user_id, token_hash, created_at, expires_at, last_seen_at, revoked_at
+		FROM sessions WHERE token_hash = ?`, hash).
+		Scan(&s.ID, &s.UserID, &s.Hash, &created, &expires, &seen, &revoked)
+	if err != nil {
+		return nil, t.db.mapErr(err)
+	}
+	s.CreatedAt, s.ExpiresAt, s.LastSeenAt, s.RevokedAt = created.T, expires.T, seen.T, revoked.ptr()
+	return &s, nil
+}
+
+func (t *tx) TouchSession(ctx context.Context, id string, at time.Time) error {
+	res, err := t.exec(ctx, `UPDATE sessions SET last_seen_at = ? WHERE id = ?`, at, id)
+	if err != nil {
+		return fmt.Errorf("touch session: %w", err)
+	}
+	return expectOne(res)
+}
+
+func (t *tx) RevokeSession(ctx context.Context, id string, at time.Time) error {
+	res, err := t.exec(ctx, `UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`, at, id)
+	if err != nil {
+		return fmt.Errorf("revoke session: %w", err)
+	}
+	return expectOne(res)
+}
+
+func (t *tx) RevokeUserSessions(ctx context.Context, userID string, at time.Time) error {
+	if _, err := t.exec(ctx, `UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL`, at, userID); err != nil {
+		return fmt.Errorf("revoke user sessions: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) GetLoginAttempts(ctx context.Context, login string) (*canopy.LoginAttempts, error) {
+	var (
+		a            canopy.LoginAttempts
+		last, locked dbTime
+	)
+	err := t.queryRow(ctx, `SELECT login_norm, failures, last_failure_at, locked_until FROM login_attempts
+		WHERE login_norm = ?`, login).Scan(&a.Login, &a.Failures, &last, &locked)
+	if err != nil {
+		return nil, t.db.mapErr(err)
+	}
+	a.LastFailureAt, a.LockedUntil = last.T, locked.ptr()
+	return &a, nil
+}
+
+func (t *tx) RecordLoginFailure(ctx context.Context, login string, at time.Time) (int, error) {
+	var n int
+	err := t.queryRow(ctx, `INSERT INTO login_attempts (login_norm, failures, last_failure_at) VALUES (?, 1, ?)
+		ON CONFLICT (login_norm) DO UPDATE SET failures = login_attempts.failures + 1, last_failure_at = excluded.last_failure_at
+		RETURNING failures`, login, at).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("record login failure: %w", t.db.mapErr(err))
+	}
+	return n, nil
+}
+
+func (t *tx) LockLogin(ctx context.Context, login string, until time.Time) error {
+	res, err := t.exec(ctx, `UPDATE login_attempts SET locked_until = ?, failures = 0 WHERE login_norm = ?`, until, login)
+	if err != nil {
+		return fmt.Errorf("lock login: %w", err)
+	}
+	return expectOne(res)
+}
+
+func (t *tx) DeleteLoginAttempts(ctx context.Context, login string) error {
+	if _, err := t.exec(ctx, `DELETE FROM login_attempts WHERE login_norm = ?`, login); err != nil {
+		return fmt.Errorf("delete login attempts: %w", err)
+	}
+	return nil
+}
