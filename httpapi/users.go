@@ -82,8 +82,12 @@ func (s *Server) handleDeleteUser(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (s *Server) handleDisableUser(w http.ResponseWriter, r *http.Request) { s.setUserEnabled(w, r, false) }
-func (s *Server) handleEnableUser(w http.ResponseWriter, r *http.Request)  { s.setUserEnabled(w, r, true) }
+func (s *Server) handleDisableUser(w http.ResponseWriter, r *http.Request) {
+	s.setUserEnabled(w, r, false)
+}
+func (s *Server) handleEnableUser(w http.ResponseWriter, r *http.Request) {
+	s.setUserEnabled(w, r, true)
+}
 
 func (s *Server) setUserEnabled(w http.ResponseWriter, r *http.Request, enabled bool) {
 	id, userID, ok := s.userParams(w, r)
