@@ -165,10 +165,13 @@ func (w *Worker) Round(ctx context.Context) (Result, error) {
 	outcomes := w.send(ctx, ready)
 	var sent []string
 	for i, msg := range ready {
-		if outcomes[i] == nil {
+		switch err := outcomes[i]; {
+		case err == nil:
 			sent = append(sent, msg.ID)
-		} else {
-			fail(byID[msg.ID], outcomes[i])
+		case IsPermanent(err): // the server refused the mailbox for good
+			fail(byID[msg.ID], &service.PermanentError{Reason: err.Error()})
+		default:
+			fail(byID[msg.ID], err)
 		}
 	}
 	if err := w.svc.OutboxSent(ctx, sent); err != nil {

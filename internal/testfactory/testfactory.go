@@ -6,11 +6,13 @@ package testfactory
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/canopyhq/canopy"
+	"github.com/canopyhq/canopy/password"
 	"github.com/canopyhq/canopy/service"
 	"github.com/canopyhq/canopy/store"
 )
@@ -54,7 +56,15 @@ type Bundle struct {
 type Options struct {
 	MaxDepth     int
 	AuthCacheTTL time.Duration
+	// LoginSlowAfter and LoginLockAfter override the login throttle.
+	LoginSlowAfter, LoginLockAfter int
+	// OutboxMaxAttempts overrides how many delivery attempts an email gets.
+	OutboxMaxAttempts int
 }
+
+// CheapPasswords are argon2id costs for tests: the real default spends
+// about 34 ms per hash, which adds up over a suite. Nothing else differs.
+var CheapPasswords = password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 
 // New returns a bootstrapped service over st.
 func New(t testing.TB, st store.Store, opts ...Options) *Bundle {
@@ -67,6 +77,8 @@ func New(t testing.TB, st store.Store, opts ...Options) *Bundle {
 	ids := canopy.NewIDs(clock.Now, nil)
 	svc := service.New(st, service.Config{
 		MaxDepth: o.MaxDepth, AuthCacheTTL: o.AuthCacheTTL, Clock: clock.Now, IDs: ids,
+		PasswordParams: CheapPasswords, PublicURL: "https://app.example",
+		LoginSlowAfter: o.LoginSlowAfter, LoginLockAfter: o.LoginLockAfter, OutboxMaxAttempts: o.OutboxMaxAttempts,
 	})
 	key, created, err := svc.Bootstrap(context.Background(), "Platform", "")
 	if err != nil || !created {
@@ -149,3 +161,5 @@ func (b *Bundle) Tree(t testing.TB, fanout, depth int) [][]*canopy.Account {
 	}
 	return levels
 }
+
+func itoa(n int) string { return strconv.Itoa(n) }

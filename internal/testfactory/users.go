@@ -1,0 +1,89 @@
+package testfactory
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"testing"
+
+	"github.com/canopyhq/canopy"
+	"github.com/canopyhq/canopy/service"
+)
+
+// StrongPassword passes the password policy.
+const StrongPassword = "violet tractor hums quietly 4821"
+
+// Links delivers every due email the way the worker does up to rendering
+// (claim, prepare) and returns each recipient's newest one-time link token.
+// Messages are marked sent, as a worker would after sending them.
+func (b *Bundle) Links(t testing.TB) map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	tokens := map[string]string{}
+	for {
+		msgs, err := b.Svc.ClaimOutbox(ctx, 100)
+		if err != nil {
+			t.Fatalf("claim outbox: %v", err)
+		}
+		if len(msgs) == 0 {
+			return tokens
+		}
+		contents, errs := b.Svc.PrepareEmails(ctx, msgs)
+		var sent []string
+		for i, c := range contents {
+			var permanent *service.PermanentError
+			if errors.As(errs[i], &permanent) { // its user was removed, say: the worker fails it
+				if err := b.Svc.OutboxFailed(ctx, msgs[i], errs[i]); err != nil {
+					t.Fatalf("fail %s: %v", msgs[i].ID, err)
+				}
+				continue
+			}
+			if errs[i] != nil {
+				t.Fatalf("prepare %s: %v", msgs[i].ID, errs[i])
+			}
+			u, err := url.Parse(c.Link)
+			if err != nil {
+				t.Fatalf("link %q: %v", c.Link, err)
+			}
+			tokens[c.Email] = u.Query().Get("token")
+			sent = append(sent, msgs[i].ID)
+		}
+		if err := b.Svc.OutboxSent(ctx, sent); err != nil {
+			t.Fatalf("mark sent: %v", err)
+		}
+	}
+}
+
+// SignIn sets the password of the user with the given email from its
+// emailed link (when it has none yet) and logs in, returning the session
+// token.
+func (b *Bundle) SignIn(t testing.TB, email string) string {
+	t.Helper()
+	ctx := context.Background()
+	if tok, ok := b.Links(t)[email]; ok {
+		if _, err := b.Svc.SetPassword(ctx, service.SetPasswordInput{Token: tok, Password: StrongPassword}, service.RequestInfo{}); err != nil {
+			t.Fatalf("set password of %s: %v", email, err)
+		}
+	}
+	res, err := b.Svc.Login(ctx, service.LoginInput{Login: email, Password: StrongPassword}, service.RequestInfo{})
+	if err != nil {
+		t.Fatalf("log in %s: %v", email, err)
+	}
+	return res.Token
+}
+
+// User adds a user to an account and returns it.
+func (b *Bundle) User(t testing.TB, accountID string, role canopy.UserRole) *canopy.User {
+	t.Helper()
+	b.mu.Lock()
+	b.n++
+	n := b.n
+	b.mu.Unlock()
+	u, err := b.Svc.CreateUser(context.Background(), b.As(t, accountID), accountID, service.CreateUserInput{
+		Email: "user" + itoa(n) + "@example.com", Name: "User " + itoa(n), Role: role,
+	})
+	if err != nil {
+		t.Fatalf("create user: %v", err)
+	}
+	return u
+}

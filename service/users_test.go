@@ -1,0 +1,145 @@
+package service_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/canopyhq/canopy"
+	"github.com/canopyhq/canopy/internal/testdb"
+	"github.com/canopyhq/canopy/internal/testfactory"
+	"github.com/canopyhq/canopy/service"
+	"github.com/canopyhq/canopy/store/sqlstore"
+)
+
+func TestUsers(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		b := testfactory.New(t, db)
+		acc := b.Child(t, b.Root.ID)
+		asAcc := b.As(t, acc.ID)
+		master := masterOf(t, b, acc.ID)
+
+		t.Run("emails are unique across the installation, whatever their case", func(t *testing.T) {
+			other := b.Child(t, b.Root.ID)
+			_, err := b.Svc.CreateUser(ctx, b.As(t, other.ID), other.ID, service.CreateUserInput{Email: "  " + master.Email})
+			require.Equal(t, canopy.KindInvalid, canopy.ErrorKind(err), "not a plain address")
+			_, err = b.Svc.CreateUser(ctx, b.As(t, other.ID), other.ID, service.CreateUserInput{Email: upper(master.Email)})
+			require.Equal(t, canopy.CodeEmailTaken, canopy.ErrorCode(err))
+			u, err := b.Svc.CreateUser(ctx, asAcc, acc.ID, service.CreateUserInput{Email: "Zoe@Example.com", Username: "zoe-1"})
+			require.NoError(t, err)
+			_, err = b.Svc.UpdateUser(ctx, asAcc, acc.ID, u.ID, service.UserPatch{Email: ptr(upper(master.Email))})
+			require.Equal(t, canopy.CodeEmailTaken, canopy.ErrorCode(err))
+			_, err = b.Svc.UpdateUser(ctx, asAcc, acc.ID, u.ID, service.UserPatch{Username: ptr(master.Username)})
+			require.Equal(t, canopy.CodeUsernameTaken, canopy.ErrorCode(err))
+		})
+
+		t.Run("the last admin cannot be removed, disabled or demoted", func(t *testing.T) {
+			solo := b.Child(t, b.Root.ID)
+			only := masterOf(t, b, solo.ID)
+			as := b.As(t, solo.ID)
+			member := b.User(t, solo.ID, canopy.UserMember)
+			cases := []struct {
+				name string
+				do   func() error
+			}{
+				{"remove", func() error { return b.Svc.DeleteUser(ctx, as, solo.ID, only.ID) }},
+				{"disable", func() error { _, err := b.Svc.SetUserEnabled(ctx, as, solo.ID, only.ID, false); return err }},
+				{"demote", func() error {
+					_, err := b.Svc.UpdateUser(ctx, as, solo.ID, only.ID, service.UserPatch{Role: ptr(canopy.UserMember)})
+					return err
+				}},
+			}
+			for _, tc := range cases {
+				require.Equal(t, canopy.CodeLastAdmin, canopy.ErrorCode(tc.do()), tc.name)
+			}
+			// With a second admin each becomes possible.
+			_, err := b.Svc.UpdateUser(ctx, as, solo.ID, member.ID, service.UserPatch{Role: ptr(canopy.UserAdmin)})
+			require.NoError(t, err)
+			_, err = b.Svc.UpdateUser(ctx, as, solo.ID, only.ID, service.UserPatch{Role: ptr(canopy.UserMember)})
+			require.NoError(t, err)
+			require.Equal(t, canopy.CodeLastAdmin, canopy.ErrorCode(b.Svc.DeleteUser(ctx, as, solo.ID, member.ID)),
+				"now the promoted member is the last admin")
+			require.NoError(t, b.Svc.DeleteUser(ctx, as, solo.ID, only.ID))
+			_, err = b.Svc.GetUser(ctx, as, solo.ID, only.ID)
+			require.Equal(t, canopy.CodeNotFound, canopy.ErrorCode(err))
+		})
+
+		t.Run("members read, edit themselves, and nothing else", func(t *testing.T) {
+			m := b.User(t, acc.ID, canopy.UserMember)
+			session := b.SignIn(t, m.Email)
+			p, err := b.Svc.Authenticate(ctx, session)
+			require.NoError(t, err)
+			acting, err := b.Svc.Act(ctx, p, "")
+			require.NoError(t, err)
+			c := service.Caller{Principal: p, Acting: acting}
+
+			_, err = b.Svc.ListUsers(ctx, c, acc.ID, service.PageRequest{})
+			require.NoError(t, err, "members read")
+			renamed, err := b.Svc.UpdateUser(ctx, c, acc.ID, m.ID, service.UserPatch{Name: ptr("New Name")})
+			require.NoError(t, err, "members edit their own profile")
+			require.Equal(t, "New Name", renamed.Name)
+			_, err = b.Svc.UpdateUser(ctx, c, acc.ID, m.ID, service.UserPatch{Role: ptr(canopy.UserAdmin)})
+			require.Equal(t, canopy.KindForbidden, canopy.ErrorKind(err), "but not their role")
+			_, err = b.Svc.UpdateUser(ctx, c, acc.ID, master.ID, service.UserPatch{Name: ptr("x")})
+			require.Equal(t, canopy.KindForbidden, canopy.ErrorKind(err), "nor anyone else")
+			_, err = b.Svc.CreateUser(ctx, c, acc.ID, service.CreateUserInput{Email: "m2@example.com"})
+			require.Equal(t, canopy.KindForbidden, canopy.ErrorKind(err))
+			_, err = b.Svc.CreateChild(ctx, c, b.ChildInput())
+			require.Equal(t, canopy.KindForbidden, canopy.ErrorKind(err))
+			child := b.Child(t, acc.ID)
+			_, err = b.Svc.Act(ctx, p, child.ID)
+			require.Equal(t, canopy.CodeNotFound, canopy.ErrorCode(err), "members act only in their own account")
+			_, err = b.Svc.ListOutbox(ctx, c, service.OutboxQuery{}, service.PageRequest{})
+			require.Equal(t, canopy.KindForbidden, canopy.ErrorKind(err))
+			me, err := b.Svc.WhoAmI(ctx, c)
+			require.NoError(t, err)
+			require.Equal(t, "self", me.MayActAs)
+			require.False(t, me.MayWrite)
+		})
+
+		t.Run("a role change ends the user's sessions", func(t *testing.T) {
+			u := b.User(t, acc.ID, canopy.UserAdmin)
+			session := b.SignIn(t, u.Email)
+			_, err := b.Svc.UpdateUser(ctx, asAcc, acc.ID, u.ID, service.UserPatch{Role: ptr(canopy.UserMember)})
+			require.NoError(t, err)
+			_, err = b.Svc.Authenticate(ctx, session)
+			require.Equal(t, canopy.KindUnauthorized, canopy.ErrorKind(err))
+		})
+
+		t.Run("disable and enable keep what the user had", func(t *testing.T) {
+			u := b.User(t, acc.ID, canopy.UserMember)
+			d, err := b.Svc.SetUserEnabled(ctx, asAcc, acc.ID, u.ID, false)
+			require.NoError(t, err)
+			require.Equal(t, canopy.UserDisabled, d.Status)
+			e, err := b.Svc.SetUserEnabled(ctx, asAcc, acc.ID, u.ID, true)
+			require.NoError(t, err)
+			require.Equal(t, canopy.UserInvited, e.Status, "no password yet: back to invited")
+		})
+
+		t.Run("every change is audited", func(t *testing.T) {
+			page, err := b.Svc.ListAuditEvents(ctx, asAcc, service.AuditQuery{}, service.PageRequest{Limit: 200})
+			require.NoError(t, err)
+			seen := map[string]bool{}
+			for _, e := range page.Data {
+				seen[e.Action] = true
+			}
+			for _, a := range []string{"user.created", "user.updated", "user.disabled", "user.enabled", "user.passwordSet", "session.created"} {
+				require.True(t, seen[a], a)
+			}
+		})
+	})
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func upper(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'a' && c <= 'z' {
+			b[i] = c - 32
+		}
+	}
+	return string(b)
+}
