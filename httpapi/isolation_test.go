@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -14,11 +15,14 @@ import (
 	"github.com/canopyhq/canopy/store/sqlstore"
 )
 
-// matrixAccount is one account of the isolation tree with its own key.
+// matrixAccount is one account of the isolation tree with its own
+// credential — an API key, or for every other account an admin's session,
+// which must see exactly what the account's keys see — and a probe user.
 type matrixAccount struct {
 	*canopy.Account
-	key string
-	ref string
+	key   string
+	ref   string
+	probe *canopy.User
 }
 
 // buildMatrixTree makes root → 3 customers → 3 clients each → 2 sub-clients
@@ -50,7 +54,27 @@ func buildMatrixTree(t *testing.T, a *testAPI) []*matrixAccount {
 		level = next
 	}
 	require.GreaterOrEqual(t, len(all), 30)
+	a.User(t, root.ID, canopy.UserAdmin) // the root has no master user: keep an admin besides the probe
+	for i, m := range all {
+		m.probe = a.User(t, m.ID, canopy.UserAdmin)
+		if i%2 == 1 {
+			m.key = a.SignIn(t, masterEmail(t, a, m.ID))
+		}
+	}
 	return all
+}
+
+func masterEmail(t *testing.T, a *testAPI, accountID string) string {
+	t.Helper()
+	page, err := a.Svc.ListUsers(context.Background(), a.As(t, accountID), accountID, service.PageRequest{})
+	require.NoError(t, err)
+	for _, u := range page.Data {
+		if u.Master {
+			return u.Email
+		}
+	}
+	t.Fatalf("no master user in %s", accountID)
+	return ""
 }
 
 // matrixCase is one endpoint of the matrix. Self says whether the call
@@ -115,6 +139,31 @@ func matrixCases() []matrixCase {
 			}
 			return a.do(t, req{Method: "POST", Path: "/v1/accounts/" + x.ID + "/move", Key: c.key, Body: map[string]string{"parentId": parent}})
 		}},
+		{name: "GET users", self: true, call: get("/users")},
+		{name: "GET user", self: true, call: func(t *testing.T, a *testAPI, c, x *matrixAccount) *response {
+			return a.do(t, req{Method: "GET", Path: "/v1/accounts/" + x.ID + "/users/" + x.probe.ID, Key: c.key})
+		}},
+		{name: "PATCH user", self: true, call: func(t *testing.T, a *testAPI, c, x *matrixAccount) *response {
+			return a.do(t, req{Method: "PATCH", Path: "/v1/accounts/" + x.ID + "/users/" + x.probe.ID, Key: c.key, Body: map[string]string{"name": "Probe"}})
+		}},
+		{name: "POST user", self: true, call: func(t *testing.T, a *testAPI, c, x *matrixAccount) *response {
+			email := strings.ToLower(c.ID[4:]+"."+x.ID[4:]) + "@matrix.example"
+			return a.do(t, req{Method: "POST", Path: "/v1/accounts/" + x.ID + "/users", Key: c.key, Body: map[string]string{"email": email}})
+		}},
+		{name: "disable then enable a user", self: true, call: func(t *testing.T, a *testAPI, c, x *matrixAccount) *response {
+			path := "/v1/accounts/" + x.ID + "/users/" + x.probe.ID
+			r := a.do(t, req{Method: "POST", Path: path + "/disable", Key: c.key})
+			if r.Status != http.StatusOK {
+				return r
+			}
+			return a.do(t, req{Method: "POST", Path: path + "/enable", Key: c.key})
+		}},
+		{name: "resend an invitation", self: true, call: func(t *testing.T, a *testAPI, c, x *matrixAccount) *response {
+			return a.do(t, req{Method: "POST", Path: "/v1/accounts/" + x.ID + "/users/" + x.probe.ID + "/resend-invitation", Key: c.key})
+		}},
+		{name: "DELETE user", only404: true, call: func(t *testing.T, a *testAPI, c, x *matrixAccount) *response {
+			return a.do(t, req{Method: "DELETE", Path: "/v1/accounts/" + x.ID + "/users/" + x.probe.ID, Key: c.key})
+		}},
 		{name: "DELETE account", only404: true, call: send("DELETE", "?children=close", nil)},
 		{name: "DELETE api-key", only404: true, call: func(t *testing.T, a *testAPI, c, x *matrixAccount) *response {
 			keys := a.root(t, "GET", "/v1/accounts/"+x.ID+"/api-keys", nil)
@@ -174,7 +223,7 @@ func TestIsolationMatrix(t *testing.T) {
 				byID[m.ID] = m
 			}
 			for _, caller := range accounts {
-				for _, path := range []string{"/v1/audit-events?limit=200", "/v1/accounts?limit=200", "/v1/accounts/" + caller.ID + "/descendants?limit=200"} {
+				for _, path := range []string{"/v1/audit-events?limit=200", "/v1/outbox?limit=200", "/v1/accounts?limit=200", "/v1/accounts/" + caller.ID + "/descendants?limit=200"} {
 					r := a.do(t, req{Method: "GET", Path: path, Key: caller.key})
 					require.Equal(t, http.StatusOK, r.Status)
 					var page struct {

@@ -50,6 +50,7 @@ type Bundle struct {
 	n       int
 	mu      sync.Mutex
 	ids     *canopy.IDs
+	unused  map[string]string // email → link token seen by SignIn, not used yet
 }
 
 // Options tune New.
@@ -88,7 +89,7 @@ func New(t testing.TB, st store.Store, opts ...Options) *Bundle {
 	if err != nil {
 		t.Fatalf("root: %v", err)
 	}
-	return &Bundle{Svc: svc, Store: st, Clock: clock, Root: root, RootKey: key, ids: ids}
+	return &Bundle{Svc: svc, Store: st, Clock: clock, Root: root, RootKey: key, ids: ids, unused: map[string]string{}}
 }
 
 // As returns a caller authenticated with the root key, acting as id.

@@ -60,7 +60,16 @@ func (b *Bundle) Links(t testing.TB) map[string]string {
 func (b *Bundle) SignIn(t testing.TB, email string) string {
 	t.Helper()
 	ctx := context.Background()
-	if tok, ok := b.Links(t)[email]; ok {
+	for e, tok := range b.Links(t) {
+		b.mu.Lock()
+		b.unused[e] = tok
+		b.mu.Unlock()
+	}
+	b.mu.Lock()
+	tok, ok := b.unused[email]
+	delete(b.unused, email)
+	b.mu.Unlock()
+	if ok {
 		if _, err := b.Svc.SetPassword(ctx, service.SetPasswordInput{Token: tok, Password: StrongPassword}, service.RequestInfo{}); err != nil {
 			t.Fatalf("set password of %s: %v", email, err)
 		}
