@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/canopyhq/canopy/internal/testdb"
+	"github.com/canopyhq/canopy/service"
 	"github.com/canopyhq/canopy/store/sqlstore"
 )
 
@@ -30,6 +32,7 @@ func TestBadInputIsRefusedAndWritesNothing(t *testing.T) {
 		a := newTestAPI(t, db)
 		child := a.Child(t, a.Root.ID)
 		acc := "/v1/accounts/" + child.ID
+		master := masterEmailID(t, a, child.ID)
 		huge := `{"account":{"name":"` + strings.Repeat("x", 1<<20) + `"}}`
 		ok := `{"account":{"name":"A","email":"a@example.com"}}`
 		cases := []struct {
@@ -97,6 +100,20 @@ func TestBadInputIsRefusedAndWritesNothing(t *testing.T) {
 			{"NUL in a query parameter", "GET", "/v1/accounts?externalReference=crm:%00", "", nil, 400, ""},
 			{"invalid UTF-8 in a path", "GET", acc + "/configurations/%ff", "", nil, 400, ""},
 			{"a namespace no PUT could make", "GET", acc + "/configurations/Not%20A%20Name", "", nil, 400, "namespace"},
+			{"user with a bad email", "POST", acc + "/users", `{"email":"nope"}`, nil, 422, "email"},
+			{"user with a bad role", "POST", acc + "/users", `{"email":"r@example.com","role":"owner"}`, nil, 422, "role"},
+			{"user with an unknown field", "POST", acc + "/users", `{"email":"u@example.com","password":"x"}`, nil, 422, "password"},
+			{"user patch with an unknown field", "PATCH", acc + "/users/" + master, `{"status":"active"}`, nil, 422, "status"},
+			{"user patch with a bad username", "PATCH", acc + "/users/" + master, `{"username":"a b"}`, nil, 422, "username"},
+			{"malformed user id", "GET", acc + "/users/usr_nope", "", nil, 400, "userId"},
+			{"outbox with a bad status", "GET", "/v1/outbox?status=lost", "", nil, 400, "status"},
+			{"login without a login", "POST", "/v1/auth/login", `{"password":"x"}`, nil, 422, "login"},
+			{"login with an unknown field", "POST", "/v1/auth/login", `{"login":"a","password":"b","remember":true}`, nil, 422, "remember"},
+			{"login that is not JSON", "POST", "/v1/auth/login", `login=a`, nil, 400, ""},
+			{"set-password with a made-up token", "POST", "/v1/auth/set-password", `{"token":"cnt_madeup","password":"violet tractor hums 4821"}`, nil, 400, ""},
+			{"set-password without a token", "POST", "/v1/auth/set-password", `{"password":"x"}`, nil, 400, ""},
+			{"password reset with a bad email", "POST", "/v1/auth/password-reset", `{"email":"nope"}`, nil, 422, "email"},
+			{"logout with an API key", "POST", "/v1/auth/logout", "", nil, 400, ""},
 			{"unknown route", "GET", "/v1/nothing-here", "", nil, 404, ""},
 			{"wrong method", "PUT", "/v1/accounts", "", nil, 405, ""},
 		}
@@ -292,4 +309,11 @@ func testAuditRecordsWhoAndHow(t *testing.T, a *testAPI) {
 	a.do(t, req{Method: "GET", Path: "/v1/audit-events?limit=1", Key: a.RootKey}).Decode(t, &page)
 	require.Equal(t, "portal\uFFFD", page.Data[0].Channel)
 	require.Equal(t, "\uFFFD", page.Data[0].Username)
+}
+
+func masterEmailID(t *testing.T, a *testAPI, accountID string) string {
+	t.Helper()
+	page, err := a.Svc.ListUsers(context.Background(), a.As(t, accountID), accountID, service.PageRequest{})
+	require.NoError(t, err)
+	return page.Data[0].ID
 }
