@@ -167,8 +167,9 @@ func (s *Service) Login(ctx context.Context, in LoginInput, info RequestInfo) (*
 	if err != nil {
 		return nil, err
 	}
-	if rehash {
-		if user.PasswordHash, err = password.Hash(in.Password, s.cfg.PasswordParams); err != nil {
+	upgraded := ""
+	if rehash { // the hash predates the current parameters: upgrade it now
+		if upgraded, err = password.Hash(in.Password, s.cfg.PasswordParams); err != nil {
 			return nil, err
 		}
 	}
@@ -177,24 +178,38 @@ func (s *Service) Login(ctx context.Context, in LoginInput, info RequestInfo) (*
 		CreatedAt: now, ExpiresAt: now.Add(s.cfg.SessionTTL), LastSeenAt: now,
 	}
 	err = s.store.Write(ctx, func(tx store.Tx) error {
+		// Re-read: only what signing in changes is written, so a change
+		// made meanwhile (a new role, a disable, a new password) stands.
+		u, err := tx.GetUser(ctx, user.ID)
+		if err != nil {
+			return err
+		}
+		if u.Status != canopy.UserActive || u.PasswordHash != user.PasswordHash {
+			return errInvalidCredentials
+		}
 		if err := tx.DeleteLoginAttempts(ctx, login); err != nil {
 			return err
 		}
-		u := *user
 		u.LastLoginAt = &now
-		if err := tx.UpdateUser(ctx, &u); err != nil {
+		if upgraded != "" {
+			u.PasswordHash = upgraded
+		}
+		if err := tx.UpdateUser(ctx, u); err != nil {
 			return err
 		}
 		if err := tx.InsertSession(ctx, sess); err != nil {
 			return err
 		}
-		return s.systemAudit(ctx, tx, info, canopy.Actor{Type: "user", ID: user.ID}, user.AccountID,
+		user = u
+		return s.systemAudit(ctx, tx, info, canopy.Actor{Type: "user", ID: u.ID}, u.AccountID,
 			"session.created", "session", sess.ID, nil)
 	})
+	if errors.Is(err, errInvalidCredentials) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open session: %w", err)
 	}
-	user.LastLoginAt = &now
 	return &LoginResult{Token: secret, ExpiresAt: sess.ExpiresAt, User: user}, nil
 }
 

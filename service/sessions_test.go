@@ -257,3 +257,34 @@ func TestPasswordResetTellsNobodyWhoExists(t *testing.T) {
 		require.Equal(t, canopy.CodeValidation, canopy.ErrorCode(b.Svc.RequestPasswordReset(ctx, "not an email", noInfo)))
 	})
 }
+
+// TestLoginUpgradesOldHashes: a hash made with weaker parameters is
+// replaced by one with the current parameters at the next sign-in.
+func TestLoginUpgradesOldHashes(t *testing.T) {
+	ctx := context.Background()
+	db := testdb.SQLite(t)
+	b := testfactory.New(t, db)
+	acc := b.Child(t, b.Root.ID)
+	master := masterOf(t, b, acc.ID)
+	b.SignIn(t, master.Email)
+	hashOf := func() string {
+		var h string
+		require.NoError(t, db.Read(ctx, func(tx store.Tx) error {
+			u, err := tx.GetUser(ctx, master.ID)
+			h = u.PasswordHash
+			return err
+		}))
+		return h
+	}
+	old := hashOf()
+	require.Contains(t, old, "m=64,t=1,p=1", "made with the suite's cheap parameters")
+
+	stronger := testfactory.CheapPasswords
+	stronger.Memory, stronger.Time = 128, 2
+	svc := service.New(db, service.Config{PasswordParams: stronger})
+	_, err := svc.Login(ctx, service.LoginInput{Login: master.Email, Password: testfactory.StrongPassword}, noInfo)
+	require.NoError(t, err)
+	require.Contains(t, hashOf(), "m=128,t=2,p=1")
+	_, err = svc.Login(ctx, service.LoginInput{Login: master.Email, Password: testfactory.StrongPassword}, noInfo)
+	require.NoError(t, err, "the upgraded hash verifies")
+}
