@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/canopyhq/canopy"
+	"github.com/canopyhq/canopy/password"
 	"github.com/canopyhq/canopy/service"
 	"github.com/canopyhq/canopy/store"
 )
@@ -54,7 +55,18 @@ type Bundle struct {
 type Options struct {
 	MaxDepth     int
 	AuthCacheTTL time.Duration
+	// PasswordParams are the argon2id costs of new password hashes; zero
+	// means CheapPasswords.
+	PasswordParams password.Params
+	// LoginSlowAfter, LoginLockAfter and LoginLockFor tune the login
+	// throttle (service.Config); zero keeps the service's defaults.
+	LoginSlowAfter, LoginLockAfter int
+	LoginLockFor                   time.Duration
 }
+
+// CheapPasswords are argon2id costs fit only for tests: hashing with them
+// takes microseconds instead of tens of milliseconds.
+var CheapPasswords = password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 
 // New returns a bootstrapped service over st.
 func New(t testing.TB, st store.Store, opts ...Options) *Bundle {
@@ -63,10 +75,15 @@ func New(t testing.TB, st store.Store, opts ...Options) *Bundle {
 	if len(opts) > 0 {
 		o = opts[0]
 	}
+	if o.PasswordParams == (password.Params{}) {
+		o.PasswordParams = CheapPasswords
+	}
 	clock := NewClock(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
 	ids := canopy.NewIDs(clock.Now, nil)
 	svc := service.New(st, service.Config{
 		MaxDepth: o.MaxDepth, AuthCacheTTL: o.AuthCacheTTL, Clock: clock.Now, IDs: ids,
+		PasswordParams: o.PasswordParams,
+		LoginSlowAfter: o.LoginSlowAfter, LoginLockAfter: o.LoginLockAfter, LoginLockFor: o.LoginLockFor,
 	})
 	key, created, err := svc.Bootstrap(context.Background(), "Platform", "")
 	if err != nil || !created {
