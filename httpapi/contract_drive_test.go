@@ -2,15 +2,18 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/canopyhq/canopy"
 	"github.com/canopyhq/canopy/internal/testdb"
+	"github.com/canopyhq/canopy/internal/testfactory"
 )
 
 // undrivable lists documented (operation, status) pairs the drive test
@@ -31,7 +34,8 @@ func withKey(key string) option     { return func(r *req) { r.Key = key } }
 func withHeader(k, v string) option { return func(r *req) { r.Headers = map[string]string{k: v} } }
 func noKey(r *req)                  { r.Key = "" }
 func fill(pattern string, id string) string {
-	return strings.NewReplacer("{id}", id, "{keyId}", canopy.NewIDs(nil, nil).New(canopy.PrefixAPIKey),
+	ids := canopy.NewIDs(nil, nil)
+	return strings.NewReplacer("{id}", id, "{keyId}", ids.New(canopy.PrefixAPIKey), "{userId}", ids.New(canopy.PrefixUser),
 		"{namespace}", "white_label_portal").Replace(pattern)
 }
 
@@ -64,17 +68,87 @@ func (d *driver) child(parent string) string {
 	return out.Account.ID
 }
 
+// users returns the ids of an account's users by email address.
+func (d *driver) users(account string) map[string]string {
+	d.t.Helper()
+	var page struct{ Data []struct{ ID, Email string } }
+	d.call(http.StatusOK, http.MethodGet, "/v1/accounts/"+account+"/users?limit=200", nil).Decode(d.t, &page)
+	ids := map[string]string{}
+	for _, u := range page.Data {
+		ids[u.Email] = u.ID
+	}
+	return ids
+}
+
+// deliver does what the outbox worker does before it hands emails to SMTP:
+// it claims every due message and issues its one-time link. Messages that
+// can never be sent are marked failed, the others sent. It returns each
+// link's token by recipient.
+func (d *driver) deliver() map[string]string {
+	d.t.Helper()
+	ctx := context.Background()
+	svc := d.api.Svc
+	msgs, err := svc.ClaimOutbox(ctx, 1000)
+	if err != nil {
+		d.t.Fatalf("claim outbox: %v", err)
+	}
+	contents, errs := svc.PrepareEmails(ctx, msgs)
+	tokens := map[string]string{}
+	var sent []string
+	for i, c := range contents {
+		if errs[i] != nil {
+			if err := svc.OutboxFailed(ctx, msgs[i], errs[i]); err != nil {
+				d.t.Fatalf("outbox failed: %v", err)
+			}
+			continue
+		}
+		link, err := url.Parse(c.Link)
+		if err != nil || link.Query().Get("token") == "" {
+			d.t.Fatalf("email to %s has no usable link: %q", c.Email, c.Link)
+		}
+		tokens[c.Email] = link.Query().Get("token")
+		sent = append(sent, msgs[i].ID)
+	}
+	if err := svc.OutboxSent(ctx, sent); err != nil {
+		d.t.Fatalf("outbox sent: %v", err)
+	}
+	return tokens
+}
+
+// login signs in and returns the session token.
+func (d *driver) login(login, password string) string {
+	d.t.Helper()
+	var out struct{ Token string }
+	d.call(http.StatusOK, http.MethodPost, "/v1/auth/login", map[string]any{"login": login, "password": password}, noKey).Decode(d.t, &out)
+	if out.Token == "" {
+		d.t.Fatalf("login %s failed", login)
+	}
+	return out.Token
+}
+
+func idOf(t *testing.T, res *response) string {
+	t.Helper()
+	var v struct{ ID string }
+	res.Decode(t, &v)
+	return v.ID
+}
+
 // validBodies are requests each write route accepts, so that errors that
 // come after decoding (403, 500) can be reached.
 var validBodies = map[string]any{
-	"POST /v1/accounts":                                map[string]any{"account": map[string]any{"name": "Valid", "email": "valid@example.com"}},
-	"PATCH /v1/accounts/{id}":                          map[string]any{"name": "Renamed"},
-	"POST /v1/accounts/{id}/move":                      nil, // set to the root's id at run time
-	"PUT /v1/accounts/{id}/configurations/{namespace}": `{"x":1}`,
-	"PUT /v1/accounts/{id}/workflows":                  map[string]any{"workflows": []string{}},
-	"POST /v1/accounts/{id}/api-keys":                  map[string]any{"name": "valid"},
-	"POST /v1/accounts/{id}/suspend":                   nil,
-	"POST /v1/accounts/{id}/reactivate":                nil,
+	"POST /v1/accounts":                                       map[string]any{"account": map[string]any{"name": "Valid", "email": "valid@example.com"}},
+	"PATCH /v1/accounts/{id}":                                 map[string]any{"name": "Renamed"},
+	"POST /v1/accounts/{id}/move":                             nil, // set to the root's id at run time
+	"PUT /v1/accounts/{id}/configurations/{namespace}":        `{"x":1}`,
+	"PUT /v1/accounts/{id}/workflows":                         map[string]any{"workflows": []string{}},
+	"POST /v1/accounts/{id}/api-keys":                         map[string]any{"name": "valid"},
+	"POST /v1/accounts/{id}/suspend":                          nil,
+	"POST /v1/accounts/{id}/reactivate":                       nil,
+	"POST /v1/accounts/{id}/users":                            map[string]any{"email": "valid-user@example.com"},
+	"PATCH /v1/accounts/{id}/users/{userId}":                  map[string]any{"name": "Valid"},
+	"POST /v1/accounts/{id}/users/{userId}/disable":           nil,
+	"POST /v1/accounts/{id}/users/{userId}/enable":            nil,
+	"POST /v1/accounts/{id}/users/{userId}/resend-invitation": nil,
 }
 
 // TestContractDrivesEveryRoute calls every route through the harness, so
@@ -82,14 +156,18 @@ var validBodies = map[string]any{
 // status the document declares was answered at least once.
 func TestContractDrivesEveryRoute(t *testing.T) {
 	c := contractOrFatal(t)
-	a := newTestAPI(t, testdb.SQLite(t))
+	// A low login throttle, so that a few failures reach both 429s.
+	a := newTestAPI(t, testdb.SQLite(t), testfactory.Options{LoginSlowAfter: 2, LoginLockAfter: 3})
 	d := &driver{t: t, api: a}
 	root := a.Root.ID
 	const (
 		get, post, put, patch, del = http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete
 		ok, created, noContent     = http.StatusOK, http.StatusCreated, http.StatusNoContent
+		accepted                   = http.StatusAccepted
 	)
 	unknown := canopy.NewIDs(nil, nil).New(canopy.PrefixAccount)
+	unknownUser := canopy.NewIDs(nil, nil).New(canopy.PrefixUser)
+	tooBig := strings.Repeat(" ", DefaultMaxBodyBytes+1)
 
 	// Operations endpoints.
 	d.call(ok, get, "/healthz", nil, noKey)
@@ -236,6 +314,224 @@ func TestContractDrivesEveryRoute(t *testing.T) {
 		d.call(409, del, "/v1/accounts/"+root+"/api-keys/"+rootKeys.Data[0].ID, nil) // the last root key
 	}
 
+	// Users. acme has its master user (admin@acme.example, an admin) and
+	// bo@acme.example (a member) from the example.
+	users := "/v1/accounts/" + acme + "/users"
+	userExample := at(c.doc, "paths", "/v1/accounts/{id}/users", "post", "requestBody", "content", "application/json", "example")
+	cyRes := d.call(created, post, users, userExample, withHeader("Idempotency-Key", "add-cy"))
+	cy := idOf(t, cyRes)
+	if got := cyRes.Header.Get("Location"); got != users+"/"+cy {
+		t.Errorf("Location %q", got)
+	}
+	cyReplay := d.call(created, post, users, userExample, withHeader("Idempotency-Key", "add-cy"))
+	if cyReplay.Header.Get("Idempotent-Replayed") != "true" || !bytes.Equal(cyReplay.Body, cyRes.Body) {
+		t.Errorf("replay of add-cy: Idempotent-Replayed=%q, same body=%v", cyReplay.Header.Get("Idempotent-Replayed"), bytes.Equal(cyReplay.Body, cyRes.Body))
+	}
+	dee := idOf(t, d.call(created, post, users, map[string]any{"email": "dee@acme.example", "username": "dee", "name": "Dee"}))
+	eve := idOf(t, d.call(created, post, users, map[string]any{"email": "eve@acme.example"}))
+	d.call(409, post, users, map[string]any{"email": "bo@acme.example"})                            // email-taken
+	d.call(409, post, users, map[string]any{"email": "bo2@acme.example", "username": "acme-admin"}) // username-taken
+	d.call(409, post, "/v1/accounts/"+closed+"/users", map[string]any{"email": "late@example.com"}) // account-closed
+	d.call(422, post, users, map[string]any{"name": "No Address"})
+	d.call(422, post, users, map[string]any{"email": "fay@acme.example", "role": "owner"})
+	d.call(ok, get, users+"?limit=2", nil).Decode(t, &page)
+	if page.NextCursor == nil {
+		t.Fatalf("expected a second page of users")
+	}
+	d.call(ok, get, users+"?limit=2&cursor="+url.QueryEscape(*page.NextCursor), nil)
+	d.call(400, get, users+"?cursor=nonsense", nil)
+	d.call(404, get, "/v1/accounts/"+beta+"/users", nil, as(acme))
+	d.call(ok, get, users+"/"+cy, nil)
+	d.call(404, get, users+"/"+unknownUser, nil)
+	for _, betaUser := range d.users(beta) {
+		d.call(404, get, users+"/"+betaUser, nil) // a user of another account
+	}
+	d.call(400, get, users+"/usr_nope", nil)
+	patchExample := at(c.doc, "paths", "/v1/accounts/{id}/users/{userId}", "patch", "requestBody", "content", "application/json", "example")
+	d.call(ok, patch, users+"/"+cy, patchExample)
+	d.call(ok, patch, users+"/"+cy, map[string]any{"role": "admin"})
+	d.call(ok, patch, users+"/"+cy, map[string]any{"name": "Cy Young"}) // no change
+	d.call(409, patch, users+"/"+cy, map[string]any{"email": "bo@acme.example"})
+	d.call(422, patch, users+"/"+cy, map[string]any{"email": "not an address", "role": "owner"})
+	d.call(404, patch, users+"/"+unknownUser, map[string]any{"name": "Nobody"})
+	// A new account's master user is its only admin.
+	solo := d.child(root)
+	soloUsers := "/v1/accounts/" + solo + "/users"
+	var soloMaster string
+	for _, id := range d.users(solo) {
+		soloMaster = id
+	}
+	d.call(409, patch, soloUsers+"/"+soloMaster, map[string]any{"role": "member"})
+	d.call(409, del, soloUsers+"/"+soloMaster, nil)
+	d.call(409, post, soloUsers+"/"+soloMaster+"/disable", nil)
+	d.call(accepted, post, soloUsers+"/"+soloMaster+"/resend-invitation", nil) // the welcome email again
+
+	// Set passwords with the links the invitation emails carry.
+	const strong = "plum orchard lantern 8 river"
+	tokens := d.deliver()
+	setPassword := "/v1/auth/set-password"
+	d.call(422, post, setPassword, map[string]any{"token": tokens["cy@acme.example"], "password": "password1234"}, noKey)
+	d.call(ok, post, setPassword, map[string]any{"token": tokens["cy@acme.example"], "password": strong}, noKey,
+		withHeader("X-Channel", "contract-test"))
+	d.call(400, post, setPassword, map[string]any{"token": tokens["cy@acme.example"], "password": strong}, noKey) // used
+	d.call(400, post, setPassword, map[string]any{"token": "nonsense", "password": strong}, noKey)
+	d.call(400, post, setPassword, map[string]any{"token": "cnt_unknown", "password": strong}, noKey)
+	d.call(422, post, setPassword, map[string]any{"token": tokens["dee@acme.example"], "password": strong, "confirm": strong}, noKey)
+	d.call(400, post, setPassword, `{"token": `, noKey)
+	d.call(413, post, setPassword, tooBig, noKey)
+	d.call(ok, post, setPassword, map[string]any{"token": tokens["dee@acme.example"], "password": strong}, noKey)
+
+	// Sign in: Cy is an admin, Dee a member.
+	login := "/v1/auth/login"
+	var signedIn struct {
+		Token string
+		User  struct{ LastLoginAt *string }
+	}
+	d.call(ok, post, login, map[string]any{"login": "cy@acme.example", "password": strong}, noKey).Decode(t, &signedIn)
+	if signedIn.User.LastLoginAt == nil {
+		t.Errorf("login: user.lastLoginAt is null")
+	}
+	cyTok := signedIn.Token
+	deeTok := d.login("dee", strong)
+	d.call(401, post, login, map[string]any{"login": "dee", "password": "not the password"}, noKey)
+	d.call(401, post, login, map[string]any{"login": "bo@acme.example", "password": strong}, noKey) // no password yet
+	d.call(422, post, login, map[string]any{"login": "dee"}, noKey)
+	d.call(422, post, login, map[string]any{"login": "dee", "password": strong, "remember": true}, noKey)
+	d.call(400, post, login, `nope`, noKey)
+	d.call(413, post, login, tooBig, noKey)
+
+	// An admin's session acts like a key of its account.
+	var me struct {
+		User     *struct{ ID string }
+		APIKey   *struct{ ID string }
+		MayActAs string
+		MayWrite bool
+	}
+	d.call(ok, get, "/v1/me", nil, withKey(cyTok)).Decode(t, &me)
+	if me.User == nil || me.User.ID != cy || me.APIKey != nil || me.MayActAs != "self-and-descendants" || !me.MayWrite {
+		t.Errorf("me for an admin: %+v", me)
+	}
+	d.call(ok, get, "/v1/me", nil, withKey(cyTok), as(leaf))
+	me.User, me.APIKey = nil, nil
+	d.call(ok, get, "/v1/me", nil).Decode(t, &me)
+	if me.APIKey == nil || me.User != nil {
+		t.Errorf("me for an API key: %+v", me)
+	}
+	d.call(ok, get, "/v1/accounts/"+leaf, nil, withKey(cyTok), as(leaf))
+	d.call(404, get, "/v1/accounts/"+root, nil, withKey(cyTok))
+	d.call(ok, patch, users+"/"+eve, map[string]any{"name": "Eve"}, withKey(cyTok))
+	d.call(403, post, users+"/"+cy+"/disable", nil, withKey(cyTok)) // itself
+	d.call(ok, get, "/v1/outbox?status=sent&limit=1", nil, withKey(cyTok))
+
+	// A member's session reads its own account and changes only its own user.
+	d.call(ok, get, "/v1/me", nil, withKey(deeTok)).Decode(t, &me)
+	if me.User == nil || me.User.ID != dee || me.MayActAs != "self" || me.MayWrite {
+		t.Errorf("me for a member: %+v", me)
+	}
+	d.call(404, get, "/v1/me", nil, withKey(deeTok), as(leaf))
+	d.call(ok, get, users, nil, withKey(deeTok))
+	d.call(ok, patch, users+"/"+dee, map[string]any{"name": "Dee Dee"}, withKey(deeTok))
+	d.call(403, patch, users+"/"+dee, map[string]any{"role": "admin"}, withKey(deeTok))
+	d.call(403, patch, users+"/"+cy, map[string]any{"name": "Not Cy"}, withKey(deeTok))
+	d.call(403, post, users, map[string]any{"email": "fay@acme.example"}, withKey(deeTok))
+	d.call(403, get, "/v1/outbox", nil, withKey(deeTok))
+	d.call(noContent, post, "/v1/auth/logout", nil, withKey(deeTok))
+	d.call(401, get, "/v1/me", nil, withKey(deeTok))
+	d.call(401, post, "/v1/auth/logout", nil, withKey(deeTok))
+	d.call(400, post, "/v1/auth/logout", nil) // an API key
+
+	// Signing in and out work in a suspended account; writing does not.
+	for email, id := range d.users(susp) {
+		d.call(ok, post, setPassword, map[string]any{"token": tokens[email], "password": strong}, noKey)
+		tok := d.login(email, strong)
+		d.call(403, patch, "/v1/accounts/"+susp+"/users/"+id, map[string]any{"name": "Suspended"}, withKey(tok))
+		d.call(noContent, post, "/v1/auth/logout", nil, withKey(tok))
+	}
+
+	// Disable, enable, resend.
+	d.call(accepted, post, users+"/"+eve+"/resend-invitation", nil, withHeader("Idempotency-Key", "resend-eve"))
+	d.call(409, post, users+"/"+cy+"/resend-invitation", nil) // active: not invited
+	d.call(422, post, users+"/"+eve+"/resend-invitation", map[string]any{"now": true})
+	d.call(ok, post, users+"/"+eve+"/disable", nil, withHeader("Idempotency-Key", "disable-eve"))
+	d.call(ok, post, users+"/"+eve+"/disable", "{}") // already disabled: no change
+	d.call(422, post, users+"/"+eve+"/disable", map[string]any{"reason": "left"})
+	d.call(403, post, setPassword, map[string]any{"token": tokens["eve@acme.example"], "password": strong}, noKey)
+	d.deliver() // the resent invitation can no longer be sent: failed
+	d.call(ok, post, users+"/"+dee+"/disable", nil)
+	d.call(403, post, login, map[string]any{"login": "dee", "password": strong}, noKey)
+	var enabled struct{ Status string }
+	d.call(ok, post, users+"/"+dee+"/enable", nil).Decode(t, &enabled)
+	if enabled.Status != "active" {
+		t.Errorf("enabled user with a password: status %q, want active", enabled.Status)
+	}
+	d.call(ok, post, users+"/"+dee+"/enable", "{}") // not disabled: no change
+	d.call(422, post, users+"/"+dee+"/enable", map[string]any{"why": "x"})
+	d.call(404, post, users+"/"+unknownUser+"/enable", nil)
+	d.call(noContent, del, users+"/"+eve, nil)
+	d.call(404, del, users+"/"+eve, nil)
+
+	// A user whose account is closed: the right password answers 409;
+	// the account's users can no longer be changed, only removed.
+	gone := d.child(root)
+	goneUsers := "/v1/accounts/" + gone + "/users"
+	goneMember := idOf(t, d.call(created, post, goneUsers, map[string]any{"email": "member@gone.example"}))
+	var goneEmail, goneMaster string
+	for email, id := range d.users(gone) {
+		if id != goneMember {
+			goneEmail, goneMaster = email, id
+		}
+	}
+	tokens = d.deliver()
+	d.call(ok, post, setPassword, map[string]any{"token": tokens[goneEmail], "password": strong}, noKey)
+	d.call(ok, del, "/v1/accounts/"+gone, nil)
+	d.call(409, post, login, map[string]any{"login": goneEmail, "password": strong}, noKey)
+	d.call(409, patch, goneUsers+"/"+goneMaster, map[string]any{"name": "Reopen"})
+	d.call(409, post, goneUsers+"/"+goneMaster+"/disable", nil)
+	d.call(409, post, goneUsers+"/"+goneMaster+"/enable", nil)
+	d.call(409, post, goneUsers+"/"+goneMember+"/resend-invitation", nil)
+	d.call(noContent, del, goneUsers+"/"+goneMember, nil)
+
+	// Password reset: the same answer for everybody; the link replaces the
+	// password and ends the user's sessions.
+	reset := "/v1/auth/password-reset"
+	d.call(accepted, post, reset, map[string]any{"email": "cy@acme.example"}, noKey)
+	d.call(accepted, post, reset, map[string]any{"email": "nobody@example.com"}, noKey)
+	d.call(422, post, reset, map[string]any{"email": "nobody"}, noKey)
+	d.call(400, post, reset, `[`, noKey)
+	d.call(413, post, reset, tooBig, noKey)
+	tokens = d.deliver()
+	d.call(ok, post, setPassword, map[string]any{"token": tokens["cy@acme.example"], "password": "a whole new passphrase 7"}, noKey)
+	d.call(401, get, "/v1/me", nil, withKey(cyTok))
+	d.login("cy@acme.example", "a whole new passphrase 7")
+
+	// The login throttle (2 failures slow it, 3 lock it).
+	wrong := map[string]any{"login": "nobody@example.com", "password": "wrong password"}
+	d.call(401, post, login, wrong, noKey)
+	d.call(401, post, login, wrong, noKey)
+	if got := d.call(429, post, login, wrong, noKey).Header.Get("Retry-After"); got != "1" {
+		t.Errorf("login-throttled: Retry-After %q, want 1", got)
+	}
+	a.Clock.Advance(time.Second)
+	d.call(401, post, login, wrong, noKey) // the third failure locks the login
+	if got := d.call(429, post, login, wrong, noKey).Header.Get("Retry-After"); got != "900" {
+		t.Errorf("login-locked: Retry-After %q, want 900", got)
+	}
+
+	// The outbox.
+	d.call(ok, get, "/v1/outbox?limit=2", nil).Decode(t, &page)
+	if page.NextCursor == nil {
+		t.Fatalf("expected a second page of outbox messages")
+	}
+	d.call(ok, get, "/v1/outbox?limit=2&cursor="+url.QueryEscape(*page.NextCursor), nil)
+	d.call(ok, get, "/v1/outbox?status=failed", nil).Decode(t, &page)
+	if len(page.Data) != 1 || page.Data[0]["recipient"] != "eve@acme.example" {
+		t.Errorf("failed messages: %+v", page.Data)
+	}
+	d.call(ok, get, "/v1/outbox?status=pending", nil)
+	d.call(ok, get, "/v1/outbox?status=sent", nil, as(acme))
+	d.call(400, get, "/v1/outbox?status=bogus", nil)
+	d.call(400, get, "/v1/outbox?cursor=nonsense", nil)
+
 	// Audit.
 	audit := d.call(ok, get, "/v1/audit-events?limit=2", nil, withHeader("X-Channel", "contract-test"))
 	audit.Decode(t, &page)
@@ -250,7 +546,6 @@ func TestContractDrivesEveryRoute(t *testing.T) {
 	// unknown account, 400 for a malformed X-Customer-Id; writes: 403
 	// acting in a suspended subtree; routes with bodies: 400 and 413.
 	validBodies["POST /v1/accounts/{id}/move"] = map[string]any{"parentId": root}
-	tooBig := strings.Repeat(" ", DefaultMaxBodyBytes+1)
 	for _, r := range a.srv.Routes() {
 		if r.Public {
 			continue
@@ -261,7 +556,9 @@ func TestContractDrivesEveryRoute(t *testing.T) {
 		d.call(401, r.Method, path, body, noKey)
 		d.call(404, r.Method, path, body, as(unknown))
 		d.call(400, r.Method, path, body, as("acc_nope"))
-		if r.Method != get {
+		// Logout is no write to the account: it works in a suspended one
+		// (and answers 400 to an API key).
+		if r.Method != get && key != "POST /v1/auth/logout" {
 			d.call(403, r.Method, fill(r.Path, susp), body, as(susp))
 		}
 		if hasBody {
@@ -295,6 +592,9 @@ func TestContractDrivesEveryRoute(t *testing.T) {
 		}
 	}
 	down.call(503, get, "/readyz", nil, noKey)
+	down.call(500, post, "/v1/auth/login", map[string]any{"login": "anyone", "password": "anything"}, noKey)
+	down.call(500, post, "/v1/auth/set-password", map[string]any{"token": "cnt_any", "password": strong}, noKey)
+	down.call(500, post, "/v1/auth/password-reset", map[string]any{"email": "anyone@example.com"}, noKey)
 
 	// Every documented answer was seen.
 	if t.Failed() {

@@ -57,14 +57,19 @@ type Bundle struct {
 type Options struct {
 	MaxDepth     int
 	AuthCacheTTL time.Duration
-	// LoginSlowAfter and LoginLockAfter override the login throttle.
+	// PasswordParams are the argon2id costs of new password hashes; zero
+	// means CheapPasswords.
+	PasswordParams password.Params
+	// LoginSlowAfter, LoginLockAfter and LoginLockFor tune the login
+	// throttle (service.Config); zero keeps the service's defaults.
 	LoginSlowAfter, LoginLockAfter int
+	LoginLockFor                   time.Duration
 	// OutboxMaxAttempts overrides how many delivery attempts an email gets.
 	OutboxMaxAttempts int
 }
 
-// CheapPasswords are argon2id costs for tests: the real default spends
-// about 34 ms per hash, which adds up over a suite. Nothing else differs.
+// CheapPasswords are argon2id costs fit only for tests: hashing with them
+// takes microseconds instead of the default's tens of milliseconds.
 var CheapPasswords = password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 
 // New returns a bootstrapped service over st.
@@ -74,12 +79,16 @@ func New(t testing.TB, st store.Store, opts ...Options) *Bundle {
 	if len(opts) > 0 {
 		o = opts[0]
 	}
+	if o.PasswordParams == (password.Params{}) {
+		o.PasswordParams = CheapPasswords
+	}
 	clock := NewClock(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
 	ids := canopy.NewIDs(clock.Now, nil)
 	svc := service.New(st, service.Config{
 		MaxDepth: o.MaxDepth, AuthCacheTTL: o.AuthCacheTTL, Clock: clock.Now, IDs: ids,
-		PasswordParams: CheapPasswords, PublicURL: "https://app.example",
-		LoginSlowAfter: o.LoginSlowAfter, LoginLockAfter: o.LoginLockAfter, OutboxMaxAttempts: o.OutboxMaxAttempts,
+		PasswordParams: o.PasswordParams, PublicURL: "https://app.example",
+		LoginSlowAfter: o.LoginSlowAfter, LoginLockAfter: o.LoginLockAfter, LoginLockFor: o.LoginLockFor,
+		OutboxMaxAttempts: o.OutboxMaxAttempts,
 	})
 	key, created, err := svc.Bootstrap(context.Background(), "Platform", "")
 	if err != nil || !created {
