@@ -470,8 +470,8 @@ func TestContractDrivesEveryRoute(t *testing.T) {
 	d.call(noContent, del, users+"/"+eve, nil)
 	d.call(404, del, users+"/"+eve, nil)
 
-	// A user whose account is closed: the right password answers 409;
-	// the account's users can no longer be changed, only removed.
+	// A user whose account is closed: the right password answers 409, its
+	// links stop working, and the account's users can no longer change.
 	gone := d.child(root)
 	goneUsers := "/v1/accounts/" + gone + "/users"
 	goneMember := idOf(t, d.call(created, post, goneUsers, map[string]any{"email": "member@gone.example"}))
@@ -485,11 +485,12 @@ func TestContractDrivesEveryRoute(t *testing.T) {
 	d.call(ok, post, setPassword, map[string]any{"token": tokens[goneEmail], "password": strong}, noKey)
 	d.call(ok, del, "/v1/accounts/"+gone, nil)
 	d.call(409, post, login, map[string]any{"login": goneEmail, "password": strong}, noKey)
+	d.call(409, post, setPassword, map[string]any{"token": tokens["member@gone.example"], "password": strong}, noKey)
 	d.call(409, patch, goneUsers+"/"+goneMaster, map[string]any{"name": "Reopen"})
 	d.call(409, post, goneUsers+"/"+goneMaster+"/disable", nil)
 	d.call(409, post, goneUsers+"/"+goneMaster+"/enable", nil)
 	d.call(409, post, goneUsers+"/"+goneMember+"/resend-invitation", nil)
-	d.call(noContent, del, goneUsers+"/"+goneMember, nil)
+	d.call(409, del, goneUsers+"/"+goneMember, nil)
 
 	// Password reset: the same answer for everybody; the link replaces the
 	// password and ends the user's sessions.
@@ -524,7 +525,13 @@ func TestContractDrivesEveryRoute(t *testing.T) {
 	}
 	d.call(ok, get, "/v1/outbox?limit=2&cursor="+url.QueryEscape(*page.NextCursor), nil)
 	d.call(ok, get, "/v1/outbox?status=failed", nil).Decode(t, &page)
-	if len(page.Data) != 1 || page.Data[0]["recipient"] != "eve@acme.example" {
+	// Eve was disabled before her invitation went out; an email of an
+	// account closed earlier in this test failed for good too.
+	failedTo := map[any]bool{}
+	for _, m := range page.Data {
+		failedTo[m["recipient"]] = true
+	}
+	if !failedTo["eve@acme.example"] {
 		t.Errorf("failed messages: %+v", page.Data)
 	}
 	d.call(ok, get, "/v1/outbox?status=pending", nil)

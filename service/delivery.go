@@ -116,6 +116,9 @@ func (s *Service) prepareEmail(ctx context.Context, tx store.Tx, m *canopy.Outbo
 	if err != nil {
 		return nil, err
 	}
+	if acc.Status == canopy.StatusClosed {
+		return nil, &PermanentError{Reason: "the account was closed before the email could be sent"}
+	}
 	c := &EmailContent{
 		Message: m, AccountName: acc.Name, UserName: u.Name, Email: m.Recipient, Username: u.Username, Role: string(u.Role),
 	}

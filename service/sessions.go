@@ -308,6 +308,11 @@ func (s *Service) SetPassword(ctx context.Context, in SetPasswordInput, info Req
 	if user.Status == canopy.UserDisabled {
 		return nil, canopy.Errorf(canopy.KindForbidden, canopy.CodeUserDisabled, "this user is disabled; an admin of the account can enable it")
 	}
+	if home, err := s.account(ctx, user.AccountID); err != nil {
+		return nil, err
+	} else if home.status == canopy.StatusClosed {
+		return nil, closedError(user.AccountID)
+	}
 	if reason := password.Check(in.Password, user.Email, user.Username, user.Name); reason != "" {
 		return nil, canopy.InvalidField("password", canopy.CodeWeakPassword, "%s", reason)
 	}
@@ -316,14 +321,10 @@ func (s *Service) SetPassword(ctx context.Context, in SetPasswordInput, info Req
 		return nil, err
 	}
 	err = s.store.Write(ctx, func(tx store.Tx) error {
-		// Re-read inside the write: the link is single use also when two
-		// requests redeem it at once.
-		t, err := tx.GetUserTokenByHash(ctx, tok.Hash)
-		if err != nil {
+		// Claim this very token first: of two redemptions at once, the
+		// second finds it used (store.ErrNotFound → invalid-token).
+		if err := tx.ClaimUserToken(ctx, tok.ID, now); err != nil {
 			return err
-		}
-		if t.UsedAt != nil {
-			return errInvalidToken
 		}
 		if err := tx.UseUserTokens(ctx, user.ID, now); err != nil {
 			return err
@@ -344,7 +345,7 @@ func (s *Service) SetPassword(ctx context.Context, in SetPasswordInput, info Req
 		}
 		user = u
 		return s.systemAudit(ctx, tx, info, canopy.Actor{Type: "user", ID: u.ID}, u.AccountID,
-			"user.passwordSet", "user", u.ID, map[string]string{"purpose": string(t.Purpose)})
+			"user.passwordSet", "user", u.ID, map[string]string{"purpose": string(tok.Purpose)})
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errInvalidToken

@@ -201,7 +201,7 @@ func (o *op) keepAnAdmin(accountID, verb string) error {
 // Errors: not-found; last-admin (409); forbidden for members.
 func (s *Service) DeleteUser(ctx context.Context, c Caller, accountID, userID string) error {
 	_, err := write(ctx, s, c, func(o *op) (struct{}, error) {
-		acc, err := o.visible(accountID, false)
+		acc, err := o.open(accountID)
 		if err != nil {
 			return struct{}{}, err
 		}

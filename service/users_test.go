@@ -143,3 +143,32 @@ func upper(s string) string {
 	}
 	return string(b)
 }
+
+// TestClosedAccountsUsers: a closed account's users change no more, its
+// links stop working and its queued emails are not sent.
+func TestClosedAccountsUsers(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		b := testfactory.New(t, db)
+		acc := b.Child(t, b.Root.ID)
+		u := b.User(t, acc.ID, canopy.UserAdmin)
+		link := b.Links(t)[u.Email]
+		b.User(t, acc.ID, canopy.UserMember) // its invitation is still queued
+		_, err := b.Svc.CloseAccount(ctx, b.As(t, b.Root.ID), acc.ID, service.ChildrenRefuse)
+		require.NoError(t, err)
+
+		asRoot := b.As(t, b.Root.ID)
+		require.Equal(t, canopy.CodeAccountClosed, canopy.ErrorCode(b.Svc.DeleteUser(ctx, asRoot, acc.ID, u.ID)))
+		_, err = b.Svc.CreateUser(ctx, asRoot, acc.ID, service.CreateUserInput{Email: "late@example.com"})
+		require.Equal(t, canopy.CodeAccountClosed, canopy.ErrorCode(err))
+		_, err = b.Svc.SetPassword(ctx, service.SetPasswordInput{Token: link, Password: testfactory.StrongPassword}, noInfo)
+		require.Equal(t, canopy.CodeAccountClosed, canopy.ErrorCode(err))
+
+		msgs, err := b.Svc.ClaimOutbox(ctx, 10)
+		require.NoError(t, err)
+		require.Len(t, msgs, 1)
+		_, errs := b.Svc.PrepareEmails(ctx, msgs)
+		var permanent *service.PermanentError
+		require.ErrorAs(t, errs[0], &permanent)
+	})
+}

@@ -203,6 +203,9 @@ type UserTx interface {
 type CredentialTx interface {
 	InsertUserToken(ctx context.Context, t *canopy.UserToken) error
 	GetUserTokenByHash(ctx context.Context, hash string) (*canopy.UserToken, error)
+	// ClaimUserToken marks one token used, atomically: ErrNotFound when it
+	// was already used, so of two redemptions at once exactly one wins.
+	ClaimUserToken(ctx context.Context, id string, at time.Time) error
 	// UseUserTokens marks every unused token of the user used, so each link
 	// works once and a newer link does not revive an older one.
 	UseUserTokens(ctx context.Context, userID string, at time.Time) error

@@ -32,6 +32,14 @@ func (t *tx) GetUserTokenByHash(ctx context.Context, hash string) (*canopy.UserT
 	return &tok, nil
 }
 
+func (t *tx) ClaimUserToken(ctx context.Context, id string, at time.Time) error {
+	res, err := t.exec(ctx, `UPDATE user_tokens SET used_at = ? WHERE id = ? AND used_at IS NULL`, at, id)
+	if err != nil {
+		return fmt.Errorf("claim user token: %w", err)
+	}
+	return expectOne(res)
+}
+
 func (t *tx) UseUserTokens(ctx context.Context, userID string, at time.Time) error {
 	if _, err := t.exec(ctx, `UPDATE user_tokens SET used_at = ? WHERE user_id = ? AND used_at IS NULL`, at, userID); err != nil {
 		return fmt.Errorf("use user tokens: %w", err)

@@ -1,0 +1,348 @@
+package storetest
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/canopyhq/canopy"
+	"github.com/canopyhq/canopy/store"
+)
+
+func testCredentials(t *testing.T, open Opener) {
+	t.Run("UsersUpdateLookUpDeleteAndCountAdmins", func(t *testing.T) {
+		t.Parallel()
+		_, b := setup(t, open)
+		acc := b.f.account(nil)
+		admin, member := b.f.newUser(acc), b.f.newUser(acc)
+		admin.Role, admin.Email, admin.Username = canopy.UserAdmin, "Ada@Example.com", "ada"
+		b.write(t, func(ctx context.Context, tx store.Tx) {
+			require.NoError(t, tx.InsertUser(ctx, admin))
+			require.NoError(t, tx.InsertUser(ctx, member))
+		})
+		b.read(t, func(ctx context.Context, tx store.Tx) {
+			for _, login := range []string{"ada@example.com", "ada"} {
+				u, err := tx.GetUserByLogin(ctx, login)
+				require.NoError(t, err, login)
+				require.Equal(t, admin.ID, u.ID)
+			}
+			_, err := tx.GetUserByLogin(ctx, "nobody")
+			require.ErrorIs(t, err, store.ErrNotFound)
+			_, err = tx.GetUserByEmail(ctx, "ada")
+			require.ErrorIs(t, err, store.ErrNotFound, "a username is not an email")
+			n, err := tx.CountAdmins(ctx, acc.ID)
+			require.NoError(t, err)
+			require.Equal(t, 1, n)
+		})
+
+		changed := at(50)
+		member.Role, member.Status, member.Name = canopy.UserAdmin, canopy.UserActive, "Bo"
+		member.Email, member.Username = "BO@example.com", "bo"
+		member.PasswordHash, member.PasswordChangedAt, member.LastLoginAt, member.UpdatedAt = "$argon2id$x", &changed, &changed, changed
+		b.write(t, func(ctx context.Context, tx store.Tx) { require.NoError(t, tx.UpdateUser(ctx, member)) })
+		b.read(t, func(ctx context.Context, tx store.Tx) {
+			got, err := tx.GetUser(ctx, member.ID)
+			require.NoError(t, err)
+			require.Equal(t, member, got, "every field round-trips")
+			got, err = tx.GetUserByEmail(ctx, "bo@example.com")
+			require.NoError(t, err, "the normalised email follows the update")
+			require.Equal(t, member.ID, got.ID)
+			n, err := tx.CountAdmins(ctx, acc.ID)
+			require.NoError(t, err)
+			require.Equal(t, 2, n)
+		})
+		member.Status = canopy.UserDisabled
+		b.write(t, func(ctx context.Context, tx store.Tx) { require.NoError(t, tx.UpdateUser(ctx, member)) })
+		b.read(t, func(ctx context.Context, tx store.Tx) {
+			n, err := tx.CountAdmins(ctx, acc.ID)
+			require.NoError(t, err)
+			require.Equal(t, 1, n, "a disabled admin does not count")
+		})
+
+		clash := *member
+		clash.Email = "ADA@example.com"
+		requireConflict(t, b.writeErr(t, func(ctx context.Context, tx store.Tx) error { return tx.UpdateUser(ctx, &clash) }), store.UniqueUserEmail)
+		clash = *member
+		clash.ID = b.f.id(canopy.PrefixUser)
+		require.ErrorIs(t, b.writeErr(t, func(ctx context.Context, tx store.Tx) error { return tx.UpdateUser(ctx, &clash) }), store.ErrNotFound)
+
+		// Deleting a user takes its tokens and sessions with it.
+		b.write(t, func(ctx context.Context, tx store.Tx) {
+			require.NoError(t, tx.InsertUserToken(ctx, newToken(b, member, "t-del")))
+			require.NoError(t, tx.InsertSession(ctx, newSession(b, member, "s-del")))
+			require.NoError(t, tx.DeleteUser(ctx, member.ID))
+		})
+		b.read(t, func(ctx context.Context, tx store.Tx) {
+			_, err := tx.GetUser(ctx, member.ID)
+			require.ErrorIs(t, err, store.ErrNotFound)
+			_, err = tx.GetUserTokenByHash(ctx, "t-del")
+			require.ErrorIs(t, err, store.ErrNotFound)
+			_, err = tx.GetSessionByHash(ctx, "s-del")
+			require.ErrorIs(t, err, store.ErrNotFound)
+		})
+		require.ErrorIs(t, b.writeErr(t, func(ctx context.Context, tx store.Tx) error { return tx.DeleteUser(ctx, member.ID) }), store.ErrNotFound)
+	})
+
+	t.Run("TokensAreClaimedOnce", func(t *testing.T) {
+		t.Parallel()
+		_, b := setup(t, open)
+		u := b.f.newUser(b.f.account(nil))
+		t1, t2 := newToken(b, u, "h1"), newToken(b, u, "h2")
+		t2.Purpose = canopy.PurposeReset
+		b.write(t, func(ctx context.Context, tx store.Tx) {
+			require.NoError(t, tx.InsertUser(ctx, u))
+			require.NoError(t, tx.InsertUserToken(ctx, t1))
+			require.NoError(t, tx.InsertUserToken(ctx, t2))
+		})
+		requireConflict(t, b.writeErr(t, func(ctx context.Context, tx store.Tx) error {
+			return tx.InsertUserToken(ctx, newToken(b, u, "h1"))
+		}), store.UniqueOther)
+		b.read(t, func(ctx context.Context, tx store.Tx) {
+			got, err := tx.GetUserTokenByHash(ctx, "h2")
+			require.NoError(t, err)
+			require.Equal(t, t2, got)
+		})
+		// Many claims of one token at once: exactly one succeeds.
+		var wg sync.WaitGroup
+		wins := make(chan struct{}, 8)
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if b.writeErr(t, func(ctx context.Context, tx store.Tx) error { return tx.ClaimUserToken(ctx, t1.ID, at(9)) }) == nil {
+					wins <- struct{}{}
+				}
+			}()
+		}
+		wg.Wait()
+		require.Len(t, wins, 1)
+		b.write(t, func(ctx context.Context, tx store.Tx) { require.NoError(t, tx.UseUserTokens(ctx, u.ID, at(10))) })
+		b.read(t, func(ctx context.Context, tx store.Tx) {
+			a, err := tx.GetUserTokenByHash(ctx, "h1")
+			require.NoError(t, err)
+			require.Equal(t, at(9), *a.UsedAt, "a used token keeps its first use")
+			c, err := tx.GetUserTokenByHash(ctx, "h2")
+			require.NoError(t, err)
+			require.Equal(t, at(10), *c.UsedAt, "UseUserTokens ends every other token of the user")
+		})
+	})
+
+	t.Run("SessionsTouchAndRevoke", func(t *testing.T) {
+		t.Parallel()
+		_, b := setup(t, open)
+		u := b.f.newUser(b.f.account(nil))
+		s1, s2 := newSession(b, u, "s1"), newSession(b, u, "s2")
+		b.write(t, func(ctx context.Context, tx store.Tx) {
+			require.NoError(t, tx.InsertUser(ctx, u))
+			require.NoError(t, tx.InsertSession(ctx, s1))
+			require.NoError(t, tx.InsertSession(ctx, s2))
+			require.NoError(t, tx.TouchSession(ctx, s1.ID, at(20)))
+			require.NoError(t, tx.RevokeSession(ctx, s2.ID, at(21)))
+		})
+		require.ErrorIs(t, b.writeErr(t, func(ctx context.Context, tx store.Tx) error { return tx.RevokeSession(ctx, s2.ID, at(22)) }),
+			store.ErrNotFound, "revoking twice")
+		b.read(t, func(ctx context.Context, tx store.Tx) {
+			got, err := tx.GetSessionByHash(ctx, "s1")
+			require.NoError(t, err)
+			require.Equal(t, at(20), got.LastSeenAt)
+			require.Nil(t, got.RevokedAt)
+			got, err = tx.GetSessionByHash(ctx, "s2")
+			require.NoError(t, err)
+			require.Equal(t, at(21), *got.RevokedAt)
+		})
+		b.write(t, func(ctx context.Context, tx store.Tx) { require.NoError(t, tx.RevokeUserSessions(ctx, u.ID, at(30))) })
+		b.read(t, func(ctx context.Context, tx store.Tx) {
+			got, err := tx.GetSessionByHash(ctx, "s1")
+			require.NoError(t, err)
+			require.Equal(t, at(30), *got.RevokedAt)
+			got, err = tx.GetSessionByHash(ctx, "s2")
+			require.NoError(t, err)
+			require.Equal(t, at(21), *got.RevokedAt, "an ended session keeps its end")
+		})
+	})
+
+	t.Run("LoginFailuresCountAtomically", func(t *testing.T) {
+		t.Parallel()
+		_, b := setup(t, open)
+		var wg sync.WaitGroup
+		for range 20 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				require.NoError(t, b.writeErr(t, func(ctx context.Context, tx store.Tx) error {
+					_, err := tx.RecordLoginFailure(ctx, "ada", at(1))
+					return err
+				}))
+			}()
+		}
+		wg.Wait()
+		b.read(t, func(ctx context.Context, tx store.Tx) {
+			a, err := tx.GetLoginAttempts(ctx, "ada")
+			require.NoError(t, err)
+			require.Equal(t, 20, a.Failures, "parallel failures are all counted")
+			require.Nil(t, a.LockedUntil)
+		})
+		b.write(t, func(ctx context.Context, tx store.Tx) {
+			require.NoError(t, tx.LockLogin(ctx, "ada", at(99)))
+			n, err := tx.RecordLoginFailure(ctx, "ada", at(2))
+			require.NoError(t, err)
+			require.Equal(t, 1, n, "a lock starts a new count")
+		})
+		b.read(t, func(ctx context.Context, tx store.Tx) {
+			a, err := tx.GetLoginAttempts(ctx, "ada")
+			require.NoError(t, err)
+			require.Equal(t, at(99), *a.LockedUntil)
+			require.Equal(t, at(2), a.LastFailureAt)
+		})
+		b.write(t, func(ctx context.Context, tx store.Tx) { require.NoError(t, tx.DeleteLoginAttempts(ctx, "ada")) })
+		b.read(t, func(ctx context.Context, tx store.Tx) {
+			_, err := tx.GetLoginAttempts(ctx, "ada")
+			require.ErrorIs(t, err, store.ErrNotFound)
+		})
+	})
+
+	t.Run("OutboxClaimsLeasesAndOutcomes", func(t *testing.T) {
+		t.Parallel()
+		_, b := setup(t, open)
+		root := b.f.account(nil)
+		kid := b.f.account(root)
+		var msgs []*canopy.OutboxMessage
+		b.write(t, func(ctx context.Context, tx store.Tx) {
+			for i := range 6 {
+				m := b.f.newMessage(kid)
+				m.NextAttemptAt = at(10 + i)
+				msgs = append(msgs, m)
+			}
+			require.NoError(t, tx.InsertOutboxMessages(ctx, msgs...))
+		})
+		claim := func(now, lease time.Time, n int) []*canopy.OutboxMessage {
+			var got []*canopy.OutboxMessage
+			b.write(t, func(ctx context.Context, tx store.Tx) {
+				var err error
+				got, err = tx.ClaimOutbox(ctx, now, lease, n)
+				require.NoError(t, err)
+			})
+			return got
+		}
+		first := claim(at(12), at(100), 10)
+		require.ElementsMatch(t, []string{msgs[0].ID, msgs[1].ID, msgs[2].ID}, msgIDs(first), "only messages due at now")
+		for _, m := range first {
+			require.Equal(t, 1, m.Attempts, "a claim counts an attempt")
+		}
+		require.ElementsMatch(t, []string{msgs[3].ID, msgs[4].ID}, msgIDs(claim(at(14), at(100), 10)), "leased ones are skipped")
+		require.Empty(t, claim(at(14), at(100), 10))
+		again := claim(at(100), at(200), 3)
+		require.Len(t, again, 3, "an expired lease can be claimed again")
+		for _, m := range again {
+			require.Equal(t, 2, m.Attempts)
+		}
+
+		b.write(t, func(ctx context.Context, tx store.Tx) {
+			require.NoError(t, tx.MarkOutboxSent(ctx, []string{msgs[0].ID, msgs[1].ID}, at(101)))
+			require.NoError(t, tx.MarkOutboxRetry(ctx, msgs[2].ID, at(150), "451 try later"))
+			require.NoError(t, tx.MarkOutboxFailed(ctx, msgs[3].ID, "550 no such user"))
+		})
+		b.read(t, func(ctx context.Context, tx store.Tx) {
+			sent, err := tx.GetOutboxMessage(ctx, msgs[0].ID)
+			require.NoError(t, err)
+			require.Equal(t, canopy.OutboxSent, sent.Status)
+			require.Equal(t, at(101), *sent.SentAt)
+			retry, err := tx.GetOutboxMessage(ctx, msgs[2].ID)
+			require.NoError(t, err)
+			require.Equal(t, canopy.OutboxPending, retry.Status)
+			require.Equal(t, at(150), retry.NextAttemptAt)
+			require.Equal(t, "451 try later", retry.LastError)
+			failed, err := tx.GetOutboxMessage(ctx, msgs[3].ID)
+			require.NoError(t, err)
+			require.Equal(t, canopy.OutboxFailed, failed.Status)
+
+			list, err := tx.ListOutbox(ctx, store.OutboxFilter{Subtree: kid.Path, Status: canopy.OutboxFailed, Limit: 10})
+			require.NoError(t, err)
+			require.Equal(t, []string{msgs[3].ID}, msgIDs(list))
+			list, err = tx.ListOutbox(ctx, store.OutboxFilter{Subtree: kid.Path, Limit: 10})
+			require.NoError(t, err)
+			require.Len(t, list, 6)
+			require.Equal(t, msgs[5].ID, list[0].ID, "newest first")
+			list, err = tx.ListOutbox(ctx, store.OutboxFilter{Subtree: kid.Path, Before: msgs[2].ID, Limit: 10})
+			require.NoError(t, err)
+			require.Equal(t, []string{msgs[1].ID, msgs[0].ID}, msgIDs(list))
+		})
+		require.ElementsMatch(t, []string{msgs[4].ID, msgs[5].ID}, msgIDs(claim(at(149), at(10_000), 10)),
+			"a retry waits for its time; failed and sent ones are never claimed; lapsed leases are")
+		require.Equal(t, []string{msgs[2].ID}, msgIDs(claim(at(150), at(10_000), 10)))
+
+		b.write(t, func(ctx context.Context, tx store.Tx) { require.NoError(t, tx.RequeueOutbox(ctx, msgs[3].ID, at(400))) })
+		requeued := claim(at(400), at(500), 10)
+		require.Equal(t, []string{msgs[3].ID}, msgIDs(requeued))
+		require.Equal(t, 1, requeued[0].Attempts, "a requeued message starts its attempts again")
+		require.ErrorIs(t, b.writeErr(t, func(ctx context.Context, tx store.Tx) error {
+			return tx.RequeueOutbox(ctx, msgs[0].ID, at(400))
+		}), store.ErrNotFound, "a sent message is not requeued")
+	})
+
+	t.Run("ConcurrentClaimsAreDisjoint", func(t *testing.T) {
+		t.Parallel()
+		_, b := setup(t, open)
+		acc := b.f.account(nil)
+		var msgs []*canopy.OutboxMessage
+		for range 60 {
+			msgs = append(msgs, b.f.newMessage(acc))
+		}
+		b.write(t, func(ctx context.Context, tx store.Tx) { require.NoError(t, tx.InsertOutboxMessages(ctx, msgs...)) })
+		var (
+			mu   sync.Mutex
+			seen = map[string]int{}
+			wg   sync.WaitGroup
+		)
+		for range 6 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					var got []*canopy.OutboxMessage
+					require.NoError(t, b.writeErr(t, func(ctx context.Context, tx store.Tx) error {
+						var err error
+						got, err = tx.ClaimOutbox(ctx, at(1000), at(2000), 4)
+						return err
+					}))
+					if len(got) == 0 {
+						return
+					}
+					mu.Lock()
+					for _, m := range got {
+						seen[m.ID]++
+					}
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		require.Len(t, seen, 60)
+		for id, n := range seen {
+			require.Equal(t, 1, n, "message %s claimed twice", id)
+		}
+	})
+}
+
+func newToken(b *testBundle, u *canopy.User, hash string) *canopy.UserToken {
+	n := b.f.seq()
+	return &canopy.UserToken{ID: b.f.id(canopy.PrefixToken), UserID: u.ID, Purpose: canopy.PurposeSetPassword,
+		Hash: hash, CreatedAt: at(n), ExpiresAt: at(n + 100)}
+}
+
+func newSession(b *testBundle, u *canopy.User, hash string) *canopy.Session {
+	n := b.f.seq()
+	return &canopy.Session{ID: b.f.id(canopy.PrefixSession), UserID: u.ID, Hash: hash,
+		CreatedAt: at(n), ExpiresAt: at(n + 100), LastSeenAt: at(n)}
+}
+
+func msgIDs(ms []*canopy.OutboxMessage) []string {
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = m.ID
+	}
+	return out
+}
