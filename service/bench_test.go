@@ -26,6 +26,7 @@ import (
 	"github.com/canopyhq/canopy"
 	"github.com/canopyhq/canopy/internal/testdb"
 	"github.com/canopyhq/canopy/internal/testfactory"
+	"github.com/canopyhq/canopy/password"
 	"github.com/canopyhq/canopy/service"
 	"github.com/canopyhq/canopy/store/sqlite"
 	"github.com/canopyhq/canopy/store/sqlstore"
@@ -277,4 +278,36 @@ func check(ctx context.Context, svc *service.Service, key, id string) error {
 		return fmt.Errorf("acting as %s, want %s", a.ID, id)
 	}
 	return nil
+}
+
+// BenchmarkLogin measures a whole sign-in with the production argon2id
+// parameters (password.Default): throttle check, user lookup, password
+// verification and the new session, on SQLite.
+func BenchmarkLogin(b *testing.B) {
+	ctx := context.Background()
+	bundle := testfactory.New(b, testdb.SQLite(b), testfactory.Options{PasswordParams: password.Default})
+	acc := bundle.Child(b, bundle.Root.ID)
+	page, err := bundle.Svc.ListUsers(ctx, bundle.As(b, acc.ID), acc.ID, service.PageRequest{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	email := page.Data[0].Email
+	bundle.SignIn(b, email)
+	in := service.LoginInput{Login: email, Password: testfactory.StrongPassword}
+	b.Run("known-user", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := bundle.Svc.Login(ctx, in, service.RequestInfo{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("unknown-login", func(b *testing.B) {
+		// Costs the same hashing, so timing tells nothing about who exists.
+		for i := 0; b.Loop(); i++ {
+			_, err := bundle.Svc.Login(ctx, service.LoginInput{Login: fmt.Sprintf("ghost%d@example.com", i), Password: "whatever it is 123"}, service.RequestInfo{})
+			if canopy.ErrorCode(err) != canopy.CodeInvalidCredentials {
+				b.Fatal(err)
+			}
+		}
+	})
 }

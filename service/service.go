@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
 	"time"
 
@@ -63,6 +64,10 @@ type Service struct {
 	ids   *canopy.IDs
 	log   *slog.Logger
 	cache *authCache
+	// hashing bounds the argon2id hashes running at once: each holds
+	// PasswordParams.Memory, and a burst of sign-ins must queue for the
+	// CPU rather than take the machine's memory.
+	hashing chan struct{}
 }
 
 // New returns a service over st.
@@ -106,7 +111,35 @@ func New(st store.Store, cfg Config) *Service {
 		now:   func() time.Time { return canopy.Now(cfg.Clock) },
 		ids:   cfg.IDs,
 		log:   cfg.Logger,
-		cache: newAuthCache(cfg.AuthCacheTTL, cfg.AuthCacheSize, cfg.Clock),
+		cache:   newAuthCache(cfg.AuthCacheTTL, cfg.AuthCacheSize, cfg.Clock),
+		hashing: make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
+	}
+}
+
+// hashPassword and verifyPassword run argon2id within the concurrency
+// bound, giving up when ctx ends while waiting.
+func (s *Service) hashPassword(ctx context.Context, pw string) (string, error) {
+	if err := s.acquireHashing(ctx); err != nil {
+		return "", err
+	}
+	defer func() { <-s.hashing }()
+	return password.Hash(pw, s.cfg.PasswordParams)
+}
+
+func (s *Service) verifyPassword(ctx context.Context, pw, encoded string) (ok, rehash bool, err error) {
+	if err := s.acquireHashing(ctx); err != nil {
+		return false, false, err
+	}
+	defer func() { <-s.hashing }()
+	return password.Verify(pw, encoded, s.cfg.PasswordParams)
+}
+
+func (s *Service) acquireHashing(ctx context.Context) error {
+	select {
+	case s.hashing <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 

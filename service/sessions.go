@@ -142,7 +142,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput, info RequestInfo) (*
 	if user != nil && user.PasswordHash != "" {
 		hash = user.PasswordHash
 	}
-	ok, rehash, err := password.Verify(in.Password, hash, s.cfg.PasswordParams)
+	ok, rehash, err := s.verifyPassword(ctx, in.Password, hash)
 	if err != nil {
 		return nil, fmt.Errorf("verify password: %w", err)
 	}
@@ -169,7 +169,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput, info RequestInfo) (*
 	}
 	upgraded := ""
 	if rehash { // the hash predates the current parameters: upgrade it now
-		if upgraded, err = password.Hash(in.Password, s.cfg.PasswordParams); err != nil {
+		if upgraded, err = s.hashPassword(ctx, in.Password); err != nil {
 			return nil, err
 		}
 	}
@@ -316,7 +316,7 @@ func (s *Service) SetPassword(ctx context.Context, in SetPasswordInput, info Req
 	if reason := password.Check(in.Password, user.Email, user.Username, user.Name); reason != "" {
 		return nil, canopy.InvalidField("password", canopy.CodeWeakPassword, "%s", reason)
 	}
-	hash, err := password.Hash(in.Password, s.cfg.PasswordParams)
+	hash, err := s.hashPassword(ctx, in.Password)
 	if err != nil {
 		return nil, err
 	}
