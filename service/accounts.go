@@ -339,6 +339,15 @@ func emailFor(s *Service, acc *canopy.Account, u *canopy.User, template string, 
 	}, nil
 }
 
+// queueEmail writes one email about user u to the outbox, in tx.
+func (s *Service) queueEmail(ctx context.Context, tx store.Tx, acc *canopy.Account, u *canopy.User, template string, now time.Time) (*canopy.OutboxMessage, error) {
+	m, err := emailFor(s, acc, u, template, now)
+	if err != nil {
+		return nil, err
+	}
+	return m, tx.InsertOutboxMessages(ctx, m)
+}
+
 // GetAccount returns an account the caller may see.
 func (s *Service) GetAccount(ctx context.Context, c Caller, id string) (*canopy.Account, error) {
 	var a *canopy.Account

@@ -106,11 +106,11 @@ func New(st store.Store, cfg Config) *Service {
 	setDefault(&cfg.OutboxMaxBackoff, time.Hour)
 	setDefault(&cfg.OutboxLease, 2*time.Minute)
 	return &Service{
-		store: st,
-		cfg:   cfg,
-		now:   func() time.Time { return canopy.Now(cfg.Clock) },
-		ids:   cfg.IDs,
-		log:   cfg.Logger,
+		store:   st,
+		cfg:     cfg,
+		now:     func() time.Time { return canopy.Now(cfg.Clock) },
+		ids:     cfg.IDs,
+		log:     cfg.Logger,
 		cache:   newAuthCache(cfg.AuthCacheTTL, cfg.AuthCacheSize, cfg.Clock),
 		hashing: make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
 	}

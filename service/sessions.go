@@ -384,11 +384,7 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email string, info R
 		if acc.Status == canopy.StatusClosed {
 			return nil
 		}
-		m, err := emailFor(s, acc, u, canopy.TemplatePasswordReset, now)
-		if err != nil {
-			return err
-		}
-		if err := tx.InsertOutboxMessages(ctx, m); err != nil {
+		if _, err := s.queueEmail(ctx, tx, acc, u, canopy.TemplatePasswordReset, now); err != nil {
 			return err
 		}
 		return s.systemAudit(ctx, tx, info, canopy.Actor{Type: "system", ID: "password-reset"}, u.AccountID,

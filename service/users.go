@@ -91,11 +91,7 @@ func (s *Service) CreateUser(ctx context.Context, c Caller, accountID string, in
 		if err := o.tx.InsertUser(ctx, u); err != nil {
 			return nil, userConflict(err, "", u)
 		}
-		m, err := emailFor(s, acc, u, canopy.TemplateUserInvitation, o.now)
-		if err != nil {
-			return nil, err
-		}
-		if err := o.tx.InsertOutboxMessages(ctx, m); err != nil {
+		if _, err := s.queueEmail(ctx, o.tx, acc, u, canopy.TemplateUserInvitation, o.now); err != nil {
 			return nil, err
 		}
 		o.audit(acc.ID, "user.created", "user", u.ID, map[string]any{"role": u.Role})
@@ -293,11 +289,8 @@ func (s *Service) ResendInvitation(ctx context.Context, c Caller, accountID, use
 		if u.Master {
 			template = canopy.TemplateWelcome
 		}
-		m, err := emailFor(s, acc, u, template, o.now)
+		m, err := s.queueEmail(ctx, o.tx, acc, u, template, o.now)
 		if err != nil {
-			return nil, err
-		}
-		if err := o.tx.InsertOutboxMessages(ctx, m); err != nil {
 			return nil, err
 		}
 		o.audit(acc.ID, "user.invitationResent", "user", u.ID, map[string]string{"message": m.ID})
