@@ -90,6 +90,19 @@ type Account struct {
 	// Path locates the account in the tree; it is internal because it names
 	// ancestors the caller may not be allowed to see.
 	Path Path `json:"-"`
+	// ParentPlan is the parent's plan, read with the account, from which
+	// the effective plan follows.
+	ParentPlan Plan `json:"-"`
+}
+
+// EffectivePlan is the plan whose features the account gets: a sub-account
+// under an enterprise umbrella gets at least pro (seed 002: "sub-accounts
+// have most of the features of Pro accounts, even if they are basic").
+func (a *Account) EffectivePlan() Plan {
+	if a.Link != nil && a.Link.Origin == OriginInvited && a.ParentPlan == PlanEnterprise && a.Plan == PlanBasic {
+		return PlanPro
+	}
+	return a.Plan
 }
 
 // MarshalJSON writes the platform root's parentId as null.
@@ -101,8 +114,9 @@ func (a *Account) MarshalJSON() ([]byte, error) {
 	}
 	return json.Marshal(struct {
 		*plain
-		ParentID *string `json:"parentId"`
-	}{(*plain)(a), parent})
+		ParentID      *string `json:"parentId"`
+		EffectivePlan Plan    `json:"effectivePlan"`
+	}{(*plain)(a), parent, a.EffectivePlan()})
 }
 
 // IsRoot reports whether a is the platform root.

@@ -16,6 +16,15 @@ import (
 const accountCols = `id, parent_id, path, name, email, plan, status, metadata,
 	link_origin, link_auto_share_role, link_billing, linked_at, created_at, updated_at, closed_at`
 
+// accountSelect is the column list that reads an account of table (or
+// alias) tbl, with its parent's plan, which the effective plan follows.
+func accountSelect(tbl string) string {
+	return prefixed(tbl+".", accountCols) + `, (SELECT pp.plan FROM accounts pp WHERE pp.id = ` + tbl + `.parent_id)`
+}
+
+// selectAccounts starts a query of accounts.
+var selectAccounts = `SELECT ` + accountSelect("accounts") + ` FROM accounts`
+
 func scanAccount(r rowScanner) (*canopy.Account, error) {
 	var (
 		a                      canopy.Account
@@ -24,11 +33,13 @@ func scanAccount(r rowScanner) (*canopy.Account, error) {
 		origin, share, billing sql.NullString
 		linkedAt, closedAt     dbTime
 		createdAt, updatedAt   dbTime
+		parentPlan             sql.NullString
 	)
 	if err := r.Scan(&a.ID, &parentID, &path, &a.Name, &a.Email, &a.Plan, &a.Status, &metadata,
-		&origin, &share, &billing, &linkedAt, &createdAt, &updatedAt, &closedAt); err != nil {
+		&origin, &share, &billing, &linkedAt, &createdAt, &updatedAt, &closedAt, &parentPlan); err != nil {
 		return nil, err
 	}
+	a.ParentPlan = canopy.Plan(parentPlan.String)
 	a.ParentID = parentID.String
 	a.Path = canopy.Path(path)
 	a.CreatedAt, a.UpdatedAt, a.ClosedAt = createdAt.T, updatedAt.T, closedAt.ptr()
@@ -83,7 +94,7 @@ func (t *tx) InsertAccount(ctx context.Context, a *canopy.Account) error {
 }
 
 func (t *tx) getAccount(ctx context.Context, suffix, where string, args ...any) (*canopy.Account, error) {
-	a, err := scanAccount(t.queryRow(ctx, `SELECT `+accountCols+` FROM accounts WHERE `+where+suffix, args...))
+	a, err := scanAccount(t.queryRow(ctx, selectAccounts+` WHERE `+where+suffix, args...))
 	if err != nil {
 		return nil, t.db.mapErr(err)
 	}
@@ -110,7 +121,7 @@ func (t *tx) GetAccounts(ctx context.Context, ids []string) ([]*canopy.Account, 
 	for i, id := range ids {
 		args[i] = id
 	}
-	return scanAll(ctx, t, scanAccount, `SELECT `+accountCols+` FROM accounts WHERE id IN (`+placeholders(len(ids))+`)`, args...)
+	return scanAll(ctx, t, scanAccount, selectAccounts+` WHERE id IN (`+placeholders(len(ids))+`)`, args...)
 }
 
 func placeholders(n int) string {
@@ -153,7 +164,7 @@ func expectOne(res sql.Result) error {
 }
 
 func (t *tx) ListChildren(ctx context.Context, parentID string, p store.Page) ([]*canopy.Account, error) {
-	return scanAll(ctx, t, scanAccount, `SELECT `+accountCols+` FROM accounts
+	return scanAll(ctx, t, scanAccount, selectAccounts+`
 		WHERE parent_id = ? AND id > ? ORDER BY id LIMIT ?`, parentID, p.After, p.Limit)
 }
 
@@ -170,7 +181,7 @@ func (t *tx) ListSubtree(ctx context.Context, path canopy.Path, maxDepth int, p 
 	}
 	end := string(path.SubtreeEnd())
 	if maxDepth <= 0 {
-		return scanAll(ctx, t, scanAccount, `SELECT `+accountCols+` FROM accounts
+		return scanAll(ctx, t, scanAccount, selectAccounts+`
 			WHERE path > ? AND path < ? ORDER BY path LIMIT ?`, after, end, p.Limit)
 	}
 	// Filtering one path range by depth would walk the whole subtree to
@@ -184,7 +195,7 @@ func (t *tx) ListSubtree(ctx context.Context, path canopy.Path, maxDepth int, p 
 		args = append(args, d, after, end, p.Limit)
 	}
 	args = append(args, p.Limit)
-	return scanAll(ctx, t, scanAccount, `SELECT `+accountCols+` FROM (`+strings.Join(parts, " UNION ALL ")+`) AS levels
+	return scanAll(ctx, t, scanAccount, `SELECT `+accountSelect("levels")+` FROM (`+strings.Join(parts, " UNION ALL ")+`) AS levels
 		ORDER BY path LIMIT ?`, args...)
 }
 

@@ -59,7 +59,7 @@ func (t *tx) RescopeExternalReferences(ctx context.Context, accountID, parentID 
 }
 
 func (t *tx) FindByExternalReference(ctx context.Context, path canopy.Path, refType, value string, p store.Page) ([]*canopy.Account, error) {
-	return scanAll(ctx, t, scanAccount, `SELECT `+prefixed("a.", accountCols)+` FROM external_references r
+	return scanAll(ctx, t, scanAccount, `SELECT `+accountSelect("a")+` FROM external_references r
 		JOIN accounts a ON a.id = r.account_id
 		WHERE r.type = ? AND r.value = ? AND a.path > ? AND a.path < ? AND a.id > ?
 		ORDER BY a.id LIMIT ?`, refType, value, string(path), string(path.SubtreeEnd()), p.After, p.Limit)

@@ -68,6 +68,7 @@ func (f *factory) newAccount(parent *canopy.Account) *canopy.Account {
 		return a
 	}
 	a.ParentID = parent.ID
+	a.ParentPlan = parent.Plan // stores read it with the account
 	a.Path = parent.Path.Child(id)
 	a.Link = &canopy.Link{
 		Origin: canopy.OriginCreated, AutoShareRole: canopy.RoleDataManager,

@@ -39,6 +39,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Transactions", testTransactions},
 		{"Locks", testLocks},
 		{"Credentials", testCredentials},
+		{"ParentPlan", testParentPlan},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
