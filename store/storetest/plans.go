@@ -26,12 +26,15 @@ func testParentPlan(t *testing.T, open Opener) {
 		})
 		b.read(t, func(ctx context.Context, tx store.Tx) {
 			reads := map[string]func() (*canopy.Account, error){
-				"GetAccount":         func() (*canopy.Account, error) { return tx.GetAccount(ctx, kid.ID) },
-				"GetAccountForShare": func() (*canopy.Account, error) { return tx.GetAccountForShare(ctx, kid.ID) },
-				"GetAccounts":        func() (*canopy.Account, error) { return one(tx.GetAccounts(ctx, []string{kid.ID})) },
-				"ListChildren":       func() (*canopy.Account, error) { return one(tx.ListChildren(ctx, umbrella.ID, store.Page{Limit: 5})) },
-				"ListSubtree":        func() (*canopy.Account, error) { return one(tx.ListSubtree(ctx, umbrella.Path, 0, store.Page{Limit: 5})) },
-				"ListSubtreeByDepth": func() (*canopy.Account, error) { return one(tx.ListSubtree(ctx, umbrella.Path, 1, store.Page{Limit: 5})) },
+				"GetAccount":   func() (*canopy.Account, error) { return tx.GetAccount(ctx, kid.ID) },
+				"GetAccounts":  func() (*canopy.Account, error) { return one(tx.GetAccounts(ctx, []string{kid.ID})) },
+				"ListChildren": func() (*canopy.Account, error) { return one(tx.ListChildren(ctx, umbrella.ID, store.Page{Limit: 5})) },
+				"ListSubtree": func() (*canopy.Account, error) {
+					return one(tx.ListSubtree(ctx, umbrella.Path, 0, store.Page{Limit: 5}))
+				},
+				"ListSubtreeByDepth": func() (*canopy.Account, error) {
+					return one(tx.ListSubtree(ctx, umbrella.Path, 1, store.Page{Limit: 5}))
+				},
 				"FindByExternalReference": func() (*canopy.Account, error) {
 					return one(tx.FindByExternalReference(ctx, root.Path, "crm", "K", store.Page{Limit: 5}))
 				},
