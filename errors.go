@@ -60,6 +60,12 @@ const (
 	CodeWeakPassword         = "weak-password"
 	CodeUserDisabled         = "user-disabled"
 	CodeLastAdmin            = "last-admin"
+	CodePlanNotAllowed       = "plan-not-allowed"
+	CodeInvitationPending    = "invitation-pending"
+	CodeHasUmbrella          = "has-umbrella"
+	CodeCreatedLink          = "created-link"
+	CodeSignupDisabled       = "signup-disabled"
+	CodeContactExists        = "contact-exists"
 )
 
 // FieldError names one bad input field. Field is a dotted path into the

@@ -20,6 +20,13 @@ const (
 	TemplateWelcome        = "welcome"         // a new account's master user: set your password
 	TemplateUserInvitation = "user-invitation" // a further user invited into an account
 	TemplatePasswordReset  = "password-reset"  // a user asked to reset their password
+
+	TemplateInvitation          = "invitation"           // to the invitee: an umbrella invites it
+	TemplateInvitationAccepted  = "invitation-accepted"  // to the umbrella's admins
+	TemplateInvitationDeclined  = "invitation-declined"  // to the umbrella's admins
+	TemplateInvitationCancelled = "invitation-cancelled" // to the invitee
+	TemplateInvitationExpired   = "invitation-expired"   // to the umbrella's admins
+	TemplateSignupAttempt       = "signup-attempt"       // to a user whose address someone tried to sign up with
 )
 
 // OutboxMessage is an email (later also an SMS) written in the same

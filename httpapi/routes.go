@@ -47,6 +47,22 @@ func (s *Server) registerRoutes() {
 	s.handle("POST /v1/auth/logout", false, s.handleLogout)
 	s.handle("GET /v1/me", false, s.handleMe)
 
+	s.handle("POST /v1/invitations", false, s.handleCreateInvitation)
+	s.handle("GET /v1/invitations", false, s.handleListInvitations)
+	s.handle("GET /v1/invitations/{invitationId}", false, s.handleGetInvitation)
+	s.handle("POST /v1/invitations/{invitationId}/accept", false, s.invitationAction(s.svc.AcceptInvitation))
+	s.handle("POST /v1/invitations/{invitationId}/decline", false, s.invitationAction(s.svc.DeclineInvitation))
+	s.handle("POST /v1/invitations/{invitationId}/cancel", false, s.invitationAction(s.svc.CancelInvitation))
+	s.handle("POST /v1/invitations/{invitationId}/resend", false, s.invitationAction(s.svc.ResendInvitationEmail))
+	s.handle("DELETE /v1/accounts/{id}/parent", false, s.handleLeaveUmbrella)
+
+	s.handle("POST /v1/contacts", false, s.handleCreateContact)
+	s.handle("GET /v1/contacts", false, s.handleListContacts)
+	s.handle("GET /v1/contacts/{contactId}", false, s.handleGetContact)
+	s.handle("PATCH /v1/contacts/{contactId}", false, s.handleUpdateContact)
+	s.handle("DELETE /v1/contacts/{contactId}", false, s.handleDeleteContact)
+	s.handle("POST /v1/signup", true, s.handleSignup)
+
 	s.handle("GET /v1/outbox", false, s.handleListOutbox)
 	s.handle("GET /v1/audit-events", false, s.handleAuditEvents)
 }

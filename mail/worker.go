@@ -213,12 +213,12 @@ func (w *Worker) render(c *service.EmailContent) (*Message, error) {
 		Link:              c.Link,
 		ExpiresAt:         c.ExpiresAt,
 	}
-	subject, text, html, err := w.tpl.Render(c.Message.Template, d)
+	subject, text, html, err := w.tpl.Render(c.Outbox.Template, d)
 	if err != nil {
-		return nil, fmt.Errorf("render %s: %w", c.Message.Template, err)
+		return nil, fmt.Errorf("render %s: %w", c.Outbox.Template, err)
 	}
 	return &Message{
-		ID: c.Message.ID, From: w.cfg.From, To: c.Message.Recipient, ToName: c.UserName,
+		ID: c.Outbox.ID, From: w.cfg.From, To: c.Outbox.Recipient, ToName: c.UserName,
 		Subject: subject, Text: text, HTML: html,
 	}, nil
 }

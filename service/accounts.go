@@ -182,108 +182,116 @@ func (s *Service) CreateChild(ctx context.Context, c Caller, in CreateChildInput
 	return write(ctx, s, c, func(o *op) (*CreateChildResult, error) {
 		// write holds a shared lock on the acting row: a concurrent move of
 		// the parent's subtree waits, so the child's path is never stale.
-		parent := o.acting
-		if parent.Depth()+1 > s.cfg.MaxDepth {
-			return nil, canopy.Errorf(canopy.KindConflict, canopy.CodeDepthLimit,
-				"account %s is at depth %d; the limit is %d levels below the platform root", parent.ID, parent.Depth(), s.cfg.MaxDepth)
-		}
-		id := s.ids.New(canopy.PrefixAccount)
-		plan := in.Account.Plan
-		if plan == "" {
-			plan = canopy.PlanBasic
-		}
-		md := in.Account.Metadata
-		if md == nil {
-			md = map[string]string{}
-		}
-		acc := &canopy.Account{
-			ID: id, ParentID: parent.ID, Path: parent.Path.Child(id),
-			Name: in.Account.Name, Email: in.Account.Email, Plan: plan, Status: canopy.StatusActive,
-			Metadata: md, Link: canopy.DefaultLink(parent, canopy.OriginCreated, o.now),
-			CreatedAt: o.now, UpdatedAt: o.now,
-		}
-		if err := o.tx.InsertAccount(ctx, acc); err != nil {
-			return nil, err
-		}
-		res := &CreateChildResult{Account: acc, Configurations: canopy.Configurations{}}
-
-		if in.Workflows != nil {
-			res.Workflows = *in.Workflows
-		} else if res.Workflows, err = o.tx.ListWorkflows(ctx, parent.ID); err != nil {
-			return nil, err
-		}
-		if res.Workflows == nil {
-			res.Workflows = []string{}
-		}
-		if err := o.tx.ReplaceWorkflows(ctx, id, res.Workflows); err != nil {
-			return nil, err
-		}
-
-		masterField := "masterUser"
-		if in.MasterUser == nil {
-			masterField = "account"
-		}
-		emails := make([]*canopy.OutboxMessage, 0, len(users))
-		for i := range users {
-			u := users[i]
-			u.ID, u.AccountID, u.Status = s.ids.New(canopy.PrefixUser), id, canopy.UserInvited
-			u.CreatedAt, u.UpdatedAt = o.now, o.now
-			// One insert per user, so a taken address names its field.
-			if err := o.tx.InsertUser(ctx, &u); err != nil {
-				return nil, userConflict(err, userField(i, masterField), &u)
-			}
-			res.Users = append(res.Users, &u)
-			template := canopy.TemplateUserInvitation
-			if u.Master {
-				template = canopy.TemplateWelcome
-			}
-			m, err := emailFor(s, acc, &u, template, o.now)
-			if err != nil {
-				return nil, err
-			}
-			emails = append(emails, m)
-		}
-		if err := o.tx.InsertOutboxMessages(ctx, emails...); err != nil {
-			return nil, err
-		}
-
-		stored := make([]*canopy.Configuration, len(in.Configurations))
-		for i, cfg := range in.Configurations {
-			stored[i] = &canopy.Configuration{AccountID: id, Namespace: cfg.Namespace, Value: cfg.Value, UpdatedAt: o.now}
-			res.Configurations = append(res.Configurations, *stored[i])
-		}
-		if err := o.tx.PutConfigurations(ctx, stored...); err != nil {
-			return nil, err
-		}
-
-		res.ExternalReferences = []*canopy.ExternalReference{}
-		for i, r := range in.ExternalReferences {
-			ref := &canopy.ExternalReference{
-				ID: s.ids.New(canopy.PrefixExternalRef), AccountID: id, ParentID: parent.ID,
-				Type: r.Type, Value: r.Value, Description: r.Description, Metadata: r.Metadata, CreatedAt: o.now,
-			}
-			if ref.Metadata == nil {
-				ref.Metadata = map[string]string{}
-			}
-			if err := o.tx.InsertExternalReference(ctx, ref); err != nil {
-				if store.Conflict(err) == store.UniqueExternalRef {
-					return nil, refExists(fmt.Sprintf("externalReferences[%d]", i), r.Type, r.Value, parent.ID)
-				}
-				return nil, err
-			}
-			res.ExternalReferences = append(res.ExternalReferences, ref)
-		}
-
-		userIDs := make([]string, len(res.Users))
-		for i, u := range res.Users {
-			userIDs[i] = u.ID
-		}
-		o.audit(id, "account.created", "account", id, map[string]any{
-			"parentId": parent.ID, "users": userIDs, "workflows": res.Workflows,
-			"configurations": namespaces(res.Configurations), "externalReferences": len(res.ExternalReferences),
-		})
-		return res, nil
+		return s.createChild(o, o.acting, in, users)
 	})
+}
+
+// createChild stores a child of parent with everything in, in o's
+// transaction; users come from in.validate.
+func (s *Service) createChild(o *op, parent *canopy.Account, in CreateChildInput, users []canopy.User) (*CreateChildResult, error) {
+	ctx := o.ctx
+	if parent.Depth()+1 > s.cfg.MaxDepth {
+		return nil, canopy.Errorf(canopy.KindConflict, canopy.CodeDepthLimit,
+			"account %s is at depth %d; the limit is %d levels below the platform root", parent.ID, parent.Depth(), s.cfg.MaxDepth)
+	}
+	id := s.ids.New(canopy.PrefixAccount)
+	plan := in.Account.Plan
+	if plan == "" {
+		plan = canopy.PlanBasic
+	}
+	md := in.Account.Metadata
+	if md == nil {
+		md = map[string]string{}
+	}
+	acc := &canopy.Account{
+		ID: id, ParentID: parent.ID, Path: parent.Path.Child(id),
+		Name: in.Account.Name, Email: in.Account.Email, Plan: plan, Status: canopy.StatusActive,
+		Metadata: md, Link: canopy.DefaultLink(parent, canopy.OriginCreated, o.now),
+		CreatedAt: o.now, UpdatedAt: o.now,
+	}
+	if err := o.tx.InsertAccount(ctx, acc); err != nil {
+		return nil, err
+	}
+	res := &CreateChildResult{Account: acc, Configurations: canopy.Configurations{}}
+
+	if in.Workflows != nil {
+		res.Workflows = *in.Workflows
+	} else if wf, err := o.tx.ListWorkflows(ctx, parent.ID); err != nil {
+		return nil, err
+	} else {
+		res.Workflows = wf
+	}
+	if res.Workflows == nil {
+		res.Workflows = []string{}
+	}
+	if err := o.tx.ReplaceWorkflows(ctx, id, res.Workflows); err != nil {
+		return nil, err
+	}
+
+	masterField := "masterUser"
+	if in.MasterUser == nil {
+		masterField = "account"
+	}
+	emails := make([]*canopy.OutboxMessage, 0, len(users))
+	for i := range users {
+		u := users[i]
+		u.ID, u.AccountID, u.Status = s.ids.New(canopy.PrefixUser), id, canopy.UserInvited
+		u.CreatedAt, u.UpdatedAt = o.now, o.now
+		// One insert per user, so a taken address names its field.
+		if err := o.tx.InsertUser(ctx, &u); err != nil {
+			return nil, userConflict(err, userField(i, masterField), &u)
+		}
+		res.Users = append(res.Users, &u)
+		template := canopy.TemplateUserInvitation
+		if u.Master {
+			template = canopy.TemplateWelcome
+		}
+		m, err := emailFor(s, acc, &u, template, o.now)
+		if err != nil {
+			return nil, err
+		}
+		emails = append(emails, m)
+	}
+	if err := o.tx.InsertOutboxMessages(ctx, emails...); err != nil {
+		return nil, err
+	}
+
+	stored := make([]*canopy.Configuration, len(in.Configurations))
+	for i, cfg := range in.Configurations {
+		stored[i] = &canopy.Configuration{AccountID: id, Namespace: cfg.Namespace, Value: cfg.Value, UpdatedAt: o.now}
+		res.Configurations = append(res.Configurations, *stored[i])
+	}
+	if err := o.tx.PutConfigurations(ctx, stored...); err != nil {
+		return nil, err
+	}
+
+	res.ExternalReferences = []*canopy.ExternalReference{}
+	for i, r := range in.ExternalReferences {
+		ref := &canopy.ExternalReference{
+			ID: s.ids.New(canopy.PrefixExternalRef), AccountID: id, ParentID: parent.ID,
+			Type: r.Type, Value: r.Value, Description: r.Description, Metadata: r.Metadata, CreatedAt: o.now,
+		}
+		if ref.Metadata == nil {
+			ref.Metadata = map[string]string{}
+		}
+		if err := o.tx.InsertExternalReference(ctx, ref); err != nil {
+			if store.Conflict(err) == store.UniqueExternalRef {
+				return nil, refExists(fmt.Sprintf("externalReferences[%d]", i), r.Type, r.Value, parent.ID)
+			}
+			return nil, err
+		}
+		res.ExternalReferences = append(res.ExternalReferences, ref)
+	}
+
+	userIDs := make([]string, len(res.Users))
+	for i, u := range res.Users {
+		userIDs[i] = u.ID
+	}
+	o.audit(id, "account.created", "account", id, map[string]any{
+		"parentId": parent.ID, "users": userIDs, "workflows": res.Workflows,
+		"configurations": namespaces(res.Configurations), "externalReferences": len(res.ExternalReferences),
+	})
+	return res, nil
 }
 
 func namespaces(cs canopy.Configurations) []string {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/url"
 	"time"
 
 	"github.com/canopyhq/canopy"
@@ -23,7 +24,7 @@ type Brand struct {
 
 // EmailContent is what a template needs to render one outbox message.
 type EmailContent struct {
-	Message           *canopy.OutboxMessage
+	Outbox            *canopy.OutboxMessage
 	Brand             Brand
 	AccountName       string
 	ParentAccountName string
@@ -31,9 +32,16 @@ type EmailContent struct {
 	Email             string
 	Username          string
 	Role              string
-	// Link is the one-time set-password or reset link, issued now.
+	// Link is the one-time set-password or reset link, issued now, or for
+	// invitation emails the page that answers it (or signs up and accepts).
 	Link      string
 	ExpiresAt time.Time
+	// For emails about invitations: the other side's name, the umbrella's
+	// note, the decline page, and whether the address has no account yet.
+	OtherAccountName string
+	Note             string
+	DeclineLink      string
+	NewAccount       bool
 }
 
 // PermanentError marks a message that can never be delivered (its user
@@ -92,62 +100,152 @@ var linkPaths = map[canopy.TokenPurpose]string{
 	canopy.PurposeReset:       "/reset-password",
 }
 
+// prepareEmail gathers one message's content; templates about users get a
+// one-time link, invitation emails their answer or sign-up links.
 func (s *Service) prepareEmail(ctx context.Context, tx store.Tx, m *canopy.OutboxMessage, now time.Time) (*EmailContent, error) {
-	var purpose canopy.TokenPurpose
-	switch m.Template {
-	case canopy.TemplateWelcome, canopy.TemplateUserInvitation:
-		purpose = canopy.PurposeSetPassword
-	case canopy.TemplatePasswordReset:
-		purpose = canopy.PurposeReset
-	default:
-		return nil, &PermanentError{Reason: "unknown template " + m.Template}
-	}
-	u, err := tx.GetUser(ctx, m.UserID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, &PermanentError{Reason: "the user was removed before the email could be sent"}
-	}
-	if err != nil {
-		return nil, err
-	}
-	if u.Status == canopy.UserDisabled {
-		return nil, &PermanentError{Reason: "the user was disabled before the email could be sent"}
-	}
 	acc, err := tx.GetAccount(ctx, m.AccountID)
 	if err != nil {
 		return nil, err
 	}
-	if acc.Status == canopy.StatusClosed {
-		return nil, &PermanentError{Reason: "the account was closed before the email could be sent"}
+	c := &EmailContent{Outbox: m, AccountName: acc.Name, Email: m.Recipient}
+	var u *canopy.User
+	if m.UserID != "" {
+		u, err = tx.GetUser(ctx, m.UserID)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, &PermanentError{Reason: "the user was removed before the email could be sent"}
+		}
+		if err != nil {
+			return nil, err
+		}
+		if u.Status == canopy.UserDisabled {
+			return nil, &PermanentError{Reason: "the user was disabled before the email could be sent"}
+		}
+		c.UserName, c.Username, c.Role = u.Name, u.Username, string(u.Role)
 	}
-	c := &EmailContent{
-		Message: m, AccountName: acc.Name, UserName: u.Name, Email: m.Recipient, Username: u.Username, Role: string(u.Role),
+	switch m.Template {
+	case canopy.TemplateWelcome, canopy.TemplateUserInvitation, canopy.TemplatePasswordReset:
+		return c, s.userEmailContent(ctx, tx, c, acc, u, now)
+	case canopy.TemplateInvitation, canopy.TemplateInvitationAccepted, canopy.TemplateInvitationDeclined,
+		canopy.TemplateInvitationCancelled, canopy.TemplateInvitationExpired:
+		return c, s.invitationEmailContent(ctx, tx, c, now)
+	case canopy.TemplateSignupAttempt:
+		if u == nil {
+			return nil, &PermanentError{Reason: "a sign-up attempt email names no user"}
+		}
+		c.Brand, err = effectiveBrand(ctx, tx, acc)
+		c.Link = s.cfg.PublicURL + "/reset-password"
+		return c, err
+	}
+	return nil, &PermanentError{Reason: "unknown template " + m.Template}
+}
+
+// userEmailContent fills a welcome, invitation or reset email to a user of
+// acc, issuing its one-time link.
+func (s *Service) userEmailContent(ctx context.Context, tx store.Tx, c *EmailContent, acc *canopy.Account, u *canopy.User, now time.Time) error {
+	if u == nil {
+		return &PermanentError{Reason: "a user email names no user"}
+	}
+	if acc.Status == canopy.StatusClosed {
+		return &PermanentError{Reason: "the account was closed before the email could be sent"}
+	}
+	purpose := canopy.PurposeSetPassword
+	if c.Outbox.Template == canopy.TemplatePasswordReset {
+		purpose = canopy.PurposeReset
 	}
 	if acc.ParentID != "" {
 		parent, err := tx.GetAccount(ctx, acc.ParentID)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if !parent.IsRoot() {
 			c.ParentAccountName = parent.Name
 		}
 	}
+	var err error
 	if c.Brand, err = effectiveBrand(ctx, tx, acc); err != nil {
-		return nil, err
+		return err
 	}
 	secret, err := canopy.NewSecret(canopy.TokenPrefix)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	tok := &canopy.UserToken{
 		ID: s.ids.New(canopy.PrefixToken), UserID: u.ID, Purpose: purpose, Hash: canopy.HashSecret(secret),
 		CreatedAt: now, ExpiresAt: now.Add(s.cfg.TokenTTL),
 	}
 	if err := tx.InsertUserToken(ctx, tok); err != nil {
-		return nil, err
+		return err
 	}
 	c.Link = s.cfg.PublicURL + linkPaths[purpose] + "?token=" + secret
 	c.ExpiresAt = tok.ExpiresAt
-	return c, nil
+	return nil
+}
+
+// invitationEmailContent fills an email about an invitation. Emails carry
+// the umbrella's brand. An invitation that is no longer pending is not sent.
+func (s *Service) invitationEmailContent(ctx context.Context, tx store.Tx, c *EmailContent, now time.Time) error {
+	inv, err := s.invitationForEmail(ctx, tx, c.Outbox)
+	if err != nil {
+		return err
+	}
+	umbrella, err := tx.GetAccount(ctx, inv.UmbrellaID)
+	if err != nil {
+		return err
+	}
+	if c.Brand, err = effectiveBrand(ctx, tx, umbrella); err != nil {
+		return err
+	}
+	page := s.cfg.PublicURL + "/invitations/" + inv.ID
+	c.OtherAccountName, c.Link, c.ExpiresAt = inv.UmbrellaName, page, inv.ExpiresAt
+	switch c.Outbox.Template {
+	case canopy.TemplateInvitation:
+		if inv.StatusAt(now) != canopy.InvitationPending {
+			return &PermanentError{Reason: "the invitation is no longer pending"}
+		}
+		c.Note, c.DeclineLink = inv.Message, page+"?answer=decline"
+		if inv.InviteeAccountID != "" {
+			invitee, err := tx.GetAccount(ctx, inv.InviteeAccountID)
+			if err != nil {
+				return err
+			}
+			c.AccountName = invitee.Name
+			return nil
+		}
+		c.AccountName = ""
+		if _, err := tx.GetUserByEmail(ctx, canopy.NormalizeEmail(inv.Email)); err == nil {
+			return nil // the address has a user: it signs in and answers
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		// No account yet: the link signs up and accepts in one go. Each
+		// email gets a fresh token; only the newest link works.
+		secret, err := canopy.NewSecret(canopy.TokenPrefix)
+		if err != nil {
+			return err
+		}
+		if err := tx.SetInvitationToken(ctx, inv.ID, canopy.HashSecret(secret), now); err != nil {
+			return err
+		}
+		c.NewAccount, c.DeclineLink = true, ""
+		c.Link = s.cfg.PublicURL + "/signup?" + url.Values{"invitation": {inv.ID}, "token": {secret}}.Encode()
+	case canopy.TemplateInvitationCancelled:
+		if inv.InviteeAccountID != "" {
+			if invitee, err := tx.GetAccount(ctx, inv.InviteeAccountID); err == nil {
+				c.AccountName = invitee.Name
+			}
+		}
+	default: // accepted, declined, expired: to the umbrella, about the invitee
+		c.AccountName, c.OtherAccountName = umbrella.Name, inv.Email
+		if inv.InviteeAccountID != "" {
+			invitee, err := tx.GetAccount(ctx, inv.InviteeAccountID)
+			if err == nil {
+				c.OtherAccountName = invitee.Name
+			} else if !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // BrandNamespace is the configuration namespace emails take their brand from.

@@ -167,3 +167,43 @@ func (o *op) relink(a, parent *canopy.Account, link *canopy.Link) error {
 	o.invalidateAuth = true
 	return nil
 }
+
+// LeaveUmbrella ends an invited account's link to its umbrella: called by
+// the sub-account it leaves, called by the umbrella (or an ancestor of it)
+// it releases the sub-account. Either way the account returns under the
+// platform root, paying for itself and sharing nothing upward; shares that
+// came from the link end with it (explicit shares stay). Accounts their
+// parent created can only be moved or closed.
+//
+// Errors: not-found; created-link (409) for an account its parent
+// created; forbidden for the platform root.
+func (s *Service) LeaveUmbrella(ctx context.Context, c Caller, id string) (*canopy.Account, error) {
+	return writeTree(ctx, s, c, func(o *op) (*canopy.Account, error) {
+		a, err := o.open(id)
+		if err != nil {
+			return nil, err
+		}
+		if a.IsRoot() {
+			return nil, canopy.Errorf(canopy.KindForbidden, canopy.CodeForbidden, "the platform root has no umbrella")
+		}
+		if a.Link.Origin != canopy.OriginInvited {
+			return nil, canopy.Errorf(canopy.KindConflict, canopy.CodeCreatedLink,
+				"account %s was created by its parent, not invited: it can be moved (POST /v1/accounts/%s/move) or closed, not leave", a.ID, a.ID)
+		}
+		root, err := o.tx.GetRootAccount(ctx)
+		if err != nil {
+			return nil, err
+		}
+		umbrella := a.ParentID
+		if err := o.relink(a, root, canopy.DefaultLink(root, canopy.OriginCreated, o.now)); err != nil {
+			return nil, err
+		}
+		action := "subAccount.released"
+		if a.ID == o.acting.ID {
+			action = "subAccount.left"
+		}
+		o.audit(a.ID, action, "account", a.ID, map[string]string{"umbrellaId": umbrella})
+		o.audit(umbrella, action, "account", a.ID, nil)
+		return o.tx.GetAccount(ctx, a.ID)
+	})
+}

@@ -50,6 +50,13 @@ type Config struct {
 	OutboxBackoff     time.Duration
 	OutboxMaxBackoff  time.Duration
 	OutboxLease       time.Duration
+	// InvitePlans are the plans whose accounts may invite sub-accounts
+	// (default: enterprise); InvitationDays is an invitation's default
+	// life (14).
+	InvitePlans    []canopy.Plan
+	InvitationDays int
+	// SignupDisabled turns POST /v1/signup off.
+	SignupDisabled bool
 	// Clock and IDs are injected so tests control time and ids.
 	Clock  func() time.Time
 	IDs    *canopy.IDs
@@ -105,6 +112,10 @@ func New(st store.Store, cfg Config) *Service {
 	setDefault(&cfg.OutboxBackoff, 30*time.Second)
 	setDefault(&cfg.OutboxMaxBackoff, time.Hour)
 	setDefault(&cfg.OutboxLease, 2*time.Minute)
+	if len(cfg.InvitePlans) == 0 {
+		cfg.InvitePlans = []canopy.Plan{canopy.PlanEnterprise}
+	}
+	setDefault(&cfg.InvitationDays, canopy.DefaultInvitationDays)
 	return &Service{
 		store:   st,
 		cfg:     cfg,

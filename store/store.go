@@ -38,14 +38,17 @@ func (e *ConflictError) Unwrap() []error { return []error{ErrConflict, e.Err} }
 
 // The unique constraints a caller may want to tell apart.
 const (
-	UniqueUserEmail    = "users_email"
-	UniqueUsername     = "users_username"
-	UniqueExternalRef  = "external_references_scope"
-	UniqueIdempotency  = "idempotency_keys"
-	UniqueRootAccount  = "accounts_one_root"
-	UniqueAPIKeyHash   = "api_keys_hash"
-	UniqueOther        = "other"
-	UniqueWorkflowName = "account_workflows"
+	UniqueUserEmail     = "users_email"
+	UniqueUsername      = "users_username"
+	UniqueExternalRef   = "external_references_scope"
+	UniqueIdempotency   = "idempotency_keys"
+	UniqueRootAccount   = "accounts_one_root"
+	UniqueAPIKeyHash    = "api_keys_hash"
+	UniqueOther         = "other"
+	UniqueWorkflowName  = "account_workflows"
+	UniquePendingInvite = "invitations_one_pending"
+	UniqueContactEmail  = "contacts_email"
+	UniqueInviteToken   = "invitations_token"
 )
 
 // Conflict returns the constraint name of a conflict error, or "".
@@ -125,6 +128,43 @@ type Tx interface {
 	AuditTx
 	OutboxTx
 	IdempotencyTx
+	InvitationTx
+}
+
+// InvitationFilter narrows an invitation listing: those an umbrella sent,
+// or those an account received (addressed to it, or to one of Emails).
+type InvitationFilter struct {
+	UmbrellaID       string
+	InviteeAccountID string
+	Emails           []string // normalised addresses
+	Status           canopy.InvitationStatus
+	Before           string // invitation id; newest first
+	Limit            int
+}
+
+// InvitationTx reads and writes invitations and contacts.
+type InvitationTx interface {
+	// InsertInvitation returns a *ConflictError (UniquePendingInvite) when
+	// the umbrella already has a pending invitation for the invitee.
+	InsertInvitation(ctx context.Context, i *canopy.Invitation) error
+	GetInvitation(ctx context.Context, id string) (*canopy.Invitation, error)
+	GetInvitations(ctx context.Context, ids []string) ([]*canopy.Invitation, error)
+	ListInvitations(ctx context.Context, f InvitationFilter) ([]*canopy.Invitation, error)
+	// TransitionInvitation moves a pending invitation to status, recording
+	// the invitee account when given; ErrNotFound when it is not pending
+	// any more, so of two transitions at once exactly one happens.
+	TransitionInvitation(ctx context.Context, id string, to canopy.InvitationStatus, inviteeAccountID string, at time.Time) error
+	// SetInvitationToken replaces the hash of the sign-up link's token.
+	SetInvitationToken(ctx context.Context, id, hash string, at time.Time) error
+	// ExpireInvitations marks up to limit pending invitations past their
+	// expiry expired and returns them.
+	ExpireInvitations(ctx context.Context, now time.Time, limit int) ([]*canopy.Invitation, error)
+
+	InsertContact(ctx context.Context, c *canopy.Contact) error
+	GetContact(ctx context.Context, id string) (*canopy.Contact, error)
+	UpdateContact(ctx context.Context, c *canopy.Contact) error
+	DeleteContact(ctx context.Context, id string) error
+	ListContacts(ctx context.Context, accountID string, p Page) ([]*canopy.Contact, error)
 }
 
 // AccountTx reads and writes accounts, their workflows and references.

@@ -90,7 +90,7 @@ func (dialect) Classify(err error) (string, bool) {
 	case "23505": // unique_violation
 		switch e.ConstraintName {
 		case store.UniqueUserEmail, store.UniqueUsername, store.UniqueAPIKeyHash, store.UniqueRootAccount,
-			store.UniqueExternalRef, store.UniqueWorkflowName:
+			store.UniqueExternalRef, store.UniqueWorkflowName, store.UniquePendingInvite, store.UniqueContactEmail, store.UniqueInviteToken:
 			return e.ConstraintName, false
 		case "idempotency_keys_pkey":
 			return store.UniqueIdempotency, false

@@ -119,6 +119,9 @@ var uniqueColumns = map[string]string{
 	"external_references.parent_id, external_references.type, external_references.value": store.UniqueExternalRef,
 	"idempotency_keys.scope, idempotency_keys.idem_key":                                  store.UniqueIdempotency,
 	"account_workflows.account_id, account_workflows.name":                               store.UniqueWorkflowName,
+	"invitations.umbrella_id, invitations.invitee_key":                                   store.UniquePendingInvite,
+	"invitations.token_hash":                                                             store.UniqueInviteToken,
+	"contacts.account_id, contacts.email_norm":                                           store.UniqueContactEmail,
 }
 
 func (dialect) Classify(err error) (string, bool) {
