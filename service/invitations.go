@@ -340,7 +340,9 @@ func (s *Service) isInvitee(ctx context.Context, tx store.Tx, c Caller, inv *can
 // pending); has-umbrella (409, the account is below another account and
 // must leave it first); cycle and depth-limit-exceeded (409).
 func (s *Service) AcceptInvitation(ctx context.Context, c Caller, id string) (*canopy.Invitation, error) {
-	return writeTree(ctx, s, c, func(o *op) (*canopy.Invitation, error) {
+	// Members pass the general write check: isInvitee refuses them with
+	// not-found, as it refuses everyone who is not the invitee's admin.
+	return runWrite(ctx, s, c, writeOpts{lockTree: true, members: true}, func(o *op) (*canopy.Invitation, error) {
 		inv, err := s.involved(ctx, o.tx, c, id, false)
 		if err != nil {
 			return nil, err
@@ -422,7 +424,7 @@ func (s *Service) CancelInvitation(ctx context.Context, c Caller, id string) (*c
 // answer moves a pending invitation to status (declined by the invitee,
 // cancelled by the umbrella) and emails the other side.
 func (s *Service) answer(ctx context.Context, c Caller, id string, byUmbrella bool, to canopy.InvitationStatus, template string) (*canopy.Invitation, error) {
-	return write(ctx, s, c, func(o *op) (*canopy.Invitation, error) {
+	return runWrite(ctx, s, c, writeOpts{members: !byUmbrella}, func(o *op) (*canopy.Invitation, error) {
 		inv, err := s.involved(ctx, o.tx, c, id, byUmbrella)
 		if err != nil {
 			return nil, err

@@ -13,26 +13,26 @@ import (
 // StrongPassword passes the password policy.
 const StrongPassword = "violet tractor hums quietly 4821"
 
-// Links delivers every due email the way the worker does up to rendering
-// (claim, prepare) and returns each recipient's newest one-time link token.
-// Messages are marked sent, as a worker would after sending them.
-func (b *Bundle) Links(t testing.TB) map[string]string {
+// Emails delivers every due email the way the worker does up to rendering
+// (claim, prepare, mark sent) and returns what each would say. Messages
+// that can never be sent are failed, as the worker fails them.
+func (b *Bundle) Emails(t testing.TB) []*service.EmailContent {
 	t.Helper()
 	ctx := context.Background()
-	tokens := map[string]string{}
+	var out []*service.EmailContent
 	for {
 		msgs, err := b.Svc.ClaimOutbox(ctx, 100)
 		if err != nil {
 			t.Fatalf("claim outbox: %v", err)
 		}
 		if len(msgs) == 0 {
-			return tokens
+			return out
 		}
 		contents, errs := b.Svc.PrepareEmails(ctx, msgs)
 		var sent []string
 		for i, c := range contents {
 			var permanent *service.PermanentError
-			if errors.As(errs[i], &permanent) { // its user was removed, say: the worker fails it
+			if errors.As(errs[i], &permanent) {
 				if err := b.Svc.OutboxFailed(ctx, msgs[i], errs[i]); err != nil {
 					t.Fatalf("fail %s: %v", msgs[i].ID, err)
 				}
@@ -41,17 +41,35 @@ func (b *Bundle) Links(t testing.TB) map[string]string {
 			if errs[i] != nil {
 				t.Fatalf("prepare %s: %v", msgs[i].ID, errs[i])
 			}
-			u, err := url.Parse(c.Link)
-			if err != nil {
-				t.Fatalf("link %q: %v", c.Link, err)
-			}
-			tokens[c.Email] = u.Query().Get("token")
+			out = append(out, c)
 			sent = append(sent, msgs[i].ID)
+			if u, err := url.Parse(c.Link); err == nil && u.Query().Get("token") != "" {
+				b.mu.Lock()
+				b.unused[c.Email] = u.Query().Get("token") // for SignIn
+				b.mu.Unlock()
+			}
 		}
 		if err := b.Svc.OutboxSent(ctx, sent); err != nil {
 			t.Fatalf("mark sent: %v", err)
 		}
 	}
+}
+
+// Links delivers every due email and returns each recipient's newest
+// one-time link token (set-password, reset, or an invitation's sign-up).
+func (b *Bundle) Links(t testing.TB) map[string]string {
+	t.Helper()
+	tokens := map[string]string{}
+	for _, c := range b.Emails(t) {
+		u, err := url.Parse(c.Link)
+		if err != nil {
+			t.Fatalf("link %q: %v", c.Link, err)
+		}
+		if tok := u.Query().Get("token"); tok != "" {
+			tokens[c.Email] = tok
+		}
+	}
+	return tokens
 }
 
 // SignIn sets the password of the user with the given email from its
@@ -60,11 +78,7 @@ func (b *Bundle) Links(t testing.TB) map[string]string {
 func (b *Bundle) SignIn(t testing.TB, email string) string {
 	t.Helper()
 	ctx := context.Background()
-	for e, tok := range b.Links(t) {
-		b.mu.Lock()
-		b.unused[e] = tok
-		b.mu.Unlock()
-	}
+	b.Emails(t) // remembers the links it delivers
 	b.mu.Lock()
 	tok, ok := b.unused[email]
 	delete(b.unused, email)
