@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -72,6 +73,18 @@ func (f *flags) int(name, envKey string, def int, help string) *int {
 		}
 	}
 	return f.fs.Int(name, def, help+" ($"+envKey+")")
+}
+
+func (f *flags) bool(name, envKey string, def bool, help string) *bool {
+	if v := f.env(envKey); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			f.errs = append(f.errs, fmt.Errorf("$%s: %q is not true or false", envKey, v))
+		} else {
+			def = b
+		}
+	}
+	return f.fs.Bool(name, def, help+" ($"+envKey+")")
 }
 
 func (f *flags) duration(name, envKey string, def time.Duration, help string) *time.Duration {

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/canopyhq/canopy"
@@ -21,6 +23,9 @@ type serviceFlags struct {
 	lockFor                        *time.Duration
 	maxAttempts                    *int
 	backoff, maxBackoff, leaseTime *time.Duration
+	invitePlans                    *string
+	invitationDays                 *int
+	signup                         *bool
 }
 
 func addServiceFlags(f *flags) serviceFlags {
@@ -40,6 +45,10 @@ func addServiceFlags(f *flags) serviceFlags {
 		backoff:     f.duration("outbox-backoff", "CANOPY_OUTBOX_BACKOFF", 30*time.Second, "first retry delay of a failed email (doubling, with jitter)"),
 		maxBackoff:  f.duration("outbox-max-backoff", "CANOPY_OUTBOX_MAX_BACKOFF", time.Hour, "longest retry delay"),
 		leaseTime:   f.duration("outbox-lease", "CANOPY_OUTBOX_LEASE", 2*time.Minute, "how long a worker's claim on an email lasts before another may retry it"),
+		invitePlans: f.string("invite-plans", "CANOPY_INVITE_PLANS", "enterprise", "comma-separated plans whose accounts may invite sub-accounts"),
+		invitationDays: f.int("invitation-days", "CANOPY_INVITATION_DAYS", canopy.DefaultInvitationDays,
+			"default life of an invitation, in days (1-30)"),
+		signup: f.bool("signup", "CANOPY_SIGNUP", true, "allow POST /v1/signup: anyone may register a free top-level account"),
 	}
 }
 
@@ -54,11 +63,23 @@ func (sf serviceFlags) config(addr string, ids *canopy.IDs, log *slog.Logger) (s
 	if public == "" {
 		public = "http://" + addr
 	}
+	var plans []canopy.Plan
+	for _, p := range strings.Split(*sf.invitePlans, ",") {
+		plan := canopy.Plan(strings.TrimSpace(p))
+		if !plan.Valid() {
+			return service.Config{}, usageError{fmt.Sprintf("--invite-plans: %q is not a plan (basic, pro, enterprise)", p)}
+		}
+		plans = append(plans, plan)
+	}
+	if *sf.invitationDays < canopy.MinInvitationDays || *sf.invitationDays > canopy.MaxInvitationDays {
+		return service.Config{}, usageError{"--invitation-days must be between 1 and 30"}
+	}
 	return service.Config{
 		MaxDepth: *sf.maxDepth, AuthCacheTTL: *sf.cacheTTL, IDs: ids, Logger: log,
 		PublicURL: public, TokenTTL: *sf.tokenTTL, SessionTTL: *sf.sessionTTL, SessionIdle: *sf.idle,
 		LoginSlowAfter: *sf.slowAfter, LoginLockAfter: *sf.lockAfter, LoginLockFor: *sf.lockFor,
 		OutboxMaxAttempts: *sf.maxAttempts, OutboxBackoff: *sf.backoff, OutboxMaxBackoff: *sf.maxBackoff, OutboxLease: *sf.leaseTime,
+		InvitePlans: plans, InvitationDays: *sf.invitationDays, SignupDisabled: !*sf.signup,
 	}, nil
 }
 

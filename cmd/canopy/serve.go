@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"time"
@@ -95,6 +96,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	log.Info("listening", "addr", ln.Addr().String(), "version", version())
 
 	go pruneIdempotency(ctx, svc, log)
+	go expireInvitations(ctx, svc, log)
 	workerDone := make(chan struct{})
 	go func() {
 		defer close(workerDone)
@@ -129,6 +131,26 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// expireInvitations records the expiry of invitations (and tells their
+// umbrellas) every minute.
+func expireInvitations(ctx context.Context, svc *service.Service, log *slog.Logger) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := svc.ExpireInvitations(ctx)
+			if err != nil {
+				log.Warn("expire invitations", "err", err.Error())
+			} else if n > 0 {
+				log.Info("invitations expired", "count", n)
+			}
+		}
+	}
 }
 
 // idempotencyRetention is how long a stored first response is replayed.
