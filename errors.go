@@ -56,6 +56,7 @@ const (
 	CodeInvalidCredentials   = "invalid-credentials"
 	CodeLoginThrottled       = "login-throttled"
 	CodeLoginLocked          = "login-locked"
+	CodeRateLimited          = "rate-limited"
 	CodeInvalidToken         = "invalid-token"
 	CodeWeakPassword         = "weak-password"
 	CodeUserDisabled         = "user-disabled"

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/canopyhq/canopy"
 	"github.com/canopyhq/canopy/internal/testdb"
 	"github.com/canopyhq/canopy/internal/testfactory"
@@ -602,6 +604,19 @@ func TestContractDrivesEveryRoute(t *testing.T) {
 	down.call(500, post, "/v1/auth/login", map[string]any{"login": "anyone", "password": "anything"}, noKey)
 	down.call(500, post, "/v1/auth/set-password", map[string]any{"token": "cnt_any", "password": strong}, noKey)
 	down.call(500, post, "/v1/auth/password-reset", map[string]any{"email": "anyone@example.com"}, noKey)
+
+	// 429 rate-limited: a server whose public endpoints allow each client
+	// address one request a minute. The limit answers before the body is
+	// read.
+	busy := &driver{t: t, api: newTestAPIWith(t, testdb.SQLite(t), Options{PublicRateLimit: rate.Every(time.Minute), PublicBurst: 1})}
+	busy.call(400, post, login, `nope`, noKey)
+	for _, r := range busy.api.srv.Routes() {
+		if r.RateLimited {
+			if got := busy.call(429, r.Method, r.Path, `nope`, noKey).Header.Get("Retry-After"); got != "60" {
+				t.Errorf("%s %s rate-limited: Retry-After %q, want 60", r.Method, r.Path, got)
+			}
+		}
+	}
 
 	// Every documented answer was seen.
 	if t.Failed() {

@@ -23,10 +23,24 @@ type testAPI struct {
 	srv *Server
 }
 
+// newTestAPI returns a Server without the public endpoints' rate limit:
+// every harness request comes from the same address, and most tests call
+// those endpoints more often than a client may. Tests of the limit use
+// newTestAPIWith.
 func newTestAPI(t testing.TB, db *sqlstore.DB, opts ...testfactory.Options) *testAPI {
 	t.Helper()
+	return newTestAPIWith(t, db, Options{PublicRateLimit: -1}, opts...)
+}
+
+// newTestAPIWith returns a Server with the given options; its rate limiter
+// reads the bundle's clock unless o sets another.
+func newTestAPIWith(t testing.TB, db *sqlstore.DB, o Options, opts ...testfactory.Options) *testAPI {
+	t.Helper()
 	b := testfactory.New(t, db, opts...)
-	return &testAPI{Bundle: b, srv: NewServer(b.Svc, Options{})}
+	if o.Clock == nil {
+		o.Clock = b.Clock.Now
+	}
+	return &testAPI{Bundle: b, srv: NewServer(b.Svc, o)}
 }
 
 // response is one answer from the API.
@@ -63,6 +77,7 @@ type req struct {
 	As      string // X-Customer-Id
 	Body    any
 	Headers map[string]string
+	From    string // RemoteAddr; httptest's 192.0.2.1:1234 when ""
 }
 
 // do sends a request and checks the response against the OpenAPI
@@ -84,6 +99,9 @@ func (a *testAPI) do(t testing.TB, rq req) *response {
 		body = bytes.NewReader(raw)
 	}
 	r := httptest.NewRequest(rq.Method, rq.Path, body)
+	if rq.From != "" {
+		r.RemoteAddr = rq.From
+	}
 	if rq.Key != "" {
 		r.Header.Set("Authorization", "Bearer "+rq.Key)
 	}

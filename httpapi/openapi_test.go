@@ -293,6 +293,9 @@ func TestOpenAPIPathsAreTheRoutes(t *testing.T) {
 				}
 			}
 		}
+		if _, ok := c.ops[key]["429"]; r.RateLimited && !ok {
+			t.Errorf("%s: a rate-limited operation can answer 429 rate-limited; openapi.yaml does not declare it", key)
+		}
 		// DESIGN asks for Idempotency-Key on every POST, but the public POSTs
 		// (/v1/auth/login, /set-password, /password-reset) are exempt: their
 		// bodies are passwords and one-time tokens and their answers session

@@ -41,9 +41,11 @@ func (s *Server) registerRoutes() {
 	s.handle("POST /v1/accounts/{id}/users/{userId}/enable", false, s.handleEnableUser)
 	s.handle("POST /v1/accounts/{id}/users/{userId}/resend-invitation", false, s.handleResendInvitation)
 
-	s.handle("POST /v1/auth/login", true, s.handleLogin)
-	s.handle("POST /v1/auth/set-password", true, s.handleSetPassword)
-	s.handle("POST /v1/auth/password-reset", true, s.handlePasswordReset)
+	// Public and costly (a password hash, an email): limited per client
+	// address. POST /v1/signup goes here too.
+	s.handleLimited("POST /v1/auth/login", s.handleLogin)
+	s.handleLimited("POST /v1/auth/set-password", s.handleSetPassword)
+	s.handleLimited("POST /v1/auth/password-reset", s.handlePasswordReset)
 	s.handle("POST /v1/auth/logout", false, s.handleLogout)
 	s.handle("GET /v1/me", false, s.handleMe)
 
@@ -61,7 +63,7 @@ func (s *Server) registerRoutes() {
 	s.handle("GET /v1/contacts/{contactId}", false, s.handleGetContact)
 	s.handle("PATCH /v1/contacts/{contactId}", false, s.handleUpdateContact)
 	s.handle("DELETE /v1/contacts/{contactId}", false, s.handleDeleteContact)
-	s.handle("POST /v1/signup", true, s.handleSignup)
+	s.handleLimited("POST /v1/signup", s.handleSignup)
 
 	s.handle("GET /v1/outbox", false, s.handleListOutbox)
 	s.handle("GET /v1/audit-events", false, s.handleAuditEvents)

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/time/rate"
 
 	"github.com/canopyhq/canopy"
 	"github.com/canopyhq/canopy/service"
@@ -34,6 +36,21 @@ type Options struct {
 	// Registry receives the HTTP metrics; a fresh one is made when nil.
 	Registry *prometheus.Registry
 	Version  string
+
+	// PublicRateLimit is how many requests a second one client address may
+	// make to the public endpoints (sign-in, set-password, password reset),
+	// sustained: zero means DefaultPublicRateLimit, a negative value or
+	// rate.Inf no limit. The limit is kept in this process's memory, so
+	// replicas behind a load balancer each allow this much.
+	PublicRateLimit rate.Limit
+	// PublicBurst is how many such requests one client address may make at
+	// once; zero or less means DefaultPublicBurst.
+	PublicBurst int
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names the
+	// client; from any other peer the header is ignored.
+	TrustedProxies []netip.Prefix
+	// Clock tells the rate limiter the time; time.Now when nil.
+	Clock func() time.Time
 }
 
 // Server is the HTTP API over one service.
@@ -47,6 +64,7 @@ type Server struct {
 	metrics *metrics
 	reg     *prometheus.Registry
 	routes  []Route
+	limiter *ipLimiter // nil when public routes are not rate-limited
 }
 
 // Route is one registered method and path pattern.
@@ -54,6 +72,8 @@ type Route struct {
 	Method string
 	Path   string
 	Public bool
+	// RateLimited routes are public and draw on the per-client rate limit.
+	RateLimited bool
 }
 
 // NewServer returns the API handler.
@@ -67,6 +87,12 @@ func NewServer(svc *service.Service, opts Options) *Server {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	if opts.PublicRateLimit == 0 {
+		opts.PublicRateLimit = DefaultPublicRateLimit
+	}
+	if opts.PublicBurst <= 0 {
+		opts.PublicBurst = DefaultPublicBurst
+	}
 	if opts.Registry == nil {
 		opts.Registry = prometheus.NewRegistry()
 		opts.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -74,6 +100,9 @@ func NewServer(svc *service.Service, opts Options) *Server {
 	s := &Server{
 		svc: svc, log: opts.Logger, ids: opts.IDs, maxBody: opts.MaxBodyBytes, version: opts.Version,
 		mux: http.NewServeMux(), reg: opts.Registry, metrics: newMetrics(opts.Registry),
+		limiter: newIPLimiter(limiterConfig{
+			limit: opts.PublicRateLimit, burst: opts.PublicBurst, trusted: opts.TrustedProxies, now: opts.Clock,
+		}),
 	}
 	s.registerRoutes()
 	return s
@@ -85,13 +114,25 @@ func (s *Server) Routes() []Route { return append([]Route(nil), s.routes...) }
 // handle registers h for "METHOD /path" with the middleware every route
 // shares; public routes skip authentication.
 func (s *Server) handle(pattern string, public bool, h http.HandlerFunc) {
-	method, path, _ := strings.Cut(pattern, " ")
-	s.routes = append(s.routes, Route{Method: method, Path: path, Public: public})
-	var next http.Handler = h
-	if !public {
-		next = s.authenticate(next)
+	s.register(pattern, Route{Public: public}, h)
+}
+
+// handleLimited registers a public route that anyone can make costly — it
+// hashes a password or sends an email — behind the per-client rate limit.
+func (s *Server) handleLimited(pattern string, h http.HandlerFunc) {
+	s.register(pattern, Route{Public: true, RateLimited: true}, h)
+}
+
+func (s *Server) register(pattern string, rt Route, h http.Handler) {
+	rt.Method, rt.Path, _ = strings.Cut(pattern, " ")
+	s.routes = append(s.routes, rt)
+	if !rt.Public {
+		h = s.authenticate(h)
 	}
-	s.mux.Handle(pattern, s.instrument(pattern, next))
+	if rt.RateLimited {
+		h = s.rateLimit(rt.Path, h)
+	}
+	s.mux.Handle(pattern, s.instrument(pattern, h))
 }
 
 // ServeHTTP gives every request an id, recovers panics, and answers
@@ -221,8 +262,9 @@ func truncateRunes(s string, n int) string {
 
 // metrics are the Prometheus series the API exports.
 type metrics struct {
-	requests *prometheus.CounterVec
-	duration *prometheus.HistogramVec
+	requests    *prometheus.CounterVec
+	duration    *prometheus.HistogramVec
+	rateLimited *prometheus.CounterVec
 }
 
 func newMetrics(reg *prometheus.Registry) *metrics {
@@ -234,8 +276,12 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 			Name: "canopy_http_request_duration_seconds", Help: "HTTP request latency by route and method.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 		}, []string{"route", "method"}),
+		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "canopy_http_rate_limited_total",
+			Help: "Requests to public endpoints refused with 429 because their client address exceeded its rate, by route.",
+		}, []string{"route"}),
 	}
-	reg.MustRegister(m.requests, m.duration)
+	reg.MustRegister(m.requests, m.duration, m.rateLimited)
 	return m
 }
 

@@ -8,7 +8,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
+	"strings"
 	"time"
+
+	"golang.org/x/time/rate"
 
 	"github.com/canopyhq/canopy"
 	"github.com/canopyhq/canopy/httpapi"
@@ -28,6 +32,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	svcFlags := addServiceFlags(f)
 	mf := addMailFlags(f)
 	maxBody := f.int("max-body-bytes", "CANOPY_MAX_BODY_BYTES", httpapi.DefaultMaxBodyBytes, "largest request body accepted (413 above)")
+	limits := addPublicLimitFlags(f)
 	rootName := f.string("root-name", "CANOPY_ROOT_NAME", "Platform", "name of the platform root account, used on first start")
 	shutdown := f.duration("shutdown-timeout", "CANOPY_SHUTDOWN_TIMEOUT", 30*time.Second, "how long in-flight requests may finish after SIGINT/SIGTERM")
 	logLevel := f.string("log-level", "CANOPY_LOG_LEVEL", "info", "debug, info, warn or error")
@@ -37,6 +42,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	log, err := newLogger(stderr, *logLevel)
 	if err != nil {
+		return err
+	}
+	apiOpts := httpapi.Options{Logger: log, MaxBodyBytes: int64(*maxBody), Version: version()}
+	if err := limits.apply(&apiOpts, log); err != nil {
 		return err
 	}
 
@@ -80,7 +89,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		fmt.Fprintf(stderr, "  (the platform root account is %s; this key is shown only once — keep it safe)\n", root.ID)
 	}
 
-	api := httpapi.NewServer(svc, httpapi.Options{Logger: log, IDs: ids, MaxBodyBytes: int64(*maxBody), Version: version()})
+	apiOpts.IDs = ids
+	api := httpapi.NewServer(svc, apiOpts)
 	srv := &http.Server{
 		Handler:           api,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -176,4 +186,75 @@ func pruneIdempotency(ctx context.Context, svc *service.Service, log interface {
 			log.Debug("pruned idempotency records", "deleted", n)
 		}
 	}
+}
+
+// publicLimitFlags set the per-client rate limit of the endpoints that need
+// no credential (sign-in, set-password, password reset).
+type publicLimitFlags struct {
+	perMinute, burst *int
+	proxies          *string
+}
+
+func addPublicLimitFlags(f *flags) publicLimitFlags {
+	return publicLimitFlags{
+		perMinute: f.int("public-rate", "CANOPY_PUBLIC_RATE", httpapi.DefaultPublicRatePerMinute,
+			"requests a minute one client address may make to the endpoints that need no credential, sustained (0: no limit)"),
+		burst: f.int("public-burst", "CANOPY_PUBLIC_BURST", httpapi.DefaultPublicBurst,
+			"requests one client address may make to those endpoints at once, before --public-rate applies"),
+		proxies: f.string("trusted-proxies", "CANOPY_TRUSTED_PROXIES", "",
+			"comma-separated address ranges (10.0.0.0/8,fd00::/8) of reverse proxies whose X-Forwarded-For names the client; empty: the client is the connection's peer"),
+	}
+}
+
+// apply validates the flags into o.
+func (pf publicLimitFlags) apply(o *httpapi.Options, log *slog.Logger) error {
+	switch n := *pf.perMinute; {
+	case n < 0:
+		return usageError{fmt.Sprintf("--public-rate %d: give requests a minute per client address, or 0 for no limit", n)}
+	case n == 0:
+		o.PublicRateLimit = -1
+	default:
+		o.PublicRateLimit = rate.Limit(n) / 60
+	}
+	if *pf.burst < 1 {
+		return usageError{fmt.Sprintf("--public-burst %d: must be at least 1", *pf.burst)}
+	}
+	o.PublicBurst = *pf.burst
+	proxies, err := parseRanges(*pf.proxies)
+	if err != nil {
+		return usageError{"--trusted-proxies: " + err.Error()}
+	}
+	o.TrustedProxies = proxies
+	for _, p := range proxies {
+		if p.Bits() == 0 {
+			log.Warn("--trusted-proxies includes every address: any client can choose the address it is rate-limited as", "range", p.String())
+		}
+	}
+	if *pf.perMinute > 0 {
+		log.Info("public endpoints rate-limited per client address", "perMinute", *pf.perMinute, "burst", *pf.burst,
+			"trustedProxies", *pf.proxies)
+	}
+	return nil
+}
+
+// parseRanges reads comma-separated CIDRs; a bare address is a range of one.
+func parseRanges(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(part)
+		if err != nil {
+			a, aerr := netip.ParseAddr(part)
+			if aerr != nil {
+				return nil, fmt.Errorf("%q is not an address range such as 10.0.0.0/8 or fd00::/8, nor an address", part)
+			}
+			a = a.WithZone("")
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
