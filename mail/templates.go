@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	texttemplate "text/template"
 	"time"
 )
@@ -24,6 +25,13 @@ type Data struct {
 	Role              string
 	Link              string    // the one-time set-password/reset link
 	ExpiresAt         time.Time // when the link stops working
+
+	// Invitations (umbrella ↔ sub-account).
+	OtherAccountName string // the other side: the umbrella's name in emails to invitees, the invitee's in emails to umbrellas
+	Message          string // the umbrella's personal note on an invitation, may be empty
+	DeclineLink      string // for invitation emails: where to decline (Link is where to accept, or to sign up and accept)
+	NewAccount       bool   // for invitation emails: true when the address belongs to no account yet, so Link leads to sign-up
+	ActingUserName   string // who acted (e.g. the admin who declined), may be empty
 }
 
 // Template names. They match the outbox rows' template column.
@@ -31,10 +39,21 @@ const (
 	TemplateWelcome        = "welcome"         // new account's master user: your account is ready, set your password
 	TemplateUserInvitation = "user-invitation" // further user invited into an account: set your password
 	TemplatePasswordReset  = "password-reset"  // someone asked to reset your password (ignore if it wasn't you)
+
+	TemplateInvitation          = "invitation"           // to the invitee: <OtherAccountName> invites your account <AccountName> (or you, by email) to become its sub-account; explain what it means (seed 002: the umbrella sees your forms with the dataManager role, usage credits come from the umbrella, example forms appear on your dashboard, you can leave later); accept (Link) / decline (DeclineLink) buttons; ExpiresAt; when NewAccount, say that accepting creates a free account first
+	TemplateInvitationAccepted  = "invitation-accepted"  // to the umbrella's admins: <OtherAccountName> accepted; it is now your sub-account
+	TemplateInvitationDeclined  = "invitation-declined"  // to the umbrella's admins: <OtherAccountName> declined
+	TemplateInvitationCancelled = "invitation-cancelled" // to the invitee: <OtherAccountName> withdrew its invitation; nothing changes
+	TemplateInvitationExpired   = "invitation-expired"   // to the umbrella's admins: the invitation to <OtherAccountName> expired unanswered; you can send a new one
+	TemplateSignupAttempt       = "signup-attempt"       // to an existing user: someone tried to sign up with your address; if it was you, sign in or reset your password (Link = password-reset page); if not, ignore it — no account was created
 )
 
 // templateNames lists every email LoadTemplates loads.
-var templateNames = []string{TemplateWelcome, TemplateUserInvitation, TemplatePasswordReset}
+var templateNames = []string{
+	TemplateWelcome, TemplateUserInvitation, TemplatePasswordReset,
+	TemplateInvitation, TemplateInvitationAccepted, TemplateInvitationDeclined,
+	TemplateInvitationCancelled, TemplateInvitationExpired, TemplateSignupAttempt,
+}
 
 // htmlLayout is the file every HTML email is parsed together with. It can be
 // overridden like the emails themselves.
@@ -69,6 +88,17 @@ var funcs = map[string]any{
 	},
 	// textOn is the readable text color on a brand color.
 	"textOn": textOn,
+	// lines splits a multi-line field (Message) into its lines, so that a
+	// text body can quote each one ("> ...") and an HTML body can join them
+	// with <br> while html/template still escapes every line. The field is
+	// already normalized (see normalizedLines): no empty first or last
+	// line, no run of blank lines, no control characters. "" has no lines.
+	"lines": func(s string) []string {
+		if s == "" {
+			return nil
+		}
+		return strings.Split(s, "\n")
+	},
 }
 
 // LoadTemplates parses the embedded templates and, when dir is not empty,
@@ -118,10 +148,14 @@ func LoadTemplates(dir string) (*Templates, error) {
 		if _, err = e.html.Parse(body); err != nil {
 			return nil, fmt.Errorf("mail: parse %s: %w", file, err)
 		}
-		// Render sample data once, so that a template naming a field that
-		// does not exist fails at start, not when the first email is due.
-		if _, _, _, err := e.render(sampleData()); err != nil {
-			return nil, err
+		// Render sample data, so that a template naming a field that does
+		// not exist fails at start, not when the first email is due. Both
+		// a full sample and a nearly empty one are rendered, so that the
+		// branches taken when an optional field is empty are checked too.
+		for _, d := range sampleData() {
+			if _, _, _, err := e.render(d.normalized()); err != nil {
+				return nil, err
+			}
 		}
 		t.emails[name] = e
 	}
@@ -184,18 +218,51 @@ func (e *email) render(d Data) (subject, text, html string, err error) {
 
 // normalized applies the brand's defaults and keeps every short field on
 // one line: names never hold line breaks, and one that did could forge a
-// line of its own in the text body (say, a fake link).
+// line of its own in the text body (say, a fake link). Message, the one
+// field that may span lines, keeps its line breaks but nothing else that
+// could disturb a body (see normalizedLines); templates quote it.
 func (d Data) normalized() Data {
 	d.Brand = d.Brand.normalized()
-	for _, f := range []*string{&d.AccountName, &d.ParentAccountName, &d.UserName, &d.Email, &d.Username, &d.Role, &d.Link} {
+	for _, f := range []*string{
+		&d.AccountName, &d.ParentAccountName, &d.UserName, &d.Email, &d.Username, &d.Role, &d.Link,
+		&d.OtherAccountName, &d.DeclineLink, &d.ActingUserName,
+	} {
 		*f = singleLine(*f)
 	}
+	d.Message = normalizedLines(d.Message)
 	return d
 }
 
-// sampleData fills every field, for the trial render at load time.
-func sampleData() Data {
-	return Data{
+// normalizedLines keeps the line breaks of a multi-line text and makes each
+// line what singleLine makes of a field: every line break (CR LF, CR, LF,
+// and the Unicode line and paragraph separators) becomes "\n", every other
+// run of whitespace and control characters one space, lines are trimmed,
+// blank lines at either end are dropped and a run of blank lines becomes
+// one. A text of blank lines is "".
+func normalizedLines(s string) string {
+	s = strings.NewReplacer("\r\n", "\n", "\r", "\n", "\v", "\n", "\f", "\n", "\u0085", "\n", "\u2028", "\n", "\u2029", "\n").Replace(s)
+	var out []string
+	blank := false
+	for _, l := range strings.Split(s, "\n") {
+		l = singleLine(l)
+		if l == "" {
+			blank = len(out) > 0
+			continue
+		}
+		if blank {
+			out = append(out, "")
+		}
+		blank = false
+		out = append(out, l)
+	}
+	return strings.Join(out, "\n")
+}
+
+// sampleData is what LoadTemplates renders each template with at load time:
+// every field set (once for an invitee with an account, once for one
+// without), and every optional field empty.
+func sampleData() []Data {
+	full := Data{
 		Brand:             Brand{Name: "Sample", PrimaryColor: "#123456", LogoURL: "https://example.com/logo.png"},
 		AccountName:       "Sample Account",
 		ParentAccountName: "Sample Parent",
@@ -205,5 +272,13 @@ func sampleData() Data {
 		Role:              "member",
 		Link:              "https://example.com/set-password?token=sample",
 		ExpiresAt:         time.Date(2030, 1, 2, 3, 4, 0, 0, time.UTC),
+		OtherAccountName:  "Sample Umbrella",
+		Message:           "Hello,\n\nplease join us.",
+		DeclineLink:       "https://example.com/invitations/sample/decline",
+		ActingUserName:    "Uma",
 	}
+	newAccount := full
+	newAccount.NewAccount = true
+	minimal := Data{Link: full.Link}
+	return []Data{full, newAccount, minimal}
 }
