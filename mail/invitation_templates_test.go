@@ -38,6 +38,7 @@ func invitationSample() mail.Data {
 		OtherAccountName: "Umbrella Corp",
 		Message:          "Hi Bo,\nwe would love to have you.",
 		ActingUserName:   "Uma",
+		UmbrellaPays:     true, // the default offer: billing parent
 	}
 }
 
@@ -331,5 +332,45 @@ func TestBrokenOverrideIsCaughtInABranchTheFullSampleSkips(t *testing.T) {
 			require.Error(t, err)
 			require.Contains(t, err.Error(), filepath.Join(dir, tt.file))
 		})
+	}
+}
+
+// TestInvitationStatesTheOfferedPolicy: the invitation email says what
+// this invitation offers, not the defaults.
+func TestInvitationStatesTheOfferedPolicy(t *testing.T) {
+	tpl, err := mail.LoadTemplates("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		role   string
+		pays   bool
+		want   []string
+		absent []string
+	}{
+		{"", true, []string{"data manager role", "credits come from"}, []string{"own usage"}},
+		{"dataManager", false, []string{"data manager role", "paying for its own usage"}, []string{"credits come from"}},
+		{"editor", true, []string{"editor role", "edit their questions"}, []string{"data manager"}},
+		{"viewer", true, []string{"viewer role: it can view their questions and their data"}, []string{"data manager", "editor"}},
+		{"none", false, []string{"not shared", "own usage"}, []string{"role:"}},
+	}
+	for _, tc := range cases {
+		d := mail.Data{OtherAccountName: "Umbrella", Link: "https://x.example/i", ShareRole: tc.role, UmbrellaPays: tc.pays}
+		_, text, _, err := tpl.Render(mail.TemplateInvitation, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, body := range []string{text} {
+			for _, w := range tc.want {
+				if !strings.Contains(body, w) {
+					t.Errorf("role %q pays %v: want %q in:\n%s", tc.role, tc.pays, w, body)
+				}
+			}
+			for _, a := range tc.absent {
+				if strings.Contains(body, a) {
+					t.Errorf("role %q pays %v: %q must not appear in:\n%s", tc.role, tc.pays, a, body)
+				}
+			}
+		}
 	}
 }

@@ -32,6 +32,12 @@ type Data struct {
 	DeclineLink      string // for invitation emails: where to decline (Link is where to accept, or to sign up and accept)
 	NewAccount       bool   // for invitation emails: true when the address belongs to no account yet, so Link leads to sign-up
 	ActingUserName   string // who acted (e.g. the admin who declined), may be empty
+	// The link policy an invitation offers: the role the umbrella gets on
+	// the invitee's forms (editor, dataManager, viewer or none; empty
+	// reads as dataManager, the default) and whether it pays for the
+	// invitee's usage.
+	ShareRole    string
+	UmbrellaPays bool
 }
 
 // Template names. They match the outbox rows' template column.
@@ -278,7 +284,9 @@ func sampleData() []Data {
 		ActingUserName:    "Uma",
 	}
 	newAccount := full
-	newAccount.NewAccount = true
+	newAccount.NewAccount, newAccount.ShareRole, newAccount.UmbrellaPays = true, "none", true
+	editor, viewer := full, full
+	editor.ShareRole, viewer.ShareRole = "editor", "viewer"
 	minimal := Data{Link: full.Link}
-	return []Data{full, newAccount, minimal}
+	return []Data{full, newAccount, editor, viewer, minimal}
 }

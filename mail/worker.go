@@ -212,6 +212,12 @@ func (w *Worker) render(c *service.EmailContent) (*Message, error) {
 		Role:              c.Role,
 		Link:              c.Link,
 		ExpiresAt:         c.ExpiresAt,
+		OtherAccountName:  c.OtherAccountName,
+		Message:           c.Note,
+		DeclineLink:       c.DeclineLink,
+		NewAccount:        c.NewAccount,
+		ShareRole:         c.ShareRole,
+		UmbrellaPays:      c.UmbrellaPays,
 	}
 	subject, text, html, err := w.tpl.Render(c.Outbox.Template, d)
 	if err != nil {

@@ -42,6 +42,9 @@ type EmailContent struct {
 	Note             string
 	DeclineLink      string
 	NewAccount       bool
+	// The link policy the invitation offers.
+	ShareRole    string
+	UmbrellaPays bool
 }
 
 // PermanentError marks a message that can never be delivered (its user
@@ -203,6 +206,7 @@ func (s *Service) invitationEmailContent(ctx context.Context, tx store.Tx, c *Em
 			return &PermanentError{Reason: "the invitation is no longer pending"}
 		}
 		c.Note, c.DeclineLink = inv.Message, page+"?answer=decline"
+		c.ShareRole, c.UmbrellaPays = string(inv.AutoShareRole), inv.Billing == canopy.BillingParent
 		if inv.InviteeAccountID != "" {
 			invitee, err := tx.GetAccount(ctx, inv.InviteeAccountID)
 			if err != nil {
