@@ -38,7 +38,8 @@ func noKey(r *req)                  { r.Key = "" }
 func fill(pattern string, id string) string {
 	ids := canopy.NewIDs(nil, nil)
 	return strings.NewReplacer("{id}", id, "{keyId}", ids.New(canopy.PrefixAPIKey), "{userId}", ids.New(canopy.PrefixUser),
-		"{namespace}", "white_label_portal").Replace(pattern)
+		"{namespace}", "white_label_portal", "{invitationId}", ids.New(canopy.PrefixInvitation),
+		"{contactId}", ids.New(canopy.PrefixContact)).Replace(pattern)
 }
 
 // call sends a request and reports a status other than want.
@@ -82,10 +83,23 @@ func (d *driver) users(account string) map[string]string {
 	return ids
 }
 
+// key creates an API key of account and returns its secret.
+func (d *driver) key(account string) string {
+	d.t.Helper()
+	var k struct{ Secret string }
+	d.call(http.StatusCreated, http.MethodPost, "/v1/accounts/"+account+"/api-keys", nil).Decode(d.t, &k)
+	if k.Secret == "" {
+		d.t.Fatalf("create a key of %s failed", account)
+	}
+	return k.Secret
+}
+
 // deliver does what the outbox worker does before it hands emails to SMTP:
 // it claims every due message and issues its one-time link. Messages that
 // can never be sent are marked failed, the others sent. It returns each
-// link's token by recipient.
+// link's token by recipient: set-password and reset links, and the sign-up
+// links of invitations to addresses without an account. (Other emails about
+// sub-account invitations link to a page and carry no token.)
 func (d *driver) deliver() map[string]string {
 	d.t.Helper()
 	ctx := context.Background()
@@ -105,10 +119,12 @@ func (d *driver) deliver() map[string]string {
 			continue
 		}
 		link, err := url.Parse(c.Link)
-		if err != nil || link.Query().Get("token") == "" {
+		if err != nil || c.Link == "" {
 			d.t.Fatalf("email to %s has no usable link: %q", c.Email, c.Link)
 		}
-		tokens[c.Email] = link.Query().Get("token")
+		if tok := link.Query().Get("token"); tok != "" {
+			tokens[c.Email] = tok
+		}
 		sent = append(sent, msgs[i].ID)
 	}
 	if err := svc.OutboxSent(ctx, sent); err != nil {
@@ -151,6 +167,13 @@ var validBodies = map[string]any{
 	"POST /v1/accounts/{id}/users/{userId}/disable":           nil,
 	"POST /v1/accounts/{id}/users/{userId}/enable":            nil,
 	"POST /v1/accounts/{id}/users/{userId}/resend-invitation": nil,
+	"POST /v1/invitations":                                    map[string]any{"email": "valid-invitee@example.com"},
+	"POST /v1/invitations/{invitationId}/accept":              nil,
+	"POST /v1/invitations/{invitationId}/decline":             nil,
+	"POST /v1/invitations/{invitationId}/cancel":              nil,
+	"POST /v1/invitations/{invitationId}/resend":              nil,
+	"POST /v1/contacts":                                       map[string]any{"email": "valid-contact@example.com"},
+	"PATCH /v1/contacts/{contactId}":                          map[string]any{"notes": "Valid"},
 }
 
 // TestContractDrivesEveryRoute calls every route through the harness, so
@@ -214,6 +237,7 @@ func TestContractDrivesEveryRoute(t *testing.T) {
 	closed := d.child(root)
 	d.call(ok, post, "/v1/accounts/"+susp+"/suspend", nil)
 	d.call(ok, post, "/v1/accounts/"+susp+"/suspend", "{}") // already suspended: no change
+	d.call(422, post, "/v1/accounts/"+susp+"/suspend", map[string]any{"why": "x"})
 	d.call(ok, del, "/v1/accounts/"+closed, nil)
 	d.call(ok, del, "/v1/accounts/"+closed, nil) // already closed: no change
 
@@ -520,6 +544,286 @@ func TestContractDrivesEveryRoute(t *testing.T) {
 		t.Errorf("login-locked: Retry-After %q, want 900", got)
 	}
 
+	// Umbrellas and sub-accounts (seed 002). The umbrella is an enterprise
+	// customer; the invitee a basic one that answers with its own key or
+	// its admin's session, since nobody else may.
+	var umbrellaRes struct{ Account struct{ ID string } }
+	d.call(created, post, "/v1/accounts", map[string]any{"account": map[string]any{
+		"name": "Acme Group", "email": "group@acme-group.example", "plan": "enterprise"}}).Decode(t, &umbrellaRes)
+	umbrella := umbrellaRes.Account.ID
+	asUmbrella := as(umbrella)
+	invitee := d.child(root)
+	inviteeKey := withKey(d.key(invitee))
+	var inviteeAdmin string
+	for email := range d.users(invitee) {
+		inviteeAdmin = email
+	}
+	tokens = d.deliver()
+	d.call(ok, post, setPassword, map[string]any{"token": tokens[inviteeAdmin], "password": strong}, noKey)
+	inviteeSession := withKey(d.login(inviteeAdmin, strong))
+	invitations := "/v1/invitations"
+	invitation := func(id string, action ...string) string {
+		return strings.Join(append([]string{invitations, id}, action...), "/")
+	}
+	unknownInvitation := canopy.NewIDs(nil, nil).New(canopy.PrefixInvitation)
+
+	// Invite by account id, replay, and the no-probing answer for an id
+	// that is nobody's.
+	offer := map[string]any{"accountId": invitee, "message": "Join Acme Group", "autoShareRole": "viewer", "expiresInDays": 7}
+	inviteRes := d.call(created, post, invitations, offer, asUmbrella, withHeader("Idempotency-Key", "invite-1"))
+	inv1 := idOf(t, inviteRes)
+	if got := inviteRes.Header.Get("Location"); got != invitation(inv1) {
+		t.Errorf("invitation Location %q", got)
+	}
+	inviteReplay := d.call(created, post, invitations, offer, asUmbrella, withHeader("Idempotency-Key", "invite-1"))
+	if inviteReplay.Header.Get("Idempotent-Replayed") != "true" || !bytes.Equal(inviteReplay.Body, inviteRes.Body) {
+		t.Errorf("replay of invite-1: Idempotent-Replayed=%q, same body=%v", inviteReplay.Header.Get("Idempotent-Replayed"), bytes.Equal(inviteReplay.Body, inviteRes.Body))
+	}
+	ghostOffer := map[string]any{"accountId": unknown, "message": "Join Acme Group", "autoShareRole": "viewer", "expiresInDays": 7}
+	ghost := d.call(created, post, invitations, ghostOffer, asUmbrella)
+	if a, b := slices.Sorted(mapKeys(inviteRes.JSON(t))), slices.Sorted(mapKeys(ghost.JSON(t))); !slices.Equal(a, b) {
+		t.Errorf("inviting an account that exists and one that does not answer differently:\n%v\n%v", a, b)
+	}
+	d.call(409, post, invitations, map[string]any{"accountId": invitee}, asUmbrella)  // invitation-pending
+	d.call(409, post, invitations, map[string]any{"accountId": umbrella}, asUmbrella) // cycle: itself
+	d.call(409, post, invitations, map[string]any{"accountId": d.child(umbrella)}, asUmbrella)
+	d.call(403, post, invitations, map[string]any{"accountId": invitee}, as(acme)) // plan-not-allowed: basic
+	d.call(422, post, invitations, map[string]any{}, asUmbrella)
+	d.call(422, post, invitations, map[string]any{"accountId": invitee, "email": inviteeAdmin}, asUmbrella)
+	d.call(422, post, invitations, map[string]any{"email": "someone@example.com", "autoShareRole": "owner",
+		"billing": "shared", "expiresInDays": 31, "mobile": "555-0100"}, asUmbrella)
+
+	// Lists and reads: the two sides only.
+	d.call(ok, get, invitations+"?direction=sent", nil, asUmbrella)
+	d.call(ok, get, invitations+"?direction=sent&status=pending&limit=1", nil, asUmbrella).Decode(t, &page)
+	if page.NextCursor == nil {
+		t.Fatalf("expected a second page of invitations")
+	}
+	d.call(ok, get, invitations+"?direction=sent&status=pending&limit=1&cursor="+url.QueryEscape(*page.NextCursor), nil, asUmbrella)
+	d.call(ok, get, invitations+"?direction=received", nil, inviteeKey).Decode(t, &page)
+	if len(page.Data) != 1 || page.Data[0]["id"] != inv1 {
+		t.Errorf("received by the invitee: %+v", page.Data)
+	}
+	d.call(400, get, invitations, nil, asUmbrella)
+	d.call(400, get, invitations+"?direction=sideways", nil, asUmbrella)
+	d.call(400, get, invitations+"?direction=sent&status=maybe", nil, asUmbrella)
+	d.call(400, get, invitations+"?direction=sent&cursor=nonsense", nil, asUmbrella)
+	d.call(ok, get, invitation(inv1), nil, asUmbrella)
+	d.call(ok, get, invitation(inv1), nil, inviteeKey)
+	d.call(404, get, invitation(inv1), nil, as(invitee)) // an ancestor acting as the invitee
+	d.call(404, get, invitation(inv1), nil, as(beta))    // a bystander
+	d.call(404, get, invitation(unknownInvitation), nil, asUmbrella)
+	d.call(400, get, invitations+"/inv_nope", nil, asUmbrella)
+
+	// Accept: only the invitee's own credential.
+	d.call(404, post, invitation(inv1, "accept"), nil, as(invitee))
+	d.call(404, post, invitation(inv1, "accept"), nil, asUmbrella)
+	d.call(404, post, invitation(inv1, "cancel"), nil, inviteeKey) // only the umbrella cancels
+	d.call(422, post, invitation(inv1, "accept"), map[string]any{"now": true}, inviteeKey)
+	var answered struct{ Status, InviteeAccountID string }
+	d.call(ok, post, invitation(inv1, "accept"), "{}", inviteeKey, withHeader("Idempotency-Key", "accept-1")).Decode(t, &answered)
+	if answered.Status != "accepted" || answered.InviteeAccountID != invitee {
+		t.Errorf("accepted invitation: %+v", answered)
+	}
+	if res := d.call(ok, post, invitation(inv1, "accept"), "{}", inviteeKey, withHeader("Idempotency-Key", "accept-1")); res.Header.Get("Idempotent-Replayed") != "true" {
+		t.Errorf("replay of accept-1 was not replayed")
+	}
+	var sub struct {
+		ParentID      *string
+		EffectivePlan string
+		Link          struct{ Origin, AutoShareRole, Billing string }
+	}
+	d.call(ok, get, "/v1/accounts/"+invitee, nil, asUmbrella).Decode(t, &sub)
+	if sub.ParentID == nil || *sub.ParentID != umbrella || sub.EffectivePlan != "pro" || sub.Link.Origin != "invited" || sub.Link.AutoShareRole != "viewer" {
+		t.Errorf("the sub-account: %+v", sub)
+	}
+	d.call(409, post, invitation(inv1, "accept"), nil, inviteeKey) // invalid-state
+	d.call(409, post, invitation(inv1, "decline"), nil, inviteeKey)
+	d.call(409, post, invitation(inv1, "cancel"), nil, asUmbrella)
+	d.call(409, post, invitation(inv1, "resend"), nil, asUmbrella)
+
+	// Accepting breaks no tree rule: has-umbrella, cycle, account-closed.
+	nested := idOf(t, d.call(created, post, invitations, map[string]any{"accountId": leaf}, asUmbrella))
+	d.call(409, post, invitation(nested, "accept"), nil, withKey(d.key(leaf))) // has-umbrella: under acme
+	top := d.child(root)
+	topKey := withKey(d.key(top))
+	var innerRes struct{ Account struct{ ID string } }
+	d.call(created, post, "/v1/accounts", map[string]any{"account": map[string]any{
+		"name": "Inner", "email": "inner@example.com", "plan": "enterprise"}}, as(top)).Decode(t, &innerRes)
+	upward := idOf(t, d.call(created, post, invitations, map[string]any{"accountId": top}, as(innerRes.Account.ID)))
+	d.call(409, post, invitation(upward, "accept"), nil, topKey) // cycle: the umbrella is below it
+	var goneUmbrellaRes struct{ Account struct{ ID string } }
+	d.call(created, post, "/v1/accounts", map[string]any{"account": map[string]any{
+		"name": "Gone Group", "email": "gone-group@example.com", "plan": "enterprise"}}).Decode(t, &goneUmbrellaRes)
+	goneUmbrella := goneUmbrellaRes.Account.ID
+	late := idOf(t, d.call(created, post, invitations, map[string]any{"accountId": top}, as(goneUmbrella)))
+	lateByEmail := idOf(t, d.call(created, post, invitations, map[string]any{"email": "latecomer@example.com"}, as(goneUmbrella)))
+	lateToken := d.deliver()["latecomer@example.com"]
+	d.call(ok, del, "/v1/accounts/"+goneUmbrella, nil)
+	d.call(409, post, invitation(late, "accept"), nil, topKey) // account-closed: the umbrella
+	signup := "/v1/signup"
+	d.call(409, post, signup, map[string]any{"accountName": "Latecomer", "email": "latecomer@example.com",
+		"invitation": map[string]any{"id": lateByEmail, "token": lateToken}}, noKey)
+
+	// Leave, and the links that cannot be left.
+	d.call(ok, del, "/v1/accounts/"+invitee+"/parent", nil, inviteeKey).Decode(t, &sub)
+	if sub.ParentID == nil || *sub.ParentID != root || sub.EffectivePlan != "basic" || sub.Link.Origin != "created" || sub.Link.Billing != "self" {
+		t.Errorf("the account that left: %+v", sub)
+	}
+	d.call(404, del, "/v1/accounts/"+invitee+"/parent", nil, asUmbrella) // no longer its umbrella's
+	d.call(409, del, "/v1/accounts/"+invitee+"/parent", nil, inviteeKey) // created-link: a top-level customer now
+	d.call(409, del, "/v1/accounts/"+leaf+"/parent", nil)                // created-link: acme created it
+	d.call(409, del, "/v1/accounts/"+closed+"/parent", nil)              // account-closed
+	d.call(403, del, "/v1/accounts/"+root+"/parent", nil)
+	d.call(400, del, "/v1/accounts/acc_nope/parent", nil)
+
+	// By email, to an address that has a user: its admin's session
+	// answers; here it declines.
+	byEmail := idOf(t, d.call(created, post, invitations, map[string]any{"email": inviteeAdmin, "firstName": "Drive", "billing": "self"}, asUmbrella))
+	d.deliver()
+	d.call(ok, get, invitations+"?direction=received&status=pending", nil, inviteeSession).Decode(t, &page)
+	if len(page.Data) != 1 || page.Data[0]["id"] != byEmail {
+		t.Errorf("received by the invitee's admin: %+v", page.Data)
+	}
+	d.call(ok, get, invitation(byEmail), nil, inviteeSession)
+	d.call(ok, post, invitation(byEmail, "decline"), nil, inviteeSession, withHeader("Idempotency-Key", "decline-1")).Decode(t, &answered)
+	if answered.Status != "declined" || answered.InviteeAccountID != invitee {
+		t.Errorf("declined invitation: %+v", answered)
+	}
+	d.call(409, post, invitation(byEmail, "decline"), nil, inviteeSession)
+	d.call(422, post, invitation(byEmail, "decline"), map[string]any{"reason": "no"}, inviteeSession)
+
+	// Accept again, then the umbrella releases it.
+	again := idOf(t, d.call(created, post, invitations, map[string]any{"accountId": invitee, "billing": "self"}, asUmbrella))
+	d.call(ok, post, invitation(again, "accept"), nil, inviteeSession)
+	d.call(ok, del, "/v1/accounts/"+invitee+"/parent", nil, asUmbrella)
+
+	// Resend and cancel: the umbrella only.
+	withdrawn := idOf(t, d.call(created, post, invitations, map[string]any{"accountId": invitee}, asUmbrella))
+	d.call(ok, post, invitation(withdrawn, "resend"), nil, asUmbrella, withHeader("Idempotency-Key", "resend-1"))
+	d.call(422, post, invitation(withdrawn, "resend"), map[string]any{"to": "x"}, asUmbrella)
+	d.call(404, post, invitation(withdrawn, "resend"), nil, inviteeKey)
+	d.call(422, post, invitation(withdrawn, "cancel"), map[string]any{"why": "x"}, asUmbrella)
+	d.call(ok, post, invitation(withdrawn, "cancel"), "{}", asUmbrella, withHeader("Idempotency-Key", "cancel-1"))
+	d.call(409, post, invitation(withdrawn, "cancel"), nil, asUmbrella)
+	d.call(409, post, invitation(withdrawn, "resend"), nil, asUmbrella)
+	d.call(409, post, invitation(withdrawn, "accept"), nil, inviteeKey)
+
+	// Sign-up: the same answer for every address; with an invitation's
+	// link the new account joins the umbrella at once. Only the newest
+	// link of a resent invitation works.
+	newcomer := idOf(t, d.call(created, post, invitations, map[string]any{"email": "newcomer@example.com", "autoShareRole": "editor"}, asUmbrella))
+	oldLink := d.deliver()["newcomer@example.com"]
+	d.call(ok, post, invitation(newcomer, "resend"), nil, asUmbrella)
+	newLink := d.deliver()["newcomer@example.com"]
+	join := func(token, email string) map[string]any {
+		return map[string]any{"accountName": "Newcomer Ltd", "email": email, "name": "Nina",
+			"invitation": map[string]any{"id": newcomer, "token": token}}
+	}
+	d.call(400, post, signup, join(oldLink, "newcomer@example.com"), noKey) // invalid-token: superseded
+	d.call(400, post, signup, join(newLink, "someone@example.com"), noKey)  // not the invited address
+	d.call(400, post, signup, join("cnt_forged", "newcomer@example.com"), noKey)
+	d.call(accepted, post, signup, join(newLink, "newcomer@example.com"), noKey, withHeader("X-Channel", "contract-test"))
+	d.call(400, post, signup, join(newLink, "newcomer@example.com"), noKey) // used
+	var joined struct{ Status, InviteeAccountID string }
+	d.call(ok, get, invitation(newcomer), nil, asUmbrella).Decode(t, &joined)
+	if joined.Status != "accepted" || joined.InviteeAccountID == "" {
+		t.Errorf("the invitation a sign-up accepted: %+v", joined)
+	}
+	d.call(ok, get, "/v1/accounts/"+joined.InviteeAccountID, nil, asUmbrella).Decode(t, &sub)
+	if sub.ParentID == nil || *sub.ParentID != umbrella || sub.EffectivePlan != "pro" || sub.Link.AutoShareRole != "editor" {
+		t.Errorf("the account that signed up by invitation: %+v", sub)
+	}
+	d.call(accepted, post, signup, map[string]any{"accountName": "Fresh", "email": "fresh@example.com"}, noKey)
+	d.call(accepted, post, signup, map[string]any{"accountName": "Again", "email": "newcomer@example.com"}, noKey) // in use: same answer
+	d.call(422, post, signup, map[string]any{"email": "fresh2@example.com"}, noKey)
+	d.call(422, post, signup, map[string]any{"accountName": "X", "email": "not an address", "invitation": map[string]any{"id": "inv_nope", "token": "x"}}, noKey)
+	d.call(422, post, signup, map[string]any{"accountName": "X", "email": "x@example.com", "plan": "enterprise"}, noKey)
+	d.call(400, post, signup, `{"accountName": `, noKey)
+	d.call(413, post, signup, tooBig, noKey)
+
+	// Contacts: subAccount: true invites, in the same transaction.
+	contacts := "/v1/contacts"
+	carolIn := map[string]any{"email": "carol@clinic.example", "firstName": "Carol", "lastName": "Diaz",
+		"mobile": "+14155550123", "notes": "North clinic", "subAccount": true}
+	carolRes := d.call(created, post, contacts, carolIn, asUmbrella, withHeader("Idempotency-Key", "contact-carol"))
+	var carol struct{ ID, SubAccountStatus, InvitationID, SubAccountID string }
+	carolRes.Decode(t, &carol)
+	if carol.SubAccountStatus != "invited" || carol.InvitationID == "" {
+		t.Errorf("contact saved with subAccount: %s", carolRes.Body)
+	}
+	if got := carolRes.Header.Get("Location"); got != contacts+"/"+carol.ID {
+		t.Errorf("contact Location %q", got)
+	}
+	if res := d.call(created, post, contacts, carolIn, asUmbrella, withHeader("Idempotency-Key", "contact-carol")); !bytes.Equal(res.Body, carolRes.Body) {
+		t.Errorf("replay of contact-carol differs")
+	}
+	d.call(ok, get, invitation(carol.InvitationID), nil, asUmbrella)                         // with its contactId
+	d.call(409, post, contacts, map[string]any{"email": "carol@clinic.example"}, asUmbrella) // contact-exists
+	dan := idOf(t, d.call(created, post, contacts, map[string]any{"email": "dan@clinic.example"}, asUmbrella))
+	d.call(403, post, contacts, map[string]any{"email": "eve@clinic.example", "subAccount": true}, as(acme)) // plan-not-allowed
+	acmeContact := idOf(t, d.call(created, post, contacts, map[string]any{"email": "eve@clinic.example"}, as(acme)))
+	d.call(422, post, contacts, map[string]any{}, asUmbrella)
+	d.call(422, post, contacts, map[string]any{"email": "nope", "mobile": "12345", "subAccount": "yes"}, asUmbrella)
+	d.call(ok, get, contacts+"?limit=1", nil, asUmbrella).Decode(t, &page)
+	if page.NextCursor == nil {
+		t.Fatalf("expected a second page of contacts")
+	}
+	d.call(ok, get, contacts+"?limit=1&cursor="+url.QueryEscape(*page.NextCursor), nil, asUmbrella)
+	d.call(400, get, contacts+"?cursor=nonsense", nil, asUmbrella)
+	d.call(ok, get, contacts+"/"+carol.ID, nil, asUmbrella)
+	d.call(404, get, contacts+"/"+carol.ID, nil, as(acme)) // another account's
+	d.call(404, get, contacts+"/"+carol.ID, nil)           // even an ancestor's
+	d.call(400, get, contacts+"/con_nope", nil, asUmbrella)
+	d.call(ok, patch, contacts+"/"+carol.ID, map[string]any{"subAccount": false}, asUmbrella).Decode(t, &carol)
+	if carol.SubAccountStatus != "none" {
+		t.Errorf("withdrawn contact: status %q", carol.SubAccountStatus)
+	}
+	d.call(ok, patch, contacts+"/"+carol.ID, map[string]any{"subAccount": true, "notes": "Invited again"}, asUmbrella).Decode(t, &carol)
+	if carol.SubAccountStatus != "invited" {
+		t.Errorf("re-invited contact: status %q", carol.SubAccountStatus)
+	}
+	d.call(409, patch, contacts+"/"+dan, map[string]any{"email": "carol@clinic.example"}, asUmbrella) // contact-exists
+	d.call(403, patch, contacts+"/"+acmeContact, map[string]any{"subAccount": true}, as(acme))        // plan-not-allowed
+	d.call(422, patch, contacts+"/"+dan, map[string]any{"mobile": "555", "email": ""}, asUmbrella)
+	d.call(404, patch, contacts+"/"+acmeContact, map[string]any{"notes": "x"}, asUmbrella)
+	carolLink := d.deliver()["carol@clinic.example"]
+	d.call(accepted, post, signup, map[string]any{"accountName": "North Clinic", "email": "carol@clinic.example",
+		"invitation": map[string]any{"id": carol.InvitationID, "token": carolLink}}, noKey)
+	d.call(ok, get, contacts+"/"+carol.ID, nil, asUmbrella).Decode(t, &carol)
+	if carol.SubAccountStatus != "active" || carol.SubAccountID == "" {
+		t.Errorf("contact that joined: status %q, subAccountId %q", carol.SubAccountStatus, carol.SubAccountID)
+	}
+	d.call(ok, patch, contacts+"/"+dan, map[string]any{"subAccount": true}, asUmbrella)
+	d.call(noContent, del, contacts+"/"+acmeContact, nil, as(acme))
+	d.call(404, del, contacts+"/"+acmeContact, nil, as(acme))
+	d.call(409, del, fill(contacts+"/{contactId}", ""), nil, as(closed)) // account-closed
+
+	// Expiry reads as of now, swept or not. Dan's invitation has the
+	// default 14 days.
+	expiring := idOf(t, d.call(created, post, invitations, map[string]any{"accountId": invitee, "expiresInDays": 1}, asUmbrella))
+	a.Clock.Advance(14 * 24 * time.Hour)
+	d.call(ok, get, invitation(expiring), nil, asUmbrella).Decode(t, &answered)
+	if answered.Status != "expired" {
+		t.Errorf("invitation past its expiry: status %q", answered.Status)
+	}
+	d.call(409, post, invitation(expiring, "accept"), nil, inviteeKey)
+	d.call(ok, get, invitations+"?direction=received&status=expired", nil, inviteeKey).Decode(t, &page)
+	if len(page.Data) != 1 || page.Data[0]["id"] != expiring {
+		t.Errorf("expired invitations received: %+v", page.Data)
+	}
+	var danNow struct{ SubAccountStatus string }
+	d.call(ok, get, contacts+"/"+dan, nil, asUmbrella).Decode(t, &danNow)
+	if danNow.SubAccountStatus != "expired" {
+		t.Errorf("contact whose invitation expired: status %q", danNow.SubAccountStatus)
+	}
+	if _, err := a.Svc.ExpireInvitations(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	d.call(ok, get, invitation(expiring), nil, inviteeKey) // swept: respondedAt set
+	d.call(ok, get, contacts, nil, asUmbrella)
+	d.deliver()
+
 	// The outbox.
 	d.call(ok, get, "/v1/outbox?limit=2", nil).Decode(t, &page)
 	if page.NextCursor == nil {
@@ -604,6 +908,11 @@ func TestContractDrivesEveryRoute(t *testing.T) {
 	down.call(500, post, "/v1/auth/login", map[string]any{"login": "anyone", "password": "anything"}, noKey)
 	down.call(500, post, "/v1/auth/set-password", map[string]any{"token": "cnt_any", "password": strong}, noKey)
 	down.call(500, post, "/v1/auth/password-reset", map[string]any{"email": "anyone@example.com"}, noKey)
+	down.call(500, post, "/v1/signup", map[string]any{"accountName": "Anyone", "email": "anyone@example.com"}, noKey)
+
+	// 403 signup-disabled: a server whose operator turned sign-up off.
+	off := &driver{t: t, api: newTestAPI(t, testdb.SQLite(t), testfactory.Options{SignupDisabled: true})}
+	off.call(403, post, "/v1/signup", map[string]any{"accountName": "Anyone", "email": "anyone@example.com"}, noKey)
 
 	// 429 rate-limited: a server whose public endpoints allow each client
 	// address one request a minute. The limit answers before the body is

@@ -66,6 +66,8 @@ type Options struct {
 	LoginLockFor                   time.Duration
 	// OutboxMaxAttempts overrides how many delivery attempts an email gets.
 	OutboxMaxAttempts int
+	// SignupDisabled turns POST /v1/signup off (service.Config).
+	SignupDisabled bool
 }
 
 // CheapPasswords are argon2id costs fit only for tests: hashing with them
@@ -88,7 +90,7 @@ func New(t testing.TB, st store.Store, opts ...Options) *Bundle {
 		MaxDepth: o.MaxDepth, AuthCacheTTL: o.AuthCacheTTL, Clock: clock.Now, IDs: ids,
 		PasswordParams: o.PasswordParams, PublicURL: "https://app.example",
 		LoginSlowAfter: o.LoginSlowAfter, LoginLockAfter: o.LoginLockAfter, LoginLockFor: o.LoginLockFor,
-		OutboxMaxAttempts: o.OutboxMaxAttempts,
+		OutboxMaxAttempts: o.OutboxMaxAttempts, SignupDisabled: o.SignupDisabled,
 	})
 	key, created, err := svc.Bootstrap(context.Background(), "Platform", "")
 	if err != nil || !created {
