@@ -131,6 +131,7 @@ func (s *Service) UpdateContact(ctx context.Context, c Caller, id string, p Cont
 			if err := s.queueInvitationEmails(ctx, o.tx, inv, canopy.TemplateInvitationCancelled, o.now); err != nil {
 				return nil, err
 			}
+			o.audit(o.acting.ID, "invitation.cancelled", "invitation", inv.ID, map[string]string{"contactId": ct.ID})
 		}
 		ct.UpdatedAt = o.now
 		if err := o.tx.UpdateContact(ctx, ct); err != nil {

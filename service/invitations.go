@@ -112,6 +112,11 @@ func (s *Service) invite(o *op, in InvitationInput, contactID string) (*canopy.I
 	if inv.Billing == "" {
 		inv.Billing = canopy.BillingParent
 	}
+	// An invitation past its expiry that the sweeper has not reached yet
+	// must not block a new one: expire due invitations first.
+	if err := s.expireDue(o.ctx, o.tx, o.now); err != nil {
+		return nil, err
+	}
 	if err := o.tx.InsertInvitation(o.ctx, inv); err != nil {
 		if store.Conflict(err) == store.UniquePendingInvite {
 			return nil, canopy.Errorf(canopy.KindConflict, canopy.CodeInvitationPending,
@@ -286,15 +291,19 @@ func (s *Service) receivingAddresses(ctx context.Context, tx store.Tx, c Caller,
 func (s *Service) GetInvitation(ctx context.Context, c Caller, id string) (*canopy.Invitation, error) {
 	var inv *canopy.Invitation
 	err := s.read(ctx, func(tx store.Tx) error {
+		if _, err := actingIn(ctx, tx, c); err != nil {
+			return err
+		}
 		var err error
-		inv, err = s.involved(ctx, tx, c, id, true)
+		inv, err = s.readable(ctx, tx, c, id)
 		return err
 	})
 	return inv, err
 }
 
-// involved loads an invitation the acting account may see: as its umbrella
-// (when sender is true) or as its invitee. Anything else is not found.
+// involved loads an invitation the caller may act on: as its umbrella
+// (when sender is true) or as the invitee's admin (isInvitee). Anything
+// else is not found.
 func (s *Service) involved(ctx context.Context, tx store.Tx, c Caller, id string, sender bool) (*canopy.Invitation, error) {
 	inv, err := tx.GetInvitation(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
@@ -311,6 +320,33 @@ func (s *Service) involved(ctx context.Context, tx store.Tx, c Caller, id string
 		return nil, errors.Join(err, canopy.NotFound("invitation"))
 	}
 	return inv, nil
+}
+
+// readable loads an invitation the acting account may read: one it sent,
+// or one addressed to it or to an address its received list shows — the
+// same set ListInvitations returns, whoever the credential.
+func (s *Service) readable(ctx context.Context, tx store.Tx, c Caller, id string) (*canopy.Invitation, error) {
+	inv, err := tx.GetInvitation(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, canopy.NotFound("invitation")
+	}
+	if err != nil {
+		return nil, err
+	}
+	inv.Status = inv.StatusAt(s.now())
+	if inv.UmbrellaID == c.Acting.ID || (inv.InviteeAccountID != "" && inv.InviteeAccountID == c.Acting.ID) {
+		return inv, nil
+	}
+	if inv.InviteeAccountID == "" {
+		addrs, err := s.receivingAddresses(ctx, tx, c, c.Acting.ID)
+		if err != nil {
+			return nil, err
+		}
+		if slices.Contains(addrs, canopy.NormalizeEmail(inv.Email)) {
+			return inv, nil
+		}
+	}
+	return nil, canopy.NotFound("invitation")
 }
 
 // isInvitee reports whether the caller answers for the invitation's
@@ -484,26 +520,42 @@ func (s *Service) ExpireInvitations(ctx context.Context) (int, error) {
 	for {
 		n := 0
 		err := s.store.Write(ctx, func(tx store.Tx) error {
-			now := s.now()
-			expired, err := tx.ExpireInvitations(ctx, now, 100)
-			if err != nil {
-				return err
-			}
-			n = len(expired)
-			for _, inv := range expired {
-				if err := s.queueInvitationEmails(ctx, tx, inv, canopy.TemplateInvitationExpired, now); err != nil {
-					return err
-				}
-				if err := s.systemAudit(ctx, tx, RequestInfo{}, canopy.Actor{Type: "system", ID: "expiry"}, inv.UmbrellaID,
-					"invitation.expired", "invitation", inv.ID, nil); err != nil {
-					return err
-				}
-			}
-			return nil
+			var err error
+			n, err = s.expireBatch(ctx, tx, s.now())
+			return err
 		})
 		total += n
 		if err != nil || n < 100 {
 			return total, err
+		}
+	}
+}
+
+// expireBatch records the expiry of up to 100 due invitations, emailing and
+// auditing each; it returns how many.
+func (s *Service) expireBatch(ctx context.Context, tx store.Tx, now time.Time) (int, error) {
+	expired, err := tx.ExpireInvitations(ctx, now, 100)
+	if err != nil {
+		return 0, err
+	}
+	for _, inv := range expired {
+		if err := s.queueInvitationEmails(ctx, tx, inv, canopy.TemplateInvitationExpired, now); err != nil {
+			return 0, err
+		}
+		if err := s.systemAudit(ctx, tx, RequestInfo{}, canopy.Actor{Type: "system", ID: "expiry"}, inv.UmbrellaID,
+			"invitation.expired", "invitation", inv.ID, nil); err != nil {
+			return 0, err
+		}
+	}
+	return len(expired), nil
+}
+
+// expireDue expires every due invitation, in tx.
+func (s *Service) expireDue(ctx context.Context, tx store.Tx, now time.Time) error {
+	for {
+		n, err := s.expireBatch(ctx, tx, now)
+		if err != nil || n < 100 {
+			return err
 		}
 	}
 }

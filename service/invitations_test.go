@@ -433,3 +433,40 @@ func TestContactsInviteSubAccounts(t *testing.T) {
 		require.Equal(t, canopy.CodeNotFound, canopy.ErrorCode(err), "contacts are the owner's")
 	})
 }
+
+// TestInvitationEdgeCases covers what the contract review found.
+func TestInvitationEdgeCases(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		w := newWorld(t, db)
+		t.Run("an expired invitation not yet swept does not block a new one", func(t *testing.T) {
+			_, err := w.b.Svc.CreateInvitation(ctx, w.asUmbrella, service.InvitationInput{AccountID: w.invitee.ID, ExpiresInDays: 1})
+			require.NoError(t, err)
+			w.b.Clock.Advance(25 * time.Hour)
+			_, err = w.b.Svc.CreateInvitation(ctx, w.asUmbrella, service.InvitationInput{AccountID: w.invitee.ID})
+			require.NoError(t, err)
+			require.Len(t, w.emailsTo(t)[canopy.TemplateInvitationExpired], 1, "the umbrella still hears of the expiry")
+		})
+		t.Run("whoever acts as the invitee reads what its received list shows", func(t *testing.T) {
+			list, err := w.b.Svc.ListInvitations(ctx, w.b.As(t, w.invitee.ID), service.InvitationQuery{Direction: "received", Status: canopy.InvitationPending}, service.PageRequest{})
+			require.NoError(t, err)
+			require.NotEmpty(t, list.Data)
+			for _, inv := range list.Data {
+				_, err := w.b.Svc.GetInvitation(ctx, w.b.As(t, w.invitee.ID), inv.ID)
+				require.NoError(t, err, "an ancestor acting as the invitee reads it")
+				_, err = w.b.Svc.AcceptInvitation(ctx, w.b.As(t, w.invitee.ID), inv.ID)
+				require.Equal(t, canopy.CodeNotFound, canopy.ErrorCode(err), "but only the invitee's admin answers")
+			}
+		})
+		t.Run("sign-up with someone's username answers like a free address and creates nothing", func(t *testing.T) {
+			u, err := w.b.Svc.CreateUser(ctx, w.asInvitee, w.invitee.ID, service.CreateUserInput{Email: "real@example.com", Username: "taken@name.example"})
+			require.NoError(t, err)
+			w.b.Emails(t) // the new user's own invitation
+			require.NoError(t, w.b.Svc.Signup(ctx, service.SignupInput{AccountName: "X", Email: "taken@name.example"}, noInfo))
+			for _, c := range w.b.Emails(t) {
+				require.NotEqual(t, u.Email, c.Email, "nobody is emailed")
+				require.NotEqual(t, "taken@name.example", c.Email)
+			}
+		})
+	})
+}

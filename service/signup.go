@@ -79,7 +79,12 @@ func (s *Service) Signup(ctx context.Context, in SignupInput, info RequestInfo) 
 				return err
 			}
 		}
-		existing, err := tx.GetUserByEmail(ctx, canopy.NormalizeEmail(in.Email))
+		existing, err := tx.GetUserByLogin(ctx, canopy.NormalizeEmail(in.Email))
+		if err == nil && canopy.NormalizeEmail(existing.Email) != canopy.NormalizeEmail(in.Email) {
+			// Someone's username, not their address: nobody to tell, and
+			// the answer must not differ from a free address's.
+			return nil
+		}
 		if err == nil {
 			acc, err := tx.GetAccount(ctx, existing.AccountID)
 			if err != nil {
