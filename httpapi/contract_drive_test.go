@@ -611,7 +611,7 @@ func TestContractDrivesEveryRoute(t *testing.T) {
 	d.call(ok, get, invitation(inv1), nil, asUmbrella)
 	d.call(ok, get, invitation(inv1), nil, inviteeKey)
 	d.call(ok, get, invitation(inv1), nil, as(invitee)) // an ancestor acting as the invitee reads it (but cannot answer)
-	d.call(404, get, invitation(inv1), nil, as(beta))    // a bystander
+	d.call(404, get, invitation(inv1), nil, as(beta))   // a bystander
 	d.call(404, get, invitation(unknownInvitation), nil, asUmbrella)
 	d.call(400, get, invitations+"/inv_nope", nil, asUmbrella)
 
