@@ -470,3 +470,24 @@ func TestInvitationEdgeCases(t *testing.T) {
 		})
 	})
 }
+
+// TestInvitingAnAncestor: the invitation looks like any other (an
+// ancestor is not visible, so nothing may tell it apart), and accepting it
+// is refused as a cycle.
+func TestInvitingAnAncestor(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		b := testfactory.New(t, db)
+		top := b.Child(t, b.Root.ID)
+		in := b.ChildInput()
+		in.Account.Plan = canopy.PlanEnterprise
+		res, err := b.Svc.CreateChild(ctx, b.As(t, top.ID), in)
+		require.NoError(t, err)
+		asUmbrella := b.AsKey(t, b.Key(t, res.Account.ID), "")
+		inv, err := b.Svc.CreateInvitation(ctx, asUmbrella, service.InvitationInput{AccountID: top.ID})
+		require.NoError(t, err, "indistinguishable from inviting any account")
+		_, err = b.Svc.AcceptInvitation(ctx, b.AsKey(t, b.Key(t, top.ID), ""), inv.ID)
+		require.Equal(t, canopy.CodeCycle, canopy.ErrorCode(err))
+		assertTree(t, db, canopy.DefaultMaxDepth, 3)
+	})
+}
