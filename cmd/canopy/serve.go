@@ -17,7 +17,6 @@ import (
 	"github.com/canopyhq/canopy"
 	"github.com/canopyhq/canopy/httpapi"
 	"github.com/canopyhq/canopy/password"
-	"github.com/canopyhq/canopy/service"
 	"github.com/canopyhq/canopy/store/postgres"
 )
 
@@ -105,8 +104,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "version", version())
 
-	go pruneIdempotency(ctx, svc, log)
-	go expireInvitations(ctx, svc, log)
+	go every(ctx, time.Hour, log, "pruned idempotency records", func(ctx context.Context) (int64, error) {
+		return svc.PruneIdempotency(ctx, idempotencyRetention)
+	})
+	go every(ctx, time.Minute, log, "expired invitations", func(ctx context.Context) (int64, error) {
+		n, err := svc.ExpireInvitations(ctx)
+		return int64(n), err
+	})
 	workerDone := make(chan struct{})
 	go func() {
 		defer close(workerDone)
@@ -143,21 +147,22 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	return nil
 }
 
-// expireInvitations records the expiry of invitations (and tells their
-// umbrellas) every minute.
-func expireInvitations(ctx context.Context, svc *service.Service, log *slog.Logger) {
-	t := time.NewTicker(time.Minute)
+// every runs job each period until ctx ends, logging its outcome: how
+// many things it did (at info when any), or its error.
+func every(ctx context.Context, period time.Duration, log *slog.Logger, what string, job func(context.Context) (int64, error)) {
+	t := time.NewTicker(period)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			n, err := svc.ExpireInvitations(ctx)
-			if err != nil {
-				log.Warn("expire invitations", "err", err.Error())
-			} else if n > 0 {
-				log.Info("invitations expired", "count", n)
+			n, err := job(ctx)
+			switch {
+			case err != nil:
+				log.Warn(what, "err", err.Error())
+			case n > 0:
+				log.Info(what, "count", n)
 			}
 		}
 	}
@@ -165,28 +170,6 @@ func expireInvitations(ctx context.Context, svc *service.Service, log *slog.Logg
 
 // idempotencyRetention is how long a stored first response is replayed.
 const idempotencyRetention = 24 * time.Hour
-
-// pruneIdempotency deletes expired idempotency records every hour.
-func pruneIdempotency(ctx context.Context, svc *service.Service, log interface {
-	Warn(string, ...any)
-	Debug(string, ...any)
-}) {
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			n, err := svc.PruneIdempotency(ctx, idempotencyRetention)
-			if err != nil {
-				log.Warn("prune idempotency records", "err", err.Error())
-				continue
-			}
-			log.Debug("pruned idempotency records", "deleted", n)
-		}
-	}
-}
 
 // publicLimitFlags set the per-client rate limit of the endpoints that need
 // no credential (sign-in, set-password, password reset).
