@@ -67,6 +67,7 @@ const (
 	CodeCreatedLink          = "created-link"
 	CodeSignupDisabled       = "signup-disabled"
 	CodeContactExists        = "contact-exists"
+	CodeVersionMismatch      = "version-mismatch"
 )
 
 // FieldError names one bad input field. Field is a dotted path into the

@@ -39,7 +39,8 @@ func fill(pattern string, id string) string {
 	ids := canopy.NewIDs(nil, nil)
 	return strings.NewReplacer("{id}", id, "{keyId}", ids.New(canopy.PrefixAPIKey), "{userId}", ids.New(canopy.PrefixUser),
 		"{namespace}", "white_label_portal", "{invitationId}", ids.New(canopy.PrefixInvitation),
-		"{contactId}", ids.New(canopy.PrefixContact)).Replace(pattern)
+		"{contactId}", ids.New(canopy.PrefixContact), "{formId}", ids.New(canopy.PrefixForm),
+		"{recordId}", ids.New(canopy.PrefixRecord), "{accountId}", id).Replace(pattern)
 }
 
 // call sends a request and reports a status other than want.
@@ -174,6 +175,14 @@ var validBodies = map[string]any{
 	"POST /v1/invitations/{invitationId}/resend":              nil,
 	"POST /v1/contacts":                                       map[string]any{"email": "valid-contact@example.com"},
 	"PATCH /v1/contacts/{contactId}":                          map[string]any{"notes": "Valid"},
+	"POST /v1/forms":                                          map[string]any{"name": "Valid"},
+	"PATCH /v1/forms/{formId}":                                map[string]any{"name": "Valid"},
+	"PUT /v1/forms/{formId}/example":                          map[string]any{"example": true},
+	"POST /v1/forms/{formId}/copy":                            nil,
+	"PUT /v1/forms/{formId}/shares/{accountId}":               map[string]any{"role": "viewer"},
+	"POST /v1/forms/{formId}/records":                         map[string]any{"answers": map[string]any{}},
+	"PATCH /v1/forms/{formId}/records/{recordId}":             map[string]any{"answers": map[string]any{}},
+	"PATCH /v1/accounts/{id}/link":                            map[string]any{"billing": "self"},
 }
 
 // TestContractDrivesEveryRoute calls every route through the harness, so
@@ -855,6 +864,9 @@ func TestContractDrivesEveryRoute(t *testing.T) {
 	d.call(ok, get, "/v1/audit-events", nil, as(acme))
 	d.call(400, get, "/v1/audit-events?cursor=nonsense", nil)
 
+	// Forms, records, shares and the dashboard (DESIGN rules 5-7).
+	d.driveForms(c, closed)
+
 	// Every authenticated route: 401 without a key, 404 acting as an
 	// unknown account, 400 for a malformed X-Customer-Id; writes: 403
 	// acting in a suspended subtree; routes with bodies: 400 and 413.
@@ -948,4 +960,355 @@ func TestContractDrivesEveryRoute(t *testing.T) {
 		t.Errorf("documented answers no request in this test produced (drive them, or list them in undrivable with a reason):\n  %s",
 			strings.Join(missing, "\n  "))
 	}
+}
+
+// driveForms drives the form routes on a tree of its own: root → fp → fc →
+// fgc, and fp → fsib. fc owns the forms; fp sees them through its link
+// (dataManager by default), the platform root through none; fgc sees them
+// only once one is an example; fsib never does. closed is a closed account.
+func (d *driver) driveForms(c *contract, closed string) {
+	t := d.t
+	const (
+		get, post, put, patch, del = http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete
+		ok, created, noContent     = http.StatusOK, http.StatusCreated, http.StatusNoContent
+	)
+	root := d.api.Root.ID
+	fp := d.child(root)
+	fc := d.child(fp)
+	fgc := d.child(fc)
+	fsib := d.child(fp)
+	forms := "/v1/forms"
+	form := func(id string, rest ...string) string { return strings.Join(append([]string{forms, id}, rest...), "/") }
+	example := func(path, method string) any {
+		return at(c.doc, "paths", path, method, "requestBody", "content", "application/json", "example")
+	}
+	ifMatch := func(v string) option { return withHeader("If-Match", v) }
+	type view struct {
+		ID, Role, CopiedFrom, Name string
+		ExampleOnly, Example       bool
+		Version                    int
+	}
+	var v view
+	var page struct {
+		Data       []map[string]any
+		NextCursor *string
+	}
+	fieldsOf := func(res *response) []string {
+		var p struct{ Errors []struct{ Field string } }
+		res.Decode(t, &p)
+		var out []string
+		for _, e := range p.Errors {
+			out = append(out, e.Field)
+		}
+		slices.Sort(out)
+		return out
+	}
+
+	// Create with the documented example, replay it, reuse its key.
+	first := d.call(created, post, forms, example(forms, "post"), as(fc), withHeader("Idempotency-Key", "form-1"))
+	first.Decode(t, &v)
+	f1 := v.ID
+	if t.Failed() || f1 == "" {
+		t.Fatalf("the documented create-form example was refused")
+	}
+	if v.Role != "owner" || v.Version != 1 || first.Header.Get("ETag") != `"1"` || first.Header.Get("Location") != form(f1) {
+		t.Errorf("created form: %+v, ETag %q, Location %q", v, first.Header.Get("ETag"), first.Header.Get("Location"))
+	}
+	replay := d.call(created, post, forms, example(forms, "post"), as(fc), withHeader("Idempotency-Key", "form-1"))
+	if replay.Header.Get("Idempotent-Replayed") != "true" || !bytes.Equal(replay.Body, first.Body) {
+		t.Errorf("replay of form-1: Idempotent-Replayed=%q, same body=%v", replay.Header.Get("Idempotent-Replayed"), bytes.Equal(replay.Body, first.Body))
+	}
+	d.call(422, post, forms, validBodies["POST /v1/forms"], as(fc), withHeader("Idempotency-Key", "form-1"))
+	bad := d.call(422, post, forms, map[string]any{"name": "Bad", "questions": []any{
+		map[string]any{"id": "q1", "label": "Q", "type": "essay"},
+		map[string]any{"id": "q1", "label": "Pick", "type": "choice"},
+	}}, as(fc))
+	if got := fieldsOf(bad); !slices.Equal(got, []string{"questions[0].type", "questions[1].id", "questions[1].options"}) {
+		t.Errorf("invalid questions: fields %v", got)
+	}
+	d.call(422, post, forms, map[string]any{"name": "X", "colour": "red"}, as(fc))
+	d.call(422, post, forms, map[string]any{"description": "no name"}, as(fc))
+	d.call(409, post, forms, validBodies["POST /v1/forms"], as(closed))
+	f2 := idOf(t, d.call(created, post, forms, map[string]any{"name": "Visitor log"}, as(fc)))
+	d.call(created, post, forms, map[string]any{"name": "Umbrella checklist"}, as(fp))
+
+	// Reads: the owner, an ancestor through its link; not the platform
+	// root (its links share nothing), a sibling or, yet, a descendant.
+	if res := d.call(ok, get, form(f1), nil, as(fc)); res.Header.Get("ETag") != `"1"` {
+		t.Errorf("GET form: ETag %q", res.Header.Get("ETag"))
+	}
+	d.call(ok, get, form(f1), nil, as(fp)).Decode(t, &v)
+	if v.Role != "dataManager" || v.ExampleOnly {
+		t.Errorf("the parent's view of its child's form: %+v", v)
+	}
+	d.call(404, get, form(f1), nil)
+	d.call(404, get, form(f1), nil, as(fsib))
+	d.call(404, get, form(f1), nil, as(fgc))
+	d.call(404, get, fill(forms+"/{formId}", ""), nil, as(fc))
+	d.call(400, get, forms+"/frm_nope", nil, as(fc))
+
+	// Lists and filters.
+	d.call(ok, get, forms+"?limit=1", nil, as(fp)).Decode(t, &page)
+	if page.NextCursor == nil {
+		t.Fatalf("expected a second page of forms")
+	}
+	d.call(ok, get, forms+"?limit=1&cursor="+url.QueryEscape(*page.NextCursor), nil, as(fp))
+	d.call(ok, get, forms+"?owner="+fc+"&role=dataManager&example=false", nil, as(fp)).Decode(t, &page)
+	if len(page.Data) != 2 {
+		t.Errorf("fc's forms as fp sees them: %+v", page.Data)
+	}
+	d.call(ok, get, forms+"?ownerSubtree="+fc+"&role=editor", nil, as(fp)).Decode(t, &page)
+	if len(page.Data) != 0 {
+		t.Errorf("forms where fp is at least editor: %+v", page.Data)
+	}
+	d.call(ok, get, forms+"?owner="+root, nil, as(fc)) // outside its subtree: only explicit shares
+	d.call(ok, get, forms, nil)                        // the platform root sees nothing of its customers
+	d.call(400, get, forms+"?role=boss", nil, as(fp))
+	d.call(400, get, forms+"?example=maybe", nil, as(fp))
+	d.call(400, get, forms+"?owner=acc_nope", nil, as(fp))
+	d.call(400, get, forms+"?cursor=nonsense", nil, as(fp))
+	d.call(404, get, forms+"?ownerSubtree="+root, nil, as(fc))
+
+	// Change the definition, with and without If-Match.
+	res := d.call(ok, patch, form(f2), example("/v1/forms/{formId}", "patch"), as(fc), ifMatch(`"1"`))
+	if res.Header.Get("ETag") != `"2"` {
+		t.Errorf("PATCH form: ETag %q", res.Header.Get("ETag"))
+	}
+	d.call(412, patch, form(f2), map[string]any{"name": "Stale"}, as(fc), ifMatch(`"1"`))
+	d.call(ok, patch, form(f2), map[string]any{"description": "Who came by."}, as(fc), ifMatch(`W/"2"`))
+	d.call(ok, patch, form(f2), map[string]any{"name": "Visitors"}, as(fc))
+	d.call(ok, patch, form(f2), map[string]any{"name": "Any"}, as(fc), ifMatch("*"))
+	d.call(400, patch, form(f2), map[string]any{"name": "Any"}, as(fc), ifMatch("yesterday"))
+	d.call(403, patch, form(f2), map[string]any{"name": "By the umbrella"}, as(fp)) // dataManager
+	d.call(404, patch, form(f2), map[string]any{"name": "By a sibling"}, as(fsib))
+	d.call(422, patch, form(f2), map[string]any{"name": "", "questions": []any{map[string]any{"id": "1st", "label": "L", "type": "text", "options": []string{"a"}}}}, as(fc))
+	d.call(409, patch, fill(forms+"/{formId}", ""), validBodies["PATCH /v1/forms/{formId}"], as(closed))
+
+	// An example flows down: fgc sees its questions, read-only, and copies it.
+	d.call(ok, put, form(f1, "example"), example("/v1/forms/{formId}/example", "put"), as(fc)).Decode(t, &v)
+	if !v.Example || v.Version != 2 {
+		t.Errorf("form tagged as an example: %+v", v)
+	}
+	d.call(ok, put, form(f1, "example"), map[string]any{"example": true}, as(fc)) // no change
+	d.call(403, put, form(f1, "example"), map[string]any{"example": false}, as(fp))
+	d.call(422, put, form(f1, "example"), map[string]any{}, as(fc))
+	d.call(422, put, form(f1, "example"), map[string]any{"example": "yes"}, as(fc))
+	d.call(404, put, form(f1, "example"), map[string]any{"example": true}, as(fsib))
+	d.call(409, put, fill(forms+"/{formId}/example", ""), validBodies["PUT /v1/forms/{formId}/example"], as(closed))
+	d.call(ok, get, form(f1), nil, as(fgc)).Decode(t, &v)
+	if v.Role != "none" || !v.ExampleOnly {
+		t.Errorf("an example as a descendant sees it: %+v", v)
+	}
+	var dash struct {
+		Own, SharedWithMe, Examples *struct {
+			Data  []map[string]any
+			Count int
+		}
+	}
+	d.call(ok, get, "/v1/dashboard", nil, as(fgc)).Decode(t, &dash)
+	if dash.Examples == nil || dash.Examples.Count != 1 || len(dash.Examples.Data) != 1 || dash.Examples.Data[0]["id"] != f1 {
+		t.Errorf("fgc's dashboard: %+v", dash)
+	}
+	d.call(ok, get, forms, nil, as(fgc)).Decode(t, &page)
+	if len(page.Data) != 0 {
+		t.Errorf("GET /v1/forms lists a form seen only as an example: %+v", page.Data)
+	}
+	records := form(f1, "records")
+	recordExample := example("/v1/forms/{formId}/records", "post")
+	d.call(403, get, records, nil, as(fgc))
+	d.call(403, get, fill(records+"/{recordId}", ""), nil, as(fgc))
+	d.call(403, post, records, recordExample, as(fgc))
+	d.call(403, patch, form(f1), map[string]any{"name": "Mine now"}, as(fgc))
+	d.call(403, get, form(f1, "shares"), nil, as(fgc))
+	copyRes := d.call(created, post, form(f1, "copy"), example("/v1/forms/{formId}/copy", "post"), as(fgc), withHeader("Idempotency-Key", "copy-1"))
+	copyRes.Decode(t, &v)
+	if v.Role != "owner" || v.CopiedFrom != f1 || v.Example || copyRes.Header.Get("Location") != form(v.ID) {
+		t.Errorf("copy of an example: %+v, Location %q", v, copyRes.Header.Get("Location"))
+	}
+	copied := v.ID
+	if res := d.call(created, post, form(f1, "copy"), example("/v1/forms/{formId}/copy", "post"), as(fgc), withHeader("Idempotency-Key", "copy-1")); !bytes.Equal(res.Body, copyRes.Body) {
+		t.Errorf("replay of copy-1 differs")
+	}
+	d.call(created, post, form(f1, "copy"), nil, as(fgc)).Decode(t, &v) // no body: the source's name
+	if v.Name != "Site inspection" {
+		t.Errorf("copy without a name: %+v", v)
+	}
+	d.call(created, post, form(f1, "copy"), "{}", as(fp))
+	d.call(422, post, form(f1, "copy"), map[string]any{"name": "   "}, as(fgc))
+	d.call(422, post, form(f1, "copy"), map[string]any{"title": "Copy"}, as(fgc))
+	d.call(404, post, form(f1, "copy"), nil, as(fsib))
+	d.call(409, post, fill(forms+"/{formId}/copy", ""), nil, as(closed))
+
+	// Why each account has the access it has.
+	explain := func(actingAs, account string) (x struct {
+		Role, Rule  string
+		ExampleView bool
+		Link        *struct{ AccountID, ParentID, AutoShareRole string }
+	}) {
+		t.Helper()
+		d.call(ok, get, form(f1, "access")+"?accountId="+account, nil, as(actingAs)).Decode(t, &x)
+		return x
+	}
+	if x := explain(fc, fc); x.Role != "owner" || x.Rule != "owner" {
+		t.Errorf("the owner's access: %+v", x)
+	}
+	if x := explain(fc, fgc); x.Role != "none" || x.Rule != "example" || !x.ExampleView {
+		t.Errorf("a descendant's access to an example: %+v", x)
+	}
+	if x := explain(fp, fp); x.Role != "dataManager" || x.Rule != "link" || x.Link == nil || x.Link.AccountID != fc || x.Link.ParentID != fp {
+		t.Errorf("the parent's access: %+v", x)
+	}
+	if x := explain(root, root); x.Role != "none" || x.Rule != "link" || x.Link == nil || x.Link.AccountID != fp {
+		t.Errorf("the platform root's access: %+v", x)
+	}
+	if x := explain(fp, fsib); x.Role != "none" || x.Rule != "none" {
+		t.Errorf("a sibling's access: %+v", x)
+	}
+	d.call(400, get, form(f1, "access"), nil, as(fc))
+	d.call(400, get, form(f1, "access")+"?accountId=acc_nope", nil, as(fc))
+	d.call(404, get, form(f1, "access")+"?accountId="+fp, nil, as(fc))   // above the acting account
+	d.call(404, get, form(f1, "access")+"?accountId="+fgc, nil, as(fgc)) // neither owner nor ancestor
+	d.call(404, get, fill(forms+"/{formId}/access?accountId={accountId}", fc), nil, as(fc))
+
+	// Explicit shares override the tree: fp drops to viewer, fgc becomes a
+	// dataManager, the platform root is told none explicitly.
+	shares := form(f1, "shares")
+	d.call(ok, put, shares+"/"+fp, example("/v1/forms/{formId}/shares/{accountId}", "put"), as(fc))
+	d.call(ok, put, shares+"/"+fgc, map[string]any{"role": "none"}, as(fc)) // hides the example
+	d.call(404, get, form(f1), nil, as(fgc))
+	d.call(ok, put, shares+"/"+fgc, map[string]any{"role": "editor"}, as(fc))
+	d.call(ok, put, shares+"/"+fgc, map[string]any{"role": "dataManager"}, as(fc)) // replaced
+	d.call(ok, put, shares+"/"+root, map[string]any{"role": "none"}, as(fc))
+	if x := explain(fp, fp); x.Role != "viewer" || x.Rule != "explicit" || x.Link != nil {
+		t.Errorf("the parent's access after a share: %+v", x)
+	}
+	d.call(409, put, shares+"/"+fc, map[string]any{"role": "viewer"}, as(fc))   // the owner
+	d.call(404, put, shares+"/"+fsib, map[string]any{"role": "viewer"}, as(fc)) // neither ancestor nor descendant
+	d.call(404, put, shares+"/"+canopy.NewIDs(nil, nil).New(canopy.PrefixAccount), map[string]any{"role": "viewer"}, as(fc))
+	d.call(400, put, shares+"/acc_nope", map[string]any{"role": "viewer"}, as(fc))
+	d.call(403, put, shares+"/"+fgc, map[string]any{"role": "viewer"}, as(fp))
+	d.call(422, put, shares+"/"+fgc, map[string]any{"role": "owner"}, as(fc))
+	d.call(422, put, shares+"/"+fgc, map[string]any{"role": "viewer", "until": "2027-01-01"}, as(fc))
+	d.call(409, put, fill(forms+"/{formId}/shares/{accountId}", fp), validBodies["PUT /v1/forms/{formId}/shares/{accountId}"], as(closed))
+	d.call(ok, get, shares, nil, as(fc)).Decode(t, &page)
+	if len(page.Data) != 3 || page.NextCursor != nil {
+		t.Errorf("shares: %+v", page)
+	}
+	d.call(403, get, shares, nil, as(fp))
+	d.call(404, get, shares, nil, as(fsib))
+	d.call(noContent, del, shares+"/"+root, nil, as(fc))
+	d.call(404, del, shares+"/"+root, nil, as(fc))
+	d.call(403, del, shares+"/"+fgc, nil, as(fp))
+	d.call(404, del, shares+"/"+fgc, nil, as(fsib))
+	d.call(409, del, fill(forms+"/{formId}/shares/{accountId}", fp), nil, as(closed))
+
+	// Records: fgc (dataManager by share) collects; fp (viewer) reads.
+	first = d.call(created, post, records, recordExample, as(fgc), withHeader("Idempotency-Key", "record-1"))
+	r1 := idOf(t, first)
+	if first.Header.Get("Location") != records+"/"+r1 {
+		t.Errorf("record Location %q", first.Header.Get("Location"))
+	}
+	if res := d.call(created, post, records, recordExample, as(fgc), withHeader("Idempotency-Key", "record-1")); res.Header.Get("Idempotent-Replayed") != "true" || !bytes.Equal(res.Body, first.Body) {
+		t.Errorf("replay of record-1 differs")
+	}
+	d.call(422, post, records, map[string]any{"answers": map[string]any{}}, as(fgc), withHeader("Idempotency-Key", "record-1"))
+	d.call(403, post, records, recordExample, as(fp))
+	bad = d.call(422, post, records, map[string]any{"answers": map[string]any{
+		"site": 7, "visited": "23/11/2026", "outcome": nil, "hazards": []string{"trip", "trip"}, "nope": 1,
+	}}, as(fc))
+	if got := fieldsOf(bad); !slices.Equal(got, []string{"answers.hazards", "answers.nope", "answers.outcome", "answers.site", "answers.visited"}) {
+		t.Errorf("invalid answers: fields %v", got)
+	}
+	d.call(422, post, records, map[string]any{"answer": map[string]any{}}, as(fc))
+	d.call(404, post, records, recordExample, as(fsib))
+	d.call(409, post, fill(forms+"/{formId}/records", ""), validBodies["POST /v1/forms/{formId}/records"], as(closed))
+	d.call(created, post, records, map[string]any{"answers": map[string]any{"site": "South", "visited": "2026-11-24", "outcome": "fail", "photo": nil}}, as(fc))
+	d.call(ok, get, records+"?limit=1", nil, as(fp)).Decode(t, &page)
+	if page.NextCursor == nil {
+		t.Fatalf("expected a second page of records")
+	}
+	d.call(ok, get, records+"?limit=1&cursor="+url.QueryEscape(*page.NextCursor), nil, as(fp))
+	d.call(ok, get, records+"?from=2026-11-01T00:00:00Z&to=2026-12-01T00:00:00Z", nil, as(fc))
+	d.call(400, get, records+"?from=yesterday", nil, as(fc))
+	d.call(400, get, records+"?cursor=nonsense", nil, as(fc))
+	d.call(404, get, records, nil, as(fsib))
+	record := records + "/" + r1
+	if res := d.call(ok, get, record, nil, as(fp)); res.Header.Get("ETag") != `"1"` {
+		t.Errorf("GET record: ETag %q", res.Header.Get("ETag"))
+	}
+	d.call(404, get, fill(records+"/{recordId}", ""), nil, as(fc))
+	d.call(404, get, form(f2, "records", r1), nil, as(fc)) // a record of another form
+	d.call(400, get, records+"/rec_nope", nil, as(fc))
+	res = d.call(ok, patch, record, example("/v1/forms/{formId}/records/{recordId}", "patch"), as(fc), ifMatch(`"1"`))
+	var rec struct {
+		Answers map[string]any
+		Version int
+	}
+	res.Decode(t, &rec)
+	if _, has := rec.Answers["photo"]; has || rec.Version != 2 || res.Header.Get("ETag") != `"2"` {
+		t.Errorf("patched record: %+v, ETag %q", rec, res.Header.Get("ETag"))
+	}
+	d.call(412, patch, record, map[string]any{"answers": map[string]any{"score": 3}}, as(fc), ifMatch(`"1"`))
+	d.call(400, patch, record, map[string]any{"answers": map[string]any{"score": 3}}, as(fc), ifMatch("one"))
+	d.call(403, patch, record, map[string]any{"answers": map[string]any{"score": 1}}, as(fp))
+	d.call(422, patch, record, map[string]any{"answers": map[string]any{"outcome": nil}}, as(fc))
+	d.call(404, patch, fill(records+"/{recordId}", ""), map[string]any{"answers": map[string]any{}}, as(fc))
+	d.call(409, patch, fill(forms+"/{formId}/records/{recordId}", ""), validBodies["PATCH /v1/forms/{formId}/records/{recordId}"], as(closed))
+	d.call(403, del, record, nil, as(fp))
+	d.call(noContent, del, record, nil, as(fgc))
+	d.call(404, del, record, nil, as(fc))
+	d.call(409, del, fill(forms+"/{formId}/records/{recordId}", ""), nil, as(closed))
+
+	// The dashboard, whole and by section.
+	d.call(ok, get, "/v1/dashboard", nil, as(fc)).Decode(t, &dash)
+	if dash.Own == nil || dash.Own.Count != 2 || dash.SharedWithMe == nil || dash.Examples == nil {
+		t.Errorf("fc's dashboard: %+v", dash)
+	}
+	var own struct {
+		Own          *struct{ NextCursor *string }
+		SharedWithMe any
+	}
+	d.call(ok, get, "/v1/dashboard?section=own&limit=1", nil, as(fc)).Decode(t, &own)
+	if own.Own == nil || own.Own.NextCursor == nil || own.SharedWithMe != nil {
+		t.Fatalf("fc's own forms, one a page: %+v", own)
+	}
+	d.call(ok, get, "/v1/dashboard?section=own&limit=1&cursor="+url.QueryEscape(*own.Own.NextCursor), nil, as(fc))
+	d.call(ok, get, "/v1/dashboard?section=sharedWithMe", nil, as(fp))
+	d.call(ok, get, "/v1/dashboard?section=examples", nil, as(fgc))
+	d.call(400, get, "/v1/dashboard?section=mine", nil, as(fc))
+	d.call(400, get, "/v1/dashboard?cursor="+url.QueryEscape(*own.Own.NextCursor), nil, as(fc))
+	d.call(400, get, "/v1/dashboard?section=examples&cursor="+url.QueryEscape(*own.Own.NextCursor), nil, as(fc))
+	d.call(400, get, "/v1/dashboard?limit=0", nil, as(fc))
+
+	// The link policy: the parent lowers what it gets; the platform root's
+	// links are fixed.
+	link := func(id string) string { return "/v1/accounts/" + id + "/link" }
+	var acc struct {
+		Link struct{ AutoShareRole, Billing string }
+	}
+	d.call(ok, patch, link(fc), example("/v1/accounts/{id}/link", "patch"), as(fp)).Decode(t, &acc)
+	if acc.Link.AutoShareRole != "viewer" || acc.Link.Billing != "self" {
+		t.Errorf("changed link: %+v", acc)
+	}
+	d.call(ok, get, form(f2), nil, as(fp)).Decode(t, &v)
+	if v.Role != "viewer" {
+		t.Errorf("fp's role on f2 after lowering the link: %+v", v)
+	}
+	d.call(ok, patch, link(fc), map[string]any{"billing": "self"}, as(fp))     // no change
+	d.call(403, patch, link(fc), map[string]any{"billing": "parent"}, as(fc))  // the child itself
+	d.call(403, patch, link(fgc), map[string]any{"billing": "parent"}, as(fp)) // not its parent
+	d.call(409, patch, link(fp), map[string]any{"billing": "parent"})          // a link to the platform root
+	d.call(409, patch, link(closed), map[string]any{"billing": "parent"})      // account-closed
+	d.call(404, patch, link(fc), map[string]any{"billing": "parent"}, as(fsib))
+	d.call(422, patch, link(fc), map[string]any{"autoShareRole": "owner", "billing": "both"}, as(fp))
+	d.call(422, patch, link(fc), map[string]any{"policy": "x"}, as(fp))
+
+	// Deleting: the owner only; copies stay.
+	d.call(403, del, form(f1), nil, as(fp))
+	d.call(403, del, form(f1), nil, as(fgc))
+	d.call(noContent, del, form(f1), nil, as(fc))
+	d.call(404, del, form(f1), nil, as(fc))
+	d.call(404, get, records, nil, as(fc))
+	d.call(ok, get, form(copied), nil, as(fgc))
+	d.call(409, del, fill(forms+"/{formId}", ""), nil, as(closed))
 }

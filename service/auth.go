@@ -95,7 +95,7 @@ func (s *Service) account(ctx context.Context, id string) (cachedAccount, error)
 		if err != nil {
 			return err
 		}
-		a = cachedAccount{found: true, path: acc.Path, status: acc.Status}
+		a = cachedFrom(acc)
 		return nil
 	})
 	if err != nil {
@@ -114,6 +114,17 @@ type cachedAccount struct {
 	found  bool
 	path   canopy.Path
 	status canopy.Status
+	// linkRole is the autoShareRole of the account's link to its parent
+	// (none for the root): the form engine reads the links of a path here.
+	linkRole canopy.Role
+}
+
+func cachedFrom(acc *canopy.Account) cachedAccount {
+	c := cachedAccount{found: true, path: acc.Path, status: acc.Status, linkRole: canopy.RoleNone}
+	if acc.Link != nil {
+		c.linkRole = acc.Link.AutoShareRole
+	}
+	return c
 }
 
 type entry[T any] struct {

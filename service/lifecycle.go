@@ -207,3 +207,69 @@ func (s *Service) LeaveUmbrella(ctx context.Context, c Caller, id string) (*cano
 		return o.tx.GetAccount(ctx, a.ID)
 	})
 }
+
+// LinkPatch changes the policy of an account's link to its parent.
+type LinkPatch struct {
+	AutoShareRole *canopy.Role    `json:"autoShareRole"`
+	Billing       *canopy.Billing `json:"billing"`
+}
+
+// UpdateLink changes a link's policy; the parent does, acting as itself.
+// Links to the platform root are fixed (they share nothing and bill the
+// account itself). An invited link's terms were agreed when the invitee
+// accepted: the umbrella may ask for less (lower the sharing, take on the
+// costs), not more (raise the sharing, hand the costs to the invitee).
+//
+// Errors: not-found; validation-failed; forbidden (not the parent, or
+// asking more of an invited link); conflict (a link to the root).
+func (s *Service) UpdateLink(ctx context.Context, c Caller, id string, p LinkPatch) (*canopy.Account, error) {
+	var v canopy.Validator
+	if p.AutoShareRole != nil && !p.AutoShareRole.ShareableRole() {
+		v.Add("autoShareRole", "invalid-enum", "must be editor, dataManager, viewer or none")
+	}
+	if p.Billing != nil && !p.Billing.Valid() {
+		v.Add("billing", "invalid-enum", "must be parent or self")
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	return write(ctx, s, c, func(o *op) (*canopy.Account, error) {
+		a, err := o.open(id)
+		if err != nil {
+			return nil, err
+		}
+		if a.IsRoot() || a.ParentID != o.acting.ID {
+			return nil, canopy.Errorf(canopy.KindForbidden, canopy.CodeForbidden,
+				"only the parent of account %s changes its link; act as the parent", a.ID)
+		}
+		if o.acting.IsRoot() {
+			return nil, canopy.Errorf(canopy.KindConflict, canopy.CodeConflict,
+				"a link to the platform root shares nothing and bills the account itself; it cannot change")
+		}
+		link := *a.Link
+		if p.AutoShareRole != nil {
+			if link.Origin == canopy.OriginInvited && p.AutoShareRole.Rank() > link.AutoShareRole.Rank() {
+				return nil, canopy.Errorf(canopy.KindForbidden, canopy.CodeForbidden,
+					"account %s agreed to share %s when it accepted the invitation; raising it takes a new invitation", a.ID, link.AutoShareRole)
+			}
+			link.AutoShareRole = *p.AutoShareRole
+		}
+		if p.Billing != nil {
+			if link.Origin == canopy.OriginInvited && link.Billing == canopy.BillingParent && *p.Billing == canopy.BillingSelf {
+				return nil, canopy.Errorf(canopy.KindForbidden, canopy.CodeForbidden,
+					"account %s joined on the terms that its umbrella pays for its usage; handing the costs back takes a new invitation (or the account leaving)", a.ID)
+			}
+			link.Billing = *p.Billing
+		}
+		if link == *a.Link {
+			return a, nil
+		}
+		a.Link, a.UpdatedAt = &link, o.now
+		if err := o.tx.UpdateAccount(ctx, a); err != nil {
+			return nil, err
+		}
+		o.audit(a.ID, "link.updated", "account", a.ID, map[string]string{"autoShareRole": string(link.AutoShareRole), "billing": string(link.Billing)})
+		o.invalidateAuth = true // cached link roles decide form access
+		return a, nil
+	})
+}

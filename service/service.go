@@ -355,6 +355,14 @@ func writeSelf[T any](ctx context.Context, s *Service, c Caller, fn func(o *op) 
 	return runWrite(ctx, s, c, writeOpts{members: true}, fn)
 }
 
+// writeWork is write for the account's everyday work — making forms and
+// collecting data — which members do as much as admins; the account's role
+// on the form decides what it may do. What other accounts get to see
+// (shares, examples) and deleting a form stay with admins and API keys.
+func writeWork[T any](ctx context.Context, s *Service, c Caller, fn func(o *op) (T, error)) (T, error) {
+	return runWrite(ctx, s, c, writeOpts{members: true}, fn)
+}
+
 type writeOpts struct {
 	lockTree bool
 	members  bool // members may run it, not only admins and API keys
@@ -517,3 +525,5 @@ func visibleIn(ctx context.Context, tx store.Tx, c Caller, id string) (*canopy.A
 func actingIn(ctx context.Context, tx store.Tx, c Caller) (*canopy.Account, error) {
 	return visibleIn(ctx, tx, c, c.Acting.ID)
 }
+
+func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }

@@ -129,6 +129,79 @@ type Tx interface {
 	OutboxTx
 	IdempotencyTx
 	InvitationTx
+	FormTx
+}
+
+// FormCursor is a position in a form listing, which runs in (owner path,
+// form id) order.
+type FormCursor struct {
+	OwnerPath canopy.Path
+	ID        string
+}
+
+// SubtreeForms asks for forms owned in a subtree, as an ancestor sees them
+// through the tree.
+type SubtreeForms struct {
+	// Path is the subtree; forms of owners below any of Cuts (the accounts
+	// whose links share nothing upward) are left out.
+	Path canopy.Path
+	Cuts []canopy.Path
+	// Viewer's explicit shares decide for themselves: forms that have one
+	// for Viewer are left out here and listed by ListSharedForms.
+	Viewer       string
+	OwnerID      string // only this owner's forms, when set; Path must then be its path
+	ExcludeOwner string // not this owner's forms, when set
+	Example      *bool
+	After        FormCursor
+	Limit        int
+}
+
+// FormTx reads and writes forms, their explicit shares and records.
+type FormTx interface {
+	InsertForm(ctx context.Context, f *canopy.Form) error
+	GetForm(ctx context.Context, id string) (*canopy.Form, error)
+	// GetFormFor reads a form with viewer's explicit share on it (nil when
+	// there is none), in one query: the store's half of a role check.
+	GetFormFor(ctx context.Context, id, viewer string) (*canopy.Form, *canopy.Role, error)
+	// UpdateForm writes f if its stored version is still fromVersion;
+	// ErrNotFound otherwise (a concurrent change won).
+	UpdateForm(ctx context.Context, f *canopy.Form, fromVersion int) error
+	// DeleteForm removes a form with its records and shares.
+	DeleteForm(ctx context.Context, id string) error
+	ListSubtreeForms(ctx context.Context, q SubtreeForms) ([]*canopy.Form, error)
+	// CountSubtreeForms counts what ListSubtreeForms would list, stopping
+	// at max.
+	CountSubtreeForms(ctx context.Context, q SubtreeForms, max int) (int, error)
+	// ListSharedForms lists forms explicitly shared with viewer with a role
+	// other than none, in (owner path, id) order.
+	ListSharedForms(ctx context.Context, viewer string, example *bool, after FormCursor, limit int) ([]*canopy.Form, error)
+	CountSharedForms(ctx context.Context, viewer string, max int) (int, error)
+	// ViewerShares returns viewer's explicit roles on the given forms (only
+	// those that have one).
+	ViewerShares(ctx context.Context, viewer string, formIDs []string) (map[string]canopy.Role, error)
+	// ListExampleForms lists the example forms of the given owners, but
+	// not those shared with viewer as none (an owner's way to keep an
+	// example from one descendant).
+	ListExampleForms(ctx context.Context, ownerIDs []string, viewer string, after FormCursor, limit int) ([]*canopy.Form, error)
+	CountExampleForms(ctx context.Context, ownerIDs []string, viewer string, max int) (int, error)
+	// ShareCuts returns the paths of the accounts strictly below path whose
+	// link shares nothing upward.
+	ShareCuts(ctx context.Context, path canopy.Path) ([]canopy.Path, error)
+
+	GetShare(ctx context.Context, formID, accountID string) (*canopy.Share, error)
+	PutShare(ctx context.Context, s *canopy.Share) error
+	DeleteShare(ctx context.Context, formID, accountID string) error
+	ListShares(ctx context.Context, formID string) ([]*canopy.Share, error)
+
+	InsertRecord(ctx context.Context, r *canopy.Record) error
+	GetRecord(ctx context.Context, id string) (*canopy.Record, error)
+	// UpdateRecord writes r if its stored version is still fromVersion;
+	// ErrNotFound otherwise.
+	UpdateRecord(ctx context.Context, r *canopy.Record, fromVersion int) error
+	DeleteRecord(ctx context.Context, id string) error
+	// ListRecords lists a form's records by id, created in [from, to)
+	// when those are set.
+	ListRecords(ctx context.Context, formID string, from, to time.Time, p Page) ([]*canopy.Record, error)
 }
 
 // InvitationFilter narrows an invitation listing: those an umbrella sent,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/canopyhq/canopy"
@@ -121,4 +122,142 @@ func (b *Bundle) BulkTree(tb testing.TB, spec BulkSpec) [][]*canopy.Account {
 		}
 	}
 	return levels
+}
+
+// BulkFormSpec describes the forms BulkForms creates.
+type BulkFormSpec struct {
+	// PerAccount is how many forms each account owns.
+	PerAccount int
+	// SharedFraction of the forms get one explicit share, with a random
+	// role (none included), to a random ancestor of the owner up to Top,
+	// or to a random descendant.
+	SharedFraction float64
+	// ExampleFraction of the forms are examples.
+	ExampleFraction float64
+	// Top is the highest account shares go to (the umbrella of the data
+	// set); nil for no limit below the root.
+	Top *canopy.Account
+	// BatchSize is how many forms one transaction inserts (default 10,000).
+	BatchSize int
+	// Progress, when set, is called after each batch with the forms so
+	// far and the total.
+	Progress func(done, total int)
+}
+
+// BulkFormsResult is what BulkForms made.
+type BulkFormsResult struct {
+	Forms  []*canopy.Form // in insertion order, PerAccount per account in turn
+	Shares int
+}
+
+// BulkForms inserts forms (and explicit shares) for the accounts straight
+// through the store, as BulkTree does accounts: for benchmarks only. Every
+// form has the same five questions. The choices are random but seeded, so
+// two runs build the same shape.
+func (b *Bundle) BulkForms(tb testing.TB, accounts []*canopy.Account, spec BulkFormSpec) BulkFormsResult {
+	tb.Helper()
+	ctx := context.Background()
+	if spec.BatchSize <= 0 {
+		spec.BatchSize = 10_000
+	}
+	ids := canopy.NewIDs(b.Clock.Now, nil)
+	now := canopy.Now(b.Clock.Now)
+	rng := rand.New(rand.NewPCG(1, 2))
+	questions := []canopy.Question{
+		{ID: "site", Label: "Site", Type: canopy.QuestionText, Required: true},
+		{ID: "visitors", Label: "Visitors", Type: canopy.QuestionNumber},
+		{ID: "weather", Label: "Weather", Type: canopy.QuestionChoice, Options: []string{"sun", "cloud", "rain"}},
+		{ID: "date", Label: "Date", Type: canopy.QuestionDate, Required: true},
+		{ID: "where", Label: "Where", Type: canopy.QuestionLocation},
+	}
+	// Descendants of each account, for shares downward.
+	below := map[string][]*canopy.Account{}
+	for _, a := range accounts {
+		ids := a.Path.IDs()
+		for _, up := range ids[:len(ids)-1] {
+			below[up] = append(below[up], a)
+		}
+	}
+	roles := []canopy.Role{canopy.RoleEditor, canopy.RoleDataManager, canopy.RoleViewer, canopy.RoleNone}
+	shareTarget := func(owner *canopy.Account) string {
+		path := owner.Path.IDs()
+		ancestors := path[:len(path)-1]
+		if spec.Top != nil {
+			for i, id := range ancestors {
+				if id == spec.Top.ID {
+					ancestors = ancestors[i:]
+					break
+				}
+			}
+		}
+		down := below[owner.ID]
+		n := len(ancestors) + len(down)
+		if n == 0 {
+			return ""
+		}
+		i := rng.IntN(n)
+		if i < len(ancestors) {
+			return ancestors[i]
+		}
+		return down[i-len(ancestors)].ID
+	}
+
+	total := len(accounts) * spec.PerAccount
+	out := BulkFormsResult{Forms: make([]*canopy.Form, 0, total)}
+	var forms []*canopy.Form
+	var shares []*canopy.Share
+	flush := func() {
+		err := b.Store.Write(ctx, func(tx store.Tx) error {
+			for _, f := range forms {
+				if err := tx.InsertForm(ctx, f); err != nil {
+					return fmt.Errorf("insert form: %w", err)
+				}
+			}
+			for _, s := range shares {
+				if err := tx.PutShare(ctx, s); err != nil {
+					return fmt.Errorf("insert share: %w", err)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			tb.Fatalf("bulk forms: %v", err)
+		}
+		out.Shares += len(shares)
+		forms, shares = forms[:0], shares[:0]
+		if spec.Progress != nil {
+			spec.Progress(len(out.Forms), total)
+		}
+	}
+	for _, a := range accounts {
+		for i := range spec.PerAccount {
+			f := &canopy.Form{
+				ID: ids.New(canopy.PrefixForm), OwnerID: a.ID, OwnerPath: a.Path,
+				Name: fmt.Sprintf("Inspection %d", i+1), Description: "Weekly site inspection",
+				Questions: questions, Example: rng.Float64() < spec.ExampleFraction,
+				Version: 1, CreatedAt: now, UpdatedAt: now,
+			}
+			forms = append(forms, f)
+			out.Forms = append(out.Forms, f)
+			if rng.Float64() < spec.SharedFraction {
+				if to := shareTarget(a); to != "" {
+					shares = append(shares, &canopy.Share{FormID: f.ID, AccountID: to, Role: roles[rng.IntN(len(roles))], CreatedAt: now, UpdatedAt: now})
+				}
+			}
+			if len(forms) >= spec.BatchSize {
+				flush()
+			}
+		}
+	}
+	flush()
+	if b.Store.Engine() == "postgres" {
+		if p, ok := b.Store.(interface{ WritePool() *sql.DB }); ok {
+			for _, table := range []string{"forms", "form_shares"} {
+				if _, err := p.WritePool().ExecContext(ctx, "ANALYZE "+table); err != nil {
+					tb.Fatalf("bulk forms: analyze %s: %v", table, err)
+				}
+			}
+		}
+	}
+	return out
 }

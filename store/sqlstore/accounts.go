@@ -235,6 +235,12 @@ func (t *tx) MovePaths(ctx context.Context, from, to canopy.Path) (int64, error)
 	if err != nil {
 		return 0, fmt.Errorf("move paths: %w", err)
 	}
+	// The forms of the moved accounts go with them.
+	if _, err := t.exec(ctx, `UPDATE forms SET owner_path = ? || substr(owner_path, ?)
+		WHERE owner_path >= ? AND owner_path < ?`,
+		string(to), len(from)+1, string(from), string(from.SubtreeEnd())); err != nil {
+		return 0, fmt.Errorf("move form paths: %w", err)
+	}
 	return res.RowsAffected()
 }
 

@@ -40,6 +40,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Locks", testLocks},
 		{"Credentials", testCredentials},
 		{"ParentPlan", testParentPlan},
+		{"Forms", testForms},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -1,0 +1,107 @@
+package service
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/canopyhq/canopy"
+	"github.com/canopyhq/canopy/store"
+)
+
+// linkRoles returns the autoShareRole of each account's link to its parent,
+// from the account cache, loading the misses in one read.
+func (s *Service) linkRoles(ctx context.Context, ids []string) (map[string]canopy.Role, error) {
+	out := make(map[string]canopy.Role, len(ids))
+	var missing []string
+	for _, id := range ids {
+		if a, ok := s.cache.account(id); ok && a.found {
+			out[id] = a.linkRole
+		} else if _, dup := out[id]; !dup {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) == 0 {
+		return out, nil
+	}
+	gen := s.cache.generation()
+	var accs []*canopy.Account
+	err := s.read(ctx, func(tx store.Tx) error {
+		var err error
+		accs, err = tx.GetAccounts(ctx, missing)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load links: %w", err)
+	}
+	for _, a := range accs {
+		c := cachedFrom(a)
+		s.cache.putAccount(a.ID, c, gen)
+		out[a.ID] = c.linkRole
+	}
+	for _, id := range missing {
+		if _, ok := out[id]; !ok {
+			out[id] = canopy.RoleNone // a vanished account shares nothing
+		}
+	}
+	return out, nil
+}
+
+// below lists the ids on a form's owner path that lie below viewer: the
+// accounts whose links decide an ancestor's role.
+func below(f *canopy.Form, viewerID string) []string {
+	ids := f.OwnerPath.IDs()
+	for i, id := range ids {
+		if id == viewerID {
+			return ids[i+1:]
+		}
+	}
+	return nil
+}
+
+// access decides what the account at viewer may do with f (DESIGN rules
+// 5-7), given its explicit share on f (nil for none) and reading the links
+// from the cache.
+func (s *Service) access(ctx context.Context, viewer canopy.Path, f *canopy.Form, explicit *canopy.Role) (canopy.Access, error) {
+	vids := viewer.IDs()
+	roles, err := s.linkRoles(ctx, below(f, vids[len(vids)-1]))
+	if err != nil {
+		return canopy.Access{}, err
+	}
+	return canopy.ResolveAccess(viewer, f, explicit, func(a string) canopy.Role { return roles[a] }), nil
+}
+
+// formAccess is the role check: it loads a form with the viewer's explicit
+// share in one query and decides the viewer's access to it. A form that
+// does not exist is not found.
+func (s *Service) formAccess(ctx context.Context, tx store.Tx, viewer canopy.Path, id string) (*canopy.Form, canopy.Access, error) {
+	vids := viewer.IDs()
+	f, explicit, err := tx.GetFormFor(ctx, id, vids[len(vids)-1])
+	if isNotFound(err) {
+		return nil, canopy.Access{}, canopy.NotFound("form")
+	}
+	if err != nil {
+		return nil, canopy.Access{}, err
+	}
+	a, err := s.access(ctx, viewer, f, explicit)
+	return f, a, err
+}
+
+// FormAccess answers what the acting account may do with a form and why:
+// the check every form and record endpoint makes. A form it cannot see at
+// all is not found.
+func (s *Service) FormAccess(ctx context.Context, c Caller, formID string) (canopy.Access, error) {
+	var out canopy.Access
+	err := s.read(ctx, func(tx store.Tx) error {
+		acting, err := actingIn(ctx, tx, c)
+		if err != nil {
+			return err
+		}
+		_, a, err := s.formAccess(ctx, tx, acting.Path, formID)
+		if err == nil && !a.Sees() {
+			err = canopy.NotFound("form")
+		}
+		out = a
+		return err
+	})
+	return out, err
+}

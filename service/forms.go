@@ -1,0 +1,620 @@
+package service
+
+import (
+	"context"
+	"reflect"
+	"slices"
+	"strings"
+
+	"github.com/canopyhq/canopy"
+	"github.com/canopyhq/canopy/store"
+)
+
+// FormView is a form as one account sees it: with its role on it.
+type FormView struct {
+	*canopy.Form
+	Role canopy.Role `json:"role"`
+	// ExampleOnly is true when the form reaches the account only as an
+	// ancestor's example: its questions, read-only.
+	ExampleOnly bool `json:"exampleOnly"`
+}
+
+func view(f *canopy.Form, a canopy.Access) *FormView {
+	return &FormView{Form: f, Role: a.Role, ExampleOnly: a.ExampleView && !a.Role.Can(canopy.ViewQuestions)}
+}
+
+var errStale = canopy.Errorf(canopy.KindPreconditionFailed, canopy.CodeVersionMismatch,
+	"the resource changed since you read it (If-Match does not match its version); read it again and retry")
+
+// formFor loads a form the account at viewer may act on with action.
+// Forms it cannot see answer not-found; forms it sees but may not act on
+// answer forbidden.
+func (s *Service) formFor(ctx context.Context, tx store.Tx, viewer canopy.Path, id string, action canopy.Action) (*canopy.Form, canopy.Access, error) {
+	f, a, err := s.formAccess(ctx, tx, viewer, id)
+	if err != nil {
+		return nil, canopy.Access{}, err
+	}
+	if !a.Sees() {
+		return nil, canopy.Access{}, canopy.NotFound("form")
+	}
+	if !a.Can(action) {
+		return nil, canopy.Access{}, canopy.Errorf(canopy.KindForbidden, canopy.CodeForbidden,
+			"your role on this form (%s) does not allow %s", a.Role, action)
+	}
+	return f, a, nil
+}
+
+// FormInput is a new form.
+type FormInput struct {
+	Name        string            `json:"name"`
+	Description string            `json:"description"`
+	Questions   []canopy.Question `json:"questions"`
+}
+
+// CreateForm makes a form owned by the acting account.
+func (s *Service) CreateForm(ctx context.Context, c Caller, in FormInput) (*FormView, error) {
+	var v canopy.Validator
+	canopy.ValidateForm(&v, in.Name, in.Description, in.Questions)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	return writeWork(ctx, s, c, func(o *op) (*FormView, error) {
+		f := &canopy.Form{
+			ID: s.ids.New(canopy.PrefixForm), OwnerID: o.acting.ID, OwnerPath: o.acting.Path, Name: in.Name,
+			Description: in.Description, Questions: in.Questions, Version: 1, CreatedAt: o.now, UpdatedAt: o.now,
+		}
+		if f.Questions == nil {
+			f.Questions = []canopy.Question{}
+		}
+		if err := o.tx.InsertForm(ctx, f); err != nil {
+			return nil, err
+		}
+		o.audit(o.acting.ID, "form.created", "form", f.ID, nil)
+		return view(f, canopy.Access{Role: canopy.RoleOwner, Rule: canopy.RuleOwner}), nil
+	})
+}
+
+// GetForm returns a form the acting account can see.
+func (s *Service) GetForm(ctx context.Context, c Caller, id string) (*FormView, error) {
+	var out *FormView
+	err := s.read(ctx, func(tx store.Tx) error {
+		acting, err := actingIn(ctx, tx, c)
+		if err != nil {
+			return err
+		}
+		f, a, err := s.formFor(ctx, tx, acting.Path, id, canopy.ViewQuestions)
+		if err != nil {
+			return err
+		}
+		out = view(f, a)
+		return nil
+	})
+	return out, err
+}
+
+// FormPatch changes a form's definition.
+type FormPatch struct {
+	Name        *string            `json:"name"`
+	Description *string            `json:"description"`
+	Questions   *[]canopy.Question `json:"questions"`
+}
+
+// UpdateForm changes a form's definition; editors and the owner may. When
+// ifMatch is set it must equal the form's version (else 412).
+func (s *Service) UpdateForm(ctx context.Context, c Caller, id string, p FormPatch, ifMatch *int) (*FormView, error) {
+	return writeWork(ctx, s, c, func(o *op) (*FormView, error) {
+		f, a, err := s.formFor(ctx, o.tx, o.acting.Path, id, canopy.EditQuestions)
+		if err != nil {
+			return nil, err
+		}
+		if ifMatch != nil && *ifMatch != f.Version {
+			return nil, errStale
+		}
+		before := *f
+		if p.Name != nil {
+			f.Name = *p.Name
+		}
+		if p.Description != nil {
+			f.Description = *p.Description
+		}
+		if p.Questions != nil {
+			f.Questions = *p.Questions
+		}
+		var v canopy.Validator
+		canopy.ValidateForm(&v, f.Name, f.Description, f.Questions)
+		if err := v.Err(); err != nil {
+			return nil, err
+		}
+		if reflect.DeepEqual(before, *f) {
+			return view(f, a), nil // nothing changed: no new version to invalidate others' If-Match
+		}
+		if err := s.saveForm(o, f); err != nil {
+			return nil, err
+		}
+		o.audit(f.OwnerID, "form.updated", "form", f.ID, nil)
+		return view(f, a), nil
+	})
+}
+
+// saveForm writes f as its next version; a concurrent change wins (412).
+func (s *Service) saveForm(o *op, f *canopy.Form) error {
+	from := f.Version
+	f.Version, f.UpdatedAt = from+1, o.now
+	if err := o.tx.UpdateForm(o.ctx, f, from); isNotFound(err) {
+		return errStale
+	} else if err != nil {
+		return err
+	}
+	return nil
+}
+
+// SetExample tags a form as an example (its owner's descendants see it on
+// their dashboards, read-only) or untags it. Only the owner may.
+func (s *Service) SetExample(ctx context.Context, c Caller, id string, example bool) (*FormView, error) {
+	return write(ctx, s, c, func(o *op) (*FormView, error) {
+		f, a, err := s.formFor(ctx, o.tx, o.acting.Path, id, canopy.ShareOrDelete)
+		if err != nil {
+			return nil, err
+		}
+		if f.Example == example {
+			return view(f, a), nil
+		}
+		f.Example = example
+		if err := s.saveForm(o, f); err != nil {
+			return nil, err
+		}
+		o.audit(f.OwnerID, "form.exampleSet", "form", f.ID, map[string]bool{"example": example})
+		return view(f, a), nil
+	})
+}
+
+// DeleteForm removes a form with its records and shares; only the owner may.
+func (s *Service) DeleteForm(ctx context.Context, c Caller, id string) error {
+	_, err := write(ctx, s, c, func(o *op) (struct{}, error) {
+		f, _, err := s.formFor(ctx, o.tx, o.acting.Path, id, canopy.ShareOrDelete)
+		if err != nil {
+			return struct{}{}, err
+		}
+		if err := o.tx.DeleteForm(ctx, f.ID); err != nil {
+			return struct{}{}, err
+		}
+		o.audit(f.OwnerID, "form.deleted", "form", f.ID, map[string]string{"name": f.Name})
+		return struct{}{}, nil
+	})
+	return err
+}
+
+// CopyForm makes an editable copy, owned by the acting account, of a form
+// whose questions it may view (an ancestor's example, say).
+func (s *Service) CopyForm(ctx context.Context, c Caller, id, name string) (*FormView, error) {
+	if name != "" {
+		var v canopy.Validator
+		canopy.ValidateName(&v, "name", name)
+		if err := v.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return writeWork(ctx, s, c, func(o *op) (*FormView, error) {
+		src, _, err := s.formFor(ctx, o.tx, o.acting.Path, id, canopy.ViewQuestions)
+		if err != nil {
+			return nil, err
+		}
+		if name == "" {
+			name = src.Name
+		}
+		f := &canopy.Form{
+			ID: s.ids.New(canopy.PrefixForm), OwnerID: o.acting.ID, OwnerPath: o.acting.Path, Name: name,
+			Description: src.Description, Questions: src.Questions, CopiedFrom: src.ID, Version: 1, CreatedAt: o.now, UpdatedAt: o.now,
+		}
+		if err := o.tx.InsertForm(ctx, f); err != nil {
+			return nil, err
+		}
+		o.audit(o.acting.ID, "form.copied", "form", f.ID, map[string]string{"from": src.ID})
+		return view(f, canopy.Access{Role: canopy.RoleOwner, Rule: canopy.RuleOwner}), nil
+	})
+}
+
+// Explanation says why an account has the access it has to a form, so
+// support can answer "why can the umbrella see this?".
+type Explanation struct {
+	FormID    string `json:"formId"`
+	AccountID string `json:"accountId"`
+	canopy.Access
+}
+
+// ExplainAccess explains accountID's access to a form. The caller must be
+// the form's owner or one of its ancestors, and see accountID.
+func (s *Service) ExplainAccess(ctx context.Context, c Caller, formID, accountID string) (*Explanation, error) {
+	if !canopy.ValidID(canopy.PrefixAccount, accountID) {
+		return nil, canopy.BadParam("accountId", canopy.CodeInvalidID, "must be an account id")
+	}
+	var out *Explanation
+	err := s.read(ctx, func(tx store.Tx) error {
+		acting, err := actingIn(ctx, tx, c)
+		if err != nil {
+			return err
+		}
+		f, err := tx.GetForm(ctx, formID)
+		if isNotFound(err) || (err == nil && !f.OwnerPath.Contains(acting.ID)) {
+			return canopy.NotFound("form")
+		}
+		if err != nil {
+			return err
+		}
+		target, err := visibleIn(ctx, tx, c, accountID)
+		if err != nil {
+			return err
+		}
+		_, a, err := s.formAccess(ctx, tx, target.Path, f.ID)
+		if err != nil {
+			return err
+		}
+		out = &Explanation{FormID: f.ID, AccountID: target.ID, Access: a}
+		return nil
+	})
+	return out, err
+}
+
+// ListShares lists a form's explicit shares; only the owner may.
+func (s *Service) ListShares(ctx context.Context, c Caller, formID string) (Page[*canopy.Share], error) {
+	var out []*canopy.Share
+	err := s.read(ctx, func(tx store.Tx) error {
+		acting, err := actingIn(ctx, tx, c)
+		if err != nil {
+			return err
+		}
+		if _, _, err := s.formFor(ctx, tx, acting.Path, formID, canopy.ShareOrDelete); err != nil {
+			return err
+		}
+		out, err = tx.ListShares(ctx, formID)
+		return err
+	})
+	if out == nil {
+		out = []*canopy.Share{}
+	}
+	return Page[*canopy.Share]{Data: out}, err
+}
+
+// PutShare grants (or with none, withholds) a role on a form to one of its
+// owner's ancestors or descendants; only the owner may, and the grant
+// overrides what the tree would give.
+func (s *Service) PutShare(ctx context.Context, c Caller, formID, accountID string, role canopy.Role) (*canopy.Share, error) {
+	if !role.ShareableRole() {
+		return nil, canopy.InvalidField("role", "invalid-enum", "must be editor, dataManager, viewer or none")
+	}
+	return write(ctx, s, c, func(o *op) (*canopy.Share, error) {
+		f, _, err := s.formFor(ctx, o.tx, o.acting.Path, formID, canopy.ShareOrDelete)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.shareable(o, f, accountID); err != nil {
+			return nil, err
+		}
+		sh := &canopy.Share{FormID: f.ID, AccountID: accountID, Role: role, CreatedAt: o.now, UpdatedAt: o.now}
+		if old, err := o.tx.GetShare(ctx, f.ID, accountID); err == nil {
+			sh.CreatedAt = old.CreatedAt
+		}
+		if err := o.tx.PutShare(ctx, sh); err != nil {
+			return nil, err
+		}
+		o.audit(f.OwnerID, "form.shared", "form", f.ID, map[string]string{"accountId": accountID, "role": string(role)})
+		return sh, nil
+	})
+}
+
+// shareable checks that accountID is an ancestor or a descendant of the
+// form's owner; anything else is not found.
+func (s *Service) shareable(o *op, f *canopy.Form, accountID string) error {
+	if accountID == f.OwnerID {
+		return canopy.Errorf(canopy.KindConflict, canopy.CodeConflict, "the owner's role on its own form is always owner")
+	}
+	ancestors := f.OwnerPath.IDs()
+	if slices.Contains(ancestors[:len(ancestors)-1], accountID) {
+		return nil
+	}
+	a, err := o.tx.GetAccount(o.ctx, accountID)
+	if isNotFound(err) || (err == nil && !a.Path.Contains(f.OwnerID)) {
+		return canopy.NotFound("account")
+	}
+	return err
+}
+
+// DeleteShare removes an explicit share: the account's access goes back to
+// what the tree gives.
+func (s *Service) DeleteShare(ctx context.Context, c Caller, formID, accountID string) error {
+	_, err := write(ctx, s, c, func(o *op) (struct{}, error) {
+		f, _, err := s.formFor(ctx, o.tx, o.acting.Path, formID, canopy.ShareOrDelete)
+		if err != nil {
+			return struct{}{}, err
+		}
+		if err := o.tx.DeleteShare(ctx, f.ID, accountID); isNotFound(err) {
+			return struct{}{}, canopy.NotFound("share")
+		} else if err != nil {
+			return struct{}{}, err
+		}
+		o.audit(f.OwnerID, "form.unshared", "form", f.ID, map[string]string{"accountId": accountID})
+		return struct{}{}, nil
+	})
+	return err
+}
+
+// FormQuery narrows GET /v1/forms.
+type FormQuery struct {
+	Owner        string      // only forms of this account
+	OwnerSubtree string      // only forms of accounts in this subtree
+	Role         canopy.Role // only forms where the acting account has at least this role
+	Example      *bool
+}
+
+// ListForms lists every form the acting account can see — its own, those
+// auto-shared from its subtree and those shared with it explicitly — in
+// (owner's place in the tree, id) order.
+func (s *Service) ListForms(ctx context.Context, c Caller, q FormQuery, pr PageRequest) (Page[*FormView], error) {
+	if q.Role != "" && (!q.Role.Valid() || q.Role == canopy.RoleNone) {
+		return Page[*FormView]{}, canopy.BadParam("role", "invalid-enum", "must be owner, editor, dataManager or viewer: the least role a listed form gives")
+	}
+	for name, id := range map[string]string{"owner": q.Owner, "ownerSubtree": q.OwnerSubtree} {
+		if id != "" && !canopy.ValidID(canopy.PrefixAccount, id) {
+			return Page[*FormView]{}, canopy.BadParam(name, canopy.CodeInvalidID, "must be an account id")
+		}
+	}
+	var out Page[*FormView]
+	err := s.read(ctx, func(tx store.Tx) error {
+		acting, err := actingIn(ctx, tx, c)
+		if err != nil {
+			return err
+		}
+		after, err := s.formCursor(ctx, tx, "forms", pr.Cursor)
+		if err != nil {
+			return err
+		}
+		l := lister{s: s, ctx: ctx, tx: tx, viewer: acting, query: q}
+		out, err = l.page(after, pr.limit(), "forms", true, true)
+		return err
+	})
+	return out, err
+}
+
+// formCursor decodes a listing cursor: the last form's id, whose place in
+// the tree the listing resumes after.
+func (s *Service) formCursor(ctx context.Context, tx store.Tx, kind, cursor string) (store.FormCursor, error) {
+	id, err := decodeIDCursor(kind, canopy.PrefixForm, cursor)
+	if err != nil || id == "" {
+		return store.FormCursor{}, err
+	}
+	f, err := tx.GetForm(ctx, id)
+	if isNotFound(err) {
+		return store.FormCursor{}, canopy.BadParam("cursor", canopy.CodeInvalidCursor, "the form this page ended at was deleted; start again without a cursor")
+	}
+	if err != nil {
+		return store.FormCursor{}, err
+	}
+	return store.FormCursor{OwnerPath: f.OwnerPath, ID: f.ID}, nil
+}
+
+// lister merges the two sources of a form listing in (owner path, id)
+// order: forms of the viewer's subtree as the tree shows them, and forms
+// shared with it explicitly.
+type lister struct {
+	s      *Service
+	ctx    context.Context
+	tx     store.Tx
+	viewer *canopy.Account
+	query  FormQuery
+	// excludeOwn leaves the viewer's own forms out (the dashboard's
+	// sharedWithMe).
+	excludeOwn bool
+}
+
+// page returns up to limit forms after the cursor, taking from the subtree
+// (when subtree) and from explicit shares (when shared).
+func (l *lister) page(after store.FormCursor, limit int, kind string, subtree, shared bool) (Page[*FormView], error) {
+	base, err := l.subtreeQuery()
+	if err != nil {
+		return Page[*FormView]{}, err
+	}
+	var out []*FormView
+	subAfter, shAfter := after, after
+	subDone, shDone := !subtree || base == nil, !shared || l.query.Owner == l.viewer.ID
+	batch := limit + 1
+	for len(out) <= limit && !(subDone && shDone) {
+		var a, b []*canopy.Form
+		if !subDone {
+			q := *base
+			q.After, q.Limit = subAfter, batch
+			if a, err = l.tx.ListSubtreeForms(l.ctx, q); err != nil {
+				return Page[*FormView]{}, err
+			}
+			subDone = len(a) < batch
+		}
+		if !shDone {
+			if b, err = l.tx.ListSharedForms(l.ctx, l.viewer.ID, l.query.Example, shAfter, batch); err != nil {
+				return Page[*FormView]{}, err
+			}
+			shDone = len(b) < batch
+		}
+		// Merge, but only as far as both sources are known: beyond the
+		// shorter fetch, rows of the other source may still come.
+		merged := mergeForms(a, b)
+		limitKey, bounded := mergeBound(a, b, subDone, shDone)
+		views, err := l.views(merged)
+		if err != nil {
+			return Page[*FormView]{}, err
+		}
+		for i, f := range merged {
+			if bounded && !formBefore(f, limitKey) {
+				break
+			}
+			if v := views[i]; v != nil && l.keep(v) {
+				out = append(out, v)
+			}
+			// Each row advances the cursor of the source it came from.
+			if slices.Contains(a, f) {
+				subAfter = store.FormCursor{OwnerPath: f.OwnerPath, ID: f.ID}
+			} else {
+				shAfter = store.FormCursor{OwnerPath: f.OwnerPath, ID: f.ID}
+			}
+			if len(out) > limit {
+				break
+			}
+		}
+		if bounded {
+			subAfter, shAfter = maxCursor(subAfter, limitKey), maxCursor(shAfter, limitKey)
+		}
+	}
+	return paginate(out, limit, kind, func(v *FormView) string { return v.ID }), nil
+}
+
+// subtreeQuery is the viewer's subtree as the tree shows it, narrowed by
+// the filters; nil when the filters exclude the subtree entirely.
+func (l *lister) subtreeQuery() (*store.SubtreeForms, error) {
+	q := &store.SubtreeForms{Path: l.viewer.Path, Viewer: l.viewer.ID, Example: l.query.Example}
+	if l.query.Owner != "" {
+		owner, err := l.tx.GetAccount(l.ctx, l.query.Owner)
+		if isNotFound(err) || (err == nil && !owner.VisibleTo(l.viewer.ID)) {
+			return nil, nil // shared forms of other owners can still match
+		}
+		if err != nil {
+			return nil, err
+		}
+		q.Path, q.OwnerID = owner.Path, owner.ID
+	}
+	if l.query.OwnerSubtree != "" {
+		root, err := l.tx.GetAccount(l.ctx, l.query.OwnerSubtree)
+		if isNotFound(err) || (err == nil && !root.VisibleTo(l.viewer.ID)) {
+			return nil, canopy.NotFound("account")
+		}
+		if err != nil {
+			return nil, err
+		}
+		if q.OwnerID == "" || root.Path.Contains(q.OwnerID) {
+			q.Path = root.Path
+		} else {
+			return nil, nil
+		}
+	}
+	if l.viewer.IsRoot() {
+		// Every link to the platform root shares nothing (DESIGN rule 5):
+		// of its subtree the root sees only its own forms. Saying so keeps
+		// the listing from scanning every customer's forms to drop them.
+		if q.OwnerID != "" && q.OwnerID != l.viewer.ID {
+			return nil, nil
+		}
+		q.OwnerID = l.viewer.ID
+	} else {
+		cuts, err := l.tx.ShareCuts(l.ctx, l.viewer.Path)
+		if err != nil {
+			return nil, err
+		}
+		q.Cuts = outermost(cuts)
+	}
+	if l.excludeOwn {
+		q.ExcludeOwner = l.viewer.ID
+	}
+	return q, nil
+}
+
+// outermost drops the cuts inside other cuts (paths come sorted, so a
+// cut's own cuts follow it): they remove nothing more.
+func outermost(cuts []canopy.Path) []canopy.Path {
+	var out []canopy.Path
+	for _, c := range cuts {
+		if len(out) == 0 || !strings.HasPrefix(string(c), string(out[len(out)-1])) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// keep applies the filters the queries cannot.
+func (l *lister) keep(v *FormView) bool {
+	if l.query.Owner != "" && v.OwnerID != l.query.Owner {
+		return false
+	}
+	if l.query.OwnerSubtree != "" && !v.OwnerPath.Contains(l.query.OwnerSubtree) {
+		return false
+	}
+	if l.query.Role != "" && v.Role.Rank() < l.query.Role.Rank() {
+		return false
+	}
+	return v.Role.Can(canopy.ViewQuestions)
+}
+
+// views computes the viewer's access to each form in one pass: explicit
+// shares in one query, links from the cache.
+func (l *lister) views(forms []*canopy.Form) ([]*FormView, error) {
+	ids := make([]string, len(forms))
+	var linkIDs []string
+	for i, f := range forms {
+		ids[i] = f.ID
+		linkIDs = append(linkIDs, below(f, l.viewer.ID)...)
+	}
+	explicit, err := l.tx.ViewerShares(l.ctx, l.viewer.ID, ids)
+	if err != nil {
+		return nil, err
+	}
+	roles, err := l.s.linkRoles(l.ctx, linkIDs)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*FormView, len(forms))
+	for i, f := range forms {
+		var ex *canopy.Role
+		if r, ok := explicit[f.ID]; ok {
+			ex = &r
+		}
+		out[i] = view(f, canopy.ResolveAccess(l.viewer.Path, f, ex, func(a string) canopy.Role { return roles[a] }))
+	}
+	return out, nil
+}
+
+func formBefore(a *canopy.Form, b store.FormCursor) bool {
+	if a.OwnerPath != b.OwnerPath {
+		return a.OwnerPath < b.OwnerPath
+	}
+	return a.ID <= b.ID
+}
+
+func mergeForms(a, b []*canopy.Form) []*canopy.Form {
+	out := make([]*canopy.Form, 0, len(a)+len(b))
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		if j >= len(b) || (i < len(a) && formBefore(a[i], store.FormCursor{OwnerPath: b[j].OwnerPath, ID: b[j].ID})) {
+			out = append(out, a[i])
+			i++
+		} else {
+			out = append(out, b[j])
+			j++
+		}
+	}
+	return out
+}
+
+// mergeBound returns the last key both sources are known up to, when one
+// of them was cut short by its batch size.
+func mergeBound(a, b []*canopy.Form, aDone, bDone bool) (store.FormCursor, bool) {
+	last := func(fs []*canopy.Form) store.FormCursor {
+		f := fs[len(fs)-1]
+		return store.FormCursor{OwnerPath: f.OwnerPath, ID: f.ID}
+	}
+	switch {
+	case !aDone && !bDone:
+		la, lb := last(a), last(b)
+		if formBefore(&canopy.Form{OwnerPath: la.OwnerPath, ID: la.ID}, lb) {
+			return la, true
+		}
+		return lb, true
+	case !aDone:
+		return last(a), true
+	case !bDone:
+		return last(b), true
+	}
+	return store.FormCursor{}, false
+}
+
+func maxCursor(a, b store.FormCursor) store.FormCursor {
+	if a.ID == "" || formBefore(&canopy.Form{OwnerPath: a.OwnerPath, ID: a.ID}, b) {
+		return b
+	}
+	return a
+}

@@ -1,0 +1,370 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/canopyhq/canopy"
+	"github.com/canopyhq/canopy/store"
+)
+
+const formCols = `id, owner_id, owner_path, name, description, questions, example, copied_from, version, created_at, updated_at`
+
+func scanForm(r rowScanner) (*canopy.Form, error) {
+	var (
+		f                canopy.Form
+		path, questions  string
+		copied           sql.NullString
+		created, updated dbTime
+	)
+	if err := r.Scan(&f.ID, &f.OwnerID, &path, &f.Name, &f.Description, &questions, &f.Example, &copied, &f.Version, &created, &updated); err != nil {
+		return nil, err
+	}
+	f.OwnerPath, f.CopiedFrom, f.CreatedAt, f.UpdatedAt = canopy.Path(path), copied.String, created.T, updated.T
+	if err := json.Unmarshal([]byte(questions), &f.Questions); err != nil {
+		return nil, fmt.Errorf("form %s questions: %w", f.ID, err)
+	}
+	if f.Questions == nil {
+		f.Questions = []canopy.Question{}
+	}
+	return &f, nil
+}
+
+func questionsJSON(qs []canopy.Question) (string, error) {
+	if qs == nil {
+		qs = []canopy.Question{}
+	}
+	b, err := json.Marshal(qs)
+	return string(b), err
+}
+
+func (t *tx) InsertForm(ctx context.Context, f *canopy.Form) error {
+	qs, err := questionsJSON(f.Questions)
+	if err != nil {
+		return err
+	}
+	_, err = t.exec(ctx, `INSERT INTO forms (`+formCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		f.ID, f.OwnerID, string(f.OwnerPath), f.Name, f.Description, qs, f.Example, nullable(f.CopiedFrom), f.Version, f.CreatedAt, f.UpdatedAt)
+	if err != nil {
+		return fmt.Errorf("insert form: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) GetForm(ctx context.Context, id string) (*canopy.Form, error) {
+	f, err := scanForm(t.queryRow(ctx, `SELECT `+formCols+` FROM forms WHERE id = ?`, id))
+	return f, t.db.mapErr(err)
+}
+
+func (t *tx) GetFormFor(ctx context.Context, id, viewer string) (*canopy.Form, *canopy.Role, error) {
+	var role sql.NullString
+	f, err := scanForm(rowFunc(func(dest ...any) error {
+		return t.queryRow(ctx, `SELECT `+prefixed("f.", formCols)+`, s.role FROM forms f
+			LEFT JOIN form_shares s ON s.form_id = f.id AND s.account_id = ? WHERE f.id = ?`, viewer, id).
+			Scan(append(dest, &role)...)
+	}))
+	if err != nil {
+		return nil, nil, t.db.mapErr(err)
+	}
+	if !role.Valid {
+		return f, nil, nil
+	}
+	r := canopy.Role(role.String)
+	return f, &r, nil
+}
+
+// rowFunc adapts a scan with extra columns to a rowScanner.
+type rowFunc func(dest ...any) error
+
+func (r rowFunc) Scan(dest ...any) error { return r(dest...) }
+
+func (t *tx) UpdateForm(ctx context.Context, f *canopy.Form, fromVersion int) error {
+	qs, err := questionsJSON(f.Questions)
+	if err != nil {
+		return err
+	}
+	res, err := t.exec(ctx, `UPDATE forms SET name = ?, description = ?, questions = ?, example = ?, version = ?, updated_at = ?
+		WHERE id = ? AND version = ?`, f.Name, f.Description, qs, f.Example, f.Version, f.UpdatedAt, f.ID, fromVersion)
+	if err != nil {
+		return fmt.Errorf("update form: %w", err)
+	}
+	return expectOne(res)
+}
+
+func (t *tx) DeleteForm(ctx context.Context, id string) error {
+	res, err := t.exec(ctx, `DELETE FROM forms WHERE id = ?`, id)
+	if err != nil {
+		return fmt.Errorf("delete form: %w", err)
+	}
+	return expectOne(res)
+}
+
+// subtreeWhere is the filter of a subtree listing, after the cursor.
+func subtreeWhere(q store.SubtreeForms) (string, []any) {
+	// One owner's forms are one key of the path index; a subtree's are a
+	// range of it.
+	conds := []string{`f.owner_path >= ? AND f.owner_path < ?`}
+	args := []any{string(q.Path), string(q.Path.SubtreeEnd())}
+	if q.OwnerID != "" {
+		conds[0] = `f.owner_path = ?`
+		args = args[:1]
+	}
+	for _, c := range q.Cuts {
+		conds = append(conds, `NOT (f.owner_path >= ? AND f.owner_path < ?)`)
+		args = append(args, string(c), string(c.SubtreeEnd()))
+	}
+	if q.OwnerID != "" {
+		conds = append(conds, `f.owner_id = ?`)
+		args = append(args, q.OwnerID)
+	}
+	if q.ExcludeOwner != "" {
+		conds = append(conds, `f.owner_id <> ?`)
+		args = append(args, q.ExcludeOwner)
+	}
+	if q.Example != nil {
+		conds = append(conds, `f.example = ?`)
+		args = append(args, *q.Example)
+	}
+	if q.After.ID != "" {
+		conds = append(conds, `(f.owner_path > ? OR (f.owner_path = ? AND f.id > ?))`)
+		args = append(args, string(q.After.OwnerPath), string(q.After.OwnerPath), q.After.ID)
+	}
+	if q.Viewer != "" {
+		conds = append(conds, `NOT EXISTS (SELECT 1 FROM form_shares s WHERE s.form_id = f.id AND s.account_id = ?)`)
+		args = append(args, q.Viewer)
+	}
+	return strings.Join(conds, ` AND `), args
+}
+
+func (t *tx) ListSubtreeForms(ctx context.Context, q store.SubtreeForms) ([]*canopy.Form, error) {
+	where, args := subtreeWhere(q)
+	args = append(args, q.Limit)
+	return scanAll(ctx, t, scanForm, `SELECT `+prefixed("f.", formCols)+` FROM forms f WHERE `+where+
+		` ORDER BY f.owner_path, f.id LIMIT ?`, args...)
+}
+
+func (t *tx) CountSubtreeForms(ctx context.Context, q store.SubtreeForms, max int) (int, error) {
+	where, args := subtreeWhere(q)
+	args = append(args, max)
+	var n int
+	err := t.queryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM forms f WHERE `+where+` LIMIT ?) AS capped`, args...).Scan(&n)
+	return n, t.db.mapErr(err)
+}
+
+func (t *tx) ListSharedForms(ctx context.Context, viewer string, example *bool, after store.FormCursor, limit int) ([]*canopy.Form, error) {
+	q := `SELECT ` + prefixed("f.", formCols) + ` FROM form_shares s JOIN forms f ON f.id = s.form_id
+		WHERE s.account_id = ? AND s.role <> 'none'`
+	args := []any{viewer}
+	if example != nil {
+		q += ` AND f.example = ?`
+		args = append(args, *example)
+	}
+	if after.ID != "" {
+		q += ` AND (f.owner_path > ? OR (f.owner_path = ? AND f.id > ?))`
+		args = append(args, string(after.OwnerPath), string(after.OwnerPath), after.ID)
+	}
+	q += ` ORDER BY f.owner_path, f.id LIMIT ?`
+	args = append(args, limit)
+	return scanAll(ctx, t, scanForm, q, args...)
+}
+
+func (t *tx) CountSharedForms(ctx context.Context, viewer string, max int) (int, error) {
+	var n int
+	err := t.queryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM form_shares WHERE account_id = ? AND role <> 'none' LIMIT ?) AS capped`,
+		viewer, max).Scan(&n)
+	return n, t.db.mapErr(err)
+}
+
+func (t *tx) ViewerShares(ctx context.Context, viewer string, formIDs []string) (map[string]canopy.Role, error) {
+	out := map[string]canopy.Role{}
+	if len(formIDs) == 0 {
+		return out, nil
+	}
+	args := []any{viewer}
+	for _, id := range formIDs {
+		args = append(args, id)
+	}
+	type pair struct {
+		form string
+		role canopy.Role
+	}
+	rows, err := scanAll(ctx, t, func(r rowScanner) (pair, error) {
+		var p pair
+		return p, r.Scan(&p.form, &p.role)
+	}, `SELECT form_id, role FROM form_shares WHERE account_id = ? AND form_id IN (`+placeholders(len(formIDs))+`)`, args...)
+	for _, p := range rows {
+		out[p.form] = p.role
+	}
+	return out, err
+}
+
+// exampleWhere selects the example forms of the given owners that viewer
+// has not been explicitly denied.
+func exampleWhere(ownerIDs []string, viewer string) (string, []any) {
+	args := make([]any, 0, len(ownerIDs)+5)
+	for _, id := range ownerIDs {
+		args = append(args, id)
+	}
+	args = append(args, true, viewer)
+	return `f.owner_id IN (` + placeholders(len(ownerIDs)) + `) AND f.example = ?
+		AND NOT EXISTS (SELECT 1 FROM form_shares s WHERE s.form_id = f.id AND s.account_id = ? AND s.role = 'none')`, args
+}
+
+func (t *tx) ListExampleForms(ctx context.Context, ownerIDs []string, viewer string, after store.FormCursor, limit int) ([]*canopy.Form, error) {
+	if len(ownerIDs) == 0 {
+		return nil, nil
+	}
+	where, args := exampleWhere(ownerIDs, viewer)
+	if after.ID != "" {
+		where += ` AND (f.owner_path > ? OR (f.owner_path = ? AND f.id > ?))`
+		args = append(args, string(after.OwnerPath), string(after.OwnerPath), after.ID)
+	}
+	args = append(args, limit)
+	return scanAll(ctx, t, scanForm, `SELECT `+prefixed("f.", formCols)+` FROM forms f WHERE `+where+
+		` ORDER BY f.owner_path, f.id LIMIT ?`, args...)
+}
+
+func (t *tx) CountExampleForms(ctx context.Context, ownerIDs []string, viewer string, max int) (int, error) {
+	if len(ownerIDs) == 0 {
+		return 0, nil
+	}
+	where, args := exampleWhere(ownerIDs, viewer)
+	args = append(args, max)
+	var n int
+	err := t.queryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM forms f WHERE `+where+` LIMIT ?) AS capped`, args...).Scan(&n)
+	return n, t.db.mapErr(err)
+}
+
+func (t *tx) ShareCuts(ctx context.Context, path canopy.Path) ([]canopy.Path, error) {
+	return scanAll(ctx, t, func(r rowScanner) (canopy.Path, error) {
+		var p string
+		return canopy.Path(p), r.Scan(&p)
+	}, `SELECT path FROM accounts WHERE link_auto_share_role = 'none' AND path > ? AND path < ? ORDER BY path`,
+		string(path), string(path.SubtreeEnd()))
+}
+
+func scanShare(r rowScanner) (*canopy.Share, error) {
+	var (
+		s                canopy.Share
+		created, updated dbTime
+	)
+	if err := r.Scan(&s.FormID, &s.AccountID, &s.Role, &created, &updated); err != nil {
+		return nil, err
+	}
+	s.CreatedAt, s.UpdatedAt = created.T, updated.T
+	return &s, nil
+}
+
+func (t *tx) GetShare(ctx context.Context, formID, accountID string) (*canopy.Share, error) {
+	s, err := scanShare(t.queryRow(ctx, `SELECT form_id, account_id, role, created_at, updated_at FROM form_shares
+		WHERE form_id = ? AND account_id = ?`, formID, accountID))
+	return s, t.db.mapErr(err)
+}
+
+func (t *tx) PutShare(ctx context.Context, s *canopy.Share) error {
+	_, err := t.exec(ctx, `INSERT INTO form_shares (form_id, account_id, role, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (form_id, account_id) DO UPDATE SET role = excluded.role, updated_at = excluded.updated_at`,
+		s.FormID, s.AccountID, string(s.Role), s.CreatedAt, s.UpdatedAt)
+	if err != nil {
+		return fmt.Errorf("put share: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) DeleteShare(ctx context.Context, formID, accountID string) error {
+	res, err := t.exec(ctx, `DELETE FROM form_shares WHERE form_id = ? AND account_id = ?`, formID, accountID)
+	if err != nil {
+		return fmt.Errorf("delete share: %w", err)
+	}
+	return expectOne(res)
+}
+
+func (t *tx) ListShares(ctx context.Context, formID string) ([]*canopy.Share, error) {
+	return scanAll(ctx, t, scanShare, `SELECT form_id, account_id, role, created_at, updated_at FROM form_shares
+		WHERE form_id = ? ORDER BY account_id`, formID)
+}
+
+const recordCols = `id, form_id, account_id, answers, version, created_by, created_at, updated_at`
+
+func scanRecord(r rowScanner) (*canopy.Record, error) {
+	var (
+		rec              canopy.Record
+		answers          string
+		created, updated dbTime
+	)
+	if err := r.Scan(&rec.ID, &rec.FormID, &rec.AccountID, &answers, &rec.Version, &rec.CreatedBy, &created, &updated); err != nil {
+		return nil, err
+	}
+	rec.CreatedAt, rec.UpdatedAt = created.T, updated.T
+	if err := json.Unmarshal([]byte(answers), &rec.Answers); err != nil {
+		return nil, fmt.Errorf("record %s answers: %w", rec.ID, err)
+	}
+	return &rec, nil
+}
+
+func answersJSON(a map[string]json.RawMessage) (string, error) {
+	if a == nil {
+		a = map[string]json.RawMessage{}
+	}
+	b, err := json.Marshal(a)
+	return string(b), err
+}
+
+func (t *tx) InsertRecord(ctx context.Context, r *canopy.Record) error {
+	answers, err := answersJSON(r.Answers)
+	if err != nil {
+		return err
+	}
+	_, err = t.exec(ctx, `INSERT INTO records (`+recordCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.ID, r.FormID, r.AccountID, answers, r.Version, r.CreatedBy, r.CreatedAt, r.UpdatedAt)
+	if err != nil {
+		return fmt.Errorf("insert record: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) GetRecord(ctx context.Context, id string) (*canopy.Record, error) {
+	r, err := scanRecord(t.queryRow(ctx, `SELECT `+recordCols+` FROM records WHERE id = ?`, id))
+	return r, t.db.mapErr(err)
+}
+
+func (t *tx) UpdateRecord(ctx context.Context, r *canopy.Record, fromVersion int) error {
+	answers, err := answersJSON(r.Answers)
+	if err != nil {
+		return err
+	}
+	res, err := t.exec(ctx, `UPDATE records SET answers = ?, version = ?, updated_at = ? WHERE id = ? AND version = ?`,
+		answers, r.Version, r.UpdatedAt, r.ID, fromVersion)
+	if err != nil {
+		return fmt.Errorf("update record: %w", err)
+	}
+	return expectOne(res)
+}
+
+func (t *tx) DeleteRecord(ctx context.Context, id string) error {
+	res, err := t.exec(ctx, `DELETE FROM records WHERE id = ?`, id)
+	if err != nil {
+		return fmt.Errorf("delete record: %w", err)
+	}
+	return expectOne(res)
+}
+
+func (t *tx) ListRecords(ctx context.Context, formID string, from, to time.Time, p store.Page) ([]*canopy.Record, error) {
+	q := `SELECT ` + recordCols + ` FROM records WHERE form_id = ? AND id > ?`
+	args := []any{formID, p.After}
+	if !from.IsZero() {
+		q += ` AND created_at >= ?`
+		args = append(args, from)
+	}
+	if !to.IsZero() {
+		q += ` AND created_at < ?`
+		args = append(args, to)
+	}
+	q += ` ORDER BY id LIMIT ?`
+	args = append(args, p.Limit)
+	return scanAll(ctx, t, scanRecord, q, args...)
+}
