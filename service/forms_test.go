@@ -85,6 +85,9 @@ func TestFormsAreValidatedAndVersioned(t *testing.T) {
 		require.Equal(t, "Site survey v2", got.Name)
 		require.Equal(t, 2, got.Version, "refused changes write nothing")
 
+		same, err := b.Svc.UpdateForm(ctx, as, f.ID, service.FormPatch{Name: ptr("Site survey v2"), Questions: &survey.Questions}, ptr(2))
+		require.NoError(t, err)
+		require.Equal(t, 2, same.Version, "a patch that changes nothing keeps the version, so other writers' If-Match still holds")
 		_, err = b.Svc.UpdateForm(ctx, as, f.ID, service.FormPatch{Description: ptr("")}, nil)
 		require.NoError(t, err, "without If-Match the last writer wins")
 
@@ -134,6 +137,9 @@ func TestRecords(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, 2, upd.Version)
 		require.Equal(t, map[string]json.RawMessage{"site": json.RawMessage(`"North"`), "weather": json.RawMessage(`"sun"`)}, upd.Answers)
+		same, err := b.Svc.UpdateRecord(ctx, as, f.ID, recs[0].ID, answers(t, `{"weather": "sun"}`), ptr(2))
+		require.NoError(t, err)
+		require.Equal(t, 2, same.Version, "a patch that changes nothing keeps the version")
 		_, err = b.Svc.UpdateRecord(ctx, as, f.ID, recs[0].ID, answers(t, `{"visitors": 1}`), ptr(1))
 		require.Equal(t, canopy.CodeVersionMismatch, canopy.ErrorCode(err))
 		_, err = b.Svc.UpdateRecord(ctx, as, f.ID, recs[0].ID, answers(t, `{"site": null}`), nil)
@@ -481,6 +487,57 @@ func TestMembersWorkWithForms(t *testing.T) {
 		require.NoError(t, err)
 		_, err = b.Svc.CreateRecord(ctx, c, f.ID, answers(t, `{"site": "HQ"}`))
 		require.NoError(t, err)
+		_, err = b.Svc.UpdateForm(ctx, c, f.ID, service.FormPatch{Name: ptr("Renamed by a member")}, nil)
+		require.NoError(t, err)
+		_, err = b.Svc.CopyForm(ctx, c, f.ID, "")
+		require.NoError(t, err)
+
+		// Deciding who else sees the account's forms, and deleting them,
+		// is administration.
+		_, err = b.Svc.PutShare(ctx, c, f.ID, b.Root.ID, canopy.RoleViewer)
+		require.Equal(t, canopy.CodeForbidden, canopy.ErrorCode(err), "share")
+		_, err = b.Svc.SetExample(ctx, c, f.ID, true)
+		require.Equal(t, canopy.CodeForbidden, canopy.ErrorCode(err), "example")
+		require.Equal(t, canopy.CodeForbidden, canopy.ErrorCode(b.Svc.DeleteForm(ctx, c, f.ID)), "delete")
+		admin := b.As(t, acc.ID)
+		_, err = b.Svc.PutShare(ctx, admin, f.ID, b.Root.ID, canopy.RoleViewer)
+		require.NoError(t, err)
+		require.Equal(t, canopy.CodeForbidden, canopy.ErrorCode(b.Svc.DeleteShare(ctx, c, f.ID, b.Root.ID)), "unshare")
+		got, err := b.Svc.GetForm(ctx, c, f.ID)
+		require.NoError(t, err)
+		require.False(t, got.Example)
+	})
+}
+
+// TestInvitedLinkTermsBindTheUmbrella: an umbrella may take on its invited
+// sub-account's costs, never hand them back; a created child's billing is
+// the parent's call either way.
+func TestInvitedLinkTermsBindTheUmbrella(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		w := newWorld(t, db)
+		inv, err := w.b.Svc.CreateInvitation(ctx, w.asUmbrella, service.InvitationInput{AccountID: w.invitee.ID, Billing: canopy.BillingSelf})
+		require.NoError(t, err)
+		_, err = w.b.Svc.AcceptInvitation(ctx, w.asInvitee, inv.ID)
+		require.NoError(t, err)
+
+		a, err := w.b.Svc.UpdateLink(ctx, w.asUmbrella, w.invitee.ID, service.LinkPatch{Billing: ptr(canopy.BillingParent)})
+		require.NoError(t, err, "taking on the costs")
+		require.Equal(t, canopy.BillingParent, a.Link.Billing)
+		_, err = w.b.Svc.UpdateLink(ctx, w.asUmbrella, w.invitee.ID, service.LinkPatch{Billing: ptr(canopy.BillingSelf)})
+		require.Equal(t, canopy.CodeForbidden, canopy.ErrorCode(err), "handing them back")
+		_, err = w.b.Svc.UpdateLink(ctx, w.asInvitee, w.invitee.ID, service.LinkPatch{Billing: ptr(canopy.BillingSelf)})
+		require.Equal(t, canopy.CodeForbidden, canopy.ErrorCode(err), "nor is it the sub-account's own call")
+		a, err = w.b.Svc.GetAccount(ctx, w.asUmbrella, w.invitee.ID)
+		require.NoError(t, err)
+		require.Equal(t, canopy.BillingParent, a.Link.Billing, "refused changes write nothing")
+
+		kid := w.b.Child(t, w.umbrella.ID)
+		for _, billing := range []canopy.Billing{canopy.BillingSelf, canopy.BillingParent} {
+			a, err := w.b.Svc.UpdateLink(ctx, w.asUmbrella, kid.ID, service.LinkPatch{Billing: &billing})
+			require.NoError(t, err)
+			require.Equal(t, billing, a.Link.Billing)
+		}
 	})
 }
 
