@@ -1164,7 +1164,20 @@ func (d *driver) driveForms(c *contract, closed string) {
 	if x := explain(fp, fsib); x.Role != "none" || x.Rule != "none" {
 		t.Errorf("a sibling's access: %+v", x)
 	}
-	d.call(400, get, form(f1, "access"), nil, as(fc))
+	// Without accountId an account asks about itself, whatever its place.
+	self := func(actingAs string) (x struct{ AccountID, Role, Rule string }) {
+		t.Helper()
+		d.call(ok, get, form(f1, "access"), nil, as(actingAs)).Decode(t, &x)
+		return x
+	}
+	if x := self(fgc); x.AccountID != fgc || x.Role != "none" || x.Rule != "example" {
+		t.Errorf("a descendant asks about its access to an example: %+v", x)
+	}
+	if x := self(fp); x.AccountID != fp || x.Role != "dataManager" || x.Rule != "link" {
+		t.Errorf("the parent asks about its own access: %+v", x)
+	}
+	d.call(404, get, form(f1, "access"), nil, as(fsib))
+	d.call(400, get, form(f1, "access")+"?accountId=", nil, as(fc))
 	d.call(400, get, form(f1, "access")+"?accountId=acc_nope", nil, as(fc))
 	d.call(404, get, form(f1, "access")+"?accountId="+fp, nil, as(fc))   // above the acting account
 	d.call(404, get, form(f1, "access")+"?accountId="+fgc, nil, as(fgc)) // neither owner nor ancestor

@@ -180,7 +180,18 @@ func (s *Server) handleExplainAccess(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ex, err := s.svc.ExplainAccess(r.Context(), caller(r.Context()), id, r.URL.Query().Get("accountId"))
+	c := caller(r.Context())
+	if !r.URL.Query().Has("accountId") {
+		// The acting account asks about itself: the plain role check.
+		a, err := s.svc.FormAccess(r.Context(), c, id)
+		if err != nil {
+			s.respond(w, r, nil, err)
+			return
+		}
+		s.respond(w, r, &service.Explanation{FormID: id, AccountID: c.Acting.ID, Access: a}, nil)
+		return
+	}
+	ex, err := s.svc.ExplainAccess(r.Context(), c, id, r.URL.Query().Get("accountId"))
 	s.respond(w, r, ex, err)
 }
 

@@ -75,33 +75,42 @@ func (s *Service) access(ctx context.Context, viewer canopy.Path, f *canopy.Form
 // does not exist is not found.
 func (s *Service) formAccess(ctx context.Context, tx store.Tx, viewer canopy.Path, id string) (*canopy.Form, canopy.Access, error) {
 	vids := viewer.IDs()
-	f, explicit, err := tx.GetFormFor(ctx, id, vids[len(vids)-1])
+	ff, err := tx.GetFormFor(ctx, id, vids[len(vids)-1])
 	if isNotFound(err) {
 		return nil, canopy.Access{}, canopy.NotFound("form")
 	}
 	if err != nil {
 		return nil, canopy.Access{}, err
 	}
-	a, err := s.access(ctx, viewer, f, explicit)
-	return f, a, err
+	a, err := s.access(ctx, viewer, ff.Form, ff.Explicit)
+	return ff.Form, a, err
 }
 
 // FormAccess answers what the acting account may do with a form and why:
-// the check every form and record endpoint makes. A form it cannot see at
-// all is not found.
+// the check every form and record endpoint makes, here on its own. It is
+// one statement outside a transaction: the form, the acting account's
+// explicit share on it and the acting account's path as the database has
+// it now (a cached path may lag a move on another replica), with the
+// links' roles from the cache. A form it cannot see at all is not found.
 func (s *Service) FormAccess(ctx context.Context, c Caller, formID string) (canopy.Access, error) {
-	var out canopy.Access
-	err := s.read(ctx, func(tx store.Tx) error {
-		acting, err := actingIn(ctx, tx, c)
-		if err != nil {
-			return err
-		}
-		_, a, err := s.formAccess(ctx, tx, acting.Path, formID)
-		if err == nil && !a.Sees() {
-			err = canopy.NotFound("form")
-		}
-		out = a
+	var ff *store.FormFor
+	err := s.store.ReadOne(ctx, func(tx store.Tx) error {
+		var err error
+		ff, err = tx.GetFormFor(ctx, formID, c.Acting.ID)
 		return err
 	})
-	return out, err
+	if isNotFound(err) {
+		return canopy.Access{}, canopy.NotFound("form")
+	}
+	if err != nil {
+		return canopy.Access{}, err
+	}
+	if !ff.ViewerPath.Contains(c.Acting.ID) || !ff.ViewerPath.Contains(c.AccountID) {
+		return canopy.Access{}, canopy.NotFound("account")
+	}
+	a, err := s.access(ctx, ff.ViewerPath, ff.Form, ff.Explicit)
+	if err == nil && !a.Sees() {
+		err = canopy.NotFound("form")
+	}
+	return a, err
 }

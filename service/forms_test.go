@@ -595,6 +595,8 @@ func TestFormIsolation(t *testing.T) {
 				id, rid := f.form.ID, f.record.ID
 				_, err := w.b.Svc.GetForm(ctx, as, id)
 				notFound(err, "GetForm", v, f)
+				_, err = w.b.Svc.FormAccess(ctx, as, id)
+				notFound(err, "FormAccess", v, f)
 				_, err = w.b.Svc.UpdateForm(ctx, as, id, service.FormPatch{Name: ptr("x")}, nil)
 				notFound(err, "UpdateForm", v, f)
 				notFound(w.b.Svc.DeleteForm(ctx, as, id), "DeleteForm", v, f)

@@ -239,11 +239,16 @@ func (w *propertyWorld) check(t *testing.T) {
 		as := w.b.As(t, a)
 		for _, f := range w.m.forms {
 			want := w.m.access(a, f)
-			got, err := w.b.Svc.GetForm(ctx, as, f.id)
+			check, err := w.b.Svc.FormAccess(ctx, as, f.id)
+			got, err2 := w.b.Svc.GetForm(ctx, as, f.id)
 			if !want.Sees() {
-				require.Equal(t, canopy.CodeNotFound, canopy.ErrorCode(err), "%s on %s: want %+v", a, f.id, want)
+				require.Equal(t, canopy.CodeNotFound, canopy.ErrorCode(err), "role check of %s on %s: want %+v", a, f.id, want)
+				require.Equal(t, canopy.CodeNotFound, canopy.ErrorCode(err2), "%s on %s: want %+v", a, f.id, want)
 				continue
 			}
+			require.NoError(t, err, "role check of %s on %s", a, f.id)
+			require.Equal(t, want, check, "role check of %s on %s", a, f.id)
+			err = err2
 			require.NoError(t, err, "%s on %s", a, f.id)
 			require.Equal(t, want.Role, got.Role, "%s on %s", a, f.id)
 			require.Equal(t, want.ExampleView && want.Role == canopy.RoleNone, got.ExampleOnly, "%s on %s", a, f.id)

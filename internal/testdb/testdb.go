@@ -25,6 +25,8 @@ import (
 const (
 	EnvPostgresURL     = "CANOPY_TEST_DATABASE_URL"
 	EnvRequirePostgres = "CANOPY_TEST_REQUIRE_POSTGRES"
+	// EnvKeepSchema keeps each PostgreSQL test schema instead of dropping it.
+	EnvKeepSchema = "CANOPY_TEST_KEEP_SCHEMA"
 )
 
 // Engines lists the engines tests run on.
@@ -74,6 +76,11 @@ func PostgresSchemaURL(t testing.TB) string {
 	defer admin.Close()
 	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
 		t.Fatalf("create schema (is PostgreSQL running and %s right?): %v", EnvPostgresURL, err)
+	}
+	if os.Getenv(EnvKeepSchema) != "" {
+		// For looking at a benchmark's data set afterwards (EXPLAIN).
+		t.Logf("%s is set: keeping schema %s", EnvKeepSchema, schema)
+		return WithSearchPath(dsn, schema)
 	}
 	t.Cleanup(func() {
 		a, err := sql.Open("pgx", dsn)

@@ -150,6 +150,9 @@ func testForms(t *testing.T, open Opener) {
 		}{
 			{"WholeSubtree", store.SubtreeForms{Path: tr.a.Path}, byOwnerPath(fa, fa1, fa11, fa2, fa2b, hiddenByShare)},
 			{"Cut", store.SubtreeForms{Path: tr.a.Path, Cuts: []canopy.Path{tr.a1.Path}}, byOwnerPath(fa, fa2, fa2b, hiddenByShare)},
+			{"TwoCuts", store.SubtreeForms{Path: tr.a.Path, Cuts: []canopy.Path{tr.a1.Path, tr.a2.Path}}, byOwnerPath(fa)},
+			{"BetweenAndAfterCuts", store.SubtreeForms{Path: tr.a.Path, Cuts: []canopy.Path{tr.a1.Path}, ExcludeOwner: tr.a.ID}, byOwnerPath(fa2, fa2b, hiddenByShare)},
+			{"OwnerUnderACut", store.SubtreeForms{Path: tr.a11.Path, OwnerID: tr.a11.ID, Cuts: []canopy.Path{tr.a1.Path}}, []string{}},
 			{"ViewerSharesDecideElsewhere", store.SubtreeForms{Path: tr.a.Path, Viewer: tr.a.ID}, byOwnerPath(fa, fa1, fa11, fa2, fa2b)},
 			{"OneOwner", store.SubtreeForms{Path: tr.a2.Path, OwnerID: tr.a2.ID}, byOwnerPath(fa2, fa2b, hiddenByShare)},
 			{"OneOwnerIsNotItsSubtree", store.SubtreeForms{Path: tr.a1.Path, OwnerID: tr.a1.ID}, byOwnerPath(fa1)},
@@ -250,13 +253,15 @@ func testForms(t *testing.T, open Opener) {
 			roles, err := tx.ViewerShares(ctx, tr.a.ID, []string{f1.ID, f3.ID, hidden.ID, notMine.ID})
 			require.NoError(t, err)
 			require.Equal(t, map[string]canopy.Role{f1.ID: canopy.RoleEditor, f3.ID: canopy.RoleViewer, hidden.ID: canopy.RoleNone}, roles)
-			for viewer, want := range map[string]*canopy.Role{tr.a.ID: ptr(canopy.RoleEditor), tr.b.ID: nil} {
-				got, role, err := tx.GetFormFor(ctx, f1.ID, viewer)
+			for _, viewer := range []*canopy.Account{tr.a, tr.b, {ID: b.f.id(canopy.PrefixAccount)}} {
+				got, err := tx.GetFormFor(ctx, f1.ID, viewer.ID)
 				require.NoError(t, err)
-				require.Equal(t, f1, got)
-				require.Equal(t, want, role, "GetFormFor carries the viewer's share")
+				require.Equal(t, f1, got.Form)
+				want := map[string]*canopy.Role{tr.a.ID: ptr(canopy.RoleEditor)}[viewer.ID]
+				require.Equal(t, want, got.Explicit, "GetFormFor carries the viewer's share")
+				require.Equal(t, viewer.Path, got.ViewerPath, "and the viewer's path (none for no account)")
 			}
-			_, _, err = tx.GetFormFor(ctx, b.f.id(canopy.PrefixForm), tr.a.ID)
+			_, err = tx.GetFormFor(ctx, b.f.id(canopy.PrefixForm), tr.a.ID)
 			require.ErrorIs(t, err, store.ErrNotFound)
 			roles, err = tx.ViewerShares(ctx, tr.a.ID, nil)
 			require.NoError(t, err)
