@@ -145,11 +145,24 @@ type authCache struct {
 	clock    func() time.Time
 	keys     map[string]entry[cachedKey]
 	accounts map[string]entry[cachedAccount]
+	// forms holds what a role check reads from the database, by form and
+	// viewer. Changes to it (shares, examples, deletes, moves) clear the
+	// cache like changes to keys and the tree do.
+	forms map[string]entry[cachedForm]
+}
+
+// cachedForm is one (form, viewer) pair's part of a role check: the form's
+// place and example flag, and the viewer's explicit share on it.
+type cachedForm struct {
+	ownerID   string
+	ownerPath canopy.Path
+	example   bool
+	explicit  canopy.Role // "" for no explicit share
 }
 
 func newAuthCache(ttl time.Duration, size int, clock func() time.Time) *authCache {
 	return &authCache{ttl: ttl, size: size, clock: clock,
-		keys: map[string]entry[cachedKey]{}, accounts: map[string]entry[cachedAccount]{}}
+		keys: map[string]entry[cachedKey]{}, accounts: map[string]entry[cachedAccount]{}, forms: map[string]entry[cachedForm]{}}
 }
 
 func lookup[T any](c *authCache, m map[string]entry[T], k string) (T, bool) {
@@ -210,11 +223,21 @@ func (c *authCache) putAccount(id string, a cachedAccount, gen uint64) {
 	put(c, c.accounts, id, a, gen)
 }
 
+func formKey(formID, viewerID string) string { return formID + "/" + viewerID }
+
+func (c *authCache) form(formID, viewerID string) (cachedForm, bool) {
+	return lookup(c, c.forms, formKey(formID, viewerID))
+}
+func (c *authCache) putForm(formID, viewerID string, f cachedForm, gen uint64) {
+	put(c, c.forms, formKey(formID, viewerID), f, gen)
+}
+
 // invalidate forgets everything cached so far.
 func (c *authCache) invalidate() {
 	c.mu.Lock()
 	c.gen++
 	clear(c.keys)
 	clear(c.accounts)
+	clear(c.forms)
 	c.mu.Unlock()
 }

@@ -87,28 +87,51 @@ func (s *Service) formAccess(ctx context.Context, tx store.Tx, viewer canopy.Pat
 }
 
 // FormAccess answers what the acting account may do with a form and why:
-// the check every form and record endpoint makes, here on its own. It is
-// one statement outside a transaction: the form, the acting account's
-// explicit share on it and the acting account's path as the database has
-// it now (a cached path may lag a move on another replica), with the
-// links' roles from the cache. A form it cannot see at all is not found.
+// the check every form and record endpoint makes (they make it on the form
+// they load), here on its own. Warm, it reads only memory: the acting
+// account's path and the links' roles from the account cache, the form's
+// place and the acting account's explicit share from the form cache. Cold,
+// it is one statement outside a transaction, which also reads the acting
+// account's path as the database has it now. The caches follow this
+// process's changes at once and other replicas' within --auth-cache-ttl
+// (at once when their announcement arrives), as keys and paths do. A form
+// the acting account cannot see at all is not found.
 func (s *Service) FormAccess(ctx context.Context, c Caller, formID string) (canopy.Access, error) {
-	var ff *store.FormFor
-	err := s.store.ReadOne(ctx, func(tx store.Tx) error {
-		var err error
-		ff, err = tx.GetFormFor(ctx, formID, c.Acting.ID)
-		return err
-	})
-	if isNotFound(err) {
-		return canopy.Access{}, canopy.NotFound("form")
-	}
+	viewer, err := s.account(ctx, c.Acting.ID)
 	if err != nil {
 		return canopy.Access{}, err
 	}
-	if !ff.ViewerPath.Contains(c.Acting.ID) || !ff.ViewerPath.Contains(c.AccountID) {
+	cf, ok := s.cache.form(formID, c.Acting.ID)
+	if !ok {
+		gen := s.cache.generation()
+		var ff *store.FormFor
+		err := s.store.ReadOne(ctx, func(tx store.Tx) error {
+			var err error
+			ff, err = tx.GetFormFor(ctx, formID, c.Acting.ID)
+			return err
+		})
+		if isNotFound(err) {
+			return canopy.Access{}, canopy.NotFound("form")
+		}
+		if err != nil {
+			return canopy.Access{}, err
+		}
+		cf = cachedForm{ownerID: ff.Form.OwnerID, ownerPath: ff.Form.OwnerPath, example: ff.Form.Example}
+		if ff.Explicit != nil {
+			cf.explicit = *ff.Explicit
+		}
+		s.cache.putForm(formID, c.Acting.ID, cf, gen)
+		viewer.found, viewer.path = ff.ViewerPath != "", ff.ViewerPath
+	}
+	if !viewer.found || !viewer.path.Contains(c.Acting.ID) || !viewer.path.Contains(c.AccountID) {
 		return canopy.Access{}, canopy.NotFound("account")
 	}
-	a, err := s.access(ctx, ff.ViewerPath, ff.Form, ff.Explicit)
+	var explicit *canopy.Role
+	if cf.explicit != "" {
+		explicit = &cf.explicit
+	}
+	f := &canopy.Form{ID: formID, OwnerID: cf.ownerID, OwnerPath: cf.ownerPath, Example: cf.example}
+	a, err := s.access(ctx, viewer.path, f, explicit)
 	if err == nil && !a.Sees() {
 		err = canopy.NotFound("form")
 	}

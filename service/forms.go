@@ -164,6 +164,7 @@ func (s *Service) SetExample(ctx context.Context, c Caller, id string, example b
 			return nil, err
 		}
 		o.audit(f.OwnerID, "form.exampleSet", "form", f.ID, map[string]bool{"example": example})
+		o.invalidateAuth = true // cached role checks
 		return view(f, a), nil
 	})
 }
@@ -179,6 +180,7 @@ func (s *Service) DeleteForm(ctx context.Context, c Caller, id string) error {
 			return struct{}{}, err
 		}
 		o.audit(f.OwnerID, "form.deleted", "form", f.ID, map[string]string{"name": f.Name})
+		o.invalidateAuth = true // cached role checks
 		return struct{}{}, nil
 	})
 	return err
@@ -298,6 +300,7 @@ func (s *Service) PutShare(ctx context.Context, c Caller, formID, accountID stri
 			return nil, err
 		}
 		o.audit(f.OwnerID, "form.shared", "form", f.ID, map[string]string{"accountId": accountID, "role": string(role)})
+		o.invalidateAuth = true // cached role checks
 		return sh, nil
 	})
 }
@@ -333,6 +336,7 @@ func (s *Service) DeleteShare(ctx context.Context, c Caller, formID, accountID s
 			return struct{}{}, err
 		}
 		o.audit(f.OwnerID, "form.unshared", "form", f.ID, map[string]string{"accountId": accountID})
+		o.invalidateAuth = true // cached role checks
 		return struct{}{}, nil
 	})
 	return err

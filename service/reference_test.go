@@ -212,19 +212,83 @@ func (w *propertyWorld) build(t *testing.T, n int) {
 			continue
 		}
 		for range 1 + w.rng.IntN(2) {
-			target := w.m.accounts()[w.rng.IntN(len(w.m.parent))]
-			role := shareRoles[w.rng.IntN(len(shareRoles))]
-			_, err := w.b.Svc.PutShare(ctx, w.b.As(t, f.owner), f.id, target, role)
-			switch {
-			case target == f.owner:
-				require.Equal(t, canopy.CodeConflict, canopy.ErrorCode(err))
-			case w.m.isAncestor(target, f.owner) || w.m.isAncestor(f.owner, target):
+			w.share(t, f)
+		}
+	}
+}
+
+// share has f's owner share it with a random account.
+func (w *propertyWorld) share(t *testing.T, f *modelForm) {
+	target := w.m.accounts()[w.rng.IntN(len(w.m.parent))]
+	role := shareRoles[w.rng.IntN(len(shareRoles))]
+	_, err := w.b.Svc.PutShare(context.Background(), w.b.As(t, f.owner), f.id, target, role)
+	switch {
+	case target == f.owner:
+		require.Equal(t, canopy.CodeConflict, canopy.ErrorCode(err))
+	case w.m.isAncestor(target, f.owner) || w.m.isAncestor(f.owner, target):
+		require.NoError(t, err)
+		w.m.shares[[2]string{f.id, target}] = role
+	default:
+		require.Equal(t, canopy.CodeNotFound, canopy.ErrorCode(err), "share with %s, off the owner's branch", target)
+	}
+}
+
+// change makes n random changes that decide access once the caches are
+// warm: shares made and withdrawn, examples tagged and untagged, links
+// lowered and raised.
+func (w *propertyWorld) change(t *testing.T, n int) {
+	ctx := context.Background()
+	var forms []*modelForm
+	for _, f := range w.m.forms {
+		forms = append(forms, f)
+	}
+	slices.SortFunc(forms, func(a, b *modelForm) int { return strings.Compare(a.id, b.id) })
+	for range n {
+		f := forms[w.rng.IntN(len(forms))]
+		w.checkForm(t, f) // warm: the change must reach the caches
+		switch w.rng.IntN(4) {
+		case 0:
+			w.share(t, f)
+		case 1:
+			var shared []string
+			for k := range w.m.shares {
+				if k[0] == f.id {
+					shared = append(shared, k[1])
+				}
+			}
+			if len(shared) > 0 {
+				slices.Sort(shared)
+				require.NoError(t, w.b.Svc.DeleteShare(ctx, w.b.As(t, f.owner), f.id, shared[0]))
+				delete(w.m.shares, [2]string{f.id, shared[0]})
+			}
+		case 2:
+			_, err := w.b.Svc.SetExample(ctx, w.b.As(t, f.owner), f.id, !f.example)
+			require.NoError(t, err)
+			f.example = !f.example
+		case 3:
+			if parent := w.m.parent[f.owner]; parent != w.m.root {
+				role := shareRoles[w.rng.IntN(len(shareRoles))]
+				_, err := w.b.Svc.UpdateLink(ctx, w.b.As(t, parent), f.owner, service.LinkPatch{AutoShareRole: &role})
 				require.NoError(t, err)
-				w.m.shares[[2]string{f.id, target}] = role
-			default:
-				require.Equal(t, canopy.CodeNotFound, canopy.ErrorCode(err), "share with %s, off the owner's branch", target)
+				w.m.link[f.owner] = role
 			}
 		}
+		w.checkForm(t, f)
+	}
+}
+
+// checkForm compares every account's role check on f with the model.
+func (w *propertyWorld) checkForm(t *testing.T, f *modelForm) {
+	t.Helper()
+	for _, a := range w.m.accounts() {
+		want := w.m.access(a, f)
+		got, err := w.b.Svc.FormAccess(context.Background(), w.b.As(t, a), f.id)
+		if !want.Sees() {
+			require.Equal(t, canopy.CodeNotFound, canopy.ErrorCode(err), "role check of %s on %s: want %+v", a, f.id, want)
+			continue
+		}
+		require.NoError(t, err)
+		require.Equal(t, want, got, "role check of %s on %s", a, f.id)
 	}
 }
 
@@ -369,6 +433,8 @@ func TestAccessMatchesTheReferenceModel(t *testing.T) {
 				w.build(t, 24)
 				w.check(t)
 				for range 2 {
+					w.change(t, 10)
+					w.check(t)
 					w.move(t)
 					w.check(t)
 				}

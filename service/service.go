@@ -277,7 +277,7 @@ type op struct {
 	now    time.Time
 	events []*canopy.AuditEvent
 	// invalidateAuth clears the auth cache after commit: set by changes to
-	// the tree, to account status and to keys.
+	// the tree, to account status, to keys and to who may see a form.
 	invalidateAuth bool
 	s              *Service
 }
