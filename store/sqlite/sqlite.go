@@ -99,6 +99,7 @@ func (dialect) LockTreeSQL() string           { return "" } // BEGIN IMMEDIATE a
 func (dialect) NotifySQL() string             { return "" }
 func (dialect) ReadTxOptions() *sql.TxOptions { return &sql.TxOptions{ReadOnly: true} }
 func (dialect) CacheStatements() bool         { return true } // the driver parses every statement it runs
+func (dialect) ProbeEach() string             { return "" }   // SQLite runs a correlated NOT EXISTS per row
 
 // Arg stores times as microseconds since the epoch: SQLite has no time
 // type, and integers sort and compare correctly.

@@ -155,7 +155,7 @@ func visibleRanges(q store.SubtreeForms) []pathRange {
 
 // subtreeWhere is the filter of one range of a subtree listing, after the
 // cursor.
-func subtreeWhere(q store.SubtreeForms, r pathRange) (string, []any) {
+func (t *tx) subtreeWhere(q store.SubtreeForms, r pathRange) (string, []any) {
 	conds := []string{`f.owner_path >= ? AND f.owner_path < ?`}
 	args := []any{r.lo, r.hi}
 	if r.hi == "" {
@@ -178,7 +178,7 @@ func subtreeWhere(q store.SubtreeForms, r pathRange) (string, []any) {
 		args = append(args, r.lo, q.After.ID)
 	}
 	if q.Viewer != "" {
-		conds = append(conds, `NOT EXISTS (SELECT 1 FROM form_shares s WHERE s.form_id = f.id AND s.account_id = ?)`)
+		conds = append(conds, `NOT EXISTS (SELECT 1 FROM form_shares s WHERE s.form_id = f.id AND s.account_id = ?`+t.db.dialect.ProbeEach()+`)`)
 		args = append(args, q.Viewer)
 	}
 	return strings.Join(conds, ` AND `), args
@@ -190,7 +190,7 @@ func (t *tx) ListSubtreeForms(ctx context.Context, q store.SubtreeForms) ([]*can
 		if len(out) >= q.Limit {
 			break
 		}
-		where, args := subtreeWhere(q, r)
+		where, args := t.subtreeWhere(q, r)
 		args = append(args, q.Limit-len(out))
 		forms, err := scanAll(ctx, t, scanForm, `SELECT `+prefixed("f.", formCols)+` FROM forms f WHERE `+where+
 			` ORDER BY f.owner_path, f.id LIMIT ?`, args...)
@@ -208,7 +208,7 @@ func (t *tx) CountSubtreeForms(ctx context.Context, q store.SubtreeForms, max in
 		if total >= max {
 			break
 		}
-		where, args := subtreeWhere(q, r)
+		where, args := t.subtreeWhere(q, r)
 		args = append(args, max-total)
 		var n int
 		err := t.queryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM forms f WHERE `+where+` LIMIT ?) AS capped`, args...).Scan(&n)
@@ -269,21 +269,21 @@ func (t *tx) ViewerShares(ctx context.Context, viewer string, formIDs []string) 
 
 // exampleWhere selects the example forms of the given owners that viewer
 // has not been explicitly denied.
-func exampleWhere(ownerIDs []string, viewer string) (string, []any) {
+func (t *tx) exampleWhere(ownerIDs []string, viewer string) (string, []any) {
 	args := make([]any, 0, len(ownerIDs)+5)
 	for _, id := range ownerIDs {
 		args = append(args, id)
 	}
 	args = append(args, true, viewer)
 	return `f.owner_id IN (` + placeholders(len(ownerIDs)) + `) AND f.example = ?
-		AND NOT EXISTS (SELECT 1 FROM form_shares s WHERE s.form_id = f.id AND s.account_id = ? AND s.role = 'none')`, args
+		AND NOT EXISTS (SELECT 1 FROM form_shares s WHERE s.form_id = f.id AND s.account_id = ? AND s.role = 'none'` + t.db.dialect.ProbeEach() + `)`, args
 }
 
 func (t *tx) ListExampleForms(ctx context.Context, ownerIDs []string, viewer string, after store.FormCursor, limit int) ([]*canopy.Form, error) {
 	if len(ownerIDs) == 0 {
 		return nil, nil
 	}
-	where, args := exampleWhere(ownerIDs, viewer)
+	where, args := t.exampleWhere(ownerIDs, viewer)
 	if after.ID != "" {
 		where += ` AND (f.owner_path > ? OR (f.owner_path = ? AND f.id > ?))`
 		args = append(args, string(after.OwnerPath), string(after.OwnerPath), after.ID)
@@ -297,7 +297,7 @@ func (t *tx) CountExampleForms(ctx context.Context, ownerIDs []string, viewer st
 	if len(ownerIDs) == 0 {
 		return 0, nil
 	}
-	where, args := exampleWhere(ownerIDs, viewer)
+	where, args := t.exampleWhere(ownerIDs, viewer)
 	args = append(args, max)
 	var n int
 	err := t.queryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM forms f WHERE `+where+` LIMIT ?) AS capped`, args...).Scan(&n)

@@ -46,6 +46,11 @@ type Dialect interface {
 	// CacheStatements says whether the store should keep prepared
 	// statements (drivers that cache them themselves, like pgx, say no).
 	CacheStatements() bool
+	// ProbeEach is appended to a correlated NOT EXISTS that must run as
+	// one index probe per outer row. Left alone, PostgreSQL's generic plan
+	// turns it into an anti join that, for a viewer with thousands of
+	// shares, filters every row against all of them.
+	ProbeEach() string
 }
 
 // DB is a store.Store over one database. Writes go through the write pool
