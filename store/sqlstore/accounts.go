@@ -241,6 +241,11 @@ func (t *tx) MovePaths(ctx context.Context, from, to canopy.Path) (int64, error)
 		string(to), len(from)+1, string(from), string(from.SubtreeEnd())); err != nil {
 		return 0, fmt.Errorf("move form paths: %w", err)
 	}
+	if _, err := t.exec(ctx, `UPDATE form_shares SET owner_path = ? || substr(owner_path, ?)
+		WHERE owner_path >= ? AND owner_path < ?`,
+		string(to), len(from)+1, string(from), string(from.SubtreeEnd())); err != nil {
+		return 0, fmt.Errorf("move form share paths: %w", err)
+	}
 	return res.RowsAffected()
 }
 

@@ -223,16 +223,18 @@ func (t *tx) CountSubtreeForms(ctx context.Context, q store.SubtreeForms, max in
 func (t *tx) ListSharedForms(ctx context.Context, viewer string, example *bool, after store.FormCursor, limit int) ([]*canopy.Form, error) {
 	q := `SELECT ` + prefixed("f.", formCols) + ` FROM form_shares s JOIN forms f ON f.id = s.form_id
 		WHERE s.account_id = ? AND s.role <> 'none'`
+	// Filtered and ordered on the share's copy of the owner path, so the
+	// page comes off form_shares_viewer without sorting all the shares.
 	args := []any{viewer}
 	if example != nil {
 		q += ` AND f.example = ?`
 		args = append(args, *example)
 	}
 	if after.ID != "" {
-		q += ` AND (f.owner_path > ? OR (f.owner_path = ? AND f.id > ?))`
+		q += ` AND s.owner_path >= ? AND (s.owner_path > ? OR s.form_id > ?)`
 		args = append(args, string(after.OwnerPath), string(after.OwnerPath), after.ID)
 	}
-	q += ` ORDER BY f.owner_path, f.id LIMIT ?`
+	q += ` ORDER BY s.owner_path, s.form_id LIMIT ?`
 	args = append(args, limit)
 	return scanAll(ctx, t, scanForm, q, args...)
 }
@@ -331,13 +333,14 @@ func (t *tx) GetShare(ctx context.Context, formID, accountID string) (*canopy.Sh
 }
 
 func (t *tx) PutShare(ctx context.Context, s *canopy.Share) error {
-	_, err := t.exec(ctx, `INSERT INTO form_shares (form_id, account_id, role, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
+	res, err := t.exec(ctx, `INSERT INTO form_shares (form_id, account_id, role, owner_path, created_at, updated_at)
+		SELECT id, ?, ?, owner_path, ?, ? FROM forms WHERE id = ?
 		ON CONFLICT (form_id, account_id) DO UPDATE SET role = excluded.role, updated_at = excluded.updated_at`,
-		s.FormID, s.AccountID, string(s.Role), s.CreatedAt, s.UpdatedAt)
+		s.AccountID, string(s.Role), s.CreatedAt, s.UpdatedAt, s.FormID)
 	if err != nil {
 		return fmt.Errorf("put share: %w", err)
 	}
-	return nil
+	return expectOne(res) // no form, no share
 }
 
 func (t *tx) DeleteShare(ctx context.Context, formID, accountID string) error {

@@ -317,12 +317,22 @@ func testForms(t *testing.T, open Opener) {
 		_, b := setup(t, open)
 		tr := newTree(b)
 		fa1, fa11, fb := b.form(t, tr.a1), b.form(t, tr.a11), b.form(t, tr.b)
+		b.share(t, fa1, tr.root, canopy.RoleViewer)
+		b.share(t, fb, tr.root, canopy.RoleViewer)
 		to := tr.b1.Path.Child(tr.a1.ID)
 		b.write(t, func(ctx context.Context, tx store.Tx) {
 			_, err := tx.MovePaths(ctx, tr.a1.Path, to)
 			require.NoError(t, err)
 		})
 		b.read(t, func(ctx context.Context, tx store.Tx) {
+			// Shared forms follow their owner too: fa1 now sorts after fb.
+			shared, err := tx.ListSharedForms(ctx, tr.root.ID, nil, store.FormCursor{}, 10)
+			require.NoError(t, err)
+			require.Equal(t, []string{fb.ID, fa1.ID}, formIDs(shared))
+			shared, err = tx.ListSharedForms(ctx, tr.root.ID, nil, store.FormCursor{OwnerPath: tr.b.Path, ID: fb.ID}, 10)
+			require.NoError(t, err)
+			require.Equal(t, []string{fa1.ID}, formIDs(shared))
+
 			for f, want := range map[*canopy.Form]canopy.Path{fa1: to, fa11: to.Child(tr.a11.ID), fb: tr.b.Path} {
 				got, err := tx.GetForm(ctx, f.ID)
 				require.NoError(t, err)

@@ -26,11 +26,17 @@ CREATE TABLE form_shares (
     form_id    TEXT NOT NULL REFERENCES forms (id) ON DELETE CASCADE,
     account_id TEXT NOT NULL,
     role       TEXT NOT NULL CHECK (role IN ('editor', 'dataManager', 'viewer', 'none')),
+    -- The form's owner_path, kept in step with it: an account's shared
+    -- forms come off form_shares_viewer in listing order, however many.
+    owner_path TEXT NOT NULL,
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL,
     PRIMARY KEY (form_id, account_id)
 );
 CREATE INDEX form_shares_account ON form_shares (account_id, form_id);
+CREATE INDEX form_shares_viewer ON form_shares (account_id, owner_path, form_id);
+-- Moves rewrite the paths of a subtree's shares by this index.
+CREATE INDEX form_shares_owner_path ON form_shares (owner_path);
 
 CREATE TABLE records (
     id         TEXT PRIMARY KEY,
