@@ -24,6 +24,7 @@ const (
 	KindPreconditionFailed
 	KindUnavailable
 	KindTooManyRequests
+	KindPaymentRequired
 )
 
 // Stable error codes. Clients match on these; they never change meaning.
@@ -68,6 +69,8 @@ const (
 	CodeSignupDisabled       = "signup-disabled"
 	CodeContactExists        = "contact-exists"
 	CodeVersionMismatch      = "version-mismatch"
+	CodeInsufficientCredits  = "insufficient-credits"
+	CodeChildLimitExceeded   = "child-limit-exceeded"
 )
 
 // FieldError names one bad input field. Field is a dotted path into the
@@ -89,6 +92,8 @@ type Error struct {
 	Fields  []FieldError
 	// RetryAfter, when set, tells the client when to try again.
 	RetryAfter time.Duration
+	// Shortfall, on a refused debit, says whose credits or cap fell short.
+	Shortfall *Shortfall
 }
 
 func (e *Error) Error() string {

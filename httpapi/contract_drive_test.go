@@ -977,6 +977,7 @@ func (d *driver) driveForms(c *contract, closed string) {
 	fc := d.child(fp)
 	fgc := d.child(fc)
 	fsib := d.child(fp)
+	d.api.Fund(t, fp) // records cost credits; fp pays for its subtree
 	forms := "/v1/forms"
 	form := func(id string, rest ...string) string { return strings.Join(append([]string{forms, id}, rest...), "/") }
 	example := func(path, method string) any {

@@ -27,6 +27,7 @@ type Problem struct {
 	Code      string              `json:"code"`
 	RequestID string              `json:"requestId"`
 	Errors    []canopy.FieldError `json:"errors,omitempty"`
+	Shortfall *canopy.Shortfall   `json:"shortfall,omitempty"`
 }
 
 var kindStatus = map[canopy.Kind]int{
@@ -41,6 +42,7 @@ var kindStatus = map[canopy.Kind]int{
 	canopy.KindPreconditionFailed: http.StatusPreconditionFailed,
 	canopy.KindUnavailable:        http.StatusServiceUnavailable,
 	canopy.KindTooManyRequests:    http.StatusTooManyRequests,
+	canopy.KindPaymentRequired:    http.StatusPaymentRequired,
 }
 
 // writeError answers with the problem for err. Errors that are not
@@ -60,13 +62,17 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if e.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds()))))
 	}
-	s.writeProblem(w, r, status, e.Code, e.Message, e.Fields)
+	s.writeProblemWith(w, r, status, e.Code, e.Message, e.Fields, e.Shortfall)
 }
 
 func (s *Server) writeProblem(w http.ResponseWriter, r *http.Request, status int, code, detail string, fields []canopy.FieldError) {
+	s.writeProblemWith(w, r, status, code, detail, fields, nil)
+}
+
+func (s *Server) writeProblemWith(w http.ResponseWriter, r *http.Request, status int, code, detail string, fields []canopy.FieldError, short *canopy.Shortfall) {
 	p := Problem{
 		Type: ProblemTypeBase + code, Title: http.StatusText(status), Status: status, Detail: detail,
-		Instance: r.URL.Path, Code: code, RequestID: requestID(r.Context()), Errors: fields,
+		Instance: r.URL.Path, Code: code, RequestID: requestID(r.Context()), Errors: fields, Shortfall: short,
 	}
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="canopy"`)

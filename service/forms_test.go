@@ -102,6 +102,7 @@ func TestRecords(t *testing.T) {
 		ctx := context.Background()
 		b := testfactory.New(t, db)
 		acc := b.Child(t, b.Root.ID)
+		b.Fund(t, acc.ID)
 		as := b.As(t, acc.ID)
 		f, err := b.Svc.CreateForm(ctx, as, survey)
 		require.NoError(t, err)
@@ -188,6 +189,7 @@ func newUmbrellaWorld(t *testing.T, db *sqlstore.DB) *umbrellaWorld {
 	w.sub = w.invitee
 	w.kid = w.b.Child(t, w.umbrella.ID)
 	w.client = w.b.Child(t, w.sub.ID)
+	w.b.Fund(t, w.umbrella.ID, w.sub.ID, w.bystander.ID)
 	return w
 }
 
@@ -481,6 +483,7 @@ func TestMembersWorkWithForms(t *testing.T) {
 		ctx := context.Background()
 		b := testfactory.New(t, db)
 		acc := b.Child(t, b.Root.ID)
+		b.Fund(t, acc.ID)
 		member := b.User(t, acc.ID, canopy.UserMember)
 		c := b.AsKey(t, b.SignIn(t, member.Email), "")
 		f, err := b.Svc.CreateForm(ctx, c, survey)
@@ -552,6 +555,7 @@ func TestFormIsolation(t *testing.T) {
 		grandchild := w.b.Child(t, w.client.ID)
 		strangerKid := w.b.Child(t, w.bystander.ID)
 		everyone := []*canopy.Account{w.b.Root, w.umbrella, w.sub, w.kid, w.client, grandchild, w.bystander, strangerKid}
+		w.b.Fund(t, w.b.Root.ID)
 		m := newModel(w.b.Root.ID)
 		for _, a := range everyone[1:] {
 			a, err := w.b.Svc.GetAccount(ctx, w.b.As(t, w.b.Root.ID), a.ID)

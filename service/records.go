@@ -34,10 +34,13 @@ func (s *Service) CreateRecord(ctx context.Context, c Caller, formID string, in 
 			ID: s.ids.New(canopy.PrefixRecord), FormID: f.ID, AccountID: o.acting.ID, Answers: dropNulls(in.Answers),
 			Version: 1, CreatedBy: c.Actor.ID, CreatedAt: o.now, UpdatedAt: o.now,
 		}
-		// Collecting a record is where usage is metered: one upload credit,
-		// drawn from the payer of the collecting account, in this very
-		// transaction (DESIGN rule 8; the ledger is the credits issue).
 		if err := o.tx.InsertRecord(ctx, r); err != nil {
+			return nil, err
+		}
+		// Collecting a record costs one upload credit, drawn from the payer
+		// of the collecting account in this same transaction (DESIGN rule
+		// 8): without the credit there is no record.
+		if _, _, err := o.charge(o.acting, Usage{Type: canopy.CreditUpload, Quantity: 1, Ref: "record:" + r.ID, Key: "record:" + r.ID}); err != nil {
 			return nil, err
 		}
 		o.audit(f.OwnerID, "record.created", "record", r.ID, map[string]string{"formId": f.ID, "accountId": o.acting.ID})

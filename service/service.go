@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -57,6 +58,9 @@ type Config struct {
 	InvitationDays int
 	// SignupDisabled turns POST /v1/signup off.
 	SignupDisabled bool
+	// CreditTypes are the credit types accounts hold (default upload and
+	// message).
+	CreditTypes []canopy.CreditType
 	// Clock and IDs are injected so tests control time and ids.
 	Clock  func() time.Time
 	IDs    *canopy.IDs
@@ -116,6 +120,15 @@ func New(st store.Store, cfg Config) *Service {
 		cfg.InvitePlans = []canopy.Plan{canopy.PlanEnterprise}
 	}
 	setDefault(&cfg.InvitationDays, canopy.DefaultInvitationDays)
+	// Records and SMS are charged in upload and message credits, so those
+	// two always exist; configuration adds more.
+	types := slices.Clone(canopy.DefaultCreditTypes)
+	for _, t := range cfg.CreditTypes {
+		if !slices.Contains(types, t) {
+			types = append(types, t)
+		}
+	}
+	cfg.CreditTypes = types
 	return &Service{
 		store:   st,
 		cfg:     cfg,

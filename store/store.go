@@ -49,6 +49,7 @@ const (
 	UniquePendingInvite = "invitations_one_pending"
 	UniqueContactEmail  = "contacts_email"
 	UniqueInviteToken   = "invitations_token"
+	UniqueLedgerKey     = "credit_ledger_idempotency"
 )
 
 // Conflict returns the constraint name of a conflict error, or "".
@@ -134,6 +135,7 @@ type Tx interface {
 	IdempotencyTx
 	InvitationTx
 	FormTx
+	CreditTx
 }
 
 // FormCursor is a position in a form listing, which runs in (owner path,
@@ -426,4 +428,79 @@ type IdempotencyTx interface {
 	SetIdempotencyResponse(ctx context.Context, scope, key string, status int, body []byte, location string) error
 	// DeleteIdempotencyBefore removes records older than t.
 	DeleteIdempotencyBefore(ctx context.Context, t time.Time) (int64, error)
+}
+
+// Balance is one account's holding of one credit type.
+type Balance struct {
+	AccountID string
+	Type      canopy.CreditType
+	Balance   int64
+}
+
+// CreditLimit is a monthly cap on what an account's subtree may draw from
+// an ancestor's credits.
+type CreditLimit struct {
+	AccountID string
+	Type      canopy.CreditType
+	Monthly   int64
+	SetBy     string
+	UpdatedAt time.Time
+}
+
+// LedgerFilter narrows a ledger listing: entries on either side of
+// AccountID, newest first, before Before (an entry id).
+type LedgerFilter struct {
+	AccountID string
+	Type      canopy.CreditType
+	Kind      canopy.EntryKind
+	From, To  time.Time // zero: unbounded
+	Before    string
+	Limit     int
+}
+
+// UsageRow is the net usage of one credit type by the accounts under one
+// path prefix.
+type UsageRow struct {
+	Prefix canopy.Path
+	Type   canopy.CreditType
+	Amount int64
+}
+
+// CreditTx keeps balances and the ledger. Balances change only together
+// with the ledger entry that explains them, in one transaction.
+type CreditTx interface {
+	// Balances lists an account's balances, by type.
+	Balances(ctx context.Context, accountID string) ([]Balance, error)
+	// AddCredits raises a balance, creating it at zero first.
+	AddCredits(ctx context.Context, accountID string, t canopy.CreditType, amount int64, at time.Time) error
+	// TakeCredits lowers a balance by amount if it holds that much, in one
+	// statement, and reports the balance it found when it does not.
+	TakeCredits(ctx context.Context, accountID string, t canopy.CreditType, amount int64, at time.Time) (ok bool, balance int64, err error)
+	// InsertLedgerEntry appends an entry; a second debit with the same
+	// usage account and idempotency key is a UniqueLedgerKey conflict.
+	InsertLedgerEntry(ctx context.Context, e *canopy.LedgerEntry) error
+	// LedgerEntryByKey finds the debit a retry repeats.
+	LedgerEntryByKey(ctx context.Context, usageAccountID, key string) (*canopy.LedgerEntry, error)
+	ListLedger(ctx context.Context, f LedgerFilter) ([]*canopy.LedgerEntry, error)
+	// UsageByPrefix sums net usage (usage less refunds) in [from, to) by the
+	// accounts under path, grouped by the first prefixLen bytes of their
+	// paths and by type.
+	UsageByPrefix(ctx context.Context, path canopy.Path, prefixLen int, from, to time.Time) ([]UsageRow, error)
+
+	// CreditLimits returns the caps of a type on any of the accounts.
+	CreditLimits(ctx context.Context, accountIDs []string, t canopy.CreditType) ([]CreditLimit, error)
+	ListCreditLimits(ctx context.Context, accountID string) ([]CreditLimit, error)
+	PutCreditLimit(ctx context.Context, l *CreditLimit) error
+	DeleteCreditLimit(ctx context.Context, accountID string, t canopy.CreditType) error
+	// AddMonthUsage counts amount against an account's month if the total
+	// stays within max, and reports the total it found when it would not.
+	AddMonthUsage(ctx context.Context, accountID string, t canopy.CreditType, month string, amount, max int64) (ok bool, used int64, err error)
+	// SetMonthUsage sets an account's count for a month (when a cap is set).
+	SetMonthUsage(ctx context.Context, accountID string, t canopy.CreditType, month string, used int64) error
+	MonthUsage(ctx context.Context, accountID string, t canopy.CreditType, month string) (int64, error)
+
+	// AllBalances and LedgerSums read every balance and, per account and
+	// type, the ledger's credits less its debits: the verifier compares them.
+	AllBalances(ctx context.Context) ([]Balance, error)
+	LedgerSums(ctx context.Context) ([]Balance, error)
 }

@@ -135,6 +135,20 @@ func (b *Bundle) Child(t testing.TB, parentID string) *canopy.Account {
 	return res.Account
 }
 
+// Fund grants each account a million credits of every default type, as
+// the platform root: enough that tests about something else never run out.
+func (b *Bundle) Fund(t testing.TB, accountIDs ...string) {
+	t.Helper()
+	for _, id := range accountIDs {
+		for _, ct := range canopy.DefaultCreditTypes {
+			_, err := b.Svc.Grant(context.Background(), b.As(t, b.Root.ID), id, service.GrantInput{Type: ct, Amount: 1_000_000, Reason: "test funds"})
+			if err != nil {
+				t.Fatalf("fund %s: %v", id, err)
+			}
+		}
+	}
+}
+
 // ChildInput returns a minimal valid create-child request with unique
 // names.
 func (b *Bundle) ChildInput() service.CreateChildInput {

@@ -97,7 +97,8 @@ func (dialect) Classify(err error) (string, bool) {
 	case "23505": // unique_violation
 		switch e.ConstraintName {
 		case store.UniqueUserEmail, store.UniqueUsername, store.UniqueAPIKeyHash, store.UniqueRootAccount,
-			store.UniqueExternalRef, store.UniqueWorkflowName, store.UniquePendingInvite, store.UniqueContactEmail, store.UniqueInviteToken:
+			store.UniqueExternalRef, store.UniqueWorkflowName, store.UniquePendingInvite, store.UniqueContactEmail, store.UniqueInviteToken,
+			store.UniqueLedgerKey:
 			return e.ConstraintName, false
 		case "idempotency_keys_pkey":
 			return store.UniqueIdempotency, false

@@ -123,6 +123,7 @@ var uniqueColumns = map[string]string{
 	"invitations.umbrella_id, invitations.invitee_key":                                   store.UniquePendingInvite,
 	"invitations.token_hash":                                                             store.UniqueInviteToken,
 	"contacts.account_id, contacts.email_norm":                                           store.UniqueContactEmail,
+	"credit_ledger.usage_account_id, credit_ledger.idempotency_key":                      store.UniqueLedgerKey,
 }
 
 func (dialect) Classify(err error) (string, bool) {

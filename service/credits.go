@@ -1,0 +1,620 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/canopyhq/canopy"
+	"github.com/canopyhq/canopy/store"
+)
+
+// creditType checks that t is one of the installation's credit types.
+func (s *Service) creditType(field string, t canopy.CreditType, v *canopy.Validator) {
+	if !slices.Contains(s.cfg.CreditTypes, t) {
+		names := make([]string, len(s.cfg.CreditTypes))
+		for i, ct := range s.cfg.CreditTypes {
+			names[i] = string(ct)
+		}
+		v.Add(field, "invalid-enum", "must be one of the credit types: %s", strings.Join(names, ", "))
+	}
+}
+
+func validAmount(v *canopy.Validator, field string, n int64) {
+	v.Check(n >= 1 && n <= canopy.MaxCreditAmount, field, "out-of-range", "must be a whole number from 1 to %d", canopy.MaxCreditAmount)
+}
+
+// payerOf walks DESIGN rule 8 from the account at path: the accounts on
+// the way, nearest first, and the index of the payer among them.
+func payerOf(ctx context.Context, tx store.Tx, path canopy.Path) ([]*canopy.Account, int, error) {
+	ids := path.IDs()
+	accs, err := tx.GetAccounts(ctx, ids)
+	if err != nil {
+		return nil, 0, err
+	}
+	byID := make(map[string]*canopy.Account, len(accs))
+	for _, a := range accs {
+		byID[a.ID] = a
+	}
+	up := make([]*canopy.Account, 0, len(ids))
+	steps := make([]canopy.PayerStep, 0, len(ids))
+	for i := len(ids) - 1; i >= 0; i-- {
+		a, ok := byID[ids[i]]
+		if !ok {
+			return nil, 0, fmt.Errorf("account %s on path %s: %w", ids[i], path, store.ErrNotFound)
+		}
+		step := canopy.PayerStep{AccountID: a.ID, Billing: canopy.BillingSelf}
+		if a.Link != nil {
+			step.Billing = a.Link.Billing
+		}
+		up, steps = append(up, a), append(steps, step)
+	}
+	return up, canopy.Payer(steps), nil
+}
+
+// Usage is one metered use of credits.
+type Usage struct {
+	Type     canopy.CreditType
+	Quantity int64
+	Reason   string
+	Ref      string // what was used: "record:rec_…", "sms:…"
+	// Key makes a retry a replay: the same key for the same account is
+	// charged once.
+	Key string
+}
+
+// errDebitReplayed ends a write whose debit lost the race for its
+// idempotency key to a concurrent twin; the caller answers with the
+// twin's entry.
+var errDebitReplayed = errors.New("debit already charged")
+
+// charge draws u from the payer of the account user, within the write:
+// the caps of every account on the way up are counted first, then the
+// payer's balance; anything short fails the whole write with 402. A usage
+// whose key was charged before returns that entry, charging nothing.
+func (o *op) charge(user *canopy.Account, u Usage) (entry *canopy.LedgerEntry, replayed bool, err error) {
+	if u.Key != "" {
+		prev, err := o.tx.LedgerEntryByKey(o.ctx, user.ID, u.Key)
+		if err == nil {
+			return prev, true, nil
+		}
+		if !isNotFound(err) {
+			return nil, false, err
+		}
+	}
+	up, payer, err := payerOf(o.ctx, o.tx, user.Path)
+	if err != nil {
+		return nil, false, err
+	}
+	e := &canopy.LedgerEntry{
+		ID: o.s.ids.New(canopy.PrefixLedgerEntry), At: o.now, Kind: canopy.EntryUsage, Type: u.Type, Amount: u.Quantity,
+		Debit: up[payer].ID, Credit: canopy.BookConsumption, Reason: u.Reason,
+		UsageAccountID: user.ID, UsagePath: user.Path, UsageRef: u.Ref, IdempotencyKey: u.Key, RequestID: o.caller.RequestID,
+	}
+	// The entry goes first: it claims the idempotency key, so a concurrent
+	// twin waits here (or fails) before touching a balance.
+	if err := o.tx.InsertLedgerEntry(o.ctx, e); err != nil {
+		if store.Conflict(err) == store.UniqueLedgerKey {
+			return nil, false, errDebitReplayed
+		}
+		return nil, false, err
+	}
+	ids := make([]string, len(up))
+	for i, a := range up {
+		ids[i] = a.ID
+	}
+	limits, err := o.tx.CreditLimits(o.ctx, ids, u.Type)
+	if err != nil {
+		return nil, false, err
+	}
+	// Nearest first, so the error names the cap closest to the user.
+	slices.SortFunc(limits, func(a, b store.CreditLimit) int {
+		return slices.Index(ids, a.AccountID) - slices.Index(ids, b.AccountID)
+	})
+	month := canopy.MonthOf(o.now)
+	for _, l := range limits {
+		ok, used, err := o.tx.AddMonthUsage(o.ctx, l.AccountID, u.Type, month, u.Quantity, l.Monthly)
+		if err != nil {
+			return nil, false, err
+		}
+		if !ok {
+			monthly := l.Monthly
+			return nil, false, &canopy.Error{Kind: canopy.KindPaymentRequired, Code: canopy.CodeChildLimitExceeded,
+				Message: fmt.Sprintf("account %s may use %d %s credits a month and has used %d this month; %d more would pass the cap",
+					l.AccountID, l.Monthly, u.Type, used, u.Quantity),
+				Shortfall: &canopy.Shortfall{Type: u.Type, Needed: u.Quantity, LimitedID: l.AccountID, Monthly: &monthly, Used: &used}}
+		}
+	}
+	ok, balance, err := o.tx.TakeCredits(o.ctx, e.Debit, u.Type, u.Quantity, o.now)
+	if err != nil {
+		return nil, false, err
+	}
+	if !ok {
+		return nil, false, &canopy.Error{Kind: canopy.KindPaymentRequired, Code: canopy.CodeInsufficientCredits,
+			Message:   fmt.Sprintf("account %s pays for this usage and holds %d %s credits; it needs %d", e.Debit, balance, u.Type, u.Quantity),
+			Shortfall: &canopy.Shortfall{Type: u.Type, Needed: u.Quantity, PayerID: e.Debit, Balance: &balance}}
+	}
+	return e, false, nil
+}
+
+// UsageInput is a metered event of the product built on Canopy.
+type UsageInput struct {
+	Type     canopy.CreditType `json:"type"`
+	Quantity int64             `json:"quantity"`
+	Reason   string            `json:"reason"`
+	// Reference names the event (the product's own id for it): a usage
+	// with a reference already charged for this account is not charged
+	// again. Without one, the request's Idempotency-Key serves.
+	Reference string `json:"reference"`
+}
+
+// UsageResult is a charged usage: its ledger entry, and whether it was
+// charged by an earlier request.
+type UsageResult struct {
+	Entry    *canopy.LedgerEntry `json:"entry"`
+	Replayed bool                `json:"replayed"`
+}
+
+// RecordUsage charges a usage by the acting account to its payer.
+func (s *Service) RecordUsage(ctx context.Context, c Caller, in UsageInput) (*UsageResult, error) {
+	var v canopy.Validator
+	s.creditType("type", in.Type, &v)
+	validAmount(&v, "quantity", in.Quantity)
+	canopy.ValidateText(&v, "reason", in.Reason, 500)
+	canopy.ValidateText(&v, "reference", in.Reference, 200)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	key := ""
+	switch {
+	case in.Reference != "":
+		key = "ref:" + in.Reference
+	default:
+		if idem, ok := ctx.Value(idemKey{}).(*Idempotent); ok {
+			key = "idem:" + idem.Key
+		}
+	}
+	res, err := writeWork(ctx, s, c, func(o *op) (*UsageResult, error) {
+		e, replayed, err := o.charge(o.acting, Usage{Type: in.Type, Quantity: in.Quantity, Reason: in.Reason, Ref: "usage", Key: key})
+		if err != nil {
+			return nil, err
+		}
+		return &UsageResult{Entry: e, Replayed: replayed}, nil
+	})
+	if errors.Is(err, errDebitReplayed) {
+		// A concurrent twin charged it first; its entry is the answer.
+		var prev *canopy.LedgerEntry
+		err = s.read(ctx, func(tx store.Tx) error {
+			var err error
+			prev, err = tx.LedgerEntryByKey(ctx, c.Acting.ID, key)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		return &UsageResult{Entry: prev, Replayed: true}, nil
+	}
+	return res, err
+}
+
+// GrantInput creates credits on an account's balance.
+type GrantInput struct {
+	Type   canopy.CreditType `json:"type"`
+	Amount int64             `json:"amount"`
+	Reason string            `json:"reason"`
+}
+
+// strictAncestor loads an open account the acting account sits above:
+// grants, transfers and caps are for ancestors, never for the account
+// itself — except that the platform root, which issues credits, may grant
+// to itself.
+func (o *op) strictAncestor(id, what string) (*canopy.Account, error) {
+	a, err := o.open(id)
+	if err != nil {
+		return nil, err
+	}
+	if a.ID == o.acting.ID && !(a.IsRoot() && what == "granting") {
+		return nil, canopy.Errorf(canopy.KindForbidden, canopy.CodeForbidden,
+			"%s an account's credits is for its ancestors (or the platform root); act as one of them", what)
+	}
+	return a, nil
+}
+
+// Grant creates credits on an account's balance, out of issuance: for the
+// platform root and the account's ancestors.
+func (s *Service) Grant(ctx context.Context, c Caller, accountID string, in GrantInput) (*canopy.LedgerEntry, error) {
+	var v canopy.Validator
+	s.creditType("type", in.Type, &v)
+	validAmount(&v, "amount", in.Amount)
+	canopy.ValidateText(&v, "reason", in.Reason, 500)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	return write(ctx, s, c, func(o *op) (*canopy.LedgerEntry, error) {
+		a, err := o.strictAncestor(accountID, "granting")
+		if err != nil {
+			return nil, err
+		}
+		e := &canopy.LedgerEntry{
+			ID: s.ids.New(canopy.PrefixLedgerEntry), At: o.now, Kind: canopy.EntryGrant, Type: in.Type, Amount: in.Amount,
+			Debit: canopy.BookIssuance, Credit: a.ID, Reason: in.Reason, RequestID: c.RequestID,
+		}
+		if err := o.tx.InsertLedgerEntry(ctx, e); err != nil {
+			return nil, err
+		}
+		if err := o.tx.AddCredits(ctx, a.ID, in.Type, in.Amount, o.now); err != nil {
+			return nil, err
+		}
+		o.audit(a.ID, "credits.granted", "ledgerEntry", e.ID, map[string]any{"type": in.Type, "amount": in.Amount})
+		return e, nil
+	})
+}
+
+// Transfer moves credits from the acting account's own balance to a
+// descendant's.
+func (s *Service) Transfer(ctx context.Context, c Caller, accountID string, in GrantInput) (*canopy.LedgerEntry, error) {
+	var v canopy.Validator
+	s.creditType("type", in.Type, &v)
+	validAmount(&v, "amount", in.Amount)
+	canopy.ValidateText(&v, "reason", in.Reason, 500)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	return write(ctx, s, c, func(o *op) (*canopy.LedgerEntry, error) {
+		a, err := o.strictAncestor(accountID, "transferring to")
+		if err != nil {
+			return nil, err
+		}
+		e := &canopy.LedgerEntry{
+			ID: s.ids.New(canopy.PrefixLedgerEntry), At: o.now, Kind: canopy.EntryTransfer, Type: in.Type, Amount: in.Amount,
+			Debit: o.acting.ID, Credit: a.ID, Reason: in.Reason, RequestID: c.RequestID,
+		}
+		if err := o.tx.InsertLedgerEntry(ctx, e); err != nil {
+			return nil, err
+		}
+		ok, balance, err := o.tx.TakeCredits(ctx, o.acting.ID, in.Type, in.Amount, o.now)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, &canopy.Error{Kind: canopy.KindPaymentRequired, Code: canopy.CodeInsufficientCredits,
+				Message:   fmt.Sprintf("account %s holds %d %s credits; it cannot transfer %d", o.acting.ID, balance, in.Type, in.Amount),
+				Shortfall: &canopy.Shortfall{Type: in.Type, Needed: in.Amount, PayerID: o.acting.ID, Balance: &balance}}
+		}
+		if err := o.tx.AddCredits(ctx, a.ID, in.Type, in.Amount, o.now); err != nil {
+			return nil, err
+		}
+		o.audit(a.ID, "credits.transferred", "ledgerEntry", e.ID, map[string]any{"type": in.Type, "amount": in.Amount, "from": o.acting.ID})
+		return e, nil
+	})
+}
+
+// Credits is an account's credits as GET …/credits shows them.
+type Credits struct {
+	AccountID string        `json:"accountId"`
+	Balances  []TypeAmount  `json:"balances"`
+	Payer     CreditsPayer  `json:"payer"`
+	Limits    []LimitStatus `json:"limits"`
+}
+
+// TypeAmount is an amount of one credit type.
+type TypeAmount struct {
+	Type   canopy.CreditType `json:"type"`
+	Amount int64             `json:"amount"`
+}
+
+// CreditsPayer says who pays for the account's usage and what it may
+// still draw: the payer's balance, less what the caps on the way allow.
+type CreditsPayer struct {
+	AccountID      string       `json:"accountId"`
+	PaidByAncestor bool         `json:"paidByAncestor"`
+	Available      []TypeAmount `json:"available"`
+}
+
+// LimitStatus is a cap on the account and what it used of it this month.
+type LimitStatus struct {
+	Type      canopy.CreditType `json:"type"`
+	Monthly   int64             `json:"monthly"`
+	UsedMonth int64             `json:"usedThisMonth"`
+	Month     string            `json:"month"`
+	SetBy     string            `json:"setBy"`
+	UpdatedAt time.Time         `json:"updatedAt"`
+}
+
+// GetCredits returns an account's balances, its payer and what it may
+// still draw, and the caps on it.
+func (s *Service) GetCredits(ctx context.Context, c Caller, accountID string) (*Credits, error) {
+	var out *Credits
+	err := s.read(ctx, func(tx store.Tx) error {
+		a, err := visibleIn(ctx, tx, c, accountID)
+		if err != nil {
+			return err
+		}
+		month := canopy.MonthOf(s.now())
+		out = &Credits{AccountID: a.ID, Balances: []TypeAmount{}, Limits: []LimitStatus{}}
+		own, err := tx.Balances(ctx, a.ID)
+		if err != nil {
+			return err
+		}
+		up, payer, err := payerOf(ctx, tx, a.Path)
+		if err != nil {
+			return err
+		}
+		payerBalances := own
+		if payer > 0 {
+			if payerBalances, err = tx.Balances(ctx, up[payer].ID); err != nil {
+				return err
+			}
+		}
+		out.Payer = CreditsPayer{AccountID: up[payer].ID, PaidByAncestor: payer > 0, Available: []TypeAmount{}}
+		ids := make([]string, len(up))
+		for i, x := range up {
+			ids[i] = x.ID
+		}
+		for _, t := range s.cfg.CreditTypes {
+			out.Balances = append(out.Balances, TypeAmount{t, amountOf(own, t)})
+			avail := amountOf(payerBalances, t)
+			limits, err := tx.CreditLimits(ctx, ids, t)
+			if err != nil {
+				return err
+			}
+			for _, l := range limits {
+				used, err := tx.MonthUsage(ctx, l.AccountID, t, month)
+				if err != nil {
+					return err
+				}
+				avail = min(avail, max(0, l.Monthly-used))
+				if l.AccountID == a.ID {
+					out.Limits = append(out.Limits, LimitStatus{Type: t, Monthly: l.Monthly, UsedMonth: used, Month: month, SetBy: l.SetBy, UpdatedAt: l.UpdatedAt})
+				}
+			}
+			out.Payer.Available = append(out.Payer.Available, TypeAmount{t, avail})
+		}
+		return nil
+	})
+	return out, err
+}
+
+func amountOf(bs []store.Balance, t canopy.CreditType) int64 {
+	for _, b := range bs {
+		if b.Type == t {
+			return b.Balance
+		}
+	}
+	return 0
+}
+
+// LimitInput caps what an account's subtree may use of a credit type in a
+// calendar month (UTC).
+type LimitInput struct {
+	Type    canopy.CreditType `json:"type"`
+	Monthly *int64            `json:"monthly"`
+}
+
+// SetLimit puts a monthly cap on an account (its ancestors only). The
+// month's usage so far counts against it at once.
+func (s *Service) SetLimit(ctx context.Context, c Caller, accountID string, in LimitInput) (*LimitStatus, error) {
+	var v canopy.Validator
+	s.creditType("type", in.Type, &v)
+	if in.Monthly == nil {
+		v.Add("monthly", "required", "is required: the credits the account may use a month (0 stops its usage)")
+	} else {
+		v.Check(*in.Monthly >= 0 && *in.Monthly <= canopy.MaxCreditAmount, "monthly", "out-of-range", "must be from 0 to %d", canopy.MaxCreditAmount)
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	return write(ctx, s, c, func(o *op) (*LimitStatus, error) {
+		a, err := o.strictAncestor(accountID, "capping")
+		if err != nil {
+			return nil, err
+		}
+		l := &store.CreditLimit{AccountID: a.ID, Type: in.Type, Monthly: *in.Monthly, SetBy: o.acting.ID, UpdatedAt: o.now}
+		if err := o.tx.PutCreditLimit(ctx, l); err != nil {
+			return nil, err
+		}
+		month := canopy.MonthOf(o.now)
+		start, _ := time.Parse("2006-01", month)
+		rows, err := o.tx.UsageByPrefix(ctx, a.Path, len(a.Path), start, start.AddDate(0, 1, 0))
+		if err != nil {
+			return nil, err
+		}
+		var used int64
+		for _, r := range rows {
+			if r.Type == in.Type {
+				used += r.Amount
+			}
+		}
+		if err := o.tx.SetMonthUsage(ctx, a.ID, in.Type, month, max(0, used)); err != nil {
+			return nil, err
+		}
+		o.audit(a.ID, "credits.limitSet", "account", a.ID, map[string]any{"type": in.Type, "monthly": *in.Monthly})
+		return &LimitStatus{Type: in.Type, Monthly: l.Monthly, UsedMonth: max(0, used), Month: month, SetBy: l.SetBy, UpdatedAt: l.UpdatedAt}, nil
+	})
+}
+
+// DeleteLimit lifts a cap.
+func (s *Service) DeleteLimit(ctx context.Context, c Caller, accountID string, t canopy.CreditType) error {
+	_, err := write(ctx, s, c, func(o *op) (struct{}, error) {
+		a, err := o.strictAncestor(accountID, "capping")
+		if err != nil {
+			return struct{}{}, err
+		}
+		if err := o.tx.DeleteCreditLimit(ctx, a.ID, t); isNotFound(err) {
+			return struct{}{}, canopy.NotFound("limit")
+		} else if err != nil {
+			return struct{}{}, err
+		}
+		o.audit(a.ID, "credits.limitDeleted", "account", a.ID, map[string]any{"type": t})
+		return struct{}{}, nil
+	})
+	return err
+}
+
+// LedgerQuery narrows a ledger listing.
+type LedgerQuery struct {
+	Type     canopy.CreditType
+	Kind     canopy.EntryKind
+	From, To time.Time
+}
+
+// ListLedger lists the entries on either side of an account, newest first.
+func (s *Service) ListLedger(ctx context.Context, c Caller, accountID string, q LedgerQuery, pr PageRequest) (Page[*canopy.LedgerEntry], error) {
+	const kind = "ledger"
+	before, err := decodeIDCursor(kind, canopy.PrefixLedgerEntry, pr.Cursor)
+	if err != nil {
+		return Page[*canopy.LedgerEntry]{}, err
+	}
+	if q.Kind != "" && !q.Kind.Valid() {
+		return Page[*canopy.LedgerEntry]{}, canopy.BadParam("kind", "invalid-enum", "must be grant, transfer, usage or refund")
+	}
+	if q.Type != "" && !slices.Contains(s.cfg.CreditTypes, q.Type) {
+		return Page[*canopy.LedgerEntry]{}, canopy.BadParam("type", "invalid-enum", "is not one of the credit types")
+	}
+	var rows []*canopy.LedgerEntry
+	err = s.read(ctx, func(tx store.Tx) error {
+		a, err := visibleIn(ctx, tx, c, accountID)
+		if err != nil {
+			return err
+		}
+		rows, err = tx.ListLedger(ctx, store.LedgerFilter{AccountID: a.ID, Type: q.Type, Kind: q.Kind, From: q.From, To: q.To,
+			Before: before, Limit: pr.limit() + 1})
+		return err
+	})
+	if err != nil {
+		return Page[*canopy.LedgerEntry]{}, err
+	}
+	return paginate(rows, pr.limit(), kind, func(e *canopy.LedgerEntry) string { return e.ID }), nil
+}
+
+// UsageReport is an account's subtree's net usage in a period, per child.
+type UsageReport struct {
+	AccountID string       `json:"accountId"`
+	From      time.Time    `json:"from"`
+	To        time.Time    `json:"to"`
+	GroupBy   string       `json:"groupBy"`
+	Groups    []UsageGroup `json:"groups"`
+	Total     []TypeAmount `json:"total"`
+}
+
+// UsageGroup is the usage of one child's subtree (or of the account
+// itself, with self true).
+type UsageGroup struct {
+	AccountID string       `json:"accountId"`
+	Self      bool         `json:"self"`
+	Usage     []TypeAmount `json:"usage"`
+}
+
+// GetUsage rolls an account's subtree's usage up per child over [from, to)
+// (default: this calendar month, UTC), so an umbrella can bill its
+// clients. groupBy is "child" (the default) or "none".
+func (s *Service) GetUsage(ctx context.Context, c Caller, accountID string, from, to time.Time, groupBy string) (*UsageReport, error) {
+	if groupBy == "" {
+		groupBy = "child"
+	}
+	if groupBy != "child" && groupBy != "none" {
+		return nil, canopy.BadParam("groupBy", "invalid-enum", "must be child or none")
+	}
+	if from.IsZero() && to.IsZero() {
+		start, _ := time.Parse("2006-01", canopy.MonthOf(s.now()))
+		from, to = start, start.AddDate(0, 1, 0)
+	}
+	if from.IsZero() || to.IsZero() || !from.Before(to) {
+		return nil, canopy.BadParam("from", "invalid-range", "from and to go together, from before to")
+	}
+	var out *UsageReport
+	err := s.read(ctx, func(tx store.Tx) error {
+		a, err := visibleIn(ctx, tx, c, accountID)
+		if err != nil {
+			return err
+		}
+		prefix := len(a.Path)
+		if groupBy == "child" {
+			prefix += len(a.ID) + 1 // one more "acc_…/" segment: ids all have one length
+		}
+		rows, err := tx.UsageByPrefix(ctx, a.Path, prefix, from, to)
+		if err != nil {
+			return err
+		}
+		out = &UsageReport{AccountID: a.ID, From: from.UTC(), To: to.UTC(), GroupBy: groupBy, Groups: []UsageGroup{}, Total: []TypeAmount{}}
+		totals := map[canopy.CreditType]int64{}
+		for _, r := range rows {
+			ids := r.Prefix.IDs()
+			id := ids[len(ids)-1]
+			if n := len(out.Groups); n == 0 || out.Groups[n-1].AccountID != id {
+				out.Groups = append(out.Groups, UsageGroup{AccountID: id, Self: id == a.ID, Usage: []TypeAmount{}})
+			}
+			g := &out.Groups[len(out.Groups)-1]
+			g.Usage = append(g.Usage, TypeAmount{r.Type, r.Amount})
+			totals[r.Type] += r.Amount
+		}
+		for _, t := range s.cfg.CreditTypes {
+			out.Total = append(out.Total, TypeAmount{t, totals[t]})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Mismatch is a balance that differs from its ledger.
+type Mismatch struct {
+	AccountID string
+	Type      canopy.CreditType
+	Balance   int64 // stored
+	Ledger    int64 // sum of entries
+}
+
+// VerifyCredits proves the ledger invariant: every stored balance equals
+// its entries' credits less debits, no balance is negative, and the books
+// balance (issuance less consumption equals the sum of balances). It reads
+// one snapshot.
+func (s *Service) VerifyCredits(ctx context.Context) (mismatches []Mismatch, balances int, err error) {
+	err = s.read(ctx, func(tx store.Tx) error {
+		stored, err := tx.AllBalances(ctx)
+		if err != nil {
+			return err
+		}
+		sums, err := tx.LedgerSums(ctx)
+		if err != nil {
+			return err
+		}
+		balances = len(stored)
+		type key struct {
+			acc string
+			t   canopy.CreditType
+		}
+		ledger := map[key]int64{}
+		books := map[canopy.CreditType]int64{}
+		for _, b := range sums {
+			if b.AccountID == canopy.BookIssuance || b.AccountID == canopy.BookConsumption {
+				books[b.Type] += b.Balance
+				continue
+			}
+			ledger[key{b.AccountID, b.Type}] = b.Balance
+		}
+		held := map[canopy.CreditType]int64{}
+		for _, b := range stored {
+			k := key{b.AccountID, b.Type}
+			if b.Balance != ledger[k] || b.Balance < 0 {
+				mismatches = append(mismatches, Mismatch{b.AccountID, b.Type, b.Balance, ledger[k]})
+			}
+			held[b.Type] += b.Balance
+			delete(ledger, k)
+		}
+		for k, sum := range ledger {
+			if sum != 0 {
+				mismatches = append(mismatches, Mismatch{k.acc, k.t, 0, sum})
+			}
+		}
+		for t, sum := range books {
+			if sum+held[t] != 0 {
+				mismatches = append(mismatches, Mismatch{"(books)", t, held[t], -sum})
+			}
+		}
+		return nil
+	})
+	return mismatches, balances, err
+}

@@ -1,0 +1,237 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/canopyhq/canopy"
+	"github.com/canopyhq/canopy/store"
+)
+
+func scanBalance(r rowScanner) (store.Balance, error) {
+	var b store.Balance
+	return b, r.Scan(&b.AccountID, &b.Type, &b.Balance)
+}
+
+func (t *tx) Balances(ctx context.Context, accountID string) ([]store.Balance, error) {
+	return scanAll(ctx, t, scanBalance, `SELECT account_id, type, balance FROM credit_balances
+		WHERE account_id = ? ORDER BY type`, accountID)
+}
+
+func (t *tx) AddCredits(ctx context.Context, accountID string, ct canopy.CreditType, amount int64, at time.Time) error {
+	_, err := t.exec(ctx, `INSERT INTO credit_balances (account_id, type, balance, updated_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (account_id, type) DO UPDATE SET balance = credit_balances.balance + excluded.balance,
+			updated_at = excluded.updated_at`, accountID, string(ct), amount, at)
+	if err != nil {
+		return fmt.Errorf("add credits: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) TakeCredits(ctx context.Context, accountID string, ct canopy.CreditType, amount int64, at time.Time) (bool, int64, error) {
+	// The condition and the change are one statement: two debits racing
+	// for the last credit cannot both pass it.
+	res, err := t.exec(ctx, `UPDATE credit_balances SET balance = balance - ?, updated_at = ?
+		WHERE account_id = ? AND type = ? AND balance >= ?`, amount, at, accountID, string(ct), amount)
+	if err != nil {
+		return false, 0, fmt.Errorf("take credits: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return false, 0, err
+	} else if n == 1 {
+		return true, 0, nil
+	}
+	var balance int64
+	err = t.queryRow(ctx, `SELECT balance FROM credit_balances WHERE account_id = ? AND type = ?`, accountID, string(ct)).Scan(&balance)
+	if err != nil && err != sql.ErrNoRows {
+		return false, 0, fmt.Errorf("read balance: %w", err)
+	}
+	return false, balance, nil
+}
+
+const ledgerCols = `id, at, kind, type, amount, debit_account, credit_account, reason,
+	usage_account_id, usage_path, usage_ref, idempotency_key, request_id`
+
+func scanEntry(r rowScanner) (*canopy.LedgerEntry, error) {
+	var (
+		e                       canopy.LedgerEntry
+		at                      dbTime
+		usageAcc, path, ref, ik sql.NullString
+	)
+	if err := r.Scan(&e.ID, &at, &e.Kind, &e.Type, &e.Amount, &e.Debit, &e.Credit, &e.Reason,
+		&usageAcc, &path, &ref, &ik, &e.RequestID); err != nil {
+		return nil, err
+	}
+	e.At = at.T
+	e.UsageAccountID, e.UsagePath, e.UsageRef, e.IdempotencyKey = usageAcc.String, canopy.Path(path.String), ref.String, ik.String
+	return &e, nil
+}
+
+func (t *tx) InsertLedgerEntry(ctx context.Context, e *canopy.LedgerEntry) error {
+	_, err := t.exec(ctx, `INSERT INTO credit_ledger (`+ledgerCols+`) VALUES (`+placeholders(13)+`)`,
+		e.ID, e.At, string(e.Kind), string(e.Type), e.Amount, e.Debit, e.Credit, e.Reason,
+		nullable(e.UsageAccountID), nullable(string(e.UsagePath)), nullable(e.UsageRef), nullable(e.IdempotencyKey), e.RequestID)
+	if err != nil {
+		return fmt.Errorf("insert ledger entry: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) LedgerEntryByKey(ctx context.Context, usageAccountID, key string) (*canopy.LedgerEntry, error) {
+	e, err := scanEntry(t.queryRow(ctx, `SELECT `+ledgerCols+` FROM credit_ledger
+		WHERE usage_account_id = ? AND idempotency_key = ?`, usageAccountID, key))
+	return e, t.db.mapErr(err)
+}
+
+func (t *tx) ListLedger(ctx context.Context, f store.LedgerFilter) ([]*canopy.LedgerEntry, error) {
+	// One side at a time keeps each half an index range; UNION ALL cannot
+	// repeat an entry because debit and credit accounts always differ.
+	half := func(col string) (string, []any) {
+		q := `SELECT ` + ledgerCols + ` FROM credit_ledger WHERE ` + col + ` = ?`
+		args := []any{f.AccountID}
+		if f.Type != "" {
+			q += ` AND type = ?`
+			args = append(args, string(f.Type))
+		}
+		if f.Kind != "" {
+			q += ` AND kind = ?`
+			args = append(args, string(f.Kind))
+		}
+		if !f.From.IsZero() {
+			q += ` AND at >= ?`
+			args = append(args, f.From)
+		}
+		if !f.To.IsZero() {
+			q += ` AND at < ?`
+			args = append(args, f.To)
+		}
+		if f.Before != "" {
+			q += ` AND id < ?`
+			args = append(args, f.Before)
+		}
+		q += ` ORDER BY id DESC LIMIT ?`
+		return q, append(args, f.Limit)
+	}
+	q1, a1 := half("debit_account")
+	q2, a2 := half("credit_account")
+	q := `SELECT * FROM (SELECT * FROM (` + q1 + `) AS d UNION ALL SELECT * FROM (` + q2 + `) AS c) AS e ORDER BY id DESC LIMIT ?`
+	args := append(append(a1, a2...), f.Limit)
+	return scanAll(ctx, t, scanEntry, q, args...)
+}
+
+func (t *tx) UsageByPrefix(ctx context.Context, path canopy.Path, prefixLen int, from, to time.Time) ([]store.UsageRow, error) {
+	return scanAll(ctx, t, func(r rowScanner) (store.UsageRow, error) {
+		var u store.UsageRow
+		var p string
+		err := r.Scan(&p, &u.Type, &u.Amount)
+		u.Prefix = canopy.Path(p)
+		return u, err
+	}, `SELECT substr(usage_path, 1, ?) AS prefix, type,
+			sum(CASE kind WHEN 'usage' THEN amount ELSE -amount END)
+		FROM credit_ledger
+		WHERE usage_path >= ? AND usage_path < ? AND at >= ? AND at < ? AND kind IN ('usage', 'refund')
+		GROUP BY substr(usage_path, 1, ?), type ORDER BY prefix, type`,
+		prefixLen, string(path), string(path.SubtreeEnd()), from, to, prefixLen)
+}
+
+func scanLimit(r rowScanner) (store.CreditLimit, error) {
+	var (
+		l  store.CreditLimit
+		at dbTime
+	)
+	err := r.Scan(&l.AccountID, &l.Type, &l.Monthly, &l.SetBy, &at)
+	l.UpdatedAt = at.T
+	return l, err
+}
+
+const limitCols = `account_id, type, monthly, set_by, updated_at`
+
+func (t *tx) CreditLimits(ctx context.Context, accountIDs []string, ct canopy.CreditType) ([]store.CreditLimit, error) {
+	if len(accountIDs) == 0 {
+		return nil, nil
+	}
+	args := []any{string(ct)}
+	for _, id := range accountIDs {
+		args = append(args, id)
+	}
+	return scanAll(ctx, t, scanLimit, `SELECT `+limitCols+` FROM credit_limits
+		WHERE type = ? AND account_id IN (`+placeholders(len(accountIDs))+`)`, args...)
+}
+
+func (t *tx) ListCreditLimits(ctx context.Context, accountID string) ([]store.CreditLimit, error) {
+	return scanAll(ctx, t, scanLimit, `SELECT `+limitCols+` FROM credit_limits WHERE account_id = ? ORDER BY type`, accountID)
+}
+
+func (t *tx) PutCreditLimit(ctx context.Context, l *store.CreditLimit) error {
+	_, err := t.exec(ctx, `INSERT INTO credit_limits (`+limitCols+`) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (account_id, type) DO UPDATE SET monthly = excluded.monthly, set_by = excluded.set_by,
+			updated_at = excluded.updated_at`, l.AccountID, string(l.Type), l.Monthly, l.SetBy, l.UpdatedAt)
+	if err != nil {
+		return fmt.Errorf("put credit limit: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) DeleteCreditLimit(ctx context.Context, accountID string, ct canopy.CreditType) error {
+	res, err := t.exec(ctx, `DELETE FROM credit_limits WHERE account_id = ? AND type = ?`, accountID, string(ct))
+	if err != nil {
+		return fmt.Errorf("delete credit limit: %w", err)
+	}
+	return expectOne(res)
+}
+
+func (t *tx) AddMonthUsage(ctx context.Context, accountID string, ct canopy.CreditType, month string, amount, max int64) (bool, int64, error) {
+	if amount > max {
+		used, err := t.MonthUsage(ctx, accountID, ct, month)
+		return false, used, err
+	}
+	res, err := t.exec(ctx, `INSERT INTO credit_month_usage (account_id, type, month, used) VALUES (?, ?, ?, ?)
+		ON CONFLICT (account_id, type, month) DO UPDATE SET used = credit_month_usage.used + excluded.used
+		WHERE credit_month_usage.used + excluded.used <= ?`, accountID, string(ct), month, amount, max)
+	if err != nil {
+		return false, 0, fmt.Errorf("count month usage: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return false, 0, err
+	} else if n == 1 {
+		return true, 0, nil
+	}
+	used, err := t.MonthUsage(ctx, accountID, ct, month)
+	return false, used, err
+}
+
+func (t *tx) SetMonthUsage(ctx context.Context, accountID string, ct canopy.CreditType, month string, used int64) error {
+	_, err := t.exec(ctx, `INSERT INTO credit_month_usage (account_id, type, month, used) VALUES (?, ?, ?, ?)
+		ON CONFLICT (account_id, type, month) DO UPDATE SET used = excluded.used`, accountID, string(ct), month, used)
+	if err != nil {
+		return fmt.Errorf("set month usage: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) MonthUsage(ctx context.Context, accountID string, ct canopy.CreditType, month string) (int64, error) {
+	var used int64
+	err := t.queryRow(ctx, `SELECT used FROM credit_month_usage WHERE account_id = ? AND type = ? AND month = ?`,
+		accountID, string(ct), month).Scan(&used)
+	if err == sql.ErrNoRows {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read month usage: %w", err)
+	}
+	return used, nil
+}
+
+func (t *tx) AllBalances(ctx context.Context) ([]store.Balance, error) {
+	return scanAll(ctx, t, scanBalance, `SELECT account_id, type, balance FROM credit_balances ORDER BY account_id, type`)
+}
+
+func (t *tx) LedgerSums(ctx context.Context) ([]store.Balance, error) {
+	return scanAll(ctx, t, scanBalance, `SELECT account, type, sum(delta) FROM (
+			SELECT credit_account AS account, type, amount AS delta FROM credit_ledger
+			UNION ALL
+			SELECT debit_account, type, -amount FROM credit_ledger
+		) AS sides GROUP BY account, type ORDER BY account, type`)
+}
