@@ -26,6 +26,7 @@ type serviceFlags struct {
 	invitePlans                    *string
 	invitationDays                 *int
 	signup                         *bool
+	creditTypes                    *string
 }
 
 func addServiceFlags(f *flags) serviceFlags {
@@ -49,6 +50,8 @@ func addServiceFlags(f *flags) serviceFlags {
 		invitationDays: f.int("invitation-days", "CANOPY_INVITATION_DAYS", canopy.DefaultInvitationDays,
 			"default life of an invitation, in days (1-30)"),
 		signup: f.bool("signup", "CANOPY_SIGNUP", true, "allow POST /v1/signup: anyone may register a free top-level account"),
+		creditTypes: f.string("credit-types", "CANOPY_CREDIT_TYPES", "",
+			"comma-separated credit types besides upload and message (lower-case letters, digits, dashes)"),
 	}
 }
 
@@ -74,12 +77,22 @@ func (sf serviceFlags) config(addr string, ids *canopy.IDs, log *slog.Logger) (s
 	if *sf.invitationDays < canopy.MinInvitationDays || *sf.invitationDays > canopy.MaxInvitationDays {
 		return service.Config{}, usageError{"--invitation-days must be between 1 and 30"}
 	}
+	var types []canopy.CreditType
+	for _, t := range strings.Split(*sf.creditTypes, ",") {
+		if t = strings.TrimSpace(t); t == "" {
+			continue
+		}
+		if !canopy.ValidCreditTypeName(t) {
+			return service.Config{}, usageError{fmt.Sprintf("--credit-types: %q is not a credit type name (lower-case letters, digits and dashes, up to 32)", t)}
+		}
+		types = append(types, canopy.CreditType(t))
+	}
 	return service.Config{
 		MaxDepth: *sf.maxDepth, AuthCacheTTL: *sf.cacheTTL, IDs: ids, Logger: log,
 		PublicURL: public, TokenTTL: *sf.tokenTTL, SessionTTL: *sf.sessionTTL, SessionIdle: *sf.idle,
 		LoginSlowAfter: *sf.slowAfter, LoginLockAfter: *sf.lockAfter, LoginLockFor: *sf.lockFor,
 		OutboxMaxAttempts: *sf.maxAttempts, OutboxBackoff: *sf.backoff, OutboxMaxBackoff: *sf.maxBackoff, OutboxLease: *sf.leaseTime,
-		InvitePlans: plans, InvitationDays: *sf.invitationDays, SignupDisabled: !*sf.signup,
+		InvitePlans: plans, InvitationDays: *sf.invitationDays, SignupDisabled: !*sf.signup, CreditTypes: types,
 	}, nil
 }
 

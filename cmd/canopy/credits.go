@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/canopyhq/canopy"
+)
+
+const creditsSummary = `Checks the credits ledger:
+  canopy credits verify   prove that every balance equals its ledger entries (credits less
+                          debits), that none is negative and that the books balance; exits 1
+                          and lists the differences when they do not`
+
+func runCredits(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") && args[0] != "-h" && args[0] != "--help" {
+		fmt.Fprintln(stderr, creditsSummary)
+		return usageError{"credits needs a subcommand: verify"}
+	}
+	sub, args := args[0], args[1:]
+	if sub == "-h" || sub == "--help" || sub == "help" {
+		fmt.Fprintln(stdout, creditsSummary)
+		return nil
+	}
+	if sub != "verify" {
+		return usageError{fmt.Sprintf("unknown credits subcommand %q (verify)", sub)}
+	}
+	f := newFlags("credits verify", creditsSummary, getenv, stderr)
+	db := addDBFlags(f)
+	svcFlags := addServiceFlags(f)
+	logLevel := f.string("log-level", "CANOPY_LOG_LEVEL", "warn", "debug, info, warn or error")
+	if err := f.parseWithArgs(args); err != nil {
+		return err
+	}
+	log, err := newLogger(stderr, *logLevel)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, db)
+	if err != nil {
+		return err
+	}
+	defer st.db.Close()
+	if _, err := st.migrate(ctx, st.db); err != nil {
+		return err
+	}
+	cfg, err := svcFlags.config("127.0.0.1:8080", canopy.NewIDs(nil, nil), log)
+	if err != nil {
+		return err
+	}
+	mismatches, balances, err := newService(st.db, cfg).VerifyCredits(ctx)
+	if err != nil {
+		return err
+	}
+	if len(mismatches) == 0 {
+		fmt.Fprintf(stdout, "ok: %d balance(s) equal their ledger entries; none is negative; the books balance\n", balances)
+		return nil
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ACCOUNT\tTYPE\tBALANCE\tLEDGER")
+	for _, m := range mismatches {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\n", m.AccountID, m.Type, m.Balance, m.Ledger)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return fmt.Errorf("%d balance(s) differ from the ledger", len(mismatches))
+}

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestCreditsVerify runs the README's flow against a served database, then
+// proves that the verifier notices a balance changed behind the ledger's
+// back.
+func TestCreditsVerify(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "canopy.db")
+	dbURL := "sqlite:" + path
+	runCmd := func(args ...string) (string, error) {
+		var out, errOut bytes.Buffer
+		err := run(context.Background(), args, func(string) string { return "" }, nil, &out, &errOut)
+		return out.String() + errOut.String(), err
+	}
+	s := startServe(t, nil, "--database-url", dbURL, "--credit-types", "storage-gb")
+	key := s.rootKey(t)
+	status, res := s.call(t, key, "", "POST", "/v1/accounts", map[string]any{"account": map[string]any{"name": "Umbrella", "email": "u@x.example"}})
+	require.Equal(t, 201, status)
+	umbrella := res["account"].(map[string]any)["id"].(string)
+	status, res = s.call(t, key, umbrella, "POST", "/v1/accounts", map[string]any{"account": map[string]any{"name": "Clinic", "email": "c@x.example"}})
+	require.Equal(t, 201, status)
+	clinic := res["account"].(map[string]any)["id"].(string)
+	status, res = s.call(t, key, "", "POST", "/v1/accounts/"+umbrella+"/credits/grants", map[string]any{"type": "storage-gb", "amount": 10, "reason": "November"})
+	require.Equal(t, 201, status, "%v", res)
+	status, res = s.call(t, key, clinic, "POST", "/v1/usage", map[string]any{"type": "storage-gb", "quantity": 4, "reference": "nov-storage"})
+	require.Equal(t, 201, status, "the clinic's usage is paid by its umbrella: %v", res)
+	status, res = s.call(t, key, clinic, "POST", "/v1/usage", map[string]any{"type": "storage-gb", "quantity": 7})
+	require.Equal(t, 402, status, "%v", res)
+	require.Equal(t, "insufficient-credits", res["code"])
+	s.stop(t)
+
+	out, err := runCmd("credits", "verify", "--database-url", dbURL)
+	require.NoError(t, err, out)
+	require.Contains(t, out, "ok: 1 balance(s)")
+
+	db, err := sql.Open("sqlite", path)
+	require.NoError(t, err)
+	_, err = db.Exec(`UPDATE credit_balances SET balance = balance + 1`)
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+	out, err = runCmd("credits", "verify", "--database-url", dbURL)
+	require.Error(t, err)
+	require.Equal(t, 1, exitCode(err))
+	require.Contains(t, out, umbrella+"  storage-gb  7        6")
+
+	_, err = runCmd("credits", "audit")
+	require.Equal(t, 2, exitCode(err))
+	_, err = runCmd("serve", "--credit-types", "Bad Type")
+	require.Equal(t, 2, exitCode(err))
+}
