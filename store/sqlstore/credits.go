@@ -132,8 +132,8 @@ func (t *tx) UsageByPrefix(ctx context.Context, path canopy.Path, prefixLen int,
 			sum(CASE kind WHEN 'usage' THEN amount ELSE -amount END)
 		FROM credit_ledger
 		WHERE usage_path >= ? AND usage_path < ? AND at >= ? AND at < ? AND kind IN ('usage', 'refund')
-		GROUP BY substr(usage_path, 1, ?), type ORDER BY prefix, type`,
-		prefixLen, string(path), string(path.SubtreeEnd()), from, to, prefixLen)
+		GROUP BY 1, 2 ORDER BY 1, 2`,
+		prefixLen, string(path), string(path.SubtreeEnd()), from, to)
 }
 
 func scanLimit(r rowScanner) (store.CreditLimit, error) {

@@ -1,0 +1,412 @@
+package service_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/canopyhq/canopy"
+	"github.com/canopyhq/canopy/internal/testdb"
+	"github.com/canopyhq/canopy/internal/testfactory"
+	"github.com/canopyhq/canopy/service"
+	"github.com/canopyhq/canopy/store/sqlstore"
+)
+
+func balanceOf(t *testing.T, b *testfactory.Bundle, id string, ct canopy.CreditType) int64 {
+	t.Helper()
+	cr, err := b.Svc.GetCredits(context.Background(), b.As(t, b.Root.ID), id)
+	require.NoError(t, err)
+	for _, x := range cr.Balances {
+		if x.Type == ct {
+			return x.Amount
+		}
+	}
+	t.Fatalf("no %s balance for %s", ct, id)
+	return 0
+}
+
+func requireVerified(t *testing.T, b *testfactory.Bundle) {
+	t.Helper()
+	mismatches, _, err := b.Svc.VerifyCredits(context.Background())
+	require.NoError(t, err)
+	require.Empty(t, mismatches, "every balance equals its ledger")
+}
+
+func grant(t *testing.T, b *testfactory.Bundle, id string, ct canopy.CreditType, n int64) {
+	t.Helper()
+	_, err := b.Svc.Grant(context.Background(), b.As(t, b.Root.ID), id, service.GrantInput{Type: ct, Amount: n})
+	require.NoError(t, err)
+}
+
+// TestPayerFollowsBillingLinks is DESIGN rule 8 as a table: usage is paid
+// by the first account up the tree whose link does not say billing:
+// parent; a top-level customer always pays for itself.
+func TestPayerFollowsBillingLinks(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		b := testfactory.New(t, db)
+		// top (customer) → reseller (parent) → client (self) → site (parent) → desk (parent)
+		top := b.Child(t, b.Root.ID)
+		reseller := b.Child(t, top.ID)
+		client := b.Child(t, reseller.ID)
+		site := b.Child(t, client.ID)
+		desk := b.Child(t, site.ID)
+		_, err := b.Svc.UpdateLink(ctx, b.As(t, reseller.ID), client.ID, service.LinkPatch{Billing: ptr(canopy.BillingSelf)})
+		require.NoError(t, err)
+		for _, id := range []string{top.ID, reseller.ID, client.ID, site.ID, desk.ID} {
+			grant(t, b, id, canopy.CreditMessage, 100)
+		}
+		tests := []struct {
+			user  *canopy.Account
+			payer *canopy.Account
+		}{
+			{top, top},       // a top-level customer pays for itself
+			{reseller, top},  // billing: parent
+			{client, client}, // billing: self stops the walk
+			{site, client},   // one step up
+			{desk, client},   // two steps up
+			{b.Root, b.Root}, // the root pays for itself
+		}
+		grant(t, b, b.Root.ID, canopy.CreditMessage, 100)
+		for _, tt := range tests {
+			cr, err := b.Svc.GetCredits(ctx, b.As(t, tt.user.ID), tt.user.ID)
+			require.NoError(t, err)
+			require.Equal(t, tt.payer.ID, cr.Payer.AccountID, "payer of %s", tt.user.Name)
+			require.Equal(t, tt.payer.ID != tt.user.ID, cr.Payer.PaidByAncestor)
+
+			before := balanceOf(t, b, tt.payer.ID, canopy.CreditMessage)
+			res, err := b.Svc.RecordUsage(ctx, b.As(t, tt.user.ID), service.UsageInput{Type: canopy.CreditMessage, Quantity: 3})
+			require.NoError(t, err)
+			require.Equal(t, tt.payer.ID, res.Entry.Debit)
+			require.Equal(t, tt.user.ID, res.Entry.UsageAccountID)
+			require.Equal(t, before-3, balanceOf(t, b, tt.payer.ID, canopy.CreditMessage), "%s's usage comes out of %s", tt.user.Name, tt.payer.Name)
+		}
+		requireVerified(t, b)
+	})
+}
+
+// TestRefusedDebitWritesNothing: a record that cannot be paid for is not
+// collected, and neither balance nor ledger nor cap counters move.
+func TestRefusedDebitWritesNothing(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		b := testfactory.New(t, db)
+		umbrella := b.Child(t, b.Root.ID)
+		clinic := b.Child(t, umbrella.ID)
+		as := b.As(t, clinic.ID)
+		f, err := b.Svc.CreateForm(ctx, as, survey)
+		require.NoError(t, err)
+
+		_, err = b.Svc.CreateRecord(ctx, as, f.ID, answers(t, `{"site": "HQ"}`))
+		var e *canopy.Error
+		require.ErrorAs(t, err, &e)
+		require.Equal(t, canopy.CodeInsufficientCredits, e.Code)
+		require.Equal(t, canopy.KindPaymentRequired, e.Kind)
+		require.Equal(t, &canopy.Shortfall{Type: canopy.CreditUpload, Needed: 1, PayerID: umbrella.ID, Balance: ptr(int64(0))}, e.Shortfall,
+			"the problem names the payer, the type and its balance")
+		recs, err := b.Svc.ListRecords(ctx, as, f.ID, service.RecordQuery{}, service.PageRequest{})
+		require.NoError(t, err)
+		require.Empty(t, recs.Data, "no credit, no record")
+
+		grant(t, b, umbrella.ID, canopy.CreditUpload, 1)
+		_, err = b.Svc.SetLimit(ctx, b.As(t, umbrella.ID), clinic.ID, service.LimitInput{Type: canopy.CreditUpload, Monthly: ptr(int64(5))})
+		require.NoError(t, err)
+		_, err = b.Svc.CreateRecord(ctx, as, f.ID, answers(t, `{"site": "HQ"}`))
+		require.NoError(t, err)
+		_, err = b.Svc.CreateRecord(ctx, as, f.ID, answers(t, `{"site": "Annex"}`))
+		require.Equal(t, canopy.CodeInsufficientCredits, canopy.ErrorCode(err))
+
+		cr, err := b.Svc.GetCredits(ctx, as, clinic.ID)
+		require.NoError(t, err)
+		require.Equal(t, []service.LimitStatus{{Type: canopy.CreditUpload, Monthly: 5, UsedMonth: 1, Month: canopy.MonthOf(b.Clock.Now()),
+			SetBy: umbrella.ID, UpdatedAt: cr.Limits[0].UpdatedAt}}, cr.Limits, "the refused debit did not count against the cap")
+		ledger, err := b.Svc.ListLedger(ctx, b.As(t, umbrella.ID), umbrella.ID, service.LedgerQuery{}, service.PageRequest{})
+		require.NoError(t, err)
+		require.Len(t, ledger.Data, 2, "the grant and the one paid record")
+		require.Equal(t, int64(0), balanceOf(t, b, umbrella.ID, canopy.CreditUpload))
+		requireVerified(t, b)
+	})
+}
+
+// TestMonthlyCaps: an ancestor caps what a child's subtree may use a
+// month; a debit past any cap on the way up is refused and names the
+// capped account; usage before the cap counts; a new month starts afresh.
+func TestMonthlyCaps(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		b := testfactory.New(t, db)
+		umbrella := b.Child(t, b.Root.ID)
+		clinic := b.Child(t, umbrella.ID)
+		desk := b.Child(t, clinic.ID)
+		grant(t, b, umbrella.ID, canopy.CreditMessage, 1000)
+		use := func(a *canopy.Account, n int64) error {
+			_, err := b.Svc.RecordUsage(ctx, b.As(t, a.ID), service.UsageInput{Type: canopy.CreditMessage, Quantity: n})
+			return err
+		}
+		require.NoError(t, use(desk, 4), "before any cap")
+
+		asUmbrella := b.As(t, umbrella.ID)
+		st, err := b.Svc.SetLimit(ctx, asUmbrella, clinic.ID, service.LimitInput{Type: canopy.CreditMessage, Monthly: ptr(int64(10))})
+		require.NoError(t, err)
+		require.Equal(t, int64(4), st.UsedMonth, "the month's usage so far counts against a new cap")
+		_, err = b.Svc.SetLimit(ctx, b.As(t, clinic.ID), desk.ID, service.LimitInput{Type: canopy.CreditMessage, Monthly: ptr(int64(100))})
+		require.NoError(t, err, "the clinic caps its own child")
+		_, err = b.Svc.SetLimit(ctx, b.As(t, clinic.ID), clinic.ID, service.LimitInput{Type: canopy.CreditMessage, Monthly: ptr(int64(100))})
+		require.Equal(t, canopy.CodeForbidden, canopy.ErrorCode(err), "no account caps itself")
+
+		require.NoError(t, use(clinic, 5))
+		err = use(desk, 2)
+		var e *canopy.Error
+		require.ErrorAs(t, err, &e)
+		require.Equal(t, canopy.CodeChildLimitExceeded, e.Code)
+		require.Equal(t, clinic.ID, e.Shortfall.LimitedID, "the desk's own cap is fine; the clinic's is not")
+		require.Equal(t, int64(9), *e.Shortfall.Used)
+		require.NoError(t, use(desk, 1), "exactly up to the cap")
+
+		cr, err := b.Svc.GetCredits(ctx, b.As(t, desk.ID), desk.ID)
+		require.NoError(t, err)
+		require.Equal(t, []service.TypeAmount{{Type: canopy.CreditUpload, Amount: 0}, {Type: canopy.CreditMessage, Amount: 0}}, cr.Payer.Available,
+			"what the desk may still draw: the clinic's cap is used up")
+
+		b.Clock.Advance(31 * 24 * time.Hour)
+		require.NoError(t, use(desk, 10), "a new month")
+		require.NoError(t, b.Svc.DeleteLimit(ctx, asUmbrella, clinic.ID, canopy.CreditMessage))
+		require.NoError(t, use(desk, 50), "no cap")
+		require.Equal(t, canopy.CodeNotFound, canopy.ErrorCode(b.Svc.DeleteLimit(ctx, asUmbrella, clinic.ID, canopy.CreditMessage)))
+		require.Equal(t, int64(1000-4-5-1-10-50), balanceOf(t, b, umbrella.ID, canopy.CreditMessage))
+		requireVerified(t, b)
+	})
+}
+
+// TestGrantsAndTransfers: the platform root and ancestors grant; only an
+// ancestor transfers, from its own balance; nobody grants to itself or
+// reaches outside its subtree.
+func TestGrantsAndTransfers(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		b := testfactory.New(t, db)
+		umbrella := b.Child(t, b.Root.ID)
+		clinic := b.Child(t, umbrella.ID)
+		stranger := b.Child(t, b.Root.ID)
+		in := service.GrantInput{Type: canopy.CreditUpload, Amount: 50, Reason: "welcome"}
+
+		_, err := b.Svc.Grant(ctx, b.As(t, b.Root.ID), umbrella.ID, in)
+		require.NoError(t, err)
+		_, err = b.Svc.Grant(ctx, b.As(t, umbrella.ID), clinic.ID, in)
+		require.NoError(t, err, "an ancestor grants")
+		_, err = b.Svc.Grant(ctx, b.As(t, umbrella.ID), umbrella.ID, in)
+		require.Equal(t, canopy.CodeForbidden, canopy.ErrorCode(err), "not to itself")
+		_, err = b.Svc.Grant(ctx, b.As(t, umbrella.ID), stranger.ID, in)
+		require.Equal(t, canopy.CodeNotFound, canopy.ErrorCode(err), "not outside its subtree")
+		_, err = b.Svc.Grant(ctx, b.As(t, clinic.ID), umbrella.ID, in)
+		require.Equal(t, canopy.CodeNotFound, canopy.ErrorCode(err), "not upward")
+		_, err = b.Svc.Grant(ctx, b.As(t, b.Root.ID), umbrella.ID, service.GrantInput{Type: "gold", Amount: 0, Reason: string(make([]byte, 501))})
+		require.Equal(t, []string{"type", "amount", "reason"}, fieldsOf(t, err))
+
+		_, err = b.Svc.Transfer(ctx, b.As(t, umbrella.ID), clinic.ID, service.GrantInput{Type: canopy.CreditUpload, Amount: 30})
+		require.NoError(t, err)
+		_, err = b.Svc.Transfer(ctx, b.As(t, umbrella.ID), clinic.ID, service.GrantInput{Type: canopy.CreditUpload, Amount: 21})
+		require.Equal(t, canopy.CodeInsufficientCredits, canopy.ErrorCode(err))
+		_, err = b.Svc.Transfer(ctx, b.As(t, clinic.ID), umbrella.ID, service.GrantInput{Type: canopy.CreditUpload, Amount: 1})
+		require.Equal(t, canopy.CodeNotFound, canopy.ErrorCode(err), "transfers go down the tree")
+		require.Equal(t, int64(20), balanceOf(t, b, umbrella.ID, canopy.CreditUpload))
+		require.Equal(t, int64(80), balanceOf(t, b, clinic.ID, canopy.CreditUpload))
+
+		// The clinic's ledger: both grants and the transfer, newest first,
+		// in pages.
+		p1, err := b.Svc.ListLedger(ctx, b.As(t, clinic.ID), clinic.ID, service.LedgerQuery{}, service.PageRequest{Limit: 1})
+		require.NoError(t, err)
+		require.Equal(t, canopy.EntryTransfer, p1.Data[0].Kind)
+		require.Equal(t, umbrella.ID, p1.Data[0].Debit)
+		p2, err := b.Svc.ListLedger(ctx, b.As(t, clinic.ID), clinic.ID, service.LedgerQuery{}, service.PageRequest{Limit: 5, Cursor: *p1.NextCursor})
+		require.NoError(t, err)
+		require.Len(t, p2.Data, 1)
+		require.Equal(t, canopy.BookIssuance, p2.Data[0].Debit)
+		grants, err := b.Svc.ListLedger(ctx, b.As(t, umbrella.ID), umbrella.ID, service.LedgerQuery{Kind: canopy.EntryGrant}, service.PageRequest{})
+		require.NoError(t, err)
+		require.Len(t, grants.Data, 1, "the umbrella's own grant; the one it made to the clinic came out of issuance")
+		_, err = b.Svc.ListLedger(ctx, b.As(t, clinic.ID), umbrella.ID, service.LedgerQuery{}, service.PageRequest{})
+		require.Equal(t, canopy.CodeNotFound, canopy.ErrorCode(err), "a child cannot read its parent's ledger")
+		requireVerified(t, b)
+	})
+}
+
+// TestUsageRollsUpPerChild: an umbrella bills its clients from the usage
+// of each child's subtree in a period.
+func TestUsageRollsUpPerChild(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		b := testfactory.New(t, db)
+		umbrella := b.Child(t, b.Root.ID)
+		north, south := b.Child(t, umbrella.ID), b.Child(t, umbrella.ID)
+		northDesk := b.Child(t, north.ID)
+		grant(t, b, umbrella.ID, canopy.CreditUpload, 100)
+		grant(t, b, umbrella.ID, canopy.CreditMessage, 100)
+		use := func(a *canopy.Account, ct canopy.CreditType, n int64) {
+			_, err := b.Svc.RecordUsage(ctx, b.As(t, a.ID), service.UsageInput{Type: ct, Quantity: n})
+			require.NoError(t, err)
+		}
+		use(north, canopy.CreditUpload, 2)
+		use(northDesk, canopy.CreditUpload, 3)
+		use(northDesk, canopy.CreditMessage, 1)
+		use(south, canopy.CreditUpload, 5)
+		use(umbrella, canopy.CreditUpload, 7)
+
+		rep, err := b.Svc.GetUsage(ctx, b.As(t, umbrella.ID), umbrella.ID, time.Time{}, time.Time{}, "")
+		require.NoError(t, err)
+		want := map[string]map[canopy.CreditType]int64{
+			umbrella.ID: {canopy.CreditUpload: 7},
+			north.ID:    {canopy.CreditUpload: 5, canopy.CreditMessage: 1},
+			south.ID:    {canopy.CreditUpload: 5},
+		}
+		got := map[string]map[canopy.CreditType]int64{}
+		for _, g := range rep.Groups {
+			got[g.AccountID] = map[canopy.CreditType]int64{}
+			for _, u := range g.Usage {
+				got[g.AccountID][u.Type] = u.Amount
+			}
+			require.Equal(t, g.AccountID == umbrella.ID, g.Self)
+		}
+		require.Equal(t, want, got)
+		require.Equal(t, []service.TypeAmount{{Type: canopy.CreditUpload, Amount: 17}, {Type: canopy.CreditMessage, Amount: 1}}, rep.Total)
+
+		later := b.Clock.Now().Add(time.Hour)
+		rep, err = b.Svc.GetUsage(ctx, b.As(t, umbrella.ID), umbrella.ID, later, later.Add(time.Hour), "none")
+		require.NoError(t, err)
+		require.Empty(t, rep.Groups, "nothing used in that window")
+		rep, err = b.Svc.GetUsage(ctx, b.As(t, north.ID), north.ID, time.Time{}, time.Time{}, "child")
+		require.NoError(t, err)
+		require.Len(t, rep.Groups, 2, "north sees itself and its desk, not its siblings")
+		_, err = b.Svc.GetUsage(ctx, b.As(t, umbrella.ID), umbrella.ID, later, time.Time{}, "")
+		require.Equal(t, canopy.KindBadRequest, canopy.ErrorKind(err))
+	})
+}
+
+// TestRetriedDebitIsChargedOnce: the same usage, retried concurrently 20
+// times, is charged once, and every retry gets the one entry.
+func TestRetriedDebitIsChargedOnce(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		b := testfactory.New(t, db)
+		umbrella := b.Child(t, b.Root.ID)
+		clinic := b.Child(t, umbrella.ID)
+		grant(t, b, umbrella.ID, canopy.CreditMessage, 100)
+		as := b.As(t, clinic.ID)
+		var wg sync.WaitGroup
+		ids := make([]string, 20)
+		errs := make([]error, 20)
+		for i := range 20 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				res, err := b.Svc.RecordUsage(ctx, as, service.UsageInput{Type: canopy.CreditMessage, Quantity: 7, Reference: "sms-batch-42"})
+				errs[i] = err
+				if err == nil {
+					ids[i] = res.Entry.ID
+				}
+			}()
+		}
+		wg.Wait()
+		for i := range 20 {
+			require.NoError(t, errs[i])
+			require.Equal(t, ids[0], ids[i], "every retry answers with the one charge")
+		}
+		require.Equal(t, int64(93), balanceOf(t, b, umbrella.ID, canopy.CreditMessage))
+		requireVerified(t, b)
+	})
+}
+
+// TestCreditsAreConserved is a Jepsen-style bank test: 64 goroutines over
+// 200 sub-accounts debit one umbrella (and each other's balances) with
+// random usage, grants and transfers. Afterwards every balance equals its
+// ledger, none is negative, the total is what was granted less what was
+// used, and the ledger holds exactly the debits that succeeded.
+func TestCreditsAreConserved(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		b := testfactory.New(t, db)
+		umbrella := b.Child(t, b.Root.ID)
+		subs := make([]*canopy.Account, 200)
+		for i := range subs {
+			subs[i] = b.Child(t, umbrella.ID)
+		}
+		// A tenth of the sub-accounts pay for themselves.
+		for _, s := range subs[:20] {
+			_, err := b.Svc.UpdateLink(ctx, b.As(t, umbrella.ID), s.ID, service.LinkPatch{Billing: ptr(canopy.BillingSelf)})
+			require.NoError(t, err)
+		}
+		const start = 8000
+		grant(t, b, umbrella.ID, canopy.CreditUpload, start)
+		var granted, used, debits, refused atomic.Int64
+		granted.Store(start)
+		var wg sync.WaitGroup
+		for g := range 64 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				rng := rand.New(rand.NewPCG(uint64(g), 7))
+				for i := range 25 {
+					sub := subs[rng.IntN(len(subs))]
+					switch x := rng.IntN(10); {
+					case x < 7:
+						n := int64(1 + rng.IntN(20))
+						_, err := b.Svc.RecordUsage(ctx, b.As(t, sub.ID), service.UsageInput{Type: canopy.CreditUpload, Quantity: n,
+							Reference: fmt.Sprintf("g%d-%d", g, i)})
+						switch {
+						case err == nil:
+							used.Add(n)
+							debits.Add(1)
+						case canopy.ErrorCode(err) == canopy.CodeInsufficientCredits:
+							refused.Add(1)
+						default:
+							t.Errorf("usage: %v", err)
+						}
+					case x < 8:
+						n := int64(1 + rng.IntN(30))
+						if _, err := b.Svc.Grant(ctx, b.As(t, b.Root.ID), sub.ID, service.GrantInput{Type: canopy.CreditUpload, Amount: n}); err != nil {
+							t.Errorf("grant: %v", err)
+						} else {
+							granted.Add(n)
+						}
+					default:
+						n := int64(1 + rng.IntN(50))
+						_, err := b.Svc.Transfer(ctx, b.As(t, umbrella.ID), sub.ID, service.GrantInput{Type: canopy.CreditUpload, Amount: n})
+						if err != nil && canopy.ErrorCode(err) != canopy.CodeInsufficientCredits {
+							t.Errorf("transfer: %v", err)
+						}
+					}
+				}
+			}()
+		}
+		wg.Wait()
+
+		requireVerified(t, b)
+		held := balanceOf(t, b, umbrella.ID, canopy.CreditUpload)
+		for _, s := range subs {
+			held += balanceOf(t, b, s.ID, canopy.CreditUpload)
+		}
+		require.Equal(t, granted.Load()-used.Load(), held, "nothing lost, nothing doubled")
+		var charged int64
+		for _, s := range append([]*canopy.Account{umbrella}, subs...) {
+			page := service.PageRequest{Limit: service.MaxPageLimit}
+			for {
+				p, err := b.Svc.ListLedger(ctx, b.As(t, b.Root.ID), s.ID, service.LedgerQuery{Kind: canopy.EntryUsage}, page)
+				require.NoError(t, err)
+				charged += int64(len(p.Data))
+				if p.NextCursor == nil {
+					break
+				}
+				page.Cursor = *p.NextCursor
+			}
+		}
+		require.Equal(t, debits.Load(), charged, "the ledger holds exactly the debits that succeeded")
+		require.Positive(t, refused.Load(), "the umbrella ran dry at some point: the test reached the edge")
+		t.Logf("%d debits charged, %d refused, %d held at the end", debits.Load(), refused.Load(), held)
+	})
+}
