@@ -40,7 +40,7 @@ func fill(pattern string, id string) string {
 	return strings.NewReplacer("{id}", id, "{keyId}", ids.New(canopy.PrefixAPIKey), "{userId}", ids.New(canopy.PrefixUser),
 		"{namespace}", "white_label_portal", "{invitationId}", ids.New(canopy.PrefixInvitation),
 		"{contactId}", ids.New(canopy.PrefixContact), "{formId}", ids.New(canopy.PrefixForm),
-		"{recordId}", ids.New(canopy.PrefixRecord), "{accountId}", id).Replace(pattern)
+		"{recordId}", ids.New(canopy.PrefixRecord), "{accountId}", id, "{type}", "upload").Replace(pattern)
 }
 
 // call sends a request and reports a status other than want.
@@ -183,6 +183,10 @@ var validBodies = map[string]any{
 	"POST /v1/forms/{formId}/records":                         map[string]any{"answers": map[string]any{}},
 	"PATCH /v1/forms/{formId}/records/{recordId}":             map[string]any{"answers": map[string]any{}},
 	"PATCH /v1/accounts/{id}/link":                            map[string]any{"billing": "self"},
+	"POST /v1/accounts/{id}/credits/grants":                   map[string]any{"type": "upload", "amount": 1},
+	"POST /v1/accounts/{id}/credits/transfers":                map[string]any{"type": "upload", "amount": 1},
+	"PUT /v1/accounts/{id}/credits/limits":                    map[string]any{"type": "upload", "monthly": 1},
+	"POST /v1/usage":                                          map[string]any{"type": "upload", "quantity": 1},
 }
 
 // TestContractDrivesEveryRoute calls every route through the harness, so
@@ -866,6 +870,9 @@ func TestContractDrivesEveryRoute(t *testing.T) {
 
 	// Forms, records, shares and the dashboard (DESIGN rules 5-7).
 	d.driveForms(c, closed)
+
+	// Credits: grants, transfers, caps, usage and the ledger (DESIGN rule 8).
+	d.driveCredits(c, closed)
 
 	// Every authenticated route: 401 without a key, 404 acting as an
 	// unknown account, 400 for a malformed X-Customer-Id; writes: 403

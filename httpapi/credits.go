@@ -31,9 +31,22 @@ func (s *Server) creditWrite(w http.ResponseWriter, r *http.Request,
 		s.writeError(w, r, err)
 		return
 	}
-	s.write(w, r, writeSpec{status: http.StatusCreated}, raw, func(ctx context.Context) (any, error) {
+	s.write(w, r, writeSpec{status: http.StatusCreated, view: entryView}, raw, func(ctx context.Context) (any, error) {
 		return run(ctx, caller(ctx), id, in)
 	})
+}
+
+// entryView shows a grant's or transfer's entry without its requestId: the
+// body leads with the request id, which is the entry's own, and one JSON
+// object must not name a member twice.
+func entryView(result any) any {
+	e, ok := result.(*canopy.LedgerEntry)
+	if !ok || e == nil {
+		return result
+	}
+	out := *e
+	out.RequestID = ""
+	return &out
 }
 
 func (s *Server) handleGrant(w http.ResponseWriter, r *http.Request) {

@@ -87,11 +87,22 @@ func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) ([]byte, 
 	return raw, decodeJSON(raw, v)
 }
 
-// writeSpec says how a write answers: its status and, for creates, how
-// to derive the Location header from the result.
+// writeSpec says how a write answers: its status, for creates how to
+// derive the Location header from the result, and optionally the view of
+// the result its body shows (the same for the first response and the one
+// stored for replays).
 type writeSpec struct {
 	status   int
 	location func(result any) string
+	view     func(result any) any
+}
+
+// body renders a write's result as its response body.
+func (spec writeSpec) body(result any, rid string) ([]byte, error) {
+	if spec.view != nil {
+		result = spec.view(result)
+	}
+	return withRequestID(result, rid)
 }
 
 // write runs a write and answers with its result and the request id. A
@@ -115,7 +126,7 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, spec writeSpec, r
 		}
 		idem = &service.Idempotent{
 			Scope: c.AccountID, Key: key, Fingerprint: hex.EncodeToString(sum.Sum(nil)), StatusCode: spec.status,
-			Encode:   func(v any) ([]byte, error) { return withRequestID(v, rid) },
+			Encode:   func(v any) ([]byte, error) { return spec.body(v, rid) },
 			Location: spec.location,
 		}
 		if s.replay(w, r, idem) {
@@ -135,7 +146,7 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, spec writeSpec, r
 		w.WriteHeader(spec.status)
 		return
 	}
-	body, err := withRequestID(result, rid)
+	body, err := spec.body(result, rid)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
