@@ -79,6 +79,10 @@ func (o *op) charge(user *canopy.Account, u Usage) (entry *canopy.LedgerEntry, r
 	if u.Key != "" {
 		prev, err := o.tx.LedgerEntryByKey(o.ctx, user.ID, u.Key)
 		if err == nil {
+			if prev.Type != u.Type || prev.Amount != u.Quantity {
+				return nil, false, canopy.InvalidField("reference", canopy.CodeIdempotencyMismatch,
+					"was charged before for %d %s credits (entry %s); a reference names one usage", prev.Amount, prev.Type, prev.ID)
+			}
 			return prev, true, nil
 		}
 		if !isNotFound(err) {
@@ -174,7 +178,9 @@ func (s *Service) RecordUsage(ctx context.Context, c Caller, in UsageInput) (*Us
 		key = "ref:" + in.Reference
 	default:
 		if idem, ok := ctx.Value(idemKey{}).(*Idempotent); ok {
-			key = "idem:" + idem.Key
+			// Idempotency-Keys belong to a credential's account, as the
+			// HTTP layer scopes them: two credentials' keys never meet.
+			key = "idem:" + idem.Scope + ":" + idem.Key
 		}
 	}
 	res, err := writeWork(ctx, s, c, func(o *op) (*UsageResult, error) {
@@ -223,8 +229,10 @@ func (o *op) strictAncestor(id, what string) (*canopy.Account, error) {
 	return a, nil
 }
 
-// Grant creates credits on an account's balance, out of issuance: for the
-// platform root and the account's ancestors.
+// Grant gives credits to an account: for the platform root and the
+// account's ancestors. Only the platform root creates credits (out of
+// issuance); any other ancestor's grant comes out of its own balance, or
+// a customer could mint credits for a child it bills itself.
 func (s *Service) Grant(ctx context.Context, c Caller, accountID string, in GrantInput) (*canopy.LedgerEntry, error) {
 	var v canopy.Validator
 	s.creditType("type", in.Type, &v)
@@ -242,8 +250,16 @@ func (s *Service) Grant(ctx context.Context, c Caller, accountID string, in Gran
 			ID: s.ids.New(canopy.PrefixLedgerEntry), At: o.now, Kind: canopy.EntryGrant, Type: in.Type, Amount: in.Amount,
 			Debit: canopy.BookIssuance, Credit: a.ID, Reason: in.Reason, RequestID: c.RequestID,
 		}
+		if !o.acting.IsRoot() {
+			e.Debit = o.acting.ID
+		}
 		if err := o.tx.InsertLedgerEntry(ctx, e); err != nil {
 			return nil, err
+		}
+		if e.Debit == o.acting.ID {
+			if err := o.takeOwn(in.Type, in.Amount, "give"); err != nil {
+				return nil, err
+			}
 		}
 		if err := o.tx.AddCredits(ctx, a.ID, in.Type, in.Amount, o.now); err != nil {
 			return nil, err
@@ -275,14 +291,8 @@ func (s *Service) Transfer(ctx context.Context, c Caller, accountID string, in G
 		if err := o.tx.InsertLedgerEntry(ctx, e); err != nil {
 			return nil, err
 		}
-		ok, balance, err := o.tx.TakeCredits(ctx, o.acting.ID, in.Type, in.Amount, o.now)
-		if err != nil {
+		if err := o.takeOwn(in.Type, in.Amount, "transfer"); err != nil {
 			return nil, err
-		}
-		if !ok {
-			return nil, &canopy.Error{Kind: canopy.KindPaymentRequired, Code: canopy.CodeInsufficientCredits,
-				Message:   fmt.Sprintf("account %s holds %d %s credits; it cannot transfer %d", o.acting.ID, balance, in.Type, in.Amount),
-				Shortfall: &canopy.Shortfall{Type: in.Type, Needed: in.Amount, PayerID: o.acting.ID, Balance: &balance}}
 		}
 		if err := o.tx.AddCredits(ctx, a.ID, in.Type, in.Amount, o.now); err != nil {
 			return nil, err
@@ -290,6 +300,21 @@ func (s *Service) Transfer(ctx context.Context, c Caller, accountID string, in G
 		o.audit(a.ID, "credits.transferred", "ledgerEntry", e.ID, map[string]any{"type": in.Type, "amount": in.Amount, "from": o.acting.ID})
 		return e, nil
 	})
+}
+
+// takeOwn takes credits the acting account gives away from its own
+// balance.
+func (o *op) takeOwn(t canopy.CreditType, amount int64, verb string) error {
+	ok, balance, err := o.tx.TakeCredits(o.ctx, o.acting.ID, t, amount, o.now)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return &canopy.Error{Kind: canopy.KindPaymentRequired, Code: canopy.CodeInsufficientCredits,
+			Message:   fmt.Sprintf("account %s holds %d %s credits; it cannot %s %d", o.acting.ID, balance, t, verb, amount),
+			Shortfall: &canopy.Shortfall{Type: t, Needed: amount, PayerID: o.acting.ID, Balance: &balance}}
+	}
+	return nil
 }
 
 // Credits is an account's credits as GET …/credits shows them.
