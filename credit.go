@@ -99,6 +99,24 @@ func Payer(steps []PayerStep) int {
 	return len(steps) - 1
 }
 
+// DefaultLowBalanceThresholds are the balances at which a payer hears that
+// its credits run low.
+var DefaultLowBalanceThresholds = []int64{2000, 1000, 500, 0}
+
+// CrossedThreshold returns the lowest threshold a balance fell to or below
+// when it went from before to after, and whether it crossed any: one
+// notice per crossing, however many thresholds one debit passes.
+func CrossedThreshold(thresholds []int64, before, after int64) (int64, bool) {
+	var lowest int64
+	crossed := false
+	for _, t := range thresholds {
+		if before > t && after <= t && (!crossed || t < lowest) {
+			lowest, crossed = t, true
+		}
+	}
+	return lowest, crossed
+}
+
 // MonthOf returns the calendar month (UTC) of t, as caps and usage count
 // it: "2026-11".
 func MonthOf(t time.Time) string { return t.UTC().Format("2006-01") }

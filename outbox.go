@@ -27,6 +27,7 @@ const (
 	TemplateInvitationCancelled = "invitation-cancelled" // to the invitee
 	TemplateInvitationExpired   = "invitation-expired"   // to the umbrella's admins
 	TemplateSignupAttempt       = "signup-attempt"       // to a user whose address someone tried to sign up with
+	TemplateLowBalance          = "low-balance"          // to a payer's admins: its balance of a credit type fell to a threshold
 )
 
 // OutboxMessage is an email (later also an SMS) written in the same

@@ -38,6 +38,12 @@ type Data struct {
 	// invitee's usage.
 	ShareRole    string
 	UmbrellaPays bool
+
+	// Low-balance notices: the credit type, the threshold the balance fell
+	// to or below, and the balance after the debit that crossed it.
+	CreditType string
+	Threshold  int64
+	Balance    int64
 }
 
 // Template names. They match the outbox rows' template column.
@@ -52,6 +58,7 @@ const (
 	TemplateInvitationCancelled = "invitation-cancelled" // to the invitee: <OtherAccountName> withdrew its invitation; nothing changes
 	TemplateInvitationExpired   = "invitation-expired"   // to the umbrella's admins: the invitation to <OtherAccountName> expired unanswered; you can send a new one
 	TemplateSignupAttempt       = "signup-attempt"       // to an existing user: someone tried to sign up with your address; if it was you, sign in or reset your password (Link = password-reset page); if not, ignore it — no account was created
+	TemplateLowBalance          = "low-balance"          // to a payer's admins: its <CreditType> balance fell to <Balance>, at or below <Threshold>; usage it pays for (its own and its sub-accounts') stops at 0; buy or ask for more credits
 )
 
 // templateNames lists every email LoadTemplates loads.
@@ -59,6 +66,7 @@ var templateNames = []string{
 	TemplateWelcome, TemplateUserInvitation, TemplatePasswordReset,
 	TemplateInvitation, TemplateInvitationAccepted, TemplateInvitationDeclined,
 	TemplateInvitationCancelled, TemplateInvitationExpired, TemplateSignupAttempt,
+	TemplateLowBalance,
 }
 
 // htmlLayout is the file every HTML email is parsed together with. It can be

@@ -218,6 +218,9 @@ func (w *Worker) render(c *service.EmailContent) (*Message, error) {
 		NewAccount:        c.NewAccount,
 		ShareRole:         c.ShareRole,
 		UmbrellaPays:      c.UmbrellaPays,
+		CreditType:        c.CreditType,
+		Threshold:         c.Threshold,
+		Balance:           c.Balance,
 	}
 	subject, text, html, err := w.tpl.Render(c.Outbox.Template, d)
 	if err != nil {

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -141,7 +142,44 @@ func (o *op) charge(user *canopy.Account, u Usage) (entry *canopy.LedgerEntry, r
 			Message:   fmt.Sprintf("account %s pays for this usage and holds %d %s credits; it needs %d", e.Debit, balance, u.Type, u.Quantity),
 			Shortfall: &canopy.Shortfall{Type: u.Type, Needed: u.Quantity, PayerID: e.Debit, Balance: &balance}}
 	}
+	if err := o.noticeLowBalance(e.Debit, u.Type, balance+u.Quantity, balance); err != nil {
+		return nil, false, err
+	}
 	return e, false, nil
+}
+
+// lowBalanceData is a low-balance notice's outbox data.
+type lowBalanceData struct {
+	Type      canopy.CreditType `json:"type"`
+	Threshold int64             `json:"threshold"`
+	Balance   int64             `json:"balance"`
+}
+
+// noticeLowBalance queues an email to the account's admins when its
+// balance fell from before to after across a threshold. The debit that
+// crosses it holds the balance's row until it commits, so each crossing is
+// seen by exactly one debit: one email per crossing.
+func (o *op) noticeLowBalance(accountID string, t canopy.CreditType, before, after int64) error {
+	threshold, crossed := canopy.CrossedThreshold(o.s.cfg.LowBalanceThresholds, before, after)
+	if !crossed {
+		return nil
+	}
+	data, err := json.Marshal(lowBalanceData{Type: t, Threshold: threshold, Balance: after})
+	if err != nil {
+		return err
+	}
+	admins, err := accountAdmins(o.ctx, o.tx, accountID)
+	if err != nil {
+		return err
+	}
+	msgs := make([]*canopy.OutboxMessage, 0, len(admins))
+	for _, u := range admins {
+		msgs = append(msgs, &canopy.OutboxMessage{
+			ID: o.s.ids.New(canopy.PrefixOutbox), Channel: "email", AccountID: accountID, UserID: u.ID, Recipient: u.Email,
+			Template: canopy.TemplateLowBalance, Data: data, Status: canopy.OutboxPending, NextAttemptAt: o.now, CreatedAt: o.now,
+		})
+	}
+	return o.tx.InsertOutboxMessages(o.ctx, msgs...)
 }
 
 // UsageInput is a metered event of the product built on Canopy.
@@ -314,7 +352,7 @@ func (o *op) takeOwn(t canopy.CreditType, amount int64, verb string) error {
 			Message:   fmt.Sprintf("account %s holds %d %s credits; it cannot %s %d", o.acting.ID, balance, t, verb, amount),
 			Shortfall: &canopy.Shortfall{Type: t, Needed: amount, PayerID: o.acting.ID, Balance: &balance}}
 	}
-	return nil
+	return o.noticeLowBalance(o.acting.ID, t, balance+amount, balance)
 }
 
 // Credits is an account's credits as GET …/credits shows them.

@@ -414,3 +414,45 @@ func TestCreditsAreConserved(t *testing.T) {
 		t.Logf("%d debits charged, %d refused, %d held at the end", debits.Load(), refused.Load(), held)
 	})
 }
+
+// TestLowBalanceNotices: a payer's admins get one email each time its
+// balance falls across a threshold (2000, 1000, 500, 0), however many
+// thresholds one debit passes, and again after credits are added and it
+// falls once more.
+func TestLowBalanceNotices(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		b := testfactory.New(t, db)
+		umbrella := b.Child(t, b.Root.ID)
+		clinic := b.Child(t, umbrella.ID)
+		b.Emails(t) // the welcome emails
+		grant(t, b, umbrella.ID, canopy.CreditUpload, 2100)
+		notices := func() []string {
+			var out []string
+			for _, c := range b.Emails(t) {
+				require.Equal(t, canopy.TemplateLowBalance, c.Outbox.Template)
+				require.Equal(t, umbrella.ID, c.Outbox.AccountID, "the payer's admins hear it")
+				out = append(out, fmt.Sprintf("%s %d<=%d", c.CreditType, c.Balance, c.Threshold))
+			}
+			return out
+		}
+		use := func(n int64) {
+			_, err := b.Svc.RecordUsage(ctx, b.As(t, clinic.ID), service.UsageInput{Type: canopy.CreditUpload, Quantity: n})
+			require.NoError(t, err)
+		}
+		use(50)
+		require.Empty(t, notices(), "2050: above every threshold")
+		use(60)
+		require.Equal(t, []string{"upload 1990<=2000"}, notices())
+		use(1)
+		require.Empty(t, notices(), "still below 2000: no second email for the same crossing")
+		use(1500)
+		require.Equal(t, []string{"upload 489<=500"}, notices(), "1000 and 500 at once: one email")
+		_, err := b.Svc.Transfer(ctx, b.As(t, umbrella.ID), clinic.ID, service.GrantInput{Type: canopy.CreditUpload, Amount: 489})
+		require.NoError(t, err)
+		require.Equal(t, []string{"upload 0<=0"}, notices(), "a transfer empties the balance too")
+		grant(t, b, umbrella.ID, canopy.CreditUpload, 600)
+		use(100)
+		require.Equal(t, []string{"upload 500<=500"}, notices(), "credits added, then a new crossing")
+	})
+}

@@ -45,6 +45,10 @@ type EmailContent struct {
 	// The link policy the invitation offers.
 	ShareRole    string
 	UmbrellaPays bool
+	// For low-balance notices.
+	CreditType string
+	Threshold  int64
+	Balance    int64
 }
 
 // PermanentError marks a message that can never be delivered (its user
@@ -131,6 +135,15 @@ func (s *Service) prepareEmail(ctx context.Context, tx store.Tx, m *canopy.Outbo
 	case canopy.TemplateInvitation, canopy.TemplateInvitationAccepted, canopy.TemplateInvitationDeclined,
 		canopy.TemplateInvitationCancelled, canopy.TemplateInvitationExpired:
 		return c, s.invitationEmailContent(ctx, tx, c, now)
+	case canopy.TemplateLowBalance:
+		var d lowBalanceData
+		if err := json.Unmarshal(m.Data, &d); err != nil {
+			return nil, &PermanentError{Reason: "a low-balance notice without its numbers: " + err.Error()}
+		}
+		c.CreditType, c.Threshold, c.Balance = string(d.Type), d.Threshold, d.Balance
+		c.Brand, err = effectiveBrand(ctx, tx, acc)
+		c.Link = s.cfg.PublicURL + "/credits"
+		return c, err
 	case canopy.TemplateSignupAttempt:
 		if u == nil {
 			return nil, &PermanentError{Reason: "a sign-up attempt email names no user"}

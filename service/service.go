@@ -61,6 +61,10 @@ type Config struct {
 	// CreditTypes are the credit types accounts hold (default upload and
 	// message).
 	CreditTypes []canopy.CreditType
+	// LowBalanceThresholds are the balances at which a payer's admins are
+	// told that credits run low, once per crossing (default 2000, 1000,
+	// 500, 0).
+	LowBalanceThresholds []int64
 	// Clock and IDs are injected so tests control time and ids.
 	Clock  func() time.Time
 	IDs    *canopy.IDs
@@ -129,6 +133,9 @@ func New(st store.Store, cfg Config) *Service {
 		}
 	}
 	cfg.CreditTypes = types
+	if cfg.LowBalanceThresholds == nil {
+		cfg.LowBalanceThresholds = canopy.DefaultLowBalanceThresholds
+	}
 	return &Service{
 		store:   st,
 		cfg:     cfg,

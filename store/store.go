@@ -474,7 +474,8 @@ type CreditTx interface {
 	// AddCredits raises a balance, creating it at zero first.
 	AddCredits(ctx context.Context, accountID string, t canopy.CreditType, amount int64, at time.Time) error
 	// TakeCredits lowers a balance by amount if it holds that much, in one
-	// statement, and reports the balance it found when it does not.
+	// statement, and reports the balance after it — or the balance it
+	// found, when it did not hold enough.
 	TakeCredits(ctx context.Context, accountID string, t canopy.CreditType, amount int64, at time.Time) (ok bool, balance int64, err error)
 	// InsertLedgerEntry appends an entry; a second debit with the same
 	// usage account and idempotency key is a UniqueLedgerKey conflict.

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,6 +28,7 @@ type serviceFlags struct {
 	invitationDays                 *int
 	signup                         *bool
 	creditTypes                    *string
+	lowBalance                     *string
 }
 
 func addServiceFlags(f *flags) serviceFlags {
@@ -52,6 +54,8 @@ func addServiceFlags(f *flags) serviceFlags {
 		signup: f.bool("signup", "CANOPY_SIGNUP", true, "allow POST /v1/signup: anyone may register a free top-level account"),
 		creditTypes: f.string("credit-types", "CANOPY_CREDIT_TYPES", "",
 			"comma-separated credit types besides upload and message (lower-case letters, digits, dashes)"),
+		lowBalance: f.string("low-balance-thresholds", "CANOPY_LOW_BALANCE_THRESHOLDS", "2000,1000,500,0",
+			"balances at which a payer's admins are emailed that credits run low, once per crossing (comma-separated; empty: never)"),
 	}
 }
 
@@ -87,12 +91,24 @@ func (sf serviceFlags) config(addr string, ids *canopy.IDs, log *slog.Logger) (s
 		}
 		types = append(types, canopy.CreditType(t))
 	}
+	thresholds := []int64{}
+	for _, v := range strings.Split(*sf.lowBalance, ",") {
+		if v = strings.TrimSpace(v); v == "" {
+			continue
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return service.Config{}, usageError{fmt.Sprintf("--low-balance-thresholds: %q is not a whole number of credits", v)}
+		}
+		thresholds = append(thresholds, n)
+	}
 	return service.Config{
 		MaxDepth: *sf.maxDepth, AuthCacheTTL: *sf.cacheTTL, IDs: ids, Logger: log,
 		PublicURL: public, TokenTTL: *sf.tokenTTL, SessionTTL: *sf.sessionTTL, SessionIdle: *sf.idle,
 		LoginSlowAfter: *sf.slowAfter, LoginLockAfter: *sf.lockAfter, LoginLockFor: *sf.lockFor,
 		OutboxMaxAttempts: *sf.maxAttempts, OutboxBackoff: *sf.backoff, OutboxMaxBackoff: *sf.maxBackoff, OutboxLease: *sf.leaseTime,
 		InvitePlans: plans, InvitationDays: *sf.invitationDays, SignupDisabled: !*sf.signup, CreditTypes: types,
+		LowBalanceThresholds: thresholds,
 	}, nil
 }
 

@@ -33,17 +33,15 @@ func (t *tx) AddCredits(ctx context.Context, accountID string, ct canopy.CreditT
 func (t *tx) TakeCredits(ctx context.Context, accountID string, ct canopy.CreditType, amount int64, at time.Time) (bool, int64, error) {
 	// The condition and the change are one statement: two debits racing
 	// for the last credit cannot both pass it.
-	res, err := t.exec(ctx, `UPDATE credit_balances SET balance = balance - ?, updated_at = ?
-		WHERE account_id = ? AND type = ? AND balance >= ?`, amount, at, accountID, string(ct), amount)
-	if err != nil {
+	var balance int64
+	err := t.queryRow(ctx, `UPDATE credit_balances SET balance = balance - ?, updated_at = ?
+		WHERE account_id = ? AND type = ? AND balance >= ? RETURNING balance`, amount, at, accountID, string(ct), amount).Scan(&balance)
+	if err == nil {
+		return true, balance, nil
+	}
+	if err != sql.ErrNoRows {
 		return false, 0, fmt.Errorf("take credits: %w", err)
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return false, 0, err
-	} else if n == 1 {
-		return true, 0, nil
-	}
-	var balance int64
 	err = t.queryRow(ctx, `SELECT balance FROM credit_balances WHERE account_id = ? AND type = ?`, accountID, string(ct)).Scan(&balance)
 	if err != nil && err != sql.ErrNoRows {
 		return false, 0, fmt.Errorf("read balance: %w", err)
