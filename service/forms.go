@@ -463,6 +463,14 @@ func (l *lister) page(after store.FormCursor, limit int, kind string, subtree, s
 			}
 		}
 		if bounded {
+			// A source that came back short is done only once all of its
+			// rows were merged: rows past the bound come again next round.
+			if len(a) > 0 && !formBefore(a[len(a)-1], limitKey) {
+				subDone = false
+			}
+			if len(b) > 0 && !formBefore(b[len(b)-1], limitKey) {
+				shDone = false
+			}
 			subAfter, shAfter = maxCursor(subAfter, limitKey), maxCursor(shAfter, limitKey)
 		}
 	}

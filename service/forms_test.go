@@ -659,3 +659,30 @@ func TestFormIsolation(t *testing.T) {
 		}
 	})
 }
+
+// TestFilteredListingKeepsRowsPastTheMergeBound: a listing merges the
+// subtree and explicit shares; when the shares run ahead (an ancestor's
+// forms, shared down, sort before the viewer's own) and a filter drops
+// them, the viewer's own forms, fetched but not yet merged, must still be
+// listed.
+func TestFilteredListingKeepsRowsPastTheMergeBound(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		b := testfactory.New(t, db)
+		ancestor := b.Child(t, b.Root.ID)
+		viewer := b.Child(t, ancestor.ID)
+		for range 3 {
+			f, err := b.Svc.CreateForm(ctx, b.As(t, ancestor.ID), survey)
+			require.NoError(t, err)
+			_, err = b.Svc.PutShare(ctx, b.As(t, ancestor.ID), f.ID, viewer.ID, canopy.RoleViewer)
+			require.NoError(t, err)
+		}
+		own, err := b.Svc.CreateForm(ctx, b.As(t, viewer.ID), survey)
+		require.NoError(t, err)
+		for limit := 1; limit <= 4; limit++ {
+			page, err := b.Svc.ListForms(ctx, b.As(t, viewer.ID), service.FormQuery{Role: canopy.RoleEditor}, service.PageRequest{Limit: limit})
+			require.NoError(t, err)
+			require.Equal(t, []string{own.ID}, formIDsOf(page.Data), "limit %d", limit)
+		}
+	})
+}
