@@ -89,7 +89,7 @@ func (s *twilioSender) Send(ctx context.Context, m Message) (string, error) {
 	case res.StatusCode >= 200 && res.StatusCode < 300:
 		return out.SID, nil
 	case res.StatusCode >= 400 && res.StatusCode < 500 && !retryable4xx[res.StatusCode]:
-		reason := fmt.Sprintf("sms: provider refused %s: HTTP %d", m.ID, res.StatusCode)
+		reason := fmt.Sprintf("provider refused the message: HTTP %d", res.StatusCode)
 		if out.Message != "" {
 			reason += fmt.Sprintf(" (code %d: %s)", out.Code, out.Message)
 		}
