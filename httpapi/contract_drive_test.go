@@ -181,6 +181,7 @@ var validBodies = map[string]any{
 	"POST /v1/forms/{formId}/copy":                            nil,
 	"PUT /v1/forms/{formId}/shares/{accountId}":               map[string]any{"role": "viewer"},
 	"POST /v1/forms/{formId}/records":                         map[string]any{"answers": map[string]any{}},
+	"POST /v1/forms/{formId}/sms":                             map[string]any{"to": []string{"+15551234567"}, "mode": "structured"},
 	"PATCH /v1/forms/{formId}/records/{recordId}":             map[string]any{"answers": map[string]any{}},
 	"PATCH /v1/accounts/{id}/link":                            map[string]any{"billing": "self"},
 	"POST /v1/accounts/{id}/credits/grants":                   map[string]any{"type": "upload", "amount": 1},
@@ -873,6 +874,9 @@ func TestContractDrivesEveryRoute(t *testing.T) {
 
 	// Credits: grants, transfers, caps, usage and the ledger (DESIGN rule 8).
 	d.driveCredits(c, closed)
+
+	// SMS sharing: paid per message by the payer (DESIGN rule 8).
+	d.driveSMS(c, closed)
 
 	// Every authenticated route: 401 without a key, 404 acting as an
 	// unknown account, 400 for a malformed X-Customer-Id; writes: 403

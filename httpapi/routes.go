@@ -81,6 +81,7 @@ func (s *Server) registerRoutes() {
 	s.handle("GET /v1/forms/{formId}/records/{recordId}", false, s.handleGetRecord)
 	s.handle("PATCH /v1/forms/{formId}/records/{recordId}", false, s.handleUpdateRecord)
 	s.handle("DELETE /v1/forms/{formId}/records/{recordId}", false, s.handleDeleteRecord)
+	s.handle("POST /v1/forms/{formId}/sms", false, s.handleShareBySMS)
 	s.handle("GET /v1/dashboard", false, s.handleDashboard)
 	s.handle("PATCH /v1/accounts/{id}/link", false, s.handleUpdateLink)
 	s.handle("GET /v1/accounts/{id}/credits", false, s.handleGetCredits)

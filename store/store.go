@@ -136,6 +136,7 @@ type Tx interface {
 	InvitationTx
 	FormTx
 	CreditTx
+	SMSTx
 }
 
 // FormCursor is a position in a form listing, which runs in (owner path,
@@ -482,6 +483,7 @@ type CreditTx interface {
 	InsertLedgerEntry(ctx context.Context, e *canopy.LedgerEntry) error
 	// LedgerEntryByKey finds the debit a retry repeats.
 	LedgerEntryByKey(ctx context.Context, usageAccountID, key string) (*canopy.LedgerEntry, error)
+	GetLedgerEntry(ctx context.Context, id string) (*canopy.LedgerEntry, error)
 	ListLedger(ctx context.Context, f LedgerFilter) ([]*canopy.LedgerEntry, error)
 	// UsageByPrefix sums net usage (usage less refunds) in [from, to) by the
 	// accounts under path, grouped by the first prefixLen bytes of their
@@ -504,4 +506,25 @@ type CreditTx interface {
 	// type, the ledger's credits less its debits: the verifier compares them.
 	AllBalances(ctx context.Context) ([]Balance, error)
 	LedgerSums(ctx context.Context) ([]Balance, error)
+}
+
+// SMSTx writes and reads the SMS outbox.
+type SMSTx interface {
+	// InsertSMSMessages queues messages, in one statement.
+	InsertSMSMessages(ctx context.Context, ms ...*canopy.SMSMessage) error
+	GetSMSMessage(ctx context.Context, id string) (*canopy.SMSMessage, error)
+	// ListSMS lists messages of accounts in a subtree, newest first.
+	ListSMS(ctx context.Context, f OutboxFilter) ([]*canopy.SMSMessage, error)
+	// ClaimSMS leases up to limit messages that are pending, due at now and
+	// not leased to another worker, until leaseUntil, counting an attempt
+	// for each. Concurrent claims never return the same message.
+	ClaimSMS(ctx context.Context, now, leaseUntil time.Time, limit int) ([]*canopy.SMSMessage, error)
+	// MarkSMSSent records delivery of a pending message.
+	MarkSMSSent(ctx context.Context, id, providerID string, at time.Time) error
+	// MarkSMSRetry schedules another attempt of a pending message.
+	MarkSMSRetry(ctx context.Context, id string, next time.Time, lastErr string) error
+	// MarkSMSFailed gives up on a pending message, naming its refund; it
+	// is ErrNotFound when the message is no longer pending, so a message
+	// is refunded at most once.
+	MarkSMSFailed(ctx context.Context, id, lastErr, refundEntryID string) error
 }

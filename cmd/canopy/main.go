@@ -49,6 +49,7 @@ Commands:
   serve     run the HTTP API (applies migrations, creates the platform root on first start)
   migrate   apply database migrations, or show their status
   outbox    list, show, retry or deliver queued emails
+  sms       list or deliver queued SMS shares
   credits   verify that every balance equals the sum of its ledger entries
   version   print the version
 
@@ -69,6 +70,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runMigrate(ctx, args[1:], getenv, stdout, stderr)
 	case "outbox":
 		return runOutbox(ctx, args[1:], getenv, stdout, stderr)
+	case "sms":
+		return runSMS(ctx, args[1:], getenv, stdout, stderr)
 	case "credits":
 		return runCredits(ctx, args[1:], getenv, stdout, stderr)
 	case "version", "--version", "-version":

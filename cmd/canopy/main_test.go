@@ -56,9 +56,9 @@ func startServe(t *testing.T, env map[string]string, args ...string) *server {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &server{stderr: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
 	getenv := func(k string) string { return env[k] }
-	// Emails go to a temporary folder unless the test says otherwise, never
+	// Emails and SMS go to temporary folders unless the test says otherwise, never
 	// into the source tree.
-	base := []string{"serve", "--addr", "127.0.0.1:0", "--mail-dir", t.TempDir()}
+	base := []string{"serve", "--addr", "127.0.0.1:0", "--mail-dir", t.TempDir(), "--sms-dir", t.TempDir()}
 	go func() {
 		s.done <- run(ctx, append(base, args...), getenv, nil, io.Discard, s.stderr)
 	}()

@@ -30,6 +30,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	db := addDBFlags(f)
 	svcFlags := addServiceFlags(f)
 	mf := addMailFlags(f)
+	sf := addSMSFlags(f)
 	maxBody := f.int("max-body-bytes", "CANOPY_MAX_BODY_BYTES", httpapi.DefaultMaxBodyBytes, "largest request body accepted (413 above)")
 	limits := addPublicLimitFlags(f)
 	rootName := f.string("root-name", "CANOPY_ROOT_NAME", "Platform", "name of the platform root account, used on first start")
@@ -75,6 +76,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	smsWorker, err := sf.worker(svc, log)
+	if err != nil {
+		return err
+	}
 	secret, created, err := svc.Bootstrap(ctx, *rootName, rootKey)
 	if err != nil {
 		return err
@@ -111,10 +116,14 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		n, err := svc.ExpireInvitations(ctx)
 		return int64(n), err
 	})
-	workerDone := make(chan struct{})
+	workerDone, smsDone := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(workerDone)
 		worker.Run(ctx)
+	}()
+	go func() {
+		defer close(smsDone)
+		smsWorker.Run(ctx)
 	}()
 	if st.engine == "postgres" {
 		// Replicas tell each other about key revocations and tree changes,
@@ -142,6 +151,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	case <-workerDone:
 	case <-sctx.Done():
 		log.Warn("the email worker did not finish in time; unrecorded emails are sent again after their lease")
+	}
+	select {
+	case <-smsDone:
+	case <-sctx.Done():
+		log.Warn("the SMS worker did not finish in time; unrecorded messages are sent again after their lease")
 	}
 	log.Info("stopped")
 	return nil

@@ -83,6 +83,11 @@ func (t *tx) LedgerEntryByKey(ctx context.Context, usageAccountID, key string) (
 	return e, t.db.mapErr(err)
 }
 
+func (t *tx) GetLedgerEntry(ctx context.Context, id string) (*canopy.LedgerEntry, error) {
+	e, err := scanEntry(t.queryRow(ctx, `SELECT `+ledgerCols+` FROM credit_ledger WHERE id = ?`, id))
+	return e, t.db.mapErr(err)
+}
+
 func (t *tx) ListLedger(ctx context.Context, f store.LedgerFilter) ([]*canopy.LedgerEntry, error) {
 	// One side at a time keeps each half an index range; UNION ALL cannot
 	// repeat an entry because debit and credit accounts always differ.

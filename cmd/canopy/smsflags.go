@@ -1,0 +1,51 @@
+package main
+
+import (
+	"log/slog"
+
+	"github.com/canopyhq/canopy/service"
+	"github.com/canopyhq/canopy/sms"
+)
+
+// smsFlags say where SMS shares go. Retries, backoff and leases are the
+// outbox's (--outbox-max-attempts, --outbox-backoff, …).
+type smsFlags struct {
+	url, sid, token, from, dir *string
+	concurrency                *int
+}
+
+func addSMSFlags(f *flags) smsFlags {
+	return smsFlags{
+		url: f.string("sms-url", "CANOPY_SMS_URL", "",
+			"base URL of a Twilio-compatible Messages API (https://api.twilio.com); empty: write messages as files to --sms-dir"),
+		sid:   f.string("sms-account-sid", "CANOPY_SMS_ACCOUNT_SID", "", "account SID of the SMS provider (basic auth user)"),
+		token: f.string("sms-auth-token", "CANOPY_SMS_AUTH_TOKEN", "", "auth token of the SMS provider (or $CANOPY_SMS_AUTH_TOKEN_FILE)"),
+		from:  f.string("sms-from", "CANOPY_SMS_FROM", "", "sending number (E.164) or messaging service id"),
+		dir:   f.string("sms-dir", "CANOPY_SMS_DIR", "sms-outbox", "where messages are written as files when no provider is set"),
+		concurrency: f.int("sms-concurrency", "CANOPY_SMS_CONCURRENCY", 4,
+			"messages the SMS worker sends at once"),
+	}
+}
+
+// worker builds the SMS delivery worker.
+func (sf smsFlags) worker(svc *service.Service, log *slog.Logger) (*sms.Worker, error) {
+	if *sf.concurrency < 1 {
+		return nil, usageError{"--sms-concurrency must be at least 1"}
+	}
+	var (
+		sender sms.Sender
+		err    error
+	)
+	if *sf.url != "" {
+		sender, err = sms.NewTwilioSender(sms.TwilioConfig{BaseURL: *sf.url, AccountSID: *sf.sid, AuthToken: *sf.token, From: *sf.from})
+		if err != nil {
+			return nil, usageError{"--sms-url: " + err.Error()}
+		}
+	} else {
+		if sender, err = sms.NewFileSender(*sf.dir); err != nil {
+			return nil, err
+		}
+		log.Info("no SMS provider configured (--sms-url): SMS shares are written as files", "dir", *sf.dir)
+	}
+	return sms.NewWorker(svc, sender, sms.WorkerConfig{Concurrency: *sf.concurrency}, log), nil
+}

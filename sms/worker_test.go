@@ -1,0 +1,343 @@
+package sms_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/canopyhq/canopy"
+	"github.com/canopyhq/canopy/internal/testdb"
+	"github.com/canopyhq/canopy/internal/testfactory"
+	"github.com/canopyhq/canopy/service"
+	"github.com/canopyhq/canopy/sms"
+	"github.com/canopyhq/canopy/store/sqlstore"
+)
+
+const (
+	sid   = "AC0123456789abcdef"
+	token = "s3cret-token"
+	from  = "+15005550006"
+)
+
+// twilio is a Twilio-compatible Messages API served in-process: it checks
+// basic auth and the form fields, records every request, answers 500 to
+// the first failFirst calls and 400 to the numbers in reject.
+type twilio struct {
+	t         *testing.T
+	srv       *httptest.Server
+	mu        sync.Mutex
+	failFirst int
+	reject    map[string]bool
+	calls     int
+	sent      map[string]int // body+to → successful sends
+	requests  []map[string]string
+}
+
+func newTwilio(t *testing.T, failFirst int, reject ...string) *twilio {
+	tw := &twilio{t: t, failFirst: failFirst, reject: map[string]bool{}, sent: map[string]int{}}
+	for _, n := range reject {
+		tw.reject[n] = true
+	}
+	tw.srv = httptest.NewServer(http.HandlerFunc(tw.serve))
+	t.Cleanup(tw.srv.Close)
+	return tw
+}
+
+func (tw *twilio) serve(w http.ResponseWriter, r *http.Request) {
+	user, pass, ok := r.BasicAuth()
+	if r.Method != http.MethodPost || r.URL.Path != "/2010-04-01/Accounts/"+sid+"/Messages.json" {
+		http.Error(w, "not found", http.StatusNotFound)
+		return
+	}
+	if !ok || user != sid || pass != token {
+		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	if err := r.ParseForm(); err != nil || r.Header.Get("Content-Type") != "application/x-www-form-urlencoded" {
+		http.Error(w, "bad form", http.StatusBadRequest)
+		return
+	}
+	to, body := r.PostForm.Get("To"), r.PostForm.Get("Body")
+	tw.mu.Lock()
+	defer tw.mu.Unlock()
+	tw.calls++
+	tw.requests = append(tw.requests, map[string]string{"To": to, "From": r.PostForm.Get("From"), "Body": body})
+	w.Header().Set("Content-Type", "application/json")
+	switch {
+	case tw.calls <= tw.failFirst:
+		w.WriteHeader(http.StatusInternalServerError)
+		fmt.Fprint(w, `{"code": 20500, "message": "Internal Server Error"}`)
+	case tw.reject[to]:
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprint(w, `{"code": 21211, "message": "The 'To' number is not a valid phone number."}`)
+	default:
+		tw.sent[to+"|"+body]++
+		w.WriteHeader(http.StatusCreated)
+		json.NewEncoder(w).Encode(map[string]string{"sid": fmt.Sprintf("SM%032d", tw.calls), "status": "queued"})
+	}
+}
+
+func (tw *twilio) sender(t *testing.T) sms.Sender {
+	s, err := sms.NewTwilioSender(sms.TwilioConfig{BaseURL: tw.srv.URL, AccountSID: sid, AuthToken: token, From: from})
+	require.NoError(t, err)
+	return s
+}
+
+type world struct {
+	b      *testfactory.Bundle
+	payer  *canopy.Account
+	sub    *canopy.Account
+	formID string
+}
+
+func newWorld(t *testing.T, db *sqlstore.DB, opts ...testfactory.Options) *world {
+	b := testfactory.New(t, db, opts...)
+	payer := b.Child(t, b.Root.ID)
+	sub := b.Child(t, payer.ID)
+	b.Fund(t, payer.ID)
+	f, err := b.Svc.CreateForm(context.Background(), b.As(t, sub.ID), service.FormInput{Name: "Intake",
+		Questions: []canopy.Question{{ID: "name", Label: "Your name?", Type: canopy.QuestionText}}})
+	require.NoError(t, err)
+	return &world{b: b, payer: payer, sub: sub, formID: f.ID}
+}
+
+func (w *world) share(t *testing.T, to ...string) *service.SMSShare {
+	s, err := w.b.Svc.ShareFormBySMS(context.Background(), w.b.As(t, w.sub.ID), w.formID, service.SMSInput{To: to, Mode: canopy.SMSStructured})
+	require.NoError(t, err)
+	return s
+}
+
+func (w *world) balance(t *testing.T) int64 {
+	cr, err := w.b.Svc.GetCredits(context.Background(), w.b.As(t, w.b.Root.ID), w.payer.ID)
+	require.NoError(t, err)
+	for _, x := range cr.Balances {
+		if x.Type == canopy.CreditMessage {
+			return x.Amount
+		}
+	}
+	return -1
+}
+
+func (w *world) message(t *testing.T, id string) *canopy.SMSMessage {
+	msgs, err := w.b.Svc.Operator().ListSMS(context.Background(), "", "", 10_000)
+	require.NoError(t, err)
+	for _, m := range msgs {
+		if m.ID == id {
+			return m
+		}
+	}
+	t.Fatalf("no SMS %s", id)
+	return nil
+}
+
+func verified(t *testing.T, b *testfactory.Bundle) {
+	mismatches, _, err := b.Svc.VerifyCredits(context.Background())
+	require.NoError(t, err)
+	require.Empty(t, mismatches)
+}
+
+// TestRetriesThenSuccessSendsOnce: 5xx answers are retried after a backoff
+// (the clock moves, nothing sleeps) and the message is sent exactly once.
+func TestRetriesThenSuccessSendsOnce(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		w := newWorld(t, db)
+		tw := newTwilio(t, 2)
+		worker := sms.NewWorker(w.b.Svc, tw.sender(t), sms.WorkerConfig{}, nil)
+		before := w.balance(t)
+		share := w.share(t, "+15551234567")
+		require.Equal(t, before-1, w.balance(t))
+
+		res, err := worker.Round(ctx)
+		require.NoError(t, err)
+		require.Equal(t, sms.Result{Retried: 1}, res)
+		res, err = worker.Round(ctx)
+		require.NoError(t, err)
+		require.Zero(t, res.Total(), "not due before its backoff")
+		w.b.Clock.Advance(time.Hour)
+		res, err = worker.Drain(ctx)
+		require.NoError(t, err)
+		require.Equal(t, sms.Result{Retried: 1}, res)
+		w.b.Clock.Advance(time.Hour)
+		res, err = worker.Drain(ctx)
+		require.NoError(t, err)
+		require.Equal(t, sms.Result{Sent: 1}, res)
+		w.b.Clock.Advance(24 * time.Hour)
+		res, err = worker.Drain(ctx)
+		require.NoError(t, err)
+		require.Zero(t, res.Total(), "a sent message is not sent again")
+
+		require.Equal(t, 3, tw.calls)
+		body := "Intake: https://app.example/f/" + w.formID
+		require.Equal(t, map[string]int{"+15551234567|" + body: 1}, tw.sent)
+		require.Equal(t, map[string]string{"To": "+15551234567", "From": from, "Body": body}, tw.requests[2])
+		m := w.message(t, share.Messages[0].ID)
+		require.Equal(t, canopy.OutboxSent, m.Status)
+		require.Equal(t, 3, m.Attempts)
+		require.True(t, strings.HasPrefix(m.ProviderID, "SM"), m.ProviderID)
+		require.NotNil(t, m.SentAt)
+		require.Equal(t, before-1, w.balance(t), "a sent message stays paid")
+		verified(t, w.b)
+	})
+}
+
+// TestFailedMessagesAreRefunded: a number the provider refuses (4xx) fails
+// at once, and a message whose attempts run out fails too; each gives its
+// one message credit back to the payer that was charged, with a refund
+// entry describing the same usage, and the ledger still balances.
+func TestFailedMessagesAreRefunded(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		w := newWorld(t, db, testfactory.Options{OutboxMaxAttempts: 2})
+		tw := newTwilio(t, 0, "+15550000002")
+		worker := sms.NewWorker(w.b.Svc, tw.sender(t), sms.WorkerConfig{Concurrency: 2}, nil)
+		before := w.balance(t)
+		share := w.share(t, "+15550000001", "+15550000002", "+15550000003")
+		require.Equal(t, before-3, w.balance(t))
+
+		res, err := worker.Drain(ctx)
+		require.NoError(t, err)
+		require.Equal(t, sms.Result{Sent: 2, Failed: 1}, res)
+		require.Equal(t, before-2, w.balance(t), "the refused message is refunded")
+		bad := w.message(t, share.Messages[1].ID)
+		require.Equal(t, canopy.OutboxFailed, bad.Status)
+		require.Contains(t, bad.LastError, "21211")
+		require.NotEmpty(t, bad.RefundEntryID)
+
+		ledger, err := w.b.Svc.ListLedger(ctx, w.b.As(t, w.payer.ID), w.payer.ID, service.LedgerQuery{Kind: canopy.EntryRefund}, service.PageRequest{})
+		require.NoError(t, err)
+		require.Len(t, ledger.Data, 1)
+		r := ledger.Data[0]
+		require.Equal(t, bad.RefundEntryID, r.ID)
+		require.Equal(t, canopy.BookConsumption, r.Debit)
+		require.Equal(t, w.payer.ID, r.Credit)
+		require.EqualValues(t, 1, r.Amount)
+		require.Equal(t, w.sub.ID, r.UsageAccountID)
+		require.Equal(t, "sms:"+share.BatchID, r.UsageRef)
+		verified(t, w.b)
+
+		// The provider is down: two attempts, then failed and refunded.
+		tw.mu.Lock()
+		tw.failFirst = 1_000
+		tw.mu.Unlock()
+		share = w.share(t, "+15550000009")
+		res, err = worker.Drain(ctx)
+		require.NoError(t, err)
+		require.Equal(t, sms.Result{Retried: 1}, res)
+		w.b.Clock.Advance(time.Hour)
+		res, err = worker.Drain(ctx)
+		require.NoError(t, err)
+		require.Equal(t, sms.Result{Failed: 1}, res)
+		require.Equal(t, canopy.OutboxFailed, w.message(t, share.Messages[0].ID).Status)
+		require.Equal(t, before-2, w.balance(t), "attempts used up: refunded too")
+
+		usage, err := w.b.Svc.GetUsage(ctx, w.b.As(t, w.payer.ID), w.payer.ID, time.Time{}, time.Time{}, "none")
+		require.NoError(t, err)
+		for _, x := range usage.Total {
+			if x.Type == canopy.CreditMessage {
+				require.EqualValues(t, 2, x.Amount, "net usage counts only delivered messages")
+			}
+		}
+		verified(t, w.b)
+	})
+}
+
+// TestConcurrentWorkersNeverSendOneMessageTwice: four workers drain one
+// outbox at once; the leases give each message to exactly one of them.
+func TestConcurrentWorkersNeverSendOneMessageTwice(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		w := newWorld(t, db)
+		tw := newTwilio(t, 0)
+		var want []string
+		for batch := range 3 {
+			to := make([]string, 100)
+			for i := range to {
+				to[i] = fmt.Sprintf("+1555%03d%04d", batch, i)
+				want = append(want, to[i])
+			}
+			w.share(t, to...)
+		}
+		var wg sync.WaitGroup
+		results := make([]sms.Result, 4)
+		for i := range results {
+			worker := sms.NewWorker(w.b.Svc, tw.sender(t), sms.WorkerConfig{Batch: 7, Concurrency: 3}, nil)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				res, err := worker.Drain(ctx)
+				require.NoError(t, err)
+				results[i] = res
+			}()
+		}
+		wg.Wait()
+		total := 0
+		for _, r := range results {
+			total += r.Sent
+			require.Zero(t, r.Retried+r.Failed)
+		}
+		require.Equal(t, 300, total)
+		require.Equal(t, 300, tw.calls, "one request per message")
+		require.Len(t, tw.sent, 300)
+		for k, n := range tw.sent {
+			require.Equal(t, 1, n, k)
+		}
+		verified(t, w.b)
+	})
+}
+
+// TestFileSender writes one file per message, replaced on a retry.
+func TestFileSender(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "sms-outbox")
+	s, err := sms.NewFileSender(dir)
+	require.NoError(t, err)
+	for range 2 {
+		path, err := s.Send(context.Background(), sms.Message{ID: "sms_1", To: "+15551234567", Body: "Intake: https://app.example/f/frm_1"})
+		require.NoError(t, err)
+		require.Equal(t, filepath.Join(dir, "sms_1.txt"), path)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "sms_1.txt"))
+	require.NoError(t, err)
+	require.Equal(t, "To: +15551234567\n\nIntake: https://app.example/f/frm_1\n", string(b))
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Len(t, entries, 1)
+}
+
+// TestTwilioSenderClassifiesAnswers: 2xx sent, 4xx permanent, 5xx and
+// network errors retried, and so are a wrong token or URL: the operator's
+// mistake, not the message's.
+func TestTwilioSenderClassifiesAnswers(t *testing.T) {
+	tw := newTwilio(t, 1, "+15550000002")
+	s := tw.sender(t)
+	ctx := context.Background()
+	_, err := s.Send(ctx, sms.Message{ID: "a", To: "+15550000001", Body: "x"})
+	require.Error(t, err)
+	require.False(t, sms.IsRejected(err), "5xx is retried")
+	id, err := s.Send(ctx, sms.Message{ID: "a", To: "+15550000001", Body: "x"})
+	require.NoError(t, err)
+	require.NotEmpty(t, id)
+	_, err = s.Send(ctx, sms.Message{ID: "b", To: "+15550000002", Body: "x"})
+	require.True(t, sms.IsRejected(err), "4xx is permanent: %v", err)
+	wrong, err := sms.NewTwilioSender(sms.TwilioConfig{BaseURL: tw.srv.URL, AccountSID: sid, AuthToken: "wrong", From: from})
+	require.NoError(t, err)
+	_, err = wrong.Send(ctx, sms.Message{ID: "c", To: "+15550000001", Body: "x"})
+	require.Error(t, err)
+	require.False(t, sms.IsRejected(err), "401 is retried: %v", err)
+	tw.srv.Close()
+	_, err = s.Send(ctx, sms.Message{ID: "d", To: "+15550000001", Body: "x"})
+	require.Error(t, err)
+	require.False(t, sms.IsRejected(err), "a network error is retried")
+	_, err = sms.NewTwilioSender(sms.TwilioConfig{BaseURL: "ftp://x", AccountSID: sid, AuthToken: token, From: from})
+	require.Error(t, err)
+}

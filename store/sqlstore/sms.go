@@ -1,0 +1,113 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/canopyhq/canopy"
+	"github.com/canopyhq/canopy/store"
+)
+
+const smsCols = `id, batch_id, form_id, account_id, recipient, mode, body, status, attempts, next_attempt_at,
+	last_error, provider_id, charge_entry_id, payer_id, refund_entry_id, created_at, sent_at`
+
+func scanSMS(r rowScanner) (*canopy.SMSMessage, error) {
+	var (
+		m                   canopy.SMSMessage
+		refund              sql.NullString
+		next, created, sent dbTime
+	)
+	if err := r.Scan(&m.ID, &m.BatchID, &m.FormID, &m.AccountID, &m.To, &m.Mode, &m.Body, &m.Status, &m.Attempts, &next,
+		&m.LastError, &m.ProviderID, &m.ChargeEntryID, &m.PayerID, &refund, &created, &sent); err != nil {
+		return nil, err
+	}
+	m.RefundEntryID = refund.String
+	m.NextAttemptAt, m.CreatedAt, m.SentAt = next.T, created.T, sent.ptr()
+	return &m, nil
+}
+
+func (t *tx) InsertSMSMessages(ctx context.Context, ms ...*canopy.SMSMessage) error {
+	if len(ms) == 0 {
+		return nil
+	}
+	const width = 17
+	args := make([]any, 0, width*len(ms))
+	for _, m := range ms {
+		args = append(args, m.ID, m.BatchID, m.FormID, m.AccountID, m.To, string(m.Mode), m.Body, string(m.Status), m.Attempts,
+			m.NextAttemptAt, m.LastError, m.ProviderID, m.ChargeEntryID, m.PayerID, nullable(m.RefundEntryID), m.CreatedAt, timePtrArg(m.SentAt))
+	}
+	if _, err := t.exec(ctx, `INSERT INTO sms_outbox (`+smsCols+`) VALUES `+rows(len(ms), width), args...); err != nil {
+		return fmt.Errorf("insert sms message: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) GetSMSMessage(ctx context.Context, id string) (*canopy.SMSMessage, error) {
+	m, err := scanSMS(t.queryRow(ctx, `SELECT `+smsCols+` FROM sms_outbox WHERE id = ?`, id))
+	return m, t.db.mapErr(err)
+}
+
+func (t *tx) ListSMS(ctx context.Context, f store.OutboxFilter) ([]*canopy.SMSMessage, error) {
+	q := `SELECT ` + prefixed("o.", smsCols) + ` FROM sms_outbox o`
+	var (
+		where []string
+		args  []any
+	)
+	if f.Subtree != "" {
+		q += ` JOIN accounts a ON a.id = o.account_id`
+		where = append(where, `a.path >= ? AND a.path < ?`)
+		args = append(args, string(f.Subtree), string(f.Subtree.SubtreeEnd()))
+	}
+	if f.Status != "" {
+		where = append(where, `o.status = ?`)
+		args = append(args, string(f.Status))
+	}
+	if f.Before != "" {
+		where = append(where, `o.id < ?`)
+		args = append(args, f.Before)
+	}
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, ` AND `)
+	}
+	q += ` ORDER BY o.id DESC LIMIT ?`
+	args = append(args, f.Limit)
+	return scanAll(ctx, t, scanSMS, q, args...)
+}
+
+func (t *tx) ClaimSMS(ctx context.Context, now, leaseUntil time.Time, limit int) ([]*canopy.SMSMessage, error) {
+	return scanAll(ctx, t, scanSMS, `UPDATE sms_outbox SET claimed_until = ?, attempts = attempts + 1
+		WHERE id IN (SELECT id FROM sms_outbox
+			WHERE status = 'pending' AND next_attempt_at <= ? AND (claimed_until IS NULL OR claimed_until <= ?)
+			ORDER BY next_attempt_at, id LIMIT ?`+t.db.dialect.SkipLocked()+`)
+		RETURNING `+smsCols, leaseUntil, now, now, limit)
+}
+
+func (t *tx) MarkSMSSent(ctx context.Context, id, providerID string, at time.Time) error {
+	res, err := t.exec(ctx, `UPDATE sms_outbox SET status = 'sent', sent_at = ?, provider_id = ?, claimed_until = NULL, last_error = ''
+		WHERE id = ? AND status = 'pending'`, at, providerID, id)
+	if err != nil {
+		return fmt.Errorf("mark sms sent: %w", err)
+	}
+	return expectOne(res)
+}
+
+func (t *tx) MarkSMSRetry(ctx context.Context, id string, next time.Time, lastErr string) error {
+	res, err := t.exec(ctx, `UPDATE sms_outbox SET next_attempt_at = ?, last_error = ?, claimed_until = NULL
+		WHERE id = ? AND status = 'pending'`, next, lastErr, id)
+	if err != nil {
+		return fmt.Errorf("mark sms retry: %w", err)
+	}
+	return expectOne(res)
+}
+
+func (t *tx) MarkSMSFailed(ctx context.Context, id, lastErr, refundEntryID string) error {
+	res, err := t.exec(ctx, `UPDATE sms_outbox SET status = 'failed', last_error = ?, refund_entry_id = ?, claimed_until = NULL
+		WHERE id = ? AND status = 'pending'`, lastErr, nullable(refundEntryID), id)
+	if err != nil {
+		return fmt.Errorf("mark sms failed: %w", err)
+	}
+	return expectOne(res)
+}
