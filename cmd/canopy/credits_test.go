@@ -54,6 +54,8 @@ func TestCreditsVerify(t *testing.T) {
 
 	_, err = runCmd("credits", "audit")
 	require.Equal(t, 2, exitCode(err))
-	_, err = runCmd("serve", "--credit-types", "Bad Type")
+	never := filepath.Join(t.TempDir(), "never.db")
+	_, err = runCmd("serve", "--database-url", "sqlite:"+never, "--credit-types", "Bad Type")
 	require.Equal(t, 2, exitCode(err))
+	require.NoFileExists(t, never, "a command refused for its flags touches no database")
 }

@@ -49,6 +49,14 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 
+	// Every flag is checked before the database is touched: a mistyped
+	// command must not create or migrate one.
+	ids := canopy.NewIDs(nil, nil)
+	cfg, err := svcFlags.config(*addr, ids, log)
+	if err != nil {
+		return err
+	}
+
 	st, err := openStore(ctx, db)
 	if err != nil {
 		return err
@@ -63,11 +71,6 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	log.Info("database ready", "engine", st.engine, "database", st.where)
 
-	ids := canopy.NewIDs(nil, nil)
-	cfg, err := svcFlags.config(*addr, ids, log)
-	if err != nil {
-		return err
-	}
 	svc := newService(st.db, cfg)
 	// Make the stand-in hash that unknown logins are checked against now,
 	// so the first such login costs what every other does.
