@@ -195,6 +195,17 @@ func (s *Service) refundSMS(ctx context.Context, tx store.Tx, m *canopy.SMSMessa
 	if err := tx.InsertLedgerEntry(ctx, e); err != nil {
 		return err
 	}
+	// What was refunded no longer counts against the caps it was counted
+	// against, in the month it was charged.
+	limits, err := tx.CreditLimits(ctx, charge.UsagePath.IDs(), charge.Type)
+	if err != nil {
+		return err
+	}
+	for _, l := range limits {
+		if err := tx.ReturnMonthUsage(ctx, l.AccountID, charge.Type, canopy.MonthOf(charge.At), e.Amount); err != nil {
+			return err
+		}
+	}
 	return tx.AddCredits(ctx, e.Credit, e.Type, e.Amount, now)
 }
 

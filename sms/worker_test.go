@@ -201,6 +201,8 @@ func TestFailedMessagesAreRefunded(t *testing.T) {
 		w := newWorld(t, db, testfactory.Options{OutboxMaxAttempts: 2})
 		tw := newTwilio(t, 0, "+15550000002")
 		worker := sms.NewWorker(w.b.Svc, tw.sender(t), sms.WorkerConfig{Concurrency: 2}, nil)
+		_, err := w.b.Svc.SetLimit(ctx, w.b.As(t, w.payer.ID), w.sub.ID, service.LimitInput{Type: canopy.CreditMessage, Monthly: ptr(int64(10))})
+		require.NoError(t, err)
 		before := w.balance(t)
 		share := w.share(t, "+15550000001", "+15550000002", "+15550000003")
 		require.Equal(t, before-3, w.balance(t))
@@ -209,6 +211,9 @@ func TestFailedMessagesAreRefunded(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, sms.Result{Sent: 2, Failed: 1}, res)
 		require.Equal(t, before-2, w.balance(t), "the refused message is refunded")
+		cr, err := w.b.Svc.GetCredits(ctx, w.b.As(t, w.payer.ID), w.sub.ID)
+		require.NoError(t, err)
+		require.Equal(t, int64(2), cr.Limits[0].UsedMonth, "a refunded message no longer counts against the cap")
 		bad := w.message(t, share.Messages[1].ID)
 		require.Equal(t, canopy.OutboxFailed, bad.Status)
 		require.Contains(t, bad.LastError, "21211")
@@ -341,3 +346,5 @@ func TestTwilioSenderClassifiesAnswers(t *testing.T) {
 	_, err = sms.NewTwilioSender(sms.TwilioConfig{BaseURL: "ftp://x", AccountSID: sid, AuthToken: token, From: from})
 	require.Error(t, err)
 }
+
+func ptr[T any](v T) *T { return &v }

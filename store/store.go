@@ -498,6 +498,9 @@ type CreditTx interface {
 	// AddMonthUsage counts amount against an account's month if the total
 	// stays within max, and reports the total it found when it would not.
 	AddMonthUsage(ctx context.Context, accountID string, t canopy.CreditType, month string, amount, max int64) (ok bool, used int64, err error)
+	// ReturnMonthUsage takes amount off an account's count for a month (a
+	// refund), not below zero.
+	ReturnMonthUsage(ctx context.Context, accountID string, t canopy.CreditType, month string, amount int64) error
 	// SetMonthUsage sets an account's count for a month (when a cap is set).
 	SetMonthUsage(ctx context.Context, accountID string, t canopy.CreditType, month string, used int64) error
 	MonthUsage(ctx context.Context, accountID string, t canopy.CreditType, month string) (int64, error)

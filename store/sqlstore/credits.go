@@ -205,6 +205,15 @@ func (t *tx) AddMonthUsage(ctx context.Context, accountID string, ct canopy.Cred
 	return false, used, err
 }
 
+func (t *tx) ReturnMonthUsage(ctx context.Context, accountID string, ct canopy.CreditType, month string, amount int64) error {
+	_, err := t.exec(ctx, `UPDATE credit_month_usage SET used = CASE WHEN used > ? THEN used - ? ELSE 0 END
+		WHERE account_id = ? AND type = ? AND month = ?`, amount, amount, accountID, string(ct), month)
+	if err != nil {
+		return fmt.Errorf("return month usage: %w", err)
+	}
+	return nil
+}
+
 func (t *tx) SetMonthUsage(ctx context.Context, accountID string, ct canopy.CreditType, month string, used int64) error {
 	_, err := t.exec(ctx, `INSERT INTO credit_month_usage (account_id, type, month, used) VALUES (?, ?, ?, ?)
 		ON CONFLICT (account_id, type, month) DO UPDATE SET used = excluded.used`, accountID, string(ct), month, used)

@@ -154,7 +154,9 @@ func testCredits(t *testing.T, open Opener) {
 			require.NoError(t, err)
 			require.False(t, ok, "more than the cap at once, in a fresh month")
 			require.Zero(t, used)
-			require.NoError(t, tx.SetMonthUsage(ctx, a.ID, canopy.CreditUpload, "2026-12", 3))
+			require.NoError(t, tx.SetMonthUsage(ctx, a.ID, canopy.CreditUpload, "2026-12", 4))
+			require.NoError(t, tx.ReturnMonthUsage(ctx, a.ID, canopy.CreditUpload, "2026-12", 1))
+			require.NoError(t, tx.ReturnMonthUsage(ctx, a.ID, canopy.CreditUpload, "2027-01", 1), "no count, nothing to return")
 		})
 		b.read(t, func(ctx context.Context, tx store.Tx) {
 			limits, err := tx.CreditLimits(ctx, []string{"acc_none", a.ID}, canopy.CreditUpload)
