@@ -38,7 +38,7 @@ func requireVerified(t *testing.T, b *testfactory.Bundle) {
 	require.Empty(t, mismatches, "every balance equals its ledger")
 }
 
-func grant(t *testing.T, b *testfactory.Bundle, id string, ct canopy.CreditType, n int64) {
+func grant(t testing.TB, b *testfactory.Bundle, id string, ct canopy.CreditType, n int64) {
 	t.Helper()
 	_, err := b.Svc.Grant(context.Background(), b.As(t, b.Root.ID), id, service.GrantInput{Type: ct, Amount: n})
 	require.NoError(t, err)
