@@ -80,8 +80,7 @@ func (o *op) charge(user *canopy.Account, u Usage) (entry *canopy.LedgerEntry, r
 		prev, err := o.tx.LedgerEntryByKey(o.ctx, user.ID, u.Key)
 		if err == nil {
 			if prev.Type != u.Type || prev.Amount != u.Quantity {
-				return nil, false, canopy.InvalidField("reference", canopy.CodeIdempotencyMismatch,
-					"was charged before for %d %s credits (entry %s); a reference names one usage", prev.Amount, prev.Type, prev.ID)
+				return nil, false, keyMismatch(prev)
 			}
 			return prev, true, nil
 		}
@@ -125,11 +124,7 @@ func (o *op) charge(user *canopy.Account, u Usage) (entry *canopy.LedgerEntry, r
 			return nil, false, err
 		}
 		if !ok {
-			monthly := l.Monthly
-			return nil, false, &canopy.Error{Kind: canopy.KindPaymentRequired, Code: canopy.CodeChildLimitExceeded,
-				Message: fmt.Sprintf("account %s may use %d %s credits a month and has used %d this month; %d more would pass the cap",
-					l.AccountID, l.Monthly, u.Type, used, u.Quantity),
-				Shortfall: &canopy.Shortfall{Type: u.Type, Needed: u.Quantity, LimitedID: l.AccountID, Monthly: &monthly, Used: &used}}
+			return nil, false, capError(l, u, used)
 		}
 	}
 	ok, balance, err := o.tx.TakeCredits(o.ctx, e.Debit, u.Type, u.Quantity, o.now)
@@ -137,11 +132,32 @@ func (o *op) charge(user *canopy.Account, u Usage) (entry *canopy.LedgerEntry, r
 		return nil, false, err
 	}
 	if !ok {
-		return nil, false, &canopy.Error{Kind: canopy.KindPaymentRequired, Code: canopy.CodeInsufficientCredits,
-			Message:   fmt.Sprintf("account %s pays for this usage and holds %d %s credits; it needs %d", e.Debit, balance, u.Type, u.Quantity),
-			Shortfall: &canopy.Shortfall{Type: u.Type, Needed: u.Quantity, PayerID: e.Debit, Balance: &balance}}
+		return nil, false, balanceError(e.Debit, u, balance)
 	}
 	return e, false, nil
+}
+
+// keyMismatch refuses a reference charged before for another usage.
+func keyMismatch(prev *canopy.LedgerEntry) error {
+	return canopy.InvalidField("reference", canopy.CodeIdempotencyMismatch,
+		"was charged before for %d %s credits (entry %s); a reference names one usage", prev.Amount, prev.Type, prev.ID)
+}
+
+// capError is the 402 of a usage that would pass the monthly cap l, of
+// which used is used.
+func capError(l store.CreditLimit, u Usage, used int64) error {
+	monthly := l.Monthly
+	return &canopy.Error{Kind: canopy.KindPaymentRequired, Code: canopy.CodeChildLimitExceeded,
+		Message: fmt.Sprintf("account %s may use %d %s credits a month and has used %d this month; %d more would pass the cap",
+			l.AccountID, l.Monthly, u.Type, used, u.Quantity),
+		Shortfall: &canopy.Shortfall{Type: u.Type, Needed: u.Quantity, LimitedID: l.AccountID, Monthly: &monthly, Used: &used}}
+}
+
+// balanceError is the 402 of a usage its payer's balance cannot cover.
+func balanceError(payerID string, u Usage, balance int64) error {
+	return &canopy.Error{Kind: canopy.KindPaymentRequired, Code: canopy.CodeInsufficientCredits,
+		Message:   fmt.Sprintf("account %s pays for this usage and holds %d %s credits; it needs %d", payerID, balance, u.Type, u.Quantity),
+		Shortfall: &canopy.Shortfall{Type: u.Type, Needed: u.Quantity, PayerID: payerID, Balance: &balance}}
 }
 
 // UsageInput is a metered event of the product built on Canopy.
@@ -173,16 +189,28 @@ func (s *Service) RecordUsage(ctx context.Context, c Caller, in UsageInput) (*Us
 		return nil, err
 	}
 	key := ""
+	idem, _ := ctx.Value(idemKey{}).(*Idempotent)
 	switch {
 	case in.Reference != "":
 		key = "ref:" + in.Reference
-	default:
-		if idem, ok := ctx.Value(idemKey{}).(*Idempotent); ok {
-			// Idempotency-Keys belong to a credential's account, as the
-			// HTTP layer scopes them: two credentials' keys never meet.
-			key = "idem:" + idem.Scope + ":" + idem.Key
+	case idem != nil:
+		// Idempotency-Keys belong to a credential's account, as the HTTP
+		// layer scopes them: two credentials' keys never meet.
+		key = "idem:" + idem.Scope + ":" + idem.Key
+	}
+	if idem == nil {
+		// Concurrent debits share one transaction (batch.go); a request
+		// whose response is stored for its Idempotency-Key runs alone.
+		res, err := s.debits.charge(ctx, c, in, key)
+		if !errors.Is(err, errRunAlone) {
+			return res, err
 		}
 	}
+	return s.recordUsageAlone(ctx, c, in, key)
+}
+
+// recordUsageAlone is RecordUsage in a write of its own.
+func (s *Service) recordUsageAlone(ctx context.Context, c Caller, in UsageInput, key string) (*UsageResult, error) {
 	res, err := writeWork(ctx, s, c, func(o *op) (*UsageResult, error) {
 		e, replayed, err := o.charge(o.acting, Usage{Type: in.Type, Quantity: in.Quantity, Reason: in.Reason, Ref: "usage", Key: key})
 		if err != nil {

@@ -79,6 +79,8 @@ type Service struct {
 	// PasswordParams.Memory, and a burst of sign-ins must queue for the
 	// CPU rather than take the machine's memory.
 	hashing chan struct{}
+	// debits groups concurrent usage debits into shared transactions.
+	debits *debitBatcher
 }
 
 // New returns a service over st.
@@ -129,7 +131,7 @@ func New(st store.Store, cfg Config) *Service {
 		}
 	}
 	cfg.CreditTypes = types
-	return &Service{
+	s := &Service{
 		store:   st,
 		cfg:     cfg,
 		now:     func() time.Time { return canopy.Now(cfg.Clock) },
@@ -138,6 +140,8 @@ func New(st store.Store, cfg Config) *Service {
 		cache:   newAuthCache(cfg.AuthCacheTTL, cfg.AuthCacheSize, cfg.Clock),
 		hashing: make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
 	}
+	s.debits = newDebitBatcher(s)
+	return s
 }
 
 // hashPassword and verifyPassword run argon2id within the concurrency

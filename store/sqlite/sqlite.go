@@ -52,7 +52,11 @@ func Open(path string, opts Options) (*sqlstore.DB, error) {
 	}
 	params := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)" +
 		"&_pragma=synchronous(" + sync + ")&_txlock=immediate"
-	write, err := sql.Open("sqlite", "file:"+path+"?"+params)
+	// The writer keeps a larger page cache: a transaction that writes many
+	// rows (a batch of debits) touches many index pages, and a cache too
+	// small for them spills dirty pages to the WAL mid-transaction and
+	// reads them back.
+	write, err := sql.Open("sqlite", "file:"+path+"?"+params+"&_pragma=cache_size(-65536)")
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}

@@ -124,6 +124,20 @@ func (t *tx) GetAccounts(ctx context.Context, ids []string) ([]*canopy.Account, 
 	return scanAll(ctx, t, scanAccount, selectAccounts+` WHERE id IN (`+placeholders(len(ids))+`)`, args...)
 }
 
+func (t *tx) GetAccountsForShare(ctx context.Context, ids []string) ([]*canopy.Account, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	// In id order, so that two writers locking overlapping sets take the
+	// locks in the same order.
+	return scanAll(ctx, t, scanAccount, selectAccounts+` WHERE id IN (`+placeholders(len(ids))+`) ORDER BY id`+
+		t.db.dialect.ForShare(), args...)
+}
+
 func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }
