@@ -80,13 +80,18 @@ func (t *tx) InsertLedgerEntry(ctx context.Context, e *canopy.LedgerEntry) error
 	return nil
 }
 
-// ledgerRowsPerInsert keeps a multi-row INSERT far below both engines'
-// limits on bound parameters.
-const ledgerRowsPerInsert = 200
+// ledgerRowsPerStatement keeps a multi-row statement far below both
+// engines' limits on bound parameters.
+const ledgerRowsPerStatement = 128
 
 func (t *tx) InsertLedgerEntries(ctx context.Context, es []*canopy.LedgerEntry) error {
 	for len(es) > 0 {
-		n := min(len(es), ledgerRowsPerInsert)
+		// Rows in power-of-two groups: a few statement texts serve every
+		// batch and stay prepared.
+		n := ledgerRowsPerStatement
+		for n > len(es) {
+			n /= 2
+		}
 		args := make([]any, 0, n*13)
 		for _, e := range es[:n] {
 			args = append(args, e.ID, e.At, string(e.Kind), string(e.Type), e.Amount, e.Debit, e.Credit, e.Reason,
@@ -106,12 +111,16 @@ func (t *tx) LedgerEntriesByKeys(ctx context.Context, keys []store.LedgerKey) ([
 		// One index probe per pair: an OR of equalities, which both
 		// engines plan as a union of probes (IN lists on both columns
 		// would probe every combination).
-		n := min(len(keys), ledgerRowsPerInsert)
-		args := make([]any, 0, 2*n)
-		for _, k := range keys[:n] {
+		// Padded with the last pair to a power of two, so that a few
+		// statement texts serve every width and stay prepared.
+		n := min(len(keys), ledgerRowsPerStatement)
+		w := widthBucket(n)
+		args := make([]any, 0, 2*w)
+		for i := range w {
+			k := keys[min(i, n-1)]
 			args = append(args, k.UsageAccountID, k.Key)
 		}
-		terms := strings.TrimSuffix(strings.Repeat("(usage_account_id = ? AND idempotency_key = ?) OR ", n), " OR ")
+		terms := strings.TrimSuffix(strings.Repeat("(usage_account_id = ? AND idempotency_key = ?) OR ", w), " OR ")
 		es, err := scanAll(ctx, t, scanEntry, `SELECT `+ledgerCols+` FROM credit_ledger WHERE `+terms, args...)
 		if err != nil {
 			return nil, fmt.Errorf("ledger entries by keys: %w", err)
