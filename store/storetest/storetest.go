@@ -41,6 +41,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Credentials", testCredentials},
 		{"ParentPlan", testParentPlan},
 		{"Forms", testForms},
+		{"CreditBatches", testCreditBatches},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
