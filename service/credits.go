@@ -219,7 +219,9 @@ func (s *Service) recordUsageAlone(ctx context.Context, c Caller, in UsageInput,
 		return &UsageResult{Entry: e, Replayed: replayed}, nil
 	})
 	if errors.Is(err, errDebitReplayed) {
-		// A concurrent twin charged it first; its entry is the answer.
+		// A concurrent twin charged it first; its entry is the answer —
+		// unless it charged another usage under the reference, which a
+		// serial run would have refused this one for.
 		var prev *canopy.LedgerEntry
 		err = s.read(ctx, func(tx store.Tx) error {
 			var err error
@@ -228,6 +230,9 @@ func (s *Service) recordUsageAlone(ctx context.Context, c Caller, in UsageInput,
 		})
 		if err != nil {
 			return nil, err
+		}
+		if prev.Type != in.Type || prev.Amount != in.Quantity {
+			return nil, keyMismatch(prev)
 		}
 		return &UsageResult{Entry: prev, Replayed: true}, nil
 	}

@@ -674,3 +674,48 @@ func TestBatchedDebitsDecideAsASerialRun(t *testing.T) {
 		require.Equal(t, canopy.CodeInsufficientCredits, batched[12].Code)
 	})
 }
+
+// TestRacingReferenceForAnotherUsageIsRefused: two requests that race
+// with one reference for different usages, each in a write of its own
+// (as requests with an Idempotency-Key run), give one entry and one 422 —
+// never the other's entry as if it were a retry.
+func TestRacingReferenceForAnotherUsageIsRefused(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		b := testfactory.New(t, db)
+		umbrella := b.Child(t, b.Root.ID)
+		clinic := b.Child(t, umbrella.ID)
+		grant(t, b, umbrella.ID, canopy.CreditMessage, 1000)
+		as := b.As(t, clinic.ID)
+		for round := range 10 {
+			var wg sync.WaitGroup
+			errs := make([]error, 8)
+			res := make([]*service.UsageResult, 8)
+			for i := range 8 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					ctx := service.WithIdempotency(context.Background(), &service.Idempotent{
+						Scope: as.AccountID, Key: fmt.Sprintf("k%d-%d", round, i), StatusCode: 201,
+						Encode: func(any) ([]byte, error) { return []byte("{}"), nil }})
+					res[i], errs[i] = b.Svc.RecordUsage(ctx, as, service.UsageInput{Type: canopy.CreditMessage,
+						Quantity: int64(1 + i%2), Reference: fmt.Sprintf("race-%d", round)})
+				}()
+			}
+			wg.Wait()
+			var charged *canopy.LedgerEntry
+			for i := range 8 {
+				if errs[i] == nil {
+					require.Equal(t, int64(1+i%2), res[i].Entry.Amount, "an answer for this usage, not another's")
+					if charged == nil {
+						charged = res[i].Entry
+					}
+					require.Equal(t, charged.ID, res[i].Entry.ID)
+				} else {
+					require.Equal(t, []string{"reference"}, fieldsOf(t, errs[i]))
+				}
+			}
+			require.NotNil(t, charged)
+		}
+		requireVerified(t, b)
+	})
+}
