@@ -81,8 +81,7 @@ func (o *op) charge(user *canopy.Account, u Usage) (entry *canopy.LedgerEntry, r
 		prev, err := o.tx.LedgerEntryByKey(o.ctx, user.ID, u.Key)
 		if err == nil {
 			if prev.Type != u.Type || prev.Amount != u.Quantity {
-				return nil, false, canopy.InvalidField("reference", canopy.CodeIdempotencyMismatch,
-					"was charged before for %d %s credits (entry %s); a reference names one usage", prev.Amount, prev.Type, prev.ID)
+				return nil, false, keyMismatch(prev)
 			}
 			return prev, true, nil
 		}
@@ -126,11 +125,7 @@ func (o *op) charge(user *canopy.Account, u Usage) (entry *canopy.LedgerEntry, r
 			return nil, false, err
 		}
 		if !ok {
-			monthly := l.Monthly
-			return nil, false, &canopy.Error{Kind: canopy.KindPaymentRequired, Code: canopy.CodeChildLimitExceeded,
-				Message: fmt.Sprintf("account %s may use %d %s credits a month and has used %d this month; %d more would pass the cap",
-					l.AccountID, l.Monthly, u.Type, used, u.Quantity),
-				Shortfall: &canopy.Shortfall{Type: u.Type, Needed: u.Quantity, LimitedID: l.AccountID, Monthly: &monthly, Used: &used}}
+			return nil, false, capError(l, u, used)
 		}
 	}
 	ok, balance, err := o.tx.TakeCredits(o.ctx, e.Debit, u.Type, u.Quantity, o.now)
@@ -138,9 +133,7 @@ func (o *op) charge(user *canopy.Account, u Usage) (entry *canopy.LedgerEntry, r
 		return nil, false, err
 	}
 	if !ok {
-		return nil, false, &canopy.Error{Kind: canopy.KindPaymentRequired, Code: canopy.CodeInsufficientCredits,
-			Message:   fmt.Sprintf("account %s pays for this usage and holds %d %s credits; it needs %d", e.Debit, balance, u.Type, u.Quantity),
-			Shortfall: &canopy.Shortfall{Type: u.Type, Needed: u.Quantity, PayerID: e.Debit, Balance: &balance}}
+		return nil, false, balanceError(e.Debit, u, balance)
 	}
 	if err := o.noticeLowBalance(e.Debit, u.Type, balance+u.Quantity, balance); err != nil {
 		return nil, false, err
@@ -160,7 +153,11 @@ type lowBalanceData struct {
 // crosses it holds the balance's row until it commits, so each crossing is
 // seen by exactly one debit: one email per crossing.
 func (o *op) noticeLowBalance(accountID string, t canopy.CreditType, before, after int64) error {
-	threshold, crossed := canopy.CrossedThreshold(o.s.cfg.LowBalanceThresholds, before, after)
+	return o.s.noticeLowBalance(o.ctx, o.tx, o.now, accountID, t, before, after)
+}
+
+func (s *Service) noticeLowBalance(ctx context.Context, tx store.Tx, now time.Time, accountID string, t canopy.CreditType, before, after int64) error {
+	threshold, crossed := canopy.CrossedThreshold(s.cfg.LowBalanceThresholds, before, after)
 	if !crossed {
 		return nil
 	}
@@ -168,18 +165,41 @@ func (o *op) noticeLowBalance(accountID string, t canopy.CreditType, before, aft
 	if err != nil {
 		return err
 	}
-	admins, err := accountAdmins(o.ctx, o.tx, accountID)
+	admins, err := accountAdmins(ctx, tx, accountID)
 	if err != nil {
 		return err
 	}
 	msgs := make([]*canopy.OutboxMessage, 0, len(admins))
 	for _, u := range admins {
 		msgs = append(msgs, &canopy.OutboxMessage{
-			ID: o.s.ids.New(canopy.PrefixOutbox), Channel: "email", AccountID: accountID, UserID: u.ID, Recipient: u.Email,
-			Template: canopy.TemplateLowBalance, Data: data, Status: canopy.OutboxPending, NextAttemptAt: o.now, CreatedAt: o.now,
+			ID: s.ids.New(canopy.PrefixOutbox), Channel: "email", AccountID: accountID, UserID: u.ID, Recipient: u.Email,
+			Template: canopy.TemplateLowBalance, Data: data, Status: canopy.OutboxPending, NextAttemptAt: now, CreatedAt: now,
 		})
 	}
-	return o.tx.InsertOutboxMessages(o.ctx, msgs...)
+	return tx.InsertOutboxMessages(ctx, msgs...)
+}
+
+// keyMismatch refuses a reference charged before for another usage.
+func keyMismatch(prev *canopy.LedgerEntry) error {
+	return canopy.InvalidField("reference", canopy.CodeIdempotencyMismatch,
+		"was charged before for %d %s credits (entry %s); a reference names one usage", prev.Amount, prev.Type, prev.ID)
+}
+
+// capError is the 402 of a usage that would pass the monthly cap l, of
+// which used is used.
+func capError(l store.CreditLimit, u Usage, used int64) error {
+	monthly := l.Monthly
+	return &canopy.Error{Kind: canopy.KindPaymentRequired, Code: canopy.CodeChildLimitExceeded,
+		Message: fmt.Sprintf("account %s may use %d %s credits a month and has used %d this month; %d more would pass the cap",
+			l.AccountID, l.Monthly, u.Type, used, u.Quantity),
+		Shortfall: &canopy.Shortfall{Type: u.Type, Needed: u.Quantity, LimitedID: l.AccountID, Monthly: &monthly, Used: &used}}
+}
+
+// balanceError is the 402 of a usage its payer's balance cannot cover.
+func balanceError(payerID string, u Usage, balance int64) error {
+	return &canopy.Error{Kind: canopy.KindPaymentRequired, Code: canopy.CodeInsufficientCredits,
+		Message:   fmt.Sprintf("account %s pays for this usage and holds %d %s credits; it needs %d", payerID, balance, u.Type, u.Quantity),
+		Shortfall: &canopy.Shortfall{Type: u.Type, Needed: u.Quantity, PayerID: payerID, Balance: &balance}}
 }
 
 // UsageInput is a metered event of the product built on Canopy.
@@ -211,16 +231,28 @@ func (s *Service) RecordUsage(ctx context.Context, c Caller, in UsageInput) (*Us
 		return nil, err
 	}
 	key := ""
+	idem, _ := ctx.Value(idemKey{}).(*Idempotent)
 	switch {
 	case in.Reference != "":
 		key = "ref:" + in.Reference
-	default:
-		if idem, ok := ctx.Value(idemKey{}).(*Idempotent); ok {
-			// Idempotency-Keys belong to a credential's account, as the
-			// HTTP layer scopes them: two credentials' keys never meet.
-			key = "idem:" + idem.Scope + ":" + idem.Key
+	case idem != nil:
+		// Idempotency-Keys belong to a credential's account, as the HTTP
+		// layer scopes them: two credentials' keys never meet.
+		key = "idem:" + idem.Scope + ":" + idem.Key
+	}
+	if idem == nil {
+		// Concurrent debits share one transaction (batch.go); a request
+		// whose response is stored for its Idempotency-Key runs alone.
+		res, err := s.debits.charge(ctx, c, in, key)
+		if !errors.Is(err, errRunAlone) {
+			return res, err
 		}
 	}
+	return s.recordUsageAlone(ctx, c, in, key)
+}
+
+// recordUsageAlone is RecordUsage in a write of its own.
+func (s *Service) recordUsageAlone(ctx context.Context, c Caller, in UsageInput, key string) (*UsageResult, error) {
 	res, err := writeWork(ctx, s, c, func(o *op) (*UsageResult, error) {
 		e, replayed, err := o.charge(o.acting, Usage{Type: in.Type, Quantity: in.Quantity, Reason: in.Reason, Ref: "usage", Key: key})
 		if err != nil {
@@ -229,7 +261,9 @@ func (s *Service) RecordUsage(ctx context.Context, c Caller, in UsageInput) (*Us
 		return &UsageResult{Entry: e, Replayed: replayed}, nil
 	})
 	if errors.Is(err, errDebitReplayed) {
-		// A concurrent twin charged it first; its entry is the answer.
+		// A concurrent twin charged it first; its entry is the answer —
+		// unless it charged another usage under the reference, which a
+		// serial run would have refused this one for.
 		var prev *canopy.LedgerEntry
 		err = s.read(ctx, func(tx store.Tx) error {
 			var err error
@@ -238,6 +272,9 @@ func (s *Service) RecordUsage(ctx context.Context, c Caller, in UsageInput) (*Us
 		})
 		if err != nil {
 			return nil, err
+		}
+		if prev.Type != in.Type || prev.Amount != in.Quantity {
+			return nil, keyMismatch(prev)
 		}
 		return &UsageResult{Entry: prev, Replayed: true}, nil
 	}

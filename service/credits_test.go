@@ -2,6 +2,7 @@ package service_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -38,7 +39,7 @@ func requireVerified(t *testing.T, b *testfactory.Bundle) {
 	require.Empty(t, mismatches, "every balance equals its ledger")
 }
 
-func grant(t *testing.T, b *testfactory.Bundle, id string, ct canopy.CreditType, n int64) {
+func grant(t testing.TB, b *testfactory.Bundle, id string, ct canopy.CreditType, n int64) {
 	t.Helper()
 	_, err := b.Svc.Grant(context.Background(), b.As(t, b.Root.ID), id, service.GrantInput{Type: ct, Amount: n})
 	require.NoError(t, err)
@@ -454,5 +455,309 @@ func TestLowBalanceNotices(t *testing.T) {
 		grant(t, b, umbrella.ID, canopy.CreditUpload, 600)
 		use(100)
 		require.Equal(t, []string{"upload 500<=500"}, notices(), "credits added, then a new crossing")
+	})
+}
+
+// TestConcurrentDebitsGetTheirOwnOutcome drives RecordUsage from 64
+// goroutines at once, so that the debits share transactions (batch.go),
+// with a mix that ends in every outcome: paid, refused for the payer's
+// balance, refused for a monthly cap, refused for a suspended account, a
+// reference charged for another usage, and references retried within and
+// across transactions. Each caller must get an answer a serial run could
+// give: its own entry, the one entry of its reference, or its own refusal
+// naming its own shortfall; and the books must hold exactly the paid
+// debits.
+func TestConcurrentDebitsGetTheirOwnOutcome(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		b := testfactory.New(t, db)
+		umbrella := b.Child(t, b.Root.ID)
+		subs := make([]*canopy.Account, 12)
+		for i := range subs {
+			subs[i] = b.Child(t, umbrella.ID)
+		}
+		capped, suspended := subs[0], subs[1]
+		const start, monthly = 3000, 40
+		grant(t, b, umbrella.ID, canopy.CreditMessage, start)
+		_, err := b.Svc.SetLimit(ctx, b.As(t, umbrella.ID), capped.ID, service.LimitInput{Type: canopy.CreditMessage, Monthly: ptr(int64(monthly))})
+		require.NoError(t, err)
+		callers := make([]service.Caller, len(subs))
+		for i, s := range subs {
+			callers[i] = b.As(t, s.ID)
+		}
+		_, err = b.Svc.SetStatus(ctx, b.As(t, umbrella.ID), suspended.ID, canopy.StatusSuspended)
+		require.NoError(t, err)
+		// A reference already charged for 5 credits, asked again for 6.
+		_, err = b.Svc.RecordUsage(ctx, callers[2], service.UsageInput{Type: canopy.CreditMessage, Quantity: 5, Reference: "taken"})
+		require.NoError(t, err)
+
+		type call struct {
+			sub int
+			in  service.UsageInput
+			res *service.UsageResult
+			err error
+		}
+		var calls []*call
+		rng := rand.New(rand.NewPCG(1, 2))
+		for i := range 1200 {
+			c := &call{sub: rng.IntN(len(subs)), in: service.UsageInput{Type: canopy.CreditMessage, Quantity: int64(1 + rng.IntN(9))}}
+			switch x := rng.IntN(10); {
+			case x < 3: // retried references: the same usage, many times
+				c.in.Reference = fmt.Sprintf("retry-%d", rng.IntN(40))
+				c.in.Quantity = 3
+			case x < 4:
+				c.sub, c.in.Reference, c.in.Quantity = 2, "taken", 6
+			case x < 8:
+				c.in.Reference = fmt.Sprintf("once-%d", i)
+			}
+			calls = append(calls, c)
+		}
+		var wg sync.WaitGroup
+		var next atomic.Int64
+		for range 64 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := next.Add(1) - 1; i < int64(len(calls)); i = next.Add(1) - 1 {
+					c := calls[i]
+					c.res, c.err = b.Svc.RecordUsage(ctx, callers[c.sub], c.in)
+				}
+			}()
+		}
+		wg.Wait()
+
+		entries := map[string]*canopy.LedgerEntry{} // every distinct entry answered
+		byRef := map[string]string{}                // sub/reference → entry id
+		usedBy := map[string]int64{}
+		final := balanceOf(t, b, umbrella.ID, canopy.CreditMessage)
+		var refusedBalance, refusedCap int
+		for _, c := range calls {
+			sub := subs[c.sub]
+			switch code := canopy.ErrorCode(c.err); {
+			case c.err == nil:
+				e := c.res.Entry
+				require.Equal(t, sub.ID, e.UsageAccountID, "the caller's own usage")
+				require.Equal(t, umbrella.ID, e.Debit)
+				require.Equal(t, c.in.Quantity, e.Amount)
+				require.NotEqual(t, suspended.ID, sub.ID, "a suspended account cannot use credits")
+				if c.in.Reference != "" {
+					k := sub.ID + "/" + c.in.Reference
+					if id, ok := byRef[k]; ok {
+						require.Equal(t, id, e.ID, "one entry per reference")
+					}
+					byRef[k] = e.ID
+				}
+				if entries[e.ID] == nil {
+					entries[e.ID] = e
+					usedBy[sub.ID] += e.Amount
+				}
+			case sub.ID == suspended.ID:
+				require.Equal(t, canopy.CodeAccountSuspended, code)
+			case c.in.Reference == "taken":
+				require.Equal(t, []string{"reference"}, fieldsOf(t, c.err), "charged before for another usage: %v", c.err)
+			case code == canopy.CodeInsufficientCredits:
+				refusedBalance++
+				var e *canopy.Error
+				require.ErrorAs(t, c.err, &e)
+				sf := e.Shortfall
+				require.Equal(t, umbrella.ID, sf.PayerID)
+				require.Equal(t, c.in.Quantity, sf.Needed, "its own shortfall")
+				require.Less(t, *sf.Balance, c.in.Quantity, "refused only when short")
+				require.GreaterOrEqual(t, *sf.Balance, final, "balances only fall")
+			case code == canopy.CodeChildLimitExceeded:
+				refusedCap++
+				var e *canopy.Error
+				require.ErrorAs(t, c.err, &e)
+				sf := e.Shortfall
+				require.Equal(t, capped.ID, sub.ID)
+				require.Equal(t, capped.ID, sf.LimitedID)
+				require.Equal(t, c.in.Quantity, sf.Needed)
+				require.Greater(t, *sf.Used+c.in.Quantity, int64(monthly), "refused only past the cap")
+				require.LessOrEqual(t, *sf.Used, int64(monthly))
+			default:
+				t.Fatalf("call %+v: unexpected error %v", c.in, c.err)
+			}
+		}
+		require.Positive(t, refusedBalance, "the umbrella ran dry: the test reached the edge")
+		require.Positive(t, refusedCap, "the cap was reached")
+		require.LessOrEqual(t, usedBy[capped.ID], int64(monthly))
+
+		var charged int64
+		for _, e := range entries {
+			charged += e.Amount
+		}
+		require.Equal(t, int64(start-5)-charged, final, "the balance fell by exactly the paid debits")
+		page, err := b.Svc.ListLedger(ctx, b.As(t, umbrella.ID), umbrella.ID, service.LedgerQuery{Kind: canopy.EntryUsage},
+			service.PageRequest{Limit: service.MaxPageLimit})
+		require.NoError(t, err)
+		var n int
+		for {
+			n += len(page.Data)
+			if page.NextCursor == nil {
+				break
+			}
+			page, err = b.Svc.ListLedger(ctx, b.As(t, umbrella.ID), umbrella.ID, service.LedgerQuery{Kind: canopy.EntryUsage},
+				service.PageRequest{Limit: service.MaxPageLimit, Cursor: *page.NextCursor})
+			require.NoError(t, err)
+		}
+		require.Equal(t, len(entries)+1, n, "the ledger holds exactly the paid debits (and the first 'taken')")
+		cr, err := b.Svc.GetCredits(ctx, b.As(t, umbrella.ID), capped.ID)
+		require.NoError(t, err)
+		require.Equal(t, usedBy[capped.ID], cr.Limits[0].UsedMonth, "the month's count is exactly what the capped account paid")
+		requireVerified(t, b)
+		t.Logf("%d calls: %d entries, %d refused for the balance, %d for the cap", len(calls), len(entries), refusedBalance, refusedCap)
+	})
+}
+
+// TestBatchedDebitsDecideAsASerialRun puts a sequence of debits into one
+// shared transaction and runs the same sequence one by one on a twin
+// world: every debit gets the same answer either way — a refused debit
+// does not disturb the ones after it, a reference retried within the batch
+// is charged once, a reference whose first try was refused may be charged
+// by a later one.
+func TestBatchedDebitsDecideAsASerialRun(t *testing.T) {
+	type step struct {
+		sub int // 0, 1: plain; 2: capped at 10; 3: suspended
+		in  service.UsageInput
+	}
+	msg := func(n int64, ref string) service.UsageInput {
+		return service.UsageInput{Type: canopy.CreditMessage, Quantity: n, Reference: ref}
+	}
+	steps := []step{
+		{0, msg(5, "r1")},
+		{1, msg(5, "r1")}, // another account's r1
+		{0, msg(5, "r1")}, // a retry: the first entry
+		{0, msg(6, "r1")}, // r1 names another usage
+		{2, msg(8, "")},
+		{2, msg(3, "")}, // past the cap
+		{2, msg(2, "")}, // up to it
+		{1, msg(1000, "r2")},
+		{3, msg(1, "")},
+		{1, msg(1, "r2")}, // r2's first try was refused
+		{1, msg(1, "r2")},
+		{0, msg(70, "")}, // exactly the rest
+		{0, msg(1, "")},
+	}
+	type outcome struct {
+		Code     string
+		Amount   int64
+		Replayed bool
+		SameAs   int // the step whose entry it is
+		Short    canopy.Shortfall
+	}
+	run := func(t *testing.T, db *sqlstore.DB, batched bool) []outcome {
+		ctx := context.Background()
+		b := testfactory.New(t, db)
+		umbrella := b.Child(t, b.Root.ID)
+		subs := make([]*canopy.Account, 4)
+		callers := make([]service.Caller, 4)
+		for i := range subs {
+			subs[i] = b.Child(t, umbrella.ID)
+			callers[i] = b.As(t, subs[i].ID)
+		}
+		grant(t, b, umbrella.ID, canopy.CreditMessage, 91)
+		_, err := b.Svc.SetLimit(ctx, b.As(t, umbrella.ID), subs[2].ID, service.LimitInput{Type: canopy.CreditMessage, Monthly: ptr(int64(10))})
+		require.NoError(t, err)
+		_, err = b.Svc.SetStatus(ctx, b.As(t, umbrella.ID), subs[3].ID, canopy.StatusSuspended)
+		require.NoError(t, err)
+
+		results := make([]*service.UsageResult, len(steps))
+		errs := make([]error, len(steps))
+		if batched {
+			queued, release := b.Svc.HoldDebits()
+			var wg sync.WaitGroup
+			for i, s := range steps {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					results[i], errs[i] = b.Svc.RecordUsage(ctx, callers[s.sub], s.in)
+				}()
+				require.Eventually(t, func() bool { return queued() == i+1 }, 5*time.Second, time.Millisecond)
+			}
+			release()
+			wg.Wait()
+		} else {
+			for i, s := range steps {
+				results[i], errs[i] = b.Svc.RecordUsage(ctx, callers[s.sub], s.in)
+			}
+		}
+		out := make([]outcome, len(steps))
+		for i := range steps {
+			var o outcome
+			if errs[i] != nil {
+				o.Code = canopy.ErrorCode(errs[i])
+				var e *canopy.Error
+				if errors.As(errs[i], &e) && e.Shortfall != nil {
+					o.Short = *e.Shortfall
+					o.Short.PayerID, o.Short.LimitedID = "", "" // ids differ between the worlds
+				}
+			} else {
+				o.Amount, o.Replayed, o.SameAs = results[i].Entry.Amount, results[i].Replayed, i
+				for j := range i {
+					if results[j] != nil && results[j].Entry.ID == results[i].Entry.ID {
+						o.SameAs = j
+						break
+					}
+				}
+			}
+			out[i] = o
+		}
+		require.Equal(t, int64(0), balanceOf(t, b, umbrella.ID, canopy.CreditMessage))
+		requireVerified(t, b)
+		return out
+	}
+	testdb.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		batched := run(t, db, true)
+		serial := run(t, testdb.SQLite(t), false)
+		require.Equal(t, serial, batched)
+		require.True(t, batched[2].Replayed)
+		require.Equal(t, 0, batched[2].SameAs)
+		require.Equal(t, canopy.CodeChildLimitExceeded, batched[5].Code)
+		require.Equal(t, canopy.CodeInsufficientCredits, batched[12].Code)
+	})
+}
+
+// TestRacingReferenceForAnotherUsageIsRefused: two requests that race
+// with one reference for different usages, each in a write of its own
+// (as requests with an Idempotency-Key run), give one entry and one 422 —
+// never the other's entry as if it were a retry.
+func TestRacingReferenceForAnotherUsageIsRefused(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		b := testfactory.New(t, db)
+		umbrella := b.Child(t, b.Root.ID)
+		clinic := b.Child(t, umbrella.ID)
+		grant(t, b, umbrella.ID, canopy.CreditMessage, 1000)
+		as := b.As(t, clinic.ID)
+		for round := range 10 {
+			var wg sync.WaitGroup
+			errs := make([]error, 8)
+			res := make([]*service.UsageResult, 8)
+			for i := range 8 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					ctx := service.WithIdempotency(context.Background(), &service.Idempotent{
+						Scope: as.AccountID, Key: fmt.Sprintf("k%d-%d", round, i), StatusCode: 201,
+						Encode: func(any) ([]byte, error) { return []byte("{}"), nil }})
+					res[i], errs[i] = b.Svc.RecordUsage(ctx, as, service.UsageInput{Type: canopy.CreditMessage,
+						Quantity: int64(1 + i%2), Reference: fmt.Sprintf("race-%d", round)})
+				}()
+			}
+			wg.Wait()
+			var charged *canopy.LedgerEntry
+			for i := range 8 {
+				if errs[i] == nil {
+					require.Equal(t, int64(1+i%2), res[i].Entry.Amount, "an answer for this usage, not another's")
+					if charged == nil {
+						charged = res[i].Entry
+					}
+					require.Equal(t, charged.ID, res[i].Entry.ID)
+				} else {
+					require.Equal(t, []string{"reference"}, fieldsOf(t, errs[i]))
+				}
+			}
+			require.NotNil(t, charged)
+		}
+		requireVerified(t, b)
 	})
 }

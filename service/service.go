@@ -83,6 +83,8 @@ type Service struct {
 	// PasswordParams.Memory, and a burst of sign-ins must queue for the
 	// CPU rather than take the machine's memory.
 	hashing chan struct{}
+	// debits groups concurrent usage debits into shared transactions.
+	debits *debitBatcher
 }
 
 // New returns a service over st.
@@ -136,7 +138,7 @@ func New(st store.Store, cfg Config) *Service {
 	if cfg.LowBalanceThresholds == nil {
 		cfg.LowBalanceThresholds = canopy.DefaultLowBalanceThresholds
 	}
-	return &Service{
+	s := &Service{
 		store:   st,
 		cfg:     cfg,
 		now:     func() time.Time { return canopy.Now(cfg.Clock) },
@@ -145,6 +147,8 @@ func New(st store.Store, cfg Config) *Service {
 		cache:   newAuthCache(cfg.AuthCacheTTL, cfg.AuthCacheSize, cfg.Clock),
 		hashing: make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
 	}
+	s.debits = newDebitBatcher(s)
+	return s
 }
 
 // hashPassword and verifyPassword run argon2id within the concurrency

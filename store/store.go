@@ -269,6 +269,9 @@ type AccountTx interface {
 	// GetAccounts returns the accounts with the given ids, in no order;
 	// missing ids are skipped.
 	GetAccounts(ctx context.Context, ids []string) ([]*canopy.Account, error)
+	// GetAccountsForShare is GetAccountForShare for many accounts at once,
+	// locking them in id order.
+	GetAccountsForShare(ctx context.Context, ids []string) ([]*canopy.Account, error)
 	// UpdateAccount writes name, email, plan, status, metadata, link,
 	// updatedAt and closedAt of a.
 	UpdateAccount(ctx context.Context, a *canopy.Account) error
@@ -459,6 +462,12 @@ type LedgerFilter struct {
 	Limit     int
 }
 
+// LedgerKey names a debit by its usage account and idempotency key.
+type LedgerKey struct {
+	UsageAccountID string
+	Key            string
+}
+
 // UsageRow is the net usage of one credit type by the accounts under one
 // path prefix.
 type UsageRow struct {
@@ -484,6 +493,15 @@ type CreditTx interface {
 	// LedgerEntryByKey finds the debit a retry repeats.
 	LedgerEntryByKey(ctx context.Context, usageAccountID, key string) (*canopy.LedgerEntry, error)
 	GetLedgerEntry(ctx context.Context, id string) (*canopy.LedgerEntry, error)
+	// InsertLedgerEntries appends many entries in few statements, as
+	// InsertLedgerEntry would one by one.
+	InsertLedgerEntries(ctx context.Context, es []*canopy.LedgerEntry) error
+	// LedgerEntriesByKeys finds the debits many retries would repeat, in
+	// no order; keys without one are left out.
+	LedgerEntriesByKeys(ctx context.Context, keys []LedgerKey) ([]*canopy.LedgerEntry, error)
+	// BalanceForUpdate reads a balance (0 when there is none) and locks it
+	// until the transaction ends.
+	BalanceForUpdate(ctx context.Context, accountID string, t canopy.CreditType) (int64, error)
 	ListLedger(ctx context.Context, f LedgerFilter) ([]*canopy.LedgerEntry, error)
 	// UsageByPrefix sums net usage (usage less refunds) in [from, to) by the
 	// accounts under path, grouped by the first prefixLen bytes of their
@@ -504,6 +522,9 @@ type CreditTx interface {
 	// SetMonthUsage sets an account's count for a month (when a cap is set).
 	SetMonthUsage(ctx context.Context, accountID string, t canopy.CreditType, month string, used int64) error
 	MonthUsage(ctx context.Context, accountID string, t canopy.CreditType, month string) (int64, error)
+	// MonthUsageForUpdate is MonthUsage, locking the count until the
+	// transaction ends.
+	MonthUsageForUpdate(ctx context.Context, accountID string, t canopy.CreditType, month string) (int64, error)
 
 	// AllBalances and LedgerSums read every balance and, per account and
 	// type, the ledger's credits less its debits: the verifier compares them.

@@ -124,6 +124,31 @@ func (t *tx) GetAccounts(ctx context.Context, ids []string) ([]*canopy.Account, 
 	return scanAll(ctx, t, scanAccount, selectAccounts+` WHERE id IN (`+placeholders(len(ids))+`)`, args...)
 }
 
+func (t *tx) GetAccountsForShare(ctx context.Context, ids []string) ([]*canopy.Account, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	// The list is padded with its last id to a power of two, so that a
+	// few statement texts serve every width and stay prepared.
+	args := make([]any, widthBucket(len(ids)))
+	for i := range args {
+		args[i] = ids[min(i, len(ids)-1)]
+	}
+	// In id order, so that two writers locking overlapping sets take the
+	// locks in the same order.
+	return scanAll(ctx, t, scanAccount, selectAccounts+` WHERE id IN (`+placeholders(len(args))+`) ORDER BY id`+
+		t.db.dialect.ForShare(), args...)
+}
+
+// widthBucket rounds a list's width up to a power of two.
+func widthBucket(n int) int {
+	w := 1
+	for w < n {
+		w *= 2
+	}
+	return w
+}
+
 func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }

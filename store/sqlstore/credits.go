@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/canopyhq/canopy"
@@ -75,6 +76,70 @@ func (t *tx) InsertLedgerEntry(ctx context.Context, e *canopy.LedgerEntry) error
 		return fmt.Errorf("insert ledger entry: %w", err)
 	}
 	return nil
+}
+
+// ledgerRowsPerStatement keeps a multi-row statement far below both
+// engines' limits on bound parameters.
+const ledgerRowsPerStatement = 128
+
+func (t *tx) InsertLedgerEntries(ctx context.Context, es []*canopy.LedgerEntry) error {
+	for len(es) > 0 {
+		// Rows in power-of-two groups: a few statement texts serve every
+		// batch and stay prepared.
+		n := ledgerRowsPerStatement
+		for n > len(es) {
+			n /= 2
+		}
+		args := make([]any, 0, n*13)
+		for _, e := range es[:n] {
+			args = append(args, e.ID, e.At, string(e.Kind), string(e.Type), e.Amount, e.Debit, e.Credit, e.Reason,
+				nullable(e.UsageAccountID), nullable(string(e.UsagePath)), nullable(e.UsageRef), nullable(e.IdempotencyKey), e.RequestID)
+		}
+		if _, err := t.exec(ctx, `INSERT INTO credit_ledger (`+ledgerCols+`) VALUES `+rows(n, 13), args...); err != nil {
+			return fmt.Errorf("insert ledger entries: %w", err)
+		}
+		es = es[n:]
+	}
+	return nil
+}
+
+func (t *tx) LedgerEntriesByKeys(ctx context.Context, keys []store.LedgerKey) ([]*canopy.LedgerEntry, error) {
+	var out []*canopy.LedgerEntry
+	for len(keys) > 0 {
+		// One index probe per pair: an OR of equalities, which both
+		// engines plan as a union of probes (IN lists on both columns
+		// would probe every combination).
+		// Padded with the last pair to a power of two, so that a few
+		// statement texts serve every width and stay prepared.
+		n := min(len(keys), ledgerRowsPerStatement)
+		w := widthBucket(n)
+		args := make([]any, 0, 2*w)
+		for i := range w {
+			k := keys[min(i, n-1)]
+			args = append(args, k.UsageAccountID, k.Key)
+		}
+		terms := strings.TrimSuffix(strings.Repeat("(usage_account_id = ? AND idempotency_key = ?) OR ", w), " OR ")
+		es, err := scanAll(ctx, t, scanEntry, `SELECT `+ledgerCols+` FROM credit_ledger WHERE `+terms, args...)
+		if err != nil {
+			return nil, fmt.Errorf("ledger entries by keys: %w", err)
+		}
+		out = append(out, es...)
+		keys = keys[n:]
+	}
+	return out, nil
+}
+
+func (t *tx) BalanceForUpdate(ctx context.Context, accountID string, ct canopy.CreditType) (int64, error) {
+	var balance int64
+	err := t.queryRow(ctx, `SELECT balance FROM credit_balances WHERE account_id = ? AND type = ?`+t.db.dialect.ForUpdate(),
+		accountID, string(ct)).Scan(&balance)
+	if err == sql.ErrNoRows {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read balance: %w", err)
+	}
+	return balance, nil
 }
 
 func (t *tx) LedgerEntryByKey(ctx context.Context, usageAccountID, key string) (*canopy.LedgerEntry, error) {
@@ -224,8 +289,16 @@ func (t *tx) SetMonthUsage(ctx context.Context, accountID string, ct canopy.Cred
 }
 
 func (t *tx) MonthUsage(ctx context.Context, accountID string, ct canopy.CreditType, month string) (int64, error) {
+	return t.monthUsage(ctx, "", accountID, ct, month)
+}
+
+func (t *tx) MonthUsageForUpdate(ctx context.Context, accountID string, ct canopy.CreditType, month string) (int64, error) {
+	return t.monthUsage(ctx, t.db.dialect.ForUpdate(), accountID, ct, month)
+}
+
+func (t *tx) monthUsage(ctx context.Context, lock, accountID string, ct canopy.CreditType, month string) (int64, error) {
 	var used int64
-	err := t.queryRow(ctx, `SELECT used FROM credit_month_usage WHERE account_id = ? AND type = ? AND month = ?`,
+	err := t.queryRow(ctx, `SELECT used FROM credit_month_usage WHERE account_id = ? AND type = ? AND month = ?`+lock,
 		accountID, string(ct), month).Scan(&used)
 	if err == sql.ErrNoRows {
 		return 0, nil

@@ -1,0 +1,111 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/canopyhq/canopy"
+	"github.com/canopyhq/canopy/store"
+)
+
+// testCreditBatches checks the reads and writes a batch of debits makes in
+// one transaction: many accounts share-locked at once, entries inserted
+// and found by key in bulk (widths that are not powers of two included),
+// and balances and month counts read under lock.
+func testCreditBatches(t *testing.T, open Opener) {
+	t.Run("BulkEntriesAndKeys", func(t *testing.T) {
+		t.Parallel()
+		_, b := setup(t, open)
+		root := b.f.account(nil)
+		kids := b.f.children(root, 3)
+		at := canopy.Timestamp(time.Now())
+		var es []*canopy.LedgerEntry
+		var keys []store.LedgerKey
+		for i := range 300 {
+			k := kids[i%len(kids)]
+			e := &canopy.LedgerEntry{ID: b.f.id(canopy.PrefixLedgerEntry), At: at, Kind: canopy.EntryUsage, Type: canopy.CreditMessage,
+				Amount: int64(1 + i%7), Debit: root.ID, Credit: canopy.BookConsumption, UsageAccountID: k.ID, UsagePath: k.Path,
+				UsageRef: "usage", IdempotencyKey: fmt.Sprintf("ref:%d", i)}
+			es = append(es, e)
+			if i%2 == 0 {
+				keys = append(keys, store.LedgerKey{UsageAccountID: k.ID, Key: e.IdempotencyKey})
+			}
+		}
+		// Keys of other accounts, and keys nobody used, find nothing.
+		keys = append(keys, store.LedgerKey{UsageAccountID: kids[1].ID, Key: "ref:0"}, store.LedgerKey{UsageAccountID: kids[0].ID, Key: "ref:none"})
+		b.write(t, func(ctx context.Context, tx store.Tx) {
+			require.NoError(t, tx.InsertLedgerEntries(ctx, es))
+			require.NoError(t, tx.InsertLedgerEntries(ctx, nil))
+		})
+		b.read(t, func(ctx context.Context, tx store.Tx) {
+			found, err := tx.LedgerEntriesByKeys(ctx, keys)
+			require.NoError(t, err)
+			require.Len(t, found, 150, "each even entry once")
+			for _, e := range found {
+				var n int
+				_, err := fmt.Sscanf(e.IdempotencyKey, "ref:%d", &n)
+				require.NoError(t, err)
+				require.Equal(t, es[n].ID, e.ID)
+				require.Equal(t, es[n].UsageAccountID, e.UsageAccountID)
+				require.Equal(t, es[n].Amount, e.Amount)
+			}
+			sums, err := tx.LedgerSums(ctx)
+			require.NoError(t, err)
+			var total int64
+			for _, s := range sums {
+				if s.AccountID == canopy.BookConsumption {
+					total = s.Balance
+				}
+			}
+			require.Equal(t, int64(300/7*28+(300%7)*(300%7+1)/2), total, "all 300 entries")
+		})
+		err := b.writeErr(t, func(ctx context.Context, tx store.Tx) error {
+			return tx.InsertLedgerEntries(ctx, []*canopy.LedgerEntry{{ID: b.f.id(canopy.PrefixLedgerEntry), At: at, Kind: canopy.EntryUsage,
+				Type: canopy.CreditMessage, Amount: 1, Debit: root.ID, Credit: canopy.BookConsumption, UsageAccountID: kids[0].ID,
+				UsagePath: kids[0].Path, IdempotencyKey: "ref:0"}})
+		})
+		requireConflict(t, err, store.UniqueLedgerKey)
+	})
+
+	t.Run("LockedReads", func(t *testing.T) {
+		t.Parallel()
+		_, b := setup(t, open)
+		root := b.f.account(nil)
+		kids := b.f.children(root, 5)
+		month := canopy.MonthOf(time.Now())
+		b.write(t, func(ctx context.Context, tx store.Tx) {
+			ids := []string{kids[3].ID, kids[0].ID, kids[3].ID, kids[1].ID, kids[4].ID}
+			got, err := tx.GetAccountsForShare(ctx, ids)
+			require.NoError(t, err)
+			require.Len(t, got, 4, "each account once")
+			for i := 1; i < len(got); i++ {
+				require.Less(t, got[i-1].ID, got[i].ID, "in id order")
+			}
+			n, err := tx.BalanceForUpdate(ctx, root.ID, canopy.CreditMessage)
+			require.NoError(t, err)
+			require.Zero(t, n, "no balance yet")
+			require.NoError(t, tx.AddCredits(ctx, root.ID, canopy.CreditMessage, 42, time.Now()))
+			n, err = tx.BalanceForUpdate(ctx, root.ID, canopy.CreditMessage)
+			require.NoError(t, err)
+			require.Equal(t, int64(42), n)
+			used, err := tx.MonthUsageForUpdate(ctx, kids[0].ID, canopy.CreditMessage, month)
+			require.NoError(t, err)
+			require.Zero(t, used)
+			ok, _, err := tx.AddMonthUsage(ctx, kids[0].ID, canopy.CreditMessage, month, 7, 10)
+			require.NoError(t, err)
+			require.True(t, ok)
+			used, err = tx.MonthUsageForUpdate(ctx, kids[0].ID, canopy.CreditMessage, month)
+			require.NoError(t, err)
+			require.Equal(t, int64(7), used)
+		})
+		lock := func(ctx context.Context, tx store.Tx) error {
+			_, err := tx.BalanceForUpdate(ctx, root.ID, canopy.CreditMessage)
+			return err
+		}
+		requireSerialised(t, b.st, lock, lock)
+	})
+}
