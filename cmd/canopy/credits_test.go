@@ -59,3 +59,18 @@ func TestCreditsVerify(t *testing.T) {
 	require.Equal(t, 2, exitCode(err))
 	require.NoFileExists(t, never, "a command refused for its flags touches no database")
 }
+
+// TestLoadCommand runs `canopy load` against a served database, small.
+func TestLoadCommand(t *testing.T) {
+	s := startServe(t, map[string]string{"CANOPY_ROOT_API_KEY": crashRootKey}, "--database-url", "sqlite:"+filepath.Join(t.TempDir(), "canopy.db"))
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), []string{"load", "--url", "http://" + s.addr, "--key", crashRootKey,
+		"--children", "5", "--clients", "4", "--duration", "500ms"}, func(string) string { return "" }, nil, &out, &errOut)
+	require.NoError(t, err, "%s\n%s", out.String(), errOut.String())
+	require.Regexp(t, `debits/s: [1-9]\d*`, out.String())
+	require.Contains(t, out.String(), "refused: 0, failed: 0")
+	require.Contains(t, errOut.String(), "creating sub-accounts [##############################] 5/5")
+
+	err = run(context.Background(), []string{"load"}, func(string) string { return "" }, nil, &out, &errOut)
+	require.Equal(t, 2, exitCode(err), "no key")
+}

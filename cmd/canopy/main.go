@@ -51,6 +51,7 @@ Commands:
   outbox    list, show, retry or deliver queued emails
   sms       list or deliver queued SMS shares
   credits   verify that every balance equals the sum of its ledger entries
+  load      measure a running service under many sub-accounts debiting one umbrella
   version   print the version
 
 Run "canopy <command> --help" for a command's flags. Every flag can also be
@@ -74,6 +75,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runSMS(ctx, args[1:], getenv, stdout, stderr)
 	case "credits":
 		return runCredits(ctx, args[1:], getenv, stdout, stderr)
+	case "load":
+		return runLoad(ctx, args[1:], getenv, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "canopy", version())
 		return nil
