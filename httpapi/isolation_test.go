@@ -55,6 +55,9 @@ func buildMatrixTree(t *testing.T, a *testAPI) []*matrixAccount {
 	}
 	require.GreaterOrEqual(t, len(all), 30)
 	a.User(t, root.ID, canopy.UserAdmin) // the root has no master user: keep an admin besides the probe
+	for _, m := range all {
+		a.Fund(t, m.ID) // transfers come out of the caller's own balance
+	}
 	for i, m := range all {
 		m.probe = a.User(t, m.ID, canopy.UserAdmin)
 		if i%2 == 1 {
@@ -138,6 +141,17 @@ func matrixCases() []matrixCase {
 				parent = x.ID // the root: refused either way
 			}
 			return a.do(t, req{Method: "POST", Path: "/v1/accounts/" + x.ID + "/move", Key: c.key, Body: map[string]string{"parentId": parent}})
+		}},
+		{name: "GET credits", self: true, call: get("/credits")},
+		{name: "GET credits ledger", self: true, call: get("/credits/ledger")},
+		{name: "GET credits usage", self: true, call: get("/credits/usage?groupBy=child")},
+		{name: "POST credits transfer", self: false, call: send("POST", "/credits/transfers", map[string]any{"type": "upload", "amount": 1})},
+		{name: "PUT then DELETE a credit limit", self: false, call: func(t *testing.T, a *testAPI, c, x *matrixAccount) *response {
+			r := a.do(t, req{Method: "PUT", Path: "/v1/accounts/" + x.ID + "/credits/limits", Key: c.key, Body: map[string]any{"type": "upload", "monthly": 5}})
+			if r.Status != http.StatusOK {
+				return r
+			}
+			return a.do(t, req{Method: "DELETE", Path: "/v1/accounts/" + x.ID + "/credits/limits/upload", Key: c.key})
 		}},
 		{name: "GET users", self: true, call: get("/users")},
 		{name: "GET user", self: true, call: func(t *testing.T, a *testAPI, c, x *matrixAccount) *response {

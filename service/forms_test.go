@@ -622,6 +622,8 @@ func TestFormIsolation(t *testing.T) {
 				_, err = w.b.Svc.UpdateRecord(ctx, as, id, rid, answers(t, `{"site": "y"}`), nil)
 				notFound(err, "UpdateRecord", v, f)
 				notFound(w.b.Svc.DeleteRecord(ctx, as, id, rid), "DeleteRecord", v, f)
+				_, err = w.b.Svc.ShareFormBySMS(ctx, as, id, service.SMSInput{To: []string{"+15551234567"}, Mode: canopy.SMSStructured})
+				notFound(err, "ShareFormBySMS", v, f)
 				if !m.isAncestor(v.ID, f.form.OwnerID) {
 					_, err = w.b.Svc.ExplainAccess(ctx, as, id, v.ID)
 					notFound(err, "ExplainAccess", v, f)
