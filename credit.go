@@ -117,6 +117,9 @@ func CrossedThreshold(thresholds []int64, before, after int64) (int64, bool) {
 	return lowest, crossed
 }
 
+// DayOf returns the UTC day of t, as usage rollups count it: "2026-11-23".
+func DayOf(t time.Time) string { return t.UTC().Format(time.DateOnly) }
+
 // MonthOf returns the calendar month (UTC) of t, as caps and usage count
 // it: "2026-11".
 func MonthOf(t time.Time) string { return t.UTC().Format("2006-01") }

@@ -318,6 +318,9 @@ func chargeBatch(ctx context.Context, s *Service, tx store.Tx, reqs []*debitReq)
 	if err := tx.InsertLedgerEntries(ctx, st.entries); err != nil {
 		return nil, err
 	}
+	if err := tx.AddUsageDays(ctx, store.UsageDaysOf(st.entries)); err != nil {
+		return nil, err
+	}
 	for _, k := range sortedKeys(st.counted) {
 		ok, _, err := tx.AddMonthUsage(ctx, k.account, k.t, month, st.counted[k], st.limits[k].Monthly)
 		if err != nil {

@@ -135,6 +135,9 @@ func (o *op) charge(user *canopy.Account, u Usage) (entry *canopy.LedgerEntry, r
 	if !ok {
 		return nil, false, balanceError(e.Debit, u, balance)
 	}
+	if err := o.tx.AddUsageDays(o.ctx, store.UsageDaysOf([]*canopy.LedgerEntry{e})); err != nil {
+		return nil, false, err
+	}
 	if err := o.noticeLowBalance(e.Debit, u.Type, balance+u.Quantity, balance); err != nil {
 		return nil, false, err
 	}
@@ -668,9 +671,9 @@ type Mismatch struct {
 }
 
 // VerifyCredits proves the ledger invariant: every stored balance equals
-// its entries' credits less debits, no balance is negative, and the books
-// balance (issuance less consumption equals the sum of balances). It reads
-// one snapshot.
+// its entries' credits less debits, no balance is negative, the books
+// balance (issuance less consumption equals the sum of balances), and the
+// daily usage rollups equal the ledger's usage. It reads one snapshot.
 func (s *Service) VerifyCredits(ctx context.Context) (mismatches []Mismatch, balances int, err error) {
 	err = s.read(ctx, func(tx store.Tx) error {
 		stored, err := tx.AllBalances(ctx)
@@ -712,6 +715,35 @@ func (s *Service) VerifyCredits(ctx context.Context) (mismatches []Mismatch, bal
 		for t, sum := range books {
 			if sum+held[t] != 0 {
 				mismatches = append(mismatches, Mismatch{"(books)", t, held[t], -sum})
+			}
+		}
+		// The daily usage rollups that reports read agree with the ledger.
+		fromLedger, err := tx.UsageTotals(ctx, true)
+		if err != nil {
+			return err
+		}
+		rolled, err := tx.UsageTotals(ctx, false)
+		if err != nil {
+			return err
+		}
+		type usage struct {
+			path canopy.Path
+			t    canopy.CreditType
+		}
+		want := map[usage]int64{}
+		for _, r := range fromLedger {
+			want[usage{r.Prefix, r.Type}] = r.Amount
+		}
+		for _, r := range rolled {
+			k := usage{r.Prefix, r.Type}
+			if r.Amount != want[k] {
+				mismatches = append(mismatches, Mismatch{"(usage of " + string(r.Prefix) + ")", r.Type, r.Amount, want[k]})
+			}
+			delete(want, k)
+		}
+		for k, sum := range want {
+			if sum != 0 {
+				mismatches = append(mismatches, Mismatch{"(usage of " + string(k.path) + ")", k.t, 0, sum})
 			}
 		}
 		return nil

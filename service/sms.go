@@ -195,6 +195,9 @@ func (s *Service) refundSMS(ctx context.Context, tx store.Tx, m *canopy.SMSMessa
 	if err := tx.InsertLedgerEntry(ctx, e); err != nil {
 		return err
 	}
+	if err := tx.AddUsageDays(ctx, store.UsageDaysOf([]*canopy.LedgerEntry{e})); err != nil {
+		return err
+	}
 	// What was refunded no longer counts against the caps it was counted
 	// against, in the month it was charged.
 	limits, err := tx.CreditLimits(ctx, charge.UsagePath.IDs(), charge.Type)

@@ -468,6 +468,40 @@ type LedgerKey struct {
 	Key            string
 }
 
+// UsageDay is net usage of one credit type by one account path on one UTC
+// day ("2026-11-23").
+type UsageDay struct {
+	Path   canopy.Path
+	Type   canopy.CreditType
+	Day    string
+	Amount int64
+}
+
+// UsageDaysOf sums entries (usage adds, refunds subtract) into daily
+// rollup rows, one per path, type and day.
+func UsageDaysOf(entries []*canopy.LedgerEntry) []UsageDay {
+	var out []UsageDay
+	at := map[UsageDay]int{}
+	for _, e := range entries {
+		if e.UsagePath == "" || (e.Kind != canopy.EntryUsage && e.Kind != canopy.EntryRefund) {
+			continue
+		}
+		k := UsageDay{Path: e.UsagePath, Type: e.Type, Day: canopy.DayOf(e.At)}
+		i, ok := at[k]
+		if !ok {
+			i = len(out)
+			at[k] = i
+			out = append(out, k)
+		}
+		if e.Kind == canopy.EntryUsage {
+			out[i].Amount += e.Amount
+		} else {
+			out[i].Amount -= e.Amount
+		}
+	}
+	return out
+}
+
 // UsageRow is the net usage of one credit type by the accounts under one
 // path prefix.
 type UsageRow struct {
@@ -503,6 +537,8 @@ type CreditTx interface {
 	// until the transaction ends.
 	BalanceForUpdate(ctx context.Context, accountID string, t canopy.CreditType) (int64, error)
 	ListLedger(ctx context.Context, f LedgerFilter) ([]*canopy.LedgerEntry, error)
+	// AddUsageDays adds to the daily usage rollups (negative for refunds).
+	AddUsageDays(ctx context.Context, days []UsageDay) error
 	// UsageByPrefix sums net usage (usage less refunds) in [from, to) by the
 	// accounts under path, grouped by the first prefixLen bytes of their
 	// paths and by type.
@@ -530,6 +566,9 @@ type CreditTx interface {
 	// type, the ledger's credits less its debits: the verifier compares them.
 	AllBalances(ctx context.Context) ([]Balance, error)
 	LedgerSums(ctx context.Context) ([]Balance, error)
+	// UsageTotals sums net usage per usage path and type, from the ledger
+	// (fromLedger) or from the daily rollups: the verifier compares them.
+	UsageTotals(ctx context.Context, fromLedger bool) ([]UsageRow, error)
 }
 
 // SMSTx writes and reads the SMS outbox.

@@ -1,9 +1,11 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -189,19 +191,90 @@ func (t *tx) ListLedger(ctx context.Context, f store.LedgerFilter) ([]*canopy.Le
 	return scanAll(ctx, t, scanEntry, q, args...)
 }
 
+func (t *tx) AddUsageDays(ctx context.Context, days []store.UsageDay) error {
+	const chunk = 100
+	for len(days) > 0 {
+		n := min(len(days), chunk)
+		args := make([]any, 0, 4*n)
+		for _, d := range days[:n] {
+			args = append(args, string(d.Path), string(d.Type), d.Day, d.Amount)
+		}
+		_, err := t.exec(ctx, `INSERT INTO credit_usage_days (usage_path, type, day, amount) VALUES `+rows(n, 4)+`
+			ON CONFLICT (usage_path, type, day) DO UPDATE SET amount = credit_usage_days.amount + excluded.amount`, args...)
+		if err != nil {
+			return fmt.Errorf("add usage days: %w", err)
+		}
+		days = days[n:]
+	}
+	return nil
+}
+
+// UsageByPrefix reads whole UTC days from the daily rollups and the parts
+// of days at either end of [from, to) from the ledger, by time.
 func (t *tx) UsageByPrefix(ctx context.Context, path canopy.Path, prefixLen int, from, to time.Time) ([]store.UsageRow, error) {
-	return scanAll(ctx, t, func(r rowScanner) (store.UsageRow, error) {
+	from, to = from.UTC(), to.UTC()
+	firstDay := from.Truncate(24 * time.Hour)
+	if firstDay.Before(from) {
+		firstDay = firstDay.Add(24 * time.Hour)
+	}
+	lastDay := to.Truncate(24 * time.Hour)
+	type key struct {
+		prefix canopy.Path
+		t      canopy.CreditType
+	}
+	sums := map[key]int64{}
+	add := func(rows []store.UsageRow) {
+		for _, r := range rows {
+			sums[key{r.Prefix, r.Type}] += r.Amount
+		}
+	}
+	scan := func(r rowScanner) (store.UsageRow, error) {
 		var u store.UsageRow
 		var p string
 		err := r.Scan(&p, &u.Type, &u.Amount)
 		u.Prefix = canopy.Path(p)
 		return u, err
-	}, `SELECT substr(usage_path, 1, ?) AS prefix, type,
-			sum(CASE kind WHEN 'usage' THEN amount ELSE -amount END)
-		FROM credit_ledger
-		WHERE usage_path >= ? AND usage_path < ? AND at >= ? AND at < ? AND kind IN ('usage', 'refund')
-		GROUP BY 1, 2 ORDER BY 1, 2`,
-		prefixLen, string(path), string(path.SubtreeEnd()), from, to)
+	}
+	fromLedger := func(a, b time.Time) error {
+		if !a.Before(b) {
+			return nil
+		}
+		rows, err := scanAll(ctx, t, scan, `SELECT substr(usage_path, 1, ?), type,
+				sum(CASE kind WHEN 'usage' THEN amount ELSE -amount END)
+			FROM credit_ledger
+			WHERE at >= ? AND at < ? AND usage_path IS NOT NULL AND usage_path >= ? AND usage_path < ?
+			GROUP BY 1, 2`, prefixLen, a, b, string(path), string(path.SubtreeEnd()))
+		add(rows)
+		return err
+	}
+	if !firstDay.Before(lastDay) { // no whole day inside
+		if err := fromLedger(from, to); err != nil {
+			return nil, err
+		}
+	} else {
+		if err := fromLedger(from, firstDay); err != nil {
+			return nil, err
+		}
+		rows, err := scanAll(ctx, t, scan, `SELECT substr(usage_path, 1, ?), type, sum(amount)
+			FROM credit_usage_days
+			WHERE usage_path >= ? AND usage_path < ? AND day >= ? AND day < ?
+			GROUP BY 1, 2`, prefixLen, string(path), string(path.SubtreeEnd()), canopy.DayOf(firstDay), canopy.DayOf(lastDay))
+		if err != nil {
+			return nil, err
+		}
+		add(rows)
+		if err := fromLedger(lastDay, to); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]store.UsageRow, 0, len(sums))
+	for k, v := range sums {
+		out = append(out, store.UsageRow{Prefix: k.prefix, Type: k.t, Amount: v})
+	}
+	slices.SortFunc(out, func(a, b store.UsageRow) int {
+		return cmp.Or(cmp.Compare(a.Prefix, b.Prefix), cmp.Compare(a.Type, b.Type))
+	})
+	return out, nil
 }
 
 func scanLimit(r rowScanner) (store.CreditLimit, error) {
@@ -319,4 +392,19 @@ func (t *tx) LedgerSums(ctx context.Context) ([]store.Balance, error) {
 			UNION ALL
 			SELECT debit_account, type, -amount FROM credit_ledger
 		) AS sides GROUP BY account, type ORDER BY account, type`)
+}
+
+func (t *tx) UsageTotals(ctx context.Context, fromLedger bool) ([]store.UsageRow, error) {
+	q := `SELECT usage_path, type, sum(amount) FROM credit_usage_days GROUP BY 1, 2 ORDER BY 1, 2`
+	if fromLedger {
+		q = `SELECT usage_path, type, sum(CASE kind WHEN 'usage' THEN amount ELSE -amount END) FROM credit_ledger
+			WHERE usage_path IS NOT NULL AND kind IN ('usage', 'refund') GROUP BY 1, 2 ORDER BY 1, 2`
+	}
+	return scanAll(ctx, t, func(r rowScanner) (store.UsageRow, error) {
+		var u store.UsageRow
+		var p string
+		err := r.Scan(&p, &u.Type, &u.Amount)
+		u.Prefix = canopy.Path(p)
+		return u, err
+	}, q)
 }

@@ -2,7 +2,10 @@ package storetest
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -133,6 +136,51 @@ func testCredits(t *testing.T, open Opener) {
 		})
 	})
 
+	t.Run("UsageReadsWholeDaysFromRollupsAndEdgesFromTheLedger", func(t *testing.T) {
+		t.Parallel()
+		_, b := setup(t, open)
+		root := b.f.account(nil)
+		u := b.f.account(root)
+		x := b.f.account(u)
+		day := func(d int) time.Time { return time.Date(2026, 11, 10+d, 0, 0, 0, 0, time.UTC) }
+		var entries []*canopy.LedgerEntry
+		use := func(a *canopy.Account, at time.Time, kind canopy.EntryKind, amount int64) {
+			e := &canopy.LedgerEntry{ID: b.f.id(canopy.PrefixLedgerEntry), At: at, Kind: kind, Type: canopy.CreditUpload,
+				Amount: amount, Debit: u.ID, Credit: canopy.BookConsumption, UsageAccountID: a.ID, UsagePath: a.Path}
+			if kind == canopy.EntryRefund {
+				e.Debit, e.Credit = canopy.BookConsumption, u.ID
+			}
+			entries = append(entries, e)
+		}
+		use(x, day(0).Add(6*time.Hour), canopy.EntryUsage, 1)  // before the window
+		use(x, day(0).Add(18*time.Hour), canopy.EntryUsage, 2) // the window's first, partial day
+		use(x, day(1).Add(time.Hour), canopy.EntryUsage, 4)    // a whole day
+		use(u, day(1).Add(2*time.Hour), canopy.EntryUsage, 8)
+		use(x, day(2).Add(time.Hour), canopy.EntryRefund, 1) // a whole day, refunded
+		use(x, day(3).Add(time.Hour), canopy.EntryUsage, 16) // the window's last, partial day
+		use(x, day(3).Add(20*time.Hour), canopy.EntryUsage, 32)
+		b.write(t, func(ctx context.Context, tx store.Tx) {
+			require.NoError(t, tx.InsertLedgerEntries(ctx, entries))
+			require.NoError(t, tx.AddUsageDays(ctx, store.UsageDaysOf(entries)))
+		})
+		b.read(t, func(ctx context.Context, tx store.Tx) {
+			rows, err := tx.UsageByPrefix(ctx, u.Path, len(u.Path)+len(u.ID)+1, day(0).Add(12*time.Hour), day(3).Add(12*time.Hour))
+			require.NoError(t, err)
+			require.Equal(t, []store.UsageRow{
+				{Prefix: u.Path, Type: canopy.CreditUpload, Amount: 8},
+				{Prefix: x.Path, Type: canopy.CreditUpload, Amount: 2 + 4 - 1 + 16},
+			}, sortRows(rows))
+			rows, err = tx.UsageByPrefix(ctx, u.Path, len(u.Path), day(1), day(3))
+			require.NoError(t, err)
+			require.Equal(t, []store.UsageRow{{Prefix: u.Path, Type: canopy.CreditUpload, Amount: 4 + 8 - 1}}, rows, "whole days only")
+			ledger, err := tx.UsageTotals(ctx, true)
+			require.NoError(t, err)
+			rolled, err := tx.UsageTotals(ctx, false)
+			require.NoError(t, err)
+			require.Equal(t, ledger, rolled, "the rollups hold what the ledger says")
+		})
+	})
+
 	t.Run("CapsCountMonthUsageUpToTheirLimit", func(t *testing.T) {
 		t.Parallel()
 		_, b := setup(t, open)
@@ -176,4 +224,9 @@ func testCredits(t *testing.T, open Opener) {
 			require.ErrorIs(t, tx.DeleteCreditLimit(ctx, a.ID, canopy.CreditUpload), store.ErrNotFound)
 		})
 	})
+}
+
+func sortRows(rows []store.UsageRow) []store.UsageRow {
+	slices.SortFunc(rows, func(a, b store.UsageRow) int { return strings.Compare(string(a.Prefix), string(b.Prefix)) })
+	return rows
 }

@@ -30,7 +30,22 @@ CREATE TABLE credit_ledger (
 );
 CREATE INDEX credit_ledger_debit ON credit_ledger (debit_account, id);
 CREATE INDEX credit_ledger_credit ON credit_ledger (credit_account, id);
-CREATE INDEX credit_ledger_usage ON credit_ledger (usage_path, at) WHERE usage_path IS NOT NULL;
+-- Usage by time, for the parts of a report that are not whole days. It
+-- only ever appends, where an index by usage path would write a random
+-- page for every debit.
+CREATE INDEX credit_ledger_usage_at ON credit_ledger (at) WHERE usage_path IS NOT NULL;
+
+-- Net usage (usage less refunds) per account path, credit type and UTC
+-- day, kept with each debit and refund: reports read whole days here.
+-- Its rows are small and few (one per account and day), so a batch of
+-- debits rewrites a handful of pages.
+CREATE TABLE credit_usage_days (
+    usage_path TEXT NOT NULL,
+    type       TEXT NOT NULL,
+    day        TEXT NOT NULL,
+    amount     BIGINT NOT NULL,
+    PRIMARY KEY (usage_path, type, day)
+) WITHOUT ROWID;
 -- A retried debit finds the first one here and is not charged again.
 CREATE UNIQUE INDEX credit_ledger_idempotency ON credit_ledger (usage_account_id, idempotency_key)
     WHERE idempotency_key IS NOT NULL;
@@ -56,6 +71,7 @@ CREATE TABLE credit_month_usage (
 );
 
 -- +goose Down
+DROP TABLE credit_usage_days;
 DROP TABLE credit_month_usage;
 DROP TABLE credit_limits;
 DROP TABLE credit_ledger;
