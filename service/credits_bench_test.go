@@ -82,11 +82,15 @@ func naiveDebit(ctx context.Context, w *hotWorld, child *canopy.Account, ref str
 		if !ok {
 			return fmt.Errorf("umbrella ran dry")
 		}
-		return tx.InsertLedgerEntry(ctx, &canopy.LedgerEntry{
+		e := &canopy.LedgerEntry{
 			ID: w.ids.New(canopy.PrefixLedgerEntry), At: now, Kind: canopy.EntryUsage, Type: canopy.CreditMessage, Amount: 1,
 			Debit: w.umbrella.ID, Credit: canopy.BookConsumption, UsageAccountID: child.ID, UsagePath: child.Path,
 			UsageRef: "usage", IdempotencyKey: "ref:" + ref,
-		})
+		}
+		if err := tx.InsertLedgerEntry(ctx, e); err != nil {
+			return err
+		}
+		return tx.AddUsageDays(ctx, store.UsageDaysOf([]*canopy.LedgerEntry{e}))
 	})
 }
 
