@@ -3,6 +3,7 @@ package sms
 import (
 	"context"
 	"fmt"
+	"github.com/canopyhq/canopy/internal/delivery"
 	"log/slog"
 	"sync"
 	"time"
@@ -56,61 +57,19 @@ func NewWorker(svc *service.Service, sender Sender, cfg WorkerConfig, log *slog.
 func (w *Worker) Describe() string { return w.sender.Describe() }
 
 // Result counts what one round did.
-type Result struct {
-	Sent, Retried, Failed int
-}
-
-func (r *Result) add(o Result) {
-	r.Sent += o.Sent
-	r.Retried += o.Retried
-	r.Failed += o.Failed
-}
-
-// Total is the number of messages handled.
-func (r Result) Total() int { return r.Sent + r.Retried + r.Failed }
+type Result = delivery.Result
 
 // Run delivers until ctx ends. A round under way when ctx ends finishes
 // (bounded by SendTimeout) so that no sent message goes unrecorded.
 func (w *Worker) Run(ctx context.Context) {
 	w.log.Info("delivering SMS", "to", w.sender.Describe(), "concurrency", w.cfg.Concurrency)
-	errDelay := w.cfg.Poll
-	for ctx.Err() == nil {
-		res, err := w.Round(ctx)
-		if err != nil {
-			w.log.Error("SMS delivery round failed", "err", err.Error(), "retryIn", errDelay.String())
-			sleep(ctx, errDelay)
-			errDelay = min(2*errDelay, time.Minute)
-			continue
-		}
-		errDelay = w.cfg.Poll
-		if res.Total() > 0 {
-			w.log.Info("SMS delivered", "sent", res.Sent, "retried", res.Retried, "failed", res.Failed)
-			continue
-		}
-		sleep(ctx, w.cfg.Poll)
-	}
+	delivery.Run(ctx, w.Round, w.cfg.Poll, w.log, "SMS")
 }
 
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
-}
-
-// Drain delivers until nothing is due, for "canopy sms deliver". Messages
-// waiting for their retry time are left for later.
+// Drain delivers until nothing is due, for "canopy sms deliver".
+// Messages waiting for their retry time are left for later.
 func (w *Worker) Drain(ctx context.Context) (Result, error) {
-	var total Result
-	for {
-		res, err := w.Round(ctx)
-		total.add(res)
-		if err != nil || res.Total() == 0 {
-			return total, err
-		}
-	}
+	return delivery.Drain(ctx, w.Round)
 }
 
 // Round claims up to Batch due messages, sends them Concurrency at a time,
@@ -143,7 +102,7 @@ func (w *Worker) Round(ctx context.Context) (Result, error) {
 			if err != nil && firstErr == nil {
 				firstErr = err
 			}
-			res.add(outcome)
+			res.Add(outcome)
 		}()
 	}
 	wg.Wait()
