@@ -57,7 +57,17 @@ func (t *tx) GetOutboxMessage(ctx context.Context, id string) (*canopy.OutboxMes
 }
 
 func (t *tx) ListOutbox(ctx context.Context, f store.OutboxFilter) ([]*canopy.OutboxMessage, error) {
-	q := `SELECT ` + prefixed("o.", outboxCols) + ` FROM outbox o`
+	return listQueue(ctx, t, "outbox", outboxCols, scanOutbox, f)
+}
+
+func (t *tx) ClaimOutbox(ctx context.Context, now, leaseUntil time.Time, limit int) ([]*canopy.OutboxMessage, error) {
+	return claimQueue(ctx, t, "outbox", outboxCols, scanOutbox, now, leaseUntil, limit)
+}
+
+// listQueue lists the messages of a delivery queue (outbox, sms_outbox),
+// newest first.
+func listQueue[T any](ctx context.Context, t *tx, table, cols string, scan func(rowScanner) (T, error), f store.OutboxFilter) ([]T, error) {
+	q := `SELECT ` + prefixed("o.", cols) + ` FROM ` + table + ` o`
 	var (
 		where []string
 		args  []any
@@ -80,15 +90,17 @@ func (t *tx) ListOutbox(ctx context.Context, f store.OutboxFilter) ([]*canopy.Ou
 	}
 	q += ` ORDER BY o.id DESC LIMIT ?`
 	args = append(args, f.Limit)
-	return scanAll(ctx, t, scanOutbox, q, args...)
+	return scanAll(ctx, t, scan, q, args...)
 }
 
-func (t *tx) ClaimOutbox(ctx context.Context, now, leaseUntil time.Time, limit int) ([]*canopy.OutboxMessage, error) {
-	return scanAll(ctx, t, scanOutbox, `UPDATE outbox SET claimed_until = ?, attempts = attempts + 1
-		WHERE id IN (SELECT id FROM outbox
+// claimQueue leases up to limit due messages of a delivery queue, counting
+// the attempt; concurrent workers skip each other's rows.
+func claimQueue[T any](ctx context.Context, t *tx, table, cols string, scan func(rowScanner) (T, error), now, leaseUntil time.Time, limit int) ([]T, error) {
+	return scanAll(ctx, t, scan, `UPDATE `+table+` SET claimed_until = ?, attempts = attempts + 1
+		WHERE id IN (SELECT id FROM `+table+`
 			WHERE status = 'pending' AND next_attempt_at <= ? AND (claimed_until IS NULL OR claimed_until <= ?)
 			ORDER BY next_attempt_at, id LIMIT ?`+t.db.dialect.SkipLocked()+`)
-		RETURNING `+outboxCols, leaseUntil, now, now, limit)
+		RETURNING `+cols, leaseUntil, now, now, limit)
 }
 
 func (t *tx) MarkOutboxSent(ctx context.Context, ids []string, at time.Time) error {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/canopyhq/canopy"
@@ -51,38 +50,11 @@ func (t *tx) GetSMSMessage(ctx context.Context, id string) (*canopy.SMSMessage, 
 }
 
 func (t *tx) ListSMS(ctx context.Context, f store.OutboxFilter) ([]*canopy.SMSMessage, error) {
-	q := `SELECT ` + prefixed("o.", smsCols) + ` FROM sms_outbox o`
-	var (
-		where []string
-		args  []any
-	)
-	if f.Subtree != "" {
-		q += ` JOIN accounts a ON a.id = o.account_id`
-		where = append(where, `a.path >= ? AND a.path < ?`)
-		args = append(args, string(f.Subtree), string(f.Subtree.SubtreeEnd()))
-	}
-	if f.Status != "" {
-		where = append(where, `o.status = ?`)
-		args = append(args, string(f.Status))
-	}
-	if f.Before != "" {
-		where = append(where, `o.id < ?`)
-		args = append(args, f.Before)
-	}
-	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, ` AND `)
-	}
-	q += ` ORDER BY o.id DESC LIMIT ?`
-	args = append(args, f.Limit)
-	return scanAll(ctx, t, scanSMS, q, args...)
+	return listQueue(ctx, t, "sms_outbox", smsCols, scanSMS, f)
 }
 
 func (t *tx) ClaimSMS(ctx context.Context, now, leaseUntil time.Time, limit int) ([]*canopy.SMSMessage, error) {
-	return scanAll(ctx, t, scanSMS, `UPDATE sms_outbox SET claimed_until = ?, attempts = attempts + 1
-		WHERE id IN (SELECT id FROM sms_outbox
-			WHERE status = 'pending' AND next_attempt_at <= ? AND (claimed_until IS NULL OR claimed_until <= ?)
-			ORDER BY next_attempt_at, id LIMIT ?`+t.db.dialect.SkipLocked()+`)
-		RETURNING `+smsCols, leaseUntil, now, now, limit)
+	return claimQueue(ctx, t, "sms_outbox", smsCols, scanSMS, now, leaseUntil, limit)
 }
 
 func (t *tx) MarkSMSSent(ctx context.Context, id, providerID string, at time.Time) error {
