@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/canopyhq/canopy"
+	"github.com/canopyhq/canopy/service"
 	"github.com/canopyhq/canopy/store/migrate"
 	"github.com/canopyhq/canopy/store/postgres"
 	"github.com/canopyhq/canopy/store/sqlite"
@@ -192,4 +194,39 @@ func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 		return nil, usageError{fmt.Sprintf("--log-level %q: use debug, info, warn or error", level)}
 	}
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+// subcommand splits the arguments of a command made of subcommands
+// ("canopy outbox list …"). With no subcommand it prints the summary and
+// answers a usage error naming want; for help it prints the summary and
+// answers done.
+func subcommand(name, summary, want string, args []string, stdout, stderr io.Writer) (sub string, rest []string, done bool, err error) {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") && args[0] != "-h" && args[0] != "--help" {
+		fmt.Fprintln(stderr, summary)
+		return "", nil, false, usageError{name + " needs a subcommand: " + want}
+	}
+	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprintln(stdout, summary)
+		return "", nil, true, nil
+	}
+	return args[0], args[1:], false, nil
+}
+
+// operate opens the database, applies pending migrations and builds the
+// service, for the commands that operate on an installation; close
+// releases the database.
+func operate(ctx context.Context, db dbFlags, sf serviceFlags, addr string, log *slog.Logger) (svc *service.Service, close func(), err error) {
+	cfg, err := sf.config(addr, canopy.NewIDs(nil, nil), log)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := openStore(ctx, db)
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := st.migrate(ctx, st.db); err != nil {
+		st.db.Close()
+		return nil, nil, err
+	}
+	return newService(st.db, cfg), func() { st.db.Close() }, nil
 }

@@ -4,10 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strings"
 	"text/tabwriter"
 
-	"github.com/canopyhq/canopy"
 )
 
 const creditsSummary = `Checks the credits ledger:
@@ -16,14 +14,9 @@ const creditsSummary = `Checks the credits ledger:
                           and lists the differences when they do not`
 
 func runCredits(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") && args[0] != "-h" && args[0] != "--help" {
-		fmt.Fprintln(stderr, creditsSummary)
-		return usageError{"credits needs a subcommand: verify"}
-	}
-	sub, args := args[0], args[1:]
-	if sub == "-h" || sub == "--help" || sub == "help" {
-		fmt.Fprintln(stdout, creditsSummary)
-		return nil
+	sub, args, done, err := subcommand("credits", creditsSummary, "verify", args, stdout, stderr)
+	if done || err != nil {
+		return err
 	}
 	if sub != "verify" {
 		return usageError{fmt.Sprintf("unknown credits subcommand %q (verify)", sub)}
@@ -39,19 +32,12 @@ func runCredits(ctx context.Context, args []string, getenv func(string) string, 
 	if err != nil {
 		return err
 	}
-	st, err := openStore(ctx, db)
+	svc, closeDB, err := operate(ctx, db, svcFlags, "127.0.0.1:8080", log)
 	if err != nil {
 		return err
 	}
-	defer st.db.Close()
-	if _, err := st.migrate(ctx, st.db); err != nil {
-		return err
-	}
-	cfg, err := svcFlags.config("127.0.0.1:8080", canopy.NewIDs(nil, nil), log)
-	if err != nil {
-		return err
-	}
-	mismatches, balances, err := newService(st.db, cfg).VerifyCredits(ctx)
+	defer closeDB()
+	mismatches, balances, err := svc.VerifyCredits(ctx)
 	if err != nil {
 		return err
 	}

@@ -18,14 +18,9 @@ const outboxSummary = `Operates the email outbox:
   canopy outbox deliver      deliver every email that is due, once (for cron), then exit`
 
 func runOutbox(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") && args[0] != "-h" && args[0] != "--help" {
-		fmt.Fprintln(stderr, outboxSummary)
-		return usageError{"outbox needs a subcommand: list, show, retry or deliver"}
-	}
-	sub, args := args[0], args[1:]
-	if sub == "-h" || sub == "--help" || sub == "help" {
-		fmt.Fprintln(stdout, outboxSummary)
-		return nil
+	sub, args, done, err := subcommand("outbox", outboxSummary, "list, show, retry or deliver", args, stdout, stderr)
+	if done || err != nil {
+		return err
 	}
 	f := newFlags("outbox "+sub, outboxSummary, getenv, stderr)
 	db := addDBFlags(f)
@@ -43,19 +38,11 @@ func runOutbox(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return err
 	}
-	st, err := openStore(ctx, db)
+	svc, closeDB, err := operate(ctx, db, svcFlags, *addr, log)
 	if err != nil {
 		return err
 	}
-	defer st.db.Close()
-	if _, err := st.migrate(ctx, st.db); err != nil {
-		return err
-	}
-	cfg, err := svcFlags.config(*addr, canopy.NewIDs(nil, nil), log)
-	if err != nil {
-		return err
-	}
-	svc := newService(st.db, cfg)
+	defer closeDB()
 	op := svc.Operator()
 
 	switch sub {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/canopyhq/canopy"
@@ -15,14 +14,9 @@ const smsSummary = `Operates the SMS outbox (forms shared by SMS):
   canopy sms deliver      send every SMS that is due, once (for cron), then exit`
 
 func runSMS(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") && args[0] != "-h" && args[0] != "--help" {
-		fmt.Fprintln(stderr, smsSummary)
-		return usageError{"sms needs a subcommand: list or deliver"}
-	}
-	sub, args := args[0], args[1:]
-	if sub == "-h" || sub == "--help" || sub == "help" {
-		fmt.Fprintln(stdout, smsSummary)
-		return nil
+	sub, args, done, err := subcommand("sms", smsSummary, "list or deliver", args, stdout, stderr)
+	if done || err != nil {
+		return err
 	}
 	f := newFlags("sms "+sub, smsSummary, getenv, stderr)
 	db := addDBFlags(f)
@@ -39,19 +33,11 @@ func runSMS(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err != nil {
 		return err
 	}
-	st, err := openStore(ctx, db)
+	svc, closeDB, err := operate(ctx, db, svcFlags, *addr, log)
 	if err != nil {
 		return err
 	}
-	defer st.db.Close()
-	if _, err := st.migrate(ctx, st.db); err != nil {
-		return err
-	}
-	cfg, err := svcFlags.config(*addr, canopy.NewIDs(nil, nil), log)
-	if err != nil {
-		return err
-	}
-	svc := newService(st.db, cfg)
+	defer closeDB()
 
 	switch sub {
 	case "list":
