@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"text/tabwriter"
-
 )
 
 const creditsSummary = `Checks the credits ledger:
