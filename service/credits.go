@@ -293,14 +293,13 @@ type GrantInput struct {
 
 // strictAncestor loads an open account the acting account sits above:
 // grants, transfers and caps are for ancestors, never for the account
-// itself — except that the platform root, which issues credits, may grant
-// to itself.
+// itself.
 func (o *op) strictAncestor(id, what string) (*canopy.Account, error) {
 	a, err := o.open(id)
 	if err != nil {
 		return nil, err
 	}
-	if a.ID == o.acting.ID && !(a.IsRoot() && what == "granting") {
+	if a.ID == o.acting.ID {
 		return nil, canopy.Errorf(canopy.KindForbidden, canopy.CodeForbidden,
 			"%s an account's credits is for its ancestors (or the platform root); act as one of them", what)
 	}
@@ -320,7 +319,15 @@ func (s *Service) Grant(ctx context.Context, c Caller, accountID string, in Gran
 		return nil, err
 	}
 	return write(ctx, s, c, func(o *op) (*canopy.LedgerEntry, error) {
-		a, err := o.strictAncestor(accountID, "granting")
+		// The platform root issues credits, to itself too; everyone else
+		// grants to the accounts below it.
+		var a *canopy.Account
+		var err error
+		if o.acting.IsRoot() {
+			a, err = o.open(accountID)
+		} else {
+			a, err = o.strictAncestor(accountID, "granting")
+		}
 		if err != nil {
 			return nil, err
 		}
