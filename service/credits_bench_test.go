@@ -126,10 +126,8 @@ func runHot(b *testing.B, w *hotWorld, debit func(i int, ref string) error) floa
 	b.StopTimer()
 	rate := float64(b.N) / b.Elapsed().Seconds()
 	b.ReportMetric(rate, "debits/s")
-	slices.Sort(lat)
 	if len(lat) > 0 {
-		b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
-		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+		percentiles(b, lat)
 	}
 	b.ReportMetric(0, "ns/op") // debits/s says it; ns/op of a parallel run misleads
 	return rate
