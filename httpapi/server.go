@@ -22,6 +22,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/canopyhq/canopy"
+	"github.com/canopyhq/canopy/internal/ratelimit"
 	"github.com/canopyhq/canopy/service"
 )
 
@@ -51,6 +52,10 @@ type Options struct {
 	TrustedProxies []netip.Prefix
 	// Clock tells the rate limiter the time; time.Now when nil.
 	Clock func() time.Time
+	// Limiter, when set, is the per-client limit of the public endpoints,
+	// shared with the console's public pages so that a client has one
+	// allowance for both; the four fields above are then unused.
+	Limiter *ratelimit.Limiter
 }
 
 // Server is the HTTP API over one service.
@@ -64,7 +69,7 @@ type Server struct {
 	metrics *metrics
 	reg     *prometheus.Registry
 	routes  []Route
-	limiter *ipLimiter // nil when public routes are not rate-limited
+	limiter *ratelimit.Limiter // nil when public routes are not rate-limited
 }
 
 // Route is one registered method and path pattern.
@@ -100,9 +105,12 @@ func NewServer(svc *service.Service, opts Options) *Server {
 	s := &Server{
 		svc: svc, log: opts.Logger, ids: opts.IDs, maxBody: opts.MaxBodyBytes, version: opts.Version,
 		mux: http.NewServeMux(), reg: opts.Registry, metrics: newMetrics(opts.Registry),
-		limiter: newIPLimiter(limiterConfig{
-			limit: opts.PublicRateLimit, burst: opts.PublicBurst, trusted: opts.TrustedProxies, now: opts.Clock,
-		}),
+		limiter: opts.Limiter,
+	}
+	if s.limiter == nil {
+		s.limiter = ratelimit.New(ratelimit.Config{
+			Limit: opts.PublicRateLimit, Burst: opts.PublicBurst, Trusted: opts.TrustedProxies, Now: opts.Clock,
+		})
 	}
 	s.registerRoutes()
 	return s

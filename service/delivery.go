@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net/url"
 	"time"
 
 	"github.com/canopyhq/canopy"
@@ -101,12 +100,6 @@ func isPermanent(err error) bool {
 	return errors.As(err, &p)
 }
 
-// linkPaths are the pages of the public site that redeem each purpose.
-var linkPaths = map[canopy.TokenPurpose]string{
-	canopy.PurposeSetPassword: "/set-password",
-	canopy.PurposeReset:       "/reset-password",
-}
-
 // prepareEmail gathers one message's content; templates about users get a
 // one-time link, invitation emails their answer or sign-up links.
 func (s *Service) prepareEmail(ctx context.Context, tx store.Tx, m *canopy.OutboxMessage, now time.Time) (*EmailContent, error) {
@@ -142,14 +135,15 @@ func (s *Service) prepareEmail(ctx context.Context, tx store.Tx, m *canopy.Outbo
 		}
 		c.CreditType, c.Threshold, c.Balance = string(d.Type), d.Threshold, d.Balance
 		c.Brand, err = effectiveBrand(ctx, tx, acc)
-		c.Link = s.cfg.PublicURL + "/credits"
+		// The payer's console: its admins sign in there to see balances.
+		c.Link = s.cfg.PublicURL + canopy.ConsolePage(acc.ID)
 		return c, err
 	case canopy.TemplateSignupAttempt:
 		if u == nil {
 			return nil, &PermanentError{Reason: "a sign-up attempt email names no user"}
 		}
 		c.Brand, err = effectiveBrand(ctx, tx, acc)
-		c.Link = s.cfg.PublicURL + "/reset-password"
+		c.Link = s.cfg.PublicURL + canopy.PageResetPassword
 		return c, err
 	}
 	return nil, &PermanentError{Reason: "unknown template " + m.Template}
@@ -192,7 +186,7 @@ func (s *Service) userEmailContent(ctx context.Context, tx store.Tx, c *EmailCon
 	if err := tx.InsertUserToken(ctx, tok); err != nil {
 		return err
 	}
-	c.Link = s.cfg.PublicURL + linkPaths[purpose] + "?token=" + secret
+	c.Link = s.cfg.PublicURL + canopy.TokenLink(purpose, secret)
 	c.ExpiresAt = tok.ExpiresAt
 	return nil
 }
@@ -211,14 +205,14 @@ func (s *Service) invitationEmailContent(ctx context.Context, tx store.Tx, c *Em
 	if c.Brand, err = effectiveBrand(ctx, tx, umbrella); err != nil {
 		return err
 	}
-	page := s.cfg.PublicURL + "/invitations/" + inv.ID
+	page := s.cfg.PublicURL + canopy.InvitationPage(inv.ID)
 	c.OtherAccountName, c.Link, c.ExpiresAt = inv.UmbrellaName, page, inv.ExpiresAt
 	switch c.Outbox.Template {
 	case canopy.TemplateInvitation:
 		if inv.StatusAt(now) != canopy.InvitationPending {
 			return &PermanentError{Reason: "the invitation is no longer pending"}
 		}
-		c.Note, c.DeclineLink = inv.Message, page+"?answer=decline"
+		c.Note, c.DeclineLink = inv.Message, page+"?"+canopy.ParamAnswer+"=decline"
 		c.ShareRole, c.UmbrellaPays = string(inv.AutoShareRole), inv.Billing == canopy.BillingParent
 		if inv.InviteeAccountID != "" {
 			invitee, err := tx.GetAccount(ctx, inv.InviteeAccountID)
@@ -244,7 +238,7 @@ func (s *Service) invitationEmailContent(ctx context.Context, tx store.Tx, c *Em
 			return err
 		}
 		c.NewAccount, c.DeclineLink = true, ""
-		c.Link = s.cfg.PublicURL + "/signup?" + url.Values{"invitation": {inv.ID}, "token": {secret}}.Encode()
+		c.Link = s.cfg.PublicURL + canopy.SignupLink(inv.ID, secret)
 	case canopy.TemplateInvitationCancelled:
 		if inv.InviteeAccountID != "" {
 			if invitee, err := tx.GetAccount(ctx, inv.InviteeAccountID); err == nil {
