@@ -15,14 +15,18 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/canopyhq/canopy"
+	"github.com/canopyhq/canopy/console"
 	"github.com/canopyhq/canopy/httpapi"
+	"github.com/canopyhq/canopy/internal/ratelimit"
 	"github.com/canopyhq/canopy/password"
 	"github.com/canopyhq/canopy/store/postgres"
 )
 
-const serveSummary = `Runs the HTTP API. With no flags it keeps its data in ./canopy.db (SQLite)
-and listens on 127.0.0.1:8080. On first start it creates the platform root
-account and prints its API key once, on a line beginning "root API key:".`
+const serveSummary = `Runs the HTTP API and the web console on one port. With no flags it keeps
+its data in ./canopy.db (SQLite) and listens on 127.0.0.1:8080: the API is
+under /v1/, and http://127.0.0.1:8080 opens the console's sign-in page. On
+first start it creates the platform root account and prints its API key
+once, on a line beginning "root API key:".`
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	f := newFlags("serve", serveSummary, getenv, stderr)
@@ -98,8 +102,14 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 
 	apiOpts.IDs = ids
 	api := httpapi.NewServer(svc, apiOpts)
+	web, err := console.New(svc, console.Options{
+		Logger: log, IDs: ids, PublicURL: cfg.PublicURL, Limiter: apiOpts.Limiter, MaxBodyBytes: int64(*maxBody),
+	})
+	if err != nil {
+		return err
+	}
 	srv := &http.Server{
-		Handler:           api,
+		Handler:           rootHandler(api, web),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -164,6 +174,17 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	return nil
 }
 
+// rootHandler serves one port: the API's paths to the API, everything else
+// to the web console and public pages.
+func rootHandler(api, web http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	for _, p := range []string{"/v1/", "/healthz", "/readyz", "/metrics", "/openapi.json"} {
+		mux.Handle(p, api)
+	}
+	mux.Handle("/", web)
+	return mux
+}
+
 // every runs job each period until ctx ends, logging its outcome: how
 // many things it did (at info when any), or its error.
 func every(ctx context.Context, period time.Duration, log *slog.Logger, what string, job func(context.Context) (int64, error)) {
@@ -206,7 +227,8 @@ func addPublicLimitFlags(f *flags) publicLimitFlags {
 	}
 }
 
-// apply validates the flags into o.
+// apply validates the flags into o, with the one limiter the API and the
+// console's public pages share (o.Limiter; nil when the limit is off).
 func (pf publicLimitFlags) apply(o *httpapi.Options, log *slog.Logger) error {
 	switch n := *pf.perMinute; {
 	case n < 0:
@@ -225,6 +247,7 @@ func (pf publicLimitFlags) apply(o *httpapi.Options, log *slog.Logger) error {
 		return usageError{"--trusted-proxies: " + err.Error()}
 	}
 	o.TrustedProxies = proxies
+	o.Limiter = ratelimit.New(ratelimit.Config{Limit: o.PublicRateLimit, Burst: o.PublicBurst, Trusted: proxies})
 	for _, p := range proxies {
 		if p.Bits() == 0 {
 			log.Warn("--trusted-proxies includes every address: any client can choose the address it is rate-limited as", "range", p.String())
