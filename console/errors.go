@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/http"
 	"regexp"
+	"strings"
 
 	"github.com/canopyhq/canopy"
 )
@@ -85,6 +86,9 @@ func sentence(msg string, kind canopy.Kind) string {
 	}
 	if c := msg[0]; c >= 'a' && c <= 'z' {
 		msg = string(c-'a'+'A') + msg[1:]
+	}
+	if !strings.HasSuffix(msg, ".") && !strings.HasSuffix(msg, "?") {
+		msg += "."
 	}
 	return msg
 }

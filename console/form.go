@@ -82,10 +82,10 @@ func (f *form) Unplaced() []string {
 // field is one input as the templates render it.
 type field struct {
 	Name, ID, Label, Type, Value, Hint, Autocomplete, Inputmode, Placeholder string
-	Required, Checked, Readonly                                               bool
-	Rows                                                                      int
-	Errors                                                                    []string
-	Options                                                                   []option
+	Required, Checked, Readonly                                              bool
+	Rows                                                                     int
+	Errors                                                                   []string
+	Options                                                                  []option
 }
 
 type option struct {

@@ -77,6 +77,10 @@ func (h *Handler) signedIn(fn func(*request) error) http.HandlerFunc {
 		}
 		acting, err := h.svc.Act(r.Context(), p, r.PathValue("account"))
 		if err != nil {
+			if canopy.ErrorKind(err) == canopy.KindBadRequest {
+				// Not an account id at all: as absent as any other.
+				err = canopy.NotFound("account")
+			}
 			h.fail(w, r, err)
 			return
 		}
