@@ -131,4 +131,6 @@ func (v *visitor) follow(p *page) *page {
 	return v.get(p.location())
 }
 
-func app(accountID string, section ...string) string { return canopy.ConsolePage(accountID, section...) }
+func app(accountID string, section ...string) string {
+	return canopy.ConsolePage(accountID, section...)
+}
