@@ -39,6 +39,9 @@ type Options struct {
 	Limiter *ratelimit.Limiter
 	// MaxBodyBytes bounds a submitted form; DefaultMaxBodyBytes when 0.
 	MaxBodyBytes int64
+	// Clock is the service's clock, against which a session's end is
+	// turned into the cookie's lifetime; time.Now when nil.
+	Clock func() time.Time
 }
 
 // Handler is the web side over one service.
@@ -53,6 +56,7 @@ type Handler struct {
 	mux     *http.ServeMux
 	csrf    *http.CrossOriginProtection
 	routes  []string
+	now     func() time.Time
 }
 
 // New returns the console. Its templates are parsed and checked now, so a
@@ -68,6 +72,9 @@ func New(svc *service.Service, opts Options) (*Handler, error) {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	if opts.Clock == nil {
+		opts.Clock = time.Now
+	}
 	pages, err := parseTemplates()
 	if err != nil {
 		return nil, err
@@ -75,7 +82,7 @@ func New(svc *service.Service, opts Options) (*Handler, error) {
 	h := &Handler{
 		svc: svc, log: opts.Logger, ids: opts.IDs, limiter: opts.Limiter, maxBody: opts.MaxBodyBytes,
 		secure: strings.HasPrefix(strings.ToLower(opts.PublicURL), "https://"),
-		pages:  pages, mux: http.NewServeMux(), csrf: http.NewCrossOriginProtection(),
+		pages:  pages, mux: http.NewServeMux(), csrf: http.NewCrossOriginProtection(), now: opts.Clock,
 	}
 	h.csrf.SetDenyHandler(http.HandlerFunc(h.crossOrigin))
 	h.registerRoutes()

@@ -34,6 +34,9 @@ type siteOptions struct {
 	limiter *ratelimit.Limiter
 	signup  bool
 	engine  string
+	// publicURL is the console's; plain http unless a test needs https
+	// (whose Secure cookies a test client on http would not send back).
+	publicURL string
 }
 
 func newSite(t testing.TB, opts ...siteOptions) *site {
@@ -46,7 +49,10 @@ func newSite(t testing.TB, opts ...siteOptions) *site {
 		o.engine = "sqlite"
 	}
 	b := testfactory.New(t, testdb.Open(t, o.engine), testfactory.Options{SignupDisabled: !o.signup})
-	h, err := New(b.Svc, Options{Limiter: o.limiter, PublicURL: "https://app.example"})
+	if o.publicURL == "" {
+		o.publicURL = "http://127.0.0.1"
+	}
+	h, err := New(b.Svc, Options{Limiter: o.limiter, PublicURL: o.publicURL, Clock: b.Clock.Now})
 	require.NoError(t, err)
 	s := &site{Bundle: b, h: h, srv: httptest.NewServer(h), admin: "ada@umbrella.example"}
 	t.Cleanup(s.srv.Close)

@@ -64,7 +64,10 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 	f := newForm(r.PostForm)
 	res, err := h.svc.Login(r.Context(), service.LoginInput{Login: f.Values.Get("login"), Password: f.Values.Get("password")}, info(r))
 	if err != nil {
-		if !f.fail(err) {
+		if canopy.ErrorKind(err) == canopy.KindUnauthorized {
+			// Here a refusal is the form's answer, not a lost session.
+			f.General = peopleText(err)
+		} else if !f.fail(err) {
 			h.fail(w, r, err)
 			return
 		}

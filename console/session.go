@@ -36,9 +36,12 @@ func info(r *http.Request) service.RequestInfo {
 	return service.RequestInfo{RequestID: requestID(r), Channel: channel}
 }
 
+// setSession keeps the session token in the cookie for as long as the
+// session lasts at most (MaxAge, so that the browser's clock does not
+// matter); the idle limit ends it sooner on the server.
 func (h *Handler) setSession(w http.ResponseWriter, token string, expires time.Time) {
 	http.SetCookie(w, &http.Cookie{
-		Name: sessionCookie, Value: token, Path: "/", Expires: expires,
+		Name: sessionCookie, Value: token, Path: "/", MaxAge: max(1, int(expires.Sub(h.now()).Seconds())),
 		HttpOnly: true, Secure: h.secure, SameSite: http.SameSiteLaxMode,
 	})
 }
