@@ -14,6 +14,10 @@ type settingsData struct {
 	// its effective view takes from ancestors (read-only here).
 	Own       canopy.Configurations
 	Inherited []inherited
+	// Umbrella names the umbrella of an invited sub-account, from the
+	// invitation it accepted (the umbrella itself is above it, out of its
+	// sight).
+	Umbrella string
 }
 
 type inherited struct {
@@ -44,6 +48,18 @@ func (h *Handler) showSettings(rq *request, status int, f *form) error {
 			d.Own = append(d.Own, c)
 		} else {
 			d.Inherited = append(d.Inherited, inherited{Configuration: c, From: from})
+		}
+	}
+	if a.Link != nil && a.Link.Origin == canopy.OriginInvited {
+		accepted, err := h.svc.ListInvitations(ctx, rq.caller, service.InvitationQuery{Direction: "received", Status: canopy.InvitationAccepted}, service.PageRequest{})
+		if err != nil {
+			return err
+		}
+		for _, inv := range accepted.Data {
+			if inv.UmbrellaID == a.ParentID {
+				d.Umbrella = inv.UmbrellaName
+				break
+			}
 		}
 	}
 	if f == nil {
