@@ -56,9 +56,14 @@ func (h *Handler) switchable(ctx context.Context, p service.Principal, requestID
 		if !p.MayManage() {
 			continue
 		}
+		// Without a search the first screenful is all it shows: read no more.
+		limit := service.MaxPageLimit
+		if q == "" {
+			limit = switchShow + 1
+		}
 		scanned, cursor := 0, ""
 		for scanned < switchScan {
-			page, err := h.svc.ListDescendants(ctx, c, id, 0, service.PageRequest{Limit: service.MaxPageLimit, Cursor: cursor})
+			page, err := h.svc.ListDescendants(ctx, c, id, 0, service.PageRequest{Limit: limit, Cursor: cursor})
 			if err != nil {
 				return nil, false, err
 			}
