@@ -154,7 +154,7 @@ func (h *Handler) crossOrigin(w http.ResponseWriter, r *http.Request) {
 func newNonce() string {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
-	return base64.RawStdEncoding.EncodeToString(b)
+	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 func requestID(r *http.Request) string {

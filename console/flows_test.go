@@ -270,3 +270,68 @@ func TestUsersAndSettings(t *testing.T) {
 	require.Contains(t, branded.Body, "--brand:#004488;--brand-text:#ffffff")
 	require.True(t, strings.Contains(branded.Body, "<title>Dashboard · Umbrella Care</title>"))
 }
+
+// TestSignUpFromAnInvitationLink: an invitation by email to an address
+// with no account carries a sign-up link; its page shows who invites and
+// on what terms, in the umbrella's brand, and signing up makes the new
+// account the umbrella's sub-account at once. A used link explains itself.
+func TestSignUpFromAnInvitationLink(t *testing.T) {
+	t.Parallel()
+	s := newSite(t, siteOptions{signup: true})
+	ctx := context.Background()
+	_, err := s.Svc.PutConfiguration(ctx, s.As(t, s.umbrella.ID), s.umbrella.ID, "white_label_portal", []byte(`{"brandName": "Umbrella Care"}`))
+	require.NoError(t, err)
+	_, err = s.Svc.CreateInvitation(ctx, s.As(t, s.umbrella.ID), service.InvitationInput{
+		Email: "nia@newcomer.example", Message: "Join our network", Billing: canopy.BillingSelf,
+	})
+	require.NoError(t, err)
+	var link string
+	for _, e := range s.Emails(t) {
+		if e.Email == "nia@newcomer.example" {
+			link = strings.TrimPrefix(e.Link, "https://app.example")
+		}
+	}
+	require.True(t, strings.HasPrefix(link, canopy.PageSignup+"?"), link)
+	v := s.visitor(t)
+	p := v.get(link)
+	require.Equal(t, http.StatusOK, p.Status)
+	require.Contains(t, p.Body, "<strong>Umbrella Health</strong> invites you")
+	require.Contains(t, p.Body, "Join our network")
+	require.Contains(t, p.Body, "You pay for your own usage.")
+	require.Contains(t, p.Body, "<strong>Umbrella Care</strong>", "the page wears the umbrella's brand")
+	require.Regexp(t, `name="email" value="nia@newcomer.example" required readonly`, p.Body)
+
+	u, _ := url.Parse(link)
+	form := url.Values{"invitation.id": {u.Query().Get("invitation")}, "invitation.token": {u.Query().Get("token")},
+		"accountName": {""}, "name": {"Nia"}, "email": {"nia@newcomer.example"}}
+	bad := v.post(canopy.PageSignup, form)
+	require.Equal(t, http.StatusUnprocessableEntity, bad.Status)
+	require.Regexp(t, `name="accountName"[^>]*aria-invalid="true"`, bad.Body)
+
+	form.Set("accountName", "Nia's Shop")
+	done := v.post(canopy.PageSignup, form)
+	require.Equal(t, http.StatusOK, done.Status)
+	require.Contains(t, done.Body, "Check your email")
+	children, err := s.Svc.ListChildren(ctx, s.As(t, s.umbrella.ID), s.umbrella.ID, service.PageRequest{})
+	require.NoError(t, err)
+	require.Len(t, children.Data, 1)
+	require.Equal(t, "Nia's Shop", children.Data[0].Name)
+
+	used := v.get(link)
+	require.Equal(t, http.StatusBadRequest, used.Status)
+	require.Contains(t, used.Body, "This invitation link cannot be used")
+	require.Contains(t, used.Body, "Ask the account that invited you to send it again.")
+}
+
+// TestSignUpWithoutAnInvitation answers the same whether or not the
+// address already has an account, so the page tells nobody who exists.
+func TestSignUpWithoutAnInvitation(t *testing.T) {
+	t.Parallel()
+	s := newSite(t, siteOptions{signup: true})
+	v := s.visitor(t)
+	require.Equal(t, http.StatusOK, v.get(canopy.PageSignup).Status)
+	fresh := v.post(canopy.PageSignup, url.Values{"accountName": {"New Co"}, "name": {"Ned"}, "email": {"ned@new.example"}})
+	taken := v.post(canopy.PageSignup, url.Values{"accountName": {"New Co"}, "name": {"Ned"}, "email": {s.admin}})
+	require.Equal(t, http.StatusOK, fresh.Status)
+	require.Equal(t, withoutRequestIDs(strings.ReplaceAll(fresh.Body, "ned@new.example", s.admin)), withoutRequestIDs(taken.Body))
+}

@@ -116,12 +116,15 @@ func (h *Handler) public(fn http.HandlerFunc) http.HandlerFunc {
 // brings them back here afterwards.
 func (h *Handler) toSignIn(w http.ResponseWriter, r *http.Request) {
 	h.clearSession(w)
-	next := r.URL.Path
-	if r.Method == http.MethodGet && r.URL.RawQuery != "" {
-		next += "?" + r.URL.RawQuery
-	}
 	if r.Method != http.MethodGet {
+		// A form's address is no page to come back to: start from home.
 		h.flash(w, "Your session has ended. Sign in again, then send the form again.", true)
+		http.Redirect(w, r, canopy.PageSignIn, http.StatusSeeOther)
+		return
+	}
+	next := r.URL.Path
+	if r.URL.RawQuery != "" {
+		next += "?" + r.URL.RawQuery
 	}
 	http.Redirect(w, r, canopy.PageSignIn+"?"+url.Values{"next": {next}}.Encode(), http.StatusSeeOther)
 }

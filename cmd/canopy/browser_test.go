@@ -75,6 +75,8 @@ func TestBrowserPeopleSide(t *testing.T) {
 	require.Contains(t, ada.Text(".flash"), "Your password is set")
 	require.Equal(t, "Umbrella Health", ada.Text("main h1"))
 	require.Contains(t, ada.Text(".brandbar"), "Umbrella Health")
+	require.Equal(t, "rgb(11, 83, 148)", ada.Eval(`getComputedStyle(document.querySelector(".brandbar")).backgroundColor`),
+		"the brand colour's inline style ran under the CSP, by its nonce")
 	ada.Snapshot("dashboard")
 
 	// The clinic's admin does the same, with the keyboard only: the first
@@ -189,7 +191,27 @@ func TestBrowserPeopleSide(t *testing.T) {
 	require.Equal(t, 200, status)
 	require.Len(t, contacts["data"], 1, "only Cleo's contact: the cross-origin post wrote nothing")
 
-	t.Logf("pages checked with axe-core: %d (Ada) + %d (Cleo, at 375 px)", ada.Visits(), cleo.Visits())
+	// (8) Every page of the console, and the public pages, at 375 px.
+	phone := browser.Tab("ada-phone", base, 375)
+	phone.Go("/signin")
+	phone.Fill("#f-login", "ada@umbrella.example")
+	phone.Fill("#f-password", browserPassword)
+	phone.Submit("#f-password")
+	for _, p := range []string{"", "/switch", "/contacts", "/contacts/new", "/invitations", "/accounts", "/accounts/new",
+		"/accounts/" + dental, "/accounts/" + clinic, "/users", "/keys", "/settings"} {
+		phone.Go("/app/" + umbrella + p)
+		require.Equal(t, 200, phone.Status(), p)
+	}
+	phone.Click(`.sections a[href$="/contacts"]`)
+	phone.Click(`main table a[href*="/contacts/con_"]`)
+	phone.Click(`.sections a[href$="/invitations"]`)
+	phone.Click(`main table a[href*="/invitations/inv_"]`)
+	phone.Click(".brandbar form button")
+	for _, p := range []string{"/reset-password", "/signup", "/set-password?token=cnt_used", "/nowhere"} {
+		phone.Go(p)
+	}
+
+	t.Logf("pages checked with axe-core: %d (Ada) + %d (Cleo, at 375 px) + %d (Ada, at 375 px)", ada.Visits(), cleo.Visits(), phone.Visits())
 }
 
 // create makes an account over the API and returns its id.

@@ -356,7 +356,11 @@ const checkScript = `(async () => {
     if (hs[i] > hs[i-1] + 1) out.push({rule: "heading-skip", impact: "serious", help: "headings go down one level at a time: h" + hs[i-1] + " then h" + hs[i], nodes: []});
   }
   const wide = document.documentElement.scrollWidth - window.innerWidth;
-  if (wide > 1) out.push({rule: "too-wide", impact: "serious", help: "the page is " + wide + "px wider than the window", nodes: []});
+  if (wide > 1) {
+    const over = [...document.querySelectorAll("body *")].filter(e => e.getBoundingClientRect().right > window.innerWidth + 1 &&
+      !(e.parentElement && e.parentElement.getBoundingClientRect().right > window.innerWidth + 1));
+    out.push({rule: "too-wide", impact: "serious", help: "the page is " + wide + "px wider than the window", nodes: over.slice(0, 5).map(e => e.outerHTML.slice(0, 200))});
+  }
   return JSON.stringify(out);
 })()`
 
