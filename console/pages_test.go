@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/canopyhq/canopy"
+	"github.com/canopyhq/canopy/internal/testdb"
 	"github.com/canopyhq/canopy/service"
 )
 
@@ -25,9 +26,13 @@ type world struct {
 	stranger                 string // the other account's admin
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t *testing.T, engine ...string) *world {
 	t.Helper()
-	s := newSite(t)
+	o := siteOptions{}
+	if len(engine) > 0 {
+		o.engine = engine[0]
+	}
+	s := newSite(t, o)
 	ctx := context.Background()
 	w := &world{site: s}
 	w.child = s.Child(t, s.umbrella.ID)
@@ -58,7 +63,15 @@ func ptr[T any](v T) *T { return &v }
 // account that does not exist.
 func TestConsolePagesAnswerOnlyWhoMayActThere(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t)
+	for _, engine := range testdb.Engines {
+		t.Run(engine, func(t *testing.T) {
+			t.Parallel()
+			pagesAnswerOnlyWhoMayActThere(t, newWorld(t, engine))
+		})
+	}
+}
+
+func pagesAnswerOnlyWhoMayActThere(t *testing.T, w *world) {
 	u := w.umbrella.ID
 	pages := []string{
 		app(u), app(u, "switch"), app(u, "contacts"), app(u, "contacts", "new"), app(u, "contacts", w.contact.ID),

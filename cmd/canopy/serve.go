@@ -219,9 +219,9 @@ type publicLimitFlags struct {
 func addPublicLimitFlags(f *flags) publicLimitFlags {
 	return publicLimitFlags{
 		perMinute: f.int("public-rate", "CANOPY_PUBLIC_RATE", httpapi.DefaultPublicRatePerMinute,
-			"requests a minute one client address may make to the endpoints that need no credential, sustained (0: no limit)"),
+			"requests a minute one client address may make to the endpoints and pages that need no credential (sign-in, set-password, reset, sign-up; API and console share one allowance), sustained (0: no limit)"),
 		burst: f.int("public-burst", "CANOPY_PUBLIC_BURST", httpapi.DefaultPublicBurst,
-			"requests one client address may make to those endpoints at once, before --public-rate applies"),
+			"requests one client address may make to those endpoints and pages at once, before --public-rate applies"),
 		proxies: f.string("trusted-proxies", "CANOPY_TRUSTED_PROXIES", "",
 			"comma-separated address ranges (10.0.0.0/8,fd00::/8) of reverse proxies whose X-Forwarded-For names the client; empty: the client is the connection's peer"),
 	}
