@@ -194,9 +194,19 @@ func (h *Handler) newChild(rq *request) error {
 }
 
 func (h *Handler) showChildForm(rq *request, status int, f *form) error {
-	n := func(k string) int { return min(max(atoiOr(f.Values.Get(k), 1), 1), service.MaxUsersPerCreate) }
 	return h.page(rq, status, "account-new", "accounts", "Create a child account", f,
-		childData{Users: rows(n("users.rows")), Refs: rows(n("refs.rows"))})
+		childData{Users: rows(userRows(f.Values)), Refs: rows(refRows(f.Values))})
+}
+
+// userRows and refRows are how many rows of users and external references
+// the form shows (and is read from): at least one, at most what one create
+// may hold, whatever the request says.
+func userRows(v url.Values) int {
+	return min(max(atoiOr(v.Get("users.rows"), 1), 1), service.MaxUsersPerCreate)
+}
+
+func refRows(v url.Values) int {
+	return min(max(atoiOr(v.Get("refs.rows"), 1), 1), canopy.MaxExternalRefs)
 }
 
 // createChild creates a child with the whole create body (rule 3
@@ -211,10 +221,10 @@ func (h *Handler) createChild(rq *request) error {
 	f := newForm(rq.r.PostForm)
 	switch f.Values.Get("add") {
 	case "user":
-		f.Values.Set("users.rows", strconv.Itoa(atoiOr(f.Values.Get("users.rows"), 1)+1))
+		f.Values.Set("users.rows", strconv.Itoa(userRows(f.Values)+1))
 		return h.showChildForm(rq, http.StatusOK, f)
 	case "ref":
-		f.Values.Set("refs.rows", strconv.Itoa(atoiOr(f.Values.Get("refs.rows"), 1)+1))
+		f.Values.Set("refs.rows", strconv.Itoa(refRows(f.Values)+1))
 		return h.showChildForm(rq, http.StatusOK, f)
 	}
 	in, renumber := readChild(f)
@@ -254,7 +264,7 @@ func readChild(f *form) (service.CreateChildInput, func(*form)) {
 		in.MasterUser = &m
 	}
 	moves := map[string]string{}
-	for i := range atoiOr(v.Get("users.rows"), 1) {
+	for i := range userRows(v) {
 		p := fmt.Sprintf("users[%d]", i)
 		u := service.UserInput{Email: v.Get(p + ".email"), Username: v.Get(p + ".username"), Name: v.Get(p + ".name"), Role: canopy.UserRole(v.Get(p + ".role"))}
 		if u.Email == "" && u.Username == "" && u.Name == "" {
@@ -277,7 +287,7 @@ func readChild(f *form) (service.CreateChildInput, func(*form)) {
 			f.addError("configurations", `must be a JSON object of namespaces, such as {"white_label_portal": {"brandName": "Acme"}}: `+jsonProblem(err))
 		}
 	}
-	for i := range atoiOr(v.Get("refs.rows"), 1) {
+	for i := range refRows(v) {
 		p := fmt.Sprintf("externalReferences[%d]", i)
 		r := service.ExternalReferenceInput{Type: v.Get(p + ".type"), Value: v.Get(p + ".value"), Description: v.Get(p + ".description")}
 		if r.Type == "" && r.Value == "" && r.Description == "" {

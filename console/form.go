@@ -2,6 +2,7 @@ package console
 
 import (
 	"errors"
+	"strconv"
 	"net/url"
 	"strings"
 
@@ -133,14 +134,8 @@ func inputID(name string) string {
 }
 
 func atoiOr(s string, def int) int {
-	n := 0
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return def
-		}
-		n = n*10 + int(c-'0')
-	}
-	if s == "" {
+	n, err := strconv.Atoi(s)
+	if err != nil {
 		return def
 	}
 	return n

@@ -173,4 +173,16 @@ func TestMembersReadButDoNotWrite(t *testing.T) {
 
 	res := member.follow(member.post(app(w.umbrella.ID, "keys", "key_01HN9XHZN6MGXM9JXG50K59Q85", "revoke"), nil))
 	require.Contains(t, res.Body, "Members may read", "a one-button write comes back with the service's reason")
+
+	// The buttons a member could only be refused are not offered.
+	admin := w.as(t, w.admin)
+	for _, c := range []struct{ page, control string }{
+		{app(w.umbrella.ID, "users"), "/disable"},
+		{app(w.umbrella.ID, "keys"), "Create key"},
+		{app(w.umbrella.ID, "accounts"), "Create child account"},
+		{app(w.umbrella.ID, "contacts"), `role="button">New</a>`},
+	} {
+		require.Contains(t, admin.get(c.page).Body, c.control)
+		require.NotContains(t, member.get(c.page).Body, c.control)
+	}
 }

@@ -101,12 +101,6 @@ var funcs = template.FuncMap{
 		return t.UTC().Format("2 Jan 2006")
 	},
 	"datetime": func(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04 UTC") },
-	"timeptr": func(t *time.Time) string {
-		if t == nil {
-			return ""
-		}
-		return t.UTC().Format("2 Jan 2006")
-	},
 	"app": func(accountID string, section ...string) string { return canopy.ConsolePage(accountID, section...) },
 	"query": func(kv ...string) template.URL {
 		v := make([]string, 0, len(kv)/2)
@@ -119,7 +113,7 @@ var funcs = template.FuncMap{
 	"lower":    strings.ToLower,
 	"inc":      func(i int) int { return i + 1 },
 	"pair":     func(a string, b any) pair { return pair{a, b} },
-	"sectionOf": func(name, title, about string, s *service.Section, account, _ string) formSection {
+	"sectionOf": func(name, title, about string, s *service.Section, account string) formSection {
 		return formSection{Name: name, Title: title, About: about, Section: s, Account: account}
 	},
 }
