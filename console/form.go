@@ -2,8 +2,8 @@ package console
 
 import (
 	"errors"
-	"strconv"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/canopyhq/canopy"

@@ -101,7 +101,7 @@ var funcs = template.FuncMap{
 		return t.UTC().Format("2 Jan 2006")
 	},
 	"datetime": func(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04 UTC") },
-	"app": func(accountID string, section ...string) string { return canopy.ConsolePage(accountID, section...) },
+	"app":      func(accountID string, section ...string) string { return canopy.ConsolePage(accountID, section...) },
 	"query": func(kv ...string) template.URL {
 		v := make([]string, 0, len(kv)/2)
 		for i := 0; i+1 < len(kv); i += 2 {
