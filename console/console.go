@@ -55,7 +55,6 @@ type Handler struct {
 	pages   map[string]*template.Template
 	mux     *http.ServeMux
 	csrf    *http.CrossOriginProtection
-	routes  []string
 	now     func() time.Time
 }
 
@@ -88,10 +87,6 @@ func New(svc *service.Service, opts Options) (*Handler, error) {
 	h.registerRoutes()
 	return h, nil
 }
-
-// Routes lists every registered "METHOD /pattern", for tests that check a
-// link lands on a page.
-func (h *Handler) Routes() []string { return append([]string(nil), h.routes...) }
 
 type ctxKey int
 

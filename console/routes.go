@@ -82,7 +82,6 @@ func (h *Handler) registerRoutes() {
 }
 
 func (h *Handler) handle(pattern string, handler http.Handler) {
-	h.routes = append(h.routes, pattern)
 	h.mux.Handle(pattern, handler)
 }
 
