@@ -186,3 +186,44 @@ func TestMembersReadButDoNotWrite(t *testing.T) {
 		require.NotContains(t, member.get(c.page).Body, c.control)
 	}
 }
+
+// TestEveryWriteNeedsASessionAndTheAccount: each form a console page posts
+// sends a visitor without a session to sign in, and answers anyone who may
+// not act as the account with the 404 page — before anything is written.
+func TestEveryWriteNeedsASessionAndTheAccount(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	u, c := w.umbrella.ID, w.child.ID
+	users, err := w.Svc.ListUsers(context.Background(), w.As(t, u), u, service.PageRequest{})
+	require.NoError(t, err)
+	keys, err := w.Svc.ListAPIKeys(context.Background(), w.As(t, u), u, service.PageRequest{})
+	require.NoError(t, err)
+	user, key := users.Data[0].ID, keys.Data[0].ID
+	writes := []string{
+		app(u, "forms", "frm_01HN9XHZN6MGXM9JXG50K59Q85", "copy"),
+		app(u, "contacts"), app(u, "contacts", w.contact.ID), app(u, "contacts", w.contact.ID, "delete"),
+		app(u, "invitations"), app(u, "invitations", w.received.ID, "accept"), app(u, "invitations", w.received.ID, "decline"),
+		app(u, "invitations", w.sent.ID, "cancel"), app(u, "invitations", w.sent.ID, "resend"),
+		app(u, "accounts"), app(u, "accounts", c), app(u, "accounts", c, "suspend"), app(u, "accounts", c, "reactivate"),
+		app(u, "accounts", c, "close"), app(u, "accounts", c, "release"), app(u, "accounts", c, "link"),
+		app(u, "users"), app(u, "users", user, "role"), app(u, "users", user, "disable"), app(u, "users", user, "enable"),
+		app(u, "users", user, "delete"), app(u, "users", user, "resend"),
+		app(u, "keys"), app(u, "keys", key, "revoke"),
+		app(u, "settings"), app(u, "settings", "configurations"), app(u, "settings", "configurations", "white_label_portal", "delete"),
+		app(u, "settings", "leave"),
+	}
+	anonymous, stranger := w.visitor(t), w.as(t, w.stranger)
+	before, err := w.Svc.ListAuditEvents(context.Background(), w.As(t, w.Root.ID), service.AuditQuery{}, service.PageRequest{Limit: 200})
+	require.NoError(t, err)
+	form := url.Values{"name": {"x"}, "email": {"x@example.com"}, "role": {"member"}, "namespace": {"x"}, "body": {"{}"}}
+	for _, p := range writes {
+		signIn := anonymous.post(p, form)
+		require.Equal(t, http.StatusSeeOther, signIn.Status, p)
+		require.Equal(t, canopy.PageSignIn, signIn.location(), p)
+		require.Equal(t, http.StatusNotFound, stranger.post(p, form).Status, p)
+	}
+	after, err := w.Svc.ListAuditEvents(context.Background(), w.As(t, w.Root.ID), service.AuditQuery{}, service.PageRequest{Limit: 200})
+	require.NoError(t, err)
+	require.Less(t, len(after.Data), 200, "the whole trail fits one page, so a count compares it all")
+	require.Equal(t, len(before.Data), len(after.Data), "nothing was written")
+}
