@@ -76,6 +76,9 @@ type subAccountData struct {
 	Child bool
 	// Self is true when it is the acting account itself.
 	Self bool
+	// MayAct says whether the person may act as the account (rule 2
+	// (docs/rules.md), as service.Act decides it), to offer the link.
+	MayAct bool
 }
 
 // subAccount shows one account below the acting one, with what may be
@@ -97,6 +100,10 @@ func (h *Handler) showSubAccount(rq *request, status int, id string, f *form) er
 		}
 	}
 	d := subAccountData{Account: a, Child: a.ParentID == rq.caller.Acting.ID, Self: a.ID == rq.caller.Acting.ID}
+	if a.Status != canopy.StatusClosed {
+		_, err := h.svc.Act(rq.r.Context(), rq.caller.Principal, a.ID)
+		d.MayAct = err == nil
+	}
 	return h.page(rq, status, "account", "accounts", a.Name, f, d)
 }
 

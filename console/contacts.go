@@ -3,6 +3,7 @@ package console
 import (
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/canopyhq/canopy"
 	"github.com/canopyhq/canopy/service"
@@ -58,7 +59,7 @@ func (h *Handler) createContact(rq *request) error {
 }
 
 func contactName(ct *canopy.Contact) string {
-	if n := ct.FirstName + " " + ct.LastName; n != " " {
+	if n := strings.TrimSpace(ct.FirstName + " " + ct.LastName); n != "" {
 		return n
 	}
 	return ct.Email
