@@ -4,13 +4,13 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"time"
 
 	"github.com/canopyhq/canopy"
 	"github.com/canopyhq/canopy/internal/ratelimit"
 )
 
-// The public endpoints' allowance per client address (see package
-// ratelimit, whose one Limiter the API shares with the console's pages).
+// The public endpoints' defaults (package ratelimit explains them).
 const (
 	DefaultPublicRatePerMinute = ratelimit.DefaultPerMinute
 	DefaultPublicBurst         = ratelimit.DefaultBurst
@@ -32,9 +32,14 @@ func (s *Server) rateLimit(route string, next http.Handler) http.Handler {
 			return
 		}
 		refused.Inc()
-		s.writeError(w, r, &canopy.Error{
-			Kind: canopy.KindTooManyRequests, Code: canopy.CodeRateLimited, RetryAfter: wait,
-			Message: fmt.Sprintf("too many requests from this address; try again in %d s", int(math.Ceil(wait.Seconds()))),
-		})
+		s.writeError(w, r, rateLimited(wait))
 	})
+}
+
+// rateLimited is the 429 of a client that must wait.
+func rateLimited(wait time.Duration) error {
+	return &canopy.Error{
+		Kind: canopy.KindTooManyRequests, Code: canopy.CodeRateLimited, RetryAfter: wait,
+		Message: fmt.Sprintf("too many requests from this address; try again in %d s", int(math.Ceil(wait.Seconds()))),
+	}
 }

@@ -52,9 +52,9 @@ type Options struct {
 	TrustedProxies []netip.Prefix
 	// Clock tells the rate limiter the time; time.Now when nil.
 	Clock func() time.Time
-	// Limiter, when set, is the per-client limit of the public endpoints,
-	// shared with the console's public pages so that a client has one
-	// allowance for both; the four fields above are then unused.
+	// Limiter, when set, is the per-address limiter of the public
+	// endpoints, shared with the other edges that take public requests
+	// (the console's pages), and the four fields above are not used.
 	Limiter *ratelimit.Limiter
 }
 
@@ -92,12 +92,6 @@ func NewServer(svc *service.Service, opts Options) *Server {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
 	}
-	if opts.PublicRateLimit == 0 {
-		opts.PublicRateLimit = DefaultPublicRateLimit
-	}
-	if opts.PublicBurst <= 0 {
-		opts.PublicBurst = DefaultPublicBurst
-	}
 	if opts.Registry == nil {
 		opts.Registry = prometheus.NewRegistry()
 		opts.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -108,12 +102,22 @@ func NewServer(svc *service.Service, opts Options) *Server {
 		limiter: opts.Limiter,
 	}
 	if s.limiter == nil {
-		s.limiter = ratelimit.New(ratelimit.Config{
-			Limit: opts.PublicRateLimit, Burst: opts.PublicBurst, Trusted: opts.TrustedProxies, Now: opts.Clock,
-		})
+		s.limiter = NewLimiter(opts)
 	}
 	s.registerRoutes()
 	return s
+}
+
+// NewLimiter returns the per-address limiter that opts describe (nil for
+// no limit), to share between the API and the other public edges.
+func NewLimiter(opts Options) *ratelimit.Limiter {
+	if opts.PublicRateLimit == 0 {
+		opts.PublicRateLimit = DefaultPublicRateLimit
+	}
+	if opts.PublicBurst <= 0 {
+		opts.PublicBurst = DefaultPublicBurst
+	}
+	return ratelimit.New(ratelimit.Config{Limit: opts.PublicRateLimit, Burst: opts.PublicBurst, Trusted: opts.TrustedProxies, Now: opts.Clock})
 }
 
 // Routes lists every registered route, for the OpenAPI contract test.

@@ -17,7 +17,6 @@ import (
 	"github.com/canopyhq/canopy"
 	"github.com/canopyhq/canopy/console"
 	"github.com/canopyhq/canopy/httpapi"
-	"github.com/canopyhq/canopy/internal/ratelimit"
 	"github.com/canopyhq/canopy/password"
 	"github.com/canopyhq/canopy/store/postgres"
 )
@@ -101,7 +100,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 
 	apiOpts.IDs = ids
+	// One per-address allowance for the API's public endpoints and the
+	// public web form.
+	apiOpts.Limiter = httpapi.NewLimiter(apiOpts)
 	api := httpapi.NewServer(svc, apiOpts)
+	// The console's public pages (sign-in, passwords, sign-up) draw on it
+	// too.
 	web, err := console.New(svc, console.Options{
 		Logger: log, IDs: ids, PublicURL: cfg.PublicURL, Limiter: apiOpts.Limiter, MaxBodyBytes: int64(*maxBody),
 	})
@@ -227,8 +231,7 @@ func addPublicLimitFlags(f *flags) publicLimitFlags {
 	}
 }
 
-// apply validates the flags into o, with the one limiter the API and the
-// console's public pages share (o.Limiter; nil when the limit is off).
+// apply validates the flags into o.
 func (pf publicLimitFlags) apply(o *httpapi.Options, log *slog.Logger) error {
 	switch n := *pf.perMinute; {
 	case n < 0:
@@ -247,7 +250,6 @@ func (pf publicLimitFlags) apply(o *httpapi.Options, log *slog.Logger) error {
 		return usageError{"--trusted-proxies: " + err.Error()}
 	}
 	o.TrustedProxies = proxies
-	o.Limiter = ratelimit.New(ratelimit.Config{Limit: o.PublicRateLimit, Burst: o.PublicBurst, Trusted: proxies})
 	for _, p := range proxies {
 		if p.Bits() == 0 {
 			log.Warn("--trusted-proxies includes every address: any client can choose the address it is rate-limited as", "range", p.String())

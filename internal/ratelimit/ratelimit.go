@@ -1,6 +1,8 @@
-// Package ratelimit keeps one token bucket per client address for the
-// endpoints and pages that need no credential. One Limiter serves both the
-// API and the console, so a client gets one allowance however it comes.
+// Package ratelimit keeps one token bucket per client address, for the
+// endpoints anyone may call without a credential: sign-in, set-password,
+// password reset, sign-up, the SMS webhook's refusals and the public web
+// form. One Limiter serves every edge that takes such requests (the API
+// and the pages), so a client has one allowance, not one per edge.
 package ratelimit
 
 import (
@@ -15,7 +17,7 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// The public endpoints (sign-in, set-password, password reset) take no
+// The public endpoints (sign-in, set-password, password reset, …) take no
 // credential, so only the client's address tells one caller from another.
 // Each costs something a client should not be able to spend freely: an
 // argon2id hash (~34 ms of CPU) or an email. The limit is one token bucket
@@ -45,16 +47,11 @@ const (
 
 // Config configures a Limiter.
 type Config struct {
-	// Limit is the sustained requests per second per client.
-	Limit rate.Limit
-	// Burst is how many requests a client may make at once.
-	Burst int
-	// Trusted are the peers whose X-Forwarded-For is believed.
-	Trusted []netip.Prefix
-	// Max bounds the clients remembered; DefaultMaxClients when 0.
-	Max int
-	// Now tells the time; time.Now when nil.
-	Now func() time.Time
+	Limit   rate.Limit // sustained requests per second per client
+	Burst   int
+	Trusted []netip.Prefix // peers whose X-Forwarded-For is believed
+	Max     int            // clients remembered at most; DefaultMaxClients when 0
+	Now     func() time.Time
 }
 
 // Limiter is a token bucket per client address. Its memory is bounded two
@@ -83,8 +80,8 @@ type bucket struct {
 	seen   time.Time
 }
 
-// New returns a limiter, or nil when c sets no finite positive rate: a nil
-// limiter limits nothing.
+// New returns a limiter, or nil when c sets no finite positive rate: a
+// nil limiter limits nothing.
 func New(c Config) *Limiter {
 	if c.Limit <= 0 || c.Limit == rate.Inf || c.Burst < 1 {
 		return nil
@@ -110,8 +107,18 @@ func New(c Config) *Limiter {
 }
 
 // Allow takes a token from the bucket of r's client. It returns 0 when the
-// request may go ahead, or how long the client must wait for a token.
-func (l *Limiter) Allow(r *http.Request) time.Duration {
+// request may go ahead, or how long the client must wait for a token. A
+// nil limiter allows everything.
+func (l *Limiter) Allow(r *http.Request) time.Duration { return l.take(r, true) }
+
+// Wait is how long r's client must wait for a token, taking none: 0 when
+// it has one. It is for requests that cost a token only when they fail.
+func (l *Limiter) Wait(r *http.Request) time.Duration { return l.take(r, false) }
+
+func (l *Limiter) take(r *http.Request, take bool) time.Duration {
+	if l == nil {
+		return 0
+	}
 	client := l.Client(r)
 	now := l.now()
 	l.mu.Lock()
@@ -122,6 +129,9 @@ func (l *Limiter) Allow(r *http.Request) time.Duration {
 		b = e.Value.(*bucket)
 		l.recent.MoveToFront(e)
 	} else {
+		if !take {
+			return 0 // an unknown client has a full bucket
+		}
 		if len(l.clients) >= l.max {
 			l.forget(l.recent.Back())
 		}
@@ -131,7 +141,7 @@ func (l *Limiter) Allow(r *http.Request) time.Duration {
 	// A refused request counts as seen too, so a client that keeps trying
 	// is the last to be forgotten when the limiter is full.
 	b.seen = now
-	if b.lim.AllowN(now, 1) {
+	if take && b.lim.AllowN(now, 1) || !take && b.lim.TokensAt(now) >= 1 {
 		return 0
 	}
 	// A refusal takes nothing from the bucket; the client waits for the

@@ -1,4 +1,4 @@
-package ratelimit
+package ratelimit_test
 
 import (
 	"fmt"
@@ -13,23 +13,47 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/time/rate"
 
+	"github.com/canopyhq/canopy/internal/ratelimit"
 	"github.com/canopyhq/canopy/internal/testfactory"
 )
 
 // perMinute is n requests a minute as a rate.Limit.
 func perMinute(n int) rate.Limit { return rate.Limit(n) / 60 }
 
-func TestOffWithoutAFinitePositiveRate(t *testing.T) {
+func TestOffWithoutAFiniteRate(t *testing.T) {
 	t.Parallel()
 	for _, limit := range []rate.Limit{0, -1, rate.Inf} {
-		require.Nil(t, New(Config{Limit: limit, Burst: 20}), "limit %v", limit)
+		l := ratelimit.New(ratelimit.Config{Limit: limit, Burst: 20})
+		require.Nil(t, l)
+		require.Zero(t, l.Allow(httptest.NewRequest(http.MethodPost, "/", nil)), "a nil limiter limits nothing")
 	}
-	require.Nil(t, New(Config{Limit: 1, Burst: 0}), "no burst")
+}
+
+// TestWaitTakesNoToken: Wait tells how long a client must wait without
+// spending its allowance, so a request that costs a token only when it
+// fails can be refused before it is looked at.
+func TestWaitTakesNoToken(t *testing.T) {
+	t.Parallel()
+	clock := testfactory.NewClock(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
+	l := ratelimit.New(ratelimit.Config{Limit: perMinute(1), Burst: 2, Now: clock.Now})
+	r := httptest.NewRequest(http.MethodPost, "/", nil)
+	for range 5 {
+		require.Zero(t, l.Wait(r))
+	}
+	require.Zero(t, l.Allow(r))
+	require.Zero(t, l.Wait(r))
+	require.Zero(t, l.Allow(r))
+	require.Equal(t, time.Minute, l.Wait(r))
+	clock.Advance(30 * time.Second)
+	require.Equal(t, 30*time.Second, l.Wait(r))
+	require.Equal(t, 30*time.Second, l.Allow(r), "refused, and nothing taken")
+	clock.Advance(30 * time.Second)
+	require.Zero(t, l.Wait(r))
 }
 
 func TestRateLimitClientAddress(t *testing.T) {
 	t.Parallel()
-	l := New(Config{Limit: 1, Burst: 1, Trusted: []netip.Prefix{
+	l := ratelimit.New(ratelimit.Config{Limit: 1, Burst: 1, Trusted: []netip.Prefix{
 		netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("::ffff:172.16.0.0/108"),
 	}})
 	cases := []struct {
@@ -67,7 +91,7 @@ func TestRateLimitForgetsIdleClients(t *testing.T) {
 	t.Parallel()
 	clock := testfactory.NewClock(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
 	// 20 tokens at 10 a minute: a bucket refills from empty in 2 minutes.
-	l := New(Config{Limit: perMinute(10), Burst: 20, Max: 1000, Now: clock.Now})
+	l := ratelimit.New(ratelimit.Config{Limit: perMinute(10), Burst: 20, Max: 1000, Now: clock.Now})
 	from := func(i int) *http.Request {
 		r := httptest.NewRequest(http.MethodPost, "/v1/auth/login", nil)
 		r.RemoteAddr = netip.AddrFrom4([4]byte{198, 18, byte(i >> 8), byte(i)}).String() + ":1"
@@ -97,7 +121,7 @@ func TestRateLimitForgetsIdleClients(t *testing.T) {
 func TestRateLimitMemoryIsBounded(t *testing.T) {
 	t.Parallel()
 	clock := testfactory.NewClock(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
-	l := New(Config{Limit: perMinute(1), Burst: 1, Max: 100, Now: clock.Now})
+	l := ratelimit.New(ratelimit.Config{Limit: perMinute(1), Burst: 1, Max: 100, Now: clock.Now})
 	r := httptest.NewRequest(http.MethodPost, "/v1/auth/login", nil)
 	r.RemoteAddr = "192.0.2.1:1"
 	require.Zero(t, l.Allow(r))
@@ -116,7 +140,7 @@ func TestRateLimitMemoryIsBounded(t *testing.T) {
 func TestRateLimitUnderConcurrentRequests(t *testing.T) {
 	t.Parallel()
 	clock := testfactory.NewClock(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
-	l := New(Config{Limit: perMinute(1), Burst: 5, Max: 3, Now: clock.Now})
+	l := ratelimit.New(ratelimit.Config{Limit: perMinute(1), Burst: 5, Max: 3, Now: clock.Now})
 	var mu sync.Mutex
 	allowed := map[string]int{}
 	var wg sync.WaitGroup
@@ -146,13 +170,13 @@ func BenchmarkRateLimit(b *testing.B) {
 		requests[i].RemoteAddr = fmt.Sprintf("[2001:db8:%x:%x::1]:1", i>>8, i&0xff)
 	}
 	b.Run("one client", func(b *testing.B) {
-		l := New(Config{Limit: perMinute(10), Burst: 20})
+		l := ratelimit.New(ratelimit.Config{Limit: perMinute(10), Burst: 20})
 		for b.Loop() {
 			l.Allow(requests[0])
 		}
 	})
 	b.Run("new clients at the cap", func(b *testing.B) {
-		l := New(Config{Limit: perMinute(10), Burst: 20, Max: 1 << 12})
+		l := ratelimit.New(ratelimit.Config{Limit: perMinute(10), Burst: 20, Max: 1 << 12})
 		i := 0
 		for b.Loop() {
 			l.Allow(requests[i&(len(requests)-1)])
@@ -170,8 +194,8 @@ func BenchmarkRateLimitMemory(b *testing.B) {
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
-		l := New(Config{Limit: perMinute(10), Burst: 20})
-		for i := range DefaultMaxClients {
+		l := ratelimit.New(ratelimit.Config{Limit: perMinute(10), Burst: 20})
+		for i := range ratelimit.DefaultMaxClients {
 			r.RemoteAddr = netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}).String() + ":1"
 			l.Allow(r)
 		}
