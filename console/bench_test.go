@@ -102,7 +102,7 @@ func benchSite(b *testing.B, engine string) (*site, []benchPage) {
 	}
 	for range 10 {
 		other := s.Child(b, s.Root.ID)
-		if _, err := s.Svc.UpdateAccount(ctx, s.As(b, s.Root.ID), other.ID, service.AccountPatch{Plan: ptr(canopy.PlanEnterprise)}); err != nil {
+		if _, err := s.Svc.UpdateAccount(ctx, s.As(b, s.Root.ID), other.ID, enterprise); err != nil {
 			b.Fatal(err)
 		}
 		if _, err := s.Svc.CreateInvitation(ctx, s.As(b, other.ID), service.InvitationInput{AccountID: u}); err != nil {

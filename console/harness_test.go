@@ -140,3 +140,10 @@ func (v *visitor) follow(p *page) *page {
 func app(accountID string, section ...string) string {
 	return canopy.ConsolePage(accountID, section...)
 }
+
+// enterprise is the patch that puts an account on the enterprise plan
+// (which may invite), as only an ancestor may.
+var enterprise = func() service.AccountPatch {
+	p := canopy.PlanEnterprise
+	return service.AccountPatch{Plan: &p}
+}()

@@ -38,7 +38,7 @@ func newWorld(t *testing.T, engine ...string) *world {
 	w.child = s.Child(t, s.umbrella.ID)
 	w.grandchild = s.Child(t, w.child.ID)
 	w.other = s.Child(t, s.Root.ID)
-	_, err := s.Svc.UpdateAccount(ctx, s.As(t, s.Root.ID), w.other.ID, service.AccountPatch{Plan: ptr(canopy.PlanEnterprise)})
+	_, err := s.Svc.UpdateAccount(ctx, s.As(t, s.Root.ID), w.other.ID, enterprise)
 	require.NoError(t, err)
 	w.stranger = w.other.Email // Bundle.Child makes the account's email its master user
 	w.contact, err = s.Svc.CreateContact(ctx, s.As(t, s.umbrella.ID), service.ContactInput{Email: "cleo@clinic.example", FirstName: "Cleo"})
@@ -53,8 +53,6 @@ func newWorld(t *testing.T, engine ...string) *world {
 	require.NoError(t, err)
 	return w
 }
-
-func ptr[T any](v T) *T { return &v }
 
 // TestConsolePagesAnswerOnlyWhoMayActThere is rule 2 (docs/rules.md) on the
 // console: every page of an account answers its admins and members, sends
