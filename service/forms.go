@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -368,12 +369,13 @@ func (s *Service) ListForms(ctx context.Context, c Caller, q FormQuery, pr PageR
 		if err != nil {
 			return err
 		}
-		after, err := s.formCursor(ctx, tx, "forms", pr.Cursor)
+		kind := cursorKind(c, "forms", q.Owner, q.OwnerSubtree, string(q.Role), fmt.Sprint(q.Example))
+		after, err := s.formCursor(ctx, tx, kind, pr.Cursor)
 		if err != nil {
 			return err
 		}
 		l := lister{s: s, ctx: ctx, tx: tx, viewer: acting, query: q}
-		out, err = l.page(after, pr.limit(), "forms", true, true)
+		out, err = l.page(after, pr.limit(), kind, true, true)
 		return err
 	})
 	return out, err
@@ -382,7 +384,7 @@ func (s *Service) ListForms(ctx context.Context, c Caller, q FormQuery, pr PageR
 // formCursor decodes a listing cursor: the last form's id, whose place in
 // the tree the listing resumes after.
 func (s *Service) formCursor(ctx context.Context, tx store.Tx, kind, cursor string) (store.FormCursor, error) {
-	id, err := decodeIDCursor(kind, canopy.PrefixForm, cursor)
+	id, err := s.decodeIDCursor(kind, canopy.PrefixForm, cursor)
 	if err != nil || id == "" {
 		return store.FormCursor{}, err
 	}
@@ -474,7 +476,7 @@ func (l *lister) page(after store.FormCursor, limit int, kind string, subtree, s
 			subAfter, shAfter = maxCursor(subAfter, limitKey), maxCursor(shAfter, limitKey)
 		}
 	}
-	return paginate(out, limit, kind, func(v *FormView) string { return v.ID }), nil
+	return paginate(l.s, out, limit, kind, func(v *FormView) string { return v.ID }), nil
 }
 
 // subtreeQuery is the viewer's subtree as the tree shows it, narrowed by

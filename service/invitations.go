@@ -170,7 +170,9 @@ func (s *Service) queueInvitationEmails(ctx context.Context, tx store.Tx, inv *c
 	return tx.InsertOutboxMessages(ctx, msgs...)
 }
 
-// accountAdmins lists the users who hold an account's admin rights.
+// accountAdmins lists the memberships that may give an account's consent
+// (canopy.User.Consents): its active admins with a verified address. Only
+// they are told of, and may answer, what needs the account's consent.
 func accountAdmins(ctx context.Context, tx store.Tx, accountID string) ([]*canopy.User, error) {
 	var out []*canopy.User
 	after := ""
@@ -180,7 +182,7 @@ func accountAdmins(ctx context.Context, tx store.Tx, accountID string) ([]*canop
 			return nil, err
 		}
 		for _, u := range page {
-			if u.CountsAsAdmin() {
+			if u.Consents() {
 				out = append(out, u)
 			}
 		}
@@ -209,8 +211,8 @@ func (s *Service) ListInvitations(ctx context.Context, c Caller, q InvitationQue
 	if q.Status != "" && !q.Status.Valid() {
 		return Page[*canopy.Invitation]{}, canopy.BadParam("status", "invalid-enum", "must be pending, accepted, declined, cancelled or expired")
 	}
-	const kind = "invitations"
-	before, err := decodeIDCursor(kind, canopy.PrefixInvitation, pr.Cursor)
+	kind := cursorKind(c, "invitations", q.Direction, string(q.Status))
+	before, err := s.decodeIDCursor(kind, canopy.PrefixInvitation, pr.Cursor)
 	if err != nil {
 		return Page[*canopy.Invitation]{}, err
 	}
@@ -260,31 +262,26 @@ func (s *Service) ListInvitations(ctx context.Context, c Caller, q InvitationQue
 	if len(rows) > pr.limit()+1 {
 		rows = rows[:pr.limit()+1]
 	}
-	return paginate(rows, pr.limit(), kind, func(i *canopy.Invitation) string { return i.ID }), nil
+	return paginate(s, rows, pr.limit(), kind, func(i *canopy.Invitation) string { return i.ID }), nil
 }
 
-// receivingAddresses are the addresses whose email invitations an account
-// may answer: a signed-in admin's own, or for an API key every admin's.
+// receivingAddresses are the addresses whose email invitations the caller
+// may see and answer for accountID: the verified address of a signed-in
+// person acting through their own admin membership of that account. Nobody
+// else — no API key, no ancestor acting on its behalf, no unverified or
+// invited admin — answers for an address (rule 11, docs/rules.md).
 func (s *Service) receivingAddresses(ctx context.Context, tx store.Tx, c Caller, accountID string) ([]string, error) {
-	if c.IsUser() {
-		if c.AccountID != accountID || !c.MayManage() {
-			return nil, nil
-		}
-		u, err := tx.GetUser(ctx, c.Actor.ID)
-		if err != nil {
-			return nil, err
-		}
-		return []string{canopy.NormalizeEmail(u.Email)}, nil
+	if !c.IsUser() || c.AccountID != accountID || c.Acting.ID != accountID || !c.MayManage() {
+		return nil, nil
 	}
-	admins, err := accountAdmins(ctx, tx, accountID)
+	u, err := tx.GetUser(ctx, c.Actor.ID)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]string, len(admins))
-	for i, u := range admins {
-		out[i] = canopy.NormalizeEmail(u.Email)
+	if !u.Consents() || u.PersonID != c.PersonID {
+		return nil, nil
 	}
-	return out, nil
+	return []string{canopy.NormalizeEmail(u.Person.Email)}, nil
 }
 
 // GetInvitation returns an invitation the acting account sent or received.

@@ -271,7 +271,9 @@ func TestLoginUpgradesOldHashes(t *testing.T) {
 		var h string
 		require.NoError(t, db.Read(ctx, func(tx store.Tx) error {
 			u, err := tx.GetUser(ctx, master.ID)
-			h = u.PasswordHash
+			if err == nil {
+				h = u.Person.PasswordHash
+			}
 			return err
 		}))
 		return h

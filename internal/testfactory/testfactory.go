@@ -118,11 +118,11 @@ func (b *Bundle) AsKey(t testing.TB, key, id string) service.Caller {
 	if err != nil {
 		t.Fatalf("authenticate: %v", err)
 	}
-	acting, err := b.Svc.Act(ctx, p, id)
+	c, err := b.Svc.NewCaller(ctx, p, id, service.RequestInfo{RequestID: b.ids.ULID()})
 	if err != nil {
 		t.Fatalf("act as %s: %v", id, err)
 	}
-	return service.Caller{Principal: p, Acting: acting, RequestID: b.ids.ULID()}
+	return c
 }
 
 // Child creates a child of parentID with a unique name and master user.

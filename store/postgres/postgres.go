@@ -96,7 +96,7 @@ func (dialect) Classify(err error) (string, bool) {
 	switch e.Code {
 	case "23505": // unique_violation
 		switch e.ConstraintName {
-		case store.UniqueUserEmail, store.UniqueUsername, store.UniqueAPIKeyHash, store.UniqueRootAccount,
+		case store.UniqueUserEmail, store.UniqueUsername, store.UniqueMembership, store.UniqueAPIKeyHash, store.UniqueRootAccount,
 			store.UniqueExternalRef, store.UniqueWorkflowName, store.UniquePendingInvite, store.UniqueContactEmail, store.UniqueInviteToken,
 			store.UniqueLedgerKey:
 			return e.ConstraintName, false

@@ -119,10 +119,11 @@ func (dialect) Arg(v any) any {
 // uniqueColumns maps the column list SQLite reports for a unique violation
 // to the constraint's name.
 var uniqueColumns = map[string]string{
-	"users.email_norm":          store.UniqueUserEmail,
-	"users.username_norm":       store.UniqueUsername,
-	"api_keys.secret_hash":      store.UniqueAPIKeyHash,
-	"index 'accounts_one_root'": store.UniqueRootAccount,
+	"people.email_norm":                             store.UniqueUserEmail,
+	"people.username_norm":                          store.UniqueUsername,
+	"memberships.person_id, memberships.account_id": store.UniqueMembership,
+	"api_keys.secret_hash":                          store.UniqueAPIKeyHash,
+	"index 'accounts_one_root'":                     store.UniqueRootAccount,
 	"external_references.parent_id, external_references.type, external_references.value": store.UniqueExternalRef,
 	"idempotency_keys.scope, idempotency_keys.idem_key":                                  store.UniqueIdempotency,
 	"account_workflows.account_id, account_workflows.name":                               store.UniqueWorkflowName,
