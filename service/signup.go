@@ -79,11 +79,13 @@ func (s *Service) Signup(ctx context.Context, in SignupInput, info RequestInfo) 
 				return err
 			}
 		}
-		// A person who proved the address is told someone tried; an address
-		// nobody proved is as good as new, so whoever receives its mail can
-		// still sign up with it. The answer is the same either way.
+		// An address that belongs to someone is told someone tried, and
+		// nothing is made — unless the sign-up comes with an invitation
+		// link, whose token proves the address: then the person gets the
+		// new account too (invited into it if they already have a login).
+		// The answer is the same either way.
 		existing, err := tx.GetPersonByEmail(ctx, canopy.NormalizeEmail(in.Email))
-		if err == nil && existing.Verified() {
+		if err == nil && inv == nil {
 			return s.signupAttempted(ctx, tx, info, existing, now)
 		} else if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
