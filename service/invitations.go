@@ -12,6 +12,11 @@ import (
 	"github.com/canopyhq/canopy/store"
 )
 
+// MaxInvitationMessage bounds an invitation's note, which goes out in an
+// email under the platform's name: long enough for a personal word, too
+// short to carry anything else.
+const MaxInvitationMessage = 500
+
 // InvitationInput is an umbrella's invitation, addressed to an existing
 // account (AccountID) or to a person (Email), with the link policy offered.
 type InvitationInput struct {
@@ -41,7 +46,7 @@ func (in *InvitationInput) validate(v *canopy.Validator) {
 	canopy.ValidatePersonName(v, "firstName", in.FirstName)
 	canopy.ValidatePersonName(v, "lastName", in.LastName)
 	canopy.ValidateMobile(v, "mobile", in.Mobile)
-	canopy.ValidateText(v, "message", in.Message, 2000)
+	canopy.ValidateText(v, "message", in.Message, MaxInvitationMessage)
 	if in.AutoShareRole != "" && !in.AutoShareRole.ShareableRole() {
 		v.Add("autoShareRole", "invalid-enum", "must be editor, dataManager, viewer or none")
 	}
@@ -111,6 +116,9 @@ func (s *Service) invite(o *op, in InvitationInput, contactID string) (*canopy.I
 	}
 	if inv.Billing == "" {
 		inv.Billing = canopy.BillingParent
+	}
+	if err := o.countEmails(1); err != nil {
+		return nil, err
 	}
 	// An invitation past its expiry that the sweeper has not reached yet
 	// must not block a new one: expire due invitations first.
@@ -500,6 +508,9 @@ func (s *Service) ResendInvitationEmail(ctx context.Context, c Caller, id string
 		}
 		if inv.Status != canopy.InvitationPending {
 			return nil, canopy.Errorf(canopy.KindConflict, canopy.CodeInvalidState, "invitation %s is %s, not pending", inv.ID, inv.Status)
+		}
+		if err := o.countEmails(1); err != nil {
+			return nil, err
 		}
 		if err := s.queueInvitationEmails(ctx, o.tx, inv, canopy.TemplateInvitation, o.now); err != nil {
 			return nil, err
