@@ -16,10 +16,10 @@ const personCols = `p.id, p.email, p.email_verified_at, p.pending_email, p.usern
 // builds the person from them.
 func personDest() ([]any, func() *canopy.Person) {
 	var (
-		p                                   canopy.Person
-		verified, changed, login            dbTime
-		created, updated                    dbTime
-		pending, username, hash             sql.NullString
+		p                        canopy.Person
+		verified, changed, login dbTime
+		created, updated         dbTime
+		pending, username, hash  sql.NullString
 	)
 	dest := []any{&p.ID, &p.Email, &verified, &pending, &username, &p.Name, &hash, &changed, &login, &created, &updated}
 	return dest, func() *canopy.Person {

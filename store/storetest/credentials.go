@@ -218,7 +218,9 @@ func testCredentials(t *testing.T, open Opener) {
 		}
 		wg.Wait()
 		require.Len(t, wins, 1)
-		b.write(t, func(ctx context.Context, tx store.Tx) { require.NoError(t, tx.UsePersonTokens(ctx, u.PersonID, at(10))) })
+		b.write(t, func(ctx context.Context, tx store.Tx) {
+			require.NoError(t, tx.UsePersonTokens(ctx, u.PersonID, at(10)))
+		})
 		b.read(t, func(ctx context.Context, tx store.Tx) {
 			a, err := tx.GetUserTokenByHash(ctx, "h1")
 			require.NoError(t, err)
@@ -252,7 +254,9 @@ func testCredentials(t *testing.T, open Opener) {
 			require.NoError(t, err)
 			require.Equal(t, at(21), *got.RevokedAt)
 		})
-		b.write(t, func(ctx context.Context, tx store.Tx) { require.NoError(t, tx.RevokePersonSessions(ctx, u.PersonID, at(30))) })
+		b.write(t, func(ctx context.Context, tx store.Tx) {
+			require.NoError(t, tx.RevokePersonSessions(ctx, u.PersonID, at(30)))
+		})
 		b.read(t, func(ctx context.Context, tx store.Tx) {
 			got, err := tx.GetSessionByHash(ctx, "s1")
 			require.NoError(t, err)
