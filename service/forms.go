@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"slices"
@@ -67,12 +68,61 @@ func (s *Service) CreateForm(ctx context.Context, c Caller, in FormInput) (*Form
 		if f.Questions == nil {
 			f.Questions = []canopy.Question{}
 		}
+		if err := o.formQuota(f); err != nil {
+			return nil, err
+		}
 		if err := o.tx.InsertForm(ctx, f); err != nil {
 			return nil, err
 		}
 		o.audit(o.acting.ID, "form.created", "form", f.ID, nil)
 		return view(f, canopy.Access{Role: canopy.RoleOwner, Rule: canopy.RuleOwner}), nil
 	})
+}
+
+// formQuota refuses a new form f of the acting account beyond its plan's
+// number of forms (429 form-quota) or definition size (formSize).
+func (o *op) formQuota(f *canopy.Form) error {
+	if err := o.formSize(f); err != nil {
+		return err
+	}
+	acc := o.acting
+	if acc.IsRoot() {
+		return nil
+	}
+	plan := acc.EffectivePlan()
+	max := o.s.planLimits(plan).Forms
+	if max < 0 {
+		return nil
+	}
+	n, err := o.tx.CountOwnedForms(o.ctx, f.OwnerID, max)
+	if err != nil || n < max {
+		return err
+	}
+	e := canopy.Errorf(canopy.KindTooManyRequests, canopy.CodeFormQuota,
+		"account %s owns %d forms, as many as the %s plan allows; delete one or move to a larger plan", acc.ID, n, plan)
+	e.Quota = &canopy.Quota{Name: canopy.QuotaForms, Plan: plan, Limit: max, Used: n}
+	return e
+}
+
+// formSize refuses a definition larger than the owner's plan allows,
+// naming questions (422).
+func (o *op) formSize(f *canopy.Form) error {
+	if o.acting.IsRoot() {
+		return nil
+	}
+	max := o.s.planLimits(o.acting.EffectivePlan()).FormBytes
+	if max < 0 {
+		return nil
+	}
+	b, err := json.Marshal(f.Questions)
+	if err != nil {
+		return err
+	}
+	if len(b) > max {
+		return canopy.InvalidField("questions", "too-large",
+			"the questions take %d bytes as JSON; the %s plan allows %d per form", len(b), o.acting.EffectivePlan(), max)
+	}
+	return nil
 }
 
 // GetForm returns a form the acting account can see.
@@ -128,6 +178,9 @@ func (s *Service) UpdateForm(ctx context.Context, c Caller, id string, p FormPat
 		}
 		if reflect.DeepEqual(before, *f) {
 			return view(f, a), nil // nothing changed: no new version to invalidate others' If-Match
+		}
+		if err := o.formSize(f); err != nil {
+			return nil, err
 		}
 		if err := s.saveForm(o, f); err != nil {
 			return nil, err
@@ -209,6 +262,9 @@ func (s *Service) CopyForm(ctx context.Context, c Caller, id, name string) (*For
 			ID: s.ids.New(canopy.PrefixForm), OwnerID: o.acting.ID, OwnerPath: o.acting.Path, Name: name,
 			Description: src.Description, Questions: src.Questions, CopiedFrom: src.ID, Version: 1, CreatedAt: o.now, UpdatedAt: o.now,
 		}
+		if err := o.formQuota(f); err != nil {
+			return nil, err
+		}
 		if err := o.tx.InsertForm(ctx, f); err != nil {
 			return nil, err
 		}
@@ -243,6 +299,13 @@ func (s *Service) ExplainAccess(ctx context.Context, c Caller, formID, accountID
 		}
 		if err != nil {
 			return err
+		}
+		// An asker the form is hidden from learns nothing of it, not even
+		// that it exists (rule 5, docs/rules.md).
+		if _, mine, err := s.formAccess(ctx, tx, acting.Path, f.ID); err != nil {
+			return err
+		} else if !mine.Sees() {
+			return canopy.NotFound("form")
 		}
 		target, err := visibleIn(ctx, tx, c, accountID)
 		if err != nil {
