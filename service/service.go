@@ -386,7 +386,7 @@ func (o *op) audit(accountID, action, targetType, targetID string, details any) 
 		OccurredAt:      o.now,
 		AccountID:       accountID,
 		ActingAccountID: o.caller.Acting.ID,
-		Actor:           o.caller.Actor,
+		Actor:           canopy.Actor{Type: o.caller.Actor.Type, ID: o.caller.Actor.ID, AccountID: o.caller.AccountID},
 		Action:          action,
 		TargetType:      targetType,
 		TargetID:        targetID,

@@ -681,8 +681,12 @@ func (s *Service) decideReset(ctx context.Context, tx store.Tx, r *store.ResetRe
 // caller's claimed channel and username are not recorded (rule 10,
 // docs/rules.md); only the request id is.
 func (s *Service) systemAudit(ctx context.Context, tx store.Tx, info RequestInfo, actor canopy.Actor, accountID, action, targetType, targetID string, details any) error {
+	p := Principal{Actor: actor}
+	if actor.Type == "user" {
+		p.AccountID = accountID // the person's membership there
+	}
 	o := &op{ctx: ctx, tx: tx, now: s.now(), s: s,
-		caller: Caller{Principal: Principal{Actor: actor}, Acting: Acting{ID: accountID}, RequestID: info.RequestID}}
+		caller: Caller{Principal: p, Acting: Acting{ID: accountID}, RequestID: info.RequestID}}
 	o.audit(accountID, action, targetType, targetID, details)
 	return tx.InsertAuditEvent(ctx, o.events[0])
 }

@@ -114,6 +114,10 @@ CREATE INDEX sessions_person ON sessions (person_id);
 
 DROP TABLE users;
 
+-- The audit trail names the account of the credential that acted, apart
+-- from the account it acted as, so an action on another's behalf shows.
+ALTER TABLE audit_events ADD COLUMN actor_account_id TEXT NOT NULL DEFAULT '';
+
 -- Idempotent replays go only to the credential that made the request.
 ALTER TABLE idempotency_keys ADD COLUMN credential TEXT NOT NULL DEFAULT '';
 
