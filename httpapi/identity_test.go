@@ -415,3 +415,63 @@ func TestNoAnswerTellsWhoExists(t *testing.T) {
 		}
 	})
 }
+
+// TestAPersonActsOnlyWhereTheyBelong: one person, an admin of an account in
+// one customer's tree and a member of an account in another's. Their session
+// acts, account by account of the whole installation, exactly where the
+// plain model says: in their admin account and its descendants, in their
+// member account alone, and nowhere else — never in a sibling, an ancestor
+// or another tree (rule 2, docs/rules.md).
+func TestAPersonActsOnlyWhereTheyBelong(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		a := newTestAPI(t, db)
+		all := buildMatrixTree(t, a)
+		// all[1..3] are customers; their clients follow. Pick a client of the
+		// first customer and one of the second.
+		var adminOf, memberOf *matrixAccount
+		for _, m := range all {
+			switch {
+			case adminOf == nil && m.ParentID == all[1].ID:
+				adminOf = m
+			case memberOf == nil && m.ParentID == all[2].ID:
+				memberOf = m
+			}
+		}
+		const email = "both@example.com"
+		a.call(t, http.StatusCreated, http.MethodPost, "/v1/accounts/"+adminOf.ID+"/users", a.RootKey, adminOf.ID,
+			map[string]any{"email": email, "role": "admin"})
+		session := a.SignIn(t, email)
+		invite := idOf(t, a.call(t, http.StatusCreated, http.MethodPost, "/v1/accounts/"+memberOf.ID+"/users", a.RootKey, memberOf.ID,
+			map[string]any{"email": email, "role": "member"}))
+		a.call(t, http.StatusNotFound, http.MethodGet, "/v1/accounts/"+memberOf.ID, session, memberOf.ID, nil)
+		a.call(t, http.StatusOK, http.MethodPost, "/v1/me/memberships/"+invite+"/accept", session, "", nil)
+
+		acts := func(m *matrixAccount) (act, write bool) {
+			switch {
+			case m.ID == memberOf.ID:
+				return true, false
+			case m.Path.Contains(adminOf.ID):
+				return true, true
+			}
+			return false, false
+		}
+		for _, m := range all {
+			act, mayWrite := acts(m)
+			want := http.StatusNotFound
+			if act {
+				want = http.StatusOK
+			}
+			a.call(t, want, http.MethodGet, "/v1/accounts/"+m.ID, session, m.ID, nil)
+			a.call(t, want, http.MethodGet, "/v1/accounts/"+m.ID+"/users", session, m.ID, nil)
+			wantWrite := want
+			if act && !mayWrite {
+				wantWrite = http.StatusForbidden // a member reads
+			}
+			a.call(t, wantWrite, http.MethodPut, "/v1/accounts/"+m.ID+"/configurations/probe", session, m.ID, map[string]any{"v": 2})
+			// Acting from its own account, no other account is visible either.
+			if m.ID != adminOf.ID && !m.Path.Contains(adminOf.ID) {
+				a.call(t, http.StatusNotFound, http.MethodGet, "/v1/accounts/"+m.ID, session, adminOf.ID, nil)
+			}
+		}
+	})
+}

@@ -59,6 +59,12 @@ func Migrate(ctx context.Context, db *sqlstore.DB) ([]migrate.Applied, error) {
 	return migrate.Up(ctx, migrate.Postgres, db.WritePool(), migrations)
 }
 
+// MigrateTo applies the pending migrations up to version, for tests that
+// start from a database an older Canopy left.
+func MigrateTo(ctx context.Context, db *sqlstore.DB, version int64) error {
+	return migrate.UpTo(ctx, migrate.Postgres, db.WritePool(), migrations, version)
+}
+
 // MigrationStatus lists the migrations and whether each is applied.
 func MigrationStatus(ctx context.Context, db *sqlstore.DB) ([]migrate.Status, error) {
 	return migrate.List(ctx, migrate.Postgres, db.WritePool(), migrations)
