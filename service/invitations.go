@@ -364,7 +364,19 @@ func (s *Service) isInvitee(ctx context.Context, tx store.Tx, c Caller, inv *can
 		return false, nil
 	}
 	if inv.InviteeAccountID != "" {
-		return inv.InviteeAccountID == c.Acting.ID, nil
+		if inv.InviteeAccountID != c.Acting.ID {
+			return false, nil
+		}
+		if !c.IsUser() {
+			return true, nil // the account's own key
+		}
+		// A person answers for the account only as a consenting admin: active,
+		// with a verified address (rule 11, docs/rules.md).
+		u, err := tx.GetUser(ctx, c.Actor.ID)
+		if err != nil {
+			return false, err
+		}
+		return u.Consents(), nil
 	}
 	addrs, err := s.receivingAddresses(ctx, tx, c, c.Acting.ID)
 	if err != nil {
