@@ -21,13 +21,18 @@ const (
 	// PageSignup registers a new top-level account; with ?invitation=&token=
 	// the account joins the inviting umbrella at once.
 	PageSignup = "/signup"
+	// PageConfirmEmail confirms a changed email address from the link sent
+	// to the new address (?token=).
+	PageConfirmEmail = "/confirm-email"
 	// PageConsole is the signed-in console; each account's pages live
 	// below ConsolePage(accountID).
 	PageConsole = "/app"
 
-	// pageInvitations and pageWebForm are prefixes of pages named by an
-	// id or a token: InvitationPage and WebFormPage build them.
+	// pageInvitations, pageMemberships and pageWebForm are prefixes of
+	// pages named by an id or a token: InvitationPage, MembershipPage and
+	// WebFormPage build them.
 	pageInvitations = "/invitations/"
+	pageMemberships = "/memberships/"
 	pageWebForm     = "/f/"
 )
 
@@ -43,8 +48,11 @@ const (
 
 // TokenPage is the page that redeems a one-time link of purpose p.
 func TokenPage(p TokenPurpose) string {
-	if p == PurposeReset {
+	switch p {
+	case PurposeReset:
 		return PageResetPassword
+	case PurposeEmailChange:
+		return PageConfirmEmail
 	}
 	return PageSetPassword
 }
@@ -65,6 +73,13 @@ func InvitationPage(id string) string { return pageInvitations + url.PathEscape(
 
 // InvitationPagePattern is InvitationPage as a route pattern.
 const InvitationPagePattern = pageInvitations + "{invitationId}"
+
+// MembershipPage is where a person who already has a login answers an
+// invitation into an account (a membership of theirs, still invited).
+func MembershipPage(userID string) string { return pageMemberships + url.PathEscape(userID) }
+
+// MembershipPagePattern is MembershipPage as a route pattern.
+const MembershipPagePattern = pageMemberships + "{userId}"
 
 // WebFormPage is the public page that fills a form through a web link.
 func WebFormPage(token string) string { return pageWebForm + url.PathEscape(token) }

@@ -26,8 +26,17 @@ func TestEveryEmailedLinkIsAConsolePage(t *testing.T) {
 	ctx := context.Background()
 	asUmbrella := s.As(t, s.umbrella.ID)
 
-	// welcome (the umbrella's master user) and a user invitation
-	_, err := s.Svc.CreateUser(ctx, asUmbrella, s.umbrella.ID, service.CreateUserInput{Email: "bo@umbrella.example", Name: "Bo"})
+	// welcome (the umbrella's master user), whose link the admin uses now,
+	// and a user invitation
+	emails := s.Emails(t)
+	require.Len(t, emails, 1)
+	welcome, err := url.Parse(emails[0].Link)
+	require.NoError(t, err)
+	_, err = s.Svc.SetPassword(ctx, service.SetPasswordInput{Token: welcome.Query().Get("token"), Password: testfactory.StrongPassword}, service.RequestInfo{})
+	require.NoError(t, err)
+	login, err := s.Svc.Login(ctx, service.LoginInput{Login: s.admin, Password: testfactory.StrongPassword}, service.RequestInfo{})
+	require.NoError(t, err)
+	_, err = s.Svc.CreateUser(ctx, asUmbrella, s.umbrella.ID, service.CreateUserInput{Email: "bo@umbrella.example", Name: "Bo"})
 	require.NoError(t, err)
 	// a reset, and a sign-up attempt with an address in use
 	require.NoError(t, s.Svc.RequestPasswordReset(ctx, s.admin, service.RequestInfo{}))
@@ -42,7 +51,7 @@ func TestEveryEmailedLinkIsAConsolePage(t *testing.T) {
 	require.NoError(t, err)
 	known, err := s.Svc.CreateInvitation(ctx, asUmbrella, service.InvitationInput{Email: "bo@umbrella.example"})
 	require.NoError(t, err)
-	emails := s.Emails(t)
+	emails = append(emails, s.Emails(t)...)
 	_, err = s.Svc.DeclineInvitation(ctx, s.AsKey(t, s.Key(t, other.ID), ""), byID.ID)
 	require.NoError(t, err)
 	_, err = s.Svc.CancelInvitation(ctx, asUmbrella, known.ID)
@@ -54,6 +63,17 @@ func TestEveryEmailedLinkIsAConsolePage(t *testing.T) {
 	require.NoError(t, err)
 	late := s.Child(t, s.Root.ID)
 	_, err = s.Svc.CreateInvitation(ctx, asUmbrella, service.InvitationInput{AccountID: late.ID, ExpiresInDays: 1})
+	require.NoError(t, err)
+	// a person who has a login invited into another account (they sign in
+	// and accept), and an address change (confirmed from the new address,
+	// noticed at the old)
+	_, err = s.Svc.CreateUser(ctx, s.As(t, other.ID), other.ID, service.CreateUserInput{Email: s.admin, Name: "Ada"})
+	require.NoError(t, err)
+	p, err := s.Svc.Authenticate(ctx, login.Token)
+	require.NoError(t, err)
+	self, err := s.Svc.NewCaller(ctx, p, s.umbrella.ID, service.RequestInfo{})
+	require.NoError(t, err)
+	_, err = s.Svc.UpdateUser(ctx, self, s.umbrella.ID, self.Actor.ID, service.UserPatch{Email: ptrTo("ada@new.example")})
 	require.NoError(t, err)
 	// a low balance: 2,100 credits, then 200 used crosses 2,000
 	_, err = s.Svc.Grant(ctx, s.As(t, s.Root.ID), s.umbrella.ID, service.GrantInput{Type: canopy.CreditUpload, Amount: 2100})
@@ -191,3 +211,5 @@ func TestSessionCookieIsSecureUnderHTTPS(t *testing.T) {
 	require.True(t, c.HttpOnly)
 	require.Equal(t, http.SameSiteLaxMode, c.SameSite)
 }
+
+func ptrTo(s string) *string { return &s }

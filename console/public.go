@@ -32,14 +32,31 @@ func (h *Handler) home(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, canopy.PageSignIn, http.StatusSeeOther)
 }
 
-// toHome sends a signed-in person to their own account's dashboard.
+// toHome sends a signed-in person to their account's dashboard; a person
+// who belongs to no account yet sees the invitations they may answer.
 func (h *Handler) toHome(w http.ResponseWriter, r *http.Request) {
 	p, ok := h.principal(r)
 	if !ok {
 		h.toSignIn(w, r)
 		return
 	}
-	http.Redirect(w, r, home(p), http.StatusSeeOther)
+	if p.AccountID != "" {
+		http.Redirect(w, r, home(p), http.StatusSeeOther)
+		return
+	}
+	ms, err := h.memberships(r.Context(), p, requestID(r))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	m := message{Text: "You do not belong to any account yet."}
+	for _, x := range ms {
+		if x.User.Status == canopy.UserInvited {
+			m.Text = "You are invited to join:"
+			m.Links = append(m.Links, link{canopy.MembershipPage(x.User.ID), x.AccountName})
+		}
+	}
+	h.messagePage(w, r, http.StatusOK, "Welcome", service.Brand{}, m)
 }
 
 func (h *Handler) signInPage(w http.ResponseWriter, r *http.Request) {
@@ -114,7 +131,7 @@ func (h *Handler) passwordPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) showPasswordForm(w http.ResponseWriter, r *http.Request, token string, f *form, status int) {
-	li, err := h.svc.InspectLink(r.Context(), token)
+	li, err := h.svc.InspectLink(r.Context(), token, canopy.PurposeSetPassword, canopy.PurposeReset)
 	if err != nil {
 		h.badLink(w, r, err)
 		return
@@ -151,7 +168,10 @@ func (h *Handler) setPassword(w http.ResponseWriter, r *http.Request) {
 	}
 	f := newForm(r.PostForm)
 	token, pw := f.Values.Get(canopy.ParamToken), f.Values.Get("password")
-	u, err := h.svc.SetPassword(r.Context(), service.SetPasswordInput{Token: token, Password: pw}, info(r))
+	li, err := h.svc.InspectLink(r.Context(), token, canopy.PurposeSetPassword, canopy.PurposeReset)
+	if err == nil {
+		_, err = h.svc.SetPassword(r.Context(), service.SetPasswordInput{Token: token, Password: pw}, info(r))
+	}
 	if err != nil {
 		if canopy.ErrorCode(err) == canopy.CodeInvalidToken || !f.fail(err) {
 			h.badLink(w, r, err)
@@ -161,7 +181,7 @@ func (h *Handler) setPassword(w http.ResponseWriter, r *http.Request) {
 		h.showPasswordForm(w, r, token, f, statusOf(canopy.ErrorKind(err)))
 		return
 	}
-	res, err := h.svc.Login(r.Context(), service.LoginInput{Login: u.Email, Password: pw}, info(r))
+	res, err := h.svc.Login(r.Context(), service.LoginInput{Login: li.Email, Password: pw}, info(r))
 	if err != nil {
 		h.flash(w, "Your password is set. Sign in with it.", false)
 		http.Redirect(w, r, canopy.PageSignIn, http.StatusSeeOther)
@@ -310,12 +330,16 @@ func (h *Handler) invitationLanding(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	}
-	for _, acc := range h.memberships(p) {
-		acting, err := h.svc.Act(r.Context(), p, acc)
+	accounts, err := h.active(r.Context(), p, requestID(r))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	for _, acc := range accounts {
+		c, err := h.svc.NewCaller(r.Context(), p, acc, info(r))
 		if err != nil {
 			continue
 		}
-		c := service.Caller{Principal: p, Acting: acting, RequestID: requestID(r), Channel: channel}
 		if _, err := h.svc.GetInvitation(r.Context(), c, id); err == nil {
 			to := canopy.ConsolePage(acc, "invitations", url.PathEscape(id))
 			if a := r.URL.Query().Get(canopy.ParamAnswer); a != "" {
@@ -330,4 +354,98 @@ func (h *Handler) invitationLanding(w http.ResponseWriter, r *http.Request) {
 	}
 	h.errorPage(w, r, http.StatusNotFound, "This invitation is not for you, or it does not exist. "+
 		"If it was sent to another address, sign in as the person it was sent to.")
+}
+
+// membershipData is an invitation into an account that a person who
+// already has a login answers while signed in.
+type membershipData struct {
+	Membership *service.Membership
+}
+
+// membershipPage shows one of the signed-in person's invited memberships
+// with Accept and Decline; anyone else is asked to sign in, and any other
+// id is the 404 page.
+func (h *Handler) membershipPage(w http.ResponseWriter, r *http.Request) {
+	p, ok := h.principal(r)
+	if !ok {
+		h.toSignIn(w, r)
+		return
+	}
+	ms, err := h.memberships(r.Context(), p, requestID(r))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	for _, m := range ms {
+		if m.User.ID == r.PathValue("userId") && m.User.Status == canopy.UserInvited {
+			h.render(w, r, http.StatusOK, "membership", &view{Title: "Join " + m.AccountName, Home: home(p), Data: membershipData{Membership: m}})
+			return
+		}
+	}
+	h.errorPage(w, r, http.StatusNotFound, "This invitation is not for you, was answered already, or does not exist.")
+}
+
+// answerMembership accepts or declines the invitation with the service,
+// which checks that it is the signed-in person's.
+func (h *Handler) answerMembership(accept bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		p, ok := h.principal(r)
+		if !ok {
+			h.toSignIn(w, r)
+			return
+		}
+		c := service.Caller{Principal: p, RequestID: requestID(r), Channel: channel}
+		id := r.PathValue("userId")
+		if !accept {
+			if _, err := h.svc.DeclineMembership(r.Context(), c, id); err != nil {
+				h.fail(w, r, err)
+				return
+			}
+			h.flash(w, "You declined the invitation.", false)
+			http.Redirect(w, r, canopy.PageConsole, http.StatusSeeOther)
+			return
+		}
+		u, err := h.svc.AcceptMembership(r.Context(), c, id)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		h.flash(w, "You joined the account. Welcome!", false)
+		http.Redirect(w, r, canopy.ConsolePage(u.AccountID), http.StatusSeeOther)
+	}
+}
+
+// confirmEmailPage opens the link sent to a new address: it says which
+// address it confirms, and a button does it (opening a link changes
+// nothing by itself).
+func (h *Handler) confirmEmailPage(w http.ResponseWriter, r *http.Request) {
+	token := r.URL.Query().Get(canopy.ParamToken)
+	li, err := h.svc.InspectLink(r.Context(), token, canopy.PurposeEmailChange)
+	if err != nil {
+		h.badLink(w, r, err)
+		return
+	}
+	h.render(w, r, http.StatusOK, "confirm-email", &view{Title: "Confirm your new address", Data: passwordData{Link: li, Token: token}})
+}
+
+// confirmEmail changes the person's address to the one the link was sent
+// to (service.ConfirmEmail).
+func (h *Handler) confirmEmail(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	token := r.PostForm.Get(canopy.ParamToken)
+	li, err := h.svc.InspectLink(r.Context(), token, canopy.PurposeEmailChange)
+	if err == nil {
+		_, err = h.svc.ConfirmEmail(r.Context(), service.ConfirmEmailInput{Token: token}, info(r))
+	}
+	if err != nil {
+		h.badLink(w, r, err)
+		return
+	}
+	h.messagePage(w, r, http.StatusOK, "Your address is changed", service.Brand{}, message{
+		Text:  "You sign in with " + li.Email + " from now on. Links sent to your old address no longer work.",
+		Links: []link{{canopy.PageConsole, "Go to the console"}},
+	})
 }

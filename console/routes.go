@@ -24,6 +24,11 @@ func (h *Handler) registerRoutes() {
 	h.handle("GET "+canopy.PageSignup, h.public(h.signupPage))
 	h.handle("POST "+canopy.PageSignup, h.limited(h.signup))
 	h.handle("GET "+canopy.InvitationPagePattern, h.public(h.invitationLanding))
+	h.handle("GET "+canopy.MembershipPagePattern, h.public(h.membershipPage))
+	h.handle("POST "+canopy.MembershipPagePattern+"/accept", h.public(h.answerMembership(true)))
+	h.handle("POST "+canopy.MembershipPagePattern+"/decline", h.public(h.answerMembership(false)))
+	h.handle("GET "+canopy.PageConfirmEmail, h.public(h.confirmEmailPage))
+	h.handle("POST "+canopy.PageConfirmEmail, h.limited(h.confirmEmail))
 
 	// The public web-link form (canopy.WebFormPagePattern, /f/{token})
 	// mounts here; its handlers and templates live in webform*.go and

@@ -78,7 +78,7 @@ func (h *Handler) signedIn(fn func(*request) error) http.HandlerFunc {
 			h.toSignIn(w, r)
 			return
 		}
-		acting, err := h.svc.Act(r.Context(), p, r.PathValue("account"))
+		caller, err := h.svc.NewCaller(r.Context(), p, r.PathValue("account"), info(r))
 		if err != nil {
 			if canopy.ErrorKind(err) == canopy.KindBadRequest {
 				// Not an account id at all: as absent as any other.
@@ -87,9 +87,7 @@ func (h *Handler) signedIn(fn func(*request) error) http.HandlerFunc {
 			h.fail(w, r, err)
 			return
 		}
-		rq := &request{w: w, r: r, caller: service.Caller{
-			Principal: p, Acting: acting, RequestID: requestID(r), Channel: channel,
-		}}
+		rq := &request{w: w, r: r, caller: caller}
 		if rq.me, err = h.svc.WhoAmI(r.Context(), rq.caller); err != nil {
 			h.fail(w, r, err)
 			return
@@ -142,8 +140,15 @@ func localPath(next string) string {
 	return next
 }
 
-// home is where a signed-in person lands: their account's dashboard.
-func home(p service.Principal) string { return canopy.ConsolePage(p.AccountID) }
+// home is where a signed-in person lands: the dashboard of the account
+// their session acts in by default, or, for a person who belongs to no
+// account yet, the console's front page (their invitations).
+func home(p service.Principal) string {
+	if p.AccountID == "" {
+		return canopy.PageConsole
+	}
+	return canopy.ConsolePage(p.AccountID)
+}
 
 // isUnauthorized reports whether err means the session is gone.
 func isUnauthorized(err error) bool {

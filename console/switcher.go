@@ -8,12 +8,31 @@ import (
 	"github.com/canopyhq/canopy/service"
 )
 
-// memberships are the accounts a person belongs to. Today a user belongs
-// to exactly one account; when a person holds memberships in several, this
-// is the one function to change, and the switcher, the invitation landing
-// page and the sign-in redirect follow.
-func (h *Handler) memberships(p service.Principal) []string {
-	return []string{p.AccountID}
+// memberships are the person's memberships, with their accounts' names,
+// invitations included (service.WhoAmI lists them). This is the one place
+// the console learns where a person belongs: the switcher, the invitation
+// landing page and the front page all start here.
+func (h *Handler) memberships(ctx context.Context, p service.Principal, requestID string) ([]*service.Membership, error) {
+	me, err := h.svc.WhoAmI(ctx, service.Caller{Principal: p, RequestID: requestID, Channel: channel})
+	if err != nil {
+		return nil, err
+	}
+	return me.Memberships, nil
+}
+
+// active are the accounts of the person's active memberships.
+func (h *Handler) active(ctx context.Context, p service.Principal, requestID string) ([]string, error) {
+	ms, err := h.memberships(ctx, p, requestID)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, m := range ms {
+		if m.User.Status == canopy.UserActive {
+			out = append(out, m.User.AccountID)
+		}
+	}
+	return out, nil
 }
 
 // switchScan bounds how many descendants the switcher reads to answer one
@@ -31,29 +50,45 @@ type choice struct {
 }
 
 // switchable lists the accounts the person may act as whose name (or id)
-// contains q: their own accounts and, where they are admins, the accounts
-// below that service.Act lets them act as (rule 2 (docs/rules.md) decides,
-// not the console). It reports whether there were more than it shows.
+// contains q: the accounts of their active memberships and, where they are
+// admins, the accounts below that service.Act lets them act as (rule 2
+// (docs/rules.md) decides, not the console). It reports whether there were
+// more than it shows.
 func (h *Handler) switchable(ctx context.Context, p service.Principal, requestID, q string) ([]choice, bool, error) {
 	q = strings.ToLower(strings.TrimSpace(q))
 	matches := func(a *canopy.Account) bool {
 		return q == "" || strings.Contains(strings.ToLower(a.Name), q) || strings.Contains(strings.ToLower(a.ID), q)
 	}
+	ids, err := h.active(ctx, p, requestID)
+	if err != nil {
+		return nil, false, err
+	}
 	var out []choice
-	for _, id := range h.memberships(p) {
-		acting, err := h.svc.Act(ctx, p, id)
+	seen := map[string]bool{}
+	add := func(a *canopy.Account, depth int) bool {
+		if seen[a.ID] {
+			return true
+		}
+		seen[a.ID] = true
+		if len(out) == switchShow {
+			return false
+		}
+		out = append(out, choice{Account: a, Depth: depth})
+		return true
+	}
+	for _, id := range ids {
+		c, err := h.svc.NewCaller(ctx, p, id, service.RequestInfo{RequestID: requestID, Channel: channel})
 		if err != nil {
 			continue
 		}
-		c := service.Caller{Principal: p, Acting: acting, RequestID: requestID, Channel: channel}
 		own, err := h.svc.GetAccount(ctx, c, id)
 		if err != nil {
 			return nil, false, err
 		}
-		if matches(own) {
-			out = append(out, choice{Account: own})
+		if matches(own) && !add(own, 0) {
+			return out, true, nil
 		}
-		if !p.MayManage() {
+		if !c.MayManage() {
 			continue
 		}
 		// Without a search the first screenful is all it shows: read no more.
@@ -75,10 +110,9 @@ func (h *Handler) switchable(ctx context.Context, p service.Principal, requestID
 				if _, err := h.svc.Act(ctx, p, a.ID); err != nil {
 					continue
 				}
-				if len(out) == switchShow {
+				if !add(a, a.Depth()-own.Depth()) {
 					return out, true, nil
 				}
-				out = append(out, choice{Account: a, Depth: a.Depth() - own.Depth()})
 			}
 			if page.NextCursor == nil {
 				break

@@ -44,6 +44,11 @@ type EmailContent struct {
 	// The link policy the invitation offers.
 	ShareRole    string
 	UmbrellaPays bool
+	// SignIn is true in a welcome or invitation to a person who already
+	// has a login: Link signs in and joins, and is not one-time.
+	SignIn bool
+	// NewEmail is the address asked for, in a notice to the old one.
+	NewEmail string
 	// For low-balance notices.
 	CreditType string
 	Threshold  int64
@@ -56,8 +61,13 @@ type PermanentError struct{ Reason string }
 
 func (e *PermanentError) Error() string { return e.Reason }
 
-// ClaimOutbox leases up to limit due messages to this worker.
+// ClaimOutbox leases up to limit due messages to this worker. It first
+// turns waiting password-reset requests into emails, so that they go out
+// with this round.
 func (s *Service) ClaimOutbox(ctx context.Context, limit int) ([]*canopy.OutboxMessage, error) {
+	if _, err := s.DecideResetRequests(ctx); err != nil {
+		return nil, fmt.Errorf("decide reset requests: %w", err)
+	}
 	var msgs []*canopy.OutboxMessage
 	err := s.store.Write(ctx, func(tx store.Tx) error {
 		now := s.now()
@@ -120,11 +130,31 @@ func (s *Service) prepareEmail(ctx context.Context, tx store.Tx, m *canopy.Outbo
 		if u.Status == canopy.UserDisabled {
 			return nil, &PermanentError{Reason: "the user was disabled before the email could be sent"}
 		}
-		c.UserName, c.Username, c.Role = u.Name, u.Username, string(u.Role)
+		// Links are made for the address the message goes to, and only
+		// while it is the person's (or, to confirm a change, the one asked
+		// for): mail queued for an address the person has since left is
+		// not sent (rule 11, docs/rules.md).
+		want := u.Person.Email
+		switch m.Template {
+		case canopy.TemplateEmailChange:
+			want = u.Person.PendingEmail
+		case canopy.TemplateEmailChangeNotice:
+			want = m.Recipient // the old address is told, whatever happened since
+		}
+		if canopy.NormalizeEmail(want) != canopy.NormalizeEmail(m.Recipient) {
+			return nil, &PermanentError{Reason: "the person's address changed before the email could be sent"}
+		}
+		c.UserName, c.Username, c.Role, c.NewEmail = u.Person.Name, u.Person.Username, string(u.Role), u.Person.PendingEmail
 	}
 	switch m.Template {
-	case canopy.TemplateWelcome, canopy.TemplateUserInvitation, canopy.TemplatePasswordReset:
+	case canopy.TemplateWelcome, canopy.TemplateUserInvitation, canopy.TemplatePasswordReset, canopy.TemplateEmailChange:
 		return c, s.userEmailContent(ctx, tx, c, acc, u, now)
+	case canopy.TemplateEmailChangeNotice:
+		if u == nil {
+			return nil, &PermanentError{Reason: "an address-change notice names no user"}
+		}
+		c.Brand, err = effectiveBrand(ctx, tx, acc)
+		return c, err
 	case canopy.TemplateInvitation, canopy.TemplateInvitationAccepted, canopy.TemplateInvitationDeclined,
 		canopy.TemplateInvitationCancelled, canopy.TemplateInvitationExpired:
 		return c, s.invitationEmailContent(ctx, tx, c, now)
@@ -158,9 +188,17 @@ func (s *Service) userEmailContent(ctx context.Context, tx store.Tx, c *EmailCon
 	if acc.Status == canopy.StatusClosed {
 		return &PermanentError{Reason: "the account was closed before the email could be sent"}
 	}
-	purpose := canopy.PurposeSetPassword
-	if c.Outbox.Template == canopy.TemplatePasswordReset {
+	purpose, joins := canopy.PurposeSetPassword, ""
+	switch c.Outbox.Template {
+	case canopy.TemplatePasswordReset:
 		purpose = canopy.PurposeReset
+	case canopy.TemplateEmailChange:
+		purpose = canopy.PurposeEmailChange
+	default: // welcome, user invitation
+		if u.Status != canopy.UserInvited {
+			return &PermanentError{Reason: "the user joined before the email could be sent"}
+		}
+		joins = u.ID
 	}
 	if acc.ParentID != "" {
 		parent, err := tx.GetAccount(ctx, acc.ParentID)
@@ -175,12 +213,18 @@ func (s *Service) userEmailContent(ctx context.Context, tx store.Tx, c *EmailCon
 	if c.Brand, err = effectiveBrand(ctx, tx, acc); err != nil {
 		return err
 	}
+	if joins != "" && u.Person.PasswordHash != "" {
+		// The person already has a login: they sign in and accept.
+		c.SignIn, c.Link = true, s.cfg.PublicURL+canopy.MembershipPage(u.ID)
+		return nil
+	}
 	secret, err := canopy.NewSecret(canopy.TokenPrefix)
 	if err != nil {
 		return err
 	}
 	tok := &canopy.UserToken{
-		ID: s.ids.New(canopy.PrefixToken), UserID: u.ID, Purpose: purpose, Hash: canopy.HashSecret(secret),
+		ID: s.ids.New(canopy.PrefixToken), PersonID: u.PersonID, UserID: joins, Purpose: purpose,
+		Email: canopy.NormalizeEmail(c.Outbox.Recipient), Hash: canopy.HashSecret(secret),
 		CreatedAt: now, ExpiresAt: now.Add(s.cfg.TokenTTL),
 	}
 	if err := tx.InsertUserToken(ctx, tok); err != nil {
@@ -223,9 +267,11 @@ func (s *Service) invitationEmailContent(ctx context.Context, tx store.Tx, c *Em
 			return nil
 		}
 		c.AccountName = ""
-		if _, err := tx.GetUserByEmail(ctx, canopy.NormalizeEmail(inv.Email)); err == nil {
-			return nil // the address has a user: it signs in and answers
-		} else if !errors.Is(err, store.ErrNotFound) {
+		// A person who proved the address signs in and answers; an address
+		// nobody has proved gets the sign-up link, whose token proves it.
+		if p, err := tx.GetPersonByEmail(ctx, canopy.NormalizeEmail(inv.Email)); err == nil && p.Verified() {
+			return nil
+		} else if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
 		// No account yet: the link signs up and accepts in one go. Each
@@ -246,8 +292,13 @@ func (s *Service) invitationEmailContent(ctx context.Context, tx store.Tx, c *Em
 			}
 		}
 	default: // accepted, declined, expired: to the umbrella, about the invitee
+		// Only an account that accepted is named: of any other the umbrella
+		// learns nothing it did not type itself (rule 11, docs/rules.md).
 		c.AccountName, c.OtherAccountName = umbrella.Name, inv.Email
 		if inv.InviteeAccountID != "" {
+			c.OtherAccountName = inv.InviteeAccountID
+		}
+		if c.Outbox.Template == canopy.TemplateInvitationAccepted && inv.InviteeAccountID != "" {
 			invitee, err := tx.GetAccount(ctx, inv.InviteeAccountID)
 			if err == nil {
 				c.OtherAccountName = invitee.Name
@@ -335,8 +386,8 @@ func (s *Service) ListOutbox(ctx context.Context, c Caller, q OutboxQuery, pr Pa
 	if err := validOutboxStatus(q.Status); err != nil {
 		return Page[*canopy.OutboxMessage]{}, err
 	}
-	const kind = "outbox"
-	before, err := decodeIDCursor(kind, canopy.PrefixOutbox, pr.Cursor)
+	kind := cursorKind(c, "outbox", string(q.Status))
+	before, err := s.decodeIDCursor(kind, canopy.PrefixOutbox, pr.Cursor)
 	if err != nil {
 		return Page[*canopy.OutboxMessage]{}, err
 	}
@@ -352,7 +403,7 @@ func (s *Service) ListOutbox(ctx context.Context, c Caller, q OutboxQuery, pr Pa
 	if err != nil {
 		return Page[*canopy.OutboxMessage]{}, err
 	}
-	return paginate(rows, pr.limit(), kind, func(m *canopy.OutboxMessage) string { return m.ID }), nil
+	return paginate(s, rows, pr.limit(), kind, func(m *canopy.OutboxMessage) string { return m.ID }), nil
 }
 
 func validOutboxStatus(st canopy.OutboxStatus) error {

@@ -17,6 +17,8 @@ import (
 // of them tells an anonymous visitor whether an id or an address exists.
 
 // LinkInfo is what a one-time link is for, as the page it opens shows it.
+// AccountName and Brand are those of the account a welcome or invitation
+// link joins; empty for other links.
 type LinkInfo struct {
 	Purpose     canopy.TokenPurpose
 	Name        string
@@ -27,30 +29,35 @@ type LinkInfo struct {
 	ExpiresAt   time.Time
 }
 
-// InspectLink tells whose password a one-time link sets, without using
-// it. It refuses what SetPassword would refuse before looking at the
-// password: unknown, used and expired links alike (invalid-token), a
-// disabled user (user-disabled) and a closed account (account-closed).
-func (s *Service) InspectLink(ctx context.Context, token string) (*LinkInfo, error) {
-	if !strings.HasPrefix(token, canopy.TokenPrefix) {
-		return nil, errInvalidToken
+// InspectLink tells what a one-time link does, without using it: whose
+// password it sets (or, for an address change, which address it
+// confirms), and for a welcome or invitation link which account it joins.
+// It refuses what SetPassword and ConfirmEmail refuse before looking at a
+// password: unknown, used, expired and superseded links alike, links of
+// another purpose than purposes (invalid-token), a disabled membership
+// (user-disabled) and a closed account (account-closed).
+func (s *Service) InspectLink(ctx context.Context, token string, purposes ...canopy.TokenPurpose) (*LinkInfo, error) {
+	tok, person, err := s.redeemable(ctx, token, purposes...)
+	if err != nil {
+		return nil, err
 	}
-	now := s.now()
-	var info *LinkInfo
-	err := s.read(ctx, func(tx store.Tx) error {
-		tok, err := tx.GetUserTokenByHash(ctx, canopy.HashSecret(token))
-		if err != nil {
-			return err
-		}
-		if tok.UsedAt != nil || !now.Before(tok.ExpiresAt) {
-			return errInvalidToken
-		}
+	info := &LinkInfo{Purpose: tok.Purpose, Name: person.Name, Email: person.Email, Username: person.Username, ExpiresAt: tok.ExpiresAt}
+	if tok.Purpose == canopy.PurposeEmailChange {
+		info.Email = person.PendingEmail
+	}
+	if tok.UserID == "" {
+		return info, nil
+	}
+	err = s.read(ctx, func(tx store.Tx) error {
 		u, err := tx.GetUser(ctx, tok.UserID)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && u.PersonID != person.ID) {
+			return errInvalidToken // the membership was removed since
+		}
 		if err != nil {
 			return err
 		}
 		if u.Status == canopy.UserDisabled {
-			return canopy.Errorf(canopy.KindForbidden, canopy.CodeUserDisabled, "this user is disabled; an admin of the account can enable it")
+			return errUserDisabled
 		}
 		acc, err := tx.GetAccount(ctx, u.AccountID)
 		if err != nil {
@@ -59,17 +66,10 @@ func (s *Service) InspectLink(ctx context.Context, token string) (*LinkInfo, err
 		if acc.Status == canopy.StatusClosed {
 			return closedError(acc.ID)
 		}
-		brand, err := effectiveBrand(ctx, tx, acc)
-		if err != nil {
-			return err
-		}
-		info = &LinkInfo{Purpose: tok.Purpose, Name: u.Name, Email: u.Email, Username: u.Username,
-			AccountName: acc.Name, Brand: brand, ExpiresAt: tok.ExpiresAt}
-		return nil
+		info.AccountName = acc.Name
+		info.Brand, err = effectiveBrand(ctx, tx, acc)
+		return err
 	})
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, errInvalidToken
-	}
 	if err != nil {
 		return nil, err
 	}

@@ -436,3 +436,9 @@ func (t *tx) ListRecords(ctx context.Context, formID string, from, to time.Time,
 	args = append(args, p.Limit)
 	return scanAll(ctx, t, scanRecord, q, args...)
 }
+
+func (t *tx) CountOwnedForms(ctx context.Context, ownerID string, max int) (int, error) {
+	var n int
+	err := t.queryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM forms WHERE owner_id = ? LIMIT ?) AS owned`, ownerID, max).Scan(&n)
+	return n, t.db.mapErr(err)
+}
