@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/canopyhq/canopy"
+	"github.com/canopyhq/canopy/internal/testfactory"
 	"github.com/canopyhq/canopy/service"
 )
 
@@ -334,4 +335,101 @@ func TestSignUpWithoutAnInvitation(t *testing.T) {
 	taken := v.post(canopy.PageSignup, url.Values{"accountName": {"New Co"}, "name": {"Ned"}, "email": {s.admin}})
 	require.Equal(t, http.StatusOK, fresh.Status)
 	require.Equal(t, withoutRequestIDs(strings.ReplaceAll(fresh.Body, "ned@new.example", s.admin)), withoutRequestIDs(taken.Body))
+}
+
+// TestAMemberOfTwoAccountsAnswersAndSwitches: a person with a login who is
+// added to a second account answers on the membership page, signed in;
+// then the switcher lists both accounts and each acts as itself. Someone
+// else's invitation is the 404 page.
+func TestAMemberOfTwoAccountsAnswersAndSwitches(t *testing.T) {
+	t.Parallel()
+	s := newSite(t)
+	ctx := context.Background()
+	admin := s.as(t, s.admin)
+	bakery := s.Child(t, s.Root.ID)
+	u, err := s.Svc.CreateUser(ctx, s.As(t, bakery.ID), bakery.ID, service.CreateUserInput{Email: s.admin, Role: canopy.UserMember})
+	require.NoError(t, err)
+	var link string
+	for _, e := range s.Emails(t) {
+		if e.Email == s.admin {
+			link = strings.TrimPrefix(e.Link, "https://app.example")
+		}
+	}
+	require.Equal(t, canopy.MembershipPage(u.ID), link)
+	require.Equal(t, http.StatusNotFound, s.as(t, bakery.Email).get(link).Status, "another person's invitation")
+	require.Equal(t, http.StatusSeeOther, s.visitor(t).get(link).Status, "sign in first")
+
+	p := admin.get(link)
+	require.Equal(t, http.StatusOK, p.Status)
+	require.Contains(t, p.Body, "You are invited to join <strong>"+bakery.Name+"</strong> as a <strong>member</strong>")
+	joined := admin.post(link+"/accept", nil)
+	require.Equal(t, app(bakery.ID), joined.location())
+	require.Contains(t, admin.follow(joined).Body, "You joined the account.")
+
+	switcher := admin.get(app(s.umbrella.ID, "switch")).Body
+	require.Contains(t, switcher, `href="`+app(s.umbrella.ID)+`"`)
+	require.Contains(t, switcher, `href="`+app(bakery.ID)+`"`)
+	require.Equal(t, http.StatusOK, admin.get(app(bakery.ID, "contacts")).Status)
+	require.NotContains(t, admin.get(app(bakery.ID, "users")).Body, "/disable", "a member there, an admin at home")
+	require.Contains(t, admin.get(app(s.umbrella.ID, "users")).Body, "/disable")
+	require.Equal(t, http.StatusNotFound, admin.get(link).Status, "answered")
+}
+
+// TestAPersonWithOnlyAnInvitationSeesIt: a person whose only membership is
+// still an invitation lands on a page that offers it.
+func TestAPersonWithOnlyAnInvitationSeesIt(t *testing.T) {
+	t.Parallel()
+	s := newSite(t)
+	ctx := context.Background()
+	admin := s.as(t, s.admin)
+	bakery := s.Child(t, s.Root.ID)
+	u, err := s.Svc.CreateUser(ctx, s.As(t, bakery.ID), bakery.ID, service.CreateUserInput{Email: s.admin})
+	require.NoError(t, err)
+	users, err := s.Svc.ListUsers(ctx, s.As(t, s.umbrella.ID), s.umbrella.ID, service.PageRequest{})
+	require.NoError(t, err)
+	other := s.User(t, s.umbrella.ID, canopy.UserAdmin)
+	s.SignIn(t, other.Email)
+	require.NoError(t, s.Svc.DeleteUser(ctx, s.As(t, s.umbrella.ID), s.umbrella.ID, users.Data[0].ID))
+
+	home := admin.get(canopy.PageConsole)
+	require.Equal(t, http.StatusOK, home.Status, home.Body)
+	require.Contains(t, home.Body, "You are invited to join:")
+	require.Contains(t, home.Body, `href="`+canopy.MembershipPage(u.ID)+`"`)
+}
+
+// TestConfirmEmailChangesTheAddressOnlyByItsButton: the link sent to a new
+// address shows what it confirms; opening it changes nothing, the button
+// does; then the person signs in with the new address.
+func TestConfirmEmailChangesTheAddressOnlyByItsButton(t *testing.T) {
+	t.Parallel()
+	s := newSite(t)
+	ctx := context.Background()
+	token := s.SignIn(t, s.admin)
+	p, err := s.Svc.Authenticate(ctx, token)
+	require.NoError(t, err)
+	self, err := s.Svc.NewCaller(ctx, p, s.umbrella.ID, service.RequestInfo{})
+	require.NoError(t, err)
+	_, err = s.Svc.UpdateUser(ctx, self, s.umbrella.ID, self.Actor.ID, service.UserPatch{Email: ptrTo("ada@new.example")})
+	require.NoError(t, err)
+	var link string
+	for _, e := range s.Emails(t) {
+		if e.Email == "ada@new.example" {
+			link = strings.TrimPrefix(e.Link, "https://app.example")
+		}
+	}
+	require.True(t, strings.HasPrefix(link, canopy.PageConfirmEmail+"?token="), link)
+	v := s.visitor(t)
+	page := v.get(link)
+	require.Equal(t, http.StatusOK, page.Status)
+	require.Contains(t, page.Body, "<strong>ada@new.example</strong>")
+	_, err = s.Svc.Login(ctx, service.LoginInput{Login: "ada@new.example", Password: testfactory.StrongPassword}, service.RequestInfo{})
+	require.Error(t, err, "opening the link changed nothing")
+
+	u, _ := url.Parse(link)
+	done := v.post(canopy.PageConfirmEmail, url.Values{"token": {u.Query().Get("token")}})
+	require.Equal(t, http.StatusOK, done.Status)
+	require.Contains(t, done.Body, "You sign in with ada@new.example from now on.")
+	_, err = s.Svc.Login(ctx, service.LoginInput{Login: "ada@new.example", Password: testfactory.StrongPassword}, service.RequestInfo{})
+	require.NoError(t, err)
+	require.Equal(t, http.StatusBadRequest, v.get(link).Status, "a used link explains itself")
 }

@@ -153,20 +153,37 @@ func TestBrowserPeopleSide(t *testing.T) {
 	status, _ = s.call(t, secret, "", "GET", "/v1/me", nil)
 	require.Equal(t, 401, status)
 
-	// (5) Switching accounts: the umbrella's admin acts as its child and
-	// back. (A person who is a member of two separate accounts needs
-	// memberships in the service; the switcher's one data source is
-	// console.memberships.)
+	// (5) A person who is a member of two accounts switches between them:
+	// a bakery adds Ada; she signs in already, so its email asks her to
+	// accept, and then the switcher lists both accounts (and, as the
+	// umbrella's admin, its child).
+	bakery := s.create(t, key, "", map[string]any{
+		"account":    map[string]any{"name": "Corner Bakery", "email": "ops@bakery.example"},
+		"masterUser": map[string]any{"email": "bo@bakery.example", "name": "Bo Baker"},
+	})
+	status, _ = s.call(t, key, bakery, "POST", "/v1/accounts/"+bakery+"/users", map[string]any{"email": "ada@umbrella.example", "role": "member"})
+	require.Equal(t, 201, status)
+	ada.Go(local(mail.link("ada@umbrella.example", "/memberships/")))
+	require.Contains(t, ada.Text("main"), "You are invited to join Corner Bakery as a member")
+	ada.Click(`form[action$="/accept"] button`)
+	require.Equal(t, "Corner Bakery", ada.Text("main h1"))
 	ada.Click(".brandbar a.switch")
-	require.Contains(t, ada.Text("main .choices"), "Acme Dental")
+	choices := ada.Text("main .choices")
+	for _, name := range []string{"Umbrella Health", "Acme Dental", "Corner Bakery"} {
+		require.Contains(t, choices, name)
+	}
+	ada.Click(`.choices a[href="/app/` + umbrella + `"]`)
+	require.Equal(t, "Umbrella Health", ada.Text("main h1"))
+	ada.Click(".brandbar a.switch")
 	ada.Fill("#f-q", "dental")
 	ada.Submit("#f-q")
 	require.NotContains(t, ada.Text("main .choices"), "Umbrella Health")
 	ada.Click(`.choices a[href="/app/` + dental + `"]`)
 	require.Equal(t, "Acme Dental", ada.Text("main h1"))
 	ada.Click(".brandbar a.switch")
-	ada.Click(`.choices a[href="/app/` + umbrella + `"]`)
-	require.Equal(t, "Umbrella Health", ada.Text("main h1"))
+	ada.Click(`.choices a[href="/app/` + bakery + `"]`)
+	require.Equal(t, "Corner Bakery", ada.Text("main h1"))
+	ada.Go("/app/" + umbrella)
 
 	// (6) An account Cleo may not act as — her umbrella — is the 404 page.
 	cleo.Go("/app/" + umbrella)
