@@ -286,12 +286,7 @@ func TestSignUpFromAnInvitationLink(t *testing.T) {
 		Email: "nia@newcomer.example", Message: "Join our network", Billing: canopy.BillingSelf,
 	})
 	require.NoError(t, err)
-	var link string
-	for _, e := range s.Emails(t) {
-		if e.Email == "nia@newcomer.example" {
-			link = strings.TrimPrefix(e.Link, "https://app.example")
-		}
-	}
+	link := s.emailedLink(t, "nia@newcomer.example")
 	require.True(t, strings.HasPrefix(link, canopy.PageSignup+"?"), link)
 	v := s.visitor(t)
 	p := v.get(link)
@@ -349,12 +344,7 @@ func TestAMemberOfTwoAccountsAnswersAndSwitches(t *testing.T) {
 	bakery := s.Child(t, s.Root.ID)
 	u, err := s.Svc.CreateUser(ctx, s.As(t, bakery.ID), bakery.ID, service.CreateUserInput{Email: s.admin, Role: canopy.UserMember})
 	require.NoError(t, err)
-	var link string
-	for _, e := range s.Emails(t) {
-		if e.Email == s.admin {
-			link = strings.TrimPrefix(e.Link, "https://app.example")
-		}
-	}
+	link := s.emailedLink(t, s.admin)
 	require.Equal(t, canopy.MembershipPage(u.ID), link)
 	require.Equal(t, http.StatusNotFound, s.as(t, bakery.Email).get(link).Status, "another person's invitation")
 	require.Equal(t, http.StatusSeeOther, s.visitor(t).get(link).Status, "sign in first")
@@ -411,12 +401,7 @@ func TestConfirmEmailChangesTheAddressOnlyByItsButton(t *testing.T) {
 	require.NoError(t, err)
 	_, err = s.Svc.UpdateUser(ctx, self, s.umbrella.ID, self.Actor.ID, service.UserPatch{Email: ptrTo("ada@new.example")})
 	require.NoError(t, err)
-	var link string
-	for _, e := range s.Emails(t) {
-		if e.Email == "ada@new.example" {
-			link = strings.TrimPrefix(e.Link, "https://app.example")
-		}
-	}
+	link := s.emailedLink(t, "ada@new.example")
 	require.True(t, strings.HasPrefix(link, canopy.PageConfirmEmail+"?token="), link)
 	v := s.visitor(t)
 	page := v.get(link)

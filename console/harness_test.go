@@ -147,3 +147,18 @@ var enterprise = func() service.AccountPatch {
 	p := canopy.PlanEnterprise
 	return service.AccountPatch{Plan: &p}
 }()
+
+// emailedLink delivers the due emails and returns the path and query of
+// the newest link sent to the address (the emails carry the service's
+// public URL, https://app.example).
+func (s *site) emailedLink(t testing.TB, to string) string {
+	t.Helper()
+	link := ""
+	for _, e := range s.Emails(t) {
+		if e.Email == to {
+			link = strings.TrimPrefix(e.Link, "https://app.example")
+		}
+	}
+	require.NotEmpty(t, link, "no email to %s", to)
+	return link
+}
