@@ -22,6 +22,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/canopyhq/canopy"
+	"github.com/canopyhq/canopy/internal/ratelimit"
 	"github.com/canopyhq/canopy/service"
 )
 
@@ -51,6 +52,10 @@ type Options struct {
 	TrustedProxies []netip.Prefix
 	// Clock tells the rate limiter the time; time.Now when nil.
 	Clock func() time.Time
+	// Limiter, when set, is the per-address limiter of the public
+	// endpoints, shared with the other edges that take public requests
+	// (the console's pages), and the four fields above are not used.
+	Limiter *ratelimit.Limiter
 }
 
 // Server is the HTTP API over one service.
@@ -64,7 +69,7 @@ type Server struct {
 	metrics *metrics
 	reg     *prometheus.Registry
 	routes  []Route
-	limiter *ipLimiter // nil when public routes are not rate-limited
+	limiter *ratelimit.Limiter // nil when public routes are not rate-limited
 }
 
 // Route is one registered method and path pattern.
@@ -90,12 +95,6 @@ func NewServer(svc *service.Service, opts Options) *Server {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
 	}
-	if opts.PublicRateLimit == 0 {
-		opts.PublicRateLimit = DefaultPublicRateLimit
-	}
-	if opts.PublicBurst <= 0 {
-		opts.PublicBurst = DefaultPublicBurst
-	}
 	if opts.Registry == nil {
 		opts.Registry = prometheus.NewRegistry()
 		opts.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -103,12 +102,25 @@ func NewServer(svc *service.Service, opts Options) *Server {
 	s := &Server{
 		svc: svc, log: opts.Logger, ids: opts.IDs, maxBody: opts.MaxBodyBytes, version: opts.Version,
 		mux: http.NewServeMux(), reg: opts.Registry, metrics: newMetrics(opts.Registry),
-		limiter: newIPLimiter(limiterConfig{
-			limit: opts.PublicRateLimit, burst: opts.PublicBurst, trusted: opts.TrustedProxies, now: opts.Clock,
-		}),
+		limiter: opts.Limiter,
+	}
+	if s.limiter == nil {
+		s.limiter = NewLimiter(opts)
 	}
 	s.registerRoutes()
 	return s
+}
+
+// NewLimiter returns the per-address limiter that opts describe (nil for
+// no limit), to share between the API and the other public edges.
+func NewLimiter(opts Options) *ratelimit.Limiter {
+	if opts.PublicRateLimit == 0 {
+		opts.PublicRateLimit = DefaultPublicRateLimit
+	}
+	if opts.PublicBurst <= 0 {
+		opts.PublicBurst = DefaultPublicBurst
+	}
+	return ratelimit.New(ratelimit.Config{Limit: opts.PublicRateLimit, Burst: opts.PublicBurst, Trusted: opts.TrustedProxies, Now: opts.Clock})
 }
 
 // Routes lists every registered route, for the OpenAPI contract test.

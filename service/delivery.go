@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net/url"
 	"time"
 
 	"github.com/canopyhq/canopy"
@@ -111,17 +110,6 @@ func isPermanent(err error) bool {
 	return errors.As(err, &p)
 }
 
-// linkPaths are the pages of the public site that redeem each purpose.
-var linkPaths = map[canopy.TokenPurpose]string{
-	canopy.PurposeSetPassword: "/set-password",
-	canopy.PurposeReset:       "/reset-password",
-	canopy.PurposeEmailChange: "/confirm-email",
-}
-
-// membershipPath is the page where a signed-in person answers an invitation
-// into an account (membershipPath + the membership's id).
-const membershipPath = "/memberships/"
-
 // prepareEmail gathers one message's content; templates about users get a
 // one-time link, invitation emails their answer or sign-up links.
 func (s *Service) prepareEmail(ctx context.Context, tx store.Tx, m *canopy.OutboxMessage, now time.Time) (*EmailContent, error) {
@@ -177,14 +165,15 @@ func (s *Service) prepareEmail(ctx context.Context, tx store.Tx, m *canopy.Outbo
 		}
 		c.CreditType, c.Threshold, c.Balance = string(d.Type), d.Threshold, d.Balance
 		c.Brand, err = effectiveBrand(ctx, tx, acc)
-		c.Link = s.cfg.PublicURL + "/credits"
+		// The payer's console: its admins sign in there to see balances.
+		c.Link = s.cfg.PublicURL + canopy.ConsolePage(acc.ID)
 		return c, err
 	case canopy.TemplateSignupAttempt:
 		if u == nil {
 			return nil, &PermanentError{Reason: "a sign-up attempt email names no user"}
 		}
 		c.Brand, err = effectiveBrand(ctx, tx, acc)
-		c.Link = s.cfg.PublicURL + "/reset-password"
+		c.Link = s.cfg.PublicURL + canopy.PageResetPassword
 		return c, err
 	}
 	return nil, &PermanentError{Reason: "unknown template " + m.Template}
@@ -226,7 +215,7 @@ func (s *Service) userEmailContent(ctx context.Context, tx store.Tx, c *EmailCon
 	}
 	if joins != "" && u.Person.PasswordHash != "" {
 		// The person already has a login: they sign in and accept.
-		c.SignIn, c.Link = true, s.cfg.PublicURL+membershipPath+u.ID
+		c.SignIn, c.Link = true, s.cfg.PublicURL+canopy.MembershipPage(u.ID)
 		return nil
 	}
 	secret, err := canopy.NewSecret(canopy.TokenPrefix)
@@ -241,7 +230,7 @@ func (s *Service) userEmailContent(ctx context.Context, tx store.Tx, c *EmailCon
 	if err := tx.InsertUserToken(ctx, tok); err != nil {
 		return err
 	}
-	c.Link = s.cfg.PublicURL + linkPaths[purpose] + "?token=" + secret
+	c.Link = s.cfg.PublicURL + canopy.TokenLink(purpose, secret)
 	c.ExpiresAt = tok.ExpiresAt
 	return nil
 }
@@ -260,14 +249,14 @@ func (s *Service) invitationEmailContent(ctx context.Context, tx store.Tx, c *Em
 	if c.Brand, err = effectiveBrand(ctx, tx, umbrella); err != nil {
 		return err
 	}
-	page := s.cfg.PublicURL + "/invitations/" + inv.ID
+	page := s.cfg.PublicURL + canopy.InvitationPage(inv.ID)
 	c.OtherAccountName, c.Link, c.ExpiresAt = inv.UmbrellaName, page, inv.ExpiresAt
 	switch c.Outbox.Template {
 	case canopy.TemplateInvitation:
 		if inv.StatusAt(now) != canopy.InvitationPending {
 			return &PermanentError{Reason: "the invitation is no longer pending"}
 		}
-		c.Note, c.DeclineLink = inv.Message, page+"?answer=decline"
+		c.Note, c.DeclineLink = inv.Message, page+"?"+canopy.ParamAnswer+"=decline"
 		c.ShareRole, c.UmbrellaPays = string(inv.AutoShareRole), inv.Billing == canopy.BillingParent
 		if inv.InviteeAccountID != "" {
 			invitee, err := tx.GetAccount(ctx, inv.InviteeAccountID)
@@ -295,7 +284,7 @@ func (s *Service) invitationEmailContent(ctx context.Context, tx store.Tx, c *Em
 			return err
 		}
 		c.NewAccount, c.DeclineLink = true, ""
-		c.Link = s.cfg.PublicURL + "/signup?" + url.Values{"invitation": {inv.ID}, "token": {secret}}.Encode()
+		c.Link = s.cfg.PublicURL + canopy.SignupLink(inv.ID, secret)
 	case canopy.TemplateInvitationCancelled:
 		if inv.InviteeAccountID != "" {
 			if invitee, err := tx.GetAccount(ctx, inv.InviteeAccountID); err == nil {
