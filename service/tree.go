@@ -207,7 +207,7 @@ func (s *Service) FindAccounts(ctx context.Context, c Caller, f AccountFilter, p
 		if err != nil {
 			return err
 		}
-		rows, err = tx.FindByExternalReference(ctx, acting.Path, typ, value, store.Page{After: after, Limit: pr.limit() + 1})
+		rows, err = tx.FindByExternalReference(ctx, acting.Path, nil, typ, value, store.Page{After: after, Limit: pr.limit() + 1})
 		return err
 	})
 	if err != nil {
