@@ -1,5 +1,7 @@
 package canopy
 
+import "strings"
+
 // Reach is what an account may do with another account (rule 2,
 // docs/rules.md): act as it, see it only, or nothing at all.
 type Reach int
@@ -76,6 +78,16 @@ func (p Path) Between(from string) []string {
 		}
 	}
 	return nil
+}
+
+// Upto returns the path of the account id on p: p cut after id. It is
+// empty when id is not on p.
+func (p Path) Upto(id string) Path {
+	i := strings.Index(string(p), "/"+id+"/")
+	if id == "" || i < 0 {
+		return ""
+	}
+	return p[:i+len(id)+2]
 }
 
 var planRank = map[Plan]int{PlanBasic: 0, PlanPro: 1, PlanEnterprise: 2}

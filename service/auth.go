@@ -60,10 +60,12 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (Principal, e
 }
 
 // Act resolves the account a request acts as: the principal's own account
-// when customerID is empty, else customerID, which must be that account or
-// one of its descendants. Anything else answers not-found (DESIGN rule 2).
-// A member user acts only in its own account; admins act like the
-// account's API keys.
+// when customerID is empty, else customerID, which the principal's account
+// must act as — itself, or a descendant reached through links made with
+// consent (rule 2, docs/rules.md: created, or invited with delegated
+// admin); the platform root acts as any account. Anything else answers
+// not-found. A member user acts only in its own account; admins act like
+// the account's API keys.
 func (s *Service) Act(ctx context.Context, p Principal, customerID string) (Acting, error) {
 	if customerID == "" {
 		customerID = p.AccountID
@@ -74,7 +76,12 @@ func (s *Service) Act(ctx context.Context, p Principal, customerID string) (Acti
 	if err != nil {
 		return Acting{}, err
 	}
-	if !a.found || !a.path.Contains(p.AccountID) || (!p.MayManage() && customerID != p.AccountID) {
+	if !a.found || (!p.MayManage() && customerID != p.AccountID) {
+		return Acting{}, canopy.NotFound("account " + customerID)
+	}
+	if reach, err := s.cachedReach(ctx, p.AccountID, a.path, a); err != nil {
+		return Acting{}, err
+	} else if reach != canopy.ReachAct {
 		return Acting{}, canopy.NotFound("account " + customerID)
 	}
 	return Acting{ID: customerID, Path: a.path}, nil
@@ -117,6 +124,9 @@ type cachedAccount struct {
 	// linkRole is the autoShareRole of the account's link to its parent
 	// (none for the root): the form engine reads the links of a path here.
 	linkRole canopy.Role
+	// boundary: the link is invited without delegated admin, which the
+	// acting-account check reads (rule 2).
+	boundary bool
 }
 
 func cachedFrom(acc *canopy.Account) cachedAccount {
@@ -124,6 +134,7 @@ func cachedFrom(acc *canopy.Account) cachedAccount {
 	if acc.Link != nil {
 		c.linkRole = acc.Link.AutoShareRole
 	}
+	c.boundary = acc.Link.Boundary()
 	return c
 }
 

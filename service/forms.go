@@ -225,7 +225,10 @@ type Explanation struct {
 }
 
 // ExplainAccess explains accountID's access to a form. The caller must be
-// the form's owner or one of its ancestors, and see accountID.
+// the form's owner or one of its ancestors, and see accountID (rule 2,
+// docs/rules.md) — or, when it may share the form, accountID may be any
+// account of the form's audience (AudienceOf): an ancestor of the owner,
+// or an account with an explicit share.
 func (s *Service) ExplainAccess(ctx context.Context, c Caller, formID, accountID string) (*Explanation, error) {
 	if !canopy.ValidID(canopy.PrefixAccount, accountID) {
 		return nil, canopy.BadParam("accountId", canopy.CodeInvalidID, "must be an account id")
@@ -243,7 +246,7 @@ func (s *Service) ExplainAccess(ctx context.Context, c Caller, formID, accountID
 		if err != nil {
 			return err
 		}
-		target, err := visibleIn(ctx, tx, c, accountID)
+		target, err := s.explainable(ctx, tx, c, acting, f, accountID)
 		if err != nil {
 			return err
 		}
