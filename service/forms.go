@@ -308,8 +308,9 @@ func (s *Service) PutShare(ctx context.Context, c Caller, formID, accountID stri
 	})
 }
 
-// shareable checks that accountID is an ancestor or a descendant of the
-// form's owner; anything else is not found.
+// shareable checks that accountID is an ancestor of the form's owner or a
+// descendant the owner sees (rule 2, docs/rules.md); anything else is not
+// found.
 func (s *Service) shareable(o *op, f *canopy.Form, accountID string) error {
 	if accountID == f.OwnerID {
 		return canopy.Errorf(canopy.KindConflict, canopy.CodeConflict, "the owner's role on its own form is always owner")
@@ -319,10 +320,18 @@ func (s *Service) shareable(o *op, f *canopy.Form, accountID string) error {
 		return nil
 	}
 	a, err := o.tx.GetAccount(o.ctx, accountID)
-	if isNotFound(err) || (err == nil && !a.Path.Contains(f.OwnerID)) {
+	if isNotFound(err) {
 		return canopy.NotFound("account")
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	if r, err := reachFrom(o.ctx, o.tx, f.OwnerID, a); err != nil {
+		return err
+	} else if r == canopy.ReachNone {
+		return canopy.NotFound("account")
+	}
+	return nil
 }
 
 // DeleteShare removes an explicit share: the account's access goes back to
@@ -485,8 +494,8 @@ func (l *lister) page(after store.FormCursor, limit int, kind string, subtree, s
 func (l *lister) subtreeQuery() (*store.SubtreeForms, error) {
 	q := &store.SubtreeForms{Path: l.viewer.Path, Viewer: l.viewer.ID, Example: l.query.Example}
 	if l.query.Owner != "" {
-		owner, err := l.tx.GetAccount(l.ctx, l.query.Owner)
-		if isNotFound(err) || (err == nil && !owner.VisibleTo(l.viewer.ID)) {
+		owner, err := l.named(l.query.Owner)
+		if canopy.ErrorKind(err) == canopy.KindNotFound {
 			return nil, nil // shared forms of other owners can still match
 		}
 		if err != nil {
@@ -495,10 +504,7 @@ func (l *lister) subtreeQuery() (*store.SubtreeForms, error) {
 		q.Path, q.OwnerID = owner.Path, owner.ID
 	}
 	if l.query.OwnerSubtree != "" {
-		root, err := l.tx.GetAccount(l.ctx, l.query.OwnerSubtree)
-		if isNotFound(err) || (err == nil && !root.VisibleTo(l.viewer.ID)) {
-			return nil, canopy.NotFound("account")
-		}
+		root, err := l.named(l.query.OwnerSubtree)
 		if err != nil {
 			return nil, err
 		}
@@ -527,6 +533,24 @@ func (l *lister) subtreeQuery() (*store.SubtreeForms, error) {
 		q.ExcludeOwner = l.viewer.ID
 	}
 	return q, nil
+}
+
+// named loads an account a filter names: one the viewer sees or acts on
+// (rule 2, docs/rules.md); anything else is not found.
+func (l *lister) named(id string) (*canopy.Account, error) {
+	a, err := l.tx.GetAccount(l.ctx, id)
+	if isNotFound(err) {
+		return nil, canopy.NotFound("account")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if r, err := reachFrom(l.ctx, l.tx, l.viewer.ID, a); err != nil {
+		return nil, err
+	} else if r == canopy.ReachNone {
+		return nil, canopy.NotFound("account")
+	}
+	return a, nil
 }
 
 // outermost drops the cuts inside other cuts (paths come sorted, so a
