@@ -11,6 +11,7 @@ import (
 
 	"github.com/canopyhq/canopy"
 	"github.com/canopyhq/canopy/internal/testdb"
+	"github.com/canopyhq/canopy/internal/testfactory"
 	"github.com/canopyhq/canopy/service"
 	"github.com/canopyhq/canopy/store/sqlstore"
 )
@@ -60,54 +61,11 @@ var matrixSpec = []struct {
 	{"B1", "B", edgeCreated, canopy.PlanBasic},
 }
 
-// consentModel is rule 2 as plainly as it reads: parent pointers, the
-// boundaries, and a walk up from the target to the caller.
-type consentModel struct {
-	root     string
-	parent   map[string]string
-	boundary map[string]bool
-}
-
-// reach is what from may do with to: the platform root acts anywhere;
-// otherwise walking up from to, no boundary may be crossed but to's own,
-// which leaves it seen only.
-func (m *consentModel) reach(from, to string) canopy.Reach {
-	if from == m.root {
-		return canopy.ReachAct
-	}
-	var crossed []string
-	for x := to; x != from; x = m.parent[x] {
-		if x == "" {
-			return canopy.ReachNone
-		}
-		if m.boundary[x] {
-			crossed = append(crossed, x)
-		}
-	}
-	switch {
-	case len(crossed) == 0:
-		return canopy.ReachAct
-	case len(crossed) == 1 && crossed[0] == to:
-		return canopy.ReachSee
-	}
-	return canopy.ReachNone
-}
-
-// below reports whether d lies strictly below a.
-func (m *consentModel) below(d, a string) bool {
-	for x := m.parent[d]; x != ""; x = m.parent[x] {
-		if x == a {
-			return true
-		}
-	}
-	return false
-}
-
 // buildMatrixTree makes the tree of matrixSpec: every account with a key
 // (or an admin's session), an external reference and a configuration
 // namespace, funded; invited accounts are made under the platform root and
 // accept their umbrella's invitation themselves, deepest umbrellas first.
-func buildMatrixTree(t *testing.T, a *testAPI) ([]*matrixAccount, *consentModel) {
+func buildMatrixTree(t *testing.T, a *testAPI) ([]*matrixAccount, *testfactory.Model) {
 	t.Helper()
 	ctx := context.Background()
 	root := &matrixAccount{Account: a.Root, name: "root", key: a.RootKey}
@@ -115,7 +73,7 @@ func buildMatrixTree(t *testing.T, a *testAPI) ([]*matrixAccount, *consentModel)
 	require.NoError(t, err)
 	all := []*matrixAccount{root}
 	byName := map[string]*matrixAccount{"": root}
-	m := &consentModel{root: root.ID, parent: map[string]string{root.ID: ""}, boundary: map[string]bool{}}
+	m := testfactory.NewModel(root.ID)
 	for _, sp := range matrixSpec {
 		parent := byName[sp.parent]
 		if sp.edge != edgeCreated {
@@ -134,11 +92,12 @@ func buildMatrixTree(t *testing.T, a *testAPI) ([]*matrixAccount, *consentModel)
 	for i := len(matrixSpec) - 1; i >= 0; i-- {
 		sp := matrixSpec[i]
 		acc := byName[sp.name]
-		m.parent[acc.ID] = byName[sp.parent].ID
+		m.Parent[acc.ID] = byName[sp.parent].ID
+		m.Link[acc.ID] = &canopy.Link{Origin: canopy.OriginCreated}
 		if sp.edge == edgeCreated {
 			continue
 		}
-		m.boundary[acc.ID] = sp.edge == edgeInvited
+		m.Link[acc.ID] = &canopy.Link{Origin: canopy.OriginInvited, DelegatedAdmin: sp.edge == edgeDelegated}
 		a.Invite(t, byName[sp.parent].ID, acc.ID, service.InvitationInput{DelegatedAdmin: sp.edge == edgeDelegated})
 	}
 	for _, acc := range all {
@@ -354,7 +313,7 @@ func TestIsolationMatrix(t *testing.T) {
 			t.Run(mc.name, func(t *testing.T) {
 				for _, caller := range accounts {
 					for _, target := range accounts {
-						reach := m.reach(caller.ID, target.ID)
+						reach := m.Reach(caller.ID, target.ID)
 						want := mc.expect(caller, target, reach)
 						if mc.only404 && want != http.StatusNotFound {
 							continue
@@ -383,7 +342,7 @@ func TestIsolationMatrix(t *testing.T) {
 					require.Equal(t, http.StatusOK, r.Status)
 					var page struct{ Data []canopy.Account }
 					r.Decode(t, &page)
-					if m.below(target.ID, caller.ID) && m.reach(caller.ID, target.ID) == canopy.ReachAct {
+					if m.Below(target.ID, caller.ID) && m.Reach(caller.ID, target.ID) == canopy.ReachAct {
 						require.Len(t, page.Data, 1, "%s finds %s", caller.name, target.name)
 					} else {
 						require.Empty(t, page.Data, "%s must not find %s", caller.name, target.name)
@@ -399,7 +358,7 @@ func TestIsolationMatrix(t *testing.T) {
 			for _, caller := range accounts {
 				var want []string // what a listing of the caller's subtree shows
 				for _, x := range accounts {
-					if m.below(x.ID, caller.ID) && m.reach(caller.ID, x.ID) != canopy.ReachNone {
+					if m.Below(x.ID, caller.ID) && m.Reach(caller.ID, x.ID) != canopy.ReachNone {
 						want = append(want, x.ID)
 					}
 				}
@@ -424,7 +383,7 @@ func TestIsolationMatrix(t *testing.T) {
 						if _, ok := byID[item.AccountID]; !ok {
 							continue // an account made by a matrix call
 						}
-						require.Equal(t, canopy.ReachAct, m.reach(caller.ID, item.AccountID), "%s sees %s through %s", caller.name, byID[item.AccountID].name, path)
+						require.Equal(t, canopy.ReachAct, m.Reach(caller.ID, item.AccountID), "%s sees %s through %s", caller.name, byID[item.AccountID].name, path)
 					}
 				}
 			}
