@@ -1198,6 +1198,17 @@ func (d *driver) driveForms(c *contract, closed string) {
 		t.Errorf("the parent asks about its own access: %+v", x)
 	}
 	d.call(404, get, form(f1, "access"), nil, as(fsib))
+	var audience struct {
+		Data       []struct{ AccountID, Rule string }
+		NextCursor *string
+	}
+	d.call(ok, get, form(f1, "access")+"?limit=1", nil, as(fc)).Decode(t, &audience) // the owner: who sees the form
+	if len(audience.Data) != 1 || audience.Data[0].AccountID != fc || audience.Data[0].Rule != "owner" || audience.NextCursor == nil {
+		t.Errorf("the owner's first page of its form's audience: %+v", audience)
+	} else {
+		d.call(ok, get, form(f1, "access")+"?cursor="+url.QueryEscape(*audience.NextCursor), nil, as(fc))
+	}
+	d.call(400, get, form(f1, "access")+"?cursor=nonsense", nil, as(fc))
 	d.call(400, get, form(f1, "access")+"?accountId=", nil, as(fc))
 	d.call(400, get, form(f1, "access")+"?accountId=acc_nope", nil, as(fc))
 	d.call(ok, get, form(f1, "access")+"?accountId="+fp, nil, as(fc))    // the owner asks about an ancestor, which sees its form

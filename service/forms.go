@@ -308,9 +308,11 @@ func (s *Service) PutShare(ctx context.Context, c Caller, formID, accountID stri
 	})
 }
 
-// shareable checks that accountID is an ancestor of the form's owner or a
-// descendant the owner sees (rule 2, docs/rules.md); anything else is not
-// found.
+// shareable checks that accountID is an ancestor or a descendant of the
+// form's owner; anything else is not found. Forms reach across invited
+// links as rules 5 and 7 (docs/rules.md) say — an example reaches every
+// descendant — so an owner may share with, or keep an example from, any
+// descendant, also one below an invited sub-account.
 func (s *Service) shareable(o *op, f *canopy.Form, accountID string) error {
 	if accountID == f.OwnerID {
 		return canopy.Errorf(canopy.KindConflict, canopy.CodeConflict, "the owner's role on its own form is always owner")
@@ -320,18 +322,10 @@ func (s *Service) shareable(o *op, f *canopy.Form, accountID string) error {
 		return nil
 	}
 	a, err := o.tx.GetAccount(o.ctx, accountID)
-	if isNotFound(err) {
+	if isNotFound(err) || (err == nil && !a.Path.Contains(f.OwnerID)) {
 		return canopy.NotFound("account")
 	}
-	if err != nil {
-		return err
-	}
-	if r, err := reachFrom(o.ctx, o.tx, f.OwnerID, a); err != nil {
-		return err
-	} else if r == canopy.ReachNone {
-		return canopy.NotFound("account")
-	}
-	return nil
+	return err
 }
 
 // DeleteShare removes an explicit share: the account's access goes back to
@@ -494,8 +488,8 @@ func (l *lister) page(after store.FormCursor, limit int, kind string, subtree, s
 func (l *lister) subtreeQuery() (*store.SubtreeForms, error) {
 	q := &store.SubtreeForms{Path: l.viewer.Path, Viewer: l.viewer.ID, Example: l.query.Example}
 	if l.query.Owner != "" {
-		owner, err := l.named(l.query.Owner)
-		if canopy.ErrorKind(err) == canopy.KindNotFound {
+		owner, err := l.tx.GetAccount(l.ctx, l.query.Owner)
+		if isNotFound(err) || (err == nil && !owner.VisibleTo(l.viewer.ID)) {
 			return nil, nil // shared forms of other owners can still match
 		}
 		if err != nil {
@@ -504,7 +498,10 @@ func (l *lister) subtreeQuery() (*store.SubtreeForms, error) {
 		q.Path, q.OwnerID = owner.Path, owner.ID
 	}
 	if l.query.OwnerSubtree != "" {
-		root, err := l.named(l.query.OwnerSubtree)
+		root, err := l.tx.GetAccount(l.ctx, l.query.OwnerSubtree)
+		if isNotFound(err) || (err == nil && !root.VisibleTo(l.viewer.ID)) {
+			return nil, canopy.NotFound("account")
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -533,24 +530,6 @@ func (l *lister) subtreeQuery() (*store.SubtreeForms, error) {
 		q.ExcludeOwner = l.viewer.ID
 	}
 	return q, nil
-}
-
-// named loads an account a filter names: one the viewer sees or acts on
-// (rule 2, docs/rules.md); anything else is not found.
-func (l *lister) named(id string) (*canopy.Account, error) {
-	a, err := l.tx.GetAccount(l.ctx, id)
-	if isNotFound(err) {
-		return nil, canopy.NotFound("account")
-	}
-	if err != nil {
-		return nil, err
-	}
-	if r, err := reachFrom(l.ctx, l.tx, l.viewer.ID, a); err != nil {
-		return nil, err
-	} else if r == canopy.ReachNone {
-		return nil, canopy.NotFound("account")
-	}
-	return a, nil
 }
 
 // outermost drops the cuts inside other cuts (paths come sorted, so a
