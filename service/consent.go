@@ -145,35 +145,53 @@ func (o *op) seen(id string) (*canopy.Account, canopy.Reach, error) {
 	return a, r, nil
 }
 
-// cachedReach is from's reach over the account at path, reading the links
-// from the auth cache (the misses in one read): the acting-account check
-// every request makes before anything else.
+// cachedReach is from's reach over the account at path to, whose own
+// entry is toLink, reading the links from the auth cache: the
+// acting-account check every request makes before anything else. Warm, it
+// reads only the links the rule walks (none for the platform root); the
+// misses are loaded in one read.
 func (s *Service) cachedReach(ctx context.Context, from string, to canopy.Path, toLink cachedAccount) (canopy.Reach, error) {
-	between := to.Between(from)
-	if len(between) == 0 {
-		if to.Contains(from) {
-			return canopy.ReachAct, nil
+	var missed []string
+	gone := false
+	trimmed := strings.TrimSuffix(string(to), "/")
+	toID := trimmed[strings.LastIndex(trimmed, "/")+1:]
+	boundary := func(id string) bool {
+		a := toLink
+		if id != toID {
+			var ok bool
+			if a, ok = s.cache.account(id); !ok {
+				missed = append(missed, id)
+				return false
+			}
 		}
+		gone = gone || !a.found
+		return a.boundary
+	}
+	r := canopy.ReachOf(from, to, boundary)
+	if len(missed) > 0 {
+		links, err := s.cachedAccounts(ctx, missed)
+		if err != nil {
+			return canopy.ReachNone, err
+		}
+		missed = nil
+		r = canopy.ReachOf(from, to, func(id string) bool {
+			if a, ok := links[id]; ok {
+				gone = gone || !a.found
+				return a.boundary
+			}
+			return boundary(id)
+		})
+	}
+	if gone || len(missed) > 0 {
 		return canopy.ReachNone, nil
 	}
-	links, err := s.cachedAccounts(ctx, between[:len(between)-1])
-	if err != nil {
-		return canopy.ReachNone, err
-	}
-	target := between[len(between)-1]
-	links[target] = toLink
-	for _, id := range between {
-		if !links[id].found {
-			return canopy.ReachNone, nil
-		}
-	}
-	return canopy.ReachOf(from, to, func(id string) bool { return links[id].boundary }), nil
+	return r, nil
 }
 
 // cachedAccounts returns accounts from the auth cache, loading the misses
 // in one read.
 func (s *Service) cachedAccounts(ctx context.Context, ids []string) (map[string]cachedAccount, error) {
-	out := make(map[string]cachedAccount, len(ids)+1)
+	out := make(map[string]cachedAccount, len(ids))
 	var missing []string
 	for _, id := range ids {
 		if a, ok := s.cache.account(id); ok {
