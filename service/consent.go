@@ -204,7 +204,8 @@ func (s *Service) cachedAccounts(ctx context.Context, ids []string) (map[string]
 		return out, nil
 	}
 	gen := s.cache.generation()
-	err := s.read(ctx, func(tx store.Tx) error {
+	// One statement: ReadOne spares the transaction's round trips.
+	err := s.store.ReadOne(ctx, func(tx store.Tx) error {
 		accs, err := tx.GetAccounts(ctx, missing)
 		if err != nil {
 			return err
