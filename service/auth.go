@@ -230,6 +230,26 @@ func (c *authCache) putKey(hash string, k cachedKey, gen uint64) {
 func (c *authCache) account(id string) (cachedAccount, bool) {
 	return lookup(c, c.accounts, id)
 }
+// accountsInto fills out[i] with the cached account ids[i], under one
+// lock, and returns the ids it does not hold.
+func (c *authCache) accountsInto(ids []string, out []cachedAccount) (missing []string) {
+	if c.ttl < 0 {
+		return ids
+	}
+	now := c.clock()
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for i, id := range ids {
+		e, ok := c.accounts[id]
+		if !ok || e.gen != c.gen || now.After(e.expires) {
+			missing = append(missing, id)
+			continue
+		}
+		out[i] = e.v
+	}
+	return missing
+}
+
 func (c *authCache) putAccount(id string, a cachedAccount, gen uint64) {
 	put(c, c.accounts, id, a, gen)
 }

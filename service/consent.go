@@ -148,44 +148,37 @@ func (o *op) seen(id string) (*canopy.Account, canopy.Reach, error) {
 // cachedReach is from's reach over the account at path to, whose own
 // entry is toLink, reading the links from the auth cache: the
 // acting-account check every request makes before anything else. Warm, it
-// reads only the links the rule walks (none for the platform root); the
-// misses are loaded in one read.
+// takes the cache's lock once; the misses are loaded in one read.
 func (s *Service) cachedReach(ctx context.Context, from string, to canopy.Path, toLink cachedAccount) (canopy.Reach, error) {
-	var missed []string
-	gone := false
-	trimmed := strings.TrimSuffix(string(to), "/")
-	toID := trimmed[strings.LastIndex(trimmed, "/")+1:]
-	boundary := func(id string) bool {
-		a := toLink
-		if id != toID {
-			var ok bool
-			if a, ok = s.cache.account(id); !ok {
-				missed = append(missed, id)
-				return false
-			}
+	between := to.Between(from)
+	if len(between) == 0 {
+		if to.Contains(from) {
+			return canopy.ReachAct, nil
 		}
-		gone = gone || !a.found
-		return a.boundary
+		return canopy.ReachNone, nil
 	}
-	r := canopy.ReachOf(from, to, boundary)
-	if len(missed) > 0 {
-		links, err := s.cachedAccounts(ctx, missed)
+	links := make([]cachedAccount, len(between))
+	last := len(between) - 1
+	links[last] = toLink
+	if missing := s.cache.accountsInto(between[:last], links); len(missing) > 0 {
+		loaded, err := s.cachedAccounts(ctx, missing)
 		if err != nil {
 			return canopy.ReachNone, err
 		}
-		missed = nil
-		r = canopy.ReachOf(from, to, func(id string) bool {
-			if a, ok := links[id]; ok {
-				gone = gone || !a.found
-				return a.boundary
+		for i, id := range between[:last] {
+			if a, ok := loaded[id]; ok {
+				links[i] = a
 			}
-			return boundary(id)
-		})
+		}
 	}
-	if gone || len(missed) > 0 {
-		return canopy.ReachNone, nil
+	for _, a := range links {
+		if !a.found {
+			return canopy.ReachNone, nil // the tree changed under the cache
+		}
 	}
-	return r, nil
+	return canopy.ReachOf(from, to, func(id string) bool {
+		return links[slices.Index(between, id)].boundary
+	}), nil
 }
 
 // cachedAccounts returns accounts from the auth cache, loading the misses
