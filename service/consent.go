@@ -17,43 +17,60 @@ import (
 // writes read those links in their own transaction; only the acting-account
 // check in front of every request (Act) reads them from the cache.
 
-// linksIn reads, in tx, the accounts whose links decide reach over target
-// from the account from: those strictly below from, above target (target
-// carries its own link). It reports false when from is not on target's
-// path or an account on it is missing.
-func linksIn(ctx context.Context, tx store.Tx, from string, target *canopy.Account) (func(id string) bool, bool, error) {
-	between := target.Path.Between(from)
-	if len(between) == 0 {
-		return nil, from == target.ID, nil
+// links reads, in a transaction, the links that decide reach over target:
+// those of the accounts on its path, target's own from target itself. It
+// loads the others, in one read, the first time the rule asks for one —
+// the platform root acts anywhere without asking. An account missing from
+// the path (the tree changed) counts as a boundary and is reported.
+type links struct {
+	ctx     context.Context
+	tx      store.Tx
+	target  *canopy.Account
+	byID    map[string]*canopy.Account
+	err     error
+	missing bool
+}
+
+func linksIn(ctx context.Context, tx store.Tx, target *canopy.Account) *links {
+	return &links{ctx: ctx, tx: tx, target: target}
+}
+
+func (l *links) boundary(id string) bool {
+	if id == l.target.ID {
+		return l.target.Link.Boundary()
 	}
-	byID := map[string]*canopy.Account{target.ID: target}
-	if above := between[:len(between)-1]; len(above) > 0 {
-		accs, err := tx.GetAccounts(ctx, above)
+	if l.byID == nil && l.err == nil {
+		ids := l.target.Path.IDs()
+		accs, err := l.tx.GetAccounts(l.ctx, ids[:len(ids)-1])
 		if err != nil {
-			return nil, false, fmt.Errorf("load links: %w", err)
+			l.err = fmt.Errorf("load links: %w", err)
 		}
+		l.byID = make(map[string]*canopy.Account, len(accs))
 		for _, a := range accs {
-			byID[a.ID] = a
+			l.byID[a.ID] = a
 		}
 	}
-	for _, id := range between {
-		if byID[id] == nil {
-			return nil, false, nil
-		}
+	a := l.byID[id]
+	if a == nil {
+		l.missing = true
+		return true
 	}
-	return func(id string) bool { return byID[id].Link.Boundary() }, true, nil
+	return a.Link.Boundary()
+}
+
+// reach is ReachOf from the account from over the account at path p (on
+// target's path), or the error that kept the links from being read.
+func (l *links) reach(from string, p canopy.Path) (canopy.Reach, error) {
+	r := canopy.ReachOf(from, p, l.boundary)
+	if l.err != nil || l.missing {
+		return canopy.ReachNone, l.err
+	}
+	return r, nil
 }
 
 // reachFrom is from's reach over target, with the links read in tx.
 func reachFrom(ctx context.Context, tx store.Tx, from string, target *canopy.Account) (canopy.Reach, error) {
-	if from == target.ID {
-		return canopy.ReachAct, nil
-	}
-	boundary, ok, err := linksIn(ctx, tx, from, target)
-	if err != nil || !ok {
-		return canopy.ReachNone, err
-	}
-	return canopy.ReachOf(from, target.Path, boundary), nil
+	return linksIn(ctx, tx, target).reach(from, target.Path)
 }
 
 // reachIn is the caller's reach over target within a read: the credential
@@ -61,22 +78,15 @@ func reachFrom(ctx context.Context, tx store.Tx, from string, target *canopy.Acc
 // from a cache that may lag a change made by another replica, the links
 // read here cannot — and the acting account's reach over target decides.
 func reachIn(ctx context.Context, tx store.Tx, c Caller, target *canopy.Account) (canopy.Reach, error) {
-	ids := target.Path.IDs()
-	from, acting := slices.Index(ids, c.AccountID), slices.Index(ids, c.Acting.ID)
-	switch {
-	case from < 0 || acting < from:
+	acting := target.Path.Upto(c.Acting.ID)
+	if acting == "" {
 		return canopy.ReachNone, nil
-	case target.ID == c.AccountID:
-		return canopy.ReachAct, nil
 	}
-	boundary, ok, err := linksIn(ctx, tx, c.AccountID, target)
-	if err != nil || !ok {
+	l := linksIn(ctx, tx, target)
+	if r, err := l.reach(c.AccountID, acting); err != nil || r != canopy.ReachAct {
 		return canopy.ReachNone, err
 	}
-	if canopy.ReachOf(c.AccountID, target.Path.Upto(c.Acting.ID), boundary) != canopy.ReachAct {
-		return canopy.ReachNone, nil
-	}
-	return canopy.ReachOf(c.Acting.ID, target.Path, boundary), nil
+	return l.reach(c.Acting.ID, target.Path)
 }
 
 // reachableIn loads an account over which the caller has at least the
