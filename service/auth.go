@@ -230,6 +230,7 @@ func (c *authCache) putKey(hash string, k cachedKey, gen uint64) {
 func (c *authCache) account(id string) (cachedAccount, bool) {
 	return lookup(c, c.accounts, id)
 }
+
 // accountsInto fills out[i] with the cached account ids[i], under one
 // lock, and returns the ids it does not hold.
 func (c *authCache) accountsInto(ids []string, out []cachedAccount) (missing []string) {
