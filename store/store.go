@@ -98,6 +98,9 @@ type AuditFilter struct {
 	TargetID string
 	Before   string // event id; newest first
 	Limit    int
+
+	// Except are subtrees left out (consent boundaries, rule 2).
+	Except []canopy.Path
 }
 
 // Idempotency is the stored first response to a POST with an
@@ -142,6 +145,7 @@ type Tx interface {
 	CreditTx
 	SMSTx
 	SettingTx
+	ConsentTx
 }
 
 // FormCursor is a position in a form listing, which runs in (owner path,
@@ -313,9 +317,9 @@ type AccountTx interface {
 	// RescopeExternalReferences moves an account's references under its new
 	// parent's scope.
 	RescopeExternalReferences(ctx context.Context, accountID, parentID string) error
-	// FindByExternalReference lists accounts strictly below path that carry
-	// the reference, ordered by id.
-	FindByExternalReference(ctx context.Context, path canopy.Path, refType, value string, p Page) ([]*canopy.Account, error)
+	// FindByExternalReference lists accounts strictly below path, and in
+	// none of the except subtrees, that carry the reference, ordered by id.
+	FindByExternalReference(ctx context.Context, path canopy.Path, except []canopy.Path, refType, value string, p Page) ([]*canopy.Account, error)
 }
 
 // UserTx reads and writes people and their memberships (canopy.User).
@@ -467,6 +471,9 @@ type OutboxFilter struct {
 	Status  canopy.OutboxStatus
 	Before  string // message id; newest first
 	Limit   int
+
+	// Except are subtrees left out (consent boundaries, rule 2).
+	Except []canopy.Path
 }
 
 // IdempotencyTx stores first responses to idempotent POSTs.
@@ -509,6 +516,10 @@ type LedgerFilter struct {
 	From, To  time.Time // zero: unbounded
 	Before    string
 	Limit     int
+
+	// Counterparts, when set, keeps only the entries whose other side is
+	// one of these accounts.
+	Counterparts []string
 }
 
 // LedgerKey names a debit by its usage account and idempotency key.
@@ -639,4 +650,18 @@ type SMSTx interface {
 	// is ErrNotFound when the message is no longer pending, so a message
 	// is refunded at most once.
 	MarkSMSFailed(ctx context.Context, id, lastErr, refundEntryID string) error
+}
+
+// ConsentTx serves the consent rules (rules 2 and 9): the boundaries an
+// invited link draws, and what ends with a link.
+type ConsentTx interface {
+	// ListBoundaries lists the accounts strictly below path whose link is
+	// a consent boundary (invited, without delegated admin), in path order.
+	ListBoundaries(ctx context.Context, path canopy.Path) ([]*canopy.Account, error)
+	// RevokeKeysMadeBy revokes the unrevoked API keys of the accounts in
+	// path's subtree that were made by one of makers, and counts them.
+	RevokeKeysMadeBy(ctx context.Context, path canopy.Path, makers []string, at time.Time) (int64, error)
+	// ReactivateSuspendedBy reactivates the accounts in path's subtree
+	// that by suspended, and counts them.
+	ReactivateSuspendedBy(ctx context.Context, path canopy.Path, by string, at time.Time) (int64, error)
 }
