@@ -178,8 +178,16 @@ func TestUmbrellasDoNotActAsInvitedSubAccounts(t *testing.T) {
 		own := a.with(t, dKey, "", "POST", "/v1/accounts/"+d.ID+"/api-keys", map[string]string{"name": "own"})
 		ownKey := own.JSON(t)["secret"].(string)
 		requireStatus(t, http.StatusOK, a.with(t, plantedKey, "", "GET", "/v1/accounts/"+d.ID, nil), "the planted key works")
+		// An admin membership the umbrella plants for one of its people
+		// works too, through their own session — until the link ends.
+		requireStatus(t, http.StatusCreated, a.with(t, uKey, "", "POST", "/v1/accounts/"+d.ID+"/users",
+			map[string]any{"email": "planted@umbrella.example", "role": "admin"}), "a planted admin")
+		plantedSession := a.SignIn(t, "planted@umbrella.example")
+		requireStatus(t, http.StatusOK, a.with(t, plantedSession, d.ID, "GET", "/v1/accounts/"+d.ID+"/users", nil), "the planted admin acts")
 		requireStatus(t, http.StatusOK, a.with(t, uKey, "", "DELETE", "/v1/accounts/"+d.ID+"/parent", nil), "the umbrella releases it")
 		requireStatus(t, http.StatusUnauthorized, a.with(t, plantedKey, "", "GET", "/v1/accounts/"+d.ID, nil), "the planted key stopped")
+		requireStatus(t, http.StatusNotFound, a.with(t, plantedSession, d.ID, "GET", "/v1/accounts/"+d.ID+"/users", nil),
+			"the planted membership is gone")
 		requireStatus(t, http.StatusOK, a.with(t, ownKey, "", "GET", "/v1/accounts/"+d.ID, nil), "its own keys work")
 		requireStatus(t, http.StatusOK, a.with(t, dKey, "", "GET", "/v1/accounts/"+d.ID, nil), "so do the operator's")
 	})

@@ -281,8 +281,19 @@ func (o *op) release(sub *canopy.Account, action string) error {
 	if err != nil {
 		return err
 	}
+	// Memberships the umbrella's side made while it acted as the sub-account
+	// (with delegated admin) go too: no planted admin outlives the link.
+	people, err := o.tx.DeleteMembershipsMadeBy(o.ctx, path, umbrella.Path.IDs()[1:])
+	if err != nil {
+		return err
+	}
+	for _, p := range people {
+		if err := o.dropOrphan(p); err != nil {
+			return err
+		}
+	}
 	o.audit(sub.ID, action, "account", sub.ID, map[string]any{
-		"umbrellaId": umbrella.ID, "revokedKeys": revoked, "liftedSuspensions": lifted})
+		"umbrellaId": umbrella.ID, "revokedKeys": revoked, "liftedSuspensions": lifted, "removedMemberships": len(people)})
 	o.audit(umbrella.ID, action, "account", sub.ID, nil)
 	return nil
 }

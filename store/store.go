@@ -356,6 +356,10 @@ type UserTx interface {
 	// CountAdmins counts the account's users that count as admins
 	// (canopy.User.CountsAsAdmin).
 	CountAdmins(ctx context.Context, accountID string) (int, error)
+	// DeleteMembershipsMadeBy removes the memberships in path's subtree that
+	// credentials of the makers' accounts created, and returns their
+	// people's ids.
+	DeleteMembershipsMadeBy(ctx context.Context, path canopy.Path, makers []string) ([]string, error)
 }
 
 // CredentialTx reads and writes one-time tokens, sessions, failed-login
