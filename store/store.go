@@ -21,6 +21,12 @@ var (
 	// ErrConflict: a uniqueness constraint refused the write; the error
 	// wrapping it names the constraint (see Conflict).
 	ErrConflict = errors.New("store: conflict")
+	// ErrBusy: no database connection became free within the store's
+	// acquire timeout. It is an application error (503 busy, with
+	// Retry-After), so it reaches the client through any wrapping: the
+	// request did nothing and may be sent again.
+	ErrBusy error = &canopy.Error{Kind: canopy.KindUnavailable, Code: canopy.CodeBusy, RetryAfter: time.Second,
+		Message: "the service is too busy to take this request now (no database connection became free in time); nothing was done, try again shortly"}
 )
 
 // ConflictError reports which unique constraint a write violated.
