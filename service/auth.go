@@ -19,7 +19,7 @@ var errUnauthorized = canopy.Errorf(canopy.KindUnauthorized, canopy.CodeUnauthor
 // from POST /v1/auth/login — to its principal. Unknown and revoked
 // secrets, and those of closed accounts, are refused alike.
 func (s *Service) Authenticate(ctx context.Context, secret string) (Principal, error) {
-	if secret == "" {
+	if secret == "" || len(secret) > canopy.MaxSecretLen {
 		return Principal{}, errUnauthorized
 	}
 	if strings.HasPrefix(secret, canopy.SessionPrefix) {

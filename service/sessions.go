@@ -104,12 +104,14 @@ type RequestInfo struct {
 func (s *Service) Login(ctx context.Context, in LoginInput, info RequestInfo) (*LoginResult, error) {
 	var v canopy.Validator
 	v.Check(strings.TrimSpace(in.Login) != "", "login", "required", "must be your username or email address")
+	validLogin(&v, in.Login)
 	v.Check(in.Password != "", "password", "required", "must not be empty")
 	v.Check(len(in.Password) <= 1024, "password", "too-long", "must be at most 1024 bytes")
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	login := canopy.NormalizeEmail(in.Login)
+	attemptsKey := loginAttemptsKey(login)
 	now := s.now()
 
 	var (
@@ -117,7 +119,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput, info RequestInfo) (*
 		attempts *canopy.LoginAttempts
 	)
 	err := s.read(ctx, func(tx store.Tx) error {
-		a, err := tx.GetLoginAttempts(ctx, login)
+		a, err := tx.GetLoginAttempts(ctx, attemptsKey)
 		if err == nil {
 			attempts = a
 		} else if !errors.Is(err, store.ErrNotFound) {
@@ -147,7 +149,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput, info RequestInfo) (*
 		return nil, fmt.Errorf("verify password: %w", err)
 	}
 	if !ok || user == nil || user.PasswordHash == "" {
-		if err := s.recordLoginFailure(ctx, login, now); err != nil {
+		if err := s.recordLoginFailure(ctx, attemptsKey, now); err != nil {
 			return nil, err
 		}
 		return nil, errInvalidCredentials
@@ -187,7 +189,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput, info RequestInfo) (*
 		if u.Status != canopy.UserActive || u.PasswordHash != user.PasswordHash {
 			return errInvalidCredentials
 		}
-		if err := tx.DeleteLoginAttempts(ctx, login); err != nil {
+		if err := tx.DeleteLoginAttempts(ctx, attemptsKey); err != nil {
 			return err
 		}
 		u.LastLoginAt = &now
@@ -280,7 +282,7 @@ type SetPasswordInput struct {
 // Errors: invalid-token (400, also for used and expired links);
 // validation-failed naming password (weak); user-disabled.
 func (s *Service) SetPassword(ctx context.Context, in SetPasswordInput, info RequestInfo) (*canopy.User, error) {
-	if !strings.HasPrefix(in.Token, canopy.TokenPrefix) {
+	if !validSecret(in.Token, canopy.TokenPrefix) {
 		return nil, errInvalidToken
 	}
 	now := s.now()
