@@ -57,6 +57,19 @@ func answerOf(t *testing.T, r *response) answer {
 	return a
 }
 
+// formWorld is a funded child of the root with a form of the given
+// questions.
+func formWorld(t *testing.T, db *sqlstore.DB, questions ...map[string]any) (a *testAPI, d *driver, child, form string) {
+	t.Helper()
+	a = newTestAPI(t, db)
+	d = &driver{t: t, api: a}
+	child = d.child(a.Root.ID)
+	a.Fund(t, child)
+	form = idOf(t, d.call(http.StatusCreated, http.MethodPost, "/v1/forms", map[string]any{
+		"name": "F", "questions": questions}, as(child)))
+	return a, d, child, form
+}
+
 // TestHostileTextAnswersAlikeOnBothEngines sends every hostile string of
 // the fuzz experiment into every kind of text field, public sign-in
 // included, on both engines. No answer is a 5xx; text that is not valid
@@ -65,12 +78,7 @@ func answerOf(t *testing.T, r *response) answer {
 func TestHostileTextAnswersAlikeOnBothEngines(t *testing.T) {
 	answers := map[string][]answer{}
 	testdb.Each(t, func(t *testing.T, db *sqlstore.DB) {
-		a := newTestAPI(t, db)
-		d := &driver{t: t, api: a}
-		child := d.child(a.Root.ID)
-		a.Fund(t, child)
-		form := idOf(t, d.call(http.StatusCreated, http.MethodPost, "/v1/forms", map[string]any{
-			"name": "F", "questions": []map[string]any{{"id": "site", "label": "Site", "type": "text"}}}, as(child)))
+		a, _, child, form := formWorld(t, db, map[string]any{"id": "site", "label": "Site", "type": "text"})
 		targets := []struct {
 			method, path, body, field string
 			public                    bool
@@ -136,16 +144,10 @@ func TestHostileTextAnswersAlikeOnBothEngines(t *testing.T) {
 func TestRecordAnswersReadBackAlikeOnBothEngines(t *testing.T) {
 	read := map[string][]string{}
 	testdb.Each(t, func(t *testing.T, db *sqlstore.DB) {
-		a := newTestAPI(t, db)
-		d := &driver{t: t, api: a}
-		child := d.child(a.Root.ID)
-		a.Fund(t, child)
-		form := idOf(t, d.call(http.StatusCreated, http.MethodPost, "/v1/forms", map[string]any{
-			"name": "F", "questions": []map[string]any{
-				{"id": "n", "label": "N", "type": "number"},
-				{"id": "loc", "label": "Where", "type": "location"},
-				{"id": "t", "label": "T", "type": "text"},
-			}}, as(child)))
+		_, d, child, form := formWorld(t, db,
+			map[string]any{"id": "n", "label": "N", "type": "number"},
+			map[string]any{"id": "loc", "label": "Where", "type": "location"},
+			map[string]any{"id": "t", "label": "T", "type": "text"})
 		answers := `{"n": 1.50e3, "loc": {"lng": 2.50, "lat": -0.0, "accuracy": 1e1}, "t": "caf\u00e9 <b>\u2028"}`
 		rec := idOf(t, d.call(http.StatusCreated, http.MethodPost, "/v1/forms/"+form+"/records", `{"answers":`+answers+`}`, as(child)))
 		got := d.call(http.StatusOK, http.MethodGet, "/v1/forms/"+form+"/records/"+rec, nil, as(child))
