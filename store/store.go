@@ -536,6 +536,11 @@ type CreditTx interface {
 	// InsertLedgerEntries appends many entries in few statements, as
 	// InsertLedgerEntry would one by one.
 	InsertLedgerEntries(ctx context.Context, es []*canopy.LedgerEntry) error
+	// InsertNewLedgerEntries is InsertLedgerEntries for debits that may
+	// race a twin elsewhere: an entry whose usage account and idempotency
+	// key another entry holds is left out, not an error (PostgreSQL first
+	// waits for the twin's transaction to end), and its id is returned.
+	InsertNewLedgerEntries(ctx context.Context, es []*canopy.LedgerEntry) (taken []string, err error)
 	// LedgerEntriesByKeys finds the debits many retries would repeat, in
 	// no order; keys without one are left out.
 	LedgerEntriesByKeys(ctx context.Context, keys []LedgerKey) ([]*canopy.LedgerEntry, error)
