@@ -409,6 +409,12 @@ type OutboxTx interface {
 	ClaimOutbox(ctx context.Context, now, leaseUntil time.Time, limit int) ([]*canopy.OutboxMessage, error)
 	// MarkOutboxSent records delivery of the messages.
 	MarkOutboxSent(ctx context.Context, ids []string, at time.Time) error
+	// ReleaseOutbox gives back a claimed message its worker did not try
+	// (it is stopping): due at once, its attempt uncounted. attempts is
+	// the message's count as the claim returned it; ErrNotFound when the
+	// message is no longer pending under that claim (its lease ran out and
+	// another worker has it, say).
+	ReleaseOutbox(ctx context.Context, id string, attempts int) error
 	// MarkOutboxRetry schedules another attempt after a failure.
 	MarkOutboxRetry(ctx context.Context, id string, next time.Time, lastErr string) error
 	// MarkOutboxFailed gives up on a message; it is kept, with its error.
@@ -593,6 +599,8 @@ type SMSTx interface {
 	// not leased to another worker, until leaseUntil, counting an attempt
 	// for each. Concurrent claims never return the same message.
 	ClaimSMS(ctx context.Context, now, leaseUntil time.Time, limit int) ([]*canopy.SMSMessage, error)
+	// ReleaseSMS is ReleaseOutbox for the SMS outbox.
+	ReleaseSMS(ctx context.Context, id string, attempts int) error
 	// MarkSMSSent records delivery of a pending message.
 	MarkSMSSent(ctx context.Context, id, providerID string, at time.Time) error
 	// MarkSMSRetry schedules another attempt of a pending message.

@@ -89,6 +89,18 @@ func (f *flags) bool(name, envKey string, def bool, help string) *bool {
 	return f.fs.Bool(name, def, help+" ($"+envKey+")")
 }
 
+func (f *flags) float(name, envKey string, def float64, help string) *float64 {
+	if v := f.env(envKey); v != "" {
+		n, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			f.errs = append(f.errs, fmt.Errorf("$%s: %q is not a number", envKey, v))
+		} else {
+			def = n
+		}
+	}
+	return f.fs.Float64(name, def, help+" ($"+envKey+")")
+}
+
 func (f *flags) duration(name, envKey string, def time.Duration, help string) *time.Duration {
 	if v := f.env(envKey); v != "" {
 		d, err := time.ParseDuration(v)
