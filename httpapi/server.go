@@ -11,7 +11,9 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -63,6 +65,26 @@ type Server struct {
 	reg     *prometheus.Registry
 	routes  []Route
 	limiter *ipLimiter // nil when public routes are not rate-limited
+
+	inFlight sync.Map // request id → InFlight
+}
+
+// InFlight is a request being served.
+type InFlight struct {
+	Method, Path, RequestID string
+	Since                   time.Time
+}
+
+// InFlight lists the requests being served now, oldest first: what a
+// shutdown that cannot wait any longer abandons.
+func (s *Server) InFlight() []InFlight {
+	var out []InFlight
+	s.inFlight.Range(func(_, v any) bool {
+		out = append(out, v.(InFlight))
+		return true
+	})
+	slices.SortFunc(out, func(a, b InFlight) int { return a.Since.Compare(b.Since) })
+	return out
 }
 
 // Route is one registered method and path pattern.
@@ -321,6 +343,9 @@ func (s *Server) instrument(pattern string, next http.Handler) http.Handler {
 	method, route, _ := strings.Cut(pattern, " ")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		rid := requestID(r.Context())
+		s.inFlight.Store(rid, InFlight{Method: r.Method, Path: r.URL.Path, RequestID: rid, Since: start})
+		defer s.inFlight.Delete(rid)
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
 		if sw.status == 0 {

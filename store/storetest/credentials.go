@@ -419,8 +419,12 @@ var queues = []struct {
 			}
 			return out, err
 		},
-		release: func(ctx context.Context, tx store.Tx, id string, attempts int) error { return tx.ReleaseOutbox(ctx, id, attempts) },
-		sent:    func(ctx context.Context, tx store.Tx, id string) error { return tx.MarkOutboxSent(ctx, []string{id}, at(200)) },
+		release: func(ctx context.Context, tx store.Tx, id string, attempts int) error {
+			return tx.ReleaseOutbox(ctx, id, attempts)
+		},
+		sent: func(ctx context.Context, tx store.Tx, id string) error {
+			return tx.MarkOutboxSent(ctx, []string{id}, at(200))
+		},
 	},
 	{
 		name: "sms",
@@ -441,7 +445,11 @@ var queues = []struct {
 			}
 			return out, err
 		},
-		release: func(ctx context.Context, tx store.Tx, id string, attempts int) error { return tx.ReleaseSMS(ctx, id, attempts) },
-		sent:    func(ctx context.Context, tx store.Tx, id string) error { return tx.MarkSMSSent(ctx, id, "SM1", at(200)) },
+		release: func(ctx context.Context, tx store.Tx, id string, attempts int) error {
+			return tx.ReleaseSMS(ctx, id, attempts)
+		},
+		sent: func(ctx context.Context, tx store.Tx, id string) error {
+			return tx.MarkSMSSent(ctx, id, "SM1", at(200))
+		},
 	},
 }
