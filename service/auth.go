@@ -81,19 +81,15 @@ func (s *Service) Act(ctx context.Context, p Principal, customerID string) (Acti
 }
 
 // account returns an account's path and status, from the cache when fresh.
+// A miss reads one statement on its own: call it only while holding no
+// transaction (see within).
 func (s *Service) account(ctx context.Context, id string) (cachedAccount, error) {
-	return s.accountIn(ctx, nil, id)
-}
-
-// accountIn is account for a caller that may hold a transaction: a cache
-// miss reads in tx (see within).
-func (s *Service) accountIn(ctx context.Context, tx store.Tx, id string) (cachedAccount, error) {
 	if a, ok := s.cache.account(id); ok {
 		return a, nil
 	}
 	var a cachedAccount
 	gen := s.cache.generation()
-	err := s.within(ctx, tx, func(tx store.Tx) error {
+	err := s.within(ctx, nil, func(tx store.Tx) error {
 		acc, err := tx.GetAccount(ctx, id)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil
