@@ -128,7 +128,7 @@ func (w *jsonWalker) value(path string) bool {
 			if w.i >= len(w.b) || w.b[w.i] != '"' {
 				return false
 			}
-			key, ok := w.str(path)
+			key, ok := w.str(path, true)
 			if !ok {
 				return false
 			}
@@ -178,7 +178,7 @@ func (w *jsonWalker) value(path string) bool {
 			return false
 		}
 	case '"':
-		_, ok := w.str(path)
+		_, ok := w.str(path, false)
 		return ok
 	default: // a number, true, false or null: no text in it
 		for w.i < len(w.b) && !strings.ContainsRune(",]} \t\n\r", rune(w.b[w.i])) {
@@ -189,17 +189,23 @@ func (w *jsonWalker) value(path string) bool {
 }
 
 // str reads the string at w.i (an opening quote), decoding its escapes,
-// and checks it as text; a problem is reported against path. It returns
-// the decoded string.
-func (w *jsonWalker) str(path string) (string, bool) {
+// and checks it as text; a problem is reported against path. With keep
+// (object keys, which name paths) it returns the decoded string; values
+// are only checked, not copied.
+func (w *jsonWalker) str(path string, keep bool) (string, bool) {
 	w.i++ // the opening quote
-	var sb strings.Builder
+	var out []byte
+	add := func(b ...byte) {
+		if keep {
+			out = append(out, b...)
+		}
+	}
 	for w.i < len(w.b) {
 		c := w.b[w.i]
 		switch {
 		case c == '"':
 			w.i++
-			return sb.String(), true
+			return string(out), true
 		case c == '\\':
 			if w.i+1 >= len(w.b) {
 				return "", false
@@ -208,17 +214,17 @@ func (w *jsonWalker) str(path string) (string, bool) {
 			w.i += 2
 			switch e {
 			case '"', '\\', '/':
-				sb.WriteByte(e)
+				add(e)
 			case 'b':
-				sb.WriteByte('\b')
+				add('\b')
 			case 'f':
-				sb.WriteByte('\f')
+				add('\f')
 			case 'n':
-				sb.WriteByte('\n')
+				add('\n')
 			case 'r':
-				sb.WriteByte('\r')
+				add('\r')
 			case 't':
-				sb.WriteByte('\t')
+				add('\t')
 			case 'u':
 				r, ok := w.hex4()
 				if !ok {
@@ -241,9 +247,9 @@ func (w *jsonWalker) str(path string) (string, bool) {
 						w.fail(path, fmt.Sprintf("must not contain a lone UTF-16 surrogate (\\u%04x without its pair)", r))
 						return "", false
 					}
-					sb.WriteRune(pair)
+					add(utf8.AppendRune(nil, pair)...)
 				default:
-					sb.WriteRune(r)
+					add(utf8.AppendRune(nil, r)...)
 				}
 			default:
 				return "", false
@@ -251,7 +257,7 @@ func (w *jsonWalker) str(path string) (string, bool) {
 		case c < 0x20:
 			return "", false // not JSON; the decoder says so
 		case c < utf8.RuneSelf:
-			sb.WriteByte(c)
+			add(c)
 			w.i++
 		default:
 			r, n := utf8.DecodeRune(w.b[w.i:])
@@ -259,7 +265,7 @@ func (w *jsonWalker) str(path string) (string, bool) {
 				w.fail(path, fmt.Sprintf("must be valid UTF-8 text (byte 0x%02x is not)", c))
 				return "", false
 			}
-			sb.Write(w.b[w.i : w.i+n])
+			add(w.b[w.i : w.i+n]...)
 			w.i += n
 		}
 	}
