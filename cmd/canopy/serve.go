@@ -170,13 +170,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}{{"email", workerDone, worker.Holding}, {"SMS", smsDone, smsWorker.Holding}} {
 		select {
 		case <-wk.done:
-			continue
-		default:
+		case <-sctx.Done():
 		}
-		select {
+		select { // done counts, even when the deadline came at the same moment
 		case <-wk.done:
 			continue
-		case <-sctx.Done():
+		default:
 		}
 		if held := wk.holding(); len(held) > 0 {
 			log.Warn("shutdown abandons "+wk.what+" messages being sent; they are sent again once their lease ends",
