@@ -194,6 +194,16 @@ var validBodies = map[string]any{
 	"POST /v1/usage":                                          map[string]any{"type": "upload", "quantity": 1},
 }
 
+// publicBodies are requests the public routes accept as far as reading
+// the database.
+var publicBodies = map[string]any{
+	"POST /v1/auth/login":          map[string]any{"login": "anyone", "password": "anything"},
+	"POST /v1/auth/set-password":   map[string]any{"token": "cnt_any", "password": "violet tractor hums quietly 4821"},
+	"POST /v1/auth/password-reset": map[string]any{"email": "anyone@example.com"},
+	"POST /v1/auth/confirm-email":  map[string]any{"token": "cnt_any"},
+	"POST /v1/signup":              map[string]any{"accountName": "Anyone", "email": "anyone@example.com"},
+}
+
 // TestContractDrivesEveryRoute calls every route through the harness, so
 // that checkContract sees real answers, and then requires that every
 // status the document declares was answered at least once.
@@ -990,6 +1000,25 @@ func TestContractDrivesEveryRoute(t *testing.T) {
 
 	// 429 email-quota: a server whose plans allow one email a day.
 	d.driveEmailQuota()
+
+	// 503 busy: a server none of whose database connections comes free in
+	// time. Every operation that reads or writes answers it, with
+	// Retry-After, instead of waiting.
+	busy503 := &driver{t: t, api: busyAPI(t)}
+	validBodies["POST /v1/accounts/{id}/move"] = map[string]any{"parentId": busy503.api.Root.ID}
+	for _, r := range busy503.api.srv.Routes() {
+		if !strings.HasPrefix(r.Path, "/v1/") {
+			continue
+		}
+		body := validBodies[r.Method+" "+r.Path]
+		if r.Public {
+			body = publicBodies[r.Method+" "+r.Path]
+		}
+		res := busy503.call(503, r.Method, fill(r.Path, busy503.api.Root.ID), body)
+		if got := res.Header.Get("Retry-After"); got != "1" {
+			t.Errorf("%s %s busy: Retry-After %q, want 1", r.Method, r.Path, got)
+		}
+	}
 
 	// 403 signup-disabled: a server whose operator turned sign-up off.
 	off := &driver{t: t, api: newTestAPI(t, testdb.SQLite(t), testfactory.Options{SignupDisabled: true})}

@@ -347,6 +347,45 @@ func (s *Service) OutboxSent(ctx context.Context, ids []string) error {
 	return s.store.Write(ctx, func(tx store.Tx) error { return tx.MarkOutboxSent(ctx, ids, s.now()) })
 }
 
+// Claimed is a message a worker holds: its id and its attempts as the
+// claim counted them.
+type Claimed struct {
+	ID       string
+	Attempts int
+}
+
+// ReleaseOutbox gives back emails a stopping worker claimed and did not
+// try: due again at once for any worker, their attempts uncounted. It
+// returns how many it released; one whose lease already passed to
+// another worker is left to it.
+func (s *Service) ReleaseOutbox(ctx context.Context, msgs []Claimed) (int, error) {
+	return s.release(ctx, msgs, store.Tx.ReleaseOutbox)
+}
+
+// ReleaseSMS is ReleaseOutbox for text messages.
+func (s *Service) ReleaseSMS(ctx context.Context, msgs []Claimed) (int, error) {
+	return s.release(ctx, msgs, store.Tx.ReleaseSMS)
+}
+
+func (s *Service) release(ctx context.Context, msgs []Claimed, release func(store.Tx, context.Context, string, int) error) (int, error) {
+	n := 0
+	err := s.store.Write(ctx, func(tx store.Tx) error {
+		n = 0
+		for _, m := range msgs {
+			err := release(tx, ctx, m.ID, m.Attempts)
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	return n, err
+}
+
 // OutboxFailed records a failed attempt: the message is retried after an
 // exponential backoff with jitter, or marked failed — kept, with the last
 // error — once it has used its attempts or when the failure is permanent.

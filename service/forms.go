@@ -636,7 +636,7 @@ func (l *lister) views(forms []*canopy.Form) ([]*FormView, error) {
 	if err != nil {
 		return nil, err
 	}
-	roles, err := l.s.linkRoles(l.ctx, linkIDs)
+	roles, err := l.s.linkRoles(l.ctx, l.tx, linkIDs)
 	if err != nil {
 		return nil, err
 	}

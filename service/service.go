@@ -601,6 +601,18 @@ func (s *Service) read(ctx context.Context, fn func(tx store.Tx) error) error {
 	return s.store.Read(ctx, fn)
 }
 
+// within runs fn in tx when the caller holds a transaction, else in a
+// read of one statement's snapshot of its own. Helpers that fill a cache
+// take the caller's tx this way: a goroutine that holds one pooled
+// connection must never wait for a second, or a pool whose every
+// connection is held by such callers deadlocks (STYLE habit 2).
+func (s *Service) within(ctx context.Context, tx store.Tx, fn func(tx store.Tx) error) error {
+	if tx != nil {
+		return fn(tx)
+	}
+	return s.store.ReadOne(ctx, fn)
+}
+
 // visibleIn loads an account the caller acts on within a read (rule 2,
 // docs/rules.md): the account's freshly read path and links must let the
 // credential act as the acting account and the acting account act on it.
