@@ -22,7 +22,7 @@ var (
 		"forms.questions", "outbox.data",
 	}
 	Int32Columns = []string{
-		"account_workflows.position", "accounts.depth", "forms.version", "idempotency_keys.status_code",
+		"account_workflows.position", "accounts.depth", "email_counts.sent", "forms.version", "idempotency_keys.status_code",
 		"login_attempts.failures", "outbox.attempts", "records.version", "sms_outbox.attempts", "tree_lock.id",
 	}
 )
