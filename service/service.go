@@ -69,6 +69,18 @@ type Config struct {
 	// told that credits run low, once per crossing (default 2000, 1000,
 	// 500, 0).
 	LowBalanceThresholds []int64
+	// Webhooks: WebhookAllowLocal lets endpoints use http and private or
+	// loopback addresses (development only); a failed delivery is tried
+	// again after WebhookBackoff, doubling with jitter up to
+	// WebhookMaxBackoff, for WebhookRetryFor after it was made; an endpoint
+	// that failed every delivery for WebhookDisableAfter is disabled; a
+	// worker's claim on a delivery lasts WebhookLease.
+	WebhookAllowLocal   bool
+	WebhookBackoff      time.Duration
+	WebhookMaxBackoff   time.Duration
+	WebhookRetryFor     time.Duration
+	WebhookDisableAfter time.Duration
+	WebhookLease        time.Duration
 	// Clock and IDs are injected so tests control time and ids.
 	Clock  func() time.Time
 	IDs    *canopy.IDs
@@ -128,6 +140,7 @@ func New(st store.Store, cfg Config) *Service {
 	setDefault(&cfg.OutboxBackoff, 30*time.Second)
 	setDefault(&cfg.OutboxMaxBackoff, time.Hour)
 	setDefault(&cfg.OutboxLease, 2*time.Minute)
+	webhookDefaults(&cfg)
 	if len(cfg.InvitePlans) == 0 {
 		cfg.InvitePlans = []canopy.Plan{canopy.PlanEnterprise}
 	}
@@ -366,6 +379,8 @@ type op struct {
 	acting *canopy.Account
 	now    time.Time
 	events []*canopy.AuditEvent
+	// emitted are events no audit event records (see emit).
+	emitted []*canopy.Event
 	// invalidateAuth clears the auth cache after commit: set by changes to
 	// the tree, to account status, to keys and to who may see a form.
 	invalidateAuth bool
@@ -515,10 +530,8 @@ func runWrite[T any](ctx context.Context, s *Service, c Caller, opts writeOpts, 
 		if err != nil {
 			return err
 		}
-		for _, e := range o.events {
-			if err := tx.InsertAuditEvent(ctx, e); err != nil {
-				return err
-			}
+		if err := o.flush(); err != nil {
+			return err
 		}
 		if idem != nil {
 			stored := any(result)

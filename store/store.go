@@ -152,6 +152,8 @@ type Tx interface {
 	SMSTx
 	SettingTx
 	ConsentTx
+	EventTx
+	WebhookTx
 }
 
 // FormCursor is a position in a form listing, which runs in (owner path,
