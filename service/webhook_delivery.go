@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
 	"strings"
 	"time"
 
@@ -356,12 +355,7 @@ type webhookDisabledData struct {
 // attempt: WebhookBackoff doubling up to WebhookMaxBackoff, each between
 // half and all of it, so that deliveries failing together spread out.
 func (s *Service) webhookDelay(attempts int) time.Duration {
-	d := s.cfg.WebhookBackoff
-	for i := 1; i < attempts && d < s.cfg.WebhookMaxBackoff; i++ {
-		d *= 2
-	}
-	d = min(d, s.cfg.WebhookMaxBackoff)
-	return d/2 + rand.N(d/2+1)
+	return backoff(s.cfg.WebhookBackoff, s.cfg.WebhookMaxBackoff, attempts)
 }
 
 // storable cuts s to at most n bytes of text both engines keep: valid

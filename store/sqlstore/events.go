@@ -47,12 +47,7 @@ func (t *tx) InsertEvents(ctx context.Context, es ...*canopy.Event) error {
 }
 
 func (t *tx) ListEvents(ctx context.Context, f store.EventFilter) ([]*canopy.Event, error) {
-	q := `SELECT ` + prefixed("e.", eventCols) + ` FROM events e JOIN accounts a ON a.id = e.account_id
-		WHERE a.path >= ? AND a.path < ?`
-	args := []any{string(f.Subtree), string(f.Subtree.SubtreeEnd())}
-	cond, except := outside("a.path", f.Except)
-	q += cond
-	args = append(args, except...)
+	q, args := inSubtree(`SELECT `+prefixed("e.", eventCols)+` FROM events e`, f.Subtree, f.Except)
 	var types []string
 	for _, ty := range f.Types.Types {
 		types = append(types, `e.type = ?`)
