@@ -52,6 +52,11 @@ type Data struct {
 	CreditType string
 	Threshold  int64
 	Balance    int64
+
+	// Disabled webhook endpoints: the URL, and since when every delivery
+	// to it failed.
+	WebhookURL   string
+	FailingSince time.Time
 }
 
 // Template names. They match the outbox rows' template column.
@@ -71,6 +76,7 @@ const (
 	TemplateInvitationExpired   = "invitation-expired"   // to the umbrella's admins: the invitation to <OtherAccountName> expired unanswered; you can send a new one
 	TemplateSignupAttempt       = "signup-attempt"       // to an existing user: someone tried to sign up with your address; if it was you, sign in or reset your password (Link = password-reset page); if not, ignore it — no account was created
 	TemplateLowBalance          = "low-balance"          // to a payer's admins: its <CreditType> balance fell to <Balance>, at or below <Threshold>; usage it pays for (its own and its sub-accounts') stops at 0; buy or ask for more credits
+	TemplateWebhookDisabled     = "webhook-disabled"     // to an account's admins: the webhook endpoint <WebhookURL> failed every delivery since <FailingSince> and was disabled; fix it and enable it again (Link = the console)
 )
 
 // templateNames lists every email LoadTemplates loads.
@@ -78,7 +84,7 @@ var templateNames = []string{
 	TemplateWelcome, TemplateUserInvitation, TemplatePasswordReset, TemplateEmailChange, TemplateEmailChangeNotice,
 	TemplateInvitation, TemplateInvitationAccepted, TemplateInvitationDeclined,
 	TemplateInvitationCancelled, TemplateInvitationExpired, TemplateSignupAttempt,
-	TemplateLowBalance,
+	TemplateLowBalance, TemplateWebhookDisabled,
 }
 
 // htmlLayout is the file every HTML email is parsed together with. It can be
@@ -251,7 +257,7 @@ func (d Data) normalized() Data {
 	d.Brand = d.Brand.normalized()
 	for _, f := range []*string{
 		&d.AccountName, &d.ParentAccountName, &d.UserName, &d.Email, &d.Username, &d.Role, &d.Link,
-		&d.OtherAccountName, &d.DeclineLink, &d.ActingUserName, &d.NewEmail,
+		&d.OtherAccountName, &d.DeclineLink, &d.ActingUserName, &d.NewEmail, &d.WebhookURL,
 	} {
 		*f = singleLine(*f)
 	}
@@ -303,6 +309,8 @@ func sampleData() []Data {
 		DeclineLink:       "https://example.com/invitations/sample/decline",
 		ActingUserName:    "Uma",
 		NewEmail:          "sam.new@example.com",
+		WebhookURL:        "https://hooks.example.com/canopy",
+		FailingSince:      time.Date(2030, 1, 1, 3, 4, 0, 0, time.UTC),
 	}
 	signIn := full
 	signIn.SignIn = true

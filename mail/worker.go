@@ -223,6 +223,8 @@ func (w *Worker) render(c *service.EmailContent) (*Message, error) {
 		CreditType:        c.CreditType,
 		Threshold:         c.Threshold,
 		Balance:           c.Balance,
+		WebhookURL:        c.WebhookURL,
+		FailingSince:      c.FailingSince,
 	}
 	subject, text, html, err := w.tpl.Render(c.Outbox.Template, d)
 	if err != nil {

@@ -55,6 +55,9 @@ type EmailContent struct {
 	CreditType string
 	Threshold  int64
 	Balance    int64
+	// For disabled webhook endpoints.
+	WebhookURL   string
+	FailingSince time.Time
 }
 
 // PermanentError marks a message that can never be delivered (its user
@@ -168,6 +171,15 @@ func (s *Service) prepareEmail(ctx context.Context, tx store.Tx, m *canopy.Outbo
 		c.CreditType, c.Threshold, c.Balance = string(d.Type), d.Threshold, d.Balance
 		c.Brand, err = effectiveBrand(ctx, tx, acc)
 		// The payer's console: its admins sign in there to see balances.
+		c.Link = s.cfg.PublicURL + canopy.ConsolePage(acc.ID)
+		return c, err
+	case canopy.TemplateWebhookDisabled:
+		var d webhookDisabledData
+		if err := json.Unmarshal(m.Data, &d); err != nil {
+			return nil, &PermanentError{Reason: "a webhook notice without its endpoint: " + err.Error()}
+		}
+		c.WebhookURL, c.FailingSince = d.URL, d.FailingSince
+		c.Brand, err = effectiveBrand(ctx, tx, acc)
 		c.Link = s.cfg.PublicURL + canopy.ConsolePage(acc.ID)
 		return c, err
 	case canopy.TemplateSignupAttempt:

@@ -249,16 +249,16 @@ func (s *Service) DeleteWebhookEndpoint(ctx context.Context, c Caller, id string
 }
 
 // RotateWebhookSecret gives an endpoint a new signing secret. The old one
-// keeps signing beside it for overlap (nil: DefaultSecretOverlap; 0: not
-// at all), so the receiver can take the new one without missing a
+// keeps signing beside it for overlapSeconds (nil: DefaultSecretOverlap;
+// 0: not at all), so the receiver can take the new one without missing a
 // delivery; a secret rotated before is then forgotten.
-func (s *Service) RotateWebhookSecret(ctx context.Context, c Caller, id string, overlap *time.Duration) (*CreatedWebhookEndpoint, error) {
+func (s *Service) RotateWebhookSecret(ctx context.Context, c Caller, id string, overlapSeconds *int64) (*CreatedWebhookEndpoint, error) {
 	keep := DefaultSecretOverlap
-	if overlap != nil {
-		keep = *overlap
-	}
-	if keep < 0 || keep > MaxSecretOverlap {
-		return nil, canopy.InvalidField("overlapSeconds", "out-of-range", "must be from 0 to %d seconds", int(MaxSecretOverlap.Seconds()))
+	if overlapSeconds != nil {
+		if *overlapSeconds < 0 || *overlapSeconds > int64(MaxSecretOverlap/time.Second) {
+			return nil, canopy.InvalidField("overlapSeconds", "out-of-range", "must be from 0 to %d seconds", int64(MaxSecretOverlap/time.Second))
+		}
+		keep = time.Duration(*overlapSeconds) * time.Second
 	}
 	secret, err := canopy.NewWebhookSecret()
 	if err != nil {
