@@ -44,6 +44,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Credits", testCredits},
 		{"CreditBatches", testCreditBatches},
 		{"Consent", testConsent},
+		{"Events", testEvents},
+		{"Webhooks", testWebhooks},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
