@@ -116,7 +116,7 @@ func (s *Service) deliveriesOf(ctx context.Context, tx store.Tx, pending []store
 	for _, p := range pending {
 		for _, holder := range p.Path.IDs() {
 			for _, e := range byAccount[holder] {
-				if e.CreatedAt.After(p.Event.OccurredAt) || !canopy.MatchesEventType(e.EventTypes, p.Event.Type) ||
+				if !madeAfter(p.Event.ID, e.ID) || !canopy.MatchesEventType(e.EventTypes, p.Event.Type) ||
 					canopy.ReachOf(holder, p.Path, boundary) != canopy.ReachAct {
 					continue
 				}
@@ -128,6 +128,16 @@ func (s *Service) deliveriesOf(ctx context.Context, tx store.Tx, pending []store
 		}
 	}
 	return out, nil
+}
+
+// madeAfter reports whether the event was made after the endpoint: an
+// endpoint gets the events that happen once it exists. Both ids are ULIDs
+// from the clock, so they compare in time (and, made by one process in
+// one millisecond, in the order they were made).
+func madeAfter(eventID, endpointID string) bool {
+	_, ev, _ := strings.Cut(eventID, "_")
+	_, ep, _ := strings.Cut(endpointID, "_")
+	return ev > ep
 }
 
 // chunks yields xs in pieces of at most n.
