@@ -15,3 +15,7 @@ func (s *Service) HoldDebits() (queued func() int, release func()) {
 	}
 	return queued, func() { go b.drain() }
 }
+
+// SetEventsOff stops (or resumes) writing events, for a benchmark that
+// measures what they cost.
+func (s *Service) SetEventsOff(off bool) { s.eventsOff = off }

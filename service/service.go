@@ -103,6 +103,9 @@ type Service struct {
 	debits *debitBatcher
 	// secrets holds the key that signs list cursors (LoadSecrets).
 	secrets atomic.Pointer[[]byte]
+	// eventsOff leaves events unwritten, so that a benchmark can measure
+	// what writing them costs in the same run (export_test.go).
+	eventsOff bool
 }
 
 // New returns a service over st.
