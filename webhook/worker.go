@@ -23,8 +23,10 @@ type WorkerConfig struct {
 	// Poll is how long the worker waits when nothing is due (default
 	// 500 ms).
 	Poll time.Duration
-	// SendTimeout bounds one round of posting, which also lets posts in
-	// flight finish after shutdown begins (default 30 s).
+	// SendTimeout is how long a round starts posts (default 30 s): those
+	// it did not start by then are given back for the next round. A post
+	// started may take the client's timeout more, also after shutdown
+	// begins, so a claim's lease must outlast both.
 	SendTimeout time.Duration
 	// Clock tells the time deliveries are signed at; time.Now when nil.
 	Clock func() time.Time
@@ -121,8 +123,11 @@ func (w *Worker) Round(ctx context.Context) (Result, error) {
 		w.holding.Add(s.Delivery.ID)
 	}
 	// From here on what is posted or given back is recorded even if ctx
-	// ends: the deliveries are claimed.
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.SendTimeout)
+	// ends: the deliveries are claimed. Posts start until the round's
+	// deadline, and each may then take the client's timeout.
+	starting, stopStarting := context.WithTimeout(ctx, w.cfg.SendTimeout)
+	defer stopStarting()
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.SendTimeout+w.client.cfg.Timeout+10*time.Second)
 	defer cancel()
 	rec := delivery.NewBatcher(rctx, w.svc.RecordWebhookResults)
 
@@ -135,11 +140,15 @@ func (w *Worker) Round(ctx context.Context) (Result, error) {
 		slots    = make(chan struct{}, w.cfg.Concurrency)
 	)
 	for _, s := range sends {
+		started := false
 		select {
 		case slots <- struct{}{}:
-		case <-ctx.Done():
+			if started = starting.Err() == nil; !started {
+				<-slots
+			}
+		case <-starting.Done():
 		}
-		if ctx.Err() != nil {
+		if !started {
 			untried = append(untried, service.Claimed{ID: s.Delivery.ID, Attempts: s.Delivery.Attempts})
 			continue
 		}

@@ -34,6 +34,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	svcFlags := addServiceFlags(f)
 	mf := addMailFlags(f)
 	sf := addSMSFlags(f)
+	wf := addWebhookFlags(f)
 	maxBody := f.int("max-body-bytes", "CANOPY_MAX_BODY_BYTES", httpapi.DefaultMaxBodyBytes, "largest request body accepted (413 above)")
 	limits := addPublicLimitFlags(f)
 	rootName := f.string("root-name", "CANOPY_ROOT_NAME", "Platform", "name of the platform root account, used on first start")
@@ -57,6 +58,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	ids := canopy.NewIDs(nil, nil)
 	cfg, err := svcFlags.config(*addr, ids, log)
 	if err != nil {
+		return err
+	}
+	if err := wf.apply(&cfg, log); err != nil {
 		return err
 	}
 
@@ -86,6 +90,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	hookWorker := wf.worker(svc, log)
 	secret, created, err := svc.Bootstrap(ctx, *rootName, rootKey)
 	if err != nil {
 		return err
@@ -133,7 +138,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		n, err := svc.ExpireInvitations(ctx)
 		return int64(n), err
 	})
-	workerDone, smsDone := make(chan struct{}), make(chan struct{})
+	go wf.prune(ctx, svc, log)
+	workerDone, smsDone, hooksDone := make(chan struct{}), make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(workerDone)
 		worker.Run(ctx)
@@ -141,6 +147,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	go func() {
 		defer close(smsDone)
 		smsWorker.Run(ctx)
+	}()
+	go func() {
+		defer close(hooksDone)
+		hookWorker.Run(ctx)
 	}()
 	if st.engine == "postgres" {
 		// Replicas tell each other about key revocations and tree changes,
@@ -181,7 +191,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		what    string
 		done    chan struct{}
 		holding func() []string
-	}{{"email", workerDone, worker.Holding}, {"SMS", smsDone, smsWorker.Holding}} {
+	}{{"email", workerDone, worker.Holding}, {"SMS", smsDone, smsWorker.Holding}, {"webhook", hooksDone, hookWorker.Holding}} {
 		select {
 		case <-wk.done:
 		case <-sctx.Done():
