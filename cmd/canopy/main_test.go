@@ -114,6 +114,9 @@ func (s *server) call(t *testing.T, key, as, method, path string, body any) (int
 	req, err := http.NewRequest(method, "http://"+s.addr+path, rd)
 	require.NoError(t, err)
 	req.Header.Set("Authorization", "Bearer "+key)
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if as != "" {
 		req.Header.Set("X-Customer-Id", as)
 	}
