@@ -934,13 +934,13 @@ func TestContractDrivesEveryRoute(t *testing.T) {
 	d.call(ok, get, "/v1/audit-events", nil, as(acme))
 	d.call(400, get, "/v1/audit-events?cursor=nonsense", nil)
 
-	// Forms, records, shares and the dashboard (DESIGN rules 5-7).
+	// Forms, records, shares and the dashboard (rules 5-7, docs/rules.md).
 	d.driveForms(c, closed)
 
-	// Credits: grants, transfers, caps, usage and the ledger (DESIGN rule 8).
+	// Credits: grants, transfers, caps, usage and the ledger (rule 8, docs/rules.md).
 	d.driveCredits(c, closed)
 
-	// SMS sharing: paid per message by the payer (DESIGN rule 8).
+	// SMS sharing: paid per message by the payer (rule 8, docs/rules.md).
 	d.driveSMS(c, closed)
 
 	// Every authenticated route: 401 without a key, 404 acting as an

@@ -31,7 +31,7 @@ func encode(v any) ([]byte, error) {
 }
 
 // withRequestID renders a write's result as an object whose first member
-// is the request id (DESIGN: JSON bodies of writes carry requestId).
+// is the request id (docs/rules.md: JSON bodies of writes carry requestId).
 func withRequestID(v any, rid string) ([]byte, error) {
 	b, err := encode(v)
 	if err != nil {

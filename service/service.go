@@ -421,7 +421,7 @@ func (o *op) open(id string) (*canopy.Account, error) {
 // write runs fn as one transaction acting as c.Acting. Before fn runs it
 // re-reads the acting account and refuses the write when the account has
 // left the credential's subtree, or when it or an ancestor is suspended or
-// closed (DESIGN rules 2 and 9).
+// closed (rules 2 and 9, docs/rules.md).
 func write[T any](ctx context.Context, s *Service, c Caller, fn func(o *op) (T, error)) (T, error) {
 	return runWrite(ctx, s, c, writeOpts{}, fn)
 }
