@@ -433,16 +433,12 @@ func writeTree[T any](ctx context.Context, s *Service, c Caller, fn func(o *op) 
 	return runWrite(ctx, s, c, writeOpts{lockTree: true}, fn)
 }
 
-// writeSelf is write for self-service changes that a member may make too
-// (fn then checks that the member changes only itself).
-func writeSelf[T any](ctx context.Context, s *Service, c Caller, fn func(o *op) (T, error)) (T, error) {
-	return runWrite(ctx, s, c, writeOpts{members: true}, fn)
-}
-
-// writeWork is write for the account's everyday work — making forms and
-// collecting data — which members do as much as admins; the account's role
-// on the form decides what it may do. What other accounts get to see
-// (shares, examples) and deleting a form stay with admins and API keys.
+// writeWork is write for what members may do as much as admins: the
+// account's everyday work — making forms and collecting data, where the
+// account's role on the form decides — and changes to one's own profile
+// (fn then checks that a member changes only itself). What other accounts
+// get to see (shares, examples) and deleting a form stay with admins and
+// API keys.
 func writeWork[T any](ctx context.Context, s *Service, c Caller, fn func(o *op) (T, error)) (T, error) {
 	return runWrite(ctx, s, c, writeOpts{members: true}, fn)
 }

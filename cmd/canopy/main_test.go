@@ -253,7 +253,27 @@ func TestCommands(t *testing.T) {
 			require.ErrorContains(t, err, "--email-quota", bad)
 		}
 	})
-	t.Run("migrate applies, then reports up to date and status", func(t *testing.T) {
+	t.Run("a subcommand's --help shows only its own flags", func(t *testing.T) {
+		for _, args := range [][]string{{"credits", "verify"}, {"outbox", "list"}, {"outbox", "show"}, {"outbox", "retry"}} {
+			_, errOut, err := runCmd(nil, append(args, "--help")...)
+			require.ErrorIs(t, err, errHelp())
+			require.Contains(t, errOut, "-database-url")
+			for _, other := range []string{"-smtp-url", "-login-lock-after", "-session-ttl", "-email-quota", "-addr"} {
+				require.NotContains(t, errOut, other, "%v --help", args)
+			}
+		}
+		_, errOut, _ := runCmd(nil, "outbox", "deliver", "--help")
+		require.Contains(t, errOut, "-smtp-url", "deliver sends email: it takes the mail flags")
+	})
+	t.Run("operator commands refuse a database that does not exist", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "nowhere.db")
+		for _, args := range [][]string{{"credits", "verify"}, {"outbox", "list"}} {
+			_, _, err := runCmd(nil, append(args, "--database-url", "sqlite:"+path)...)
+			require.ErrorContains(t, err, "no Canopy database at "+path)
+			require.NoFileExists(t, path, "and create no empty one")
+		}
+	})
+		t.Run("migrate applies, then reports up to date and status", func(t *testing.T) {
 		db := "sqlite:" + filepath.Join(t.TempDir(), "m.db")
 		out, _, err := runCmd(nil, "migrate", "--database-url", db)
 		require.NoError(t, err)

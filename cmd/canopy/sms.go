@@ -33,7 +33,7 @@ func runSMS(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err != nil {
 		return err
 	}
-	svc, closeDB, err := operate(ctx, db, svcFlags, *addr, log)
+	svc, closeDB, err := operate(ctx, db, &svcFlags, *addr, log)
 	if err != nil {
 		return err
 	}
