@@ -273,7 +273,7 @@ func TestCommands(t *testing.T) {
 			require.NoFileExists(t, path, "and create no empty one")
 		}
 	})
-		t.Run("migrate applies, then reports up to date and status", func(t *testing.T) {
+	t.Run("migrate applies, then reports up to date and status", func(t *testing.T) {
 		db := "sqlite:" + filepath.Join(t.TempDir(), "m.db")
 		out, _, err := runCmd(nil, "migrate", "--database-url", db)
 		require.NoError(t, err)

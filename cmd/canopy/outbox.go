@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/canopyhq/canopy/service"
 	"io"
 	"strings"
 	"text/tabwriter"
@@ -41,7 +42,7 @@ func runOutbox(ctx context.Context, args []string, getenv func(string) string, s
 	case "retry":
 		failed = f.fs.Bool("failed", false, "retry every failed message")
 	case "deliver":
-		addr = f.string("addr", "CANOPY_ADDR", "127.0.0.1:8080", "the service's address, for the default --public-url")
+		addr = f.string("addr", "CANOPY_ADDR", service.DefaultAddr, "the service's address, for the default --public-url")
 		sfl := addServiceFlags(f)
 		svcFlags, mf = &sfl, addMailFlags(f)
 	case "show":
