@@ -206,6 +206,10 @@ func (s *Service) ListEvents(ctx context.Context, c Caller, q EventQuery, pr Pag
 	return paginate(s, rows, pr.limit(), kind, func(e *canopy.Event) string { return e.ID }), nil
 }
 
+// DefaultEventRetention is how long events and webhook deliveries are
+// kept unless configured otherwise (canopy serve --event-retention).
+const DefaultEventRetention = 30 * 24 * time.Hour
+
 // PruneEvents deletes events, and webhook deliveries, older than age, a
 // batch at a time.
 func (s *Service) PruneEvents(ctx context.Context, age time.Duration) (int64, error) {

@@ -38,8 +38,8 @@ func (s *Service) CreateRecord(ctx context.Context, c Caller, formID string, in 
 			return nil, err
 		}
 		// Collecting a record costs one upload credit, drawn from the payer
-		// of the collecting account in this same transaction (DESIGN rule
-		// 8): without the credit there is no record.
+		// of the collecting account in this same transaction (rule 8,
+		// docs/rules.md): without the credit there is no record.
 		if _, _, err := o.charge(o.acting, Usage{Type: canopy.CreditUpload, Quantity: 1, Ref: "record:" + r.ID, Key: "record:" + r.ID}); err != nil {
 			return nil, err
 		}

@@ -27,15 +27,6 @@ import (
 // delivery comes after later events did. Receivers that need order sort by
 // the event's occurredAt and id.
 
-// webhookDefaults fills the webhook settings of cfg.
-func webhookDefaults(cfg *Config) {
-	setDefault(&cfg.WebhookBackoff, 10*time.Second)
-	setDefault(&cfg.WebhookMaxBackoff, 8*time.Hour)
-	setDefault(&cfg.WebhookRetryFor, 72*time.Hour)
-	setDefault(&cfg.WebhookDisableAfter, 5*24*time.Hour)
-	setDefault(&cfg.WebhookLease, time.Minute)
-}
-
 // FanOutEvents turns up to limit pending events into deliveries, one per
 // enabled endpoint that asked for the event's type and sees the account
 // it happened in as its own (the reach ListEvents uses: never through a

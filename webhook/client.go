@@ -27,13 +27,16 @@ import (
 // rebinds) to a private address is refused too.
 var ErrPrivateAddress = errors.New("refused: the endpoint's address is private, loopback or otherwise not public")
 
+// DefaultTimeout bounds one delivery unless configured otherwise.
+const DefaultTimeout = 15 * time.Second
+
 // ClientConfig tunes the HTTP client deliveries go out with.
 type ClientConfig struct {
 	// AllowLocal lets deliveries go to http URLs and to private and
 	// loopback addresses: for development only.
 	AllowLocal bool
 	// Timeout bounds one delivery, from connecting to reading the answer
-	// (default 15 s).
+	// (default DefaultTimeout).
 	Timeout time.Duration
 	// MaxConnsPerHost bounds the connections kept to one endpoint host.
 	MaxConnsPerHost int
@@ -50,7 +53,7 @@ type Client struct {
 // NewClient returns a client that refuses what cfg does not allow.
 func NewClient(cfg ClientConfig) *Client {
 	if cfg.Timeout <= 0 {
-		cfg.Timeout = 15 * time.Second
+		cfg.Timeout = DefaultTimeout
 	}
 	if cfg.MaxConnsPerHost <= 0 {
 		cfg.MaxConnsPerHost = 64

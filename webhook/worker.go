@@ -11,9 +11,14 @@ import (
 	"github.com/canopyhq/canopy/service"
 )
 
+// DefaultConcurrency is how many deliveries a worker posts at once unless
+// configured otherwise.
+const DefaultConcurrency = 32
+
 // WorkerConfig tunes delivery.
 type WorkerConfig struct {
-	// Concurrency is how many deliveries are posted at once (default 32).
+	// Concurrency is how many deliveries are posted at once (default
+	// DefaultConcurrency).
 	Concurrency int
 	// Batch is how many deliveries one round claims (default 256).
 	Batch int
@@ -47,7 +52,7 @@ type Worker struct {
 // NewWorker returns a worker posting with client.
 func NewWorker(svc *service.Service, client *Client, cfg WorkerConfig, log *slog.Logger) *Worker {
 	if cfg.Concurrency <= 0 {
-		cfg.Concurrency = 32
+		cfg.Concurrency = DefaultConcurrency
 	}
 	if cfg.Batch <= 0 {
 		cfg.Batch = 256

@@ -19,18 +19,19 @@ type webhookFlags struct {
 }
 
 func addWebhookFlags(f *flags) webhookFlags {
+	d := service.Defaults()
 	return webhookFlags{
 		allowLocal: f.bool("webhook-allow-local", "CANOPY_WEBHOOK_ALLOW_LOCAL", false,
 			"development only: let webhook endpoints be http URLs and private or loopback addresses (otherwise refused: https to public addresses only)"),
-		concurrency: f.int("webhook-concurrency", "CANOPY_WEBHOOK_CONCURRENCY", 32, "webhook deliveries posted at once"),
-		timeout:     f.duration("webhook-timeout", "CANOPY_WEBHOOK_TIMEOUT", 15*time.Second, "how long one webhook delivery may take, connecting to answer"),
-		retryFor: f.duration("webhook-retry-for", "CANOPY_WEBHOOK_RETRY_FOR", 72*time.Hour,
+		concurrency: f.int("webhook-concurrency", "CANOPY_WEBHOOK_CONCURRENCY", webhook.DefaultConcurrency, "webhook deliveries posted at once"),
+		timeout:     f.duration("webhook-timeout", "CANOPY_WEBHOOK_TIMEOUT", webhook.DefaultTimeout, "how long one webhook delivery may take, connecting to answer"),
+		retryFor: f.duration("webhook-retry-for", "CANOPY_WEBHOOK_RETRY_FOR", d.WebhookRetryFor,
 			"how long a webhook delivery is retried (exponential backoff with jitter, up to 8 h apart) before it is marked failed"),
-		disableAfter: f.duration("webhook-disable-after", "CANOPY_WEBHOOK_DISABLE_AFTER", 5*24*time.Hour,
+		disableAfter: f.duration("webhook-disable-after", "CANOPY_WEBHOOK_DISABLE_AFTER", d.WebhookDisableAfter,
 			"an endpoint that failed every delivery this long is disabled and its account's admins are emailed"),
-		lease: f.duration("webhook-lease", "CANOPY_WEBHOOK_LEASE", time.Minute,
+		lease: f.duration("webhook-lease", "CANOPY_WEBHOOK_LEASE", d.WebhookLease,
 			"how long a worker's claim on a webhook delivery lasts before another may post it (a crashed worker's are posted again after it)"),
-		retention: f.duration("event-retention", "CANOPY_EVENT_RETENTION", 30*24*time.Hour,
+		retention: f.duration("event-retention", "CANOPY_EVENT_RETENTION", service.DefaultEventRetention,
 			"how long events (GET /v1/events) and webhook deliveries are kept (0: for ever)"),
 	}
 }
