@@ -262,3 +262,22 @@ func (s *Service) noticeLimitReached(ctx context.Context, tx store.Tx, now time.
 	}
 	return s.emitCreditsEvent(ctx, tx, now, l.AccountID, canopy.EventCreditsLimitReached, data)
 }
+
+// smsEventData is an sms.sent or sms.failed event's data: which message of
+// which sharing, and for a failure why (its credit was refunded).
+type smsEventData struct {
+	MessageID string `json:"messageId"`
+	BatchID   string `json:"batchId"`
+	FormID    string `json:"formId"`
+	Error     string `json:"error,omitempty"`
+}
+
+// emitSMSEvent records what became of a shared text, in the account that
+// shared it, written with its delivery's outcome.
+func (s *Service) emitSMSEvent(ctx context.Context, tx store.Tx, m *canopy.SMSMessage, typ, lastErr string) error {
+	if s.eventsOff {
+		return nil
+	}
+	return tx.InsertEvents(ctx, s.newEvent(s.now(), "", canopy.Actor{Type: "system", ID: "sms"}, m.AccountID, typ, "sms", m.ID,
+		smsEventData{MessageID: m.ID, BatchID: m.BatchID, FormID: m.FormID, Error: lastErr}))
+}

@@ -257,3 +257,28 @@ func calls_(call *ast.CallExpr, name string) bool {
 	}
 	return false
 }
+
+// TestEveryEventTypeIsMade: each type canopy.EventTypes lists (and the
+// API document offers) is named by the service's source, as an audit
+// action's event or an event of its own; a type nothing makes would be one
+// an integration waits for in vain.
+func TestEveryEventTypeIsMade(t *testing.T) {
+	src := parseDir(t, ".", func(name string) bool { return !strings.HasSuffix(name, "_test.go") })
+	consts := stringConsts(parseDir(t, "..", func(name string) bool { return !strings.HasSuffix(name, "_test.go") }))
+	named := map[string]bool{}
+	for _, f := range src.files {
+		ast.Inspect(f, func(n ast.Node) bool {
+			if sel, ok := n.(*ast.SelectorExpr); ok {
+				if x, ok := sel.X.(*ast.Ident); ok && x.Name == "canopy" && strings.HasPrefix(sel.Sel.Name, "Event") {
+					named[consts[sel.Sel.Name]] = true
+				}
+			}
+			return true
+		})
+	}
+	for _, typ := range canopy.EventTypes {
+		if !named[typ] {
+			t.Errorf("event type %q is listed but nothing in the service makes it", typ)
+		}
+	}
+}
