@@ -275,3 +275,32 @@ func TestEventsListingFiltersAndPages(t *testing.T) {
 		require.Equal(t, canopy.CodeInvalidCursor, canopy.ErrorCode(err))
 	})
 }
+
+// TestSharedTextsTellWhatBecameOfThem: a text shared by SMS is an event
+// when the provider takes it (sms.sent) and when it fails for good and is
+// refunded (sms.failed), in the account that shared it.
+func TestSharedTextsTellWhatBecameOfThem(t *testing.T) {
+	ctx := context.Background()
+	b := testfactory.New(t, testdb.SQLite(t))
+	acc := b.Child(t, b.Root.ID)
+	b.Fund(t, acc.ID)
+	c := b.As(t, acc.ID)
+	form, err := b.Svc.CreateForm(ctx, c, service.FormInput{Name: "F", Questions: []canopy.Question{{ID: "q", Label: "Q", Type: "text"}}})
+	require.NoError(t, err)
+	share, err := b.Svc.ShareFormBySMS(ctx, c, form.ID, service.SMSInput{To: []string{"+15551230001", "+15551230002"}, Mode: canopy.SMSStructured})
+	require.NoError(t, err)
+	msgs, err := b.Svc.ClaimSMS(ctx, 10)
+	require.NoError(t, err)
+	require.Len(t, msgs, 2)
+	mark := lastEventID(t, b, c)
+	require.NoError(t, b.Svc.SMSSent(ctx, msgs[0].ID, "SM1"))
+	final, err := b.Svc.SMSFailed(ctx, msgs[1], &service.PermanentError{Reason: "unknown number"})
+	require.NoError(t, err)
+	require.True(t, final)
+
+	got := since(t, b, c, mark)
+	require.Equal(t, []string{canopy.EventSMSSent, canopy.EventSMSFailed}, typesOf(got))
+	require.JSONEq(t, `{"messageId":"`+msgs[0].ID+`","batchId":"`+share.BatchID+`","formId":"`+form.ID+`"}`, string(got[0].Data))
+	require.JSONEq(t, `{"messageId":"`+msgs[1].ID+`","batchId":"`+share.BatchID+`","formId":"`+form.ID+`","error":"unknown number"}`, string(got[1].Data))
+	require.Equal(t, acc.ID, got[1].AccountID)
+}
