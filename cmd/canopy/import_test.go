@@ -108,7 +108,7 @@ func TestImportAccounts(t *testing.T) {
 	})
 	t.Run("5 bad rows are reported, exactly those", func(t *testing.T) {
 		bad := importCSV(t, 1000,
-			",nobody@clinics.example,basic,Nameless,C-9001,,,",                     // line 1002: no name
+			",nobody@clinics.example,basic,Nameless,C-9001,,,",                      // line 1002: no name
 			"Clinic X1,not an address,basic,X,C-9002,,,",                            // 1003
 			"Clinic X2,x2@clinics.example,gold,X,C-9003,,,",                         // 1004
 			"Clinic X3,x3@clinics.example,basic,X,C-9004,{broken,,",                 // 1005
