@@ -160,6 +160,9 @@ const (
 	LinkRevoked LinkState = "revoked"
 	LinkExpired LinkState = "expired"
 	LinkFull    LinkState = "full" // its submission cap is reached
+	// LinkUnavailable: the account that made the link can no longer
+	// collect with its form (it lost the role, or is suspended).
+	LinkUnavailable LinkState = "unavailable"
 )
 
 // StateAt returns the link's state at now.

@@ -40,7 +40,8 @@ func fill(pattern string, id string) string {
 	return strings.NewReplacer("{id}", id, "{keyId}", ids.New(canopy.PrefixAPIKey), "{userId}", ids.New(canopy.PrefixUser),
 		"{namespace}", "white_label_portal", "{invitationId}", ids.New(canopy.PrefixInvitation),
 		"{contactId}", ids.New(canopy.PrefixContact), "{formId}", ids.New(canopy.PrefixForm),
-		"{recordId}", ids.New(canopy.PrefixRecord), "{accountId}", id, "{type}", "upload").Replace(pattern)
+		"{recordId}", ids.New(canopy.PrefixRecord), "{accountId}", id, "{type}", "upload",
+		"{number}", "+15551234567", "{linkId}", ids.New(canopy.PrefixFormLink)).Replace(pattern)
 }
 
 // call sends a request and reports a status other than want.
@@ -181,7 +182,9 @@ var validBodies = map[string]any{
 	"POST /v1/forms/{formId}/copy":                            nil,
 	"PUT /v1/forms/{formId}/shares/{accountId}":               map[string]any{"role": "viewer"},
 	"POST /v1/forms/{formId}/records":                         map[string]any{"answers": map[string]any{}},
-	"POST /v1/forms/{formId}/sms":                             map[string]any{"to": []string{"+15551234567"}, "mode": "structured"},
+	"PATCH /v1/forms/{formId}/sms":                            map[string]any{"code": "VALID1"},
+	"POST /v1/forms/{formId}/sms/collectors":                  map[string]any{"numbers": []string{"+15551234567"}, "mode": "structured"},
+	"POST /v1/forms/{formId}/links":                           map[string]any{},
 	"PATCH /v1/forms/{formId}/records/{recordId}":             map[string]any{"answers": map[string]any{}},
 	"PATCH /v1/accounts/{id}/link":                            map[string]any{"billing": "self"},
 	"POST /v1/accounts/{id}/credits/grants":                   map[string]any{"type": "upload", "amount": 1},
@@ -875,8 +878,8 @@ func TestContractDrivesEveryRoute(t *testing.T) {
 	// Credits: grants, transfers, caps, usage and the ledger (DESIGN rule 8).
 	d.driveCredits(c, closed)
 
-	// SMS sharing: paid per message by the payer (DESIGN rule 8).
-	d.driveSMS(c, closed)
+	// Collecting from the field: SMS collectors, the webhook, web links.
+	d.driveCollect(c, closed)
 
 	// Every authenticated route: 401 without a key, 404 acting as an
 	// unknown account, 400 for a malformed X-Customer-Id; writes: 403
@@ -932,6 +935,7 @@ func TestContractDrivesEveryRoute(t *testing.T) {
 	down.call(500, post, "/v1/auth/set-password", map[string]any{"token": "cnt_any", "password": strong}, noKey)
 	down.call(500, post, "/v1/auth/password-reset", map[string]any{"email": "anyone@example.com"}, noKey)
 	down.call(500, post, "/v1/signup", map[string]any{"accountName": "Anyone", "email": "anyone@example.com"}, noKey)
+	down.inbound(500, text("SM1", "+15551230000", "HELP"))
 
 	// 403 signup-disabled: a server whose operator turned sign-up off.
 	off := &driver{t: t, api: newTestAPI(t, testdb.SQLite(t), testfactory.Options{SignupDisabled: true})}

@@ -22,6 +22,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/canopyhq/canopy"
+	"github.com/canopyhq/canopy/internal/ratelimit"
 	"github.com/canopyhq/canopy/service"
 )
 
@@ -51,6 +52,15 @@ type Options struct {
 	TrustedProxies []netip.Prefix
 	// Clock tells the rate limiter the time; time.Now when nil.
 	Clock func() time.Time
+	// SMSAuthToken checks the SMS provider's signature on POST
+	// /v1/sms/inbound; SMSWebhookBase is the public base URL the provider
+	// calls it at (the signed URL is the base, the path and the query).
+	// Without a token every webhook request is refused.
+	SMSAuthToken, SMSWebhookBase string
+	// Limiter, when set, is the per-address limiter of the public
+	// endpoints, shared with the other edges that take public requests
+	// (the console's pages), and the four fields above are not used.
+	Limiter *ratelimit.Limiter
 }
 
 // Server is the HTTP API over one service.
@@ -64,7 +74,9 @@ type Server struct {
 	metrics *metrics
 	reg     *prometheus.Registry
 	routes  []Route
-	limiter *ipLimiter // nil when public routes are not rate-limited
+	limiter *ratelimit.Limiter // nil when public routes are not rate-limited
+
+	smsAuthToken, smsWebhookBase string
 }
 
 // Route is one registered method and path pattern.
@@ -74,6 +86,9 @@ type Route struct {
 	Public bool
 	// RateLimited routes are public and draw on the per-client rate limit.
 	RateLimited bool
+	// limitsFailures: the route draws on it only for the requests it
+	// refuses, and checks the allowance itself.
+	limitsFailures bool
 }
 
 // NewServer returns the API handler.
@@ -87,12 +102,6 @@ func NewServer(svc *service.Service, opts Options) *Server {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
 	}
-	if opts.PublicRateLimit == 0 {
-		opts.PublicRateLimit = DefaultPublicRateLimit
-	}
-	if opts.PublicBurst <= 0 {
-		opts.PublicBurst = DefaultPublicBurst
-	}
 	if opts.Registry == nil {
 		opts.Registry = prometheus.NewRegistry()
 		opts.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -100,12 +109,25 @@ func NewServer(svc *service.Service, opts Options) *Server {
 	s := &Server{
 		svc: svc, log: opts.Logger, ids: opts.IDs, maxBody: opts.MaxBodyBytes, version: opts.Version,
 		mux: http.NewServeMux(), reg: opts.Registry, metrics: newMetrics(opts.Registry),
-		limiter: newIPLimiter(limiterConfig{
-			limit: opts.PublicRateLimit, burst: opts.PublicBurst, trusted: opts.TrustedProxies, now: opts.Clock,
-		}),
+		limiter: opts.Limiter, smsAuthToken: opts.SMSAuthToken, smsWebhookBase: strings.TrimRight(opts.SMSWebhookBase, "/"),
+	}
+	if s.limiter == nil {
+		s.limiter = NewLimiter(opts)
 	}
 	s.registerRoutes()
 	return s
+}
+
+// NewLimiter returns the per-address limiter that opts describe (nil for
+// no limit), to share between the API and the other public edges.
+func NewLimiter(opts Options) *ratelimit.Limiter {
+	if opts.PublicRateLimit == 0 {
+		opts.PublicRateLimit = DefaultPublicRateLimit
+	}
+	if opts.PublicBurst <= 0 {
+		opts.PublicBurst = DefaultPublicBurst
+	}
+	return ratelimit.New(ratelimit.Config{Limit: opts.PublicRateLimit, Burst: opts.PublicBurst, Trusted: opts.TrustedProxies, Now: opts.Clock})
 }
 
 // Routes lists every registered route, for the OpenAPI contract test.
@@ -123,13 +145,20 @@ func (s *Server) handleLimited(pattern string, h http.HandlerFunc) {
 	s.register(pattern, Route{Public: true, RateLimited: true}, h)
 }
 
+// handleSigned registers a public route that authenticates its requests
+// by a signature (the SMS provider's webhook): only refused signatures
+// draw on the per-client rate limit, which the handler applies.
+func (s *Server) handleSigned(pattern string, h http.HandlerFunc) {
+	s.register(pattern, Route{Public: true, RateLimited: true, limitsFailures: true}, h)
+}
+
 func (s *Server) register(pattern string, rt Route, h http.Handler) {
 	rt.Method, rt.Path, _ = strings.Cut(pattern, " ")
 	s.routes = append(s.routes, rt)
 	if !rt.Public {
 		h = s.authenticate(h)
 	}
-	if rt.RateLimited {
+	if rt.RateLimited && !rt.limitsFailures {
 		h = s.rateLimit(rt.Path, h)
 	}
 	s.mux.Handle(pattern, s.instrument(pattern, h))

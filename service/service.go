@@ -65,6 +65,12 @@ type Config struct {
 	// told that credits run low, once per crossing (default 2000, 1000,
 	// 500, 0).
 	LowBalanceThresholds []int64
+	// SMSNumber is the number collectors text (the provider's sending
+	// number), shown in the instructions; empty when none is configured.
+	// SMSConversationIdle ends an interactive SMS conversation, unsaved,
+	// after that long without a reply (default 24 h).
+	SMSNumber           string
+	SMSConversationIdle time.Duration
 	// Clock and IDs are injected so tests control time and ids.
 	Clock  func() time.Time
 	IDs    *canopy.IDs
@@ -135,6 +141,7 @@ func New(st store.Store, cfg Config) *Service {
 		}
 	}
 	cfg.CreditTypes = types
+	setDefault(&cfg.SMSConversationIdle, 24*time.Hour)
 	if cfg.LowBalanceThresholds == nil {
 		cfg.LowBalanceThresholds = canopy.DefaultLowBalanceThresholds
 	}

@@ -125,6 +125,12 @@ type Tx interface {
 	// authorization caches must be dropped. A no-op where one process owns
 	// the database.
 	NotifyAuthChange(ctx context.Context) error
+	// Try runs fn inside a savepoint: when fn fails, what it wrote is
+	// undone and the transaction goes on (fn's error is returned); when
+	// it succeeds, its writes stay. A write that may be refused partway
+	// (a debit past a balance) can so be given up without losing the
+	// transaction around it.
+	Try(ctx context.Context, fn func() error) error
 
 	AccountTx
 	UserTx

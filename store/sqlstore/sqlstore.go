@@ -228,6 +228,8 @@ type tx struct {
 	tx    *sql.Tx // nil outside a transaction
 	db    *DB
 	stmts *stmtCache
+	// savepoints names each savepoint of the transaction apart.
+	savepoints int
 }
 
 // conn runs statements: a transaction or a pool.
@@ -320,6 +322,28 @@ func (t *tx) NotifyAuthChange(ctx context.Context) error {
 		return fmt.Errorf("notify auth change: %w", err)
 	}
 	return nil
+}
+
+// Try runs fn inside a savepoint, rolling back to it when fn fails.
+func (t *tx) Try(ctx context.Context, fn func() error) error {
+	if t.tx == nil {
+		return errors.New("savepoint outside a transaction")
+	}
+	t.savepoints++
+	name := "sp" + strconv.Itoa(t.savepoints)
+	if _, err := t.tx.ExecContext(ctx, "SAVEPOINT "+name); err != nil {
+		return fmt.Errorf("savepoint: %w", t.db.mapErr(err))
+	}
+	ferr := fn()
+	if ferr != nil {
+		if _, err := t.tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+name); err != nil {
+			return errors.Join(ferr, fmt.Errorf("roll back to savepoint: %w", t.db.mapErr(err)))
+		}
+	}
+	if _, err := t.tx.ExecContext(ctx, "RELEASE SAVEPOINT "+name); err != nil {
+		return errors.Join(ferr, fmt.Errorf("release savepoint: %w", t.db.mapErr(err)))
+	}
+	return ferr
 }
 
 // scanAll runs q and scans each row with scan.

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"sync"
 	"testing"
 
@@ -17,6 +18,39 @@ import (
 // promises, and the counters that guard caps and retries hold under
 // concurrency.
 func testCollect(t *testing.T, open Opener) {
+	t.Run("TryUndoesOnlyWhatFailed", func(t *testing.T) {
+		t.Parallel()
+		_, b := setup(t, open)
+		refused := errors.New("refused")
+		b.write(t, func(ctx context.Context, tx store.Tx) {
+			require.NoError(t, tx.PutSMSOptOut(ctx, "+15550000001", at(1)))
+			err := tx.Try(ctx, func() error {
+				require.NoError(t, tx.PutSMSOptOut(ctx, "+15550000002", at(1)))
+				// A statement the database refuses, as a unique violation
+				// does: PostgreSQL would abort the whole transaction.
+				ok, err := tx.ClaimInboundSMS(ctx, "SM1", "+15550000002", at(1))
+				require.True(t, ok)
+				require.NoError(t, err)
+				require.Error(t, tx.PutSMSConversation(ctx, &canopy.SMSConversation{Number: "+1", FormID: "frm_x", StartedAt: at(1), UpdatedAt: at(1)}))
+				return refused
+			})
+			require.ErrorIs(t, err, refused)
+			require.NoError(t, tx.Try(ctx, func() error {
+				return tx.PutSMSOptOut(ctx, "+15550000003", at(1))
+			}))
+		})
+		b.read(t, func(ctx context.Context, tx store.Tx) {
+			got, err := tx.OptedOut(ctx, []string{"+15550000001", "+15550000002", "+15550000003"})
+			require.NoError(t, err)
+			require.Equal(t, []string{"+15550000001", "+15550000003"}, got, "the failed try left nothing; the rest stayed")
+		})
+		b.write(t, func(ctx context.Context, tx store.Tx) {
+			ok, err := tx.ClaimInboundSMS(ctx, "SM1", "+1", at(2))
+			require.NoError(t, err)
+			require.True(t, ok, "the failed try's claim was undone")
+		})
+	})
+
 	t.Run("FormCodesAreUniqueAndOnePerForm", func(t *testing.T) {
 		t.Parallel()
 		_, b := setup(t, open)
