@@ -15,8 +15,10 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/canopyhq/canopy"
+	"github.com/canopyhq/canopy/console"
 	"github.com/canopyhq/canopy/httpapi"
 	"github.com/canopyhq/canopy/password"
+	"github.com/canopyhq/canopy/service"
 	"github.com/canopyhq/canopy/store/postgres"
 )
 
@@ -56,6 +58,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	if err := sf.apply(&cfg); err != nil {
+		return err
+	}
+	// The provider signs the webhook's public URL with the auth token.
+	apiOpts.SMSAuthToken, apiOpts.SMSWebhookBase = *sf.token, cfg.PublicURL
 
 	st, err := openStore(ctx, db)
 	if err != nil {
@@ -97,9 +104,15 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 
 	apiOpts.IDs = ids
+	// One per-address allowance for the API's public endpoints and the
+	// public web form.
+	apiOpts.Limiter = httpapi.NewLimiter(apiOpts)
 	api := httpapi.NewServer(svc, apiOpts)
+	mux := http.NewServeMux()
+	mux.Handle("/", api)
+	mux.Handle(service.WebFormPath, console.NewWebForm(svc, console.WebFormOptions{Limiter: apiOpts.Limiter, Logger: log, IDs: ids}))
 	srv := &http.Server{
-		Handler:           api,
+		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -119,6 +132,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		n, err := svc.ExpireInvitations(ctx)
 		return int64(n), err
 	})
+	go every(ctx, time.Minute, log, "ended idle SMS conversations", svc.ExpireSMSConversations)
+	go every(ctx, time.Hour, log, "forgot old inbound SMS ids", svc.PruneInboundSMS)
 	workerDone, smsDone := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(workerDone)

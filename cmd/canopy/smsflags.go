@@ -2,16 +2,20 @@ package main
 
 import (
 	"log/slog"
+	"time"
 
+	"github.com/canopyhq/canopy"
 	"github.com/canopyhq/canopy/service"
 	"github.com/canopyhq/canopy/sms"
 )
 
-// smsFlags say where SMS shares go. Retries, backoff and leases are the
-// outbox's (--outbox-max-attempts, --outbox-backoff, …).
+// smsFlags say where texts go and how incoming ones are checked. Retries,
+// backoff and leases are the outbox's (--outbox-max-attempts,
+// --outbox-backoff, …).
 type smsFlags struct {
 	url, sid, token, from, dir *string
 	concurrency                *int
+	idle                       *time.Duration
 }
 
 func addSMSFlags(f *flags) smsFlags {
@@ -24,7 +28,23 @@ func addSMSFlags(f *flags) smsFlags {
 		dir:   f.string("sms-dir", "CANOPY_SMS_DIR", "sms-outbox", "where messages are written as files when no provider is set"),
 		concurrency: f.int("sms-concurrency", "CANOPY_SMS_CONCURRENCY", 4,
 			"messages the SMS worker sends at once"),
+		idle: f.duration("sms-conversation-idle", "CANOPY_SMS_CONVERSATION_IDLE", 24*time.Hour,
+			"an interactive SMS conversation without a reply for this long ends unsaved"),
 	}
+}
+
+// apply puts the SMS settings the business rules need into cfg: the
+// number collectors text (when --sms-from is one) and how long a
+// conversation waits.
+func (sf smsFlags) apply(cfg *service.Config) error {
+	if *sf.idle < time.Minute {
+		return usageError{"--sms-conversation-idle must be at least 1m"}
+	}
+	cfg.SMSConversationIdle = *sf.idle
+	if canopy.ValidE164(*sf.from) {
+		cfg.SMSNumber = *sf.from
+	}
+	return nil
 }
 
 // worker builds the SMS delivery worker.
