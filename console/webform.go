@@ -99,10 +99,10 @@ type webformPage struct {
 	Color     template.CSS
 	Action    string
 	Form      *service.WebForm
-	Values    map[string][]string      // by question id, as typed
-	Errors    map[string]string        // by question id
-	Problem   string                   // above the form
-	Questions []webformQuestion        // the form's, with their inputs' state
+	Values    map[string][]string // by question id, as typed
+	Errors    map[string]string   // by question id
+	Problem   string              // above the form
+	Questions []webformQuestion   // the form's, with their inputs' state
 }
 
 // webformQuestion is a question with what the page shows beside it.

@@ -127,7 +127,7 @@ func TestWebFormShowsEveryQuestionAsALabelledInput(t *testing.T) {
 	require.NotContains(t, page, "<script")
 	require.NotContains(t, page, ` style="`, "no inline style attributes")
 	require.Equal(t, "no-referrer", res.Header().Get("Referrer-Policy"), "the URL holds the token")
-	require.NotEqual(t, nonce[1], regexp.MustCompile(`'nonce-([^']+)'`).FindStringSubmatch(w.get("/f/"+l.Token).Header().Get("Content-Security-Policy"))[1],
+	require.NotEqual(t, nonce[1], regexp.MustCompile(`'nonce-([^']+)'`).FindStringSubmatch(w.get("/f/" + l.Token).Header().Get("Content-Security-Policy"))[1],
 		"a nonce per response")
 }
 
