@@ -214,11 +214,16 @@ func subcommand(name, summary, want string, args []string, stdout, stderr io.Wri
 
 // operate opens the database, applies pending migrations and builds the
 // service, for the commands that operate on an installation; close
-// releases the database.
-func operate(ctx context.Context, db dbFlags, sf serviceFlags, addr string, log *slog.Logger) (svc *service.Service, close func(), err error) {
+// releases the database. adjust, if any, completes the configuration.
+func operate(ctx context.Context, db dbFlags, sf serviceFlags, addr string, log *slog.Logger, adjust ...func(*service.Config) error) (svc *service.Service, close func(), err error) {
 	cfg, err := sf.config(addr, canopy.NewIDs(nil, nil), log)
 	if err != nil {
 		return nil, nil, err
+	}
+	for _, a := range adjust {
+		if err := a(&cfg); err != nil {
+			return nil, nil, err
+		}
 	}
 	st, err := openStore(ctx, db)
 	if err != nil {

@@ -15,7 +15,7 @@ import (
 type smsFlags struct {
 	url, sid, token, from, dir *string
 	concurrency                *int
-	idle                       *time.Duration
+	idle, poll                 *time.Duration
 }
 
 func addSMSFlags(f *flags) smsFlags {
@@ -28,6 +28,7 @@ func addSMSFlags(f *flags) smsFlags {
 		dir:   f.string("sms-dir", "CANOPY_SMS_DIR", "sms-outbox", "where messages are written as files when no provider is set"),
 		concurrency: f.int("sms-concurrency", "CANOPY_SMS_CONCURRENCY", 4,
 			"messages the SMS worker sends at once"),
+		poll: f.duration("sms-poll", "CANOPY_SMS_POLL", time.Second, "how long the SMS worker waits before looking again when nothing is due"),
 		idle: f.duration("sms-conversation-idle", "CANOPY_SMS_CONVERSATION_IDLE", 24*time.Hour,
 			"an interactive SMS conversation without a reply for this long ends unsaved"),
 	}
@@ -67,5 +68,8 @@ func (sf smsFlags) worker(svc *service.Service, log *slog.Logger) (*sms.Worker, 
 		}
 		log.Info("no SMS provider configured (--sms-url): SMS shares are written as files", "dir", *sf.dir)
 	}
-	return sms.NewWorker(svc, sender, sms.WorkerConfig{Concurrency: *sf.concurrency}, log), nil
+	if *sf.poll <= 0 {
+		return nil, usageError{"--sms-poll must be positive"}
+	}
+	return sms.NewWorker(svc, sender, sms.WorkerConfig{Concurrency: *sf.concurrency, Poll: *sf.poll}, log), nil
 }
