@@ -65,6 +65,10 @@ type Usage struct {
 	// Key makes a retry a replay: the same key for the same account is
 	// charged once.
 	Key string
+	// Fresh says that Key names something made in this very write (a new
+	// record's id), so no earlier charge can hold it and none is looked
+	// for; the ledger's unique key still stands guard.
+	Fresh bool
 }
 
 // errDebitReplayed ends a write whose debit lost the race for its
@@ -77,7 +81,7 @@ var errDebitReplayed = errors.New("debit already charged")
 // payer's balance; anything short fails the whole write with 402. A usage
 // whose key was charged before returns that entry, charging nothing.
 func (o *op) charge(user *canopy.Account, u Usage) (entry *canopy.LedgerEntry, replayed bool, err error) {
-	if u.Key != "" {
+	if u.Key != "" && !u.Fresh {
 		prev, err := o.tx.LedgerEntryByKey(o.ctx, user.ID, u.Key)
 		if err == nil {
 			if prev.Type != u.Type || prev.Amount != u.Quantity {

@@ -74,31 +74,34 @@ func (s *Service) ReceiveSMS(ctx context.Context, in canopy.InboundSMS, requestI
 		in.Body = in.Body[:canopy.MaxSMSBody*4]
 	}
 	in.Body = strings.ToValidUTF8(strings.ReplaceAll(in.Body, "\x00", ""), "\uFFFD")
-	var res *InboundResult
-	err := s.store.Write(ctx, func(tx store.Tx) error {
-		h := &inbound{s: s, ctx: ctx, tx: tx, now: s.now(), in: in, requestID: requestID,
-			res: &InboundResult{Outcome: InboundIgnored, Replies: []SMSQueued{}}}
-		res = h.res
-		ok, err := tx.ClaimInboundSMS(ctx, in.SID, in.From, h.now)
-		if err != nil {
-			return err
+	return s.inbound.receive(ctx, in, requestID)
+}
+
+// receiveIn takes in one text inside tx: it claims the provider's id,
+// then handles the text and records its audit events.
+func (s *Service) receiveIn(ctx context.Context, tx store.Tx, in canopy.InboundSMS, requestID string) (*InboundResult, error) {
+	h := &inbound{s: s, ctx: ctx, tx: tx, now: s.now(), in: in, requestID: requestID,
+		res: &InboundResult{Outcome: InboundIgnored, Replies: []SMSQueued{}}}
+	ok, err := tx.ClaimInboundSMS(ctx, in.SID, in.From, h.now)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		h.res.Outcome = InboundDuplicate
+		return h.res, nil
+	}
+	if !canopy.ValidE164(in.From) {
+		return h.res, nil // a short code or a sender name: nobody authorised it
+	}
+	if err := h.handle(); err != nil {
+		return nil, err
+	}
+	if h.o != nil {
+		if err := h.o.saveEvents(); err != nil {
+			return nil, err
 		}
-		if !ok {
-			res.Outcome = InboundDuplicate
-			return nil
-		}
-		if !canopy.ValidE164(in.From) {
-			return nil // a short code or a sender name: nobody authorised it
-		}
-		if err := h.handle(); err != nil {
-			return err
-		}
-		if h.o != nil {
-			return h.o.saveEvents()
-		}
-		return nil
-	})
-	return res, err
+	}
+	return h.res, nil
 }
 
 func printable(s string) bool {

@@ -47,7 +47,7 @@ func (o *op) collect(f *canopy.Form, answers map[string]json.RawMessage, created
 	if err := o.tx.InsertRecord(o.ctx, r); err != nil {
 		return nil, err
 	}
-	if _, _, err := o.charge(o.acting, Usage{Type: canopy.CreditUpload, Quantity: 1, Ref: "record:" + r.ID, Key: "record:" + r.ID}); err != nil {
+	if _, _, err := o.charge(o.acting, Usage{Type: canopy.CreditUpload, Quantity: 1, Ref: "record:" + r.ID, Key: "record:" + r.ID, Fresh: true}); err != nil {
 		return nil, err
 	}
 	details := map[string]string{"formId": f.ID, "accountId": o.acting.ID}

@@ -91,6 +91,8 @@ type Service struct {
 	hashing chan struct{}
 	// debits groups concurrent usage debits into shared transactions.
 	debits *debitBatcher
+	// inbound groups concurrent incoming texts into shared transactions.
+	inbound *inboundBatcher
 }
 
 // New returns a service over st.
@@ -155,6 +157,7 @@ func New(st store.Store, cfg Config) *Service {
 		hashing: make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
 	}
 	s.debits = newDebitBatcher(s)
+	s.inbound = &inboundBatcher{s: s}
 	return s
 }
 

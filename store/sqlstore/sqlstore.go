@@ -228,8 +228,10 @@ type tx struct {
 	tx    *sql.Tx // nil outside a transaction
 	db    *DB
 	stmts *stmtCache
-	// savepoints names each savepoint of the transaction apart.
-	savepoints int
+	// depth is how many savepoints are open: each is named after its
+	// depth, so the few statements that open and close them are prepared
+	// once.
+	depth int
 }
 
 // conn runs statements: a transaction or a pool.
@@ -329,19 +331,20 @@ func (t *tx) Try(ctx context.Context, fn func() error) error {
 	if t.tx == nil {
 		return errors.New("savepoint outside a transaction")
 	}
-	t.savepoints++
-	name := "sp" + strconv.Itoa(t.savepoints)
-	if _, err := t.tx.ExecContext(ctx, "SAVEPOINT "+name); err != nil {
-		return fmt.Errorf("savepoint: %w", t.db.mapErr(err))
+	t.depth++
+	defer func() { t.depth-- }()
+	name := "sp" + strconv.Itoa(t.depth)
+	if _, err := t.exec(ctx, "SAVEPOINT "+name); err != nil {
+		return fmt.Errorf("savepoint: %w", err)
 	}
 	ferr := fn()
 	if ferr != nil {
-		if _, err := t.tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+name); err != nil {
-			return errors.Join(ferr, fmt.Errorf("roll back to savepoint: %w", t.db.mapErr(err)))
+		if _, err := t.exec(ctx, "ROLLBACK TO SAVEPOINT "+name); err != nil {
+			return errors.Join(ferr, fmt.Errorf("roll back to savepoint: %w", err))
 		}
 	}
-	if _, err := t.tx.ExecContext(ctx, "RELEASE SAVEPOINT "+name); err != nil {
-		return errors.Join(ferr, fmt.Errorf("release savepoint: %w", t.db.mapErr(err)))
+	if _, err := t.exec(ctx, "RELEASE SAVEPOINT "+name); err != nil {
+		return errors.Join(ferr, fmt.Errorf("release savepoint: %w", err))
 	}
 	return ferr
 }
