@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/canopyhq/canopy"
@@ -542,4 +545,133 @@ func numbers(n int) []string {
 		out[i] = fmt.Sprintf("+1555%07d", i)
 	}
 	return out
+}
+
+// TestConcurrentTextsAreTakenInOnce: texts that arrive together share
+// transactions, yet each is decided as a serial run would decide it. 64
+// senders text a form whose payer can cover 520 records, and replay some
+// provider ids: exactly 520 records are made, every other valid text is
+// refused for want of credit, no id is taken in twice, each reply and
+// record is charged once, the payer's admins hear once of each threshold
+// crossed (500 and 0), and the ledger balances.
+func TestConcurrentTextsAreTakenInOnce(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		w := newFieldWorld(t, db)
+		numbers := make([]string, 50)
+		for i := range numbers {
+			numbers[i] = fmt.Sprintf("+1555123%04d", i)
+		}
+		code := w.collectors(t, canopy.SMSStructured, numbers...).Code
+		uploads := balanceOf(t, w.b, w.umbrella.ID, canopy.CreditUpload)
+		_, err := w.b.Svc.Transfer(ctx, w.as(t, w.umbrella), w.sibling.ID, service.GrantInput{Type: canopy.CreditUpload, Amount: uploads - 520})
+		require.NoError(t, err)
+		notices := func() int {
+			msgs, err := w.b.Svc.Operator().ListOutbox(ctx, "", "", 10_000)
+			require.NoError(t, err)
+			n := 0
+			for _, m := range msgs {
+				var data struct{ Type canopy.CreditType }
+				_ = json.Unmarshal(m.Data, &data)
+				if m.Template == canopy.TemplateLowBalance && m.AccountID == w.umbrella.ID && data.Type == canopy.CreditUpload {
+					n++
+				}
+			}
+			return n
+		}
+		before := notices()
+
+		const texts = 700
+		var (
+			mu       sync.Mutex
+			outcomes = map[service.InboundOutcome]int{}
+			replies  int
+			wg       sync.WaitGroup
+			next     atomic.Int64
+		)
+		for range 64 {
+			wg.Go(func() {
+				for {
+					i := int(next.Add(1)) - 1
+					if i >= texts+30 {
+						return
+					}
+					sid := fmt.Sprintf("SMc%04d", i)
+					if i >= texts {
+						sid = fmt.Sprintf("SMc%04d", (i-texts)*7) // a provider's retry
+					}
+					res, err := w.b.Svc.ReceiveSMS(ctx, canopy.InboundSMS{SID: sid, From: numbers[i%len(numbers)], Body: code + "#Ada#F#34"}, "req")
+					if !assert.NoError(t, err) {
+						return
+					}
+					mu.Lock()
+					outcomes[res.Outcome]++
+					replies += len(res.Replies)
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		require.Equal(t, 520, outcomes[service.InboundRecord], "%v", outcomes)
+		require.Equal(t, texts-520, outcomes[service.InboundNoCredit], "%v", outcomes)
+		require.Equal(t, 30, outcomes[service.InboundDuplicate], "%v", outcomes)
+		recs, err := w.b.Svc.ListRecords(ctx, w.as(t, w.sub), w.form.ID, service.RecordQuery{}, service.PageRequest{Limit: service.MaxPageLimit})
+		require.NoError(t, err)
+		n := len(recs.Data)
+		for recs.NextCursor != nil {
+			recs, err = w.b.Svc.ListRecords(ctx, w.as(t, w.sub), w.form.ID, service.RecordQuery{}, service.PageRequest{Limit: service.MaxPageLimit, Cursor: *recs.NextCursor})
+			require.NoError(t, err)
+			n += len(recs.Data)
+		}
+		require.Equal(t, 520, n)
+		require.Zero(t, balanceOf(t, w.b, w.umbrella.ID, canopy.CreditUpload))
+		require.Equal(t, 520+replies+1, usageEntries(t, w.b, w.umbrella.ID), "one entry per record and per reply, and one for the one-time messages")
+		require.Equal(t, 2, notices()-before, "one notice per threshold crossed: 500 and 0")
+		requireVerified(t, w.b)
+	})
+}
+
+// usageEntries counts the usage entries debited to an account.
+func usageEntries(t *testing.T, b *testfactory.Bundle, accountID string) int {
+	t.Helper()
+	n := 0
+	page := service.PageRequest{Limit: service.MaxPageLimit}
+	for {
+		p, err := b.Svc.ListLedger(context.Background(), b.As(t, b.Root.ID), accountID, service.LedgerQuery{Kind: canopy.EntryUsage}, page)
+		require.NoError(t, err)
+		n += len(p.Data)
+		if p.NextCursor == nil {
+			return n
+		}
+		page.Cursor = *p.NextCursor
+	}
+}
+
+// TestBatchMeetsABalanceThatMoved: a batch of texts reads its payer's
+// balance without locking it, so that other processes' writes wait only
+// for its end; when another write takes that balance below what the batch
+// took meanwhile, the batch runs again with the balance locked, and its
+// texts are decided on what is really left. (PostgreSQL: on SQLite no
+// other write can run while a batch holds the one writing connection.)
+func TestBatchMeetsABalanceThatMoved(t *testing.T) {
+	ctx := context.Background()
+	w := newFieldWorld(t, testdb.Postgres(t))
+	const number = "+15551230000"
+	code := w.collectors(t, canopy.SMSStructured, number).Code
+	left := balanceOf(t, w.b, w.umbrella.ID, canopy.CreditUpload)
+	var runs []bool
+	w.b.Svc.BeforeInboundFlush(func(locked bool) {
+		runs = append(runs, locked)
+		if !locked {
+			// Another writer spends all but nothing of the balance.
+			_, err := w.b.Svc.RecordUsage(ctx, w.as(t, w.sibling), service.UsageInput{Type: canopy.CreditUpload, Quantity: left, Reference: "drain"})
+			require.NoError(t, err)
+		}
+	})
+	res := w.text(t, number, code+"#Ada#F#34")
+	require.Equal(t, []bool{false, true}, runs, "optimistic, then locked")
+	require.Equal(t, service.InboundNoCredit, res.Outcome, "decided on what is really left")
+	require.Empty(t, w.records(t))
+	require.Zero(t, balanceOf(t, w.b, w.umbrella.ID, canopy.CreditUpload))
+	requireVerified(t, w.b)
 }

@@ -160,8 +160,16 @@ type lowBalanceData struct {
 // crosses it holds the balance's row until it commits, so each crossing is
 // seen by exactly one debit: one email per crossing.
 func (o *op) noticeLowBalance(accountID string, t canopy.CreditType, before, after int64) error {
+	if h, ok := o.tx.(balanceHolder); ok && h.holdsBalances() {
+		return nil // the balance is written, and its crossings noticed, when the batch ends
+	}
 	return o.s.noticeLowBalance(o.ctx, o.tx, o.now, accountID, t, before, after)
 }
+
+// balanceHolder is a transaction that takes credits in memory and writes
+// the balances at its end (a batch of incoming texts): the low-balance
+// notices are its to send then, from the balances as written.
+type balanceHolder interface{ holdsBalances() bool }
 
 func (s *Service) noticeLowBalance(ctx context.Context, tx store.Tx, now time.Time, accountID string, t canopy.CreditType, before, after int64) error {
 	threshold, crossed := canopy.CrossedThreshold(s.cfg.LowBalanceThresholds, before, after)

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"time"
 
@@ -77,10 +78,45 @@ func (s *Service) ReceiveSMS(ctx context.Context, in canopy.InboundSMS, requestI
 	return s.inbound.receive(ctx, in, requestID)
 }
 
-// receiveIn takes in one text inside tx: it claims the provider's id,
-// then handles the text and records its audit events.
+// receiveIn takes in one text inside tx, in a savepoint of its own, so
+// that its failure undoes it alone. It first assumes the payer covers
+// everything; when the record or a reply cannot be paid, the text is
+// undone and taken in again without what could not be paid. The common
+// case so needs no savepoint around each debit.
 func (s *Service) receiveIn(ctx context.Context, tx store.Tx, in canopy.InboundSMS, requestID string) (*InboundResult, error) {
-	h := &inbound{s: s, ctx: ctx, tx: tx, now: s.now(), in: in, requestID: requestID,
+	var without unpaid
+	for {
+		var res *InboundResult
+		err := tx.Try(ctx, func() error {
+			var err error
+			res, err = s.receiveOnce(ctx, tx, in, requestID, without)
+			return err
+		})
+		var short *shortOf
+		if errors.As(err, &short) && without&short.what == 0 {
+			without |= short.what
+			continue
+		}
+		return res, err
+	}
+}
+
+// unpaid says what a text is taken in without, because its payer could
+// not cover it.
+type unpaid int
+
+const (
+	unpaidRecord unpaid = 1 << iota
+	unpaidReplies
+)
+
+// shortOf ends an attempt that met a debit its payer could not cover.
+type shortOf struct{ what unpaid }
+
+func (e *shortOf) Error() string { return "the payer cannot cover part of an incoming text's handling" }
+
+func (s *Service) receiveOnce(ctx context.Context, tx store.Tx, in canopy.InboundSMS, requestID string, without unpaid) (*InboundResult, error) {
+	h := &inbound{s: s, ctx: ctx, tx: tx, now: s.now(), in: in, requestID: requestID, without: without,
 		res: &InboundResult{Outcome: InboundIgnored, Replies: []SMSQueued{}}}
 	ok, err := tx.ClaimInboundSMS(ctx, in.SID, in.From, h.now)
 	if err != nil {
@@ -122,6 +158,7 @@ type inbound struct {
 	in        canopy.InboundSMS
 	requestID string
 	res       *InboundResult
+	without   unpaid
 	optedOut  bool
 	// o acts for the account that set up the collection the text belongs
 	// to, once one is found.
@@ -144,13 +181,7 @@ func (h *inbound) handle() error {
 		return h.answerAsBrand(startText)
 	case canopy.KeywordHelp:
 		h.res.Outcome = InboundHelp
-		if err := h.checkOptedOut(); err != nil {
-			return err
-		}
 		return h.answerAsBrand(helpText)
-	}
-	if err := h.checkOptedOut(); err != nil {
-		return err
 	}
 	if code, answers, ok := canopy.SplitStructured(h.in.Body); ok {
 		handled, err := h.byCode(code, answers)
@@ -159,12 +190,6 @@ func (h *inbound) handle() error {
 		}
 	}
 	return h.continueConversation()
-}
-
-func (h *inbound) checkOptedOut() error {
-	out, err := h.tx.OptedOut(h.ctx, []string{h.in.From})
-	h.optedOut = len(out) > 0
-	return err
 }
 
 // as acts for the account that authorised col, on col's form as that
@@ -181,6 +206,9 @@ func (h *inbound) as(col *canopy.SMSCollector) (*op, *canopy.Form, error) {
 		return nil, nil, ignorable(err)
 	}
 	h.o, h.res.FormID = o, f.ID
+	// A collector is read with its state: opted out, its number gets no
+	// replies.
+	h.optedOut = col.State == canopy.CollectorOptedOut
 	return o, f, nil
 }
 
@@ -225,14 +253,7 @@ func (h *inbound) answerAsBrand(text func(brand string) string) error {
 // authorised for that form; handled is false otherwise (the text may be an
 // answer that looks like a code).
 func (h *inbound) byCode(code string, answers []string) (handled bool, err error) {
-	formID, err := h.tx.FormByCode(h.ctx, code)
-	if isNotFound(err) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	col, err := h.tx.GetSMSCollector(h.ctx, formID, h.in.From)
+	col, err := h.tx.CollectorByCode(h.ctx, code, h.in.From)
 	if isNotFound(err) {
 		return false, nil
 	}
@@ -361,13 +382,7 @@ func (h *inbound) askAgain(f *canopy.Form, col *canopy.SMSCollector, conv *canop
 // cover it nothing of it is written, and the collector is told so once
 // (until a record is accepted again).
 func (h *inbound) save(f *canopy.Form, col *canopy.SMSCollector, answers map[string]json.RawMessage, thanks string) error {
-	var rec *canopy.Record
-	err := h.o.try(func() error {
-		var err error
-		rec, err = h.o.collect(f, answers, "sms:"+col.Number, ChannelSMS)
-		return err
-	})
-	if canopy.ErrorKind(err) == canopy.KindPaymentRequired {
+	if h.without&unpaidRecord != 0 {
 		h.res.Outcome = InboundNoCredit
 		if col.NoticedAt != nil {
 			return nil
@@ -376,6 +391,10 @@ func (h *inbound) save(f *canopy.Form, col *canopy.SMSCollector, answers map[str
 			return err
 		}
 		return h.send(f, col, noCreditText(f))
+	}
+	rec, err := h.o.collect(f, answers, "sms:"+col.Number, ChannelSMS)
+	if canopy.ErrorKind(err) == canopy.KindPaymentRequired {
+		return &shortOf{unpaidRecord}
 	}
 	if err != nil {
 		return err
@@ -390,20 +409,15 @@ func (h *inbound) save(f *canopy.Form, col *canopy.SMSCollector, answers map[str
 }
 
 // send queues a reply to the collector, paid like every text (rule 8
-// (docs/rules.md)). A reply the payer cannot cover, or to a number that
-// opted out, is not sent; the rest of the handling stands.
+// (docs/rules.md)). Replies the payer cannot cover, or to a number that
+// opted out, are not sent; the rest of the handling stands.
 func (h *inbound) send(f *canopy.Form, col *canopy.SMSCollector, body string) error {
-	if h.optedOut {
+	if h.optedOut || h.without&unpaidReplies != 0 {
 		return nil
 	}
-	var msgs []*canopy.SMSMessage
-	err := h.o.try(func() error {
-		var err error
-		_, msgs, err = h.o.queueTexts(f.ID, col.Mode, []textOut{{to: col.Number, body: body}})
-		return err
-	})
+	_, msgs, err := h.o.queueTexts(f.ID, col.Mode, []textOut{{to: col.Number, body: body}})
 	if canopy.ErrorKind(err) == canopy.KindPaymentRequired {
-		return nil
+		return &shortOf{unpaidReplies}
 	}
 	if err != nil {
 		return err
@@ -442,17 +456,6 @@ func (o *op) saveEvents() error {
 		}
 	}
 	return nil
-}
-
-// try runs fn in a savepoint: when it fails, its writes and the audit
-// events it recorded are undone, and the write goes on.
-func (o *op) try(fn func() error) error {
-	n := len(o.events)
-	err := o.tx.Try(o.ctx, fn)
-	if err != nil {
-		o.events = o.events[:n]
-	}
-	return err
 }
 
 // ExpireSMSConversations ends the interactive conversations idle for

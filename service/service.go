@@ -157,7 +157,7 @@ func New(st store.Store, cfg Config) *Service {
 		hashing: make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
 	}
 	s.debits = newDebitBatcher(s)
-	s.inbound = &inboundBatcher{s: s}
+	s.inbound = newInboundBatcher(s)
 	return s
 }
 

@@ -622,6 +622,13 @@ type CollectTx interface {
 	PutSMSCollector(ctx context.Context, c *canopy.SMSCollector) error
 	// GetSMSCollector reads a collector with its state.
 	GetSMSCollector(ctx context.Context, formID, number string) (*canopy.SMSCollector, error)
+	// CollectorByCode reads, with its state, the collector that number is
+	// for the form whose code is code; ErrNotFound when no form has the
+	// code or the number does not collect for it.
+	CollectorByCode(ctx context.Context, code, number string) (*canopy.SMSCollector, error)
+	// CollectorsByCode reads at once what CollectorByCode would for each
+	// pair; pairs without a collector are left out.
+	CollectorsByCode(ctx context.Context, pairs []CodeNumber) ([]CodeCollector, error)
 	// ListSMSCollectors lists a form's collectors (of one mode, when set)
 	// by number, after p.After, with their states.
 	ListSMSCollectors(ctx context.Context, formID string, mode canopy.SMSMode, p Page) ([]*canopy.SMSCollector, error)
@@ -664,6 +671,10 @@ type CollectTx interface {
 	// was recorded before. A concurrent claim of the same id waits for
 	// this transaction, then gets false.
 	ClaimInboundSMS(ctx context.Context, sid, from string, at time.Time) (ok bool, err error)
+	// ClaimInboundSMSs claims many provider ids at once, as ClaimInboundSMS
+	// would one by one (the ids must differ), and returns those that were
+	// new.
+	ClaimInboundSMSs(ctx context.Context, claims []InboundClaim, at time.Time) ([]string, error)
 	// DeleteInboundSMSBefore forgets the ids taken in before t.
 	DeleteInboundSMSBefore(ctx context.Context, t time.Time) (int64, error)
 
@@ -678,4 +689,26 @@ type CollectTx interface {
 	// its cap is reached (ok false then), in one statement, so concurrent
 	// submissions never pass the cap.
 	CountFormLinkSubmission(ctx context.Context, id string) (ok bool, err error)
+
+	// InsertRecords and InsertAuditEvents store many records or audit
+	// events in few statements, as InsertRecord and InsertAuditEvent would
+	// one by one (a batch of incoming texts writes its rows at once).
+	InsertRecords(ctx context.Context, rs []*canopy.Record) error
+	InsertAuditEvents(ctx context.Context, es []*canopy.AuditEvent) error
+}
+
+// InboundClaim is a provider's message id to claim, and its sender.
+type InboundClaim struct {
+	SID, From string
+}
+
+// CodeNumber is a form's code and a number that texted it.
+type CodeNumber struct {
+	Code, Number string
+}
+
+// CodeCollector is the collector a CodeNumber names.
+type CodeCollector struct {
+	Code      string
+	Collector *canopy.SMSCollector
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/canopyhq/canopy"
@@ -83,6 +84,56 @@ func (t *tx) GetSMSCollector(ctx context.Context, formID, number string) (*canop
 	c, err := scanCollector(t.queryRow(ctx, `SELECT `+collectorCols+collectorsFrom+`WHERE c.form_id = ? AND c.number = ?`, formID, number))
 	return c, t.db.mapErr(err)
 }
+
+func (t *tx) CollectorByCode(ctx context.Context, code, number string) (*canopy.SMSCollector, error) {
+	c, err := scanCollector(t.queryRow(ctx, `SELECT `+collectorCols+collectorsFrom+`
+		JOIN form_codes fc ON fc.form_id = c.form_id WHERE fc.code = ? AND c.number = ?`, code, number))
+	return c, t.db.mapErr(err)
+}
+
+func (t *tx) CollectorsByCode(ctx context.Context, pairs []store.CodeNumber) ([]store.CodeCollector, error) {
+	var out []store.CodeCollector
+	for len(pairs) > 0 {
+		// One index probe per pair, an OR of equalities; padded with the
+		// last pair to a power of two, so a few statement texts serve
+		// every count and stay prepared.
+		n := min(len(pairs), 64)
+		w := 1
+		for w < n {
+			w *= 2
+		}
+		conds := make([]string, w)
+		args := make([]any, 0, 2*w)
+		for i := range w {
+			p := pairs[min(i, n-1)]
+			conds[i] = "(fc.code = ? AND c.number = ?)"
+			args = append(args, p.Code, p.Number)
+		}
+		found, err := scanAll(ctx, t, func(r rowScanner) (store.CodeCollector, error) {
+			var cc store.CodeCollector
+			var code string
+			c, err := scanCollector(prefixScanner{r, &code})
+			cc.Code, cc.Collector = code, c
+			return cc, err
+		}, `SELECT DISTINCT fc.code, `+collectorCols+collectorsFrom+`JOIN form_codes fc ON fc.form_id = c.form_id
+			WHERE `+strings.Join(conds, " OR "), args...)
+		if err != nil {
+			return nil, fmt.Errorf("collectors by code: %w", err)
+		}
+		out = append(out, found...)
+		pairs = pairs[n:]
+	}
+	return out, nil
+}
+
+// prefixScanner scans a row's first column into first, the rest with the
+// scanner it is given to.
+type prefixScanner struct {
+	r     rowScanner
+	first any
+}
+
+func (p prefixScanner) Scan(dest ...any) error { return p.r.Scan(append([]any{p.first}, dest...)...) }
 
 func (t *tx) ListSMSCollectors(ctx context.Context, formID string, mode canopy.SMSMode, p store.Page) ([]*canopy.SMSCollector, error) {
 	return scanAll(ctx, t, scanCollector, `SELECT `+collectorCols+collectorsFrom+`
@@ -250,6 +301,28 @@ func (t *tx) ClaimInboundSMS(ctx context.Context, sid, from string, at time.Time
 	return n == 1, err
 }
 
+func (t *tx) ClaimInboundSMSs(ctx context.Context, claims []store.InboundClaim, at time.Time) ([]string, error) {
+	var claimed []string
+	for done := 0; done < len(claims); {
+		k := 64
+		for k > len(claims)-done {
+			k /= 2
+		}
+		args := make([]any, 0, 3*k)
+		for _, c := range claims[done : done+k] {
+			args = append(args, c.SID, c.From, at)
+		}
+		got, err := scanAll(ctx, t, scanString, `INSERT INTO sms_inbound (message_sid, from_number, received_at) VALUES `+rows(k, 3)+`
+			ON CONFLICT (message_sid) DO NOTHING RETURNING message_sid`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("claim inbound sms: %w", err)
+		}
+		claimed = append(claimed, got...)
+		done += k
+	}
+	return claimed, nil
+}
+
 func (t *tx) DeleteInboundSMSBefore(ctx context.Context, before time.Time) (int64, error) {
 	res, err := t.exec(ctx, `DELETE FROM sms_inbound WHERE received_at < ?`, before)
 	if err != nil {
@@ -323,4 +396,52 @@ func (t *tx) CountFormLinkSubmission(ctx context.Context, id string) (bool, erro
 	}
 	n, err := res.RowsAffected()
 	return n == 1, err
+}
+
+// Rows written in bulk by a batch of incoming texts.
+
+func (t *tx) InsertRecords(ctx context.Context, rs []*canopy.Record) error {
+	return insertRows(ctx, t, `INSERT INTO records (`+recordCols+`) VALUES `, 8, len(rs), func(i int) ([]any, error) {
+		r := rs[i]
+		answers, err := answersJSON(r.Answers)
+		return []any{r.ID, r.FormID, r.AccountID, answers, r.Version, r.CreatedBy, r.CreatedAt, r.UpdatedAt}, err
+	})
+}
+
+func (t *tx) InsertAuditEvents(ctx context.Context, es []*canopy.AuditEvent) error {
+	return insertRows(ctx, t, `INSERT INTO audit_events (`+auditCols+`) VALUES `, 13, len(es), func(i int) ([]any, error) {
+		e := es[i]
+		details := string(e.Details)
+		if details == "" {
+			details = "{}"
+		}
+		return []any{e.ID, e.OccurredAt, e.AccountID, e.ActingAccountID, e.Actor.Type, e.Actor.ID, e.Action,
+			e.TargetType, e.TargetID, e.Channel, e.Username, e.RequestID, details}, nil
+	})
+}
+
+// insertRows inserts n rows of width values each (row(i) gives row i's)
+// with head ("INSERT INTO t (…) VALUES "), in groups of a power of two rows
+// up to 64, so that a few statement texts serve every count and stay
+// prepared.
+func insertRows(ctx context.Context, t *tx, head string, width, n int, row func(i int) ([]any, error)) error {
+	for done := 0; done < n; {
+		k := 64
+		for k > n-done {
+			k /= 2
+		}
+		args := make([]any, 0, k*width)
+		for i := done; i < done+k; i++ {
+			vals, err := row(i)
+			if err != nil {
+				return err
+			}
+			args = append(args, vals...)
+		}
+		if _, err := t.exec(ctx, head+rows(k, width), args...); err != nil {
+			return fmt.Errorf("insert %d rows: %w", k, err)
+		}
+		done += k
+	}
+	return nil
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -115,6 +117,7 @@ func testCollect(t *testing.T, open Opener) {
 				require.NoError(t, tx.PutSMSCollector(ctx, c))
 			}
 			require.NoError(t, tx.PutSMSOptOut(ctx, "+15550000004", at(6)))
+			require.NoError(t, tx.SetFormCode(ctx, g.ID, "GCODE", at(6)))
 		})
 		b.read(t, func(ctx context.Context, tx store.Tx) {
 			got, err := tx.GetSMSCollector(ctx, f.ID, "+15550000001")
@@ -122,6 +125,8 @@ func testCollect(t *testing.T, open Opener) {
 			want := col(f, "+15550000001", canopy.SMSStructured, "sms_p", 1)
 			want.State = canopy.CollectorPending
 			require.Equal(t, want, got)
+			_, err = tx.CollectorByCode(ctx, "FCODE", "+15550000001")
+			require.ErrorIs(t, err, store.ErrNotFound, "no form has the code yet")
 			states := map[string]canopy.CollectorState{}
 			all := all(t, 2, func(p store.Page) []*canopy.SMSCollector {
 				cs, err := tx.ListSMSCollectors(ctx, f.ID, "", p)
@@ -146,6 +151,19 @@ func testCollect(t *testing.T, open Opener) {
 			require.NoError(t, err)
 			require.Len(t, of, 2)
 			require.Equal(t, []string{g.ID, f.ID}, []string{of[0].FormID, of[1].FormID}, "the most recently changed first")
+			many, err := tx.CollectorsByCode(ctx, []store.CodeNumber{{Code: "GCODE", Number: "+15550000002"}, {Code: "GCODE", Number: "+15550000001"},
+				{Code: "NOPE", Number: "+15550000001"}})
+			require.NoError(t, err)
+			require.Len(t, many, 1, "pairs without a collector are left out")
+			require.Equal(t, "GCODE", many[0].Code)
+			require.Equal(t, g.ID, many[0].Collector.FormID)
+			require.Equal(t, "+15550000001", many[0].Collector.Number)
+			byCode, err := tx.CollectorByCode(ctx, "GCODE", "+15550000001")
+			require.NoError(t, err)
+			require.Equal(t, g.ID, byCode.FormID)
+			require.Equal(t, canopy.SMSInteractive, byCode.Mode)
+			_, err = tx.CollectorByCode(ctx, "GCODE", "+15550000002")
+			require.ErrorIs(t, err, store.ErrNotFound, "a number that collects for another form")
 			numbers, err := tx.AccountCollectorNumbers(ctx, owner.ID, 10)
 			require.NoError(t, err)
 			require.Equal(t, []string{"+15550000001", "+15550000002", "+15550000003", "+15550000004"}, numbers, "each number once")
@@ -263,6 +281,18 @@ func testCollect(t *testing.T, open Opener) {
 			require.False(t, ok, "a retry of the same message")
 			_, err = tx.ClaimInboundSMS(ctx, "SM2", "+15550000001", at(5))
 			require.NoError(t, err)
+			claims := make([]store.InboundClaim, 70)
+			for i := range claims {
+				claims[i] = store.InboundClaim{SID: fmt.Sprintf("SMbulk%02d", i), From: "+15550000001"}
+			}
+			claims[69].SID = "SM1" // taken in before
+			got, err = tx.ClaimInboundSMSs(ctx, claims, at(5))
+			require.NoError(t, err)
+			require.Len(t, got, 69, "all but the one taken before")
+			require.NotContains(t, got, "SM1")
+			got, err = tx.ClaimInboundSMSs(ctx, claims[:3], at(5))
+			require.NoError(t, err)
+			require.Empty(t, got, "a retry of them")
 			n, err := tx.DeleteInboundSMSBefore(ctx, at(3))
 			require.NoError(t, err)
 			require.EqualValues(t, 1, n)
@@ -292,6 +322,41 @@ func testCollect(t *testing.T, open Opener) {
 		n := 0
 		wins.Range(func(any, any) bool { n++; return true })
 		require.Equal(t, 1, n)
+	})
+
+	t.Run("RecordsAndAuditEventsInBulk", func(t *testing.T) {
+		t.Parallel()
+		_, b := setup(t, open)
+		owner := b.f.account(b.f.account(nil))
+		f := b.form(t, owner)
+		recs := make([]*canopy.Record, 75) // 64 + 8 + 2 + 1: every group size
+		events := make([]*canopy.AuditEvent, 75)
+		for i := range recs {
+			recs[i] = &canopy.Record{ID: b.f.id(canopy.PrefixRecord), FormID: f.ID, AccountID: owner.ID,
+				Answers: map[string]json.RawMessage{"name": json.RawMessage(`"Ada ✓"`)}, Version: 1, CreatedBy: "sms:+15550000001",
+				CreatedAt: at(i), UpdatedAt: at(i)}
+			events[i] = b.f.newEvent(owner, "record.created", recs[i].ID)
+		}
+		b.write(t, func(ctx context.Context, tx store.Tx) {
+			require.NoError(t, tx.InsertRecords(ctx, recs))
+			require.NoError(t, tx.InsertAuditEvents(ctx, events))
+			require.NoError(t, tx.InsertRecords(ctx, nil))
+		})
+		b.read(t, func(ctx context.Context, tx store.Tx) {
+			got := all(t, 50, func(p store.Page) []*canopy.Record {
+				rs, err := tx.ListRecords(ctx, f.ID, time.Time{}, time.Time{}, p)
+				require.NoError(t, err)
+				return rs
+			}, func(r *canopy.Record) string { return r.ID })
+			require.Equal(t, recs, got)
+			evs, err := tx.ListAuditEvents(ctx, store.AuditFilter{Subtree: owner.Path, Limit: 100})
+			require.NoError(t, err)
+			require.Len(t, evs, 75)
+			for i, e := range evs {
+				require.Equal(t, events[74-i].ID, e.ID, "newest first")
+				require.Equal(t, events[74-i].TargetID, e.TargetID)
+			}
+		})
 	})
 
 	t.Run("FormLinksRevokeAndCapSubmissions", func(t *testing.T) {
