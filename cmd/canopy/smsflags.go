@@ -66,7 +66,7 @@ func (sf smsFlags) worker(svc *service.Service, log *slog.Logger) (*sms.Worker, 
 		if sender, err = sms.NewFileSender(*sf.dir); err != nil {
 			return nil, err
 		}
-		log.Info("no SMS provider configured (--sms-url): SMS shares are written as files", "dir", *sf.dir)
+		log.Info("no SMS provider configured (--sms-url): texts are written as files", "dir", *sf.dir)
 	}
 	if *sf.poll <= 0 {
 		return nil, usageError{"--sms-poll must be positive"}
