@@ -29,24 +29,35 @@ type TokenPurpose string
 
 // The token purposes.
 const (
-	PurposeSetPassword TokenPurpose = "set-password" // first password of a new or invited user
-	PurposeReset       TokenPurpose = "reset"        // a password reset the user asked for
+	PurposeSetPassword TokenPurpose = "set-password" // first password of a new or invited person
+	PurposeReset       TokenPurpose = "reset"        // a password reset the person asked for
+	PurposeEmailChange TokenPurpose = "email-change" // confirms a new address, sent to it
 )
 
-// UserToken is a one-time link token. Only its hash is stored.
+// UserToken is a one-time link token. Only its hash is stored. It belongs
+// to a person and names the address it was sent to: it works only while
+// that address is the person's (or, for an email change, the pending one),
+// so links sent to an old address stop working when the address changes.
 type UserToken struct {
-	ID        string
+	ID       string
+	PersonID string
+	// UserID is the membership a welcome or invitation link answers: setting
+	// the password from it joins that account.
 	UserID    string
 	Purpose   TokenPurpose
+	Email     string // normalised address the link was sent to
 	Hash      string
 	CreatedAt time.Time
 	ExpiresAt time.Time
 	UsedAt    *time.Time
 }
 
-// Session is a signed-in user's bearer token. Only its hash is stored.
+// Session is a signed-in person's bearer token. Only its hash is stored.
+// UserID is the membership signed in to: requests that name no account
+// act there.
 type Session struct {
 	ID         string
+	PersonID   string
 	UserID     string
 	Hash       string
 	CreatedAt  time.Time

@@ -71,6 +71,10 @@ const (
 	CodeVersionMismatch      = "version-mismatch"
 	CodeInsufficientCredits  = "insufficient-credits"
 	CodeChildLimitExceeded   = "child-limit-exceeded"
+	CodeEmailQuota           = "email-quota"
+	CodeFormQuota            = "form-quota"
+	CodeAlreadyMember        = "already-member"
+	CodePersonManaged        = "person-managed"
 )
 
 // FieldError names one bad input field. Field is a dotted path into the
@@ -94,6 +98,8 @@ type Error struct {
 	RetryAfter time.Duration
 	// Shortfall, on a refused debit, says whose credits or cap fell short.
 	Shortfall *Shortfall
+	// Quota, on a write refused by a plan's limit, names the limit.
+	Quota *Quota
 }
 
 func (e *Error) Error() string {

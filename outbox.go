@@ -20,6 +20,10 @@ const (
 	TemplateWelcome        = "welcome"         // a new account's master user: set your password
 	TemplateUserInvitation = "user-invitation" // a further user invited into an account
 	TemplatePasswordReset  = "password-reset"  // a user asked to reset their password
+	// A person asked to change their address: the confirmation link goes to
+	// the new address, a notice to the old one.
+	TemplateEmailChange       = "email-change"
+	TemplateEmailChangeNotice = "email-change-notice"
 
 	TemplateInvitation          = "invitation"           // to the invitee: an umbrella invites it
 	TemplateInvitationAccepted  = "invitation-accepted"  // to the umbrella's admins

@@ -71,7 +71,7 @@ type webformServer struct {
 }
 
 // NewWebForm returns the handler of the web links' public page, to mount
-// at service.WebFormPath ("/f/"): GET /f/{token} shows the form, POST
+// at canopy.WebFormPage("") ("/f/"): GET /f/{token} shows the form, POST
 // submits it.
 func NewWebForm(svc *service.Service, opts WebFormOptions) http.Handler {
 	if opts.Logger == nil {
@@ -82,9 +82,9 @@ func NewWebForm(svc *service.Service, opts WebFormOptions) http.Handler {
 	}
 	s := &webformServer{svc: svc, limiter: opts.Limiter, log: opts.Logger, ids: opts.IDs}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET "+service.WebFormPath+"{token}", s.show)
-	mux.HandleFunc("POST "+service.WebFormPath+"{token}", s.submit)
-	mux.HandleFunc(service.WebFormPath, func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET "+canopy.WebFormPagePattern, s.show)
+	mux.HandleFunc("POST "+canopy.WebFormPagePattern, s.submit)
+	mux.HandleFunc(canopy.WebFormPage(""), func(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusNotFound, &webformPage{State: "missing"})
 	})
 	return http.NewCrossOriginProtection().Handler(mux)
@@ -120,7 +120,7 @@ var webformColor = regexp.MustCompile(`^#[0-9A-Fa-f]{3}([0-9A-Fa-f]{3})?$`)
 const webformDefaultColor = "#2f6f4e"
 
 func (s *webformServer) page(f *service.WebForm, token string) *webformPage {
-	p := &webformPage{State: "form", Form: f, Action: service.WebFormPath + token, Values: map[string][]string{}, Errors: map[string]string{}}
+	p := &webformPage{State: "form", Form: f, Action: canopy.WebFormPage(token), Values: map[string][]string{}, Errors: map[string]string{}}
 	p.Brand = f.Brand.Name
 	if p.Brand == "" {
 		p.Brand = f.Name

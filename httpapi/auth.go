@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/canopyhq/canopy"
 	"github.com/canopyhq/canopy/service"
 )
 
@@ -90,4 +91,39 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) {
 	me, err := s.svc.WhoAmI(r.Context(), caller(r.Context()))
 	s.respond(w, r, me, err)
+}
+
+func (s *Server) handleConfirmEmail(w http.ResponseWriter, r *http.Request) {
+	var in service.ConfirmEmailInput
+	if _, err := s.decode(w, r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.public(w, r, http.StatusOK, func(ctx context.Context) (any, error) {
+		u, err := s.svc.ConfirmEmail(ctx, in, requestInfo(r))
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"user": u}, nil
+	})
+}
+
+// membershipAnswer answers an invitation into an account for the signed-in
+// person: accept or decline.
+func (s *Server) membershipAnswer(answer func(context.Context, service.Caller, string) (*canopy.User, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("userId")
+		if !canopy.ValidID(canopy.PrefixUser, id) {
+			s.writeError(w, r, canopy.NotFound("membership"))
+			return
+		}
+		raw, err := s.optionalEmptyBody(w, r)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		s.write(w, r, writeSpec{status: http.StatusOK}, raw, func(ctx context.Context) (any, error) {
+			return answer(ctx, caller(ctx), id)
+		})
+	}
 }

@@ -120,6 +120,10 @@ func (d *driver) deliver() map[string]string {
 			}
 			continue
 		}
+		if c.Outbox.Template == canopy.TemplateEmailChangeNotice {
+			sent = append(sent, msgs[i].ID) // a notice, with nothing to click
+			continue
+		}
 		link, err := url.Parse(c.Link)
 		if err != nil || c.Link == "" {
 			d.t.Fatalf("email to %s has no usable link: %q", c.Email, c.Link)
@@ -243,7 +247,11 @@ func TestContractDrivesEveryRoute(t *testing.T) {
 	d.call(422, post, "/v1/accounts", validBodies["POST /v1/accounts"], withHeader("Idempotency-Key", "create-acme"))
 	d.call(422, post, "/v1/accounts", map[string]any{"account": map[string]any{}})
 	d.call(422, post, "/v1/accounts", map[string]any{"account": map[string]any{"name": "X"}, "colour": "red"})
-	d.call(409, post, "/v1/accounts", map[string]any{"account": map[string]any{"name": "Dup"},
+	d.call(409, post, "/v1/accounts", map[string]any{"account": map[string]any{"name": "Ref twin"},
+		"masterUser":         map[string]any{"email": "twin@example.com"},
+		"externalReferences": []any{map[string]any{"type": "crm", "value": "C-1001"}}}) // external-reference-exists
+	// An address that belongs to someone invites that person: no 409 tells.
+	d.call(created, post, "/v1/accounts", map[string]any{"account": map[string]any{"name": "Dup"},
 		"masterUser": map[string]any{"email": "admin@acme.example"}})
 
 	// The tree: root → acme → g1 → gg; root → beta, susp, closed.
@@ -372,9 +380,9 @@ func TestContractDrivesEveryRoute(t *testing.T) {
 	}
 	dee := idOf(t, d.call(created, post, users, map[string]any{"email": "dee@acme.example", "username": "dee", "name": "Dee"}))
 	eve := idOf(t, d.call(created, post, users, map[string]any{"email": "eve@acme.example"}))
-	d.call(409, post, users, map[string]any{"email": "bo@acme.example"})                            // email-taken
-	d.call(409, post, users, map[string]any{"email": "bo2@acme.example", "username": "acme-admin"}) // username-taken
-	d.call(409, post, "/v1/accounts/"+closed+"/users", map[string]any{"email": "late@example.com"}) // account-closed
+	d.call(409, post, users, map[string]any{"email": "bo@acme.example"})                                // already-member
+	d.call(created, post, users, map[string]any{"email": "bo2@acme.example", "username": "acme-admin"}) // a taken username tells nothing
+	d.call(409, post, "/v1/accounts/"+closed+"/users", map[string]any{"email": "late@example.com"})     // account-closed
 	d.call(422, post, users, map[string]any{"name": "No Address"})
 	d.call(422, post, users, map[string]any{"email": "fay@acme.example", "role": "owner"})
 	d.call(ok, get, users+"?limit=2", nil).Decode(t, &page)
@@ -483,6 +491,43 @@ func TestContractDrivesEveryRoute(t *testing.T) {
 	d.call(401, post, "/v1/auth/logout", nil, withKey(deeTok))
 	d.call(400, post, "/v1/auth/logout", nil) // an API key
 
+	// People belong to several accounts: cy and dee are invited into beta,
+	// cy accepts and dee declines; an invitation into an account closed
+	// meanwhile cannot be accepted.
+	d.call(404, post, login, map[string]any{"login": "cy@acme.example", "password": strong, "accountId": beta}, noKey)
+	deeTok = d.login("dee", strong)
+	betaUsers := "/v1/accounts/" + beta + "/users"
+	cyInBeta := idOf(t, d.call(created, post, betaUsers, map[string]any{"email": "cy@acme.example"}))
+	deeInBeta := idOf(t, d.call(created, post, betaUsers, map[string]any{"email": "dee@acme.example"}))
+	shut := d.child(root)
+	cyInGone := idOf(t, d.call(created, post, "/v1/accounts/"+shut+"/users", map[string]any{"email": "cy@acme.example"}))
+	d.call(ok, del, "/v1/accounts/"+shut, nil)
+	memberships := "/v1/me/memberships/"
+	d.call(409, post, memberships+cyInGone+"/accept", nil, withKey(cyTok))
+	d.call(404, post, memberships+deeInBeta+"/accept", nil, withKey(cyTok)) // another person's
+	d.call(413, post, memberships+cyInBeta+"/accept", tooBig, withKey(cyTok))
+	d.call(422, post, memberships+cyInBeta+"/accept", map[string]any{"now": true}, withKey(cyTok))
+	d.call(ok, post, memberships+cyInBeta+"/accept", nil, withKey(cyTok))
+	d.call(404, post, memberships+cyInBeta+"/accept", nil, withKey(cyTok)) // answered
+	d.call(ok, get, "/v1/accounts/"+beta, nil, withKey(cyTok), as(beta))
+	d.call(409, post, memberships+cyInGone+"/decline", nil, withKey(cyTok))
+	d.call(413, post, memberships+deeInBeta+"/decline", tooBig, withKey(deeTok))
+	d.call(422, post, memberships+deeInBeta+"/decline", map[string]any{"no": true}, withKey(deeTok))
+	d.call(ok, post, memberships+deeInBeta+"/decline", nil, withKey(deeTok))
+	d.call(404, get, "/v1/accounts/"+beta, nil, withKey(deeTok), as(beta))
+
+	// A person changes their own address: it applies when confirmed from
+	// the new one.
+	d.call(ok, patch, users+"/"+cy, map[string]any{"email": "cy.new@acme.example"}, withKey(cyTok))
+	confirm := "/v1/auth/confirm-email"
+	newTokens := d.deliver()
+	d.call(400, post, confirm, map[string]any{"token": "cnt_unknown"}, noKey)
+	d.call(413, post, confirm, tooBig, noKey)
+	d.call(422, post, confirm, map[string]any{"token": newTokens["cy.new@acme.example"], "also": 1}, noKey)
+	d.call(ok, post, confirm, map[string]any{"token": newTokens["cy.new@acme.example"]}, noKey)
+	d.call(400, post, confirm, map[string]any{"token": newTokens["cy.new@acme.example"]}, noKey) // used
+	cyTok = d.login("cy.new@acme.example", strong)
+
 	// Signing in and out work in a suspended account; writing does not.
 	for email, id := range d.users(susp) {
 		d.call(ok, post, setPassword, map[string]any{"token": tokens[email], "password": strong}, noKey)
@@ -538,15 +583,15 @@ func TestContractDrivesEveryRoute(t *testing.T) {
 	// Password reset: the same answer for everybody; the link replaces the
 	// password and ends the user's sessions.
 	reset := "/v1/auth/password-reset"
-	d.call(accepted, post, reset, map[string]any{"email": "cy@acme.example"}, noKey)
+	d.call(accepted, post, reset, map[string]any{"email": "cy.new@acme.example"}, noKey)
 	d.call(accepted, post, reset, map[string]any{"email": "nobody@example.com"}, noKey)
 	d.call(422, post, reset, map[string]any{"email": "nobody"}, noKey)
 	d.call(400, post, reset, `[`, noKey)
 	d.call(413, post, reset, tooBig, noKey)
 	tokens = d.deliver()
-	d.call(ok, post, setPassword, map[string]any{"token": tokens["cy@acme.example"], "password": "a whole new passphrase 7"}, noKey)
+	d.call(ok, post, setPassword, map[string]any{"token": tokens["cy.new@acme.example"], "password": "a whole new passphrase 7"}, noKey)
 	d.call(401, get, "/v1/me", nil, withKey(cyTok))
-	d.login("cy@acme.example", "a whole new passphrase 7")
+	d.login("cy.new@acme.example", "a whole new passphrase 7")
 
 	// The login throttle (2 failures slow it, 3 lock it).
 	wrong := map[string]any{"login": "nobody@example.com", "password": "wrong password"}
@@ -895,9 +940,9 @@ func TestContractDrivesEveryRoute(t *testing.T) {
 		d.call(401, r.Method, path, body, noKey)
 		d.call(404, r.Method, path, body, as(unknown))
 		d.call(400, r.Method, path, body, as("acc_nope"))
-		// Logout is no write to the account: it works in a suspended one
-		// (and answers 400 to an API key).
-		if r.Method != get && key != "POST /v1/auth/logout" {
+		// A person's own routes write to no account: they work in a
+		// suspended one (logout answers 400 to an API key).
+		if r.Method != get && !r.Personal {
 			d.call(403, r.Method, fill(r.Path, susp), body, as(susp))
 		}
 		if hasBody {
@@ -934,8 +979,12 @@ func TestContractDrivesEveryRoute(t *testing.T) {
 	down.call(500, post, "/v1/auth/login", map[string]any{"login": "anyone", "password": "anything"}, noKey)
 	down.call(500, post, "/v1/auth/set-password", map[string]any{"token": "cnt_any", "password": strong}, noKey)
 	down.call(500, post, "/v1/auth/password-reset", map[string]any{"email": "anyone@example.com"}, noKey)
+	down.call(500, post, "/v1/auth/confirm-email", map[string]any{"token": "cnt_any"}, noKey)
 	down.call(500, post, "/v1/signup", map[string]any{"accountName": "Anyone", "email": "anyone@example.com"}, noKey)
 	down.inbound(500, text("SM1", "+15551230000", "HELP"))
+
+	// 429 email-quota: a server whose plans allow one email a day.
+	d.driveEmailQuota()
 
 	// 403 signup-disabled: a server whose operator turned sign-up off.
 	off := &driver{t: t, api: newTestAPI(t, testdb.SQLite(t), testfactory.Options{SignupDisabled: true})}
@@ -1174,9 +1223,8 @@ func (d *driver) driveForms(c *contract, closed string) {
 	if x := explain(fp, fp); x.Role != "dataManager" || x.Rule != "link" || x.Link == nil || x.Link.AccountID != fc || x.Link.ParentID != fp {
 		t.Errorf("the parent's access: %+v", x)
 	}
-	if x := explain(root, root); x.Role != "none" || x.Rule != "link" || x.Link == nil || x.Link.AccountID != fp {
-		t.Errorf("the platform root's access: %+v", x)
-	}
+	// The platform root sees none of its customers' forms: it is told nothing of them.
+	d.call(404, get, form(f1, "access")+"?accountId="+root, nil, as(root))
 	if x := explain(fp, fsib); x.Role != "none" || x.Rule != "none" {
 		t.Errorf("a sibling's access: %+v", x)
 	}
@@ -1340,4 +1388,44 @@ func (d *driver) driveForms(c *contract, closed string) {
 	d.call(404, get, records, nil, as(fc))
 	d.call(ok, get, form(copied), nil, as(fgc))
 	d.call(409, del, fill(forms+"/{formId}", ""), nil, as(closed))
+}
+
+// driveEmailQuota drives the 429 email-quota answers on a server whose
+// plans allow each account one email a day: the first invitation goes out,
+// every further one is refused until the next day.
+func (d *driver) driveEmailQuota() {
+	t := d.t
+	const post, patch = http.MethodPost, http.MethodPatch
+	one := canopy.PlanLimits{EmailsPerDay: 1, Forms: -1, FormBytes: -1}
+	q := &driver{t: t, api: newTestAPI(t, testdb.SQLite(t), testfactory.Options{PlanLimits: map[canopy.Plan]canopy.PlanLimits{
+		canopy.PlanBasic: one, canopy.PlanPro: one, canopy.PlanEnterprise: one}})}
+	var acc struct{ Account struct{ ID string } }
+	q.call(http.StatusCreated, post, "/v1/accounts", map[string]any{"account": map[string]any{
+		"name": "Quota", "email": "quota@example.com", "plan": "enterprise"}}).Decode(t, &acc)
+	a := acc.Account.ID
+	users := "/v1/accounts/" + a + "/users"
+	user := idOf(t, q.call(http.StatusCreated, post, users, map[string]any{"email": "first@example.com"}, as(a)))
+	res := q.call(http.StatusTooManyRequests, post, users, map[string]any{"email": "second@example.com"}, as(a))
+	var p struct {
+		Quota *struct {
+			Name        string
+			Limit, Used int
+			ResetsAt    string
+		}
+	}
+	res.Decode(t, &p)
+	if p.Quota == nil || p.Quota.Name != canopy.QuotaEmailsPerDay || p.Quota.Limit != 1 || p.Quota.Used != 1 || p.Quota.ResetsAt == "" ||
+		res.Header.Get("Retry-After") == "" {
+		t.Errorf("email-quota: quota %+v, Retry-After %q", p.Quota, res.Header.Get("Retry-After"))
+	}
+	q.call(http.StatusTooManyRequests, post, "/v1/accounts", map[string]any{"account": map[string]any{"name": "Q1", "email": "q1@example.com"}}, as(a))
+	q.call(http.StatusTooManyRequests, post, users+"/"+user+"/resend-invitation", nil, as(a))
+	q.call(http.StatusTooManyRequests, patch, users+"/"+user, map[string]any{"email": "readdressed@example.com"}, as(a))
+	q.call(http.StatusTooManyRequests, post, "/v1/invitations", map[string]any{"email": "sub@example.com"}, as(a))
+	q.call(http.StatusTooManyRequests, post, "/v1/contacts", map[string]any{"email": "sub@example.com", "subAccount": true}, as(a))
+	q.api.Clock.Advance(24 * time.Hour) // a new day
+	inv := idOf(t, q.call(http.StatusCreated, post, "/v1/invitations", map[string]any{"email": "sub@example.com"}, as(a)))
+	q.call(http.StatusTooManyRequests, post, "/v1/invitations/"+inv+"/resend", nil, as(a))
+	ct := idOf(t, q.call(http.StatusCreated, post, "/v1/contacts", map[string]any{"email": "ct@example.com"}, as(a)))
+	q.call(http.StatusTooManyRequests, patch, "/v1/contacts/"+ct, map[string]any{"subAccount": true}, as(a))
 }

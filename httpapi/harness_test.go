@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/canopyhq/canopy/internal/testfactory"
 	"github.com/canopyhq/canopy/store/sqlstore"
@@ -21,6 +22,8 @@ var contractCheck func(t testing.TB, method, pattern string, status int, content
 type testAPI struct {
 	*testfactory.Bundle
 	srv *Server
+	// samples are the durations timed requests took (benchmarks).
+	samples []time.Duration
 }
 
 // newTestAPI returns a Server without the public endpoints' rate limit:

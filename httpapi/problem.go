@@ -28,6 +28,7 @@ type Problem struct {
 	RequestID string              `json:"requestId"`
 	Errors    []canopy.FieldError `json:"errors,omitempty"`
 	Shortfall *canopy.Shortfall   `json:"shortfall,omitempty"`
+	Quota     *canopy.Quota       `json:"quota,omitempty"`
 }
 
 var kindStatus = map[canopy.Kind]int{
@@ -62,17 +63,18 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if e.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds()))))
 	}
-	s.writeProblemWith(w, r, status, e.Code, e.Message, e.Fields, e.Shortfall)
+	s.writeProblemWith(w, r, status, e.Code, e.Message, e.Fields, e.Shortfall, e.Quota)
 }
 
 func (s *Server) writeProblem(w http.ResponseWriter, r *http.Request, status int, code, detail string, fields []canopy.FieldError) {
-	s.writeProblemWith(w, r, status, code, detail, fields, nil)
+	s.writeProblemWith(w, r, status, code, detail, fields, nil, nil)
 }
 
-func (s *Server) writeProblemWith(w http.ResponseWriter, r *http.Request, status int, code, detail string, fields []canopy.FieldError, short *canopy.Shortfall) {
+func (s *Server) writeProblemWith(w http.ResponseWriter, r *http.Request, status int, code, detail string, fields []canopy.FieldError,
+	short *canopy.Shortfall, quota *canopy.Quota) {
 	p := Problem{
 		Type: ProblemTypeBase + code, Title: http.StatusText(status), Status: status, Detail: detail,
-		Instance: r.URL.Path, Code: code, RequestID: requestID(r.Context()), Errors: fields, Shortfall: short,
+		Instance: r.URL.Path, Code: code, RequestID: requestID(r.Context()), Errors: fields, Shortfall: short, Quota: quota,
 	}
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="canopy"`)

@@ -125,7 +125,7 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, spec writeSpec, r
 			sum.Write([]byte{0})
 		}
 		idem = &service.Idempotent{
-			Scope: c.AccountID, Key: key, Fingerprint: hex.EncodeToString(sum.Sum(nil)), StatusCode: spec.status,
+			Scope: c.AccountID, Key: key, Credential: c.Credential(), Fingerprint: hex.EncodeToString(sum.Sum(nil)), StatusCode: spec.status,
 			Encode:   func(v any) ([]byte, error) { return spec.body(v, rid) },
 			Location: spec.location,
 		}
@@ -159,7 +159,7 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, spec writeSpec, r
 
 // replay answers with a stored first response, if there is one.
 func (s *Server) replay(w http.ResponseWriter, r *http.Request, idem *service.Idempotent) bool {
-	rec, err := s.svc.StoredResponse(r.Context(), idem.Scope, idem.Key, idem.Fingerprint)
+	rec, err := s.svc.StoredResponse(r.Context(), idem)
 	if err != nil {
 		s.writeError(w, r, err)
 		return true

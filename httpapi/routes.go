@@ -46,8 +46,11 @@ func (s *Server) registerRoutes() {
 	s.handleLimited("POST /v1/auth/login", s.handleLogin)
 	s.handleLimited("POST /v1/auth/set-password", s.handleSetPassword)
 	s.handleLimited("POST /v1/auth/password-reset", s.handlePasswordReset)
-	s.handle("POST /v1/auth/logout", false, s.handleLogout)
-	s.handle("GET /v1/me", false, s.handleMe)
+	s.handleLimited("POST /v1/auth/confirm-email", s.handleConfirmEmail)
+	s.handlePersonal("POST /v1/auth/logout", s.handleLogout)
+	s.handlePersonal("GET /v1/me", s.handleMe)
+	s.handlePersonal("POST /v1/me/memberships/{userId}/accept", s.membershipAnswer(s.svc.AcceptMembership))
+	s.handlePersonal("POST /v1/me/memberships/{userId}/decline", s.membershipAnswer(s.svc.DeclineMembership))
 
 	s.handle("POST /v1/invitations", false, s.handleCreateInvitation)
 	s.handle("GET /v1/invitations", false, s.handleListInvitations)

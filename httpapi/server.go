@@ -86,6 +86,9 @@ type Route struct {
 	Public bool
 	// RateLimited routes are public and draw on the per-client rate limit.
 	RateLimited bool
+	// Personal routes serve a signed-in person even where they act in no
+	// account yet (they have only invitations to answer).
+	Personal bool
 	// limitsFailures: the route draws on it only for the requests it
 	// refuses, and checks the allowance itself.
 	limitsFailures bool
@@ -139,6 +142,12 @@ func (s *Server) handle(pattern string, public bool, h http.HandlerFunc) {
 	s.register(pattern, Route{Public: public}, h)
 }
 
+// handlePersonal registers a route about the signed-in person themselves,
+// which works before they act in any account.
+func (s *Server) handlePersonal(pattern string, h http.HandlerFunc) {
+	s.register(pattern, Route{Personal: true}, h)
+}
+
 // handleLimited registers a public route that anyone can make costly — it
 // hashes a password or sends an email — behind the per-client rate limit.
 func (s *Server) handleLimited(pattern string, h http.HandlerFunc) {
@@ -156,7 +165,7 @@ func (s *Server) register(pattern string, rt Route, h http.Handler) {
 	rt.Method, rt.Path, _ = strings.Cut(pattern, " ")
 	s.routes = append(s.routes, rt)
 	if !rt.Public {
-		h = s.authenticate(h)
+		h = s.authenticate(h, rt.Personal)
 	}
 	if rt.RateLimited && !rt.limitsFailures {
 		h = s.rateLimit(rt.Path, h)
@@ -241,7 +250,7 @@ func caller(ctx context.Context) service.Caller {
 
 // authenticate resolves the bearer key and the acting account (header
 // X-Customer-Id) and records the audit facts of the request.
-func (s *Server) authenticate(next http.Handler) http.Handler {
+func (s *Server) authenticate(next http.Handler, personal bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		secret, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
@@ -253,16 +262,19 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			s.writeError(w, r, err)
 			return
 		}
-		acting, err := s.svc.Act(ctx, p, r.Header.Get("X-Customer-Id"))
+		info := service.RequestInfo{RequestID: requestID(ctx), Channel: channel(r), Username: username(r)}
+		customer := r.Header.Get("X-Customer-Id")
+		c, err := s.svc.NewCaller(ctx, p, customer, info)
+		if err != nil && personal && p.IsUser() && customer == "" && p.AccountID == "" {
+			// A person with only invitations to answer acts nowhere yet.
+			c, err = service.Caller{Principal: p, RequestID: info.RequestID, Channel: info.Channel, Username: info.Username}, nil
+		}
 		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
-		c := service.Caller{
-			Principal: p, Acting: acting, RequestID: requestID(ctx), Channel: channel(r), Username: username(r),
-		}
 		if lw, ok := w.(*statusWriter); ok {
-			lw.acting = acting.ID
+			lw.acting = c.Acting.ID
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, callerKey{}, c)))
 	})

@@ -25,6 +25,11 @@ type Data struct {
 	Role              string
 	Link              string    // the one-time set-password/reset link
 	ExpiresAt         time.Time // when the link stops working
+	// SignIn is true in a welcome or invitation to a person who already
+	// has a login: Link signs in and accepts, and is not one-time.
+	SignIn bool
+	// NewEmail is the address a person asked to change to (email-change-notice).
+	NewEmail string
 
 	// Invitations (umbrella ↔ sub-account).
 	OtherAccountName string // the other side: the umbrella's name in emails to invitees, the invitee's in emails to umbrellas
@@ -51,6 +56,10 @@ const (
 	TemplateWelcome        = "welcome"         // new account's master user: your account is ready, set your password
 	TemplateUserInvitation = "user-invitation" // further user invited into an account: set your password
 	TemplatePasswordReset  = "password-reset"  // someone asked to reset your password (ignore if it wasn't you)
+	TemplateEmailChange    = "email-change"    // to a new address: confirm it (Link); nothing changes until then
+	// TemplateEmailChangeNotice goes to the old address: a change to
+	// NewEmail was asked for; if it was not you, change your password.
+	TemplateEmailChangeNotice = "email-change-notice"
 
 	TemplateInvitation          = "invitation"           // to the invitee: <OtherAccountName> invites your account <AccountName> (or you, by email) to become its sub-account; explain what it means (seed 002: the umbrella sees your forms with the dataManager role, usage credits come from the umbrella, example forms appear on your dashboard, you can leave later); accept (Link) / decline (DeclineLink) buttons; ExpiresAt; when NewAccount, say that accepting creates a free account first
 	TemplateInvitationAccepted  = "invitation-accepted"  // to the umbrella's admins: <OtherAccountName> accepted; it is now your sub-account
@@ -63,7 +72,7 @@ const (
 
 // templateNames lists every email LoadTemplates loads.
 var templateNames = []string{
-	TemplateWelcome, TemplateUserInvitation, TemplatePasswordReset,
+	TemplateWelcome, TemplateUserInvitation, TemplatePasswordReset, TemplateEmailChange, TemplateEmailChangeNotice,
 	TemplateInvitation, TemplateInvitationAccepted, TemplateInvitationDeclined,
 	TemplateInvitationCancelled, TemplateInvitationExpired, TemplateSignupAttempt,
 	TemplateLowBalance,
@@ -239,7 +248,7 @@ func (d Data) normalized() Data {
 	d.Brand = d.Brand.normalized()
 	for _, f := range []*string{
 		&d.AccountName, &d.ParentAccountName, &d.UserName, &d.Email, &d.Username, &d.Role, &d.Link,
-		&d.OtherAccountName, &d.DeclineLink, &d.ActingUserName,
+		&d.OtherAccountName, &d.DeclineLink, &d.ActingUserName, &d.NewEmail,
 	} {
 		*f = singleLine(*f)
 	}
@@ -290,11 +299,14 @@ func sampleData() []Data {
 		Message:           "Hello,\n\nplease join us.",
 		DeclineLink:       "https://example.com/invitations/sample/decline",
 		ActingUserName:    "Uma",
+		NewEmail:          "sam.new@example.com",
 	}
+	signIn := full
+	signIn.SignIn = true
 	newAccount := full
 	newAccount.NewAccount, newAccount.ShareRole, newAccount.UmbrellaPays = true, "none", true
 	editor, viewer := full, full
 	editor.ShareRole, viewer.ShareRole = "editor", "viewer"
 	minimal := Data{Link: full.Link}
-	return []Data{full, newAccount, editor, viewer, minimal}
+	return []Data{full, signIn, newAccount, editor, viewer, minimal}
 }

@@ -171,6 +171,8 @@ func (w *Worker) render(c *service.EmailContent) (*Message, error) {
 		Role:              c.Role,
 		Link:              c.Link,
 		ExpiresAt:         c.ExpiresAt,
+		SignIn:            c.SignIn,
+		NewEmail:          c.NewEmail,
 		OtherAccountName:  c.OtherAccountName,
 		Message:           c.Note,
 		DeclineLink:       c.DeclineLink,

@@ -64,9 +64,9 @@ type CreateChildResult struct {
 // MaxUsersPerCreate bounds the users one create-child request provisions.
 const MaxUsersPerCreate = 100
 
-// validate checks the whole request and returns the users to create, the
-// master user first, with defaults applied.
-func (in *CreateChildInput) validate() ([]canopy.User, error) {
+// validate checks the whole request and returns the memberships to make,
+// the master user first, with defaults applied.
+func (in *CreateChildInput) validate() ([]memberInput, error) {
 	var v canopy.Validator
 	canopy.ValidateName(&v, "account.name", in.Account.Name)
 	canopy.ValidateEmail(&v, "account.email", in.Account.Email, false)
@@ -75,14 +75,13 @@ func (in *CreateChildInput) validate() ([]canopy.User, error) {
 	}
 	canopy.ValidateMetadata(&v, "account.metadata", in.Account.Metadata)
 
-	users := make([]canopy.User, 0, 1+len(in.Users))
-	master := canopy.User{Role: canopy.UserAdmin, Master: true}
-	mf := "masterUser"
+	users := make([]memberInput, 0, 1+len(in.Users))
+	master := memberInput{UserInput: UserInput{Role: canopy.UserAdmin}, Master: true, Field: "masterUser."}
 	if in.MasterUser != nil {
 		master.Email, master.Username, master.Name = in.MasterUser.Email, in.MasterUser.Username, in.MasterUser.Name
-		canopy.ValidateEmail(&v, mf+".email", master.Email, true)
+		master.validate(&v, master.Field)
 	} else {
-		mf = "account"
+		master.Field = "account."
 		master.Email, master.Name = in.Account.Email, in.Account.Name
 		if in.Account.Email == "" {
 			v.Add("masterUser", "required", "give masterUser.email, or account.email to make that address the master user")
@@ -93,44 +92,24 @@ func (in *CreateChildInput) validate() ([]canopy.User, error) {
 		v.Add("users", "too-many", "must have at most %d users", MaxUsersPerCreate)
 	}
 	for i, u := range in.Users {
-		f := fmt.Sprintf("users[%d]", i)
-		canopy.ValidateEmail(&v, f+".email", u.Email, true)
-		role := u.Role
-		if role == "" {
-			role = canopy.UserMember
-		} else if !role.Valid() {
-			v.Add(f+".role", "invalid-enum", "must be admin or member")
-		}
-		users = append(users, canopy.User{Email: u.Email, Username: u.Username, Name: u.Name, Role: role})
+		m := memberInput{UserInput: u, Field: fmt.Sprintf("users[%d].", i)}
+		m.validate(&v, m.Field)
+		users = append(users, m)
 	}
 	emails := map[string]string{}
 	usernames := map[string]string{}
-	for i := range users {
-		u := &users[i]
-		f := userField(i, mf)
-		if u.Username == "" {
-			u.Username = u.Email
-		} else {
-			canopy.ValidateUsername(&v, f+".username", u.Username)
-		}
-		if i > 0 || in.MasterUser != nil {
-			canopy.ValidatePersonName(&v, f+".name", u.Name)
-		}
-		emailDup := false
+	for _, u := range users {
 		if e := canopy.NormalizeEmail(u.Email); e != "" {
 			if prev, dup := emails[e]; dup {
-				emailDup = true
-				v.Add(f+".email", "duplicate", "is the same address as %s", prev)
+				v.Add(u.Field+"email", "duplicate", "is the same address as %s", prev)
 			}
-			emails[e] = f + ".email"
+			emails[e] = u.Field + "email"
 		}
-		// Usernames default to the email, so a duplicate email already
-		// explains a duplicate username.
-		if n := canopy.NormalizeEmail(u.Username); n != "" && !emailDup {
+		if n := canopy.NormalizeEmail(u.Username); n != "" {
 			if prev, dup := usernames[n]; dup {
-				v.Add(f+".username", "duplicate", "is the same username as %s", prev)
+				v.Add(u.Field+"username", "duplicate", "is the same username as %s", prev)
 			}
-			usernames[n] = f + ".username"
+			usernames[n] = u.Field + "username"
 		}
 	}
 	if in.Workflows != nil {
@@ -159,21 +138,13 @@ func (in *CreateChildInput) validate() ([]canopy.User, error) {
 	return users, v.Err()
 }
 
-// userField names user i of a create request in error messages.
-func userField(i int, masterField string) string {
-	if i == 0 {
-		return masterField
-	}
-	return fmt.Sprintf("users[%d]", i-1)
-}
-
 // CreateChild creates a child of the acting account with its master user,
 // further users, workflows, configurations and external references, and
 // queues an email to each new user — all in one transaction (DESIGN rule 3).
 //
-// Errors: validation-failed; depth-limit-exceeded; email-taken and
-// username-taken (409) when an address or username is in use anywhere in
-// the installation; external-reference-exists (409); account-suspended.
+// Errors: validation-failed; depth-limit-exceeded; email-quota (429);
+// external-reference-exists (409); account-suspended. An address or
+// username that belongs to someone is no error: the person is invited.
 func (s *Service) CreateChild(ctx context.Context, c Caller, in CreateChildInput) (*CreateChildResult, error) {
 	users, err := in.validate()
 	if err != nil {
@@ -188,7 +159,7 @@ func (s *Service) CreateChild(ctx context.Context, c Caller, in CreateChildInput
 
 // createChild stores a child of parent with everything in, in o's
 // transaction; users come from in.validate.
-func (s *Service) createChild(o *op, parent *canopy.Account, in CreateChildInput, users []canopy.User) (*CreateChildResult, error) {
+func (s *Service) createChild(o *op, parent *canopy.Account, in CreateChildInput, users []memberInput) (*CreateChildResult, error) {
 	ctx := o.ctx
 	if parent.Depth()+1 > s.cfg.MaxDepth {
 		return nil, canopy.Errorf(canopy.KindConflict, canopy.CodeDepthLimit,
@@ -228,28 +199,20 @@ func (s *Service) createChild(o *op, parent *canopy.Account, in CreateChildInput
 		return nil, err
 	}
 
-	masterField := "masterUser"
-	if in.MasterUser == nil {
-		masterField = "account"
+	if err := o.countEmails(len(users)); err != nil {
+		return nil, err
 	}
 	emails := make([]*canopy.OutboxMessage, 0, len(users))
-	for i := range users {
-		u := users[i]
-		u.ID, u.AccountID, u.Status = s.ids.New(canopy.PrefixUser), id, canopy.UserInvited
-		u.CreatedAt, u.UpdatedAt = o.now, o.now
-		// One insert per user, so a taken address names its field.
-		if err := o.tx.InsertUser(ctx, &u); err != nil {
-			return nil, userConflict(err, userField(i, masterField), &u)
-		}
-		res.Users = append(res.Users, &u)
+	for _, spec := range users {
 		template := canopy.TemplateUserInvitation
-		if u.Master {
+		if spec.Master {
 			template = canopy.TemplateWelcome
 		}
-		m, err := emailFor(s, acc, &u, template, o.now)
+		u, m, err := o.addMember(acc, spec, template)
 		if err != nil {
 			return nil, err
 		}
+		res.Users = append(res.Users, u)
 		emails = append(emails, m)
 	}
 	if err := o.tx.InsertOutboxMessages(ctx, emails...); err != nil {
@@ -307,27 +270,6 @@ func refExists(field, typ, value, parentID string) error {
 		"reference %s:%s already belongs to another child of %s", typ, value, parentID)
 }
 
-// userConflict turns a unique violation on a user into a 409 naming field.
-// A username that is the email address is reported as the email in use,
-// whichever index the database happened to check first.
-func userConflict(err error, field string, u *canopy.User) error {
-	prefix := field + "."
-	if field == "" {
-		prefix = ""
-	}
-	c := store.Conflict(err)
-	if c == store.UniqueUsername && canopy.NormalizeEmail(u.Username) == canopy.NormalizeEmail(u.Email) {
-		c = store.UniqueUserEmail
-	}
-	switch c {
-	case store.UniqueUserEmail:
-		return canopy.ConflictField(prefix+"email", canopy.CodeEmailTaken, "is already used by another user")
-	case store.UniqueUsername:
-		return canopy.ConflictField(prefix+"username", canopy.CodeUsernameTaken, "is already taken")
-	}
-	return err
-}
-
 // emailFor builds an email to user u of account acc, which the caller
 // writes to the outbox in the same transaction as the change that causes it
 // (DESIGN rule 4). It carries no secret: delivery issues the one-time
@@ -340,9 +282,13 @@ func emailFor(s *Service, acc *canopy.Account, u *canopy.User, template string, 
 	if err != nil {
 		return nil, err
 	}
+	recipient := u.Email
+	if u.Person != nil {
+		recipient = u.Person.Email // a known person is written to at their own address
+	}
 	return &canopy.OutboxMessage{
 		ID: s.ids.New(canopy.PrefixOutbox), Channel: "email", AccountID: acc.ID, UserID: u.ID,
-		Recipient: u.Email, Template: template, Data: data, Status: canopy.OutboxPending,
+		Recipient: recipient, Template: template, Data: data, Status: canopy.OutboxPending,
 		NextAttemptAt: now, CreatedAt: now,
 	}, nil
 }

@@ -66,8 +66,8 @@ func (s *Service) CreateAPIKey(ctx context.Context, c Caller, accountID, name st
 
 // ListAPIKeys lists an account's keys, without secrets.
 func (s *Service) ListAPIKeys(ctx context.Context, c Caller, accountID string, pr PageRequest) (Page[*canopy.APIKey], error) {
-	const kind = "keys"
-	after, err := decodeIDCursor(kind, canopy.PrefixAPIKey, pr.Cursor)
+	kind := cursorKind(c, "keys", accountID)
+	after, err := s.decodeIDCursor(kind, canopy.PrefixAPIKey, pr.Cursor)
 	if err != nil {
 		return Page[*canopy.APIKey]{}, err
 	}
@@ -82,7 +82,7 @@ func (s *Service) ListAPIKeys(ctx context.Context, c Caller, accountID string, p
 	if err != nil {
 		return Page[*canopy.APIKey]{}, err
 	}
-	return paginate(rows, pr.limit(), kind, func(k *canopy.APIKey) string { return k.ID }), nil
+	return paginate(s, rows, pr.limit(), kind, func(k *canopy.APIKey) string { return k.ID }), nil
 }
 
 // RevokeAPIKey revokes a key at once. The platform root's last key cannot

@@ -16,8 +16,8 @@ type AuditQuery struct {
 // ListAuditEvents lists the audit events of accounts in the acting
 // account's subtree, newest first.
 func (s *Service) ListAuditEvents(ctx context.Context, c Caller, q AuditQuery, pr PageRequest) (Page[*canopy.AuditEvent], error) {
-	const kind = "audit"
-	before, err := decodeIDCursor(kind, canopy.PrefixAuditEvent, pr.Cursor)
+	kind := cursorKind(c, "audit", q.Action, q.TargetID)
+	before, err := s.decodeIDCursor(kind, canopy.PrefixAuditEvent, pr.Cursor)
 	if err != nil {
 		return Page[*canopy.AuditEvent]{}, err
 	}
@@ -35,5 +35,5 @@ func (s *Service) ListAuditEvents(ctx context.Context, c Caller, q AuditQuery, p
 	if err != nil {
 		return Page[*canopy.AuditEvent]{}, err
 	}
-	return paginate(rows, pr.limit(), kind, func(e *canopy.AuditEvent) string { return e.ID }), nil
+	return paginate(s, rows, pr.limit(), kind, func(e *canopy.AuditEvent) string { return e.ID }), nil
 }

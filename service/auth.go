@@ -61,12 +61,17 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (Principal, e
 
 // Act resolves the account a request acts as: the principal's own account
 // when customerID is empty, else customerID, which must be that account or
-// one of its descendants. Anything else answers not-found (DESIGN rule 2).
-// A member user acts only in its own account; admins act like the
-// account's API keys.
+// one of its descendants. Anything else answers not-found (rule 2,
+// docs/rules.md). A member acts only in its own account; admins act like
+// the account's API keys. A session acts through one of its person's
+// active memberships: the one in the account itself, else an admin
+// membership of the nearest ancestor.
 func (s *Service) Act(ctx context.Context, p Principal, customerID string) (Acting, error) {
 	if customerID == "" {
 		customerID = p.AccountID
+		if customerID == "" { // a session whose person is active nowhere
+			return Acting{}, canopy.NotFound("account")
+		}
 	} else if !canopy.ValidID(canopy.PrefixAccount, customerID) {
 		return Acting{}, canopy.BadParam("X-Customer-Id", canopy.CodeInvalidID, "must be an account id such as acc_01HN9XHZN6MGXM9JXG50K59Q85")
 	}
@@ -74,10 +79,31 @@ func (s *Service) Act(ctx context.Context, p Principal, customerID string) (Acti
 	if err != nil {
 		return Acting{}, err
 	}
-	if !a.found || !a.path.Contains(p.AccountID) || (!p.MayManage() && customerID != p.AccountID) {
+	if !a.found {
+		return Acting{}, canopy.NotFound("account " + customerID)
+	}
+	if p.IsUser() {
+		g := p.grantFor(customerID, a.path)
+		if g == nil {
+			return Acting{}, canopy.NotFound("account " + customerID)
+		}
+		return Acting{ID: customerID, Path: a.path, via: g}, nil
+	}
+	if !a.path.Contains(p.AccountID) {
 		return Acting{}, canopy.NotFound("account " + customerID)
 	}
 	return Acting{ID: customerID, Path: a.path}, nil
+}
+
+// NewCaller resolves the acting account for p (see Act) and returns the
+// caller a request runs as: for a session, its principal becomes the
+// membership it acts through.
+func (s *Service) NewCaller(ctx context.Context, p Principal, customerID string, info RequestInfo) (Caller, error) {
+	acting, err := s.Act(ctx, p, customerID)
+	if err != nil {
+		return Caller{}, err
+	}
+	return Caller{Principal: p.through(acting), Acting: acting, RequestID: info.RequestID, Channel: info.Channel, Username: info.Username}, nil
 }
 
 // account returns an account's path and status, from the cache when fresh.

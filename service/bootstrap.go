@@ -10,7 +10,7 @@ import (
 )
 
 // Bootstrap creates the platform root account and its first API key when
-// the database has no root yet. It returns the key's secret and true only
+// the database has no root yet, and loads the installation's secrets. It returns the key's secret and true only
 // when it created the root; secret, when not empty, becomes the key (for
 // automation), else a random one is made. Two processes bootstrapping one
 // database at once create one root.
@@ -59,10 +59,13 @@ func (s *Service) Bootstrap(ctx context.Context, rootName, secret string) (strin
 		})
 	})
 	if store.Conflict(err) == store.UniqueRootAccount {
-		return "", false, nil // another process bootstrapped first
+		created, err = false, nil // another process bootstrapped first
 	}
 	if err != nil {
 		return "", false, fmt.Errorf("bootstrap platform root: %w", err)
+	}
+	if err := s.LoadSecrets(ctx); err != nil {
+		return "", false, err
 	}
 	if !created {
 		return "", false, nil

@@ -340,8 +340,8 @@ type CollectorQuery struct {
 // ListCollectors lists a form's authorised numbers with their state, by
 // number; a role that edits the form's data may.
 func (s *Service) ListCollectors(ctx context.Context, c Caller, formID string, q CollectorQuery, pr PageRequest) (Page[*canopy.SMSCollector], error) {
-	const kind = "collectors"
-	after, err := decodeCursor(kind, pr.Cursor)
+	kind := cursorKind(c, "collectors", formID, string(q.Mode))
+	after, err := s.decodeCursor(kind, pr.Cursor)
 	if err != nil {
 		return Page[*canopy.SMSCollector]{}, err
 	}
@@ -357,7 +357,7 @@ func (s *Service) ListCollectors(ctx context.Context, c Caller, formID string, q
 	if err != nil {
 		return Page[*canopy.SMSCollector]{}, err
 	}
-	return paginate(rows, pr.limit(), kind, func(c *canopy.SMSCollector) string { return c.Number }), nil
+	return paginate(s, rows, pr.limit(), kind, func(c *canopy.SMSCollector) string { return c.Number }), nil
 }
 
 // DeleteCollector withdraws a number's authorisation (and ends its

@@ -50,6 +50,7 @@ func newFieldWorld(t *testing.T, db *sqlstore.DB) *fieldWorld {
 		return res.Account
 	}
 	w.umbrella = child(b.Root.ID, canopy.PlanPro)
+	b.Activate(t, w.umbrella.ID) // its admins proved their address: low-balance notices reach them
 	w.sub = child(w.umbrella.ID, canopy.PlanPro)
 	w.sibling = child(w.umbrella.ID, canopy.PlanPro)
 	grant(t, b, w.umbrella.ID, canopy.CreditUpload, 1000)

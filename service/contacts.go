@@ -169,8 +169,8 @@ func (s *Service) GetContact(ctx context.Context, c Caller, id string) (*canopy.
 
 // ListContacts lists the acting account's contacts, oldest first.
 func (s *Service) ListContacts(ctx context.Context, c Caller, pr PageRequest) (Page[*canopy.Contact], error) {
-	const kind = "contacts"
-	after, err := decodeIDCursor(kind, canopy.PrefixContact, pr.Cursor)
+	kind := cursorKind(c, "contacts")
+	after, err := s.decodeIDCursor(kind, canopy.PrefixContact, pr.Cursor)
 	if err != nil {
 		return Page[*canopy.Contact]{}, err
 	}
@@ -188,7 +188,7 @@ func (s *Service) ListContacts(ctx context.Context, c Caller, pr PageRequest) (P
 	if err != nil {
 		return Page[*canopy.Contact]{}, err
 	}
-	return paginate(rows, pr.limit(), kind, func(ct *canopy.Contact) string { return ct.ID }), nil
+	return paginate(s, rows, pr.limit(), kind, func(ct *canopy.Contact) string { return ct.ID }), nil
 }
 
 // DeleteContact removes a contact; its invitation, if any, stays as it is.

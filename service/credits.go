@@ -585,8 +585,8 @@ type LedgerQuery struct {
 
 // ListLedger lists the entries on either side of an account, newest first.
 func (s *Service) ListLedger(ctx context.Context, c Caller, accountID string, q LedgerQuery, pr PageRequest) (Page[*canopy.LedgerEntry], error) {
-	const kind = "ledger"
-	before, err := decodeIDCursor(kind, canopy.PrefixLedgerEntry, pr.Cursor)
+	kind := cursorKind(c, "ledger", accountID, string(q.Type), string(q.Kind), q.From.String(), q.To.String())
+	before, err := s.decodeIDCursor(kind, canopy.PrefixLedgerEntry, pr.Cursor)
 	if err != nil {
 		return Page[*canopy.LedgerEntry]{}, err
 	}
@@ -609,7 +609,7 @@ func (s *Service) ListLedger(ctx context.Context, c Caller, accountID string, q 
 	if err != nil {
 		return Page[*canopy.LedgerEntry]{}, err
 	}
-	return paginate(rows, pr.limit(), kind, func(e *canopy.LedgerEntry) string { return e.ID }), nil
+	return paginate(s, rows, pr.limit(), kind, func(e *canopy.LedgerEntry) string { return e.ID }), nil
 }
 
 // UsageReport is an account's subtree's net usage in a period, per child.

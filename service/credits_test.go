@@ -462,7 +462,8 @@ func TestLowBalanceNotices(t *testing.T) {
 		b := testfactory.New(t, db)
 		umbrella := b.Child(t, b.Root.ID)
 		clinic := b.Child(t, umbrella.ID)
-		b.Emails(t) // the welcome emails
+		b.Activate(t, umbrella.ID) // notices go to admins who proved their address
+		b.Emails(t)
 		grant(t, b, umbrella.ID, canopy.CreditUpload, 2100)
 		notices := func() []string {
 			var out []string

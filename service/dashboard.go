@@ -56,7 +56,7 @@ func (s *Service) GetDashboard(ctx context.Context, c Caller, section string, pr
 			if section != "" && section != name {
 				continue
 			}
-			sec, err := s.section(ctx, tx, acting, name, pr)
+			sec, err := s.section(ctx, tx, c, acting, name, pr)
 			if err != nil {
 				return err
 			}
@@ -74,8 +74,8 @@ func (s *Service) GetDashboard(ctx context.Context, c Caller, section string, pr
 	return out, err
 }
 
-func (s *Service) section(ctx context.Context, tx store.Tx, acting *canopy.Account, name string, pr PageRequest) (*Section, error) {
-	kind := "dashboard-" + name
+func (s *Service) section(ctx context.Context, tx store.Tx, c Caller, acting *canopy.Account, name string, pr PageRequest) (*Section, error) {
+	kind := cursorKind(c, "dashboard", name)
 	after, err := s.formCursor(ctx, tx, kind, pr.Cursor)
 	if err != nil {
 		return nil, err
@@ -140,7 +140,7 @@ func (l *lister) exampleSection(after store.FormCursor, limit int, kind string) 
 		return nil, err
 	}
 	n, err := l.tx.CountExampleForms(l.ctx, ancestors, l.viewer.ID, CountCap+1)
-	return &Section{Page: paginate(views, limit, kind, func(v *FormView) string { return v.ID }), Count: n}, err
+	return &Section{Page: paginate(l.s, views, limit, kind, func(v *FormView) string { return v.ID }), Count: n}, err
 }
 
 func (l *lister) countSharedFromTree() (int, error) {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net/url"
 	"time"
 
 	"github.com/canopyhq/canopy"
@@ -45,6 +44,11 @@ type EmailContent struct {
 	// The link policy the invitation offers.
 	ShareRole    string
 	UmbrellaPays bool
+	// SignIn is true in a welcome or invitation to a person who already
+	// has a login: Link signs in and joins, and is not one-time.
+	SignIn bool
+	// NewEmail is the address asked for, in a notice to the old one.
+	NewEmail string
 	// For low-balance notices.
 	CreditType string
 	Threshold  int64
@@ -57,8 +61,13 @@ type PermanentError struct{ Reason string }
 
 func (e *PermanentError) Error() string { return e.Reason }
 
-// ClaimOutbox leases up to limit due messages to this worker.
+// ClaimOutbox leases up to limit due messages to this worker. It first
+// turns waiting password-reset requests into emails, so that they go out
+// with this round.
 func (s *Service) ClaimOutbox(ctx context.Context, limit int) ([]*canopy.OutboxMessage, error) {
+	if _, err := s.DecideResetRequests(ctx); err != nil {
+		return nil, fmt.Errorf("decide reset requests: %w", err)
+	}
 	var msgs []*canopy.OutboxMessage
 	err := s.store.Write(ctx, func(tx store.Tx) error {
 		now := s.now()
@@ -101,12 +110,6 @@ func isPermanent(err error) bool {
 	return errors.As(err, &p)
 }
 
-// linkPaths are the pages of the public site that redeem each purpose.
-var linkPaths = map[canopy.TokenPurpose]string{
-	canopy.PurposeSetPassword: "/set-password",
-	canopy.PurposeReset:       "/reset-password",
-}
-
 // prepareEmail gathers one message's content; templates about users get a
 // one-time link, invitation emails their answer or sign-up links.
 func (s *Service) prepareEmail(ctx context.Context, tx store.Tx, m *canopy.OutboxMessage, now time.Time) (*EmailContent, error) {
@@ -127,11 +130,31 @@ func (s *Service) prepareEmail(ctx context.Context, tx store.Tx, m *canopy.Outbo
 		if u.Status == canopy.UserDisabled {
 			return nil, &PermanentError{Reason: "the user was disabled before the email could be sent"}
 		}
-		c.UserName, c.Username, c.Role = u.Name, u.Username, string(u.Role)
+		// Links are made for the address the message goes to, and only
+		// while it is the person's (or, to confirm a change, the one asked
+		// for): mail queued for an address the person has since left is
+		// not sent (rule 11, docs/rules.md).
+		want := u.Person.Email
+		switch m.Template {
+		case canopy.TemplateEmailChange:
+			want = u.Person.PendingEmail
+		case canopy.TemplateEmailChangeNotice:
+			want = m.Recipient // the old address is told, whatever happened since
+		}
+		if canopy.NormalizeEmail(want) != canopy.NormalizeEmail(m.Recipient) {
+			return nil, &PermanentError{Reason: "the person's address changed before the email could be sent"}
+		}
+		c.UserName, c.Username, c.Role, c.NewEmail = u.Person.Name, u.Person.Username, string(u.Role), u.Person.PendingEmail
 	}
 	switch m.Template {
-	case canopy.TemplateWelcome, canopy.TemplateUserInvitation, canopy.TemplatePasswordReset:
+	case canopy.TemplateWelcome, canopy.TemplateUserInvitation, canopy.TemplatePasswordReset, canopy.TemplateEmailChange:
 		return c, s.userEmailContent(ctx, tx, c, acc, u, now)
+	case canopy.TemplateEmailChangeNotice:
+		if u == nil {
+			return nil, &PermanentError{Reason: "an address-change notice names no user"}
+		}
+		c.Brand, err = effectiveBrand(ctx, tx, acc)
+		return c, err
 	case canopy.TemplateInvitation, canopy.TemplateInvitationAccepted, canopy.TemplateInvitationDeclined,
 		canopy.TemplateInvitationCancelled, canopy.TemplateInvitationExpired:
 		return c, s.invitationEmailContent(ctx, tx, c, now)
@@ -142,14 +165,15 @@ func (s *Service) prepareEmail(ctx context.Context, tx store.Tx, m *canopy.Outbo
 		}
 		c.CreditType, c.Threshold, c.Balance = string(d.Type), d.Threshold, d.Balance
 		c.Brand, err = effectiveBrand(ctx, tx, acc)
-		c.Link = s.cfg.PublicURL + "/credits"
+		// The payer's console: its admins sign in there to see balances.
+		c.Link = s.cfg.PublicURL + canopy.ConsolePage(acc.ID)
 		return c, err
 	case canopy.TemplateSignupAttempt:
 		if u == nil {
 			return nil, &PermanentError{Reason: "a sign-up attempt email names no user"}
 		}
 		c.Brand, err = effectiveBrand(ctx, tx, acc)
-		c.Link = s.cfg.PublicURL + "/reset-password"
+		c.Link = s.cfg.PublicURL + canopy.PageResetPassword
 		return c, err
 	}
 	return nil, &PermanentError{Reason: "unknown template " + m.Template}
@@ -164,9 +188,17 @@ func (s *Service) userEmailContent(ctx context.Context, tx store.Tx, c *EmailCon
 	if acc.Status == canopy.StatusClosed {
 		return &PermanentError{Reason: "the account was closed before the email could be sent"}
 	}
-	purpose := canopy.PurposeSetPassword
-	if c.Outbox.Template == canopy.TemplatePasswordReset {
+	purpose, joins := canopy.PurposeSetPassword, ""
+	switch c.Outbox.Template {
+	case canopy.TemplatePasswordReset:
 		purpose = canopy.PurposeReset
+	case canopy.TemplateEmailChange:
+		purpose = canopy.PurposeEmailChange
+	default: // welcome, user invitation
+		if u.Status != canopy.UserInvited {
+			return &PermanentError{Reason: "the user joined before the email could be sent"}
+		}
+		joins = u.ID
 	}
 	if acc.ParentID != "" {
 		parent, err := tx.GetAccount(ctx, acc.ParentID)
@@ -181,18 +213,24 @@ func (s *Service) userEmailContent(ctx context.Context, tx store.Tx, c *EmailCon
 	if c.Brand, err = effectiveBrand(ctx, tx, acc); err != nil {
 		return err
 	}
+	if joins != "" && u.Person.PasswordHash != "" {
+		// The person already has a login: they sign in and accept.
+		c.SignIn, c.Link = true, s.cfg.PublicURL+canopy.MembershipPage(u.ID)
+		return nil
+	}
 	secret, err := canopy.NewSecret(canopy.TokenPrefix)
 	if err != nil {
 		return err
 	}
 	tok := &canopy.UserToken{
-		ID: s.ids.New(canopy.PrefixToken), UserID: u.ID, Purpose: purpose, Hash: canopy.HashSecret(secret),
+		ID: s.ids.New(canopy.PrefixToken), PersonID: u.PersonID, UserID: joins, Purpose: purpose,
+		Email: canopy.NormalizeEmail(c.Outbox.Recipient), Hash: canopy.HashSecret(secret),
 		CreatedAt: now, ExpiresAt: now.Add(s.cfg.TokenTTL),
 	}
 	if err := tx.InsertUserToken(ctx, tok); err != nil {
 		return err
 	}
-	c.Link = s.cfg.PublicURL + linkPaths[purpose] + "?token=" + secret
+	c.Link = s.cfg.PublicURL + canopy.TokenLink(purpose, secret)
 	c.ExpiresAt = tok.ExpiresAt
 	return nil
 }
@@ -211,14 +249,14 @@ func (s *Service) invitationEmailContent(ctx context.Context, tx store.Tx, c *Em
 	if c.Brand, err = effectiveBrand(ctx, tx, umbrella); err != nil {
 		return err
 	}
-	page := s.cfg.PublicURL + "/invitations/" + inv.ID
+	page := s.cfg.PublicURL + canopy.InvitationPage(inv.ID)
 	c.OtherAccountName, c.Link, c.ExpiresAt = inv.UmbrellaName, page, inv.ExpiresAt
 	switch c.Outbox.Template {
 	case canopy.TemplateInvitation:
 		if inv.StatusAt(now) != canopy.InvitationPending {
 			return &PermanentError{Reason: "the invitation is no longer pending"}
 		}
-		c.Note, c.DeclineLink = inv.Message, page+"?answer=decline"
+		c.Note, c.DeclineLink = inv.Message, page+"?"+canopy.ParamAnswer+"=decline"
 		c.ShareRole, c.UmbrellaPays = string(inv.AutoShareRole), inv.Billing == canopy.BillingParent
 		if inv.InviteeAccountID != "" {
 			invitee, err := tx.GetAccount(ctx, inv.InviteeAccountID)
@@ -229,9 +267,11 @@ func (s *Service) invitationEmailContent(ctx context.Context, tx store.Tx, c *Em
 			return nil
 		}
 		c.AccountName = ""
-		if _, err := tx.GetUserByEmail(ctx, canopy.NormalizeEmail(inv.Email)); err == nil {
-			return nil // the address has a user: it signs in and answers
-		} else if !errors.Is(err, store.ErrNotFound) {
+		// A person who proved the address signs in and answers; an address
+		// nobody has proved gets the sign-up link, whose token proves it.
+		if p, err := tx.GetPersonByEmail(ctx, canopy.NormalizeEmail(inv.Email)); err == nil && p.Verified() {
+			return nil
+		} else if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
 		// No account yet: the link signs up and accepts in one go. Each
@@ -244,7 +284,7 @@ func (s *Service) invitationEmailContent(ctx context.Context, tx store.Tx, c *Em
 			return err
 		}
 		c.NewAccount, c.DeclineLink = true, ""
-		c.Link = s.cfg.PublicURL + "/signup?" + url.Values{"invitation": {inv.ID}, "token": {secret}}.Encode()
+		c.Link = s.cfg.PublicURL + canopy.SignupLink(inv.ID, secret)
 	case canopy.TemplateInvitationCancelled:
 		if inv.InviteeAccountID != "" {
 			if invitee, err := tx.GetAccount(ctx, inv.InviteeAccountID); err == nil {
@@ -252,8 +292,13 @@ func (s *Service) invitationEmailContent(ctx context.Context, tx store.Tx, c *Em
 			}
 		}
 	default: // accepted, declined, expired: to the umbrella, about the invitee
+		// Only an account that accepted is named: of any other the umbrella
+		// learns nothing it did not type itself (rule 11, docs/rules.md).
 		c.AccountName, c.OtherAccountName = umbrella.Name, inv.Email
 		if inv.InviteeAccountID != "" {
+			c.OtherAccountName = inv.InviteeAccountID
+		}
+		if c.Outbox.Template == canopy.TemplateInvitationAccepted && inv.InviteeAccountID != "" {
 			invitee, err := tx.GetAccount(ctx, inv.InviteeAccountID)
 			if err == nil {
 				c.OtherAccountName = invitee.Name
@@ -341,8 +386,8 @@ func (s *Service) ListOutbox(ctx context.Context, c Caller, q OutboxQuery, pr Pa
 	if err := validOutboxStatus(q.Status); err != nil {
 		return Page[*canopy.OutboxMessage]{}, err
 	}
-	const kind = "outbox"
-	before, err := decodeIDCursor(kind, canopy.PrefixOutbox, pr.Cursor)
+	kind := cursorKind(c, "outbox", string(q.Status))
+	before, err := s.decodeIDCursor(kind, canopy.PrefixOutbox, pr.Cursor)
 	if err != nil {
 		return Page[*canopy.OutboxMessage]{}, err
 	}
@@ -358,7 +403,7 @@ func (s *Service) ListOutbox(ctx context.Context, c Caller, q OutboxQuery, pr Pa
 	if err != nil {
 		return Page[*canopy.OutboxMessage]{}, err
 	}
-	return paginate(rows, pr.limit(), kind, func(m *canopy.OutboxMessage) string { return m.ID }), nil
+	return paginate(s, rows, pr.limit(), kind, func(m *canopy.OutboxMessage) string { return m.ID }), nil
 }
 
 func validOutboxStatus(st canopy.OutboxStatus) error {

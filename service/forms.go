@@ -2,6 +2,8 @@ package service
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -66,12 +68,61 @@ func (s *Service) CreateForm(ctx context.Context, c Caller, in FormInput) (*Form
 		if f.Questions == nil {
 			f.Questions = []canopy.Question{}
 		}
+		if err := o.formQuota(f); err != nil {
+			return nil, err
+		}
 		if err := o.tx.InsertForm(ctx, f); err != nil {
 			return nil, err
 		}
 		o.audit(o.acting.ID, "form.created", "form", f.ID, nil)
 		return view(f, canopy.Access{Role: canopy.RoleOwner, Rule: canopy.RuleOwner}), nil
 	})
+}
+
+// formQuota refuses a new form f of the acting account beyond its plan's
+// number of forms (429 form-quota) or definition size (formSize).
+func (o *op) formQuota(f *canopy.Form) error {
+	if err := o.formSize(f); err != nil {
+		return err
+	}
+	acc := o.acting
+	if acc.IsRoot() {
+		return nil
+	}
+	plan := acc.EffectivePlan()
+	max := o.s.planLimits(plan).Forms
+	if max < 0 {
+		return nil
+	}
+	n, err := o.tx.CountOwnedForms(o.ctx, f.OwnerID, max)
+	if err != nil || n < max {
+		return err
+	}
+	e := canopy.Errorf(canopy.KindTooManyRequests, canopy.CodeFormQuota,
+		"account %s owns %d forms, as many as the %s plan allows; delete one or move to a larger plan", acc.ID, n, plan)
+	e.Quota = &canopy.Quota{Name: canopy.QuotaForms, Plan: plan, Limit: max, Used: n}
+	return e
+}
+
+// formSize refuses a definition larger than the owner's plan allows,
+// naming questions (422).
+func (o *op) formSize(f *canopy.Form) error {
+	if o.acting.IsRoot() {
+		return nil
+	}
+	max := o.s.planLimits(o.acting.EffectivePlan()).FormBytes
+	if max < 0 {
+		return nil
+	}
+	b, err := json.Marshal(f.Questions)
+	if err != nil {
+		return err
+	}
+	if len(b) > max {
+		return canopy.InvalidField("questions", "too-large",
+			"the questions take %d bytes as JSON; the %s plan allows %d per form", len(b), o.acting.EffectivePlan(), max)
+	}
+	return nil
 }
 
 // GetForm returns a form the acting account can see.
@@ -127,6 +178,9 @@ func (s *Service) UpdateForm(ctx context.Context, c Caller, id string, p FormPat
 		}
 		if reflect.DeepEqual(before, *f) {
 			return view(f, a), nil // nothing changed: no new version to invalidate others' If-Match
+		}
+		if err := o.formSize(f); err != nil {
+			return nil, err
 		}
 		if err := s.saveForm(o, f); err != nil {
 			return nil, err
@@ -208,6 +262,9 @@ func (s *Service) CopyForm(ctx context.Context, c Caller, id, name string) (*For
 			ID: s.ids.New(canopy.PrefixForm), OwnerID: o.acting.ID, OwnerPath: o.acting.Path, Name: name,
 			Description: src.Description, Questions: src.Questions, CopiedFrom: src.ID, Version: 1, CreatedAt: o.now, UpdatedAt: o.now,
 		}
+		if err := o.formQuota(f); err != nil {
+			return nil, err
+		}
 		if err := o.tx.InsertForm(ctx, f); err != nil {
 			return nil, err
 		}
@@ -242,6 +299,13 @@ func (s *Service) ExplainAccess(ctx context.Context, c Caller, formID, accountID
 		}
 		if err != nil {
 			return err
+		}
+		// An asker the form is hidden from learns nothing of it, not even
+		// that it exists (rule 5, docs/rules.md).
+		if _, mine, err := s.formAccess(ctx, tx, acting.Path, f.ID); err != nil {
+			return err
+		} else if !mine.Sees() {
+			return canopy.NotFound("form")
 		}
 		target, err := visibleIn(ctx, tx, c, accountID)
 		if err != nil {
@@ -368,12 +432,13 @@ func (s *Service) ListForms(ctx context.Context, c Caller, q FormQuery, pr PageR
 		if err != nil {
 			return err
 		}
-		after, err := s.formCursor(ctx, tx, "forms", pr.Cursor)
+		kind := cursorKind(c, "forms", q.Owner, q.OwnerSubtree, string(q.Role), fmt.Sprint(q.Example))
+		after, err := s.formCursor(ctx, tx, kind, pr.Cursor)
 		if err != nil {
 			return err
 		}
 		l := lister{s: s, ctx: ctx, tx: tx, viewer: acting, query: q}
-		out, err = l.page(after, pr.limit(), "forms", true, true)
+		out, err = l.page(after, pr.limit(), kind, true, true)
 		return err
 	})
 	return out, err
@@ -382,7 +447,7 @@ func (s *Service) ListForms(ctx context.Context, c Caller, q FormQuery, pr PageR
 // formCursor decodes a listing cursor: the last form's id, whose place in
 // the tree the listing resumes after.
 func (s *Service) formCursor(ctx context.Context, tx store.Tx, kind, cursor string) (store.FormCursor, error) {
-	id, err := decodeIDCursor(kind, canopy.PrefixForm, cursor)
+	id, err := s.decodeIDCursor(kind, canopy.PrefixForm, cursor)
 	if err != nil || id == "" {
 		return store.FormCursor{}, err
 	}
@@ -474,7 +539,7 @@ func (l *lister) page(after store.FormCursor, limit int, kind string, subtree, s
 			subAfter, shAfter = maxCursor(subAfter, limitKey), maxCursor(shAfter, limitKey)
 		}
 	}
-	return paginate(out, limit, kind, func(v *FormView) string { return v.ID }), nil
+	return paginate(l.s, out, limit, kind, func(v *FormView) string { return v.ID }), nil
 }
 
 // subtreeQuery is the viewer's subtree as the tree shows it, narrowed by

@@ -12,6 +12,11 @@ import (
 	"github.com/canopyhq/canopy/store"
 )
 
+// MaxInvitationMessage bounds an invitation's note, which goes out in an
+// email under the platform's name: long enough for a personal word, too
+// short to carry anything else.
+const MaxInvitationMessage = 500
+
 // InvitationInput is an umbrella's invitation, addressed to an existing
 // account (AccountID) or to a person (Email), with the link policy offered.
 type InvitationInput struct {
@@ -41,7 +46,7 @@ func (in *InvitationInput) validate(v *canopy.Validator) {
 	canopy.ValidatePersonName(v, "firstName", in.FirstName)
 	canopy.ValidatePersonName(v, "lastName", in.LastName)
 	canopy.ValidateMobile(v, "mobile", in.Mobile)
-	canopy.ValidateText(v, "message", in.Message, 2000)
+	canopy.ValidateText(v, "message", in.Message, MaxInvitationMessage)
 	if in.AutoShareRole != "" && !in.AutoShareRole.ShareableRole() {
 		v.Add("autoShareRole", "invalid-enum", "must be editor, dataManager, viewer or none")
 	}
@@ -112,6 +117,9 @@ func (s *Service) invite(o *op, in InvitationInput, contactID string) (*canopy.I
 	if inv.Billing == "" {
 		inv.Billing = canopy.BillingParent
 	}
+	if err := o.countEmails(1); err != nil {
+		return nil, err
+	}
 	// An invitation past its expiry that the sweeper has not reached yet
 	// must not block a new one: expire due invitations first.
 	if err := s.expireDue(o.ctx, o.tx, o.now); err != nil {
@@ -170,7 +178,9 @@ func (s *Service) queueInvitationEmails(ctx context.Context, tx store.Tx, inv *c
 	return tx.InsertOutboxMessages(ctx, msgs...)
 }
 
-// accountAdmins lists the users who hold an account's admin rights.
+// accountAdmins lists the memberships that may give an account's consent
+// (canopy.User.Consents): its active admins with a verified address. Only
+// they are told of, and may answer, what needs the account's consent.
 func accountAdmins(ctx context.Context, tx store.Tx, accountID string) ([]*canopy.User, error) {
 	var out []*canopy.User
 	after := ""
@@ -180,7 +190,7 @@ func accountAdmins(ctx context.Context, tx store.Tx, accountID string) ([]*canop
 			return nil, err
 		}
 		for _, u := range page {
-			if u.CountsAsAdmin() {
+			if u.Consents() {
 				out = append(out, u)
 			}
 		}
@@ -209,8 +219,8 @@ func (s *Service) ListInvitations(ctx context.Context, c Caller, q InvitationQue
 	if q.Status != "" && !q.Status.Valid() {
 		return Page[*canopy.Invitation]{}, canopy.BadParam("status", "invalid-enum", "must be pending, accepted, declined, cancelled or expired")
 	}
-	const kind = "invitations"
-	before, err := decodeIDCursor(kind, canopy.PrefixInvitation, pr.Cursor)
+	kind := cursorKind(c, "invitations", q.Direction, string(q.Status))
+	before, err := s.decodeIDCursor(kind, canopy.PrefixInvitation, pr.Cursor)
 	if err != nil {
 		return Page[*canopy.Invitation]{}, err
 	}
@@ -260,31 +270,26 @@ func (s *Service) ListInvitations(ctx context.Context, c Caller, q InvitationQue
 	if len(rows) > pr.limit()+1 {
 		rows = rows[:pr.limit()+1]
 	}
-	return paginate(rows, pr.limit(), kind, func(i *canopy.Invitation) string { return i.ID }), nil
+	return paginate(s, rows, pr.limit(), kind, func(i *canopy.Invitation) string { return i.ID }), nil
 }
 
-// receivingAddresses are the addresses whose email invitations an account
-// may answer: a signed-in admin's own, or for an API key every admin's.
+// receivingAddresses are the addresses whose email invitations the caller
+// may see and answer for accountID: the verified address of a signed-in
+// person acting through their own admin membership of that account. Nobody
+// else — no API key, no ancestor acting on its behalf, no unverified or
+// invited admin — answers for an address (rule 11, docs/rules.md).
 func (s *Service) receivingAddresses(ctx context.Context, tx store.Tx, c Caller, accountID string) ([]string, error) {
-	if c.IsUser() {
-		if c.AccountID != accountID || !c.MayManage() {
-			return nil, nil
-		}
-		u, err := tx.GetUser(ctx, c.Actor.ID)
-		if err != nil {
-			return nil, err
-		}
-		return []string{canopy.NormalizeEmail(u.Email)}, nil
+	if !c.IsUser() || c.AccountID != accountID || c.Acting.ID != accountID || !c.MayManage() {
+		return nil, nil
 	}
-	admins, err := accountAdmins(ctx, tx, accountID)
+	u, err := tx.GetUser(ctx, c.Actor.ID)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]string, len(admins))
-	for i, u := range admins {
-		out[i] = canopy.NormalizeEmail(u.Email)
+	if !u.Consents() || u.PersonID != c.PersonID {
+		return nil, nil
 	}
-	return out, nil
+	return []string{canopy.NormalizeEmail(u.Person.Email)}, nil
 }
 
 // GetInvitation returns an invitation the acting account sent or received.
@@ -359,7 +364,19 @@ func (s *Service) isInvitee(ctx context.Context, tx store.Tx, c Caller, inv *can
 		return false, nil
 	}
 	if inv.InviteeAccountID != "" {
-		return inv.InviteeAccountID == c.Acting.ID, nil
+		if inv.InviteeAccountID != c.Acting.ID {
+			return false, nil
+		}
+		if !c.IsUser() {
+			return true, nil // the account's own key
+		}
+		// A person answers for the account only as a consenting admin: active,
+		// with a verified address (rule 11, docs/rules.md).
+		u, err := tx.GetUser(ctx, c.Actor.ID)
+		if err != nil {
+			return false, err
+		}
+		return u.Consents(), nil
 	}
 	addrs, err := s.receivingAddresses(ctx, tx, c, c.Acting.ID)
 	if err != nil {
@@ -503,6 +520,9 @@ func (s *Service) ResendInvitationEmail(ctx context.Context, c Caller, id string
 		}
 		if inv.Status != canopy.InvitationPending {
 			return nil, canopy.Errorf(canopy.KindConflict, canopy.CodeInvalidState, "invitation %s is %s, not pending", inv.ID, inv.Status)
+		}
+		if err := o.countEmails(1); err != nil {
+			return nil, err
 		}
 		if err := s.queueInvitationEmails(ctx, o.tx, inv, canopy.TemplateInvitation, o.now); err != nil {
 			return nil, err

@@ -20,9 +20,6 @@ import (
 // expired, full, or whose account can no longer collect.
 const CodeLinkClosed = "link-closed"
 
-// WebFormPath is where a link's public page is served: WebFormPath+token.
-const WebFormPath = "/f/"
-
 // LinkInput makes a web link; both limits are optional.
 type LinkInput struct {
 	ExpiresAt      *time.Time `json:"expiresAt"`
@@ -37,7 +34,7 @@ type LinkView struct {
 }
 
 func (s *Service) linkView(l *canopy.FormLink, now time.Time) *LinkView {
-	return &LinkView{FormLink: l, URL: s.cfg.PublicURL + WebFormPath + l.Token, State: l.StateAt(now)}
+	return &LinkView{FormLink: l, URL: s.cfg.PublicURL + canopy.WebFormPage(l.Token), State: l.StateAt(now)}
 }
 
 // CreateLink makes a public web link to a form. The acting account needs a
@@ -82,8 +79,8 @@ func (s *Service) CreateLink(ctx context.Context, c Caller, formID string, in Li
 // ListLinks lists a form's links, oldest first, revoked ones included; a
 // role that edits the form's data may.
 func (s *Service) ListLinks(ctx context.Context, c Caller, formID string, pr PageRequest) (Page[*LinkView], error) {
-	const kind = "links"
-	after, err := decodeIDCursor(kind, canopy.PrefixFormLink, pr.Cursor)
+	kind := cursorKind(c, "links", formID)
+	after, err := s.decodeIDCursor(kind, canopy.PrefixFormLink, pr.Cursor)
 	if err != nil {
 		return Page[*LinkView]{}, err
 	}
@@ -101,7 +98,7 @@ func (s *Service) ListLinks(ctx context.Context, c Caller, formID string, pr Pag
 	for i, l := range rows {
 		views[i] = s.linkView(l, now)
 	}
-	return paginate(views, pr.limit(), kind, func(l *LinkView) string { return l.ID }), nil
+	return paginate(s, views, pr.limit(), kind, func(l *LinkView) string { return l.ID }), nil
 }
 
 // RevokeLink stops a link at once; it stays listed, with revokedAt. A

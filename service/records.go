@@ -102,8 +102,8 @@ type RecordQuery struct {
 
 // ListRecords lists a form's records, oldest first.
 func (s *Service) ListRecords(ctx context.Context, c Caller, formID string, q RecordQuery, pr PageRequest) (Page[*canopy.Record], error) {
-	const kind = "records"
-	after, err := decodeIDCursor(kind, canopy.PrefixRecord, pr.Cursor)
+	kind := cursorKind(c, "records", formID, q.From.String(), q.To.String())
+	after, err := s.decodeIDCursor(kind, canopy.PrefixRecord, pr.Cursor)
 	if err != nil {
 		return Page[*canopy.Record]{}, err
 	}
@@ -122,7 +122,7 @@ func (s *Service) ListRecords(ctx context.Context, c Caller, formID string, q Re
 	if err != nil {
 		return Page[*canopy.Record]{}, err
 	}
-	return paginate(rows, pr.limit(), kind, func(r *canopy.Record) string { return r.ID }), nil
+	return paginate(s, rows, pr.limit(), kind, func(r *canopy.Record) string { return r.ID }), nil
 }
 
 // UpdateRecord changes some answers (a null answer removes it); the result

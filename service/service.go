@@ -6,6 +6,7 @@ package service
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/canopyhq/canopy"
@@ -61,6 +63,8 @@ type Config struct {
 	// CreditTypes are the credit types accounts hold (default upload and
 	// message).
 	CreditTypes []canopy.CreditType
+	// PlanLimits override canopy.DefaultPlanLimits per plan.
+	PlanLimits map[canopy.Plan]canopy.PlanLimits
 	// LowBalanceThresholds are the balances at which a payer's admins are
 	// told that credits run low, once per crossing (default 2000, 1000,
 	// 500, 0).
@@ -93,6 +97,8 @@ type Service struct {
 	debits *debitBatcher
 	// inbound groups concurrent incoming texts into shared transactions.
 	inbound *inboundBatcher
+	// secrets holds the key that signs list cursors (LoadSecrets).
+	secrets atomic.Pointer[[]byte]
 }
 
 // New returns a service over st.
@@ -158,6 +164,9 @@ func New(st store.Store, cfg Config) *Service {
 	}
 	s.debits = newDebitBatcher(s)
 	s.inbound = newInboundBatcher(s)
+	own := make([]byte, 32)
+	_, _ = rand.Read(own) // crypto/rand never fails on the platforms Go supports
+	s.secrets.Store(&own)
 	return s
 }
 
@@ -205,27 +214,75 @@ func (s *Service) MaxDepth() int { return s.cfg.MaxDepth }
 // Ping checks the store.
 func (s *Service) Ping(ctx context.Context) error { return s.store.Ping(ctx) }
 
-// Principal is an authenticated credential: an API key, or a user's
+// Principal is an authenticated credential: an API key, or a person's
 // session.
 type Principal struct {
+	// Actor is the key, or for a session the membership (usr_…) it acts
+	// through.
 	Actor     canopy.Actor
-	AccountID string // the credential's own account
-	// For sessions: the user's role, and the session to end on logout.
+	AccountID string // the credential's own account: the key's, or the membership's
+	// For sessions: the membership's role, the person, the session to end
+	// on logout, and the person's active memberships.
 	Role      canopy.UserRole
+	PersonID  string
 	SessionID string
+	grants    []grant
 }
 
-// IsUser reports whether the principal is a signed-in user.
+// grant is an active membership a session may act through.
+type grant struct {
+	userID, accountID string
+	path              canopy.Path
+	role              canopy.UserRole
+}
+
+// IsUser reports whether the principal is a signed-in person.
 func (p Principal) IsUser() bool { return p.Actor.Type == "user" }
 
 // MayManage reports whether the principal holds admin rights: API keys do,
-// users do when they are admins.
+// people do where their membership is admin.
 func (p Principal) MayManage() bool { return !p.IsUser() || p.Role == canopy.UserAdmin }
+
+// Credential names the key or session that made a request, for what only
+// that credential may see again (idempotent replays).
+func (p Principal) Credential() string {
+	if p.SessionID != "" {
+		return "session:" + p.SessionID
+	}
+	return p.Actor.Type + ":" + p.Actor.ID
+}
+
+// grantFor picks the membership a session acts through in the account at
+// path: its membership there, else an admin membership of the nearest
+// ancestor (rule 2, docs/rules.md); nil when there is none.
+func (p Principal) grantFor(accountID string, path canopy.Path) *grant {
+	var best *grant
+	for i := range p.grants {
+		g := &p.grants[i]
+		if g.accountID == accountID {
+			return g
+		}
+		if g.role == canopy.UserAdmin && path.Contains(g.accountID) && (best == nil || g.path.Depth() > best.path.Depth()) {
+			best = g
+		}
+	}
+	return best
+}
+
+// through returns the principal as it acts in acting: a session takes the
+// identity and role of the membership it acts through.
+func (p Principal) through(acting Acting) Principal {
+	if g := acting.via; g != nil {
+		p.Actor.ID, p.AccountID, p.Role = g.userID, g.accountID, g.role
+	}
+	return p
+}
 
 // Acting is the account a request acts as, as resolved from the cache.
 type Acting struct {
 	ID   string
 	Path canopy.Path
+	via  *grant // the membership a session acts through
 }
 
 // Caller is one request's identity and the facts the audit trail records.
@@ -241,8 +298,11 @@ type Caller struct {
 // a retry with the same Idempotency-Key returns the first response and the
 // write happens once, even when the two requests race.
 type Idempotent struct {
-	Scope       string
-	Key         string
+	Scope string
+	Key   string
+	// Credential is the key or session making the request: a stored
+	// response goes back only to it (rule 11, docs/rules.md).
+	Credential  string
 	Fingerprint string
 	StatusCode  int
 	// Encode renders the write's result as the response body.
@@ -268,13 +328,15 @@ func WithIdempotency(ctx context.Context, i *Idempotent) context.Context {
 // committed first; the caller should replay the stored response.
 var ErrIdempotentReplay = errors.New("idempotency key used by a concurrent request")
 
-// StoredResponse returns the first response recorded for (scope, key), or
-// nil when there is none. A different fingerprint is a 422.
-func (s *Service) StoredResponse(ctx context.Context, scope, key, fingerprint string) (*store.Idempotency, error) {
+// StoredResponse returns the first response recorded for the request's
+// scope and key, or nil when there is none. The same key from another
+// credential, or with a different request, is a 422: one caller's response
+// never reaches another.
+func (s *Service) StoredResponse(ctx context.Context, i *Idempotent) (*store.Idempotency, error) {
 	var rec *store.Idempotency
 	err := s.store.Read(ctx, func(tx store.Tx) error {
 		var err error
-		rec, err = tx.GetIdempotency(ctx, scope, key)
+		rec, err = tx.GetIdempotency(ctx, i.Scope, i.Key)
 		return err
 	})
 	if errors.Is(err, store.ErrNotFound) {
@@ -283,7 +345,11 @@ func (s *Service) StoredResponse(ctx context.Context, scope, key, fingerprint st
 	if err != nil {
 		return nil, fmt.Errorf("read idempotency record: %w", err)
 	}
-	if rec.Fingerprint != fingerprint {
+	if rec.Credential != i.Credential {
+		return nil, canopy.InvalidField("Idempotency-Key", canopy.CodeIdempotencyMismatch,
+			"this key was already used by another credential; use a new key")
+	}
+	if rec.Fingerprint != i.Fingerprint {
 		return nil, canopy.InvalidField("Idempotency-Key", canopy.CodeIdempotencyMismatch,
 			"this key was already used with a different request; use a new key for a new request")
 	}
@@ -330,7 +396,7 @@ func (o *op) audit(accountID, action, targetType, targetID string, details any) 
 		OccurredAt:      o.now,
 		AccountID:       accountID,
 		ActingAccountID: o.caller.Acting.ID,
-		Actor:           o.caller.Actor,
+		Actor:           canopy.Actor{Type: o.caller.Actor.Type, ID: o.caller.Actor.ID, AccountID: o.caller.AccountID},
 		Action:          action,
 		TargetType:      targetType,
 		TargetID:        targetID,
@@ -422,7 +488,7 @@ func runWrite[T any](ctx context.Context, s *Service, c Caller, opts writeOpts, 
 			// the same key then waits here and replays our response, rather
 			// than failing on whatever unique index it reaches first.
 			err := tx.InsertIdempotency(ctx, &store.Idempotency{
-				Scope: idem.Scope, Key: idem.Key, Fingerprint: idem.Fingerprint, Body: []byte{}, CreatedAt: o.now,
+				Scope: idem.Scope, Key: idem.Key, Credential: idem.Credential, Fingerprint: idem.Fingerprint, Body: []byte{}, CreatedAt: o.now,
 			})
 			if store.Conflict(err) == store.UniqueIdempotency {
 				return ErrIdempotentReplay
@@ -499,7 +565,8 @@ func runWrite[T any](ctx context.Context, s *Service, c Caller, opts writeOpts, 
 func checkCredential(ctx context.Context, tx store.Tx, p Principal) error {
 	if p.IsUser() {
 		u, err := tx.GetUser(ctx, p.Actor.ID)
-		if errors.Is(err, store.ErrNotFound) || (err == nil && (u.Status != canopy.UserActive || u.Role != p.Role)) {
+		if errors.Is(err, store.ErrNotFound) ||
+			(err == nil && (u.Status != canopy.UserActive || u.Role != p.Role || u.PersonID != p.PersonID)) {
 			return errUnauthorized
 		}
 		return err

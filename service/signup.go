@@ -71,7 +71,7 @@ func (s *Service) Signup(ctx context.Context, in SignupInput, info RequestInfo) 
 		}
 		o := &op{ctx: ctx, tx: tx, now: now, s: s, acting: root, caller: Caller{
 			Principal: Principal{Actor: canopy.Actor{Type: "system", ID: "signup"}, AccountID: root.ID},
-			Acting:    Acting{ID: root.ID, Path: root.Path}, RequestID: info.RequestID, Channel: info.Channel, Username: info.Username,
+			Acting:    Acting{ID: root.ID, Path: root.Path}, RequestID: info.RequestID,
 		}}
 		var inv *canopy.Invitation
 		if in.Invitation != nil {
@@ -79,22 +79,15 @@ func (s *Service) Signup(ctx context.Context, in SignupInput, info RequestInfo) 
 				return err
 			}
 		}
-		existing, err := tx.GetUserByLogin(ctx, canopy.NormalizeEmail(in.Email))
-		if err == nil && canopy.NormalizeEmail(existing.Email) != canopy.NormalizeEmail(in.Email) {
-			// Someone's username, not their address: nobody to tell, and
-			// the answer must not differ from a free address's.
-			return nil
-		}
-		if err == nil {
-			acc, err := tx.GetAccount(ctx, existing.AccountID)
-			if err != nil {
-				return err
-			}
-			if _, err := s.queueEmail(ctx, tx, acc, existing, canopy.TemplateSignupAttempt, now); err != nil {
-				return err
-			}
-			return s.systemAudit(ctx, tx, info, o.caller.Actor, acc.ID, "signup.attempted", "user", existing.ID, nil)
-		} else if !errors.Is(err, store.ErrNotFound) {
+		// An address that belongs to someone is told someone tried, and
+		// nothing is made — unless the sign-up comes with an invitation
+		// link, whose token proves the address: then the person gets the
+		// new account too (invited into it if they already have a login).
+		// The answer is the same either way.
+		existing, err := tx.GetPersonByEmail(ctx, canopy.NormalizeEmail(in.Email))
+		if err == nil && inv == nil {
+			return s.signupAttempted(ctx, tx, info, existing, now)
+		} else if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
 		res, err := s.createChild(o, root, child, users)
@@ -135,4 +128,21 @@ func (s *Service) signupInvitation(ctx context.Context, tx store.Tx, in SignupIn
 		return nil, errInvitationLink
 	}
 	return inv, nil
+}
+
+// signupAttempted tells a person that someone tried to sign up with their
+// address, in the brand of their oldest membership's account.
+func (s *Service) signupAttempted(ctx context.Context, tx store.Tx, info RequestInfo, p *canopy.Person, now time.Time) error {
+	u, err := firstMembership(ctx, tx, p.ID)
+	if err != nil || u == nil {
+		return err
+	}
+	acc, err := tx.GetAccount(ctx, u.AccountID)
+	if err != nil {
+		return err
+	}
+	if _, err := s.queueEmail(ctx, tx, acc, u, canopy.TemplateSignupAttempt, now); err != nil {
+		return err
+	}
+	return s.systemAudit(ctx, tx, info, canopy.Actor{Type: "system", ID: "signup"}, acc.ID, "signup.attempted", "user", u.ID, nil)
 }

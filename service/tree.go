@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"strconv"
 	"strings"
 
 	"github.com/canopyhq/canopy"
@@ -70,8 +71,8 @@ func (s *Service) MoveAccount(ctx context.Context, c Caller, id, parentID string
 
 // ListChildren lists an account's direct children, oldest first.
 func (s *Service) ListChildren(ctx context.Context, c Caller, id string, pr PageRequest) (Page[*canopy.Account], error) {
-	const kind = "children"
-	after, err := decodeIDCursor(kind, canopy.PrefixAccount, pr.Cursor)
+	kind := cursorKind(c, "children", id)
+	after, err := s.decodeIDCursor(kind, canopy.PrefixAccount, pr.Cursor)
 	if err != nil {
 		return Page[*canopy.Account]{}, err
 	}
@@ -86,17 +87,17 @@ func (s *Service) ListChildren(ctx context.Context, c Caller, id string, pr Page
 	if err != nil {
 		return Page[*canopy.Account]{}, err
 	}
-	return paginate(rows, pr.limit(), kind, func(a *canopy.Account) string { return a.ID }), nil
+	return paginate(s, rows, pr.limit(), kind, func(a *canopy.Account) string { return a.ID }), nil
 }
 
 // ListDescendants lists the accounts below an account, depth first (each
 // account before its children), at most depth levels down (0: all).
 func (s *Service) ListDescendants(ctx context.Context, c Caller, id string, depth int, pr PageRequest) (Page[*canopy.Account], error) {
-	const kind = "descendants"
+	kind := cursorKind(c, "descendants", id, strconv.Itoa(depth))
 	if depth < 0 || depth > s.cfg.MaxDepth {
 		return Page[*canopy.Account]{}, canopy.BadParam("depth", "out-of-range", "must be between 1 and %d", s.cfg.MaxDepth)
 	}
-	below, err := decodeCursor(kind, pr.Cursor)
+	below, err := s.decodeCursor(kind, pr.Cursor)
 	if err != nil {
 		return Page[*canopy.Account]{}, err
 	}
@@ -122,7 +123,7 @@ func (s *Service) ListDescendants(ctx context.Context, c Caller, id string, dept
 	if err != nil {
 		return Page[*canopy.Account]{}, err
 	}
-	return paginate(rows, pr.limit(), kind, func(a *canopy.Account) string { return a.Path.Below(root.ID) }), nil
+	return paginate(s, rows, pr.limit(), kind, func(a *canopy.Account) string { return a.Path.Below(root.ID) }), nil
 }
 
 // validRelativePath checks a "/acc_…/acc_…/" position from a cursor.
@@ -196,8 +197,8 @@ func (s *Service) FindAccounts(ctx context.Context, c Caller, f AccountFilter, p
 	if !ok || typ == "" || value == "" {
 		return Page[*canopy.Account]{}, canopy.BadParam("externalReference", "invalid-format", "must be TYPE:VALUE, such as crm:C-1001")
 	}
-	const kind = "by-reference"
-	after, err := decodeIDCursor(kind, canopy.PrefixAccount, pr.Cursor)
+	kind := cursorKind(c, "by-reference", f.ExternalReference)
+	after, err := s.decodeIDCursor(kind, canopy.PrefixAccount, pr.Cursor)
 	if err != nil {
 		return Page[*canopy.Account]{}, err
 	}
@@ -213,7 +214,7 @@ func (s *Service) FindAccounts(ctx context.Context, c Caller, f AccountFilter, p
 	if err != nil {
 		return Page[*canopy.Account]{}, err
 	}
-	return paginate(rows, pr.limit(), kind, func(a *canopy.Account) string { return a.ID }), nil
+	return paginate(s, rows, pr.limit(), kind, func(a *canopy.Account) string { return a.ID }), nil
 }
 
 // ListExternalReferences lists an account's external references.

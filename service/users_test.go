@@ -2,6 +2,7 @@ package service_test
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -21,18 +22,33 @@ func TestUsers(t *testing.T) {
 		asAcc := b.As(t, acc.ID)
 		master := masterOf(t, b, acc.ID)
 
-		t.Run("emails are unique across the installation, whatever their case", func(t *testing.T) {
+		t.Run("an address that belongs to someone invites that person, and the answer looks the same", func(t *testing.T) {
+			b.SignIn(t, master.Email)
 			other := b.Child(t, b.Root.ID)
 			_, err := b.Svc.CreateUser(ctx, b.As(t, other.ID), other.ID, service.CreateUserInput{Email: "  " + master.Email})
 			require.Equal(t, canopy.KindInvalid, canopy.ErrorKind(err), "not a plain address")
-			_, err = b.Svc.CreateUser(ctx, b.As(t, other.ID), other.ID, service.CreateUserInput{Email: upper(master.Email)})
-			require.Equal(t, canopy.CodeEmailTaken, canopy.ErrorCode(err))
+			known, err := b.Svc.CreateUser(ctx, b.As(t, other.ID), other.ID, service.CreateUserInput{Email: upper(master.Email), Name: "Typed"})
+			require.NoError(t, err, "no email-taken: that would tell who exists")
+			fresh, err := b.Svc.CreateUser(ctx, b.As(t, other.ID), other.ID, service.CreateUserInput{Email: "Fresh-" + master.Email, Name: "Typed"})
+			require.NoError(t, err)
+			require.Equal(t, upper(master.Email), known.Email, "an invited membership shows what it was invited with")
+			require.Equal(t, canopy.UserInvited, known.Status)
+			known.ID, fresh.ID, known.Email, fresh.Email = "", "", "", ""
+			kj, err := json.Marshal(known)
+			require.NoError(t, err)
+			fj, err := json.Marshal(fresh)
+			require.NoError(t, err)
+			require.JSONEq(t, string(fj), string(kj), "what a caller sees is the same")
+			_, err = b.Svc.CreateUser(ctx, b.As(t, other.ID), other.ID, service.CreateUserInput{Email: master.Email})
+			require.Equal(t, canopy.CodeAlreadyMember, canopy.ErrorCode(err), "the account already has them")
+
 			u, err := b.Svc.CreateUser(ctx, asAcc, acc.ID, service.CreateUserInput{Email: "Zoe@Example.com", Username: "zoe-1"})
 			require.NoError(t, err)
-			_, err = b.Svc.UpdateUser(ctx, asAcc, acc.ID, u.ID, service.UserPatch{Email: ptr(upper(master.Email))})
-			require.Equal(t, canopy.CodeEmailTaken, canopy.ErrorCode(err))
-			_, err = b.Svc.UpdateUser(ctx, asAcc, acc.ID, u.ID, service.UserPatch{Username: ptr(master.Username)})
-			require.Equal(t, canopy.CodeUsernameTaken, canopy.ErrorCode(err))
+			b.SignIn(t, u.Email)
+			_, err = b.Svc.UpdateUser(ctx, asAcc, acc.ID, u.ID, service.UserPatch{Email: ptr("zoe2@example.com")})
+			require.Equal(t, canopy.CodePersonManaged, canopy.ErrorCode(err), "a joined person's address is theirs")
+			_, err = b.Svc.UpdateUser(ctx, asAcc, acc.ID, u.ID, service.UserPatch{Name: ptr("Z")})
+			require.Equal(t, canopy.CodePersonManaged, canopy.ErrorCode(err))
 		})
 
 		t.Run("the last admin cannot be removed, disabled or demoted", func(t *testing.T) {
@@ -71,9 +87,8 @@ func TestUsers(t *testing.T) {
 			session := b.SignIn(t, m.Email)
 			p, err := b.Svc.Authenticate(ctx, session)
 			require.NoError(t, err)
-			acting, err := b.Svc.Act(ctx, p, "")
+			c, err := b.Svc.NewCaller(ctx, p, "", service.RequestInfo{})
 			require.NoError(t, err)
-			c := service.Caller{Principal: p, Acting: acting}
 
 			_, err = b.Svc.ListUsers(ctx, c, acc.ID, service.PageRequest{})
 			require.NoError(t, err, "members read")
@@ -99,13 +114,20 @@ func TestUsers(t *testing.T) {
 			require.False(t, me.MayWrite)
 		})
 
-		t.Run("a role change ends the user's sessions", func(t *testing.T) {
+		t.Run("a role change applies to the person's sessions at once", func(t *testing.T) {
 			u := b.User(t, acc.ID, canopy.UserAdmin)
 			session := b.SignIn(t, u.Email)
+			child := b.Child(t, acc.ID)
+			b.AsSession(t, session, child.ID) // an admin acts below
 			_, err := b.Svc.UpdateUser(ctx, asAcc, acc.ID, u.ID, service.UserPatch{Role: ptr(canopy.UserMember)})
 			require.NoError(t, err)
-			_, err = b.Svc.Authenticate(ctx, session)
-			require.Equal(t, canopy.KindUnauthorized, canopy.ErrorKind(err))
+			p, err := b.Svc.Authenticate(ctx, session)
+			require.NoError(t, err)
+			_, err = b.Svc.NewCaller(ctx, p, child.ID, service.RequestInfo{})
+			require.Equal(t, canopy.CodeNotFound, canopy.ErrorCode(err), "a member does not")
+			c, err := b.Svc.NewCaller(ctx, p, "", service.RequestInfo{})
+			require.NoError(t, err)
+			require.False(t, c.MayManage())
 		})
 
 		t.Run("disable and enable keep what the user had", func(t *testing.T) {
@@ -171,4 +193,19 @@ func TestClosedAccountsUsers(t *testing.T) {
 		var permanent *service.PermanentError
 		require.ErrorAs(t, errs[0], &permanent)
 	})
+}
+
+// requireField asserts that err is a validation error naming field with code.
+func requireField(t *testing.T, err error, field, code string) {
+	t.Helper()
+	var e *canopy.Error
+	require.ErrorAs(t, err, &e)
+	require.Equal(t, canopy.CodeValidation, e.Code, "%v", err)
+	for _, f := range e.Fields {
+		if f.Field == field {
+			require.Equal(t, code, f.Code, "%v", err)
+			return
+		}
+	}
+	t.Fatalf("no error names %s: %v", field, err)
 }

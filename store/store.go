@@ -38,8 +38,9 @@ func (e *ConflictError) Unwrap() []error { return []error{ErrConflict, e.Err} }
 
 // The unique constraints a caller may want to tell apart.
 const (
-	UniqueUserEmail     = "users_email"
-	UniqueUsername      = "users_username"
+	UniqueUserEmail     = "people_email"
+	UniqueUsername      = "people_username"
+	UniqueMembership    = "memberships_person_account"
 	UniqueExternalRef   = "external_references_scope"
 	UniqueIdempotency   = "idempotency_keys"
 	UniqueRootAccount   = "accounts_one_root"
@@ -103,8 +104,11 @@ type AuditFilter struct {
 // Idempotency is the stored first response to a POST with an
 // Idempotency-Key.
 type Idempotency struct {
-	Scope       string
-	Key         string
+	Scope string
+	Key   string
+	// Credential is the key or session that made the request: only it gets
+	// the stored response back.
+	Credential  string
 	Fingerprint string
 	StatusCode  int
 	Body        []byte
@@ -144,6 +148,7 @@ type Tx interface {
 	FormTx
 	CreditTx
 	SMSTx
+	SettingTx
 	CollectTx
 }
 
@@ -183,6 +188,8 @@ type FormFor struct {
 // FormTx reads and writes forms, their explicit shares and records.
 type FormTx interface {
 	InsertForm(ctx context.Context, f *canopy.Form) error
+	// CountOwnedForms counts the forms an account owns, stopping at max.
+	CountOwnedForms(ctx context.Context, ownerID string, max int) (int, error)
 	GetForm(ctx context.Context, id string) (*canopy.Form, error)
 	// GetFormFor reads a form with viewer's explicit share on it and
 	// viewer's current path, in one statement: the store's half of a role
@@ -319,44 +326,60 @@ type AccountTx interface {
 	FindByExternalReference(ctx context.Context, path canopy.Path, refType, value string, p Page) ([]*canopy.Account, error)
 }
 
-// UserTx reads and writes users.
+// UserTx reads and writes people and their memberships (canopy.User).
 type UserTx interface {
+	// InsertPerson stores p unless its address or username already belongs
+	// to someone; then it stores nothing and reports false, so a caller can
+	// go on in the same transaction without learning which.
+	InsertPerson(ctx context.Context, p *canopy.Person) (bool, error)
+	GetPerson(ctx context.Context, id string) (*canopy.Person, error)
+	// GetPersonByEmail finds the person with the normalised address.
+	GetPersonByEmail(ctx context.Context, email string) (*canopy.Person, error)
+	// GetPersonByUsername finds the person with the normalised username.
+	GetPersonByUsername(ctx context.Context, username string) (*canopy.Person, error)
+	// UpdatePerson writes every mutable field of p (a *ConflictError when
+	// its address or username is taken).
+	UpdatePerson(ctx context.Context, p *canopy.Person) error
+	// DeletePerson removes a person with its tokens and sessions; it must
+	// have no memberships left.
+	DeletePerson(ctx context.Context, id string) error
+
+	// InsertUser stores a membership (UniqueMembership when the person is
+	// already in the account).
 	InsertUser(ctx context.Context, u *canopy.User) error
+	// GetUser reads a membership with its person, its public fields shown
+	// (canopy.User.Show).
 	GetUser(ctx context.Context, id string) (*canopy.User, error)
-	// GetUserByLogin finds the user whose email or username, normalised,
-	// is login.
-	GetUserByLogin(ctx context.Context, login string) (*canopy.User, error)
-	// GetUserByEmail finds the user with the normalised email address.
-	GetUserByEmail(ctx context.Context, email string) (*canopy.User, error)
 	ListUsers(ctx context.Context, accountID string, p Page) ([]*canopy.User, error)
-	// UpdateUser writes every mutable field of u (a *ConflictError when the
-	// new email or username is taken).
+	// ListPersonUsers lists a person's memberships, oldest first.
+	ListPersonUsers(ctx context.Context, personID string) ([]*canopy.User, error)
+	// UpdateUser writes a membership's role, status, person, invited
+	// values, joinedAt and updatedAt.
 	UpdateUser(ctx context.Context, u *canopy.User) error
-	// DeleteUser removes a user with its tokens and sessions.
 	DeleteUser(ctx context.Context, id string) error
 	// CountAdmins counts the account's users that count as admins
 	// (canopy.User.CountsAsAdmin).
 	CountAdmins(ctx context.Context, accountID string) (int, error)
 }
 
-// CredentialTx reads and writes one-time tokens, sessions and failed-login
-// counters.
+// CredentialTx reads and writes one-time tokens, sessions, failed-login
+// counters and the password resets waiting to be decided.
 type CredentialTx interface {
 	InsertUserToken(ctx context.Context, t *canopy.UserToken) error
 	GetUserTokenByHash(ctx context.Context, hash string) (*canopy.UserToken, error)
 	// ClaimUserToken marks one token used, atomically: ErrNotFound when it
 	// was already used, so of two redemptions at once exactly one wins.
 	ClaimUserToken(ctx context.Context, id string, at time.Time) error
-	// UseUserTokens marks every unused token of the user used, so each link
-	// works once and a newer link does not revive an older one.
-	UseUserTokens(ctx context.Context, userID string, at time.Time) error
+	// UsePersonTokens marks every unused token of the person used, so each
+	// link works once and a newer link does not revive an older one.
+	UsePersonTokens(ctx context.Context, personID string, at time.Time) error
 
 	InsertSession(ctx context.Context, s *canopy.Session) error
 	GetSessionByHash(ctx context.Context, hash string) (*canopy.Session, error)
 	TouchSession(ctx context.Context, id string, at time.Time) error
 	RevokeSession(ctx context.Context, id string, at time.Time) error
-	// RevokeUserSessions ends every session of a user.
-	RevokeUserSessions(ctx context.Context, userID string, at time.Time) error
+	// RevokePersonSessions ends every session of a person.
+	RevokePersonSessions(ctx context.Context, personID string, at time.Time) error
 
 	GetLoginAttempts(ctx context.Context, login string) (*canopy.LoginAttempts, error)
 	// RecordLoginFailure adds one failure for login atomically (parallel
@@ -365,6 +388,29 @@ type CredentialTx interface {
 	// LockLogin locks login until the given time and starts a new count.
 	LockLogin(ctx context.Context, login string, until time.Time) error
 	DeleteLoginAttempts(ctx context.Context, login string) error
+
+	// InsertResetRequest records that someone asked for a password reset
+	// of a normalised address.
+	InsertResetRequest(ctx context.Context, r *ResetRequest) error
+	// TakeResetRequests removes and returns up to limit waiting requests,
+	// oldest first; concurrent callers never take the same one.
+	TakeResetRequests(ctx context.Context, limit int) ([]*ResetRequest, error)
+}
+
+// ResetRequest is a password reset asked for by address, decided later so
+// that the request itself does the same work for every address.
+type ResetRequest struct {
+	ID        string
+	Email     string // normalised
+	CreatedAt time.Time
+}
+
+// SettingTx keeps installation-wide values made once, such as the key
+// that signs list cursors.
+type SettingTx interface {
+	GetSetting(ctx context.Context, name string) (string, error)
+	// InsertSetting stores value unless name already has one.
+	InsertSetting(ctx context.Context, name, value string) error
 }
 
 // APIKeyTx reads and writes API keys.
@@ -418,6 +464,9 @@ type OutboxTx interface {
 	// RequeueOutbox makes a failed or pending message due at once, with its
 	// attempts counted from zero again.
 	RequeueOutbox(ctx context.Context, id string, at time.Time) error
+	// CountEmails adds n to an account's emails of a day if the total stays
+	// within max, and reports the total it found when it would not.
+	CountEmails(ctx context.Context, accountID, day string, n, max int) (ok bool, sent int, err error)
 }
 
 // OutboxFilter narrows an outbox listing.

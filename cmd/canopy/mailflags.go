@@ -16,19 +16,50 @@ import (
 // serviceFlags are the settings of the business rules, shared by the
 // commands that build a service.
 type serviceFlags struct {
-	maxDepth                       *int
-	cacheTTL                       *time.Duration
-	publicURL                      *string
-	tokenTTL, sessionTTL, idle     *time.Duration
-	slowAfter, lockAfter           *int
-	lockFor                        *time.Duration
-	maxAttempts                    *int
-	backoff, maxBackoff, leaseTime *time.Duration
-	invitePlans                    *string
-	invitationDays                 *int
-	signup                         *bool
-	creditTypes                    *string
-	lowBalance                     *string
+	maxDepth                         *int
+	cacheTTL                         *time.Duration
+	publicURL                        *string
+	tokenTTL, sessionTTL, idle       *time.Duration
+	slowAfter, lockAfter             *int
+	lockFor                          *time.Duration
+	maxAttempts                      *int
+	backoff, maxBackoff, leaseTime   *time.Duration
+	invitePlans                      *string
+	invitationDays                   *int
+	signup                           *bool
+	creditTypes                      *string
+	lowBalance                       *string
+	emailQuota, formQuota, formBytes *string
+}
+
+// planDefaults formats one limit of every plan as a flag's default:
+// "basic=50,pro=500,enterprise=5000".
+func planDefaults(limit func(canopy.PlanLimits) int) string {
+	var parts []string
+	for _, p := range []canopy.Plan{canopy.PlanBasic, canopy.PlanPro, canopy.PlanEnterprise} {
+		parts = append(parts, fmt.Sprintf("%s=%d", p, limit(canopy.DefaultPlanLimits[p])))
+	}
+	return strings.Join(parts, ",")
+}
+
+// parsePlanLimits reads "plan=N,…" into each plan's limit (-1: none); plans
+// not named keep their default.
+func parsePlanLimits(flag, v string, limits map[canopy.Plan]canopy.PlanLimits, set func(*canopy.PlanLimits, int)) error {
+	for _, part := range strings.Split(v, ",") {
+		if part = strings.TrimSpace(part); part == "" {
+			continue
+		}
+		name, num, ok := strings.Cut(part, "=")
+		plan := canopy.Plan(strings.TrimSpace(name))
+		n, err := strconv.Atoi(strings.TrimSpace(num))
+		if !ok || !plan.Valid() || err != nil || n < -1 {
+			return usageError{fmt.Sprintf("--%s: %q is not plan=number (basic, pro or enterprise; -1 for no limit)", flag, part)}
+		}
+		l := limits[plan]
+		set(&l, n)
+		limits[plan] = l
+	}
+	return nil
 }
 
 func addServiceFlags(f *flags) serviceFlags {
@@ -56,6 +87,12 @@ func addServiceFlags(f *flags) serviceFlags {
 			"comma-separated credit types besides upload and message (lower-case letters, digits, dashes)"),
 		lowBalance: f.string("low-balance-thresholds", "CANOPY_LOW_BALANCE_THRESHOLDS", "2000,1000,500,0",
 			"balances at which a payer's admins are emailed that credits run low, once per crossing (comma-separated; empty: never)"),
+		emailQuota: f.string("email-quota", "CANOPY_EMAIL_QUOTA", planDefaults(func(l canopy.PlanLimits) int { return l.EmailsPerDay }),
+			"emails an account's own actions may send per UTC day, by plan (plan=number; -1: no limit); the platform root has none"),
+		formQuota: f.string("form-quota", "CANOPY_FORM_QUOTA", planDefaults(func(l canopy.PlanLimits) int { return l.Forms }),
+			"forms an account may own, by plan (plan=number; -1: no limit)"),
+		formBytes: f.string("form-bytes", "CANOPY_FORM_BYTES", planDefaults(func(l canopy.PlanLimits) int { return l.FormBytes }),
+			"largest form definition (its questions as JSON, in bytes), by plan (plan=number; -1: no limit)"),
 	}
 }
 
@@ -102,8 +139,24 @@ func (sf serviceFlags) config(addr string, ids *canopy.IDs, log *slog.Logger) (s
 		}
 		thresholds = append(thresholds, n)
 	}
+	limits := map[canopy.Plan]canopy.PlanLimits{}
+	for p, l := range canopy.DefaultPlanLimits {
+		limits[p] = l
+	}
+	for _, q := range []struct {
+		flag, value string
+		set         func(*canopy.PlanLimits, int)
+	}{
+		{"email-quota", *sf.emailQuota, func(l *canopy.PlanLimits, n int) { l.EmailsPerDay = n }},
+		{"form-quota", *sf.formQuota, func(l *canopy.PlanLimits, n int) { l.Forms = n }},
+		{"form-bytes", *sf.formBytes, func(l *canopy.PlanLimits, n int) { l.FormBytes = n }},
+	} {
+		if err := parsePlanLimits(q.flag, q.value, limits, q.set); err != nil {
+			return service.Config{}, err
+		}
+	}
 	return service.Config{
-		MaxDepth: *sf.maxDepth, AuthCacheTTL: *sf.cacheTTL, IDs: ids, Logger: log,
+		MaxDepth: *sf.maxDepth, AuthCacheTTL: *sf.cacheTTL, IDs: ids, Logger: log, PlanLimits: limits,
 		PublicURL: public, TokenTTL: *sf.tokenTTL, SessionTTL: *sf.sessionTTL, SessionIdle: *sf.idle,
 		LoginSlowAfter: *sf.slowAfter, LoginLockAfter: *sf.lockAfter, LoginLockFor: *sf.lockFor,
 		OutboxMaxAttempts: *sf.maxAttempts, OutboxBackoff: *sf.backoff, OutboxMaxBackoff: *sf.maxBackoff, OutboxLease: *sf.leaseTime,

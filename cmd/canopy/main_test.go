@@ -244,6 +244,11 @@ func TestCommands(t *testing.T) {
 		require.Equal(t, 2, exitCode(err))
 		_, _, err = runCmd(map[string]string{"CANOPY_MAX_DEPTH": "deep"}, "serve")
 		require.ErrorContains(t, err, "CANOPY_MAX_DEPTH")
+		for _, bad := range []string{"basic=lots", "gold=5", "basic=-2", "basic"} {
+			_, _, err = runCmd(nil, "serve", "--database-url", "sqlite:"+filepath.Join(t.TempDir(), "q.db"), "--email-quota", bad)
+			require.Equal(t, 2, exitCode(err), bad)
+			require.ErrorContains(t, err, "--email-quota", bad)
+		}
 	})
 	t.Run("migrate applies, then reports up to date and status", func(t *testing.T) {
 		db := "sqlite:" + filepath.Join(t.TempDir(), "m.db")

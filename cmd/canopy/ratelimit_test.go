@@ -5,7 +5,9 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/url"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -43,6 +45,23 @@ func TestServePublicRateLimit(t *testing.T) {
 	metrics, err := io.ReadAll(res.Body)
 	require.NoError(t, err)
 	require.Contains(t, string(metrics), `canopy_http_rate_limited_total{route="/v1/auth/password-reset"} 1`)
+
+	// The console's reset page draws on the same allowance: one limiter
+	// serves both, so this client is refused there too, and another is not.
+	page := func(forwardedFor string) int {
+		req, err := http.NewRequest("POST", "http://"+s.addr+"/reset-password", strings.NewReader(url.Values{"email": {"nobody@example.com"}}.Encode()))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Forwarded-For", forwardedFor)
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		res.Body.Close()
+		return res.StatusCode
+	}
+	require.Equal(t, http.StatusTooManyRequests, page("127.0.0.1"))
+	require.Equal(t, http.StatusOK, page("203.0.113.6"))
+	require.Equal(t, http.StatusOK, page("203.0.113.6"))
+	require.Equal(t, http.StatusTooManyRequests, reset("203.0.113.6").StatusCode, "a burst spent on the page is spent for the API")
 }
 
 func TestServeRateLimitFlagsAreValidated(t *testing.T) {
@@ -67,4 +86,30 @@ func TestServeRateLimitFlagsAreValidated(t *testing.T) {
 		return map[string]string{"CANOPY_PUBLIC_RATE": "ten"}[k]
 	}, nil, io.Discard, io.Discard)
 	require.ErrorContains(t, err, `$CANOPY_PUBLIC_RATE: "ten" is not a whole number`)
+}
+
+// TestServeOnePort: the API's paths reach the API, everything else the
+// web side; a first visit lands on the sign-in page.
+func TestServeOnePort(t *testing.T) {
+	s := startServe(t, nil, "--database-url", "sqlite:"+filepath.Join(t.TempDir(), "canopy.db"))
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, c := range []struct {
+		path, wantType string
+		want           int
+	}{
+		{"/", "text/html", http.StatusSeeOther},
+		{"/signin", "text/html", http.StatusOK},
+		{"/app", "text/html", http.StatusSeeOther},
+		{"/nowhere", "text/html", http.StatusNotFound},
+		{"/v1/nowhere", "application/problem+json", http.StatusNotFound},
+		{"/v1/me", "application/problem+json", http.StatusUnauthorized},
+		{"/healthz", "", http.StatusOK},
+		{"/openapi.json", "application/json", http.StatusOK},
+	} {
+		res, err := client.Get("http://" + s.addr + c.path)
+		require.NoError(t, err)
+		res.Body.Close()
+		require.Equal(t, c.want, res.StatusCode, c.path)
+		require.Contains(t, res.Header.Get("Content-Type"), c.wantType, c.path)
+	}
 }

@@ -18,13 +18,14 @@ import (
 	"github.com/canopyhq/canopy/console"
 	"github.com/canopyhq/canopy/httpapi"
 	"github.com/canopyhq/canopy/password"
-	"github.com/canopyhq/canopy/service"
 	"github.com/canopyhq/canopy/store/postgres"
 )
 
-const serveSummary = `Runs the HTTP API. With no flags it keeps its data in ./canopy.db (SQLite)
-and listens on 127.0.0.1:8080. On first start it creates the platform root
-account and prints its API key once, on a line beginning "root API key:".`
+const serveSummary = `Runs the HTTP API and the web console on one port. With no flags it keeps
+its data in ./canopy.db (SQLite) and listens on 127.0.0.1:8080: the API is
+under /v1/, and http://127.0.0.1:8080 opens the console's sign-in page. On
+first start it creates the platform root account and prints its API key
+once, on a line beginning "root API key:".`
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	f := newFlags("serve", serveSummary, getenv, stderr)
@@ -108,11 +109,17 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	// public web form.
 	apiOpts.Limiter = httpapi.NewLimiter(apiOpts)
 	api := httpapi.NewServer(svc, apiOpts)
-	mux := http.NewServeMux()
-	mux.Handle("/", api)
-	mux.Handle(service.WebFormPath, console.NewWebForm(svc, console.WebFormOptions{Limiter: apiOpts.Limiter, Logger: log, IDs: ids}))
+	// The console's public pages (sign-in, passwords, sign-up) and the web
+	// links' form draw on it too.
+	web, err := console.New(svc, console.Options{
+		Logger: log, IDs: ids, PublicURL: cfg.PublicURL, Limiter: apiOpts.Limiter, MaxBodyBytes: int64(*maxBody),
+	})
+	if err != nil {
+		return err
+	}
+	webform := console.NewWebForm(svc, console.WebFormOptions{Limiter: apiOpts.Limiter, Logger: log, IDs: ids})
 	srv := &http.Server{
-		Handler:           mux,
+		Handler:           rootHandler(api, web, webform),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -179,6 +186,18 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	return nil
 }
 
+// rootHandler serves one port: the API's paths to the API, the web links'
+// form to it, everything else to the web console and public pages.
+func rootHandler(api, web, webform http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	for _, p := range []string{"/v1/", "/healthz", "/readyz", "/metrics", "/openapi.json"} {
+		mux.Handle(p, api)
+	}
+	mux.Handle(canopy.WebFormPage(""), webform) // "/f/" and below
+	mux.Handle("/", web)
+	return mux
+}
+
 // every runs job each period until ctx ends, logging its outcome: how
 // many things it did (at info when any), or its error.
 func every(ctx context.Context, period time.Duration, log *slog.Logger, what string, job func(context.Context) (int64, error)) {
@@ -213,9 +232,9 @@ type publicLimitFlags struct {
 func addPublicLimitFlags(f *flags) publicLimitFlags {
 	return publicLimitFlags{
 		perMinute: f.int("public-rate", "CANOPY_PUBLIC_RATE", httpapi.DefaultPublicRatePerMinute,
-			"requests a minute one client address may make to the endpoints that need no credential, sustained (0: no limit)"),
+			"requests a minute one client address may make to the endpoints and pages that need no credential (sign-in, set-password, reset, sign-up; API and console share one allowance), sustained (0: no limit)"),
 		burst: f.int("public-burst", "CANOPY_PUBLIC_BURST", httpapi.DefaultPublicBurst,
-			"requests one client address may make to those endpoints at once, before --public-rate applies"),
+			"requests one client address may make to those endpoints and pages at once, before --public-rate applies"),
 		proxies: f.string("trusted-proxies", "CANOPY_TRUSTED_PROXIES", "",
 			"comma-separated address ranges (10.0.0.0/8,fd00::/8) of reverse proxies whose X-Forwarded-For names the client; empty: the client is the connection's peer"),
 	}

@@ -150,3 +150,48 @@ func randomHex(n int) string {
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// OpenAt returns a fresh store of the named engine migrated only up to
+// version, as an older Canopy left it; Upgrade applies the rest.
+func OpenAt(t testing.TB, engine string, version int64) *sqlstore.DB {
+	t.Helper()
+	ctx := context.Background()
+	var (
+		db  *sqlstore.DB
+		err error
+	)
+	switch engine {
+	case "sqlite":
+		db, err = sqlite.Open(filepath.Join(t.TempDir(), "canopy.db"), sqlite.Options{Synchronous: "NORMAL"})
+		if err == nil {
+			t.Cleanup(func() { db.Close() })
+			err = sqlite.MigrateTo(ctx, db, version)
+		}
+	case "postgres":
+		db, err = postgres.Open(ctx, PostgresSchemaURL(t), postgres.Options{MaxConns: 20})
+		if err == nil {
+			t.Cleanup(func() { db.Close() })
+			err = postgres.MigrateTo(ctx, db, version)
+		}
+	default:
+		t.Fatalf("unknown engine %q", engine)
+	}
+	if err != nil {
+		t.Fatalf("open %s at version %d: %v", engine, version, err)
+	}
+	return db
+}
+
+// Upgrade applies every pending migration to db.
+func Upgrade(t testing.TB, engine string, db *sqlstore.DB) {
+	t.Helper()
+	var err error
+	if engine == "sqlite" {
+		_, err = sqlite.Migrate(context.Background(), db)
+	} else {
+		_, err = postgres.Migrate(context.Background(), db)
+	}
+	if err != nil {
+		t.Fatalf("migrate %s: %v", engine, err)
+	}
+}

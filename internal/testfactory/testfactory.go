@@ -68,6 +68,16 @@ type Options struct {
 	OutboxMaxAttempts int
 	// SignupDisabled turns POST /v1/signup off (service.Config).
 	SignupDisabled bool
+	// PlanLimits are the plans' quotas; nil lifts every limit, so that
+	// tests about something else never reach one.
+	PlanLimits map[canopy.Plan]canopy.PlanLimits
+}
+
+// NoLimits lifts every plan's quotas.
+var NoLimits = map[canopy.Plan]canopy.PlanLimits{
+	canopy.PlanBasic:      {EmailsPerDay: -1, Forms: -1, FormBytes: -1},
+	canopy.PlanPro:        {EmailsPerDay: -1, Forms: -1, FormBytes: -1},
+	canopy.PlanEnterprise: {EmailsPerDay: -1, Forms: -1, FormBytes: -1},
 }
 
 // CheapPasswords are argon2id costs fit only for tests: hashing with them
@@ -84,13 +94,16 @@ func New(t testing.TB, st store.Store, opts ...Options) *Bundle {
 	if o.PasswordParams == (password.Params{}) {
 		o.PasswordParams = CheapPasswords
 	}
+	if o.PlanLimits == nil {
+		o.PlanLimits = NoLimits
+	}
 	clock := NewClock(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
 	ids := canopy.NewIDs(clock.Now, nil)
 	svc := service.New(st, service.Config{
 		MaxDepth: o.MaxDepth, AuthCacheTTL: o.AuthCacheTTL, Clock: clock.Now, IDs: ids,
 		PasswordParams: o.PasswordParams, PublicURL: "https://app.example",
 		LoginSlowAfter: o.LoginSlowAfter, LoginLockAfter: o.LoginLockAfter, LoginLockFor: o.LoginLockFor,
-		OutboxMaxAttempts: o.OutboxMaxAttempts, SignupDisabled: o.SignupDisabled,
+		OutboxMaxAttempts: o.OutboxMaxAttempts, SignupDisabled: o.SignupDisabled, PlanLimits: o.PlanLimits,
 	})
 	key, created, err := svc.Bootstrap(context.Background(), "Platform", "")
 	if err != nil || !created {
@@ -118,11 +131,11 @@ func (b *Bundle) AsKey(t testing.TB, key, id string) service.Caller {
 	if err != nil {
 		t.Fatalf("authenticate: %v", err)
 	}
-	acting, err := b.Svc.Act(ctx, p, id)
+	c, err := b.Svc.NewCaller(ctx, p, id, service.RequestInfo{RequestID: b.ids.ULID()})
 	if err != nil {
 		t.Fatalf("act as %s: %v", id, err)
 	}
-	return service.Caller{Principal: p, Acting: acting, RequestID: b.ids.ULID()}
+	return c
 }
 
 // Child creates a child of parentID with a unique name and master user.

@@ -110,3 +110,36 @@ func (b *Bundle) User(t testing.TB, accountID string, role canopy.UserRole) *can
 	}
 	return u
 }
+
+// Master returns the master user of an account.
+func (b *Bundle) Master(t testing.TB, accountID string) *canopy.User {
+	t.Helper()
+	page, err := b.Svc.ListUsers(context.Background(), b.As(t, accountID), accountID, service.PageRequest{Limit: service.MaxPageLimit})
+	if err != nil {
+		t.Fatalf("list users of %s: %v", accountID, err)
+	}
+	for _, u := range page.Data {
+		if u.Master {
+			return u
+		}
+	}
+	t.Fatalf("account %s has no master user", accountID)
+	return nil
+}
+
+// Activate has the master user of each account set its password from its
+// welcome link, so that it is a verified, active admin — one who may give
+// the account's consent and is told what admins are told.
+func (b *Bundle) Activate(t testing.TB, accountIDs ...string) {
+	t.Helper()
+	for _, id := range accountIDs {
+		b.SignIn(t, b.Master(t, id).Email)
+	}
+}
+
+// AsSession returns a caller signed in with a session token, acting as id
+// ("" for the session's own account).
+func (b *Bundle) AsSession(t testing.TB, token, id string) service.Caller {
+	t.Helper()
+	return b.AsKey(t, token, id)
+}

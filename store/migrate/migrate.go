@@ -38,7 +38,10 @@ func provider(d Dialect, db *sql.DB, fsys fs.FS) (*goose.Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := goose.NewProvider(d, db, sub, goose.WithDisableGlobalRegistry(true))
+	// Out of order: migrations written on branches at the same time may
+	// land in any order, and a database that ran a later one first must
+	// still take the earlier.
+	p, err := goose.NewProvider(d, db, sub, goose.WithDisableGlobalRegistry(true), goose.WithAllowOutofOrder(true))
 	if err != nil {
 		return nil, fmt.Errorf("migrations: %w", err)
 	}
@@ -60,6 +63,19 @@ func Up(ctx context.Context, d Dialect, db *sql.DB, fsys fs.FS) ([]Applied, erro
 		out = append(out, Applied{Version: r.Source.Version, Name: r.Source.Path})
 	}
 	return out, nil
+}
+
+// UpTo applies the pending migrations up to and including version; tests
+// use it to build a database as an older Canopy left it.
+func UpTo(ctx context.Context, d Dialect, db *sql.DB, fsys fs.FS, version int64) error {
+	p, err := provider(d, db, fsys)
+	if err != nil {
+		return err
+	}
+	if _, err := p.UpTo(ctx, version); err != nil {
+		return fmt.Errorf("apply migrations up to %d: %w", version, err)
+	}
+	return nil
 }
 
 // List reports every known migration and whether it is applied.

@@ -59,6 +59,12 @@ func Migrate(ctx context.Context, db *sqlstore.DB) ([]migrate.Applied, error) {
 	return migrate.Up(ctx, migrate.Postgres, db.WritePool(), migrations)
 }
 
+// MigrateTo applies the pending migrations up to version, for tests that
+// start from a database an older Canopy left.
+func MigrateTo(ctx context.Context, db *sqlstore.DB, version int64) error {
+	return migrate.UpTo(ctx, migrate.Postgres, db.WritePool(), migrations, version)
+}
+
 // MigrationStatus lists the migrations and whether each is applied.
 func MigrationStatus(ctx context.Context, db *sqlstore.DB) ([]migrate.Status, error) {
 	return migrate.List(ctx, migrate.Postgres, db.WritePool(), migrations)
@@ -96,7 +102,7 @@ func (dialect) Classify(err error) (string, bool) {
 	switch e.Code {
 	case "23505": // unique_violation
 		switch e.ConstraintName {
-		case store.UniqueUserEmail, store.UniqueUsername, store.UniqueAPIKeyHash, store.UniqueRootAccount,
+		case store.UniqueUserEmail, store.UniqueUsername, store.UniqueMembership, store.UniqueAPIKeyHash, store.UniqueRootAccount,
 			store.UniqueExternalRef, store.UniqueWorkflowName, store.UniquePendingInvite, store.UniqueContactEmail, store.UniqueInviteToken,
 			store.UniqueLedgerKey, store.UniqueFormCode:
 			return e.ConstraintName, false

@@ -89,6 +89,12 @@ func Migrate(ctx context.Context, db *sqlstore.DB) ([]migrate.Applied, error) {
 	return migrate.Up(ctx, migrate.SQLite, db.WritePool(), migrations)
 }
 
+// MigrateTo applies the pending migrations up to version, for tests that
+// start from a database an older Canopy left.
+func MigrateTo(ctx context.Context, db *sqlstore.DB, version int64) error {
+	return migrate.UpTo(ctx, migrate.SQLite, db.WritePool(), migrations, version)
+}
+
 // MigrationStatus lists the migrations and whether each is applied.
 func MigrationStatus(ctx context.Context, db *sqlstore.DB) ([]migrate.Status, error) {
 	return migrate.List(ctx, migrate.SQLite, db.WritePool(), migrations)
@@ -119,10 +125,11 @@ func (dialect) Arg(v any) any {
 // uniqueColumns maps the column list SQLite reports for a unique violation
 // to the constraint's name.
 var uniqueColumns = map[string]string{
-	"users.email_norm":          store.UniqueUserEmail,
-	"users.username_norm":       store.UniqueUsername,
-	"api_keys.secret_hash":      store.UniqueAPIKeyHash,
-	"index 'accounts_one_root'": store.UniqueRootAccount,
+	"people.email_norm":                             store.UniqueUserEmail,
+	"people.username_norm":                          store.UniqueUsername,
+	"memberships.person_id, memberships.account_id": store.UniqueMembership,
+	"api_keys.secret_hash":                          store.UniqueAPIKeyHash,
+	"index 'accounts_one_root'":                     store.UniqueRootAccount,
 	"external_references.parent_id, external_references.type, external_references.value": store.UniqueExternalRef,
 	"idempotency_keys.scope, idempotency_keys.idem_key":                                  store.UniqueIdempotency,
 	"account_workflows.account_id, account_workflows.name":                               store.UniqueWorkflowName,

@@ -8,7 +8,7 @@ import (
 	"github.com/canopyhq/canopy/store"
 )
 
-const auditCols = `id, occurred_at, account_id, acting_account_id, actor_type, actor_id, action,
+const auditCols = `id, occurred_at, account_id, acting_account_id, actor_type, actor_id, actor_account_id, action,
 	target_type, target_id, channel, username, request_id, details`
 
 func scanAudit(r rowScanner) (*canopy.AuditEvent, error) {
@@ -17,22 +17,28 @@ func scanAudit(r rowScanner) (*canopy.AuditEvent, error) {
 		at      dbTime
 		details string
 	)
-	if err := r.Scan(&e.ID, &at, &e.AccountID, &e.ActingAccountID, &e.Actor.Type, &e.Actor.ID, &e.Action,
+	if err := r.Scan(&e.ID, &at, &e.AccountID, &e.ActingAccountID, &e.Actor.Type, &e.Actor.ID, &e.Actor.AccountID, &e.Action,
 		&e.TargetType, &e.TargetID, &e.Channel, &e.Username, &e.RequestID, &details); err != nil {
 		return nil, err
 	}
 	e.OccurredAt, e.Details = at.T, []byte(details)
+	e.OnBehalf = e.Actor.AccountID != "" && e.Actor.AccountID != e.ActingAccountID
 	return &e, nil
 }
 
-func (t *tx) InsertAuditEvent(ctx context.Context, e *canopy.AuditEvent) error {
+// auditArgs are an event's values in auditCols order (InsertAuditEvents
+// writes many).
+func auditArgs(e *canopy.AuditEvent) []any {
 	details := string(e.Details)
 	if details == "" {
 		details = "{}"
 	}
-	_, err := t.exec(ctx, `INSERT INTO audit_events (`+auditCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.ID, e.OccurredAt, e.AccountID, e.ActingAccountID, e.Actor.Type, e.Actor.ID, e.Action,
-		e.TargetType, e.TargetID, e.Channel, e.Username, e.RequestID, details)
+	return []any{e.ID, e.OccurredAt, e.AccountID, e.ActingAccountID, e.Actor.Type, e.Actor.ID, e.Actor.AccountID, e.Action,
+		e.TargetType, e.TargetID, e.Channel, e.Username, e.RequestID, details}
+}
+
+func (t *tx) InsertAuditEvent(ctx context.Context, e *canopy.AuditEvent) error {
+	_, err := t.exec(ctx, `INSERT INTO audit_events (`+auditCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, auditArgs(e)...)
 	if err != nil {
 		return fmt.Errorf("insert audit event: %w", err)
 	}

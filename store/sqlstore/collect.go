@@ -401,24 +401,19 @@ func (t *tx) CountFormLinkSubmission(ctx context.Context, id string) (bool, erro
 // Rows written in bulk by a batch of incoming texts.
 
 func (t *tx) InsertRecords(ctx context.Context, rs []*canopy.Record) error {
-	return insertRows(ctx, t, `INSERT INTO records (`+recordCols+`) VALUES `, 8, len(rs), func(i int) ([]any, error) {
-		r := rs[i]
-		answers, err := answersJSON(r.Answers)
-		return []any{r.ID, r.FormID, r.AccountID, answers, r.Version, r.CreatedBy, r.CreatedAt, r.UpdatedAt}, err
+	return insertRows(ctx, t, `INSERT INTO records (`+recordCols+`) VALUES `, columns(recordCols), len(rs), func(i int) ([]any, error) {
+		return recordArgs(rs[i])
 	})
 }
 
 func (t *tx) InsertAuditEvents(ctx context.Context, es []*canopy.AuditEvent) error {
-	return insertRows(ctx, t, `INSERT INTO audit_events (`+auditCols+`) VALUES `, 13, len(es), func(i int) ([]any, error) {
-		e := es[i]
-		details := string(e.Details)
-		if details == "" {
-			details = "{}"
-		}
-		return []any{e.ID, e.OccurredAt, e.AccountID, e.ActingAccountID, e.Actor.Type, e.Actor.ID, e.Action,
-			e.TargetType, e.TargetID, e.Channel, e.Username, e.RequestID, details}, nil
+	return insertRows(ctx, t, `INSERT INTO audit_events (`+auditCols+`) VALUES `, columns(auditCols), len(es), func(i int) ([]any, error) {
+		return auditArgs(es[i]), nil
 	})
 }
+
+// columns counts the columns of a column list.
+func columns(cols string) int { return strings.Count(cols, ",") + 1 }
 
 // insertRows inserts n rows of width values each (row(i) gives row i's)
 // with head ("INSERT INTO t (…) VALUES "), in groups of a power of two rows

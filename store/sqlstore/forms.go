@@ -382,13 +382,19 @@ func answersJSON(a map[string]json.RawMessage) (string, error) {
 	return string(b), err
 }
 
-func (t *tx) InsertRecord(ctx context.Context, r *canopy.Record) error {
+// recordArgs are a record's values in recordCols order (InsertRecords
+// writes many).
+func recordArgs(r *canopy.Record) ([]any, error) {
 	answers, err := answersJSON(r.Answers)
+	return []any{r.ID, r.FormID, r.AccountID, answers, r.Version, r.CreatedBy, r.CreatedAt, r.UpdatedAt}, err
+}
+
+func (t *tx) InsertRecord(ctx context.Context, r *canopy.Record) error {
+	args, err := recordArgs(r)
 	if err != nil {
 		return err
 	}
-	_, err = t.exec(ctx, `INSERT INTO records (`+recordCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.ID, r.FormID, r.AccountID, answers, r.Version, r.CreatedBy, r.CreatedAt, r.UpdatedAt)
+	_, err = t.exec(ctx, `INSERT INTO records (`+recordCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, args...)
 	if err != nil {
 		return fmt.Errorf("insert record: %w", err)
 	}
@@ -435,4 +441,10 @@ func (t *tx) ListRecords(ctx context.Context, formID string, from, to time.Time,
 	q += ` ORDER BY id LIMIT ?`
 	args = append(args, p.Limit)
 	return scanAll(ctx, t, scanRecord, q, args...)
+}
+
+func (t *tx) CountOwnedForms(ctx context.Context, ownerID string, max int) (int, error) {
+	var n int
+	err := t.queryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM forms WHERE owner_id = ? LIMIT ?) AS owned`, ownerID, max).Scan(&n)
+	return n, t.db.mapErr(err)
 }

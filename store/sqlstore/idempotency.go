@@ -13,9 +13,9 @@ func (t *tx) GetIdempotency(ctx context.Context, scope, key string) (*store.Idem
 		i       store.Idempotency
 		created dbTime
 	)
-	err := t.queryRow(ctx, `SELECT scope, idem_key, fingerprint, status_code, body, location, created_at
+	err := t.queryRow(ctx, `SELECT scope, idem_key, credential, fingerprint, status_code, body, location, created_at
 		FROM idempotency_keys WHERE scope = ? AND idem_key = ?`, scope, key).
-		Scan(&i.Scope, &i.Key, &i.Fingerprint, &i.StatusCode, &i.Body, &i.Location, &created)
+		Scan(&i.Scope, &i.Key, &i.Credential, &i.Fingerprint, &i.StatusCode, &i.Body, &i.Location, &created)
 	if err != nil {
 		return nil, t.db.mapErr(err)
 	}
@@ -24,8 +24,9 @@ func (t *tx) GetIdempotency(ctx context.Context, scope, key string) (*store.Idem
 }
 
 func (t *tx) InsertIdempotency(ctx context.Context, i *store.Idempotency) error {
-	_, err := t.exec(ctx, `INSERT INTO idempotency_keys (scope, idem_key, fingerprint, status_code, body, location, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, i.Scope, i.Key, i.Fingerprint, i.StatusCode, i.Body, i.Location, i.CreatedAt)
+	_, err := t.exec(ctx, `INSERT INTO idempotency_keys (scope, idem_key, credential, fingerprint, status_code, body, location,
+		created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, i.Scope, i.Key, i.Credential, i.Fingerprint, i.StatusCode, i.Body, i.Location,
+		i.CreatedAt)
 	if err != nil {
 		return fmt.Errorf("insert idempotency record: %w", err)
 	}

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -142,4 +143,26 @@ func (t *tx) RequeueOutbox(ctx context.Context, id string, at time.Time) error {
 		return fmt.Errorf("requeue outbox message: %w", err)
 	}
 	return expectOne(res)
+}
+
+func (t *tx) CountEmails(ctx context.Context, accountID, day string, n, max int) (bool, int, error) {
+	if n <= max {
+		res, err := t.exec(ctx, `INSERT INTO email_counts (account_id, day, sent) VALUES (?, ?, ?)
+			ON CONFLICT (account_id, day) DO UPDATE SET sent = email_counts.sent + excluded.sent
+			WHERE email_counts.sent + excluded.sent <= ?`, accountID, day, n, max)
+		if err != nil {
+			return false, 0, fmt.Errorf("count emails: %w", err)
+		}
+		if k, err := res.RowsAffected(); err != nil {
+			return false, 0, err
+		} else if k == 1 {
+			return true, 0, nil
+		}
+	}
+	var sent int
+	err := t.queryRow(ctx, `SELECT sent FROM email_counts WHERE account_id = ? AND day = ?`, accountID, day).Scan(&sent)
+	if err = t.db.mapErr(err); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return false, 0, err
+	}
+	return false, sent, nil
 }

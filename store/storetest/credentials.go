@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -13,25 +14,26 @@ import (
 )
 
 func testCredentials(t *testing.T, open Opener) {
-	t.Run("UsersUpdateLookUpDeleteAndCountAdmins", func(t *testing.T) {
+	t.Run("PeopleAndMembershipsUpdateLookUpDeleteAndCountAdmins", func(t *testing.T) {
 		t.Parallel()
 		_, b := setup(t, open)
 		acc := b.f.account(nil)
 		admin, member := b.f.newUser(acc), b.f.newUser(acc)
-		admin.Role, admin.Email, admin.Username = canopy.UserAdmin, "Ada@Example.com", "ada"
+		admin.Role, admin.Person.Email, admin.Person.Username = canopy.UserAdmin, "Ada@Example.com", "ada"
 		b.write(t, func(ctx context.Context, tx store.Tx) {
-			require.NoError(t, tx.InsertUser(ctx, admin))
-			require.NoError(t, tx.InsertUser(ctx, member))
+			insertUser(t, ctx, tx, admin)
+			insertUser(t, ctx, tx, member)
 		})
 		b.read(t, func(ctx context.Context, tx store.Tx) {
-			for _, login := range []string{"ada@example.com", "ada"} {
-				u, err := tx.GetUserByLogin(ctx, login)
-				require.NoError(t, err, login)
-				require.Equal(t, admin.ID, u.ID)
-			}
-			_, err := tx.GetUserByLogin(ctx, "nobody")
+			p, err := tx.GetPersonByEmail(ctx, "ada@example.com")
+			require.NoError(t, err)
+			require.Equal(t, admin.PersonID, p.ID)
+			p, err = tx.GetPersonByUsername(ctx, "ada")
+			require.NoError(t, err)
+			require.Equal(t, admin.PersonID, p.ID)
+			_, err = tx.GetPersonByUsername(ctx, "nobody")
 			require.ErrorIs(t, err, store.ErrNotFound)
-			_, err = tx.GetUserByEmail(ctx, "ada")
+			_, err = tx.GetPersonByEmail(ctx, "ada")
 			require.ErrorIs(t, err, store.ErrNotFound, "a username is not an email")
 			n, err := tx.CountAdmins(ctx, acc.ID)
 			require.NoError(t, err)
@@ -39,17 +41,22 @@ func testCredentials(t *testing.T, open Opener) {
 		})
 
 		changed := at(50)
-		member.Role, member.Status, member.Name = canopy.UserAdmin, canopy.UserActive, "Bo"
-		member.Email, member.Username = "BO@example.com", "bo"
-		member.PasswordHash, member.PasswordChangedAt, member.LastLoginAt, member.UpdatedAt = "$argon2id$x", &changed, &changed, changed
-		b.write(t, func(ctx context.Context, tx store.Tx) { require.NoError(t, tx.UpdateUser(ctx, member)) })
+		p := member.Person
+		p.Email, p.Username, p.Name, p.PendingEmail = "BO@example.com", "bo", "Bo", "Bo.New@example.com"
+		p.PasswordHash, p.PasswordChangedAt, p.LastLoginAt, p.EmailVerifiedAt, p.UpdatedAt = "$argon2id$x", &changed, &changed, &changed, changed
+		member.Role, member.Status, member.UpdatedAt = canopy.UserAdmin, canopy.UserActive, changed
+		member.Show()
+		b.write(t, func(ctx context.Context, tx store.Tx) {
+			require.NoError(t, tx.UpdatePerson(ctx, p))
+			require.NoError(t, tx.UpdateUser(ctx, member))
+		})
 		b.read(t, func(ctx context.Context, tx store.Tx) {
 			got, err := tx.GetUser(ctx, member.ID)
 			require.NoError(t, err)
 			require.Equal(t, member, got, "every field round-trips")
-			got, err = tx.GetUserByEmail(ctx, "bo@example.com")
+			gotP, err := tx.GetPersonByEmail(ctx, "bo@example.com")
 			require.NoError(t, err, "the normalised email follows the update")
-			require.Equal(t, member.ID, got.ID)
+			require.Equal(t, p, gotP)
 			n, err := tx.CountAdmins(ctx, acc.ID)
 			require.NoError(t, err)
 			require.Equal(t, 2, n)
@@ -61,15 +68,12 @@ func testCredentials(t *testing.T, open Opener) {
 			require.NoError(t, err)
 			require.Equal(t, 1, n, "a disabled admin does not count")
 		})
-
 		clash := *member
-		clash.Email = "ADA@example.com"
-		requireConflict(t, b.writeErr(t, func(ctx context.Context, tx store.Tx) error { return tx.UpdateUser(ctx, &clash) }), store.UniqueUserEmail)
-		clash = *member
 		clash.ID = b.f.id(canopy.PrefixUser)
 		require.ErrorIs(t, b.writeErr(t, func(ctx context.Context, tx store.Tx) error { return tx.UpdateUser(ctx, &clash) }), store.ErrNotFound)
 
-		// Deleting a user takes its tokens and sessions with it.
+		// Deleting a membership leaves the person; deleting the person takes
+		// its tokens and sessions with it.
 		b.write(t, func(ctx context.Context, tx store.Tx) {
 			require.NoError(t, tx.InsertUserToken(ctx, newToken(b, member, "t-del")))
 			require.NoError(t, tx.InsertSession(ctx, newSession(b, member, "s-del")))
@@ -77,6 +81,13 @@ func testCredentials(t *testing.T, open Opener) {
 		})
 		b.read(t, func(ctx context.Context, tx store.Tx) {
 			_, err := tx.GetUser(ctx, member.ID)
+			require.ErrorIs(t, err, store.ErrNotFound)
+			_, err = tx.GetSessionByHash(ctx, "s-del")
+			require.NoError(t, err)
+		})
+		b.write(t, func(ctx context.Context, tx store.Tx) { require.NoError(t, tx.DeletePerson(ctx, member.PersonID)) })
+		b.read(t, func(ctx context.Context, tx store.Tx) {
+			_, err := tx.GetPerson(ctx, member.PersonID)
 			require.ErrorIs(t, err, store.ErrNotFound)
 			_, err = tx.GetUserTokenByHash(ctx, "t-del")
 			require.ErrorIs(t, err, store.ErrNotFound)
@@ -86,6 +97,94 @@ func testCredentials(t *testing.T, open Opener) {
 		require.ErrorIs(t, b.writeErr(t, func(ctx context.Context, tx store.Tx) error { return tx.DeleteUser(ctx, member.ID) }), store.ErrNotFound)
 	})
 
+	t.Run("ResetRequestsAreTakenOnce", func(t *testing.T) {
+		t.Parallel()
+		_, b := setup(t, open)
+		b.write(t, func(ctx context.Context, tx store.Tx) {
+			for i := range 30 {
+				require.NoError(t, tx.InsertResetRequest(ctx, &store.ResetRequest{
+					ID: b.f.id("rst"), Email: fmt.Sprintf("r%d@example.com", i), CreatedAt: at(i)}))
+			}
+		})
+		var (
+			mu   sync.Mutex
+			seen = map[string]int{}
+			wg   sync.WaitGroup
+		)
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					var got []*store.ResetRequest
+					require.NoError(t, b.writeErr(t, func(ctx context.Context, tx store.Tx) error {
+						var err error
+						got, err = tx.TakeResetRequests(ctx, 4)
+						return err
+					}))
+					if len(got) == 0 {
+						return
+					}
+					mu.Lock()
+					for _, r := range got {
+						seen[r.Email]++
+					}
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		require.Len(t, seen, 30)
+		for e, n := range seen {
+			require.Equal(t, 1, n, "request for %s taken twice", e)
+		}
+	})
+
+	t.Run("EmailCountsStopAtTheirMaximum", func(t *testing.T) {
+		t.Parallel()
+		_, b := setup(t, open)
+		acc := b.f.account(nil)
+		count := func(day string, n, max int) (bool, int) {
+			var (
+				ok   bool
+				sent int
+			)
+			b.write(t, func(ctx context.Context, tx store.Tx) {
+				var err error
+				ok, sent, err = tx.CountEmails(ctx, acc.ID, day, n, max)
+				require.NoError(t, err)
+			})
+			return ok, sent
+		}
+		ok, _ := count("2026-12-01", 3, 5)
+		require.True(t, ok)
+		ok, sent := count("2026-12-01", 3, 5)
+		require.False(t, ok)
+		require.Equal(t, 3, sent, "a refused count changes nothing and says what it found")
+		ok, _ = count("2026-12-01", 2, 5)
+		require.True(t, ok, "exactly up to the maximum")
+		ok, _ = count("2026-12-02", 5, 5)
+		require.True(t, ok, "a new day starts at zero")
+		ok, sent = count("2026-12-03", 6, 5)
+		require.False(t, ok)
+		require.Zero(t, sent)
+	})
+
+	t.Run("SettingsAreMadeOnce", func(t *testing.T) {
+		t.Parallel()
+		_, b := setup(t, open)
+		name := "cursor-key-" + b.f.id("x")
+		b.write(t, func(ctx context.Context, tx store.Tx) {
+			_, err := tx.GetSetting(ctx, name)
+			require.ErrorIs(t, err, store.ErrNotFound)
+			require.NoError(t, tx.InsertSetting(ctx, name, "first"))
+			require.NoError(t, tx.InsertSetting(ctx, name, "second"))
+			v, err := tx.GetSetting(ctx, name)
+			require.NoError(t, err)
+			require.Equal(t, "first", v)
+		})
+	})
+
 	t.Run("TokensAreClaimedOnce", func(t *testing.T) {
 		t.Parallel()
 		_, b := setup(t, open)
@@ -93,7 +192,7 @@ func testCredentials(t *testing.T, open Opener) {
 		t1, t2 := newToken(b, u, "h1"), newToken(b, u, "h2")
 		t2.Purpose = canopy.PurposeReset
 		b.write(t, func(ctx context.Context, tx store.Tx) {
-			require.NoError(t, tx.InsertUser(ctx, u))
+			insertUser(t, ctx, tx, u)
 			require.NoError(t, tx.InsertUserToken(ctx, t1))
 			require.NoError(t, tx.InsertUserToken(ctx, t2))
 		})
@@ -119,14 +218,16 @@ func testCredentials(t *testing.T, open Opener) {
 		}
 		wg.Wait()
 		require.Len(t, wins, 1)
-		b.write(t, func(ctx context.Context, tx store.Tx) { require.NoError(t, tx.UseUserTokens(ctx, u.ID, at(10))) })
+		b.write(t, func(ctx context.Context, tx store.Tx) {
+			require.NoError(t, tx.UsePersonTokens(ctx, u.PersonID, at(10)))
+		})
 		b.read(t, func(ctx context.Context, tx store.Tx) {
 			a, err := tx.GetUserTokenByHash(ctx, "h1")
 			require.NoError(t, err)
 			require.Equal(t, at(9), *a.UsedAt, "a used token keeps its first use")
 			c, err := tx.GetUserTokenByHash(ctx, "h2")
 			require.NoError(t, err)
-			require.Equal(t, at(10), *c.UsedAt, "UseUserTokens ends every other token of the user")
+			require.Equal(t, at(10), *c.UsedAt, "UsePersonTokens ends every other token of the person")
 		})
 	})
 
@@ -136,7 +237,7 @@ func testCredentials(t *testing.T, open Opener) {
 		u := b.f.newUser(b.f.account(nil))
 		s1, s2 := newSession(b, u, "s1"), newSession(b, u, "s2")
 		b.write(t, func(ctx context.Context, tx store.Tx) {
-			require.NoError(t, tx.InsertUser(ctx, u))
+			insertUser(t, ctx, tx, u)
 			require.NoError(t, tx.InsertSession(ctx, s1))
 			require.NoError(t, tx.InsertSession(ctx, s2))
 			require.NoError(t, tx.TouchSession(ctx, s1.ID, at(20)))
@@ -153,7 +254,9 @@ func testCredentials(t *testing.T, open Opener) {
 			require.NoError(t, err)
 			require.Equal(t, at(21), *got.RevokedAt)
 		})
-		b.write(t, func(ctx context.Context, tx store.Tx) { require.NoError(t, tx.RevokeUserSessions(ctx, u.ID, at(30))) })
+		b.write(t, func(ctx context.Context, tx store.Tx) {
+			require.NoError(t, tx.RevokePersonSessions(ctx, u.PersonID, at(30)))
+		})
 		b.read(t, func(ctx context.Context, tx store.Tx) {
 			got, err := tx.GetSessionByHash(ctx, "s1")
 			require.NoError(t, err)
@@ -329,13 +432,13 @@ func testCredentials(t *testing.T, open Opener) {
 
 func newToken(b *testBundle, u *canopy.User, hash string) *canopy.UserToken {
 	n := b.f.seq()
-	return &canopy.UserToken{ID: b.f.id(canopy.PrefixToken), UserID: u.ID, Purpose: canopy.PurposeSetPassword,
-		Hash: hash, CreatedAt: at(n), ExpiresAt: at(n + 100)}
+	return &canopy.UserToken{ID: b.f.id(canopy.PrefixToken), PersonID: u.PersonID, UserID: u.ID, Purpose: canopy.PurposeSetPassword,
+		Email: canopy.NormalizeEmail(u.Person.Email), Hash: hash, CreatedAt: at(n), ExpiresAt: at(n + 100)}
 }
 
 func newSession(b *testBundle, u *canopy.User, hash string) *canopy.Session {
 	n := b.f.seq()
-	return &canopy.Session{ID: b.f.id(canopy.PrefixSession), UserID: u.ID, Hash: hash,
+	return &canopy.Session{ID: b.f.id(canopy.PrefixSession), PersonID: u.PersonID, UserID: u.ID, Hash: hash,
 		CreatedAt: at(n), ExpiresAt: at(n + 100), LastSeenAt: at(n)}
 }
 

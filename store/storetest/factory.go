@@ -104,15 +104,44 @@ func (f *factory) children(parent *canopy.Account, n int) []*canopy.Account {
 	return out
 }
 
-// newUser builds a user of account.
-func (f *factory) newUser(account *canopy.Account) *canopy.User {
+// newPerson builds (but does not store) a person with a unique address and
+// username.
+func (f *factory) newPerson() *canopy.Person {
 	n := f.seq()
-	return &canopy.User{
-		ID: f.id(canopy.PrefixUser), AccountID: account.ID,
-		Email: fmt.Sprintf("user%d@example.com", n), Username: fmt.Sprintf("user-%d", n),
-		Name: fmt.Sprintf("User %d", n), Role: canopy.UserMember, Status: canopy.UserInvited,
-		CreatedAt: at(n), UpdatedAt: at(n),
+	return &canopy.Person{
+		ID: f.id(canopy.PrefixPerson), Email: fmt.Sprintf("user%d@example.com", n), Username: fmt.Sprintf("user-%d", n),
+		Name: fmt.Sprintf("User %d", n), CreatedAt: at(n), UpdatedAt: at(n),
 	}
+}
+
+// newUser builds an invited membership of account for a new person (both
+// unstored; see insertUser).
+func (f *factory) newUser(account *canopy.Account) *canopy.User {
+	return f.newMember(account, f.newPerson())
+}
+
+// newMember builds an invited membership of account for person p.
+func (f *factory) newMember(account *canopy.Account, p *canopy.Person) *canopy.User {
+	n := f.seq()
+	u := &canopy.User{
+		ID: f.id(canopy.PrefixUser), AccountID: account.ID, PersonID: p.ID, Person: p,
+		InvitedEmail: p.Email, InvitedUsername: p.Username, InvitedName: p.Name,
+		Role: canopy.UserMember, Status: canopy.UserInvited, CreatedAt: at(n), UpdatedAt: at(n),
+	}
+	u.Show()
+	return u
+}
+
+// insertUser stores u's person, when it is not stored yet, and u.
+func insertUser(t *testing.T, ctx context.Context, tx store.Tx, u *canopy.User) {
+	t.Helper()
+	if _, err := tx.GetPerson(ctx, u.PersonID); err != nil {
+		require.ErrorIs(t, err, store.ErrNotFound)
+		ok, err := tx.InsertPerson(ctx, u.Person)
+		require.NoError(t, err)
+		require.True(t, ok, "person %s is new", u.Person.Email)
+	}
+	require.NoError(t, tx.InsertUser(ctx, u))
 }
 
 // newKey builds an API key of account.

@@ -19,12 +19,11 @@ func testTransactions(t *testing.T, open Opener) {
 		_, b := setup(t, open)
 		root := b.f.account(nil)
 		taken := b.f.newUser(root)
-		b.write(t, func(ctx context.Context, tx store.Tx) { require.NoError(t, tx.InsertUser(ctx, taken)) })
+		b.write(t, func(ctx context.Context, tx store.Tx) { insertUser(t, ctx, tx, taken) })
 
 		kid := b.f.newAccount(root)
-		master := b.f.newUser(kid)
-		dup := b.f.newUser(kid)
-		dup.Email = taken.Email
+		master := b.f.newMember(kid, taken.Person)
+		dup := b.f.newMember(kid, taken.Person)
 		calls := 0
 		err := b.writeErr(t, func(ctx context.Context, tx store.Tx) error {
 			calls++
@@ -39,7 +38,7 @@ func testTransactions(t *testing.T, open Opener) {
 				Scope: "s", Key: "k", Fingerprint: "f", StatusCode: 201, Body: []byte("{}"), CreatedAt: at(1)}))
 			return tx.InsertUser(ctx, dup)
 		})
-		requireConflict(t, err, store.UniqueUserEmail)
+		requireConflict(t, err, store.UniqueMembership)
 		require.Equal(t, 1, calls, "a conflict is not retried")
 		requireNothingOf(t, b, root, kid)
 	})

@@ -11,20 +11,22 @@ import (
 )
 
 func testUsers(t *testing.T, open Opener) {
-	t.Run("InsertedUsersReadBackAndPageByID", func(t *testing.T) {
+	t.Run("InsertedMembershipsReadBackAndPageByID", func(t *testing.T) {
 		t.Parallel()
 		_, b := setup(t, open)
 		root := b.f.account(nil)
 		kid := b.f.account(root)
 		master := b.f.newUser(root)
 		master.Role, master.Status, master.Master = canopy.UserAdmin, canopy.UserActive, true
-		master.Email, master.Name = "Ada.Lovelace@Example.com", "Ada Lövelace"
+		master.Person.Email, master.Person.Name = "Ada.Lovelace@Example.com", "Ada Lövelace"
+		master.Show()
 		users := []*canopy.User{master, b.f.newUser(root), b.f.newUser(root)}
 		users[2].Status = canopy.UserDisabled
-		elsewhere := b.f.newUser(kid)
+		users[2].Show()
+		elsewhere := b.f.newMember(kid, master.Person) // one person, two accounts
 		b.write(t, func(ctx context.Context, tx store.Tx) {
 			for _, u := range append(users, elsewhere) {
-				require.NoError(t, tx.InsertUser(ctx, u))
+				insertUser(t, ctx, tx, u)
 			}
 		})
 		b.read(t, func(ctx context.Context, tx store.Tx) {
@@ -36,6 +38,30 @@ func testUsers(t *testing.T, open Opener) {
 				}, func(u *canopy.User) string { return u.ID })
 				require.Equal(t, users, got, "pages of %d: the email keeps its case", size)
 			}
+			mine, err := tx.ListPersonUsers(ctx, master.PersonID)
+			require.NoError(t, err)
+			require.Equal(t, []*canopy.User{master, elsewhere}, mine, "a person's memberships, oldest first")
+		})
+	})
+
+	t.Run("AMembershipShowsWhatItWasInvitedWithUntilThePersonJoins", func(t *testing.T) {
+		t.Parallel()
+		_, b := setup(t, open)
+		acc := b.f.account(nil)
+		u := b.f.newUser(acc)
+		u.InvitedEmail, u.InvitedUsername, u.InvitedName = "typed@example.com", "typed", "Typed Name"
+		b.write(t, func(ctx context.Context, tx store.Tx) { insertUser(t, ctx, tx, u) })
+		b.read(t, func(ctx context.Context, tx store.Tx) {
+			got, err := tx.GetUser(ctx, u.ID)
+			require.NoError(t, err)
+			require.Equal(t, []string{"typed@example.com", "typed", "Typed Name"}, []string{got.Email, got.Username, got.Name})
+		})
+		u.Status, u.UpdatedAt = canopy.UserActive, at(90)
+		b.write(t, func(ctx context.Context, tx store.Tx) { require.NoError(t, tx.UpdateUser(ctx, u)) })
+		b.read(t, func(ctx context.Context, tx store.Tx) {
+			got, err := tx.GetUser(ctx, u.ID)
+			require.NoError(t, err)
+			require.Equal(t, []string{u.Person.Email, u.Person.Username, u.Person.Name}, []string{got.Email, got.Username, got.Name})
 		})
 	})
 
@@ -43,35 +69,60 @@ func testUsers(t *testing.T, open Opener) {
 		t.Parallel()
 		_, b := setup(t, open)
 		root := b.f.account(nil)
-		kid := b.f.account(root)
-		first := b.f.newUser(root)
+		first := b.f.newPerson()
 		first.Email, first.Username = "Ada@Example.com", "Ada-Admin"
-		b.write(t, func(ctx context.Context, tx store.Tx) { require.NoError(t, tx.InsertUser(ctx, first)) })
+		b.write(t, func(ctx context.Context, tx store.Tx) {
+			ok, err := tx.InsertPerson(ctx, first)
+			require.NoError(t, err)
+			require.True(t, ok)
+		})
 
 		tests := []struct {
-			name       string
-			email      string
-			username   string
-			constraint string // "" when the insert must succeed
+			name     string
+			email    string
+			username string
+			stored   bool
 		}{
-			{"EmailIgnoresCase", "ada@EXAMPLE.COM", "someone-else", store.UniqueUserEmail},
-			{"EmailIgnoresSurroundingSpace", "  ada@example.com ", "someone-else", store.UniqueUserEmail},
-			{"UsernameIgnoresCase", "other@example.com", "ADA-admin", store.UniqueUsername},
-			{"EmailsAreGlobalNotPerAccount", "ADA@example.com", "third", store.UniqueUserEmail},
-			{"DifferentEmailAndUsernameIsFine", "bo@example.com", "bo-member", ""},
+			{"EmailIgnoresCase", "ada@EXAMPLE.COM", "someone-else", false},
+			{"EmailIgnoresSurroundingSpace", "  ada@example.com ", "someone-else", false},
+			{"UsernameIgnoresCase", "other@example.com", "ADA-admin", false},
+			{"DifferentEmailAndUsernameIsFine", "bo@example.com", "bo-member", true},
+			{"NoUsernameIsFineTwice", "cy@example.com", "", true},
+			{"NoUsernameIsFineTwiceAgain", "di@example.com", "", true},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				u := b.f.newUser(kid)
-				u.Email, u.Username = tt.email, tt.username
-				err := b.writeErr(t, func(ctx context.Context, tx store.Tx) error { return tx.InsertUser(ctx, u) })
-				if tt.constraint == "" {
+				p := b.f.newPerson()
+				p.Email, p.Username = tt.email, tt.username
+				b.write(t, func(ctx context.Context, tx store.Tx) {
+					ok, err := tx.InsertPerson(ctx, p)
+					require.NoError(t, err, "a taken address or username never aborts the transaction")
+					require.Equal(t, tt.stored, ok)
+					// The transaction goes on after a refused insert.
+					_, err = tx.GetPerson(ctx, first.ID)
 					require.NoError(t, err)
-					return
-				}
-				requireConflict(t, err, tt.constraint)
+				})
 			})
 		}
+
+		second := b.f.newPerson()
+		b.write(t, func(ctx context.Context, tx store.Tx) {
+			ok, err := tx.InsertPerson(ctx, second)
+			require.NoError(t, err)
+			require.True(t, ok)
+		})
+		clash := *second
+		clash.Email = "ADA@example.com"
+		requireConflict(t, b.writeErr(t, func(ctx context.Context, tx store.Tx) error { return tx.UpdatePerson(ctx, &clash) }), store.UniqueUserEmail)
+		clash = *second
+		clash.Username = "ada-ADMIN"
+		requireConflict(t, b.writeErr(t, func(ctx context.Context, tx store.Tx) error { return tx.UpdatePerson(ctx, &clash) }), store.UniqueUsername)
+
+		m := b.f.newMember(root, second)
+		b.write(t, func(ctx context.Context, tx store.Tx) { require.NoError(t, tx.InsertUser(ctx, m)) })
+		again := b.f.newMember(root, second)
+		requireConflict(t, b.writeErr(t, func(ctx context.Context, tx store.Tx) error { return tx.InsertUser(ctx, again) }),
+			store.UniqueMembership)
 	})
 }
 

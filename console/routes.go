@@ -1,0 +1,118 @@
+package console
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/canopyhq/canopy"
+)
+
+// registerRoutes is the web side's whole surface. Public pages need no
+// session (the costly ones share the API's per-address limit); console
+// pages need one and act as the account in their URL.
+func (h *Handler) registerRoutes() {
+	h.handle("GET /{$}", h.public(h.home))
+	h.handle("GET /static/", staticHandler())
+
+	h.handle("GET "+canopy.PageSignIn, h.public(h.signInPage))
+	h.handle("POST "+canopy.PageSignIn, h.limited(h.signIn))
+	h.handle("POST "+canopy.PageSignOut, h.public(h.signOut))
+	h.handle("GET "+canopy.PageSetPassword, h.public(h.passwordPage))
+	h.handle("POST "+canopy.PageSetPassword, h.limited(h.setPassword))
+	h.handle("GET "+canopy.PageResetPassword, h.public(h.resetPage))
+	h.handle("POST "+canopy.PageResetPassword, h.limited(h.reset))
+	h.handle("GET "+canopy.PageSignup, h.public(h.signupPage))
+	h.handle("POST "+canopy.PageSignup, h.limited(h.signup))
+	h.handle("GET "+canopy.InvitationPagePattern, h.public(h.invitationLanding))
+	h.handle("GET "+canopy.MembershipPagePattern, h.public(h.membershipPage))
+	h.handle("POST "+canopy.MembershipPagePattern+"/accept", h.public(h.answerMembership(true)))
+	h.handle("POST "+canopy.MembershipPagePattern+"/decline", h.public(h.answerMembership(false)))
+	h.handle("GET "+canopy.PageConfirmEmail, h.public(h.confirmEmailPage))
+	h.handle("POST "+canopy.PageConfirmEmail, h.limited(h.confirmEmail))
+
+	// The public web-link form (canopy.WebFormPagePattern, /f/{token})
+	// mounts here; its handlers and templates live in webform*.go and
+	// templates/webform/.
+
+	h.handle("GET "+canopy.PageConsole, h.public(h.toHome))
+	app := canopy.PageConsole + "/{account}"
+	h.handle("GET "+app, h.signedIn(h.dashboard))
+	h.handle("POST "+app+"/forms/{formId}/copy", h.signedIn(h.copyForm))
+	h.handle("GET "+app+"/switch", h.signedIn(h.switchPage))
+
+	h.handle("GET "+app+"/contacts", h.signedIn(h.contacts))
+	h.handle("GET "+app+"/contacts/new", h.signedIn(h.newContact))
+	h.handle("POST "+app+"/contacts", h.signedIn(h.createContact))
+	h.handle("GET "+app+"/contacts/{contactId}", h.signedIn(h.contact))
+	h.handle("POST "+app+"/contacts/{contactId}", h.signedIn(h.updateContact))
+	h.handle("POST "+app+"/contacts/{contactId}/delete", h.signedIn(h.deleteContact))
+
+	h.handle("GET "+app+"/invitations", h.signedIn(h.invitations))
+	h.handle("POST "+app+"/invitations", h.signedIn(h.invite))
+	h.handle("GET "+app+"/invitations/{invitationId}", h.signedIn(h.invitation))
+	h.handle("POST "+app+"/invitations/{invitationId}/accept", h.signedIn(h.acceptInvitation))
+	h.handle("POST "+app+"/invitations/{invitationId}/decline", h.signedIn(h.declineInvitation))
+	h.handle("POST "+app+"/invitations/{invitationId}/cancel", h.signedIn(h.cancelInvitation))
+	h.handle("POST "+app+"/invitations/{invitationId}/resend", h.signedIn(h.resendInvitation))
+
+	h.handle("GET "+app+"/accounts", h.signedIn(h.subAccounts))
+	h.handle("GET "+app+"/accounts/new", h.signedIn(h.newChild))
+	h.handle("POST "+app+"/accounts", h.signedIn(h.createChild))
+	h.handle("GET "+app+"/accounts/{id}", h.signedIn(h.subAccount))
+	h.handle("GET "+app+"/accounts/{id}/children", h.signedIn(h.subAccountChildren))
+	h.handle("POST "+app+"/accounts/{id}", h.signedIn(h.updateSubAccount))
+	h.handle("POST "+app+"/accounts/{id}/suspend", h.signedIn(h.suspend))
+	h.handle("POST "+app+"/accounts/{id}/reactivate", h.signedIn(h.reactivate))
+	h.handle("POST "+app+"/accounts/{id}/close", h.signedIn(h.closeAccount))
+	h.handle("POST "+app+"/accounts/{id}/release", h.signedIn(h.release))
+	h.handle("POST "+app+"/accounts/{id}/link", h.signedIn(h.updateLink))
+
+	h.handle("GET "+app+"/users", h.signedIn(h.users))
+	h.handle("POST "+app+"/users", h.signedIn(h.addUser))
+	h.handle("POST "+app+"/users/{userId}/role", h.signedIn(h.changeRole))
+	h.handle("POST "+app+"/users/{userId}/disable", h.signedIn(h.disableUser))
+	h.handle("POST "+app+"/users/{userId}/enable", h.signedIn(h.enableUser))
+	h.handle("POST "+app+"/users/{userId}/delete", h.signedIn(h.removeUser))
+	h.handle("POST "+app+"/users/{userId}/resend", h.signedIn(h.resendUserInvitation))
+
+	h.handle("GET "+app+"/keys", h.signedIn(h.keys))
+	h.handle("POST "+app+"/keys", h.signedIn(h.createKey))
+	h.handle("POST "+app+"/keys/{keyId}/revoke", h.signedIn(h.revokeKey))
+
+	h.handle("GET "+app+"/settings", h.signedIn(h.settings))
+	h.handle("POST "+app+"/settings", h.signedIn(h.updateSettings))
+	h.handle("POST "+app+"/settings/configurations", h.signedIn(h.putConfiguration))
+	h.handle("POST "+app+"/settings/configurations/{namespace}/delete", h.signedIn(h.deleteConfiguration))
+	h.handle("POST "+app+"/settings/leave", h.signedIn(h.leaveUmbrella))
+}
+
+func (h *Handler) handle(pattern string, handler http.Handler) {
+	h.mux.Handle(pattern, handler)
+}
+
+// limited is a public page that anyone can make costly — it hashes a
+// password or sends an email — behind the per-client limit it shares with
+// the API's public endpoints.
+func (h *Handler) limited(fn http.HandlerFunc) http.HandlerFunc {
+	return h.public(func(w http.ResponseWriter, r *http.Request) {
+		if h.limiter != nil {
+			if wait := h.limiter.Allow(r); wait > 0 {
+				h.fail(w, r, &canopy.Error{Kind: canopy.KindTooManyRequests, Code: canopy.CodeRateLimited, RetryAfter: wait})
+				return
+			}
+		}
+		fn(w, r)
+	})
+}
+
+// isRoute reports whether a path (without its query) is served by a page
+// of the console, for the test that every emailed link lands on one.
+func (h *Handler) isRoute(method, path string) bool {
+	path, _, _ = strings.Cut(path, "?")
+	r, err := http.NewRequest(method, path, nil)
+	if err != nil {
+		return false
+	}
+	_, pattern := h.mux.Handler(r)
+	return pattern != "" && pattern != "GET /{$}"
+}
