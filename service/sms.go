@@ -96,28 +96,13 @@ func (s *Service) ClaimSMS(ctx context.Context, limit int) ([]*canopy.SMSMessage
 	return msgs, err
 }
 
-// SentSMS is a message the provider took, and its id for it.
-type SentSMS struct {
-	ID, ProviderID string
-}
-
-// SMSSent records delivered messages and the provider's ids for them, in
-// one transaction: a worker records a round's deliveries at once rather
-// than one commit each. A message settled already (by a worker whose lease
-// had expired) is left as it is.
-func (s *Service) SMSSent(ctx context.Context, sent ...SentSMS) error {
-	if len(sent) == 0 {
-		return nil
+// SMSSent records a delivered message and the provider's id for it.
+func (s *Service) SMSSent(ctx context.Context, id, providerID string) error {
+	err := s.store.Write(ctx, func(tx store.Tx) error { return tx.MarkSMSSent(ctx, id, providerID, s.now()) })
+	if errors.Is(err, store.ErrNotFound) {
+		return nil // settled already, by a worker whose lease had expired
 	}
-	return s.store.Write(ctx, func(tx store.Tx) error {
-		now := s.now()
-		for _, m := range sent {
-			if err := tx.MarkSMSSent(ctx, m.ID, m.ProviderID, now); err != nil && !errors.Is(err, store.ErrNotFound) {
-				return err
-			}
-		}
-		return nil
-	})
+	return err
 }
 
 // SMSFailed records a failed attempt. The message is retried after an

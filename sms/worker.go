@@ -87,7 +87,6 @@ func (w *Worker) Round(ctx context.Context) (Result, error) {
 	var (
 		mu       sync.Mutex
 		res      Result
-		sent     []service.SentSMS
 		firstErr error
 		wg       sync.WaitGroup
 		slots    = make(chan struct{}, w.cfg.Concurrency)
@@ -97,34 +96,29 @@ func (w *Worker) Round(ctx context.Context) (Result, error) {
 		slots <- struct{}{}
 		go func() {
 			defer func() { <-slots; wg.Done() }()
-			outcome, delivered, err := w.deliver(ctx, m)
+			outcome, err := w.deliver(ctx, m)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil && firstErr == nil {
 				firstErr = err
 			}
-			if delivered != nil {
-				sent = append(sent, *delivered)
-			}
 			res.Add(outcome)
 		}()
 	}
 	wg.Wait()
-	// The round's deliveries are recorded in one transaction. Should it
-	// fail, they went out: their leases expire and they go out again.
-	if err := w.svc.SMSSent(ctx, sent...); err != nil {
-		return Result{Retried: res.Retried, Failed: res.Failed}, fmt.Errorf("record %d sent SMS: %w", len(sent), err)
-	}
 	return res, firstErr
 }
 
-// deliver sends one message and records a failure; a delivery is returned,
-// to be recorded with the round's others.
-func (w *Worker) deliver(ctx context.Context, m *canopy.SMSMessage) (Result, *service.SentSMS, error) {
+// deliver sends one message and records what happened.
+func (w *Worker) deliver(ctx context.Context, m *canopy.SMSMessage) (Result, error) {
 	providerID, err := w.sender.Send(ctx, Message{ID: m.ID, To: m.To, Body: m.Body})
 	if err == nil {
+		if err := w.svc.SMSSent(ctx, m.ID, providerID); err != nil {
+			// It went out; the lease expires and it goes out again.
+			return Result{}, fmt.Errorf("record sent SMS %s: %w", m.ID, err)
+		}
 		w.log.Debug("SMS sent", "message", m.ID, "providerId", providerID)
-		return Result{Sent: 1}, &service.SentSMS{ID: m.ID, ProviderID: providerID}, nil
+		return Result{Sent: 1}, nil
 	}
 	cause := err
 	if IsRejected(err) {
@@ -132,12 +126,12 @@ func (w *Worker) deliver(ctx context.Context, m *canopy.SMSMessage) (Result, *se
 	}
 	final, rerr := w.svc.SMSFailed(ctx, m, cause)
 	if rerr != nil {
-		return Result{}, nil, fmt.Errorf("record SMS failure of %s: %w", m.ID, rerr)
+		return Result{}, fmt.Errorf("record SMS failure of %s: %w", m.ID, rerr)
 	}
 	if final {
 		w.log.Warn("SMS failed for good; its credit was refunded", "message", m.ID, "attempts", m.Attempts, "err", err.Error())
-		return Result{Failed: 1}, nil, nil
+		return Result{Failed: 1}, nil
 	}
 	w.log.Warn("SMS will be retried", "message", m.ID, "attempts", m.Attempts, "err", err.Error())
-	return Result{Retried: 1}, nil, nil
+	return Result{Retried: 1}, nil
 }
