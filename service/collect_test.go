@@ -420,7 +420,7 @@ func TestOptOutAndHelp(t *testing.T) {
 		require.NoError(t, err)
 		require.Empty(t, msgs, "the queued one-time message and help are never handed out")
 		for _, id := range []string{added.Messages[0].ID, help.Replies[0].ID} {
-			m := smsMessage(t, w.b, id)
+			m := w.b.SMSMessage(t, id)
 			require.Equal(t, canopy.OutboxFailed, m.Status)
 			require.NotEmpty(t, m.RefundEntryID)
 		}
@@ -446,19 +446,6 @@ func TestOptOutAndHelp(t *testing.T) {
 		require.Equal(t, res.Replies[0].ID, msgs[0].ID)
 		requireVerified(t, w.b)
 	})
-}
-
-func smsMessage(t *testing.T, b *testfactory.Bundle, id string) *canopy.SMSMessage {
-	t.Helper()
-	msgs, err := b.Svc.Operator().ListSMS(context.Background(), "", "", 10_000)
-	require.NoError(t, err)
-	for _, m := range msgs {
-		if m.ID == id {
-			return m
-		}
-	}
-	t.Fatalf("no SMS %s", id)
-	return nil
 }
 
 // TestNoCreditNoRecord: when the payer cannot cover a record, nothing is

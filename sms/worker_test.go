@@ -67,17 +67,7 @@ func (w *world) balance(t *testing.T) int64 {
 	return -1
 }
 
-func (w *world) message(t *testing.T, id string) *canopy.SMSMessage {
-	msgs, err := w.b.Svc.Operator().ListSMS(context.Background(), "", "", 10_000)
-	require.NoError(t, err)
-	for _, m := range msgs {
-		if m.ID == id {
-			return m
-		}
-	}
-	t.Fatalf("no SMS %s", id)
-	return nil
-}
+func (w *world) message(t *testing.T, id string) *canopy.SMSMessage { return w.b.SMSMessage(t, id) }
 
 func verified(t *testing.T, b *testfactory.Bundle) {
 	mismatches, _, err := b.Svc.VerifyCredits(context.Background())

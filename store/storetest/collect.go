@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -302,26 +303,9 @@ func testCollect(t *testing.T, open Opener) {
 		})
 		// Concurrent claims of one id: exactly one wins, the others wait and
 		// see it taken.
-		var wins sync.Map
-		var wg sync.WaitGroup
-		for i := range 8 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				err := b.st.Write(t.Context(), func(tx store.Tx) error {
-					ok, err := tx.ClaimInboundSMS(t.Context(), "SM-race", "+15550000001", at(i))
-					if ok {
-						wins.Store(i, true)
-					}
-					return err
-				})
-				require.NoError(t, err)
-			}()
-		}
-		wg.Wait()
-		n := 0
-		wins.Range(func(any, any) bool { n++; return true })
-		require.Equal(t, 1, n)
+		require.Equal(t, 1, concurrentWins(t, b, 8, func(ctx context.Context, tx store.Tx, i int) (bool, error) {
+			return tx.ClaimInboundSMS(ctx, "SM-race", "+15550000001", at(i))
+		}))
 	})
 
 	t.Run("RecordsAndAuditEventsInBulk", func(t *testing.T) {
@@ -401,25 +385,9 @@ func testCollect(t *testing.T, open Opener) {
 		})
 		// Twenty concurrent submissions through a link capped at three:
 		// three are counted.
-		var counted sync.Map
-		var wg sync.WaitGroup
-		for i := range 20 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				require.NoError(t, b.st.Write(t.Context(), func(tx store.Tx) error {
-					ok, err := tx.CountFormLinkSubmission(t.Context(), links[0].ID)
-					if ok {
-						counted.Store(i, true)
-					}
-					return err
-				}))
-			}()
-		}
-		wg.Wait()
-		n := 0
-		counted.Range(func(any, any) bool { n++; return true })
-		require.Equal(t, 3, n)
+		require.Equal(t, 3, concurrentWins(t, b, 20, func(ctx context.Context, tx store.Tx, _ int) (bool, error) {
+			return tx.CountFormLinkSubmission(ctx, links[0].ID)
+		}))
 		b.write(t, func(ctx context.Context, tx store.Tx) {
 			got, err := tx.GetFormLink(ctx, links[0].ID)
 			require.NoError(t, err)
@@ -429,4 +397,25 @@ func testCollect(t *testing.T, open Opener) {
 			require.True(t, ok, "no cap")
 		})
 	})
+}
+
+// concurrentWins runs try n times at once, each in a write transaction of
+// its own, and counts the tries that reported a win.
+func concurrentWins(t *testing.T, b *testBundle, n int, try func(ctx context.Context, tx store.Tx, i int) (bool, error)) int {
+	t.Helper()
+	var wins atomic.Int64
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			require.NoError(t, b.st.Write(t.Context(), func(tx store.Tx) error {
+				ok, err := try(t.Context(), tx, i)
+				if ok {
+					wins.Add(1)
+				}
+				return err
+			}))
+		})
+	}
+	wg.Wait()
+	return int(wins.Load())
 }
