@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
-	"regexp"
 	"strings"
 
 	"github.com/canopyhq/canopy"
@@ -93,10 +92,13 @@ func NewWebForm(svc *service.Service, opts WebFormOptions) http.Handler {
 // webformPage is what the template shows.
 type webformPage struct {
 	// State: form, thanks, closed, missing, busy, unavailable, error.
-	State     string
-	Nonce     string
-	Brand     string
+	State string
+	Nonce string
+	Brand string
+	// Color is the owner's primary colour and TextColor black or white,
+	// whichever reads better on it (brandOf).
 	Color     template.CSS
+	TextColor template.CSS
 	Action    string
 	Form      *service.WebForm
 	Values    map[string][]string // by question id, as typed
@@ -114,8 +116,6 @@ type webformQuestion struct {
 	Error  string
 }
 
-var webformColor = regexp.MustCompile(`^#[0-9A-Fa-f]{3}([0-9A-Fa-f]{3})?$`)
-
 // webformDefaultColor is the accent when the owner's brand sets none.
 const webformDefaultColor = "#2f6f4e"
 
@@ -125,8 +125,8 @@ func (s *webformServer) page(f *service.WebForm, token string) *webformPage {
 	if p.Brand == "" {
 		p.Brand = f.Name
 	}
-	if webformColor.MatchString(f.Brand.PrimaryColor) {
-		p.Color = template.CSS(f.Brand.PrimaryColor)
+	if b := brandOf(f.Brand); b.Color != "" {
+		p.Color, p.TextColor = template.CSS(b.Color), template.CSS(b.Text)
 	}
 	return p
 }
@@ -252,7 +252,7 @@ func (s *webformServer) render(w http.ResponseWriter, r *http.Request, status in
 	_, _ = rand.Read(nonce)
 	p.Nonce = base64.RawStdEncoding.EncodeToString(nonce)
 	if p.Color == "" {
-		p.Color = webformDefaultColor
+		p.Color, p.TextColor = webformDefaultColor, template.CSS(textOn(webformDefaultColor))
 	}
 	if p.Brand == "" {
 		p.Brand = "Canopy"

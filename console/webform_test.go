@@ -106,7 +106,7 @@ func TestWebFormShowsEveryQuestionAsALabelledInput(t *testing.T) {
 	require.Equal(t, http.StatusOK, res.Code)
 	page := res.Body.String()
 	for _, want := range []string{
-		`<header>Acme Clinic</header>`, `--brand: #FF6600`, `Tell us &lt;how&gt; you are`,
+		`<header>Acme Clinic</header>`, `--brand: #FF6600; --brand-text: #000000;`, `Tell us &lt;how&gt; you are`,
 		`<label for="q-name">Your name <span class="required">(required)</span></label>`,
 		`<input id="q-name" name="answers.name" type="text"`, `<input id="q-age" name="answers.age" type="text" inputmode="decimal"`,
 		`<legend>Sex</legend>`, `<input id="q-sex-1" name="answers.sex" type="radio" value="Male"><label for="q-sex-1">Male</label>`,
