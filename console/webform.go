@@ -250,7 +250,7 @@ func webformMessage(fe canopy.FieldError) string {
 func (s *webformServer) render(w http.ResponseWriter, r *http.Request, status int, p *webformPage) {
 	nonce := make([]byte, 16)
 	_, _ = rand.Read(nonce)
-	p.Nonce = base64.RawStdEncoding.EncodeToString(nonce)
+	p.Nonce = base64.RawURLEncoding.EncodeToString(nonce) // no + or /, which the template would escape
 	if p.Color == "" {
 		p.Color, p.TextColor = webformDefaultColor, template.CSS(textOn(webformDefaultColor))
 	}

@@ -119,7 +119,7 @@ func TestWebFormShowsEveryQuestionAsALabelledInput(t *testing.T) {
 		require.Contains(t, page, want)
 	}
 	csp := res.Header().Get("Content-Security-Policy")
-	nonce := regexp.MustCompile(`style-src 'nonce-([A-Za-z0-9+/]+)'`).FindStringSubmatch(csp)
+	nonce := regexp.MustCompile(`style-src 'nonce-([A-Za-z0-9_-]+)'`).FindStringSubmatch(csp)
 	require.NotNil(t, nonce, csp)
 	require.Contains(t, page, `<style nonce="`+nonce[1]+`">`)
 	require.Contains(t, csp, "default-src 'none'")
