@@ -57,10 +57,13 @@ func (b Billing) Valid() bool { return b == BillingParent || b == BillingSelf }
 
 // Link is the edge from a child to its parent, with the policy it carries.
 type Link struct {
-	Origin        Origin    `json:"origin"`
-	AutoShareRole Role      `json:"autoShareRole"`
-	Billing       Billing   `json:"billing"`
-	CreatedAt     time.Time `json:"createdAt"`
+	Origin        Origin  `json:"origin"`
+	AutoShareRole Role    `json:"autoShareRole"`
+	Billing       Billing `json:"billing"`
+	// DelegatedAdmin, on an invited link, lets the umbrella act as the
+	// sub-account; only the sub-account grants or withdraws it (rule 2).
+	DelegatedAdmin bool      `json:"delegatedAdmin"`
+	CreatedAt      time.Time `json:"createdAt"`
 }
 
 // DefaultLink returns the policy of a link created under parent: links to
@@ -93,6 +96,10 @@ type Account struct {
 	// ParentPlan is the parent's plan, read with the account, from which
 	// the effective plan follows.
 	ParentPlan Plan `json:"-"`
+	// SuspendedBy is the account that suspended this one: only it or an
+	// account above it may lift the suspension (rule 9). It is internal
+	// because it may name an ancestor the caller cannot see.
+	SuspendedBy string `json:"-"`
 }
 
 // EffectivePlan is the plan whose features the account gets: a sub-account
@@ -125,8 +132,9 @@ func (a *Account) IsRoot() bool { return a.ParentID == "" }
 // Depth is the number of levels between a and the platform root.
 func (a *Account) Depth() int { return a.Path.Depth() }
 
-// VisibleTo reports whether an account acting as actingID may see a: a is
-// the acting account itself or one of its descendants (DESIGN rule 2).
+// VisibleTo reports whether a lies in actingID's subtree: a is that
+// account itself or one of its descendants. Whether actingID may see or act
+// on a also depends on the links between them (ReachOf).
 func (a *Account) VisibleTo(actingID string) bool { return a.Path.Contains(actingID) }
 
 // Limits on account fields, in the spirit of Stripe's metadata limits.
@@ -142,6 +150,7 @@ const (
 func ValidateName(v *Validator, field, name string) {
 	trimmed := strings.TrimSpace(name)
 	switch {
+	case !ValidText(v, field, name):
 	case trimmed == "":
 		v.Add(field, "required", "must not be empty")
 	case utf8.RuneCountInString(name) > MaxNameLen:
@@ -163,6 +172,9 @@ func ValidateEmail(v *Validator, field, email string, required bool) {
 		v.Add(field, "too-long", "must be at most %d characters", MaxEmailLen)
 		return
 	}
+	if !ValidText(v, field, email) {
+		return
+	}
 	addr, err := mail.ParseAddress(email)
 	if err != nil || addr.Address != email || addr.Name != "" {
 		v.Add(field, "invalid-email", "must be a plain email address such as ops@example.com")
@@ -176,6 +188,8 @@ func ValidateMetadata(v *Validator, field string, md map[string]string) {
 	}
 	for k, val := range md {
 		switch {
+		case !ValidText(v, field, k):
+		case !ValidText(v, field+"."+k, val):
 		case k == "":
 			v.Add(field, "invalid-key", "keys must not be empty")
 		case strings.ContainsFunc(k, isControl):
@@ -190,20 +204,21 @@ func ValidateMetadata(v *Validator, field string, md map[string]string) {
 	}
 }
 
-// ValidateText checks free text such as a description: at most max
-// characters and no NUL (which PostgreSQL cannot store in text).
+// ValidateText checks free text such as a description: text Canopy stores
+// (valid UTF-8, no NUL, which PostgreSQL cannot store in text) of at most
+// max characters.
 func ValidateText(v *Validator, field, s string, max int) {
 	switch {
+	case !ValidText(v, field, s):
 	case utf8.RuneCountInString(s) > max:
 		v.Add(field, "too-long", "must be at most %d characters", max)
-	case strings.ContainsRune(s, 0):
-		v.Add(field, "invalid", "must not contain NUL characters")
 	}
 }
 
 // ValidatePersonName checks a person's name, which may be empty.
 func ValidatePersonName(v *Validator, field, name string) {
 	switch {
+	case !ValidText(v, field, name):
 	case utf8.RuneCountInString(name) > MaxNameLen:
 		v.Add(field, "too-long", "must be at most %d characters", MaxNameLen)
 	case strings.ContainsFunc(name, isControl):

@@ -20,6 +20,10 @@ type APIKey struct {
 	RevokedAt  *time.Time `json:"revokedAt,omitempty"`
 	CreatedBy  string     `json:"createdBy,omitempty"`
 	SecretHash string     `json:"-"`
+	// CreatedByAccount is the account whose credential made the key: when
+	// an invited link ends, keys that accounts above it made below it stop
+	// working (rule 9). Internal: it may name an ancestor.
+	CreatedByAccount string `json:"-"`
 }
 
 // SecretPrefix starts every generated API key, so leaked keys are easy to
@@ -29,6 +33,11 @@ const SecretPrefix = "cnp_"
 // MinSecretLen is the shortest secret an operator may choose for the root
 // key through CANOPY_ROOT_API_KEY.
 const MinSecretLen = 20
+
+// MaxSecretLen bounds a bearer secret or one-time token a request may
+// present (Canopy's own are 56 characters; an operator's root key is at
+// most this long). Longer ones are refused before they are hashed.
+const MaxSecretLen = 256
 
 var keyEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 

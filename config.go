@@ -15,7 +15,11 @@ type Configuration struct {
 	AccountID string
 	Namespace string
 	Value     json.RawMessage
-	UpdatedAt time.Time
+	// Inheritable namespaces flow down: the effective view of each
+	// descendant shows them (under its own); nothing else of an account
+	// reaches its descendants.
+	Inheritable bool
+	UpdatedAt   time.Time
 }
 
 // MaxConfigValueBytes bounds one namespace's payload.
@@ -41,6 +45,10 @@ func ValidateConfigValue(v *Validator, field string, raw []byte) {
 		v.Add(field, "too-large", "must be at most %d bytes", MaxConfigValueBytes)
 	case !json.Valid(raw):
 		v.Add(field, "invalid-json", "must be valid JSON")
+	default:
+		if fe := JSONTextProblem(raw, field); fe != nil {
+			v.Add(fe.Field, fe.Code, "%s", fe.Message)
+		}
 	}
 }
 

@@ -53,6 +53,7 @@ const (
 	CodeIdempotencyInFlight  = "idempotency-key-in-flight"
 	CodeLastKey              = "last-api-key"
 	CodeUnavailable          = "unavailable"
+	CodeBusy                 = "busy"
 	CodeUnsupportedMediaType = "unsupported-media-type"
 	CodeInvalidCredentials   = "invalid-credentials"
 	CodeLoginThrottled       = "login-throttled"

@@ -173,6 +173,12 @@ func (s *webformServer) submit(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusBadRequest, p)
 		return
 	}
+	var v canopy.Validator
+	canopy.ValidateFormValues(&v, r.PostForm)
+	if err := v.Err(); err != nil {
+		s.fail(w, r, p, err)
+		return
+	}
 	for _, q := range f.Questions {
 		name := "answers." + q.ID
 		switch q.Type {
@@ -221,7 +227,9 @@ func (s *webformServer) fail(w http.ResponseWriter, r *http.Request, p *webformP
 		s.render(w, r, http.StatusGone, p)
 	case e.Kind == canopy.KindInvalid && p != nil:
 		for _, fe := range e.Fields {
-			p.Errors[strings.TrimPrefix(fe.Field, "answers.")] = webformMessage(fe)
+			// answers.<id>, or answers.<id>.lat for a location's part.
+			id, _, _ := strings.Cut(strings.TrimPrefix(fe.Field, "answers."), ".")
+			p.Errors[id] = webformMessage(fe)
 		}
 		p.Problem = "Some answers need another look; they are marked below."
 		s.render(w, r, http.StatusUnprocessableEntity, p)

@@ -197,6 +197,16 @@ var validBodies = map[string]any{
 	"POST /v1/usage":                                          map[string]any{"type": "upload", "quantity": 1},
 }
 
+// publicBodies are requests the public routes accept as far as reading
+// the database.
+var publicBodies = map[string]any{
+	"POST /v1/auth/login":          map[string]any{"login": "anyone", "password": "anything"},
+	"POST /v1/auth/set-password":   map[string]any{"token": "cnt_any", "password": "violet tractor hums quietly 4821"},
+	"POST /v1/auth/password-reset": map[string]any{"email": "anyone@example.com"},
+	"POST /v1/auth/confirm-email":  map[string]any{"token": "cnt_any"},
+	"POST /v1/signup":              map[string]any{"accountName": "Anyone", "email": "anyone@example.com"},
+}
+
 // TestContractDrivesEveryRoute calls every route through the harness, so
 // that checkContract sees real answers, and then requires that every
 // status the document declares was answered at least once.
@@ -319,7 +329,9 @@ func TestContractDrivesEveryRoute(t *testing.T) {
 	d.call(404, post, "/v1/accounts/"+g1+"/move", map[string]any{"parentId": unknown})
 
 	// Configurations: stored and returned byte for byte.
-	leaf := d.child(acme) // inherits acme's white_label_portal in the effective view
+	leaf := d.child(acme) // inherits acme's white_label_portal in the effective view, once it flows down
+	d.call(ok, put, "/v1/accounts/"+acme+"/configurations/white_label_portal?inheritable=true", `{"brandName": "Acme"}`)
+	d.call(400, put, "/v1/accounts/"+acme+"/configurations/white_label_portal", `{}`, withHeader("Canopy-Configuration-Inheritable", "perhaps"))
 	payload := `{"z": 1.50, "a": "caf\u00e9", "n": [1e3]}`
 	d.call(ok, put, "/v1/accounts/"+acme+"/configurations/raw.check", payload)
 	if got := d.call(ok, get, "/v1/accounts/"+acme+"/configurations/raw.check", nil); string(got.Body) != payload {
@@ -707,7 +719,13 @@ func TestContractDrivesEveryRoute(t *testing.T) {
 	// Accepting breaks no tree rule: has-umbrella, cycle, account-closed.
 	nested := idOf(t, d.call(created, post, invitations, map[string]any{"accountId": leaf}, asUmbrella))
 	d.call(409, post, invitation(nested, "accept"), nil, withKey(d.key(leaf))) // has-umbrella: under acme
-	top := d.child(root)
+	basic := d.child(root)
+	d.call(403, post, "/v1/accounts", map[string]any{"account": map[string]any{ // plan-not-allowed: above its creator's
+		"name": "Too Grand", "email": "grand@example.com", "plan": "enterprise"}}, as(basic))
+	var topRes struct{ Account struct{ ID string } }
+	d.call(created, post, "/v1/accounts", map[string]any{"account": map[string]any{
+		"name": "Top", "email": "top@example.com", "plan": "enterprise"}}).Decode(t, &topRes)
+	top := topRes.Account.ID
 	topKey := withKey(d.key(top))
 	var innerRes struct{ Account struct{ ID string } }
 	d.call(created, post, "/v1/accounts", map[string]any{"account": map[string]any{
@@ -941,8 +959,9 @@ func TestContractDrivesEveryRoute(t *testing.T) {
 		d.call(404, r.Method, path, body, as(unknown))
 		d.call(400, r.Method, path, body, as("acc_nope"))
 		// A person's own routes write to no account: they work in a
-		// suspended one (logout answers 400 to an API key).
-		if r.Method != get && !r.Personal {
+		// suspended one (logout answers 400 to an API key). A suspended
+		// sub-account may still leave its umbrella.
+		if r.Method != get && !r.Personal && key != "DELETE /v1/accounts/{id}/parent" {
 			d.call(403, r.Method, fill(r.Path, susp), body, as(susp))
 		}
 		if hasBody {
@@ -985,6 +1004,29 @@ func TestContractDrivesEveryRoute(t *testing.T) {
 
 	// 429 email-quota: a server whose plans allow one email a day.
 	d.driveEmailQuota()
+
+	// 503 busy: a server none of whose database connections comes free in
+	// time. Every operation that reads or writes answers it, with
+	// Retry-After, instead of waiting.
+	busy503 := &driver{t: t, api: busyAPI(t)}
+	validBodies["POST /v1/accounts/{id}/move"] = map[string]any{"parentId": busy503.api.Root.ID}
+	for _, r := range busy503.api.srv.Routes() {
+		if !strings.HasPrefix(r.Path, "/v1/") {
+			continue
+		}
+		if r.Path == "/v1/sms/inbound" { // signed, or it never reaches the database
+			busy503.inbound(503, text("SM1", "+15551230000", "HELP"))
+			continue
+		}
+		body := validBodies[r.Method+" "+r.Path]
+		if r.Public {
+			body = publicBodies[r.Method+" "+r.Path]
+		}
+		res := busy503.call(503, r.Method, fill(r.Path, busy503.api.Root.ID), body)
+		if got := res.Header.Get("Retry-After"); got != "1" {
+			t.Errorf("%s %s busy: Retry-After %q, want 1", r.Method, r.Path, got)
+		}
+	}
 
 	// 403 signup-disabled: a server whose operator turned sign-up off.
 	off := &driver{t: t, api: newTestAPI(t, testdb.SQLite(t), testfactory.Options{SignupDisabled: true})}
@@ -1241,9 +1283,20 @@ func (d *driver) driveForms(c *contract, closed string) {
 		t.Errorf("the parent asks about its own access: %+v", x)
 	}
 	d.call(404, get, form(f1, "access"), nil, as(fsib))
+	var audience struct {
+		Data       []struct{ AccountID, Rule string }
+		NextCursor *string
+	}
+	d.call(ok, get, form(f1, "access")+"?limit=1", nil, as(fc)).Decode(t, &audience) // the owner: who sees the form
+	if len(audience.Data) != 1 || audience.Data[0].AccountID != fc || audience.Data[0].Rule != "owner" || audience.NextCursor == nil {
+		t.Errorf("the owner's first page of its form's audience: %+v", audience)
+	} else {
+		d.call(ok, get, form(f1, "access")+"?cursor="+url.QueryEscape(*audience.NextCursor), nil, as(fc))
+	}
+	d.call(400, get, form(f1, "access")+"?cursor=nonsense", nil, as(fc))
 	d.call(400, get, form(f1, "access")+"?accountId=", nil, as(fc))
 	d.call(400, get, form(f1, "access")+"?accountId=acc_nope", nil, as(fc))
-	d.call(404, get, form(f1, "access")+"?accountId="+fp, nil, as(fc))   // above the acting account
+	d.call(ok, get, form(f1, "access")+"?accountId="+fp, nil, as(fc))    // the owner asks about an ancestor, which sees its form
 	d.call(404, get, form(f1, "access")+"?accountId="+fgc, nil, as(fgc)) // neither owner nor ancestor
 	d.call(404, get, fill(forms+"/{formId}/access?accountId={accountId}", fc), nil, as(fc))
 
@@ -1371,11 +1424,13 @@ func (d *driver) driveForms(c *contract, closed string) {
 	if v.Role != "viewer" {
 		t.Errorf("fp's role on f2 after lowering the link: %+v", v)
 	}
-	d.call(ok, patch, link(fc), map[string]any{"billing": "self"}, as(fp))     // no change
-	d.call(403, patch, link(fc), map[string]any{"billing": "parent"}, as(fc))  // the child itself
-	d.call(403, patch, link(fgc), map[string]any{"billing": "parent"}, as(fp)) // not its parent
-	d.call(409, patch, link(fp), map[string]any{"billing": "parent"})          // a link to the platform root
-	d.call(409, patch, link(closed), map[string]any{"billing": "parent"})      // account-closed
+	d.call(ok, patch, link(fc), map[string]any{"billing": "self"}, as(fp))       // no change
+	d.call(403, patch, link(fc), map[string]any{"billing": "parent"}, as(fc))    // the child itself
+	d.call(ok, patch, link(fgc), map[string]any{"billing": "parent"}, as(fp))    // an account further up may too (no change)
+	d.call(403, patch, link(fc), map[string]any{"delegatedAdmin": true}, as(fp)) // the child's alone to grant
+	d.call(409, patch, link(fc), map[string]any{"delegatedAdmin": true}, as(fc)) // created-link: fp acts as fc already
+	d.call(409, patch, link(fp), map[string]any{"billing": "parent"})            // a link to the platform root
+	d.call(409, patch, link(closed), map[string]any{"billing": "parent"})        // account-closed
 	d.call(404, patch, link(fc), map[string]any{"billing": "parent"}, as(fsib))
 	d.call(422, patch, link(fc), map[string]any{"autoShareRole": "owner", "billing": "both"}, as(fp))
 	d.call(422, patch, link(fc), map[string]any{"policy": "x"}, as(fp))

@@ -283,7 +283,7 @@ func TestOpenAPIPathsAreTheRoutes(t *testing.T) {
 			t.Errorf("%s: public in routes.go = %v, but openapi.yaml says security %v", key, r.Public, op["security"])
 		}
 		if !r.Public {
-			statuses := []string{"400", "401", "404", "500"}
+			statuses := []string{"400", "401", "404", "500", "503"}
 			if _, hasBody := op["requestBody"]; hasBody {
 				statuses = append(statuses, "422")
 			}

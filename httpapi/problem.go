@@ -90,10 +90,16 @@ func badRequest(code, format string, args ...any) *canopy.Error {
 }
 
 // decodeJSON decodes a request body strictly: one JSON value, no unknown
-// fields, every type error naming its field.
+// fields, every type error naming its field, and every string text that
+// Canopy stores (canopy.JSONTextProblem): encoding/json would replace
+// invalid UTF-8 and lone surrogates with U+FFFD, so different bytes would
+// become the same string.
 func decodeJSON(raw []byte, v any) error {
 	if len(strings.TrimSpace(string(raw))) == 0 {
 		return badRequest(canopy.CodeMalformedJSON, "the request body is empty; send a JSON object")
+	}
+	if fe := canopy.JSONTextProblem(raw, ""); fe != nil {
+		return canopy.InvalidField(fe.Field, fe.Code, "%s", fe.Message)
 	}
 	dec := json.NewDecoder(strings.NewReader(string(raw)))
 	dec.DisallowUnknownFields()

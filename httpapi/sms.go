@@ -122,6 +122,12 @@ func (s *Server) handleInboundSMS(w http.ResponseWriter, r *http.Request) {
 			"the request does not carry the SMS provider's signature (X-Twilio-Signature) for this URL and these parameters"))
 		return
 	}
+	var v canopy.Validator
+	canopy.ValidateFormValues(&v, params)
+	if err := v.Err(); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	in := canopy.InboundSMS{SID: params.Get("MessageSid"), From: params.Get("From"), To: params.Get("To"), Body: params.Get("Body")}
 	res, err := s.svc.ReceiveSMS(r.Context(), in, requestID(r.Context()))
 	if err != nil {

@@ -647,13 +647,20 @@ func TestBatchMeetsABalanceThatMoved(t *testing.T) {
 	const number = "+15551230000"
 	code := w.collectors(t, canopy.SMSStructured, number).Code
 	left := balanceOf(t, w.b, w.umbrella.ID, canopy.CreditUpload)
+	sibling := w.as(t, w.sibling)
 	var runs []bool
 	w.b.Svc.BeforeInboundFlush(func(locked bool) {
 		runs = append(runs, locked)
 		if !locked {
-			// Another writer spends all but nothing of the balance.
-			_, err := w.b.Svc.RecordUsage(ctx, w.as(t, w.sibling), service.UsageInput{Type: canopy.CreditUpload, Quantity: left, Reference: "drain"})
-			require.NoError(t, err)
+			// Another writer, on a goroutine of its own as another
+			// process would be, spends the whole balance while the batch
+			// is open.
+			done := make(chan error, 1)
+			go func() {
+				_, err := w.b.Svc.RecordUsage(ctx, sibling, service.UsageInput{Type: canopy.CreditUpload, Quantity: left, Reference: "drain"})
+				done <- err
+			}()
+			require.NoError(t, <-done)
 		}
 	})
 	res := w.text(t, number, code+"#Ada#F#34")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/canopyhq/canopy"
@@ -61,20 +60,20 @@ const (
 // taken in before does nothing (InboundDuplicate). Texts from numbers
 // that are not authorised for what they send are ignored. requestID goes
 // into the audit trail. Errors: 422 for a text the provider could not
-// have sent (no message id); anything else is internal, and the provider
-// retries.
+// have sent (no message id, a body that is not text, or longer than a
+// concatenated SMS); anything else is internal, and the provider retries.
 func (s *Service) ReceiveSMS(ctx context.Context, in canopy.InboundSMS, requestID string) (*InboundResult, error) {
 	var v canopy.Validator
 	v.Check(in.SID != "" && len(in.SID) <= maxProviderSID && printable(in.SID), "MessageSid", "invalid",
 		"must be the provider's message id: 1 to %d printable characters", maxProviderSID)
 	v.Check(in.From != "", "From", "required", "is required: the number that sent the text")
+	canopy.ValidText(&v, "From", in.From)
+	if canopy.ValidText(&v, "Body", in.Body) {
+		canopy.ValidateText(&v, "Body", in.Body, canopy.MaxSMSBody)
+	}
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	if len(in.Body) > canopy.MaxSMSBody*4 {
-		in.Body = in.Body[:canopy.MaxSMSBody*4]
-	}
-	in.Body = strings.ToValidUTF8(strings.ReplaceAll(in.Body, "\x00", ""), "\uFFFD")
 	return s.inbound.receive(ctx, in, requestID)
 }
 

@@ -271,20 +271,24 @@ func newInboundTx(s *Service, tx store.Tx, lockBalances bool) *inboundTx {
 
 func (m *inboundTx) holdsBalances() bool { return true }
 
+// BalanceForUpdate is the balance as the batch holds it: read the first
+// time a text draws on it (under its row lock only when lockBalances), less
+// what the batch's texts took since.
+func (m *inboundTx) BalanceForUpdate(ctx context.Context, account string, t canopy.CreditType) (int64, error) {
+	b, err := m.balance(ctx, balanceKey{account, t})
+	return b.left(), err
+}
+
 // TakeCredits decides a debit as the store's TakeCredits would, against the
 // balance as the batch holds it.
 func (m *inboundTx) TakeCredits(ctx context.Context, account string, t canopy.CreditType, amount int64, at time.Time) (bool, int64, error) {
 	k := balanceKey{account, t}
-	b, ok := m.balances[k]
-	if !ok {
-		var err error
-		if b.read, err = m.readBalance(ctx, account, t); err != nil {
-			return false, 0, err
-		}
+	b, err := m.balance(ctx, k)
+	if err != nil {
+		return false, 0, err
 	}
 	left := b.left()
 	if left < amount {
-		m.balances[k] = b
 		return false, left, nil
 	}
 	b.debits = append(slices.Clip(b.debits), amount)
@@ -292,12 +296,25 @@ func (m *inboundTx) TakeCredits(ctx context.Context, account string, t canopy.Cr
 	return true, left - amount, nil
 }
 
-func (m *inboundTx) readBalance(ctx context.Context, account string, t canopy.CreditType) (int64, error) {
-	if m.lockBalances {
-		return m.batchTx.BalanceForUpdate(ctx, account, t)
+// balance is a payer's balance as the batch holds it, read the first time.
+func (m *inboundTx) balance(ctx context.Context, k balanceKey) (heldBalance, error) {
+	if b, ok := m.balances[k]; ok {
+		return b, nil
 	}
-	all, err := m.batchTx.Balances(ctx, account)
-	return amountOf(all, t), err
+	var b heldBalance
+	var err error
+	if m.lockBalances {
+		b.read, err = m.batchTx.BalanceForUpdate(ctx, k.account, k.t)
+	} else {
+		var all []store.Balance
+		all, err = m.batchTx.Balances(ctx, k.account)
+		b.read = amountOf(all, k.t)
+	}
+	if err != nil {
+		return b, err
+	}
+	m.balances[k] = b
+	return b, nil
 }
 
 func (m *inboundTx) AddUsageDays(ctx context.Context, days []store.UsageDay) error {

@@ -224,13 +224,19 @@ func (s *Service) SubmitWebForm(ctx context.Context, token string, values map[st
 		if err != nil {
 			return err
 		}
+		var v canopy.Validator
 		answers := map[string]json.RawMessage{}
 		for _, q := range f.Questions {
+			for _, val := range values[q.ID] {
+				canopy.ValidText(&v, "answers."+q.ID, val)
+			}
 			if raw := webAnswer(q, values[q.ID]); raw != nil {
 				answers[q.ID] = raw
 			}
 		}
-		var v canopy.Validator
+		if err := v.Err(); err != nil {
+			return err
+		}
 		canopy.ValidateAnswers(&v, f.Questions, answers)
 		if err := v.Err(); err != nil {
 			return err

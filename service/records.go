@@ -58,12 +58,20 @@ func (o *op) collect(f *canopy.Form, answers map[string]json.RawMessage, created
 	return r, nil
 }
 
+// dropNulls returns the answers to store: without the null ones, each in
+// the compact form the store writes (json.Marshal's), so that answers read
+// back compare equal to the same answers sent again (and a PATCH that
+// repeats them changes nothing), whatever spacing the client used.
 func dropNulls(a map[string]json.RawMessage) map[string]json.RawMessage {
 	out := make(map[string]json.RawMessage, len(a))
 	for k, v := range a {
-		if string(v) != "null" {
-			out[k] = v
+		if string(v) == "null" {
+			continue
 		}
+		if c, err := json.Marshal(v); err == nil {
+			v = c
+		}
+		out[k] = v
 	}
 	return out
 }

@@ -279,3 +279,58 @@ func TestTwilioSenderClassifiesAnswers(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestAStoppingWorkerFinishesWhatItStartedAndGivesBackTheRest: when the
+// worker is told to stop during a round, the message at the provider is
+// answered and recorded, no further message is started, and the rest of
+// the round is given back at once — due again, its attempts uncounted —
+// so the next worker sends each message exactly once.
+func TestAStoppingWorkerFinishesWhatItStartedAndGivesBackTheRest(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		w := newWorld(t, db)
+		tw := twiliotest.New(t)
+		arrived, answer := tw.Hold()
+		numbers := []string{"+15551230001", "+15551230002", "+15551230003", "+15551230004"}
+		share := w.share(t, numbers...)
+		worker := sms.NewWorker(w.b.Svc, tw.Sender(t), sms.WorkerConfig{Concurrency: 1}, nil)
+
+		ctx, stop := context.WithCancel(context.Background())
+		type result struct {
+			res sms.Result
+			err error
+		}
+		done := make(chan result, 1)
+		go func() {
+			res, err := worker.Round(ctx)
+			done <- result{res, err}
+		}()
+		<-arrived // the first message is at the provider
+		require.Len(t, worker.Holding(), 4)
+		stop()
+		answer()
+		r := <-done
+		require.NoError(t, r.err)
+		require.Equal(t, 1, r.res.Sent, "the message in flight finished")
+		require.Empty(t, worker.Holding(), "nothing held: one recorded, the rest given back")
+
+		sentFirst := 0
+		for _, q := range share.Messages {
+			m := w.message(t, q.ID)
+			if m.Status == canopy.OutboxSent {
+				sentFirst++
+				continue
+			}
+			require.Equal(t, canopy.OutboxPending, m.Status)
+			require.Zero(t, m.Attempts, "a message given back was not tried")
+		}
+		require.Equal(t, 1, sentFirst)
+
+		res, err := sms.NewWorker(w.b.Svc, tw.Sender(t), sms.WorkerConfig{}, nil).Drain(context.Background())
+		require.NoError(t, err)
+		require.Equal(t, 3, res.Sent, "the rest is due at once, not after a lease")
+		for _, n := range numbers {
+			require.Len(t, tw.SentTo(n), 1, "%s sent once", n)
+		}
+		require.Len(t, tw.Sent(), 4)
+	})
+}

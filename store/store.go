@@ -21,6 +21,12 @@ var (
 	// ErrConflict: a uniqueness constraint refused the write; the error
 	// wrapping it names the constraint (see Conflict).
 	ErrConflict = errors.New("store: conflict")
+	// ErrBusy: no database connection became free within the store's
+	// acquire timeout. It is an application error (503 busy, with
+	// Retry-After), so it reaches the client through any wrapping: the
+	// request did nothing and may be sent again.
+	ErrBusy error = &canopy.Error{Kind: canopy.KindUnavailable, Code: canopy.CodeBusy, RetryAfter: time.Second,
+		Message: "the service is too busy to take this request now (no database connection became free in time); nothing was done, try again shortly"}
 )
 
 // ConflictError reports which unique constraint a write violated.
@@ -99,6 +105,9 @@ type AuditFilter struct {
 	TargetID string
 	Before   string // event id; newest first
 	Limit    int
+
+	// Except are subtrees left out (consent boundaries, rule 2).
+	Except []canopy.Path
 }
 
 // Idempotency is the stored first response to a POST with an
@@ -150,6 +159,7 @@ type Tx interface {
 	SMSTx
 	SettingTx
 	CollectTx
+	ConsentTx
 }
 
 // FormCursor is a position in a form listing, which runs in (owner path,
@@ -321,9 +331,9 @@ type AccountTx interface {
 	// RescopeExternalReferences moves an account's references under its new
 	// parent's scope.
 	RescopeExternalReferences(ctx context.Context, accountID, parentID string) error
-	// FindByExternalReference lists accounts strictly below path that carry
-	// the reference, ordered by id.
-	FindByExternalReference(ctx context.Context, path canopy.Path, refType, value string, p Page) ([]*canopy.Account, error)
+	// FindByExternalReference lists accounts strictly below path, and in
+	// none of the except subtrees, that carry the reference, ordered by id.
+	FindByExternalReference(ctx context.Context, path canopy.Path, except []canopy.Path, refType, value string, p Page) ([]*canopy.Account, error)
 }
 
 // UserTx reads and writes people and their memberships (canopy.User).
@@ -360,6 +370,10 @@ type UserTx interface {
 	// CountAdmins counts the account's users that count as admins
 	// (canopy.User.CountsAsAdmin).
 	CountAdmins(ctx context.Context, accountID string) (int, error)
+	// DeleteMembershipsMadeBy removes the memberships in path's subtree that
+	// credentials of the makers' accounts created, and returns their
+	// people's ids.
+	DeleteMembershipsMadeBy(ctx context.Context, path canopy.Path, makers []string) ([]string, error)
 }
 
 // CredentialTx reads and writes one-time tokens, sessions, failed-login
@@ -457,6 +471,12 @@ type OutboxTx interface {
 	ClaimOutbox(ctx context.Context, now, leaseUntil time.Time, limit int) ([]*canopy.OutboxMessage, error)
 	// MarkOutboxSent records delivery of the messages.
 	MarkOutboxSent(ctx context.Context, ids []string, at time.Time) error
+	// ReleaseOutbox gives back a claimed message its worker did not try
+	// (it is stopping): due at once, its attempt uncounted. attempts is
+	// the message's count as the claim returned it; ErrNotFound when the
+	// message is no longer pending under that claim (its lease ran out and
+	// another worker has it, say).
+	ReleaseOutbox(ctx context.Context, id string, attempts int) error
 	// MarkOutboxRetry schedules another attempt after a failure.
 	MarkOutboxRetry(ctx context.Context, id string, next time.Time, lastErr string) error
 	// MarkOutboxFailed gives up on a message; it is kept, with its error.
@@ -475,6 +495,9 @@ type OutboxFilter struct {
 	Status  canopy.OutboxStatus
 	Before  string // message id; newest first
 	Limit   int
+
+	// Except are subtrees left out (consent boundaries, rule 2).
+	Except []canopy.Path
 }
 
 // IdempotencyTx stores first responses to idempotent POSTs.
@@ -517,6 +540,10 @@ type LedgerFilter struct {
 	From, To  time.Time // zero: unbounded
 	Before    string
 	Limit     int
+
+	// Counterparts, when set, keeps only the entries whose other side is
+	// one of these accounts.
+	Counterparts []string
 }
 
 // LedgerKey names a debit by its usage account and idempotency key.
@@ -587,6 +614,11 @@ type CreditTx interface {
 	// InsertLedgerEntries appends many entries in few statements, as
 	// InsertLedgerEntry would one by one.
 	InsertLedgerEntries(ctx context.Context, es []*canopy.LedgerEntry) error
+	// InsertNewLedgerEntries is InsertLedgerEntries for debits that may
+	// race a twin elsewhere: an entry whose usage account and idempotency
+	// key another entry holds is left out, not an error (PostgreSQL first
+	// waits for the twin's transaction to end), and its id is returned.
+	InsertNewLedgerEntries(ctx context.Context, es []*canopy.LedgerEntry) (taken []string, err error)
 	// LedgerEntriesByKeys finds the debits many retries would repeat, in
 	// no order; keys without one are left out.
 	LedgerEntriesByKeys(ctx context.Context, keys []LedgerKey) ([]*canopy.LedgerEntry, error)
@@ -639,6 +671,8 @@ type SMSTx interface {
 	// not leased to another worker, until leaseUntil, counting an attempt
 	// for each. Concurrent claims never return the same message.
 	ClaimSMS(ctx context.Context, now, leaseUntil time.Time, limit int) ([]*canopy.SMSMessage, error)
+	// ReleaseSMS is ReleaseOutbox for the SMS outbox.
+	ReleaseSMS(ctx context.Context, id string, attempts int) error
 	// MarkSMSSent records delivery of a pending message.
 	MarkSMSSent(ctx context.Context, id, providerID string, at time.Time) error
 	// MarkSMSRetry schedules another attempt of a pending message.
@@ -760,4 +794,18 @@ type CodeNumber struct {
 type CodeCollector struct {
 	Code      string
 	Collector *canopy.SMSCollector
+}
+
+// ConsentTx serves the consent rules (rules 2 and 9): the boundaries an
+// invited link draws, and what ends with a link.
+type ConsentTx interface {
+	// ListBoundaries lists the accounts strictly below path whose link is
+	// a consent boundary (invited, without delegated admin), in path order.
+	ListBoundaries(ctx context.Context, path canopy.Path) ([]*canopy.Account, error)
+	// RevokeKeysMadeBy revokes the unrevoked API keys of the accounts in
+	// path's subtree that were made by one of makers, and counts them.
+	RevokeKeysMadeBy(ctx context.Context, path canopy.Path, makers []string, at time.Time) (int64, error)
+	// ReactivateSuspendedBy reactivates the accounts in path's subtree
+	// that by suspended, and counts them.
+	ReactivateSuspendedBy(ctx context.Context, path canopy.Path, by string, at time.Time) (int64, error)
 }

@@ -89,6 +89,18 @@ func (f *flags) bool(name, envKey string, def bool, help string) *bool {
 	return f.fs.Bool(name, def, help+" ($"+envKey+")")
 }
 
+func (f *flags) float(name, envKey string, def float64, help string) *float64 {
+	if v := f.env(envKey); v != "" {
+		n, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			f.errs = append(f.errs, fmt.Errorf("$%s: %q is not a number", envKey, v))
+		} else {
+			def = n
+		}
+	}
+	return f.fs.Float64(name, def, help+" ($"+envKey+")")
+}
+
 func (f *flags) duration(name, envKey string, def time.Duration, help string) *time.Duration {
 	if v := f.env(envKey); v != "" {
 		d, err := time.ParseDuration(v)
@@ -125,9 +137,10 @@ func (f *flags) parseWithArgs(args []string) error {
 
 // dbFlags are the database settings shared by serve and migrate.
 type dbFlags struct {
-	url         *string
-	synchronous *string
-	maxConns    *int
+	url            *string
+	synchronous    *string
+	maxConns       *int
+	acquireTimeout *time.Duration
 }
 
 func addDBFlags(f *flags) dbFlags {
@@ -137,6 +150,8 @@ func addDBFlags(f *flags) dbFlags {
 		synchronous: f.string("sqlite-synchronous", "CANOPY_SQLITE_SYNCHRONOUS", "FULL",
 			"SQLite durability: FULL (every commit survives power loss) or NORMAL (faster; survives process crashes)"),
 		maxConns: f.int("max-db-conns", "CANOPY_MAX_DB_CONNS", 20, "PostgreSQL connection pool size"),
+		acquireTimeout: f.duration("db-acquire-timeout", "CANOPY_DB_ACQUIRE_TIMEOUT", sqlstore.DefaultAcquireTimeout,
+			"how long a request waits for a free database connection before it answers 503 busy with Retry-After"),
 	}
 }
 
@@ -153,7 +168,7 @@ func openStore(ctx context.Context, d dbFlags) (*openedStore, error) {
 	url := *d.url
 	switch {
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
-		db, err := postgres.Open(ctx, url, postgres.Options{MaxConns: *d.maxConns})
+		db, err := postgres.Open(ctx, url, postgres.Options{MaxConns: *d.maxConns, AcquireTimeout: *d.acquireTimeout})
 		if err != nil {
 			return nil, err
 		}
@@ -163,7 +178,7 @@ func openStore(ctx context.Context, d dbFlags) (*openedStore, error) {
 		if strings.Contains(path, "://") {
 			return nil, usageError{fmt.Sprintf("--database-url %q: use sqlite:PATH or postgres://…", url)}
 		}
-		db, err := sqlite.Open(path, sqlite.Options{Synchronous: *d.synchronous})
+		db, err := sqlite.Open(path, sqlite.Options{Synchronous: *d.synchronous, AcquireTimeout: *d.acquireTimeout})
 		if err != nil {
 			return nil, err
 		}

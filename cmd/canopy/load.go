@@ -31,11 +31,17 @@ would, each a record. The server must check signatures with the same token, over
 --public-url (the server's --public-url; default --url).
 
 Both print requests/s and latency percentiles. Point them at a throwaway installation:
-they leave their accounts behind.`
+they leave their accounts behind.
+
+Every debit names a reference of its own. With several --url (replicas on one
+PostgreSQL database, comma-separated) the clients spread over them, and --racing 0.05
+sends 5% of the debits a second time at once to the next replica, as a client retrying
+too early would: both answers must carry the same entry, one of them a replay.`
 
 func runLoad(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	f := newFlags("load", loadSummary, getenv, stderr)
-	base := f.string("url", "CANOPY_LOAD_URL", "http://127.0.0.1:8080", "the service's base URL")
+	base := f.string("url", "CANOPY_LOAD_URL", "http://127.0.0.1:8080", "the service's base URL; several, comma-separated, for replicas")
+	racing := f.float("racing", "CANOPY_LOAD_RACING", 0, "the share of debits also sent at once to the next replica (0 to 1)")
 	key := f.string("key", "CANOPY_LOAD_KEY", "", "an API key whose account may create the umbrella (the root key, say)")
 	children := f.int("children", "CANOPY_LOAD_CHILDREN", 1000, "sub-accounts under the umbrella")
 	clients := f.int("clients", "CANOPY_LOAD_CLIENTS", 256, "concurrent clients")
@@ -51,13 +57,16 @@ func runLoad(ctx context.Context, args []string, getenv func(string) string, std
 	if *key == "" {
 		return usageError{"load needs --key (or CANOPY_LOAD_KEY): an API key that may create accounts"}
 	}
-	if *children < 1 || *clients < 1 || *duration <= 0 {
-		return usageError{"--children and --clients must be at least 1 and --duration positive"}
+	if *children < 1 || *clients < 1 || *duration <= 0 || *racing < 0 || *racing > 1 {
+		return usageError{"--children and --clients must be at least 1, --duration positive and --racing from 0 to 1"}
 	}
-	api := &loadClient{base: strings.TrimRight(*base, "/"), key: *key, http: &http.Client{
-		Timeout:   time.Minute,
-		Transport: &http.Transport{MaxIdleConns: *clients, MaxIdleConnsPerHost: *clients},
-	}}
+	transport := &http.Transport{MaxIdleConns: 2 * *clients, MaxIdleConnsPerHost: 2 * *clients}
+	var replicas []*loadClient
+	for _, u := range strings.Split(*base, ",") {
+		replicas = append(replicas, &loadClient{base: strings.TrimRight(strings.TrimSpace(u), "/"), key: *key,
+			http: &http.Client{Timeout: time.Minute, Transport: transport}})
+	}
+	api := replicas[0]
 	switch *scenario {
 	case "debits":
 	case "sms":
@@ -91,15 +100,27 @@ func runLoad(ctx context.Context, args []string, getenv func(string) string, std
 		return fmt.Errorf("grant the umbrella credits: %d %s %v", status, body, err)
 	}
 
-	pick := func(rng *rand.Rand) string { return ids[rng.IntN(len(ids))] }
+	var raced atomic.Int64
+	run := loadRun{umbrella: umbrella, creditType: *creditType}
+	start := time.Now()
 	res := drive(ctx, *clients, *duration, stderr, "debits", func(ctx context.Context, c int, rng *rand.Rand) (int, error) {
-		status, _, err := api.do(ctx, "POST", "/v1/usage", pick(rng), map[string]any{"type": *creditType, "quantity": 1})
-		if status == http.StatusCreated {
-			status = http.StatusOK
+		home := replicas[c%len(replicas)]
+		ref := fmt.Sprintf("load-%d-%d-%d", start.UnixNano(), c, rng.Uint64())
+		var twin *loadClient
+		if len(replicas) > 1 && rng.Float64() < *racing {
+			twin = replicas[(c+1)%len(replicas)]
+			raced.Add(1)
 		}
-		return status, err
+		switch run.debit(ctx, home, twin, ids[rng.IntN(len(ids))], ref) {
+		case debitCharged:
+			return http.StatusOK, nil
+		case debitRefused:
+			return http.StatusBadRequest, nil
+		}
+		return http.StatusInternalServerError, nil
 	})
-	fmt.Fprintf(stdout, "debits: %d in %s with %d clients over %d sub-accounts\n", res.ok, res.elapsed.Round(time.Millisecond), *clients, *children)
+	fmt.Fprintf(stdout, "debits: %d in %s with %d clients over %d sub-accounts, %d replica(s), %d sent twice at once\n",
+		res.ok, res.elapsed.Round(time.Millisecond), *clients, *children, len(replicas), raced.Load())
 	return res.report(stdout, "debits")
 }
 
@@ -187,6 +208,68 @@ func (r loadResult) report(stdout io.Writer, what string) error {
 		return fmt.Errorf("%d requests failed", r.failed)
 	}
 	return nil
+}
+
+// loadRun sends the debits of one load.
+type loadRun struct {
+	umbrella, creditType string
+}
+
+type debitOutcome int
+
+const (
+	debitCharged debitOutcome = iota
+	debitRefused              // a 4xx: the service said no
+	debitFailed               // a 5xx, a transport error, or twins that disagree
+)
+
+// debit charges one usage with its own reference through home and, when
+// twin is set, at the same moment through twin too: both answers must be
+// 201 with the same entry (one of them a replay).
+func (r loadRun) debit(ctx context.Context, home, twin *loadClient, account, ref string) debitOutcome {
+	body := map[string]any{"type": r.creditType, "quantity": 1, "reference": ref}
+	send := func(c *loadClient) (int, string, error) {
+		status, raw, err := c.do(ctx, "POST", "/v1/usage", account, body)
+		var res struct{ Entry struct{ ID string } }
+		if err == nil && status == http.StatusCreated {
+			err = json.Unmarshal(raw, &res)
+		}
+		return status, res.Entry.ID, err
+	}
+	if twin == nil {
+		status, _, err := send(home)
+		return outcomeOf(status, err)
+	}
+	var (
+		wg      sync.WaitGroup
+		status2 int
+		entry2  string
+		err2    error
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		status2, entry2, err2 = send(twin)
+	}()
+	status, entry, err := send(home)
+	wg.Wait()
+	if o := outcomeOf(status, err); o != debitCharged {
+		return o
+	}
+	if o := outcomeOf(status2, err2); o != debitCharged || entry2 != entry {
+		return debitFailed
+	}
+	return debitCharged
+}
+
+func outcomeOf(status int, err error) debitOutcome {
+	switch {
+	case err != nil || status >= 500:
+		return debitFailed
+	case status == http.StatusCreated:
+		return debitCharged
+	}
+	return debitRefused
 }
 
 type loadClient struct {

@@ -45,6 +45,10 @@ type Provider struct {
 	requests  []Message // every request, answered how it was
 	sent      []Message // the messages it took
 	changed   chan struct{}
+	// arrived and answer, while held (Hold), make each request announce
+	// itself and wait before it is answered: a provider that takes its
+	// time.
+	arrived, answer chan struct{}
 	// webhook is where texts from phones are posted; signedURL is the URL
 	// as the provider was told it and signs it (the public URL).
 	webhook, signedURL string
@@ -103,6 +107,13 @@ func (p *Provider) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.mu.Lock()
+	arrived, answer := p.arrived, p.answer
+	p.mu.Unlock()
+	if arrived != nil {
+		arrived <- struct{}{}
+		<-answer
+	}
+	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.calls++
 	m := Message{SID: fmt.Sprintf("SM%032d", p.calls), To: r.PostForm.Get("To"), From: r.PostForm.Get("From"), Body: r.PostForm.Get("Body")}
@@ -121,6 +132,21 @@ func (p *Provider) serve(w http.ResponseWriter, r *http.Request) {
 		_ = json.NewEncoder(w).Encode(map[string]string{"sid": m.SID, "status": "queued"})
 		close(p.changed)
 		p.changed = make(chan struct{})
+	}
+}
+
+// Hold makes the next requests announce themselves on arrived and wait
+// until answer is called; answer lets them through and ends the hold.
+func (p *Provider) Hold() (arrived <-chan struct{}, answer func()) {
+	a, ans := make(chan struct{}), make(chan struct{})
+	p.mu.Lock()
+	p.arrived, p.answer = a, ans
+	p.mu.Unlock()
+	return a, func() {
+		p.mu.Lock()
+		p.arrived, p.answer = nil, nil
+		p.mu.Unlock()
+		close(ans)
 	}
 }
 
