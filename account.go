@@ -67,8 +67,8 @@ type Link struct {
 }
 
 // DefaultLink returns the policy of a link created under parent: links to
-// the platform root share nothing upward and bill the child itself (DESIGN
-// rules 5 and 8); deeper links share as dataManager and bill the parent.
+// the platform root share nothing upward and bill the child itself (rules 5 and 8,
+// docs/rules.md); deeper links share as dataManager and bill the parent.
 func DefaultLink(parent *Account, origin Origin, at time.Time) *Link {
 	if parent.IsRoot() {
 		return &Link{Origin: origin, AutoShareRole: RoleNone, Billing: BillingSelf, CreatedAt: at}

@@ -25,6 +25,7 @@ const (
 	KindUnavailable
 	KindTooManyRequests
 	KindPaymentRequired
+	KindUnsupportedMediaType
 )
 
 // Stable error codes. Clients match on these; they never change meaning.

@@ -157,7 +157,7 @@ func (d *driver) driveCollect(c *contract, closed string) {
 	tampered.Set("Body", "HIVINFO#Mallory#1")
 	d.call(http.StatusForbidden, post, "/v1/sms/inbound", tampered.Encode(), noKey,
 		withHeaders("Content-Type", "application/x-www-form-urlencoded", sms.SignatureHeader, sig))
-	d.call(http.StatusBadRequest, post, "/v1/sms/inbound", `{"From": "+15551230000"}`, noKey) // JSON
+	d.call(http.StatusUnsupportedMediaType, post, "/v1/sms/inbound", `{"From": "+15551230000"}`, noKey) // JSON
 	d.call(http.StatusBadRequest, post, "/v1/sms/inbound", "a=%zz", noKey, withHeaders("Content-Type", "application/x-www-form-urlencoded"))
 	d.call(http.StatusRequestEntityTooLarge, post, "/v1/sms/inbound", strings.Repeat("a", DefaultMaxBodyBytes+1), noKey,
 		withHeaders("Content-Type", "application/x-www-form-urlencoded"))

@@ -178,6 +178,8 @@ var validBodies = map[string]any{
 	"POST /v1/invitations/{invitationId}/decline":             nil,
 	"POST /v1/invitations/{invitationId}/cancel":              nil,
 	"POST /v1/invitations/{invitationId}/resend":              nil,
+	"POST /v1/me/memberships/{userId}/accept":                 nil,
+	"POST /v1/me/memberships/{userId}/decline":                nil,
 	"POST /v1/contacts":                                       map[string]any{"email": "valid-contact@example.com"},
 	"PATCH /v1/contacts/{contactId}":                          map[string]any{"notes": "Valid"},
 	"POST /v1/forms":                                          map[string]any{"name": "Valid"},
@@ -935,13 +937,14 @@ func TestContractDrivesEveryRoute(t *testing.T) {
 	d.call(ok, get, "/v1/audit-events", nil, as(acme))
 	d.call(400, get, "/v1/audit-events?cursor=nonsense", nil)
 
-	// Forms, records, shares and the dashboard (DESIGN rules 5-7).
+	// Forms, records, shares and the dashboard (rules 5-7, docs/rules.md).
 	d.driveForms(c, closed)
 
-	// Credits: grants, transfers, caps, usage and the ledger (DESIGN rule 8).
+	// Credits: grants, transfers, caps, usage and the ledger (rule 8, docs/rules.md).
 	d.driveCredits(c, closed)
 
-	// Collecting from the field: SMS collectors, the webhook, web links.
+	// Collecting from the field: SMS collectors, the webhook, web links,
+	// paid by the payer (rule 8, docs/rules.md).
 	d.driveCollect(c, closed)
 
 	// Every authenticated route: 401 without a key, 404 acting as an
@@ -965,6 +968,7 @@ func TestContractDrivesEveryRoute(t *testing.T) {
 			d.call(403, r.Method, fill(r.Path, susp), body, as(susp))
 		}
 		if hasBody {
+			d.call(415, r.Method, path, "{}", withHeader("Content-Type", "text/plain"))
 			d.call(413, r.Method, path, tooBig)
 			if !strings.Contains(r.Path, "{namespace}") {
 				d.call(400, r.Method, path, `{"unterminated": `)
@@ -1001,6 +1005,12 @@ func TestContractDrivesEveryRoute(t *testing.T) {
 	down.call(500, post, "/v1/auth/confirm-email", map[string]any{"token": "cnt_any"}, noKey)
 	down.call(500, post, "/v1/signup", map[string]any{"accountName": "Anyone", "email": "anyone@example.com"}, noKey)
 	down.inbound(500, text("SM1", "+15551230000", "HELP"))
+
+	// 415: a public body not sent as JSON.
+	for route := range publicBodies {
+		method, path, _ := strings.Cut(route, " ")
+		d.call(415, method, path, "{}", noKey, withHeader("Content-Type", "application/x-www-form-urlencoded"))
+	}
 
 	// 429 email-quota: a server whose plans allow one email a day.
 	d.driveEmailQuota()

@@ -102,11 +102,11 @@ func (s *Server) handleInboundSMS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/x-www-form-urlencoded" {
-		s.writeError(w, r, canopy.Errorf(canopy.KindBadRequest, canopy.CodeUnsupportedMediaType,
+		s.writeError(w, r, canopy.Errorf(canopy.KindUnsupportedMediaType, canopy.CodeUnsupportedMediaType,
 			"send the provider's form post (application/x-www-form-urlencoded)"))
 		return
 	}
-	raw, err := s.readBody(w, r)
+	raw, err := s.readRaw(w, r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

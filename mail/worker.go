@@ -46,10 +46,18 @@ type Worker struct {
 	holding delivery.Holding
 }
 
+// Defaults of the delivery worker and of where emails go without SMTP;
+// canopy serve's flags show the same values.
+const (
+	DefaultConcurrency = 4
+	DefaultFrom        = "Canopy <no-reply@canopy.localhost>"
+	DefaultDir         = "outbox"
+)
+
 // NewWorker returns a worker.
 func NewWorker(svc *service.Service, sender Sender, tpl *Templates, cfg WorkerConfig, log *slog.Logger) *Worker {
 	if cfg.Concurrency <= 0 {
-		cfg.Concurrency = 4
+		cfg.Concurrency = DefaultConcurrency
 	}
 	if cfg.Batch <= 0 {
 		cfg.Batch = 25

@@ -14,7 +14,7 @@ import (
 	"github.com/canopyhq/canopy/store"
 )
 
-// Group commit for usage debits (issue 6, "the hot account").
+// Group commit for usage debits: the hot account of rule 8 (docs/rules.md).
 //
 // Every durable commit waits for an fsync, and every debit of an
 // umbrella's children locks the umbrella's one balance row, so one

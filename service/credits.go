@@ -29,7 +29,7 @@ func validAmount(v *canopy.Validator, field string, n int64) {
 	v.Check(n >= 1 && n <= canopy.MaxCreditAmount, field, "out-of-range", "must be a whole number from 1 to %d", canopy.MaxCreditAmount)
 }
 
-// payerOf walks DESIGN rule 8 from the account at path: the accounts on
+// payerOf walks rule 8 (docs/rules.md) from the account at path: the accounts on
 // the way, nearest first, and the index of the payer among them.
 func payerOf(ctx context.Context, tx store.Tx, path canopy.Path) ([]*canopy.Account, int, error) {
 	ids := path.IDs()

@@ -13,7 +13,7 @@ import (
 )
 
 // Brand is the white-label look an email carries, from the account's
-// effective white_label_portal configuration (DESIGN: a reseller's clients
+// effective white_label_portal configuration (rule 11, docs/rules.md: a reseller's clients
 // see the reseller's brand).
 type Brand struct {
 	Name         string

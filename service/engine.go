@@ -59,8 +59,8 @@ func below(f *canopy.Form, viewerID string) []string {
 	return nil
 }
 
-// access decides what the account at viewer may do with f (DESIGN rules
-// 5-7), given its explicit share on f (nil for none) and reading the links
+// access decides what the account at viewer may do with f (rules 5-7,
+// docs/rules.md), given its explicit share on f (nil for none) and reading the links
 // from the cache (on a miss, in tx; see within).
 func (s *Service) access(ctx context.Context, tx store.Tx, viewer canopy.Path, f *canopy.Form, explicit *canopy.Role) (canopy.Access, error) {
 	vids := viewer.IDs()

@@ -36,9 +36,9 @@ func (s *Service) CreateRecord(ctx context.Context, c Caller, formID string, in 
 
 // collect saves a record of f that the acting account collected, with
 // answers already checked, and charges its upload credit to the acting
-// account's payer in the same transaction (rule 8 (docs/rules.md)): without the
-// credit there is no record. via names the field channel ("sms", "web")
-// that brought it, if any.
+// account's payer in the same transaction (rule 8, docs/rules.md): without
+// the credit there is no record. via names the field channel ("sms",
+// "web") that brought it, if any.
 func (o *op) collect(f *canopy.Form, answers map[string]json.RawMessage, createdBy, via string) (*canopy.Record, error) {
 	r := &canopy.Record{
 		ID: o.s.ids.New(canopy.PrefixRecord), FormID: f.ID, AccountID: o.acting.ID, Answers: dropNulls(answers),

@@ -174,7 +174,7 @@ func openStore(ctx context.Context, d dbFlags) (*openedStore, error) {
 		}
 		return &openedStore{db: db, engine: "postgres", where: redact(url), migrate: postgres.Migrate, statuses: postgres.MigrationStatus}, nil
 	default:
-		path := strings.TrimPrefix(strings.TrimPrefix(url, "sqlite:"), "file:")
+		path, _ := sqlitePath(url)
 		if strings.Contains(path, "://") {
 			return nil, usageError{fmt.Sprintf("--database-url %q: use sqlite:PATH or postgres://…", url)}
 		}
@@ -227,13 +227,24 @@ func subcommand(name, summary, want string, args []string, stdout, stderr io.Wri
 	return args[0], args[1:], false, nil
 }
 
-// operate opens the database, applies pending migrations and builds the
-// service, for the commands that operate on an installation; close
-// releases the database. adjust, if any, completes the configuration.
-func operate(ctx context.Context, db dbFlags, sf serviceFlags, addr string, log *slog.Logger, adjust ...func(*service.Config) error) (svc *service.Service, close func(), err error) {
-	cfg, err := sf.config(addr, canopy.NewIDs(nil, nil), log)
-	if err != nil {
-		return nil, nil, err
+// operate opens an existing installation's database, applies pending
+// migrations and builds the service, for the commands that operate on an
+// installation; close releases the database. sf is nil for commands that
+// send nothing (their service keeps its defaults). An SQLite file that does
+// not exist is an error, not a new empty installation: an operator in the
+// wrong folder must not be told that all is well. adjust, if any,
+// completes the configuration.
+func operate(ctx context.Context, db dbFlags, sf *serviceFlags, addr string, log *slog.Logger, adjust ...func(*service.Config) error) (svc *service.Service, close func(), err error) {
+	cfg := service.Config{IDs: canopy.NewIDs(nil, nil), Logger: log}
+	if sf != nil {
+		if cfg, err = sf.config(addr, cfg.IDs, log); err != nil {
+			return nil, nil, err
+		}
+	}
+	if path, ok := sqlitePath(*db.url); ok {
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			return nil, nil, fmt.Errorf("no Canopy database at %s: run this command where canopy serve keeps its database, or name it with --database-url", path)
+		}
 	}
 	for _, a := range adjust {
 		if err := a(&cfg); err != nil {
@@ -249,4 +260,12 @@ func operate(ctx context.Context, db dbFlags, sf serviceFlags, addr string, log 
 		return nil, nil, err
 	}
 	return newService(st.db, cfg), func() { st.db.Close() }, nil
+}
+
+// sqlitePath returns the file of an SQLite database URL.
+func sqlitePath(url string) (string, bool) {
+	if strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://") {
+		return "", false
+	}
+	return strings.TrimPrefix(strings.TrimPrefix(url, "sqlite:"), "file:"), true
 }

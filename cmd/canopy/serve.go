@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/canopyhq/canopy/service"
 	"io"
 	"log/slog"
 	"net"
@@ -29,7 +30,7 @@ once, on a line beginning "root API key:".`
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	f := newFlags("serve", serveSummary, getenv, stderr)
-	addr := f.string("addr", "CANOPY_ADDR", "127.0.0.1:8080", "address to listen on")
+	addr := f.string("addr", "CANOPY_ADDR", service.DefaultAddr, "address to listen on")
 	db := addDBFlags(f)
 	svcFlags := addServiceFlags(f)
 	mf := addMailFlags(f)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/canopyhq/canopy/service"
 	"io"
 	"text/tabwriter"
 
@@ -23,7 +24,7 @@ func runSMS(ctx context.Context, args []string, getenv func(string) string, stdo
 	}
 	f := newFlags("sms "+sub, smsSummary, getenv, stderr)
 	db := addDBFlags(f)
-	addr := f.string("addr", "CANOPY_ADDR", "127.0.0.1:8080", "the service's address, for the default --public-url")
+	addr := f.string("addr", "CANOPY_ADDR", service.DefaultAddr, "the service's address, for the default --public-url")
 	svcFlags := addServiceFlags(f)
 	sf := addSMSFlags(f)
 	status := f.fs.String("status", "", "list: only messages with this status")
@@ -42,7 +43,7 @@ func runSMS(ctx context.Context, args []string, getenv func(string) string, stdo
 	if sub == "inbound" && !canopy.ValidE164(*from) {
 		return usageError{"sms inbound needs --from, an E.164 number such as +15551230000"}
 	}
-	svc, closeDB, err := operate(ctx, db, svcFlags, *addr, log, sf.apply)
+	svc, closeDB, err := operate(ctx, db, &svcFlags, *addr, log, sf.apply)
 	if err != nil {
 		return err
 	}

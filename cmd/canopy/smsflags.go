@@ -29,7 +29,7 @@ func addSMSFlags(f *flags) smsFlags {
 		concurrency: f.int("sms-concurrency", "CANOPY_SMS_CONCURRENCY", 4,
 			"messages the SMS worker sends at once"),
 		poll: f.duration("sms-poll", "CANOPY_SMS_POLL", time.Second, "how long the SMS worker waits before looking again when nothing is due"),
-		idle: f.duration("sms-conversation-idle", "CANOPY_SMS_CONVERSATION_IDLE", 24*time.Hour,
+		idle: f.duration("sms-conversation-idle", "CANOPY_SMS_CONVERSATION_IDLE", service.Defaults().SMSConversationIdle,
 			"an interactive SMS conversation without a reply for this long ends unsaved"),
 	}
 }
