@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/canopyhq/canopy/service"
 	"io"
 	"log/slog"
 	"net"
@@ -19,6 +18,7 @@ import (
 	"github.com/canopyhq/canopy/console"
 	"github.com/canopyhq/canopy/httpapi"
 	"github.com/canopyhq/canopy/password"
+	"github.com/canopyhq/canopy/service"
 	"github.com/canopyhq/canopy/store/postgres"
 )
 

@@ -3,11 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/canopyhq/canopy/service"
 	"io"
 	"text/tabwriter"
 
 	"github.com/canopyhq/canopy"
+	"github.com/canopyhq/canopy/service"
 )
 
 const smsSummary = `Operates the SMS outbox and simulates incoming texts:
@@ -22,16 +22,35 @@ func runSMS(ctx context.Context, args []string, getenv func(string) string, stdo
 	if done || err != nil {
 		return err
 	}
+	// Each subcommand takes its own flags: list only reads the queue;
+	// deliver and inbound send texts and need to know how.
 	f := newFlags("sms "+sub, smsSummary, getenv, stderr)
 	db := addDBFlags(f)
-	addr := f.string("addr", "CANOPY_ADDR", service.DefaultAddr, "the service's address, for the default --public-url")
-	svcFlags := addServiceFlags(f)
-	sf := addSMSFlags(f)
-	status := f.fs.String("status", "", "list: only messages with this status")
-	limit := f.fs.Int("limit", 50, "list: how many messages")
-	from := f.fs.String("from", "", "inbound: the number the text comes from (E.164)")
-	body := f.fs.String("body", "", "inbound: the text")
-	sid := f.fs.String("sid", "", "inbound: the provider's message id (default: a new one; repeat one to see a retry ignored)")
+	var (
+		addr       = new(string)
+		svcFlags   *serviceFlags
+		sf         smsFlags
+		status     *string
+		limit      *int
+		from, body *string
+		sid        *string
+	)
+	switch sub {
+	case "list":
+		status = f.fs.String("status", "", "only messages with this status: pending, sent or failed")
+		limit = f.fs.Int("limit", 50, "how many messages, newest first")
+	case "deliver", "inbound":
+		addr = f.string("addr", "CANOPY_ADDR", service.DefaultAddr, "the service's address, for the default --public-url")
+		sfl := addServiceFlags(f)
+		svcFlags, sf = &sfl, addSMSFlags(f)
+		if sub == "inbound" {
+			from = f.fs.String("from", "", "the number the text comes from (E.164)")
+			body = f.fs.String("body", "", "the text")
+			sid = f.fs.String("sid", "", "the provider's message id (default: a new one; repeat one to see a retry ignored)")
+		}
+	default:
+		return usageError{fmt.Sprintf("unknown sms subcommand %q (list, deliver or inbound)", sub)}
+	}
 	logLevel := f.string("log-level", "CANOPY_LOG_LEVEL", "warn", "debug, info, warn or error")
 	if err := f.parse(args); err != nil {
 		return err
@@ -43,7 +62,11 @@ func runSMS(ctx context.Context, args []string, getenv func(string) string, stdo
 	if sub == "inbound" && !canopy.ValidE164(*from) {
 		return usageError{"sms inbound needs --from, an E.164 number such as +15551230000"}
 	}
-	svc, closeDB, err := operate(ctx, db, &svcFlags, *addr, log, sf.apply)
+	var adjust []func(*service.Config) error
+	if svcFlags != nil {
+		adjust = append(adjust, sf.apply)
+	}
+	svc, closeDB, err := operate(ctx, db, svcFlags, *addr, log, adjust...)
 	if err != nil {
 		return err
 	}

@@ -25,10 +25,10 @@ func addSMSFlags(f *flags) smsFlags {
 		sid:   f.string("sms-account-sid", "CANOPY_SMS_ACCOUNT_SID", "", "account SID of the SMS provider (basic auth user)"),
 		token: f.string("sms-auth-token", "CANOPY_SMS_AUTH_TOKEN", "", "auth token of the SMS provider (or $CANOPY_SMS_AUTH_TOKEN_FILE)"),
 		from:  f.string("sms-from", "CANOPY_SMS_FROM", "", "sending number (E.164) or messaging service id"),
-		dir:   f.string("sms-dir", "CANOPY_SMS_DIR", "sms-outbox", "where messages are written as files when no provider is set"),
-		concurrency: f.int("sms-concurrency", "CANOPY_SMS_CONCURRENCY", 4,
+		dir:   f.string("sms-dir", "CANOPY_SMS_DIR", sms.DefaultDir, "where messages are written as files when no provider is set"),
+		concurrency: f.int("sms-concurrency", "CANOPY_SMS_CONCURRENCY", sms.DefaultConcurrency,
 			"messages the SMS worker sends at once"),
-		poll: f.duration("sms-poll", "CANOPY_SMS_POLL", time.Second, "how long the SMS worker waits before looking again when nothing is due"),
+		poll: f.duration("sms-poll", "CANOPY_SMS_POLL", sms.DefaultPoll, "how long the SMS worker waits before looking again when nothing is due"),
 		idle: f.duration("sms-conversation-idle", "CANOPY_SMS_CONVERSATION_IDLE", service.Defaults().SMSConversationIdle,
 			"an interactive SMS conversation without a reply for this long ends unsaved"),
 	}
