@@ -94,9 +94,14 @@ const (
 	EventCreditsLowBalance   = "credits.low_balance"
 	EventCreditsLimitReached = "credits.limit_reached"
 
-	EventSMSFormShared = "sms.form_shared"
-	EventSMSSent       = "sms.sent"
-	EventSMSFailed     = "sms.failed"
+	EventFormLinkCreated = "form.link_created"
+	EventFormLinkRevoked = "form.link_revoked"
+
+	EventSMSCodeSet          = "sms.code_set"
+	EventSMSCollectorsAdded  = "sms.collectors_added"
+	EventSMSCollectorRemoved = "sms.collector_removed"
+	EventSMSSent             = "sms.sent"
+	EventSMSFailed           = "sms.failed"
 
 	EventWebhookEndpointCreated       = "webhook_endpoint.created"
 	EventWebhookEndpointUpdated       = "webhook_endpoint.updated"
@@ -124,7 +129,8 @@ var EventTypes = func() []string {
 		EventRecordCreated, EventRecordUpdated, EventRecordDeleted,
 		EventCreditsGranted, EventCreditsTransferred, EventCreditsLimitSet, EventCreditsLimitDeleted,
 		EventCreditsLowBalance, EventCreditsLimitReached,
-		EventSMSFormShared, EventSMSSent, EventSMSFailed,
+		EventFormLinkCreated, EventFormLinkRevoked,
+		EventSMSCodeSet, EventSMSCollectorsAdded, EventSMSCollectorRemoved, EventSMSSent, EventSMSFailed,
 		EventWebhookEndpointCreated, EventWebhookEndpointUpdated, EventWebhookEndpointDeleted,
 		EventWebhookEndpointSecretRotated, EventWebhookEndpointDisabled,
 	}

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/xml"
 	"fmt"
 	"io"
 	"net/http"
@@ -305,6 +306,8 @@ const (
 	EventTypeFormCreated                  EventType = "form.created"
 	EventTypeFormDeleted                  EventType = "form.deleted"
 	EventTypeFormExampleSet               EventType = "form.example_set"
+	EventTypeFormLinkCreated              EventType = "form.link_created"
+	EventTypeFormLinkRevoked              EventType = "form.link_revoked"
 	EventTypeFormShared                   EventType = "form.shared"
 	EventTypeFormUnshared                 EventType = "form.unshared"
 	EventTypeFormUpdated                  EventType = "form.updated"
@@ -327,8 +330,10 @@ const (
 	EventTypeRecordCreated                EventType = "record.created"
 	EventTypeRecordDeleted                EventType = "record.deleted"
 	EventTypeRecordUpdated                EventType = "record.updated"
+	EventTypeSmsCodeSet                   EventType = "sms.code_set"
+	EventTypeSmsCollectorRemoved          EventType = "sms.collector_removed"
+	EventTypeSmsCollectorsAdded           EventType = "sms.collectors_added"
 	EventTypeSmsFailed                    EventType = "sms.failed"
-	EventTypeSmsFormShared                EventType = "sms.form_shared"
 	EventTypeSmsSent                      EventType = "sms.sent"
 	EventTypeSubAccountJoined             EventType = "sub_account.joined"
 	EventTypeSubAccountLeft               EventType = "sub_account.left"
@@ -392,6 +397,10 @@ func (e EventType) Valid() bool {
 		return true
 	case EventTypeFormExampleSet:
 		return true
+	case EventTypeFormLinkCreated:
+		return true
+	case EventTypeFormLinkRevoked:
+		return true
 	case EventTypeFormShared:
 		return true
 	case EventTypeFormUnshared:
@@ -436,9 +445,13 @@ func (e EventType) Valid() bool {
 		return true
 	case EventTypeRecordUpdated:
 		return true
-	case EventTypeSmsFailed:
+	case EventTypeSmsCodeSet:
 		return true
-	case EventTypeSmsFormShared:
+	case EventTypeSmsCollectorRemoved:
+		return true
+	case EventTypeSmsCollectorsAdded:
+		return true
+	case EventTypeSmsFailed:
 		return true
 	case EventTypeSmsSent:
 		return true
@@ -486,6 +499,60 @@ func (e ExplanationRule) Valid() bool {
 	case ExplanationRuleNone:
 		return true
 	case ExplanationRuleOwner:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FormLinkFieldsState.
+const (
+	FormLinkFieldsStateExpired     FormLinkFieldsState = "expired"
+	FormLinkFieldsStateFull        FormLinkFieldsState = "full"
+	FormLinkFieldsStateOpen        FormLinkFieldsState = "open"
+	FormLinkFieldsStateRevoked     FormLinkFieldsState = "revoked"
+	FormLinkFieldsStateUnavailable FormLinkFieldsState = "unavailable"
+)
+
+// Valid indicates whether the value is a known member of the FormLinkFieldsState enum.
+func (e FormLinkFieldsState) Valid() bool {
+	switch e {
+	case FormLinkFieldsStateExpired:
+		return true
+	case FormLinkFieldsStateFull:
+		return true
+	case FormLinkFieldsStateOpen:
+		return true
+	case FormLinkFieldsStateRevoked:
+		return true
+	case FormLinkFieldsStateUnavailable:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FormLinkResultState.
+const (
+	FormLinkResultStateExpired     FormLinkResultState = "expired"
+	FormLinkResultStateFull        FormLinkResultState = "full"
+	FormLinkResultStateOpen        FormLinkResultState = "open"
+	FormLinkResultStateRevoked     FormLinkResultState = "revoked"
+	FormLinkResultStateUnavailable FormLinkResultState = "unavailable"
+)
+
+// Valid indicates whether the value is a known member of the FormLinkResultState enum.
+func (e FormLinkResultState) Valid() bool {
+	switch e {
+	case FormLinkResultStateExpired:
+		return true
+	case FormLinkResultStateFull:
+		return true
+	case FormLinkResultStateOpen:
+		return true
+	case FormLinkResultStateRevoked:
+		return true
+	case FormLinkResultStateUnavailable:
 		return true
 	default:
 		return false
@@ -834,36 +901,42 @@ func (e Role) Valid() bool {
 	}
 }
 
-// Defines values for SMSShareInputMode.
+// Defines values for SMSCollectorState.
 const (
-	SMSShareInputModeInteractive SMSShareInputMode = "interactive"
-	SMSShareInputModeStructured  SMSShareInputMode = "structured"
+	SMSCollectorStateActive   SMSCollectorState = "active"
+	SMSCollectorStateFailed   SMSCollectorState = "failed"
+	SMSCollectorStateOptedOut SMSCollectorState = "optedOut"
+	SMSCollectorStatePending  SMSCollectorState = "pending"
 )
 
-// Valid indicates whether the value is a known member of the SMSShareInputMode enum.
-func (e SMSShareInputMode) Valid() bool {
+// Valid indicates whether the value is a known member of the SMSCollectorState enum.
+func (e SMSCollectorState) Valid() bool {
 	switch e {
-	case SMSShareInputModeInteractive:
+	case SMSCollectorStateActive:
 		return true
-	case SMSShareInputModeStructured:
+	case SMSCollectorStateFailed:
+		return true
+	case SMSCollectorStateOptedOut:
+		return true
+	case SMSCollectorStatePending:
 		return true
 	default:
 		return false
 	}
 }
 
-// Defines values for SMSShareResultMode.
+// Defines values for SMSMode.
 const (
-	SMSShareResultModeInteractive SMSShareResultMode = "interactive"
-	SMSShareResultModeStructured  SMSShareResultMode = "structured"
+	Interactive SMSMode = "interactive"
+	Structured  SMSMode = "structured"
 )
 
-// Valid indicates whether the value is a known member of the SMSShareResultMode enum.
-func (e SMSShareResultMode) Valid() bool {
+// Valid indicates whether the value is a known member of the SMSMode enum.
+func (e SMSMode) Valid() bool {
 	switch e {
-	case SMSShareResultModeInteractive:
+	case Interactive:
 		return true
-	case SMSShareResultModeStructured:
+	case Structured:
 		return true
 	default:
 		return false
@@ -1420,6 +1493,46 @@ type AuditEventPage struct {
 // AutoShareRole The role the umbrella gets on the sub-account's forms, which are shared upward
 // automatically (`none`: not shared). Each includes the rights of the ones after it.
 type AutoShareRole string
+
+// CollectorsAdded Numbers authorised, and their one-time messages, queued.
+type CollectorsAdded struct {
+	// ChargeEntryId The usage entry that paid for the messages; empty when none was sent.
+	ChargeEntryId string `json:"chargeEntryId"`
+
+	// Code A form's code, 3 to 16 letters and digits; stored and shown upper-case.
+	//
+	// Examples: HIVINFO
+	Code       FormCode       `json:"code"`
+	Collectors []SMSCollector `json:"collectors"`
+
+	// Credits Message credits charged, one per message.
+	Credits int `json:"credits"`
+
+	// FormId A form id, `frm_` followed by a ULID.
+	//
+	// Examples: frm_01KAQ4N4M0V9R1D7X6E3XZ6C9T
+	FormId   FormId      `json:"formId"`
+	Messages []SMSQueued `json:"messages"`
+
+	// Mode `structured`: every answer in one text, after the form's code. `interactive`: one question per text, answered by reply.
+	Mode SMSMode `json:"mode"`
+
+	// PayerId The account whose message credits paid (the acting account's payer); empty when none was sent.
+	PayerId string `json:"payerId"`
+
+	// RequestId The request's id, also sent as `X-Request-Id`. Always the first member of the body.
+	RequestId RequestId `json:"requestId"`
+}
+
+// CollectorsInput Numbers to authorise, the mode they collect in, and the introduction of their one-time message.
+type CollectorsInput struct {
+	// Message Introduces the one-time message (default the form's name); the instructions or the first question follow.
+	Message *string `json:"message,omitempty"`
+
+	// Mode `structured`: every answer in one text, after the form's code. `interactive`: one question per text, answered by reply.
+	Mode    SMSMode       `json:"mode"`
+	Numbers []PhoneNumber `json:"numbers"`
+}
 
 // ConfigurationResult One namespace as written.
 type ConfigurationResult struct {
@@ -2013,7 +2126,8 @@ type Event struct {
 	// `membership.*` (the users of an account), `api_key.*`, `configuration.*`,
 	// `workflows.updated`, `contact.*`, `form.*`, `record.*`, `credits.granted`,
 	// `credits.transferred`, `credits.limit_set`, `credits.limit_deleted`,
-	// `sms.form_shared`, `webhook_endpoint.*`. Facts no request makes:
+	// `sms.code_set`, `sms.collectors_added`, `sms.collector_removed`, `webhook_endpoint.*`.
+	// Records collected by text or web link are `record.created` too. Facts no request makes:
 	// `credits.low_balance` (a payer's balance fell to a threshold),
 	// `credits.limit_reached` (a debit used the last credit a monthly cap allows),
 	// `sms.sent`, `sms.failed` (and was refunded), `webhook_endpoint.disabled`.
@@ -2042,7 +2156,8 @@ type EventTarget struct {
 // `membership.*` (the users of an account), `api_key.*`, `configuration.*`,
 // `workflows.updated`, `contact.*`, `form.*`, `record.*`, `credits.granted`,
 // `credits.transferred`, `credits.limit_set`, `credits.limit_deleted`,
-// `sms.form_shared`, `webhook_endpoint.*`. Facts no request makes:
+// `sms.code_set`, `sms.collectors_added`, `sms.collector_removed`, `webhook_endpoint.*`.
+// Records collected by text or web link are `record.created` too. Facts no request makes:
 // `credits.low_balance` (a payer's balance fell to a threshold),
 // `credits.limit_reached` (a debit used the last credit a monthly cap allows),
 // `sms.sent`, `sms.failed` (and was refunded), `webhook_endpoint.disabled`.
@@ -2164,6 +2279,11 @@ type FieldError struct {
 // Form A form — a definition (questions) that records are collected through — as the acting account sees it.
 type Form = FormFields
 
+// FormCode A form's code, 3 to 16 letters and digits; stored and shown upper-case.
+//
+// Examples: HIVINFO
+type FormCode = string
+
 // FormFields The members of a form as the acting account sees it (open, for composition).
 type FormFields struct {
 	// CopiedFrom The form this one was copied from; present only on copies.
@@ -2220,6 +2340,102 @@ type FormInput struct {
 	// Questions The definition; omitted or `null`, the form has no questions yet.
 	Questions *[]QuestionInput `json:"questions,omitempty"`
 }
+
+// FormLink A public web link to a form.
+type FormLink = FormLinkFields
+
+// FormLinkFields defines model for FormLinkFields.
+type FormLinkFields struct {
+	// AccountId The account that made it, whose payer pays for its records.
+	//
+	// Examples: acc_01KAQ4N4M0V9R1D7X6E3XZ6C9T
+	AccountId AccountId `json:"accountId"`
+
+	// CreatedAt An RFC 3339 time in UTC, to the microsecond.
+	CreatedAt Timestamp  `json:"createdAt"`
+	ExpiresAt *time.Time `json:"expiresAt"`
+
+	// FormId A form id, `frm_` followed by a ULID.
+	//
+	// Examples: frm_01KAQ4N4M0V9R1D7X6E3XZ6C9T
+	FormId FormId `json:"formId"`
+
+	// Id A web link id, `lnk_` followed by a ULID.
+	Id             FormLinkId `json:"id"`
+	MaxSubmissions *int       `json:"maxSubmissions"`
+	RevokedAt      *time.Time `json:"revokedAt"`
+
+	// State `unavailable`: the account that made it can no longer collect with the form.
+	State       FormLinkFieldsState `json:"state"`
+	Submissions int                 `json:"submissions"`
+
+	// Token The link's secret part: whoever has it may fill the form in.
+	Token string `json:"token"`
+
+	// Url The public page: `<public URL>/f/<token>`.
+	Url string `json:"url"`
+}
+
+// FormLinkFieldsState `unavailable`: the account that made it can no longer collect with the form.
+type FormLinkFieldsState string
+
+// FormLinkId A web link id, `lnk_` followed by a ULID.
+type FormLinkId = string
+
+// FormLinkInput defines model for FormLinkInput.
+type FormLinkInput struct {
+	// ExpiresAt When the link closes; in the future.
+	ExpiresAt *Timestamp `json:"expiresAt,omitempty"`
+
+	// MaxSubmissions How many submissions the link takes.
+	MaxSubmissions *int `json:"maxSubmissions,omitempty"`
+}
+
+// FormLinkPage One page of links, oldest first.
+type FormLinkPage struct {
+	Data []FormLink `json:"data"`
+
+	// NextCursor Pass as `cursor` to fetch the next page; `null` on the last page.
+	NextCursor *NextCursor `json:"nextCursor"`
+}
+
+// FormLinkResult A web link, as returned by a write.
+type FormLinkResult struct {
+	// AccountId The account that made it, whose payer pays for its records.
+	//
+	// Examples: acc_01KAQ4N4M0V9R1D7X6E3XZ6C9T
+	AccountId AccountId `json:"accountId"`
+
+	// CreatedAt An RFC 3339 time in UTC, to the microsecond.
+	CreatedAt Timestamp  `json:"createdAt"`
+	ExpiresAt *time.Time `json:"expiresAt"`
+
+	// FormId A form id, `frm_` followed by a ULID.
+	//
+	// Examples: frm_01KAQ4N4M0V9R1D7X6E3XZ6C9T
+	FormId FormId `json:"formId"`
+
+	// Id A web link id, `lnk_` followed by a ULID.
+	Id             FormLinkId `json:"id"`
+	MaxSubmissions *int       `json:"maxSubmissions"`
+
+	// RequestId The request's id, also sent as `X-Request-Id`. Always the first member of the body.
+	RequestId RequestId  `json:"requestId"`
+	RevokedAt *time.Time `json:"revokedAt"`
+
+	// State `unavailable`: the account that made it can no longer collect with the form.
+	State       FormLinkResultState `json:"state"`
+	Submissions int                 `json:"submissions"`
+
+	// Token The link's secret part: whoever has it may fill the form in.
+	Token string `json:"token"`
+
+	// Url The public page: `<public URL>/f/<token>`.
+	Url string `json:"url"`
+}
+
+// FormLinkResultState `unavailable`: the account that made it can no longer collect with the form.
+type FormLinkResultState string
 
 // FormPage One page of forms.
 type FormPage struct {
@@ -2288,6 +2504,21 @@ type Health struct {
 
 	// Version The server's version; may be empty in development builds.
 	Version string `json:"version"`
+}
+
+// InboundSMS The provider's form post of an incoming text (other parameters it sends are signed too, and ignored).
+type InboundSMS struct {
+	// Body The text.
+	Body string `json:"Body"`
+
+	// From The number that sent it (E.164).
+	From string `json:"From"`
+
+	// MessageSid The provider's id of the text: a retry carries the same one.
+	MessageSid string `json:"MessageSid"`
+
+	// To The installation's number it was sent to.
+	To *string `json:"To,omitempty"`
 }
 
 // Invitation An umbrella's offer to an account, or to a person by email, to become its sub-account.
@@ -3081,6 +3312,11 @@ type Person struct {
 	Username     string  `json:"username"`
 }
 
+// PhoneNumber A phone number in E.164 form.
+//
+// Examples: +15551230000
+type PhoneNumber = string
+
 // Plan The account's commercial plan.
 type Plan string
 
@@ -3323,7 +3559,8 @@ type RetriedWebhookDelivery struct {
 	// `membership.*` (the users of an account), `api_key.*`, `configuration.*`,
 	// `workflows.updated`, `contact.*`, `form.*`, `record.*`, `credits.granted`,
 	// `credits.transferred`, `credits.limit_set`, `credits.limit_deleted`,
-	// `sms.form_shared`, `webhook_endpoint.*`. Facts no request makes:
+	// `sms.code_set`, `sms.collectors_added`, `sms.collector_removed`, `webhook_endpoint.*`.
+	// Records collected by text or web link are `record.created` too. Facts no request makes:
 	// `credits.low_balance` (a payer's balance fell to a threshold),
 	// `credits.limit_reached` (a debit used the last credit a monthly cap allows),
 	// `sms.sent`, `sms.failed` (and was refunded), `webhook_endpoint.disabled`.
@@ -3358,6 +3595,57 @@ type RotateWebhookSecretRequest struct {
 	OverlapSeconds *int64 `json:"overlapSeconds,omitempty"`
 }
 
+// SMSCollector A number authorised to send a form's data by SMS.
+type SMSCollector struct {
+	// AccountId The account that authorised it, whose payer pays for its texts and records.
+	//
+	// Examples: acc_01KAQ4N4M0V9R1D7X6E3XZ6C9T
+	AccountId AccountId `json:"accountId"`
+
+	// CreatedAt An RFC 3339 time in UTC, to the microsecond.
+	CreatedAt Timestamp `json:"createdAt"`
+
+	// FormId A form id, `frm_` followed by a ULID.
+	//
+	// Examples: frm_01KAQ4N4M0V9R1D7X6E3XZ6C9T
+	FormId FormId `json:"formId"`
+
+	// Message The one-time message's introduction as written (empty for the default).
+	Message string `json:"message"`
+
+	// MessageId The one-time message in the SMS outbox; absent when none was sent (the number had opted out).
+	MessageId *string `json:"messageId,omitempty"`
+
+	// Mode `structured`: every answer in one text, after the form's code. `interactive`: one question per text, answered by reply.
+	Mode SMSMode `json:"mode"`
+
+	// NoticedAt When the number was told that data cannot be accepted now (the payer's credits ran out); it is told once.
+	NoticedAt *Timestamp `json:"noticedAt,omitempty"`
+
+	// Number A phone number in E.164 form.
+	//
+	// Examples: +15551230000
+	Number PhoneNumber       `json:"number"`
+	State  SMSCollectorState `json:"state"`
+
+	// UpdatedAt An RFC 3339 time in UTC, to the microsecond.
+	UpdatedAt Timestamp `json:"updatedAt"`
+}
+
+// SMSCollectorState defines model for SMSCollector.State.
+type SMSCollectorState string
+
+// SMSCollectorPage One page of collectors, by number.
+type SMSCollectorPage struct {
+	Data []SMSCollector `json:"data"`
+
+	// NextCursor Pass as `cursor` to fetch the next page; `null` on the last page.
+	NextCursor *NextCursor `json:"nextCursor"`
+}
+
+// SMSMode `structured`: every answer in one text, after the form's code. `interactive`: one question per text, answered by reply.
+type SMSMode string
+
 // SMSQueued One queued text message.
 type SMSQueued struct {
 	// Body The text sent.
@@ -3376,47 +3664,73 @@ type SMSQueued struct {
 	To string `json:"to"`
 }
 
-// SMSShareInput Numbers to share a form with, and how.
-type SMSShareInput struct {
-	// Mode `structured`: a link to the form. `interactive`: the first question, answered by reply.
-	Mode SMSShareInputMode `json:"mode"`
+// SMSSettings How a form collects by SMS.
+type SMSSettings = SMSSettingsFields
 
-	// To Distinct phone numbers in E.164 form.
-	To []string `json:"to"`
-}
+// SMSSettingsFields defines model for SMSSettingsFields.
+type SMSSettingsFields struct {
+	// Code The form's code; `null` until it first collects by SMS or its owner sets one.
+	Code       *string `json:"code"`
+	Collectors struct {
+		Interactive int `json:"interactive"`
+		Structured  int `json:"structured"`
+	} `json:"collectors"`
 
-// SMSShareInputMode `structured`: a link to the form. `interactive`: the first question, answered by reply.
-type SMSShareInputMode string
-
-// SMSShareResult A queued SMS share.
-type SMSShareResult struct {
-	// BatchId The share's id, `smb_` followed by a ULID; the charge's `usageRef` is `sms:<batchId>`.
-	BatchId string `json:"batchId"`
-
-	// ChargeEntryId A ledger entry id, `txn_` followed by a ULID.
-	ChargeEntryId LedgerEntryId `json:"chargeEntryId"`
-
-	// Credits Message credits charged, one per message.
-	Credits int `json:"credits"`
+	// ConversationIdleSeconds How long an interactive conversation waits for a reply before it ends unsaved.
+	ConversationIdleSeconds int `json:"conversationIdleSeconds"`
 
 	// FormId A form id, `frm_` followed by a ULID.
 	//
 	// Examples: frm_01KAQ4N4M0V9R1D7X6E3XZ6C9T
-	FormId   FormId             `json:"formId"`
-	Messages []SMSQueued        `json:"messages"`
-	Mode     SMSShareResultMode `json:"mode"`
+	FormId FormId `json:"formId"`
 
-	// PayerId The account whose message credits paid (the acting account's payer).
+	// Number The installation's number collectors text; `null` when none is configured.
+	Number *string `json:"number"`
+
+	// Separators What may separate the answers of a structured text.
+	Separators []string `json:"separators"`
+
+	// Structured What a structured collector texts — the code, then one placeholder per question; `null` without a code.
+	Structured *string `json:"structured"`
+}
+
+// SMSSettingsPatch defines model for SMSSettingsPatch.
+type SMSSettingsPatch struct {
+	// Code A form's code, 3 to 16 letters and digits; stored and shown upper-case.
 	//
-	// Examples: acc_01KAQ4N4M0V9R1D7X6E3XZ6C9T
-	PayerId AccountId `json:"payerId"`
+	// Examples: HIVINFO
+	Code *FormCode `json:"code,omitempty"`
+}
+
+// SMSSettingsResult A form's SMS settings, as returned by a write.
+type SMSSettingsResult struct {
+	// Code The form's code; `null` until it first collects by SMS or its owner sets one.
+	Code       *string `json:"code"`
+	Collectors struct {
+		Interactive int `json:"interactive"`
+		Structured  int `json:"structured"`
+	} `json:"collectors"`
+
+	// ConversationIdleSeconds How long an interactive conversation waits for a reply before it ends unsaved.
+	ConversationIdleSeconds int `json:"conversationIdleSeconds"`
+
+	// FormId A form id, `frm_` followed by a ULID.
+	//
+	// Examples: frm_01KAQ4N4M0V9R1D7X6E3XZ6C9T
+	FormId FormId `json:"formId"`
+
+	// Number The installation's number collectors text; `null` when none is configured.
+	Number *string `json:"number"`
 
 	// RequestId The request's id, also sent as `X-Request-Id`. Always the first member of the body.
 	RequestId RequestId `json:"requestId"`
-}
 
-// SMSShareResultMode defines model for SMSShareResult.Mode.
-type SMSShareResultMode string
+	// Separators What may separate the answers of a structured text.
+	Separators []string `json:"separators"`
+
+	// Structured What a structured collector texts — the code, then one placeholder per question; `null` without a code.
+	Structured *string `json:"structured"`
+}
 
 // SetPasswordRequest defines model for SetPasswordRequest.
 type SetPasswordRequest struct {
@@ -3863,7 +4177,8 @@ type WebhookDeliveryFields struct {
 	// `membership.*` (the users of an account), `api_key.*`, `configuration.*`,
 	// `workflows.updated`, `contact.*`, `form.*`, `record.*`, `credits.granted`,
 	// `credits.transferred`, `credits.limit_set`, `credits.limit_deleted`,
-	// `sms.form_shared`, `webhook_endpoint.*`. Facts no request makes:
+	// `sms.code_set`, `sms.collectors_added`, `sms.collector_removed`, `webhook_endpoint.*`.
+	// Records collected by text or web link are `record.created` too. Facts no request makes:
 	// `credits.low_balance` (a payer's balance fell to a threshold),
 	// `credits.limit_reached` (a debit used the last credit a monthly cap allows),
 	// `sms.sent`, `sms.failed` (and was refunded), `webhook_endpoint.disabled`.
@@ -5432,6 +5747,73 @@ type SetFormExampleParams struct {
 	XUsername *XUsername `json:"X-Username,omitempty"`
 }
 
+// ListFormLinksParams defines parameters for ListFormLinks.
+type ListFormLinksParams struct {
+	// Limit The most items to return, from 1 to 200.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `nextCursor` of the previous page, to fetch the next one. Cursors are opaque and belong to the list that returned them.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// XCustomerId The **acting account**: the account this request acts as. Default: the
+	// credential's own account (the API key's, or the signed-in user's). It may be
+	// that account or a descendant reached through created links or invited links
+	// with delegated admin, never an ancestor, a sibling or an invited sub-account that
+	// did not delegate admin; a member's session may name only its own account. Any
+	// other account answers 404.
+	// Writes record it in the audit trail.
+	XCustomerId *XCustomerId `json:"X-Customer-Id,omitempty"`
+
+	// XChannel The channel the request came through (your app, a partner integration…), recorded in the audit trail; cut to 64 characters.
+	XChannel *XChannel `json:"X-Channel,omitempty"`
+
+	// XUsername The person on whose behalf the request is made, recorded in the audit trail; cut to 254 characters.
+	XUsername *XUsername `json:"X-Username,omitempty"`
+}
+
+// CreateFormLinkParams defines parameters for CreateFormLink.
+type CreateFormLinkParams struct {
+	// IdempotencyKey Makes the POST safe to retry. A retry with the same key, path, query, body and
+	// acting account returns the first response (status and body) with
+	// `Idempotent-Replayed: true`, and writes nothing. The same key with a different
+	// request answers 422 `idempotency-key-reused`. Keys are scoped to the
+	// credential's own account (the API key's, or the signed-in user's).
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+
+	// XCustomerId The **acting account**: the account this request acts as. Default: the
+	// credential's own account (the API key's, or the signed-in user's). It may be
+	// that account or a descendant reached through created links or invited links
+	// with delegated admin, never an ancestor, a sibling or an invited sub-account that
+	// did not delegate admin; a member's session may name only its own account. Any
+	// other account answers 404.
+	// Writes record it in the audit trail.
+	XCustomerId *XCustomerId `json:"X-Customer-Id,omitempty"`
+
+	// XChannel The channel the request came through (your app, a partner integration…), recorded in the audit trail; cut to 64 characters.
+	XChannel *XChannel `json:"X-Channel,omitempty"`
+
+	// XUsername The person on whose behalf the request is made, recorded in the audit trail; cut to 254 characters.
+	XUsername *XUsername `json:"X-Username,omitempty"`
+}
+
+// RevokeFormLinkParams defines parameters for RevokeFormLink.
+type RevokeFormLinkParams struct {
+	// XCustomerId The **acting account**: the account this request acts as. Default: the
+	// credential's own account (the API key's, or the signed-in user's). It may be
+	// that account or a descendant reached through created links or invited links
+	// with delegated admin, never an ancestor, a sibling or an invited sub-account that
+	// did not delegate admin; a member's session may name only its own account. Any
+	// other account answers 404.
+	// Writes record it in the audit trail.
+	XCustomerId *XCustomerId `json:"X-Customer-Id,omitempty"`
+
+	// XChannel The channel the request came through (your app, a partner integration…), recorded in the audit trail; cut to 64 characters.
+	XChannel *XChannel `json:"X-Channel,omitempty"`
+
+	// XUsername The person on whose behalf the request is made, recorded in the audit trail; cut to 254 characters.
+	XUsername *XUsername `json:"X-Username,omitempty"`
+}
+
 // ListRecordsParams defines parameters for ListRecords.
 type ListRecordsParams struct {
 	// From Only records created at or after this RFC 3339 time.
@@ -5602,8 +5984,71 @@ type PutFormShareParams struct {
 	XUsername *XUsername `json:"X-Username,omitempty"`
 }
 
-// ShareFormBySMSParams defines parameters for ShareFormBySMS.
-type ShareFormBySMSParams struct {
+// GetSMSSettingsParams defines parameters for GetSMSSettings.
+type GetSMSSettingsParams struct {
+	// XCustomerId The **acting account**: the account this request acts as. Default: the
+	// credential's own account (the API key's, or the signed-in user's). It may be
+	// that account or a descendant reached through created links or invited links
+	// with delegated admin, never an ancestor, a sibling or an invited sub-account that
+	// did not delegate admin; a member's session may name only its own account. Any
+	// other account answers 404.
+	// Writes record it in the audit trail.
+	XCustomerId *XCustomerId `json:"X-Customer-Id,omitempty"`
+
+	// XChannel The channel the request came through (your app, a partner integration…), recorded in the audit trail; cut to 64 characters.
+	XChannel *XChannel `json:"X-Channel,omitempty"`
+
+	// XUsername The person on whose behalf the request is made, recorded in the audit trail; cut to 254 characters.
+	XUsername *XUsername `json:"X-Username,omitempty"`
+}
+
+// UpdateSMSSettingsParams defines parameters for UpdateSMSSettings.
+type UpdateSMSSettingsParams struct {
+	// XCustomerId The **acting account**: the account this request acts as. Default: the
+	// credential's own account (the API key's, or the signed-in user's). It may be
+	// that account or a descendant reached through created links or invited links
+	// with delegated admin, never an ancestor, a sibling or an invited sub-account that
+	// did not delegate admin; a member's session may name only its own account. Any
+	// other account answers 404.
+	// Writes record it in the audit trail.
+	XCustomerId *XCustomerId `json:"X-Customer-Id,omitempty"`
+
+	// XChannel The channel the request came through (your app, a partner integration…), recorded in the audit trail; cut to 64 characters.
+	XChannel *XChannel `json:"X-Channel,omitempty"`
+
+	// XUsername The person on whose behalf the request is made, recorded in the audit trail; cut to 254 characters.
+	XUsername *XUsername `json:"X-Username,omitempty"`
+}
+
+// ListSMSCollectorsParams defines parameters for ListSMSCollectors.
+type ListSMSCollectorsParams struct {
+	// Mode Only the collectors of this mode.
+	Mode *SMSMode `form:"mode,omitempty" json:"mode,omitempty"`
+
+	// Limit The most items to return, from 1 to 200.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `nextCursor` of the previous page, to fetch the next one. Cursors are opaque and belong to the list that returned them.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// XCustomerId The **acting account**: the account this request acts as. Default: the
+	// credential's own account (the API key's, or the signed-in user's). It may be
+	// that account or a descendant reached through created links or invited links
+	// with delegated admin, never an ancestor, a sibling or an invited sub-account that
+	// did not delegate admin; a member's session may name only its own account. Any
+	// other account answers 404.
+	// Writes record it in the audit trail.
+	XCustomerId *XCustomerId `json:"X-Customer-Id,omitempty"`
+
+	// XChannel The channel the request came through (your app, a partner integration…), recorded in the audit trail; cut to 64 characters.
+	XChannel *XChannel `json:"X-Channel,omitempty"`
+
+	// XUsername The person on whose behalf the request is made, recorded in the audit trail; cut to 254 characters.
+	XUsername *XUsername `json:"X-Username,omitempty"`
+}
+
+// AddSMSCollectorsParams defines parameters for AddSMSCollectors.
+type AddSMSCollectorsParams struct {
 	// IdempotencyKey Makes the POST safe to retry. A retry with the same key, path, query, body and
 	// acting account returns the first response (status and body) with
 	// `Idempotent-Replayed: true`, and writes nothing. The same key with a different
@@ -5611,6 +6056,24 @@ type ShareFormBySMSParams struct {
 	// credential's own account (the API key's, or the signed-in user's).
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 
+	// XCustomerId The **acting account**: the account this request acts as. Default: the
+	// credential's own account (the API key's, or the signed-in user's). It may be
+	// that account or a descendant reached through created links or invited links
+	// with delegated admin, never an ancestor, a sibling or an invited sub-account that
+	// did not delegate admin; a member's session may name only its own account. Any
+	// other account answers 404.
+	// Writes record it in the audit trail.
+	XCustomerId *XCustomerId `json:"X-Customer-Id,omitempty"`
+
+	// XChannel The channel the request came through (your app, a partner integration…), recorded in the audit trail; cut to 64 characters.
+	XChannel *XChannel `json:"X-Channel,omitempty"`
+
+	// XUsername The person on whose behalf the request is made, recorded in the audit trail; cut to 254 characters.
+	XUsername *XUsername `json:"X-Username,omitempty"`
+}
+
+// RemoveSMSCollectorParams defines parameters for RemoveSMSCollector.
+type RemoveSMSCollectorParams struct {
 	// XCustomerId The **acting account**: the account this request acts as. Default: the
 	// credential's own account (the API key's, or the signed-in user's). It may be
 	// that account or a descendant reached through created links or invited links
@@ -6196,6 +6659,9 @@ type CopyFormJSONRequestBody = CopyInput
 // SetFormExampleJSONRequestBody defines body for SetFormExample for application/json ContentType.
 type SetFormExampleJSONRequestBody = ExampleInput
 
+// CreateFormLinkJSONRequestBody defines body for CreateFormLink for application/json ContentType.
+type CreateFormLinkJSONRequestBody = FormLinkInput
+
 // CreateRecordJSONRequestBody defines body for CreateRecord for application/json ContentType.
 type CreateRecordJSONRequestBody = RecordInput
 
@@ -6205,8 +6671,11 @@ type UpdateRecordJSONRequestBody = RecordInput
 // PutFormShareJSONRequestBody defines body for PutFormShare for application/json ContentType.
 type PutFormShareJSONRequestBody = ShareInput
 
-// ShareFormBySMSJSONRequestBody defines body for ShareFormBySMS for application/json ContentType.
-type ShareFormBySMSJSONRequestBody = SMSShareInput
+// UpdateSMSSettingsJSONRequestBody defines body for UpdateSMSSettings for application/json ContentType.
+type UpdateSMSSettingsJSONRequestBody = SMSSettingsPatch
+
+// AddSMSCollectorsJSONRequestBody defines body for AddSMSCollectors for application/json ContentType.
+type AddSMSCollectorsJSONRequestBody = CollectorsInput
 
 // CreateInvitationJSONRequestBody defines body for CreateInvitation for application/json ContentType.
 type CreateInvitationJSONRequestBody = CreateInvitationRequest
@@ -6231,6 +6700,9 @@ type DeclineMembershipJSONRequestBody = DeclineMembershipJSONBody
 
 // SignupJSONRequestBody defines body for Signup for application/json ContentType.
 type SignupJSONRequestBody = SignupRequest
+
+// ReceiveSMSFormdataRequestBody defines body for ReceiveSMS for application/x-www-form-urlencoded ContentType.
+type ReceiveSMSFormdataRequestBody = InboundSMS
 
 // RecordUsageJSONRequestBody defines body for RecordUsage for application/json ContentType.
 type RecordUsageJSONRequestBody = UsageInput
@@ -9334,6 +9806,48 @@ type ClientInterface interface {
 	// Corresponds with PUT /v1/forms/{formId}/example (the `SetFormExample` operationId).
 	SetFormExample(ctx context.Context, formId FormId, params *SetFormExampleParams, body SetFormExampleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListFormLinks List a form's web links
+	//
+	// The form's links, oldest first, with their `state` (`open`, `revoked`, `expired`, `full`). A role that edits the form's data may list them.
+	//
+	// Corresponds with GET /v1/forms/{formId}/links (the `ListFormLinks` operationId).
+	ListFormLinks(ctx context.Context, formId FormId, params *ListFormLinksParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateFormLinkWithBody Make a public web link to a form
+	//
+	// A public, revocable link (`url`, `<public URL>/f/<token>`): whoever has it fills the
+	// form in a browser, in the owner's brand, and each submission is a record — checked
+	// as `POST /v1/forms/{formId}/records` checks answers and paid for (1 `upload`
+	// credit) by the payer of the acting account, which needs a role that edits the
+	// form's data. Optional `expiresAt` and `maxSubmissions` close it; so does `DELETE`.
+	// The page limits submissions per client address and keeps a honeypot field.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/forms/{formId}/links (the `CreateFormLink` operationId).
+	CreateFormLinkWithBody(ctx context.Context, formId FormId, params *CreateFormLinkParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateFormLink Make a public web link to a form
+	//
+	// A public, revocable link (`url`, `<public URL>/f/<token>`): whoever has it fills the
+	// form in a browser, in the owner's brand, and each submission is a record — checked
+	// as `POST /v1/forms/{formId}/records` checks answers and paid for (1 `upload`
+	// credit) by the payer of the acting account, which needs a role that edits the
+	// form's data. Optional `expiresAt` and `maxSubmissions` close it; so does `DELETE`.
+	// The page limits submissions per client address and keeps a honeypot field.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/forms/{formId}/links (the `CreateFormLink` operationId).
+	CreateFormLink(ctx context.Context, formId FormId, params *CreateFormLinkParams, body CreateFormLinkJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RevokeFormLink Revoke a web link
+	//
+	// The link takes no more submissions, at once; it stays listed, with `revokedAt`. A link revoked before answers 404.
+	//
+	// Corresponds with DELETE /v1/forms/{formId}/links/{linkId} (the `RevokeFormLink` operationId).
+	RevokeFormLink(ctx context.Context, formId FormId, linkId FormLinkId, params *RevokeFormLinkParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListRecords List a form's records
 	//
 	// The form's records, whoever collected them, oldest first. Needs a role that views
@@ -9489,71 +10003,107 @@ type ClientInterface interface {
 	// Corresponds with PUT /v1/forms/{formId}/shares/{accountId} (the `PutFormShare` operationId).
 	PutFormShare(ctx context.Context, formId FormId, accountId ShareAccountId, params *PutFormShareParams, body PutFormShareJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// ShareFormBySMSWithBody Share a form by SMS
+	// GetSMSSettings How a form collects by SMS
 	//
-	// Queues one text message per number asking its recipient to answer the form. The
-	// acting account shares on its own — a sub-account needs no umbrella to do it — but
-	// it needs a role that edits data on the form: `dataManager`, `editor` or the owner;
-	// a `viewer`, or an account that sees the form only as an example, answers 403.
+	// The form's code (`null` until it first collects by SMS or its owner sets one), the
+	// installation's number collectors text (`null` when none is configured), the
+	// separators a structured text may use, the text a structured collector sends (the
+	// code and one placeholder per question), how many numbers collect in each mode, and
+	// how long an interactive conversation waits for a reply. A role that edits the
+	// form's data (`dataManager` and above) may read it; a `viewer` answers 403.
 	//
-	// `to` lists 1 to 100 distinct phone numbers in E.164 form (`+` and 7 to 15
-	// digits); each bad or repeated number answers 422 naming it (`to[1]`). `mode`
-	// decides the text:
+	// Corresponds with GET /v1/forms/{formId}/sms (the `GetSMSSettings` operationId).
+	GetSMSSettings(ctx context.Context, formId FormId, params *GetSMSSettingsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateSMSSettingsWithBody Change a form's code
 	//
-	// - `structured`: `<form name>: <public URL>/f/<formId>`, a link to the form's page.
-	// - `interactive`: `<form name>. Reply to answer: <first question's label>`; a form
-	//   without questions answers 422 (`mode`).
-	//
-	// Each message costs 1 `message` credit, drawn from the payer of the acting account
-	// (see the Credits tag) in the same transaction that queues the messages, as one
-	// usage entry (`chargeEntryId`, `usageRef` `sms:<batchId>`). When the payer cannot
-	// cover them all, or a monthly cap would be passed, the request answers 402 and
-	// nothing is queued.
-	//
-	// The answer is 202: the messages are sent afterwards by the SMS worker of
-	// `canopy serve` (or `canopy sms deliver`), with retries and a backoff. A message
-	// that finally fails — the provider refused it, or its attempts ran out — is
-	// refunded: a `refund` entry gives its credit back to the payer that was charged.
-	// A replay with the same `Idempotency-Key` returns the first answer and queues and
-	// charges nothing.
+	// Sets the form's code: 3 to 16 letters and digits, stored upper-case, unique in the
+	// installation without regard to case (409 `form-code-taken` when another form has
+	// it) and not one of the keywords every number answers to (`STOP`, `HELP` …: 422).
+	// Only the form's owner may (its API keys and admins' sessions). Texts that start
+	// with the old code are ignored from now on.
 	//
 	// Takes any type of body and a specified content type.
 	//
-	// Corresponds with POST /v1/forms/{formId}/sms (the `ShareFormBySMS` operationId).
-	ShareFormBySMSWithBody(ctx context.Context, formId FormId, params *ShareFormBySMSParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with PATCH /v1/forms/{formId}/sms (the `UpdateSMSSettings` operationId).
+	UpdateSMSSettingsWithBody(ctx context.Context, formId FormId, params *UpdateSMSSettingsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// ShareFormBySMS Share a form by SMS
+	// UpdateSMSSettings Change a form's code
 	//
-	// Queues one text message per number asking its recipient to answer the form. The
-	// acting account shares on its own — a sub-account needs no umbrella to do it — but
-	// it needs a role that edits data on the form: `dataManager`, `editor` or the owner;
-	// a `viewer`, or an account that sees the form only as an example, answers 403.
-	//
-	// `to` lists 1 to 100 distinct phone numbers in E.164 form (`+` and 7 to 15
-	// digits); each bad or repeated number answers 422 naming it (`to[1]`). `mode`
-	// decides the text:
-	//
-	// - `structured`: `<form name>: <public URL>/f/<formId>`, a link to the form's page.
-	// - `interactive`: `<form name>. Reply to answer: <first question's label>`; a form
-	//   without questions answers 422 (`mode`).
-	//
-	// Each message costs 1 `message` credit, drawn from the payer of the acting account
-	// (see the Credits tag) in the same transaction that queues the messages, as one
-	// usage entry (`chargeEntryId`, `usageRef` `sms:<batchId>`). When the payer cannot
-	// cover them all, or a monthly cap would be passed, the request answers 402 and
-	// nothing is queued.
-	//
-	// The answer is 202: the messages are sent afterwards by the SMS worker of
-	// `canopy serve` (or `canopy sms deliver`), with retries and a backoff. A message
-	// that finally fails — the provider refused it, or its attempts ran out — is
-	// refunded: a `refund` entry gives its credit back to the payer that was charged.
-	// A replay with the same `Idempotency-Key` returns the first answer and queues and
-	// charges nothing.
+	// Sets the form's code: 3 to 16 letters and digits, stored upper-case, unique in the
+	// installation without regard to case (409 `form-code-taken` when another form has
+	// it) and not one of the keywords every number answers to (`STOP`, `HELP` …: 422).
+	// Only the form's owner may (its API keys and admins' sessions). Texts that start
+	// with the old code are ignored from now on.
 	//
 	// Takes a body of the `application/json` content type.
 	//
-	// Corresponds with POST /v1/forms/{formId}/sms (the `ShareFormBySMS` operationId).
-	ShareFormBySMS(ctx context.Context, formId FormId, params *ShareFormBySMSParams, body ShareFormBySMSJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with PATCH /v1/forms/{formId}/sms (the `UpdateSMSSettings` operationId).
+	UpdateSMSSettings(ctx context.Context, formId FormId, params *UpdateSMSSettingsParams, body UpdateSMSSettingsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListSMSCollectors List a form's authorised numbers
+	//
+	// The numbers authorised to send the form's data, by number, with their mode, the
+	// account that authorised them (whose payer pays) and their `state`: `pending` (the
+	// one-time message waits to be sent), `active`, `failed` (it could not be delivered,
+	// and was refunded) or `optedOut` (the number texted `STOP`). A role that edits the
+	// form's data may list them.
+	//
+	// Corresponds with GET /v1/forms/{formId}/sms/collectors (the `ListSMSCollectors` operationId).
+	ListSMSCollectors(ctx context.Context, formId FormId, params *ListSMSCollectorsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AddSMSCollectorsWithBody Authorise numbers to send a form's data by SMS
+	//
+	// Authorises 1 to 100 distinct numbers (E.164; each bad or repeated one answers 422
+	// naming it, `numbers[1]`) to send the form's data in one `mode`, and queues each its
+	// one-time message: `message` (default: the form's name) followed by how to text the
+	// form (`structured`: the code, `#`, the answers in question order, the choices) or
+	// by the first question, which starts a conversation (`interactive`). A number
+	// authorised before switches to this mode and gets the message again. A number that
+	// texted `STOP` is authorised but sent nothing (`optedOut`). The form gets a random
+	// code (`U` and five digits) the first time.
+	//
+	// The acting account sets the collection up — the owner, or an ancestor with a role
+	// that edits the form's data, on its own — and its payer pays everything it costs:
+	// 1 `message` credit per text sent (this request's messages are one usage entry,
+	// `usageRef` `sms:<batch>`), 1 `upload` credit per record. 402 authorises nothing.
+	// An account whose effective plan is `basic` may authorise one number, to try it
+	// (403 `plan-not-allowed` for more); `pro` and `enterprise` any.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/forms/{formId}/sms/collectors (the `AddSMSCollectors` operationId).
+	AddSMSCollectorsWithBody(ctx context.Context, formId FormId, params *AddSMSCollectorsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AddSMSCollectors Authorise numbers to send a form's data by SMS
+	//
+	// Authorises 1 to 100 distinct numbers (E.164; each bad or repeated one answers 422
+	// naming it, `numbers[1]`) to send the form's data in one `mode`, and queues each its
+	// one-time message: `message` (default: the form's name) followed by how to text the
+	// form (`structured`: the code, `#`, the answers in question order, the choices) or
+	// by the first question, which starts a conversation (`interactive`). A number
+	// authorised before switches to this mode and gets the message again. A number that
+	// texted `STOP` is authorised but sent nothing (`optedOut`). The form gets a random
+	// code (`U` and five digits) the first time.
+	//
+	// The acting account sets the collection up — the owner, or an ancestor with a role
+	// that edits the form's data, on its own — and its payer pays everything it costs:
+	// 1 `message` credit per text sent (this request's messages are one usage entry,
+	// `usageRef` `sms:<batch>`), 1 `upload` credit per record. 402 authorises nothing.
+	// An account whose effective plan is `basic` may authorise one number, to try it
+	// (403 `plan-not-allowed` for more); `pro` and `enterprise` any.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/forms/{formId}/sms/collectors (the `AddSMSCollectors` operationId).
+	AddSMSCollectors(ctx context.Context, formId FormId, params *AddSMSCollectorsParams, body AddSMSCollectorsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RemoveSMSCollector Withdraw a number's authorisation
+	//
+	// The number's texts about the form are ignored from now on; its conversation ends.
+	//
+	// Corresponds with DELETE /v1/forms/{formId}/sms/collectors/{number} (the `RemoveSMSCollector` operationId).
+	RemoveSMSCollector(ctx context.Context, formId FormId, number string, params *RemoveSMSCollectorParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListInvitations List invitations sent or received
 	//
@@ -9888,6 +10438,60 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/signup (the `Signup` operationId).
 	Signup(ctx context.Context, params *SignupParams, body SignupJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ReceiveSMSWithBody The SMS provider's webhook for incoming texts
+	//
+	// Point your Twilio number's "A message comes in" webhook (or another provider's
+	// that copies Twilio) here. The request is the provider's form post, signed in
+	// `X-Twilio-Signature`: the base64 HMAC-SHA1, keyed with the configured auth token
+	// (`--sms-auth-token`), of `<public URL>/v1/sms/inbound` (and any query) followed by
+	// each parameter's name and value in name order. Anything else answers 403
+	// `invalid-signature`. The endpoint needs no API key; a refused signature costs the
+	// client address one request of the public endpoints' allowance, and an address with
+	// none left answers 429 before its signature is checked.
+	//
+	// Each `MessageSid` is taken in once: a provider's retry makes no second record or
+	// reply. `STOP` (`STOPALL`, `UNSUBSCRIBE`, `CANCEL`, `END`, `QUIT`) stops every
+	// message to the number until `START` (`UNSTOP`); `HELP` answers with the brand of
+	// the account the number collects for. A structured collector's `CODE#answer#…`
+	// (`+` or `*` also separate) makes one record, or a reply naming the first wrong
+	// answer; an interactive collector's reply answers the question it was asked last.
+	// Texts from numbers not authorised for what they send are ignored. Replies go
+	// through the SMS outbox, paid like every text.
+	//
+	// The answer is an empty TwiML document whatever the text did.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/sms/inbound (the `ReceiveSMS` operationId).
+	ReceiveSMSWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ReceiveSMSWithFormdataBody The SMS provider's webhook for incoming texts
+	//
+	// Point your Twilio number's "A message comes in" webhook (or another provider's
+	// that copies Twilio) here. The request is the provider's form post, signed in
+	// `X-Twilio-Signature`: the base64 HMAC-SHA1, keyed with the configured auth token
+	// (`--sms-auth-token`), of `<public URL>/v1/sms/inbound` (and any query) followed by
+	// each parameter's name and value in name order. Anything else answers 403
+	// `invalid-signature`. The endpoint needs no API key; a refused signature costs the
+	// client address one request of the public endpoints' allowance, and an address with
+	// none left answers 429 before its signature is checked.
+	//
+	// Each `MessageSid` is taken in once: a provider's retry makes no second record or
+	// reply. `STOP` (`STOPALL`, `UNSUBSCRIBE`, `CANCEL`, `END`, `QUIT`) stops every
+	// message to the number until `START` (`UNSTOP`); `HELP` answers with the brand of
+	// the account the number collects for. A structured collector's `CODE#answer#…`
+	// (`+` or `*` also separate) makes one record, or a reply naming the first wrong
+	// answer; an interactive collector's reply answers the question it was asked last.
+	// Texts from numbers not authorised for what they send are ignored. Replies go
+	// through the SMS outbox, paid like every text.
+	//
+	// The answer is an empty TwiML document whatever the text did.
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type.
+	//
+	// Corresponds with POST /v1/sms/inbound (the `ReceiveSMS` operationId).
+	ReceiveSMSWithFormdataBody(ctx context.Context, body ReceiveSMSFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RecordUsageWithBody Charge a usage to the acting account's payer
 	//
@@ -12334,6 +12938,88 @@ func (c *Client) SetFormExample(ctx context.Context, formId FormId, params *SetF
 	return c.Client.Do(req)
 }
 
+// ListFormLinks List a form's web links
+//
+// The form's links, oldest first, with their `state` (`open`, `revoked`, `expired`, `full`). A role that edits the form's data may list them.
+//
+// Corresponds with GET /v1/forms/{formId}/links (the `ListFormLinks` operationId).
+func (c *Client) ListFormLinks(ctx context.Context, formId FormId, params *ListFormLinksParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListFormLinksRequest(c.Server, formId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateFormLinkWithBody Make a public web link to a form
+//
+// A public, revocable link (`url`, `<public URL>/f/<token>`): whoever has it fills the
+// form in a browser, in the owner's brand, and each submission is a record — checked
+// as `POST /v1/forms/{formId}/records` checks answers and paid for (1 `upload`
+// credit) by the payer of the acting account, which needs a role that edits the
+// form's data. Optional `expiresAt` and `maxSubmissions` close it; so does `DELETE`.
+// The page limits submissions per client address and keeps a honeypot field.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/forms/{formId}/links (the `CreateFormLink` operationId).
+func (c *Client) CreateFormLinkWithBody(ctx context.Context, formId FormId, params *CreateFormLinkParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateFormLinkRequestWithBody(c.Server, formId, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateFormLink Make a public web link to a form
+//
+// A public, revocable link (`url`, `<public URL>/f/<token>`): whoever has it fills the
+// form in a browser, in the owner's brand, and each submission is a record — checked
+// as `POST /v1/forms/{formId}/records` checks answers and paid for (1 `upload`
+// credit) by the payer of the acting account, which needs a role that edits the
+// form's data. Optional `expiresAt` and `maxSubmissions` close it; so does `DELETE`.
+// The page limits submissions per client address and keeps a honeypot field.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/forms/{formId}/links (the `CreateFormLink` operationId).
+func (c *Client) CreateFormLink(ctx context.Context, formId FormId, params *CreateFormLinkParams, body CreateFormLinkJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateFormLinkRequest(c.Server, formId, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RevokeFormLink Revoke a web link
+//
+// The link takes no more submissions, at once; it stays listed, with `revokedAt`. A link revoked before answers 404.
+//
+// Corresponds with DELETE /v1/forms/{formId}/links/{linkId} (the `RevokeFormLink` operationId).
+func (c *Client) RevokeFormLink(ctx context.Context, formId FormId, linkId FormLinkId, params *RevokeFormLinkParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRevokeFormLinkRequest(c.Server, formId, linkId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ListRecords List a form's records
 //
 // The form's records, whoever collected them, oldest first. Needs a role that views
@@ -12599,39 +13285,18 @@ func (c *Client) PutFormShare(ctx context.Context, formId FormId, accountId Shar
 	return c.Client.Do(req)
 }
 
-// ShareFormBySMSWithBody Share a form by SMS
+// GetSMSSettings How a form collects by SMS
 //
-// Queues one text message per number asking its recipient to answer the form. The
-// acting account shares on its own — a sub-account needs no umbrella to do it — but
-// it needs a role that edits data on the form: `dataManager`, `editor` or the owner;
-// a `viewer`, or an account that sees the form only as an example, answers 403.
+// The form's code (`null` until it first collects by SMS or its owner sets one), the
+// installation's number collectors text (`null` when none is configured), the
+// separators a structured text may use, the text a structured collector sends (the
+// code and one placeholder per question), how many numbers collect in each mode, and
+// how long an interactive conversation waits for a reply. A role that edits the
+// form's data (`dataManager` and above) may read it; a `viewer` answers 403.
 //
-// `to` lists 1 to 100 distinct phone numbers in E.164 form (`+` and 7 to 15
-// digits); each bad or repeated number answers 422 naming it (`to[1]`). `mode`
-// decides the text:
-//
-//   - `structured`: `<form name>: <public URL>/f/<formId>`, a link to the form's page.
-//   - `interactive`: `<form name>. Reply to answer: <first question's label>`; a form
-//     without questions answers 422 (`mode`).
-//
-// Each message costs 1 `message` credit, drawn from the payer of the acting account
-// (see the Credits tag) in the same transaction that queues the messages, as one
-// usage entry (`chargeEntryId`, `usageRef` `sms:<batchId>`). When the payer cannot
-// cover them all, or a monthly cap would be passed, the request answers 402 and
-// nothing is queued.
-//
-// The answer is 202: the messages are sent afterwards by the SMS worker of
-// `canopy serve` (or `canopy sms deliver`), with retries and a backoff. A message
-// that finally fails — the provider refused it, or its attempts ran out — is
-// refunded: a `refund` entry gives its credit back to the payer that was charged.
-// A replay with the same `Idempotency-Key` returns the first answer and queues and
-// charges nothing.
-//
-// Takes any type of body and a specified content type.
-//
-// Corresponds with POST /v1/forms/{formId}/sms (the `ShareFormBySMS` operationId).
-func (c *Client) ShareFormBySMSWithBody(ctx context.Context, formId FormId, params *ShareFormBySMSParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewShareFormBySMSRequestWithBody(c.Server, formId, params, contentType, body)
+// Corresponds with GET /v1/forms/{formId}/sms (the `GetSMSSettings` operationId).
+func (c *Client) GetSMSSettings(ctx context.Context, formId FormId, params *GetSMSSettingsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetSMSSettingsRequest(c.Server, formId, params)
 	if err != nil {
 		return nil, err
 	}
@@ -12642,39 +13307,146 @@ func (c *Client) ShareFormBySMSWithBody(ctx context.Context, formId FormId, para
 	return c.Client.Do(req)
 }
 
-// ShareFormBySMS Share a form by SMS
+// UpdateSMSSettingsWithBody Change a form's code
 //
-// Queues one text message per number asking its recipient to answer the form. The
-// acting account shares on its own — a sub-account needs no umbrella to do it — but
-// it needs a role that edits data on the form: `dataManager`, `editor` or the owner;
-// a `viewer`, or an account that sees the form only as an example, answers 403.
+// Sets the form's code: 3 to 16 letters and digits, stored upper-case, unique in the
+// installation without regard to case (409 `form-code-taken` when another form has
+// it) and not one of the keywords every number answers to (`STOP`, `HELP` …: 422).
+// Only the form's owner may (its API keys and admins' sessions). Texts that start
+// with the old code are ignored from now on.
 //
-// `to` lists 1 to 100 distinct phone numbers in E.164 form (`+` and 7 to 15
-// digits); each bad or repeated number answers 422 naming it (`to[1]`). `mode`
-// decides the text:
+// Takes any type of body and a specified content type.
 //
-//   - `structured`: `<form name>: <public URL>/f/<formId>`, a link to the form's page.
-//   - `interactive`: `<form name>. Reply to answer: <first question's label>`; a form
-//     without questions answers 422 (`mode`).
+// Corresponds with PATCH /v1/forms/{formId}/sms (the `UpdateSMSSettings` operationId).
+func (c *Client) UpdateSMSSettingsWithBody(ctx context.Context, formId FormId, params *UpdateSMSSettingsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateSMSSettingsRequestWithBody(c.Server, formId, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateSMSSettings Change a form's code
 //
-// Each message costs 1 `message` credit, drawn from the payer of the acting account
-// (see the Credits tag) in the same transaction that queues the messages, as one
-// usage entry (`chargeEntryId`, `usageRef` `sms:<batchId>`). When the payer cannot
-// cover them all, or a monthly cap would be passed, the request answers 402 and
-// nothing is queued.
-//
-// The answer is 202: the messages are sent afterwards by the SMS worker of
-// `canopy serve` (or `canopy sms deliver`), with retries and a backoff. A message
-// that finally fails — the provider refused it, or its attempts ran out — is
-// refunded: a `refund` entry gives its credit back to the payer that was charged.
-// A replay with the same `Idempotency-Key` returns the first answer and queues and
-// charges nothing.
+// Sets the form's code: 3 to 16 letters and digits, stored upper-case, unique in the
+// installation without regard to case (409 `form-code-taken` when another form has
+// it) and not one of the keywords every number answers to (`STOP`, `HELP` …: 422).
+// Only the form's owner may (its API keys and admins' sessions). Texts that start
+// with the old code are ignored from now on.
 //
 // Takes a body of the `application/json` content type.
 //
-// Corresponds with POST /v1/forms/{formId}/sms (the `ShareFormBySMS` operationId).
-func (c *Client) ShareFormBySMS(ctx context.Context, formId FormId, params *ShareFormBySMSParams, body ShareFormBySMSJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewShareFormBySMSRequest(c.Server, formId, params, body)
+// Corresponds with PATCH /v1/forms/{formId}/sms (the `UpdateSMSSettings` operationId).
+func (c *Client) UpdateSMSSettings(ctx context.Context, formId FormId, params *UpdateSMSSettingsParams, body UpdateSMSSettingsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateSMSSettingsRequest(c.Server, formId, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListSMSCollectors List a form's authorised numbers
+//
+// The numbers authorised to send the form's data, by number, with their mode, the
+// account that authorised them (whose payer pays) and their `state`: `pending` (the
+// one-time message waits to be sent), `active`, `failed` (it could not be delivered,
+// and was refunded) or `optedOut` (the number texted `STOP`). A role that edits the
+// form's data may list them.
+//
+// Corresponds with GET /v1/forms/{formId}/sms/collectors (the `ListSMSCollectors` operationId).
+func (c *Client) ListSMSCollectors(ctx context.Context, formId FormId, params *ListSMSCollectorsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListSMSCollectorsRequest(c.Server, formId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AddSMSCollectorsWithBody Authorise numbers to send a form's data by SMS
+//
+// Authorises 1 to 100 distinct numbers (E.164; each bad or repeated one answers 422
+// naming it, `numbers[1]`) to send the form's data in one `mode`, and queues each its
+// one-time message: `message` (default: the form's name) followed by how to text the
+// form (`structured`: the code, `#`, the answers in question order, the choices) or
+// by the first question, which starts a conversation (`interactive`). A number
+// authorised before switches to this mode and gets the message again. A number that
+// texted `STOP` is authorised but sent nothing (`optedOut`). The form gets a random
+// code (`U` and five digits) the first time.
+//
+// The acting account sets the collection up — the owner, or an ancestor with a role
+// that edits the form's data, on its own — and its payer pays everything it costs:
+// 1 `message` credit per text sent (this request's messages are one usage entry,
+// `usageRef` `sms:<batch>`), 1 `upload` credit per record. 402 authorises nothing.
+// An account whose effective plan is `basic` may authorise one number, to try it
+// (403 `plan-not-allowed` for more); `pro` and `enterprise` any.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/forms/{formId}/sms/collectors (the `AddSMSCollectors` operationId).
+func (c *Client) AddSMSCollectorsWithBody(ctx context.Context, formId FormId, params *AddSMSCollectorsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAddSMSCollectorsRequestWithBody(c.Server, formId, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AddSMSCollectors Authorise numbers to send a form's data by SMS
+//
+// Authorises 1 to 100 distinct numbers (E.164; each bad or repeated one answers 422
+// naming it, `numbers[1]`) to send the form's data in one `mode`, and queues each its
+// one-time message: `message` (default: the form's name) followed by how to text the
+// form (`structured`: the code, `#`, the answers in question order, the choices) or
+// by the first question, which starts a conversation (`interactive`). A number
+// authorised before switches to this mode and gets the message again. A number that
+// texted `STOP` is authorised but sent nothing (`optedOut`). The form gets a random
+// code (`U` and five digits) the first time.
+//
+// The acting account sets the collection up — the owner, or an ancestor with a role
+// that edits the form's data, on its own — and its payer pays everything it costs:
+// 1 `message` credit per text sent (this request's messages are one usage entry,
+// `usageRef` `sms:<batch>`), 1 `upload` credit per record. 402 authorises nothing.
+// An account whose effective plan is `basic` may authorise one number, to try it
+// (403 `plan-not-allowed` for more); `pro` and `enterprise` any.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/forms/{formId}/sms/collectors (the `AddSMSCollectors` operationId).
+func (c *Client) AddSMSCollectors(ctx context.Context, formId FormId, params *AddSMSCollectorsParams, body AddSMSCollectorsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAddSMSCollectorsRequest(c.Server, formId, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RemoveSMSCollector Withdraw a number's authorisation
+//
+// The number's texts about the form are ignored from now on; its conversation ends.
+//
+// Corresponds with DELETE /v1/forms/{formId}/sms/collectors/{number} (the `RemoveSMSCollector` operationId).
+func (c *Client) RemoveSMSCollector(ctx context.Context, formId FormId, number string, params *RemoveSMSCollectorParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRemoveSMSCollectorRequest(c.Server, formId, number, params)
 	if err != nil {
 		return nil, err
 	}
@@ -13209,6 +13981,80 @@ func (c *Client) SignupWithBody(ctx context.Context, params *SignupParams, conte
 // Corresponds with POST /v1/signup (the `Signup` operationId).
 func (c *Client) Signup(ctx context.Context, params *SignupParams, body SignupJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewSignupRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ReceiveSMSWithBody The SMS provider's webhook for incoming texts
+//
+// Point your Twilio number's "A message comes in" webhook (or another provider's
+// that copies Twilio) here. The request is the provider's form post, signed in
+// `X-Twilio-Signature`: the base64 HMAC-SHA1, keyed with the configured auth token
+// (`--sms-auth-token`), of `<public URL>/v1/sms/inbound` (and any query) followed by
+// each parameter's name and value in name order. Anything else answers 403
+// `invalid-signature`. The endpoint needs no API key; a refused signature costs the
+// client address one request of the public endpoints' allowance, and an address with
+// none left answers 429 before its signature is checked.
+//
+// Each `MessageSid` is taken in once: a provider's retry makes no second record or
+// reply. `STOP` (`STOPALL`, `UNSUBSCRIBE`, `CANCEL`, `END`, `QUIT`) stops every
+// message to the number until `START` (`UNSTOP`); `HELP` answers with the brand of
+// the account the number collects for. A structured collector's `CODE#answer#…`
+// (`+` or `*` also separate) makes one record, or a reply naming the first wrong
+// answer; an interactive collector's reply answers the question it was asked last.
+// Texts from numbers not authorised for what they send are ignored. Replies go
+// through the SMS outbox, paid like every text.
+//
+// The answer is an empty TwiML document whatever the text did.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/sms/inbound (the `ReceiveSMS` operationId).
+func (c *Client) ReceiveSMSWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewReceiveSMSRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ReceiveSMSWithFormdataBody The SMS provider's webhook for incoming texts
+//
+// Point your Twilio number's "A message comes in" webhook (or another provider's
+// that copies Twilio) here. The request is the provider's form post, signed in
+// `X-Twilio-Signature`: the base64 HMAC-SHA1, keyed with the configured auth token
+// (`--sms-auth-token`), of `<public URL>/v1/sms/inbound` (and any query) followed by
+// each parameter's name and value in name order. Anything else answers 403
+// `invalid-signature`. The endpoint needs no API key; a refused signature costs the
+// client address one request of the public endpoints' allowance, and an address with
+// none left answers 429 before its signature is checked.
+//
+// Each `MessageSid` is taken in once: a provider's retry makes no second record or
+// reply. `STOP` (`STOPALL`, `UNSUBSCRIBE`, `CANCEL`, `END`, `QUIT`) stops every
+// message to the number until `START` (`UNSTOP`); `HELP` answers with the brand of
+// the account the number collects for. A structured collector's `CODE#answer#…`
+// (`+` or `*` also separate) makes one record, or a reply naming the first wrong
+// answer; an interactive collector's reply answers the question it was asked last.
+// Texts from numbers not authorised for what they send are ignored. Replies go
+// through the SMS outbox, paid like every text.
+//
+// The answer is an empty TwiML document whatever the text did.
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type.
+//
+// Corresponds with POST /v1/sms/inbound (the `ReceiveSMS` operationId).
+func (c *Client) ReceiveSMSWithFormdataBody(ctx context.Context, body ReceiveSMSFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewReceiveSMSRequestWithFormdataBody(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -19116,6 +19962,289 @@ func NewSetFormExampleRequestWithBody(server string, formId FormId, params *SetF
 	return req, nil
 }
 
+// NewListFormLinksRequest constructs an http.Request for the ListFormLinks method
+func NewListFormLinksRequest(server string, formId FormId, params *ListFormLinksParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "formId", formId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/forms/%s/links", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.XCustomerId != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Customer-Id", *params.XCustomerId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Customer-Id", headerParam0)
+		}
+
+		if params.XChannel != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "X-Channel", *params.XChannel, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Channel", headerParam1)
+		}
+
+		if params.XUsername != nil {
+			var headerParam2 string
+
+			headerParam2, err = runtime.StyleParamWithOptions("simple", false, "X-Username", *params.XUsername, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Username", headerParam2)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewCreateFormLinkRequest calls the generic CreateFormLink builder with application/json body
+func NewCreateFormLinkRequest(server string, formId FormId, params *CreateFormLinkParams, body CreateFormLinkJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateFormLinkRequestWithBody(server, formId, params, "application/json", bodyReader)
+}
+
+// NewCreateFormLinkRequestWithBody constructs an http.Request for the CreateFormLink method, with any body, and a specified content type
+func NewCreateFormLinkRequestWithBody(server string, formId FormId, params *CreateFormLinkParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "formId", formId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/forms/%s/links", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+		if params.XCustomerId != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "X-Customer-Id", *params.XCustomerId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Customer-Id", headerParam1)
+		}
+
+		if params.XChannel != nil {
+			var headerParam2 string
+
+			headerParam2, err = runtime.StyleParamWithOptions("simple", false, "X-Channel", *params.XChannel, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Channel", headerParam2)
+		}
+
+		if params.XUsername != nil {
+			var headerParam3 string
+
+			headerParam3, err = runtime.StyleParamWithOptions("simple", false, "X-Username", *params.XUsername, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Username", headerParam3)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewRevokeFormLinkRequest constructs an http.Request for the RevokeFormLink method
+func NewRevokeFormLinkRequest(server string, formId FormId, linkId FormLinkId, params *RevokeFormLinkParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "formId", formId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "linkId", linkId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/forms/%s/links/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.XCustomerId != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Customer-Id", *params.XCustomerId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Customer-Id", headerParam0)
+		}
+
+		if params.XChannel != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "X-Channel", *params.XChannel, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Channel", headerParam1)
+		}
+
+		if params.XUsername != nil {
+			var headerParam2 string
+
+			headerParam2, err = runtime.StyleParamWithOptions("simple", false, "X-Username", *params.XUsername, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Username", headerParam2)
+		}
+
+	}
+
+	return req, nil
+}
+
 // NewListRecordsRequest constructs an http.Request for the ListRecords method
 func NewListRecordsRequest(server string, formId FormId, params *ListRecordsParams) (*http.Request, error) {
 	var err error
@@ -19843,19 +20972,8 @@ func NewPutFormShareRequestWithBody(server string, formId FormId, accountId Shar
 	return req, nil
 }
 
-// NewShareFormBySMSRequest calls the generic ShareFormBySMS builder with application/json body
-func NewShareFormBySMSRequest(server string, formId FormId, params *ShareFormBySMSParams, body ShareFormBySMSJSONRequestBody) (*http.Request, error) {
-	var bodyReader io.Reader
-	buf, err := json.Marshal(body)
-	if err != nil {
-		return nil, err
-	}
-	bodyReader = bytes.NewReader(buf)
-	return NewShareFormBySMSRequestWithBody(server, formId, params, "application/json", bodyReader)
-}
-
-// NewShareFormBySMSRequestWithBody constructs an http.Request for the ShareFormBySMS method, with any body, and a specified content type
-func NewShareFormBySMSRequestWithBody(server string, formId FormId, params *ShareFormBySMSParams, contentType string, body io.Reader) (*http.Request, error) {
+// NewGetSMSSettingsRequest constructs an http.Request for the GetSMSSettings method
+func NewGetSMSSettingsRequest(server string, formId FormId, params *GetSMSSettingsParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -19871,6 +20989,294 @@ func NewShareFormBySMSRequestWithBody(server string, formId FormId, params *Shar
 	}
 
 	operationPath := fmt.Sprintf("/v1/forms/%s/sms", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.XCustomerId != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Customer-Id", *params.XCustomerId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Customer-Id", headerParam0)
+		}
+
+		if params.XChannel != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "X-Channel", *params.XChannel, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Channel", headerParam1)
+		}
+
+		if params.XUsername != nil {
+			var headerParam2 string
+
+			headerParam2, err = runtime.StyleParamWithOptions("simple", false, "X-Username", *params.XUsername, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Username", headerParam2)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewUpdateSMSSettingsRequest calls the generic UpdateSMSSettings builder with application/json body
+func NewUpdateSMSSettingsRequest(server string, formId FormId, params *UpdateSMSSettingsParams, body UpdateSMSSettingsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateSMSSettingsRequestWithBody(server, formId, params, "application/json", bodyReader)
+}
+
+// NewUpdateSMSSettingsRequestWithBody constructs an http.Request for the UpdateSMSSettings method, with any body, and a specified content type
+func NewUpdateSMSSettingsRequestWithBody(server string, formId FormId, params *UpdateSMSSettingsParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "formId", formId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/forms/%s/sms", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.XCustomerId != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Customer-Id", *params.XCustomerId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Customer-Id", headerParam0)
+		}
+
+		if params.XChannel != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "X-Channel", *params.XChannel, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Channel", headerParam1)
+		}
+
+		if params.XUsername != nil {
+			var headerParam2 string
+
+			headerParam2, err = runtime.StyleParamWithOptions("simple", false, "X-Username", *params.XUsername, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Username", headerParam2)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewListSMSCollectorsRequest constructs an http.Request for the ListSMSCollectors method
+func NewListSMSCollectorsRequest(server string, formId FormId, params *ListSMSCollectorsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "formId", formId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/forms/%s/sms/collectors", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Mode != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "mode", *params.Mode, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.XCustomerId != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Customer-Id", *params.XCustomerId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Customer-Id", headerParam0)
+		}
+
+		if params.XChannel != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "X-Channel", *params.XChannel, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Channel", headerParam1)
+		}
+
+		if params.XUsername != nil {
+			var headerParam2 string
+
+			headerParam2, err = runtime.StyleParamWithOptions("simple", false, "X-Username", *params.XUsername, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Username", headerParam2)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewAddSMSCollectorsRequest calls the generic AddSMSCollectors builder with application/json body
+func NewAddSMSCollectorsRequest(server string, formId FormId, params *AddSMSCollectorsParams, body AddSMSCollectorsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAddSMSCollectorsRequestWithBody(server, formId, params, "application/json", bodyReader)
+}
+
+// NewAddSMSCollectorsRequestWithBody constructs an http.Request for the AddSMSCollectors method, with any body, and a specified content type
+func NewAddSMSCollectorsRequestWithBody(server string, formId FormId, params *AddSMSCollectorsParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "formId", formId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/forms/%s/sms/collectors", pathParam0)
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -19931,6 +21337,84 @@ func NewShareFormBySMSRequestWithBody(server string, formId FormId, params *Shar
 			}
 
 			req.Header.Set("X-Username", headerParam3)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewRemoveSMSCollectorRequest constructs an http.Request for the RemoveSMSCollector method
+func NewRemoveSMSCollectorRequest(server string, formId FormId, number string, params *RemoveSMSCollectorParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "formId", formId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "number", number, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/forms/%s/sms/collectors/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.XCustomerId != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Customer-Id", *params.XCustomerId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Customer-Id", headerParam0)
+		}
+
+		if params.XChannel != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "X-Channel", *params.XChannel, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Channel", headerParam1)
+		}
+
+		if params.XUsername != nil {
+			var headerParam2 string
+
+			headerParam2, err = runtime.StyleParamWithOptions("simple", false, "X-Username", *params.XUsername, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Username", headerParam2)
 		}
 
 	}
@@ -21009,6 +22493,46 @@ func NewSignupRequestWithBody(server string, params *SignupParams, contentType s
 		}
 
 	}
+
+	return req, nil
+}
+
+// NewReceiveSMSRequestWithFormdataBody calls the generic ReceiveSMS builder with application/x-www-form-urlencoded body
+func NewReceiveSMSRequestWithFormdataBody(server string, body ReceiveSMSFormdataRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	bodyStr, err := runtime.MarshalForm(body, nil)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = strings.NewReader(bodyStr.Encode())
+	return NewReceiveSMSRequestWithBody(server, "application/x-www-form-urlencoded", bodyReader)
+}
+
+// NewReceiveSMSRequestWithBody constructs an http.Request for the ReceiveSMS method, with any body, and a specified content type
+func NewReceiveSMSRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/sms/inbound")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -23318,6 +24842,52 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PUT /v1/forms/{formId}/example (the `SetFormExample` operationId).
 	SetFormExampleWithResponse(ctx context.Context, formId FormId, params *SetFormExampleParams, body SetFormExampleJSONRequestBody, reqEditors ...RequestEditorFn) (*SetFormExampleResponse, error)
 
+	// ListFormLinksWithResponse List a form's web links
+	//
+	// The form's links, oldest first, with their `state` (`open`, `revoked`, `expired`, `full`). A role that edits the form's data may list them.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/forms/{formId}/links (the `ListFormLinks` operationId).
+	ListFormLinksWithResponse(ctx context.Context, formId FormId, params *ListFormLinksParams, reqEditors ...RequestEditorFn) (*ListFormLinksResponse, error)
+
+	// CreateFormLinkWithBodyWithResponse Make a public web link to a form
+	//
+	// A public, revocable link (`url`, `<public URL>/f/<token>`): whoever has it fills the
+	// form in a browser, in the owner's brand, and each submission is a record — checked
+	// as `POST /v1/forms/{formId}/records` checks answers and paid for (1 `upload`
+	// credit) by the payer of the acting account, which needs a role that edits the
+	// form's data. Optional `expiresAt` and `maxSubmissions` close it; so does `DELETE`.
+	// The page limits submissions per client address and keeps a honeypot field.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/forms/{formId}/links (the `CreateFormLink` operationId).
+	CreateFormLinkWithBodyWithResponse(ctx context.Context, formId FormId, params *CreateFormLinkParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateFormLinkResponse, error)
+
+	// CreateFormLinkWithResponse Make a public web link to a form
+	//
+	// A public, revocable link (`url`, `<public URL>/f/<token>`): whoever has it fills the
+	// form in a browser, in the owner's brand, and each submission is a record — checked
+	// as `POST /v1/forms/{formId}/records` checks answers and paid for (1 `upload`
+	// credit) by the payer of the acting account, which needs a role that edits the
+	// form's data. Optional `expiresAt` and `maxSubmissions` close it; so does `DELETE`.
+	// The page limits submissions per client address and keeps a honeypot field.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/forms/{formId}/links (the `CreateFormLink` operationId).
+	CreateFormLinkWithResponse(ctx context.Context, formId FormId, params *CreateFormLinkParams, body CreateFormLinkJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateFormLinkResponse, error)
+
+	// RevokeFormLinkWithResponse Revoke a web link
+	//
+	// The link takes no more submissions, at once; it stays listed, with `revokedAt`. A link revoked before answers 404.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/forms/{formId}/links/{linkId} (the `RevokeFormLink` operationId).
+	RevokeFormLinkWithResponse(ctx context.Context, formId FormId, linkId FormLinkId, params *RevokeFormLinkParams, reqEditors ...RequestEditorFn) (*RevokeFormLinkResponse, error)
+
 	// ListRecordsWithResponse List a form's records
 	//
 	// The form's records, whoever collected them, oldest first. Needs a role that views
@@ -23483,71 +25053,113 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PUT /v1/forms/{formId}/shares/{accountId} (the `PutFormShare` operationId).
 	PutFormShareWithResponse(ctx context.Context, formId FormId, accountId ShareAccountId, params *PutFormShareParams, body PutFormShareJSONRequestBody, reqEditors ...RequestEditorFn) (*PutFormShareResponse, error)
 
-	// ShareFormBySMSWithBodyWithResponse Share a form by SMS
+	// GetSMSSettingsWithResponse How a form collects by SMS
 	//
-	// Queues one text message per number asking its recipient to answer the form. The
-	// acting account shares on its own — a sub-account needs no umbrella to do it — but
-	// it needs a role that edits data on the form: `dataManager`, `editor` or the owner;
-	// a `viewer`, or an account that sees the form only as an example, answers 403.
+	// The form's code (`null` until it first collects by SMS or its owner sets one), the
+	// installation's number collectors text (`null` when none is configured), the
+	// separators a structured text may use, the text a structured collector sends (the
+	// code and one placeholder per question), how many numbers collect in each mode, and
+	// how long an interactive conversation waits for a reply. A role that edits the
+	// form's data (`dataManager` and above) may read it; a `viewer` answers 403.
 	//
-	// `to` lists 1 to 100 distinct phone numbers in E.164 form (`+` and 7 to 15
-	// digits); each bad or repeated number answers 422 naming it (`to[1]`). `mode`
-	// decides the text:
+	// Returns a wrapper object for the known response body format(s).
 	//
-	// - `structured`: `<form name>: <public URL>/f/<formId>`, a link to the form's page.
-	// - `interactive`: `<form name>. Reply to answer: <first question's label>`; a form
-	//   without questions answers 422 (`mode`).
+	// Corresponds with GET /v1/forms/{formId}/sms (the `GetSMSSettings` operationId).
+	GetSMSSettingsWithResponse(ctx context.Context, formId FormId, params *GetSMSSettingsParams, reqEditors ...RequestEditorFn) (*GetSMSSettingsResponse, error)
+
+	// UpdateSMSSettingsWithBodyWithResponse Change a form's code
 	//
-	// Each message costs 1 `message` credit, drawn from the payer of the acting account
-	// (see the Credits tag) in the same transaction that queues the messages, as one
-	// usage entry (`chargeEntryId`, `usageRef` `sms:<batchId>`). When the payer cannot
-	// cover them all, or a monthly cap would be passed, the request answers 402 and
-	// nothing is queued.
-	//
-	// The answer is 202: the messages are sent afterwards by the SMS worker of
-	// `canopy serve` (or `canopy sms deliver`), with retries and a backoff. A message
-	// that finally fails — the provider refused it, or its attempts ran out — is
-	// refunded: a `refund` entry gives its credit back to the payer that was charged.
-	// A replay with the same `Idempotency-Key` returns the first answer and queues and
-	// charges nothing.
+	// Sets the form's code: 3 to 16 letters and digits, stored upper-case, unique in the
+	// installation without regard to case (409 `form-code-taken` when another form has
+	// it) and not one of the keywords every number answers to (`STOP`, `HELP` …: 422).
+	// Only the form's owner may (its API keys and admins' sessions). Texts that start
+	// with the old code are ignored from now on.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with POST /v1/forms/{formId}/sms (the `ShareFormBySMS` operationId).
-	ShareFormBySMSWithBodyWithResponse(ctx context.Context, formId FormId, params *ShareFormBySMSParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ShareFormBySMSResponse, error)
+	// Corresponds with PATCH /v1/forms/{formId}/sms (the `UpdateSMSSettings` operationId).
+	UpdateSMSSettingsWithBodyWithResponse(ctx context.Context, formId FormId, params *UpdateSMSSettingsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateSMSSettingsResponse, error)
 
-	// ShareFormBySMSWithResponse Share a form by SMS
+	// UpdateSMSSettingsWithResponse Change a form's code
 	//
-	// Queues one text message per number asking its recipient to answer the form. The
-	// acting account shares on its own — a sub-account needs no umbrella to do it — but
-	// it needs a role that edits data on the form: `dataManager`, `editor` or the owner;
-	// a `viewer`, or an account that sees the form only as an example, answers 403.
-	//
-	// `to` lists 1 to 100 distinct phone numbers in E.164 form (`+` and 7 to 15
-	// digits); each bad or repeated number answers 422 naming it (`to[1]`). `mode`
-	// decides the text:
-	//
-	// - `structured`: `<form name>: <public URL>/f/<formId>`, a link to the form's page.
-	// - `interactive`: `<form name>. Reply to answer: <first question's label>`; a form
-	//   without questions answers 422 (`mode`).
-	//
-	// Each message costs 1 `message` credit, drawn from the payer of the acting account
-	// (see the Credits tag) in the same transaction that queues the messages, as one
-	// usage entry (`chargeEntryId`, `usageRef` `sms:<batchId>`). When the payer cannot
-	// cover them all, or a monthly cap would be passed, the request answers 402 and
-	// nothing is queued.
-	//
-	// The answer is 202: the messages are sent afterwards by the SMS worker of
-	// `canopy serve` (or `canopy sms deliver`), with retries and a backoff. A message
-	// that finally fails — the provider refused it, or its attempts ran out — is
-	// refunded: a `refund` entry gives its credit back to the payer that was charged.
-	// A replay with the same `Idempotency-Key` returns the first answer and queues and
-	// charges nothing.
+	// Sets the form's code: 3 to 16 letters and digits, stored upper-case, unique in the
+	// installation without regard to case (409 `form-code-taken` when another form has
+	// it) and not one of the keywords every number answers to (`STOP`, `HELP` …: 422).
+	// Only the form's owner may (its API keys and admins' sessions). Texts that start
+	// with the old code are ignored from now on.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with POST /v1/forms/{formId}/sms (the `ShareFormBySMS` operationId).
-	ShareFormBySMSWithResponse(ctx context.Context, formId FormId, params *ShareFormBySMSParams, body ShareFormBySMSJSONRequestBody, reqEditors ...RequestEditorFn) (*ShareFormBySMSResponse, error)
+	// Corresponds with PATCH /v1/forms/{formId}/sms (the `UpdateSMSSettings` operationId).
+	UpdateSMSSettingsWithResponse(ctx context.Context, formId FormId, params *UpdateSMSSettingsParams, body UpdateSMSSettingsJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateSMSSettingsResponse, error)
+
+	// ListSMSCollectorsWithResponse List a form's authorised numbers
+	//
+	// The numbers authorised to send the form's data, by number, with their mode, the
+	// account that authorised them (whose payer pays) and their `state`: `pending` (the
+	// one-time message waits to be sent), `active`, `failed` (it could not be delivered,
+	// and was refunded) or `optedOut` (the number texted `STOP`). A role that edits the
+	// form's data may list them.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/forms/{formId}/sms/collectors (the `ListSMSCollectors` operationId).
+	ListSMSCollectorsWithResponse(ctx context.Context, formId FormId, params *ListSMSCollectorsParams, reqEditors ...RequestEditorFn) (*ListSMSCollectorsResponse, error)
+
+	// AddSMSCollectorsWithBodyWithResponse Authorise numbers to send a form's data by SMS
+	//
+	// Authorises 1 to 100 distinct numbers (E.164; each bad or repeated one answers 422
+	// naming it, `numbers[1]`) to send the form's data in one `mode`, and queues each its
+	// one-time message: `message` (default: the form's name) followed by how to text the
+	// form (`structured`: the code, `#`, the answers in question order, the choices) or
+	// by the first question, which starts a conversation (`interactive`). A number
+	// authorised before switches to this mode and gets the message again. A number that
+	// texted `STOP` is authorised but sent nothing (`optedOut`). The form gets a random
+	// code (`U` and five digits) the first time.
+	//
+	// The acting account sets the collection up — the owner, or an ancestor with a role
+	// that edits the form's data, on its own — and its payer pays everything it costs:
+	// 1 `message` credit per text sent (this request's messages are one usage entry,
+	// `usageRef` `sms:<batch>`), 1 `upload` credit per record. 402 authorises nothing.
+	// An account whose effective plan is `basic` may authorise one number, to try it
+	// (403 `plan-not-allowed` for more); `pro` and `enterprise` any.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/forms/{formId}/sms/collectors (the `AddSMSCollectors` operationId).
+	AddSMSCollectorsWithBodyWithResponse(ctx context.Context, formId FormId, params *AddSMSCollectorsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AddSMSCollectorsResponse, error)
+
+	// AddSMSCollectorsWithResponse Authorise numbers to send a form's data by SMS
+	//
+	// Authorises 1 to 100 distinct numbers (E.164; each bad or repeated one answers 422
+	// naming it, `numbers[1]`) to send the form's data in one `mode`, and queues each its
+	// one-time message: `message` (default: the form's name) followed by how to text the
+	// form (`structured`: the code, `#`, the answers in question order, the choices) or
+	// by the first question, which starts a conversation (`interactive`). A number
+	// authorised before switches to this mode and gets the message again. A number that
+	// texted `STOP` is authorised but sent nothing (`optedOut`). The form gets a random
+	// code (`U` and five digits) the first time.
+	//
+	// The acting account sets the collection up — the owner, or an ancestor with a role
+	// that edits the form's data, on its own — and its payer pays everything it costs:
+	// 1 `message` credit per text sent (this request's messages are one usage entry,
+	// `usageRef` `sms:<batch>`), 1 `upload` credit per record. 402 authorises nothing.
+	// An account whose effective plan is `basic` may authorise one number, to try it
+	// (403 `plan-not-allowed` for more); `pro` and `enterprise` any.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/forms/{formId}/sms/collectors (the `AddSMSCollectors` operationId).
+	AddSMSCollectorsWithResponse(ctx context.Context, formId FormId, params *AddSMSCollectorsParams, body AddSMSCollectorsJSONRequestBody, reqEditors ...RequestEditorFn) (*AddSMSCollectorsResponse, error)
+
+	// RemoveSMSCollectorWithResponse Withdraw a number's authorisation
+	//
+	// The number's texts about the form are ignored from now on; its conversation ends.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/forms/{formId}/sms/collectors/{number} (the `RemoveSMSCollector` operationId).
+	RemoveSMSCollectorWithResponse(ctx context.Context, formId FormId, number string, params *RemoveSMSCollectorParams, reqEditors ...RequestEditorFn) (*RemoveSMSCollectorResponse, error)
 
 	// ListInvitationsWithResponse List invitations sent or received
 	//
@@ -23890,6 +25502,60 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/signup (the `Signup` operationId).
 	SignupWithResponse(ctx context.Context, params *SignupParams, body SignupJSONRequestBody, reqEditors ...RequestEditorFn) (*SignupResponse, error)
+
+	// ReceiveSMSWithBodyWithResponse The SMS provider's webhook for incoming texts
+	//
+	// Point your Twilio number's "A message comes in" webhook (or another provider's
+	// that copies Twilio) here. The request is the provider's form post, signed in
+	// `X-Twilio-Signature`: the base64 HMAC-SHA1, keyed with the configured auth token
+	// (`--sms-auth-token`), of `<public URL>/v1/sms/inbound` (and any query) followed by
+	// each parameter's name and value in name order. Anything else answers 403
+	// `invalid-signature`. The endpoint needs no API key; a refused signature costs the
+	// client address one request of the public endpoints' allowance, and an address with
+	// none left answers 429 before its signature is checked.
+	//
+	// Each `MessageSid` is taken in once: a provider's retry makes no second record or
+	// reply. `STOP` (`STOPALL`, `UNSUBSCRIBE`, `CANCEL`, `END`, `QUIT`) stops every
+	// message to the number until `START` (`UNSTOP`); `HELP` answers with the brand of
+	// the account the number collects for. A structured collector's `CODE#answer#…`
+	// (`+` or `*` also separate) makes one record, or a reply naming the first wrong
+	// answer; an interactive collector's reply answers the question it was asked last.
+	// Texts from numbers not authorised for what they send are ignored. Replies go
+	// through the SMS outbox, paid like every text.
+	//
+	// The answer is an empty TwiML document whatever the text did.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/sms/inbound (the `ReceiveSMS` operationId).
+	ReceiveSMSWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ReceiveSMSResponse, error)
+
+	// ReceiveSMSWithFormdataBodyWithResponse The SMS provider's webhook for incoming texts
+	//
+	// Point your Twilio number's "A message comes in" webhook (or another provider's
+	// that copies Twilio) here. The request is the provider's form post, signed in
+	// `X-Twilio-Signature`: the base64 HMAC-SHA1, keyed with the configured auth token
+	// (`--sms-auth-token`), of `<public URL>/v1/sms/inbound` (and any query) followed by
+	// each parameter's name and value in name order. Anything else answers 403
+	// `invalid-signature`. The endpoint needs no API key; a refused signature costs the
+	// client address one request of the public endpoints' allowance, and an address with
+	// none left answers 429 before its signature is checked.
+	//
+	// Each `MessageSid` is taken in once: a provider's retry makes no second record or
+	// reply. `STOP` (`STOPALL`, `UNSUBSCRIBE`, `CANCEL`, `END`, `QUIT`) stops every
+	// message to the number until `START` (`UNSTOP`); `HELP` answers with the brand of
+	// the account the number collects for. A structured collector's `CODE#answer#…`
+	// (`+` or `*` also separate) makes one record, or a reply naming the first wrong
+	// answer; an interactive collector's reply answers the question it was asked last.
+	// Texts from numbers not authorised for what they send are ignored. Replies go
+	// through the SMS outbox, paid like every text.
+	//
+	// The answer is an empty TwiML document whatever the text did.
+	//
+	// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/sms/inbound (the `ReceiveSMS` operationId).
+	ReceiveSMSWithFormdataBodyWithResponse(ctx context.Context, body ReceiveSMSFormdataRequestBody, reqEditors ...RequestEditorFn) (*ReceiveSMSResponse, error)
 
 	// RecordUsageWithBodyWithResponse Charge a usage to the acting account's payer
 	//
@@ -33512,6 +35178,472 @@ func (r SetFormExampleResponse) ContentType() string {
 	return ""
 }
 
+// ListFormLinksResponse200Headers the declared response headers of an HTTP 200 response for ListFormLinks
+type ListFormLinksResponse200Headers struct {
+	XRequestId *RequestId
+}
+
+// ListFormLinksResponse400Headers the declared response headers of an HTTP 400 response for ListFormLinks
+type ListFormLinksResponse400Headers struct {
+	XRequestId *RequestId
+}
+
+// ListFormLinksResponse401Headers the declared response headers of an HTTP 401 response for ListFormLinks
+type ListFormLinksResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestId      *RequestId
+}
+
+// ListFormLinksResponse403Headers the declared response headers of an HTTP 403 response for ListFormLinks
+type ListFormLinksResponse403Headers struct {
+	XRequestId *RequestId
+}
+
+// ListFormLinksResponse404Headers the declared response headers of an HTTP 404 response for ListFormLinks
+type ListFormLinksResponse404Headers struct {
+	XRequestId *RequestId
+}
+
+// ListFormLinksResponse500Headers the declared response headers of an HTTP 500 response for ListFormLinks
+type ListFormLinksResponse500Headers struct {
+	XRequestId *RequestId
+}
+
+// ListFormLinksResponse503Headers the declared response headers of an HTTP 503 response for ListFormLinks
+type ListFormLinksResponse503Headers struct {
+	RetryAfter *int
+	XRequestId *RequestId
+}
+
+type ListFormLinksResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *FormLinkPage
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *FormForbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Busy
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ListFormLinksResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ListFormLinksResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListFormLinksResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ListFormLinksResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *ListFormLinksResponse404Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ListFormLinksResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListFormLinksResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListFormLinksResponse) GetJSON200() *FormLinkPage {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListFormLinksResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListFormLinksResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListFormLinksResponse) GetApplicationproblemJSON403() *FormForbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ListFormLinksResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListFormLinksResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListFormLinksResponse) GetApplicationproblemJSON503() *Busy {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListFormLinksResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListFormLinksResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListFormLinksResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListFormLinksResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CreateFormLinkResponse201Headers the declared response headers of an HTTP 201 response for CreateFormLink
+type CreateFormLinkResponse201Headers struct {
+	IdempotentReplayed *string
+	XRequestId         *RequestId
+}
+
+// CreateFormLinkResponse400Headers the declared response headers of an HTTP 400 response for CreateFormLink
+type CreateFormLinkResponse400Headers struct {
+	XRequestId *RequestId
+}
+
+// CreateFormLinkResponse401Headers the declared response headers of an HTTP 401 response for CreateFormLink
+type CreateFormLinkResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestId      *RequestId
+}
+
+// CreateFormLinkResponse403Headers the declared response headers of an HTTP 403 response for CreateFormLink
+type CreateFormLinkResponse403Headers struct {
+	XRequestId *RequestId
+}
+
+// CreateFormLinkResponse404Headers the declared response headers of an HTTP 404 response for CreateFormLink
+type CreateFormLinkResponse404Headers struct {
+	XRequestId *RequestId
+}
+
+// CreateFormLinkResponse409Headers the declared response headers of an HTTP 409 response for CreateFormLink
+type CreateFormLinkResponse409Headers struct {
+	XRequestId *RequestId
+}
+
+// CreateFormLinkResponse413Headers the declared response headers of an HTTP 413 response for CreateFormLink
+type CreateFormLinkResponse413Headers struct {
+	XRequestId *RequestId
+}
+
+// CreateFormLinkResponse415Headers the declared response headers of an HTTP 415 response for CreateFormLink
+type CreateFormLinkResponse415Headers struct {
+	XRequestId *RequestId
+}
+
+// CreateFormLinkResponse422Headers the declared response headers of an HTTP 422 response for CreateFormLink
+type CreateFormLinkResponse422Headers struct {
+	XRequestId *RequestId
+}
+
+// CreateFormLinkResponse500Headers the declared response headers of an HTTP 500 response for CreateFormLink
+type CreateFormLinkResponse500Headers struct {
+	XRequestId *RequestId
+}
+
+// CreateFormLinkResponse503Headers the declared response headers of an HTTP 503 response for CreateFormLink
+type CreateFormLinkResponse503Headers struct {
+	RetryAfter *int
+	XRequestId *RequestId
+}
+
+type CreateFormLinkResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *FormLinkResult
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *FormForbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *AccountClosed
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *ContentTooLarge
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableContent
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Busy
+	// Headers201 the parsed response headers for an HTTP 201 response
+	Headers201 *CreateFormLinkResponse201Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *CreateFormLinkResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CreateFormLinkResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *CreateFormLinkResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *CreateFormLinkResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *CreateFormLinkResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *CreateFormLinkResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *CreateFormLinkResponse415Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *CreateFormLinkResponse422Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *CreateFormLinkResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateFormLinkResponse503Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateFormLinkResponse) GetJSON201() *FormLinkResult {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r CreateFormLinkResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CreateFormLinkResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CreateFormLinkResponse) GetApplicationproblemJSON403() *FormForbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r CreateFormLinkResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r CreateFormLinkResponse) GetApplicationproblemJSON409() *AccountClosed {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CreateFormLinkResponse) GetApplicationproblemJSON413() *ContentTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r CreateFormLinkResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r CreateFormLinkResponse) GetApplicationproblemJSON422() *UnprocessableContent {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r CreateFormLinkResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r CreateFormLinkResponse) GetApplicationproblemJSON503() *Busy {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateFormLinkResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateFormLinkResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateFormLinkResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateFormLinkResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RevokeFormLinkResponse204Headers the declared response headers of an HTTP 204 response for RevokeFormLink
+type RevokeFormLinkResponse204Headers struct {
+	XRequestId *RequestId
+}
+
+// RevokeFormLinkResponse400Headers the declared response headers of an HTTP 400 response for RevokeFormLink
+type RevokeFormLinkResponse400Headers struct {
+	XRequestId *RequestId
+}
+
+// RevokeFormLinkResponse401Headers the declared response headers of an HTTP 401 response for RevokeFormLink
+type RevokeFormLinkResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestId      *RequestId
+}
+
+// RevokeFormLinkResponse403Headers the declared response headers of an HTTP 403 response for RevokeFormLink
+type RevokeFormLinkResponse403Headers struct {
+	XRequestId *RequestId
+}
+
+// RevokeFormLinkResponse404Headers the declared response headers of an HTTP 404 response for RevokeFormLink
+type RevokeFormLinkResponse404Headers struct {
+	XRequestId *RequestId
+}
+
+// RevokeFormLinkResponse409Headers the declared response headers of an HTTP 409 response for RevokeFormLink
+type RevokeFormLinkResponse409Headers struct {
+	XRequestId *RequestId
+}
+
+// RevokeFormLinkResponse500Headers the declared response headers of an HTTP 500 response for RevokeFormLink
+type RevokeFormLinkResponse500Headers struct {
+	XRequestId *RequestId
+}
+
+// RevokeFormLinkResponse503Headers the declared response headers of an HTTP 503 response for RevokeFormLink
+type RevokeFormLinkResponse503Headers struct {
+	RetryAfter *int
+	XRequestId *RequestId
+}
+
+type RevokeFormLinkResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *FormForbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *AccountClosed
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Busy
+	// Headers204 the parsed response headers for an HTTP 204 response
+	Headers204 *RevokeFormLinkResponse204Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *RevokeFormLinkResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RevokeFormLinkResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *RevokeFormLinkResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *RevokeFormLinkResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *RevokeFormLinkResponse409Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *RevokeFormLinkResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RevokeFormLinkResponse503Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r RevokeFormLinkResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r RevokeFormLinkResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r RevokeFormLinkResponse) GetApplicationproblemJSON403() *FormForbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r RevokeFormLinkResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r RevokeFormLinkResponse) GetApplicationproblemJSON409() *AccountClosed {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r RevokeFormLinkResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r RevokeFormLinkResponse) GetApplicationproblemJSON503() *Busy {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r RevokeFormLinkResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RevokeFormLinkResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RevokeFormLinkResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RevokeFormLinkResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListRecordsResponse200Headers the declared response headers of an HTTP 200 response for ListRecords
 type ListRecordsResponse200Headers struct {
 	XRequestId *RequestId
@@ -34799,74 +36931,532 @@ func (r PutFormShareResponse) ContentType() string {
 	return ""
 }
 
-// ShareFormBySMSResponse202Headers the declared response headers of an HTTP 202 response for ShareFormBySMS
-type ShareFormBySMSResponse202Headers struct {
-	IdempotentReplayed *string
-	XRequestId         *RequestId
-}
-
-// ShareFormBySMSResponse400Headers the declared response headers of an HTTP 400 response for ShareFormBySMS
-type ShareFormBySMSResponse400Headers struct {
+// GetSMSSettingsResponse200Headers the declared response headers of an HTTP 200 response for GetSMSSettings
+type GetSMSSettingsResponse200Headers struct {
 	XRequestId *RequestId
 }
 
-// ShareFormBySMSResponse401Headers the declared response headers of an HTTP 401 response for ShareFormBySMS
-type ShareFormBySMSResponse401Headers struct {
+// GetSMSSettingsResponse400Headers the declared response headers of an HTTP 400 response for GetSMSSettings
+type GetSMSSettingsResponse400Headers struct {
+	XRequestId *RequestId
+}
+
+// GetSMSSettingsResponse401Headers the declared response headers of an HTTP 401 response for GetSMSSettings
+type GetSMSSettingsResponse401Headers struct {
 	WWWAuthenticate *string
 	XRequestId      *RequestId
 }
 
-// ShareFormBySMSResponse402Headers the declared response headers of an HTTP 402 response for ShareFormBySMS
-type ShareFormBySMSResponse402Headers struct {
+// GetSMSSettingsResponse403Headers the declared response headers of an HTTP 403 response for GetSMSSettings
+type GetSMSSettingsResponse403Headers struct {
 	XRequestId *RequestId
 }
 
-// ShareFormBySMSResponse403Headers the declared response headers of an HTTP 403 response for ShareFormBySMS
-type ShareFormBySMSResponse403Headers struct {
+// GetSMSSettingsResponse404Headers the declared response headers of an HTTP 404 response for GetSMSSettings
+type GetSMSSettingsResponse404Headers struct {
 	XRequestId *RequestId
 }
 
-// ShareFormBySMSResponse404Headers the declared response headers of an HTTP 404 response for ShareFormBySMS
-type ShareFormBySMSResponse404Headers struct {
+// GetSMSSettingsResponse500Headers the declared response headers of an HTTP 500 response for GetSMSSettings
+type GetSMSSettingsResponse500Headers struct {
 	XRequestId *RequestId
 }
 
-// ShareFormBySMSResponse409Headers the declared response headers of an HTTP 409 response for ShareFormBySMS
-type ShareFormBySMSResponse409Headers struct {
-	XRequestId *RequestId
-}
-
-// ShareFormBySMSResponse413Headers the declared response headers of an HTTP 413 response for ShareFormBySMS
-type ShareFormBySMSResponse413Headers struct {
-	XRequestId *RequestId
-}
-
-// ShareFormBySMSResponse415Headers the declared response headers of an HTTP 415 response for ShareFormBySMS
-type ShareFormBySMSResponse415Headers struct {
-	XRequestId *RequestId
-}
-
-// ShareFormBySMSResponse422Headers the declared response headers of an HTTP 422 response for ShareFormBySMS
-type ShareFormBySMSResponse422Headers struct {
-	XRequestId *RequestId
-}
-
-// ShareFormBySMSResponse500Headers the declared response headers of an HTTP 500 response for ShareFormBySMS
-type ShareFormBySMSResponse500Headers struct {
-	XRequestId *RequestId
-}
-
-// ShareFormBySMSResponse503Headers the declared response headers of an HTTP 503 response for ShareFormBySMS
-type ShareFormBySMSResponse503Headers struct {
+// GetSMSSettingsResponse503Headers the declared response headers of an HTTP 503 response for GetSMSSettings
+type GetSMSSettingsResponse503Headers struct {
 	RetryAfter *int
 	XRequestId *RequestId
 }
 
-type ShareFormBySMSResponse struct {
+type GetSMSSettingsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
-	// JSON202 the response for an HTTP 202 `application/json` response
-	JSON202 *SMSShareResult
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SMSSettings
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *FormForbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Busy
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetSMSSettingsResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *GetSMSSettingsResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetSMSSettingsResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *GetSMSSettingsResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *GetSMSSettingsResponse404Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *GetSMSSettingsResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetSMSSettingsResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetSMSSettingsResponse) GetJSON200() *SMSSettings {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetSMSSettingsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetSMSSettingsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetSMSSettingsResponse) GetApplicationproblemJSON403() *FormForbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetSMSSettingsResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetSMSSettingsResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetSMSSettingsResponse) GetApplicationproblemJSON503() *Busy {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetSMSSettingsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetSMSSettingsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetSMSSettingsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetSMSSettingsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// UpdateSMSSettingsResponse200Headers the declared response headers of an HTTP 200 response for UpdateSMSSettings
+type UpdateSMSSettingsResponse200Headers struct {
+	XRequestId *RequestId
+}
+
+// UpdateSMSSettingsResponse400Headers the declared response headers of an HTTP 400 response for UpdateSMSSettings
+type UpdateSMSSettingsResponse400Headers struct {
+	XRequestId *RequestId
+}
+
+// UpdateSMSSettingsResponse401Headers the declared response headers of an HTTP 401 response for UpdateSMSSettings
+type UpdateSMSSettingsResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestId      *RequestId
+}
+
+// UpdateSMSSettingsResponse403Headers the declared response headers of an HTTP 403 response for UpdateSMSSettings
+type UpdateSMSSettingsResponse403Headers struct {
+	XRequestId *RequestId
+}
+
+// UpdateSMSSettingsResponse404Headers the declared response headers of an HTTP 404 response for UpdateSMSSettings
+type UpdateSMSSettingsResponse404Headers struct {
+	XRequestId *RequestId
+}
+
+// UpdateSMSSettingsResponse409Headers the declared response headers of an HTTP 409 response for UpdateSMSSettings
+type UpdateSMSSettingsResponse409Headers struct {
+	XRequestId *RequestId
+}
+
+// UpdateSMSSettingsResponse413Headers the declared response headers of an HTTP 413 response for UpdateSMSSettings
+type UpdateSMSSettingsResponse413Headers struct {
+	XRequestId *RequestId
+}
+
+// UpdateSMSSettingsResponse415Headers the declared response headers of an HTTP 415 response for UpdateSMSSettings
+type UpdateSMSSettingsResponse415Headers struct {
+	XRequestId *RequestId
+}
+
+// UpdateSMSSettingsResponse422Headers the declared response headers of an HTTP 422 response for UpdateSMSSettings
+type UpdateSMSSettingsResponse422Headers struct {
+	XRequestId *RequestId
+}
+
+// UpdateSMSSettingsResponse500Headers the declared response headers of an HTTP 500 response for UpdateSMSSettings
+type UpdateSMSSettingsResponse500Headers struct {
+	XRequestId *RequestId
+}
+
+// UpdateSMSSettingsResponse503Headers the declared response headers of an HTTP 503 response for UpdateSMSSettings
+type UpdateSMSSettingsResponse503Headers struct {
+	RetryAfter *int
+	XRequestId *RequestId
+}
+
+type UpdateSMSSettingsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SMSSettingsResult
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *FormForbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Problem
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *ContentTooLarge
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableContent
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Busy
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *UpdateSMSSettingsResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *UpdateSMSSettingsResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *UpdateSMSSettingsResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *UpdateSMSSettingsResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *UpdateSMSSettingsResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *UpdateSMSSettingsResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *UpdateSMSSettingsResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *UpdateSMSSettingsResponse415Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *UpdateSMSSettingsResponse422Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *UpdateSMSSettingsResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *UpdateSMSSettingsResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateSMSSettingsResponse) GetJSON200() *SMSSettingsResult {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r UpdateSMSSettingsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r UpdateSMSSettingsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r UpdateSMSSettingsResponse) GetApplicationproblemJSON403() *FormForbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r UpdateSMSSettingsResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r UpdateSMSSettingsResponse) GetApplicationproblemJSON409() *Problem {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r UpdateSMSSettingsResponse) GetApplicationproblemJSON413() *ContentTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r UpdateSMSSettingsResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r UpdateSMSSettingsResponse) GetApplicationproblemJSON422() *UnprocessableContent {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r UpdateSMSSettingsResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r UpdateSMSSettingsResponse) GetApplicationproblemJSON503() *Busy {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateSMSSettingsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateSMSSettingsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateSMSSettingsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateSMSSettingsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListSMSCollectorsResponse200Headers the declared response headers of an HTTP 200 response for ListSMSCollectors
+type ListSMSCollectorsResponse200Headers struct {
+	XRequestId *RequestId
+}
+
+// ListSMSCollectorsResponse400Headers the declared response headers of an HTTP 400 response for ListSMSCollectors
+type ListSMSCollectorsResponse400Headers struct {
+	XRequestId *RequestId
+}
+
+// ListSMSCollectorsResponse401Headers the declared response headers of an HTTP 401 response for ListSMSCollectors
+type ListSMSCollectorsResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestId      *RequestId
+}
+
+// ListSMSCollectorsResponse403Headers the declared response headers of an HTTP 403 response for ListSMSCollectors
+type ListSMSCollectorsResponse403Headers struct {
+	XRequestId *RequestId
+}
+
+// ListSMSCollectorsResponse404Headers the declared response headers of an HTTP 404 response for ListSMSCollectors
+type ListSMSCollectorsResponse404Headers struct {
+	XRequestId *RequestId
+}
+
+// ListSMSCollectorsResponse500Headers the declared response headers of an HTTP 500 response for ListSMSCollectors
+type ListSMSCollectorsResponse500Headers struct {
+	XRequestId *RequestId
+}
+
+// ListSMSCollectorsResponse503Headers the declared response headers of an HTTP 503 response for ListSMSCollectors
+type ListSMSCollectorsResponse503Headers struct {
+	RetryAfter *int
+	XRequestId *RequestId
+}
+
+type ListSMSCollectorsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SMSCollectorPage
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *FormForbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Busy
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ListSMSCollectorsResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ListSMSCollectorsResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListSMSCollectorsResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ListSMSCollectorsResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *ListSMSCollectorsResponse404Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ListSMSCollectorsResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListSMSCollectorsResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListSMSCollectorsResponse) GetJSON200() *SMSCollectorPage {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListSMSCollectorsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListSMSCollectorsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListSMSCollectorsResponse) GetApplicationproblemJSON403() *FormForbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ListSMSCollectorsResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListSMSCollectorsResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListSMSCollectorsResponse) GetApplicationproblemJSON503() *Busy {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListSMSCollectorsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListSMSCollectorsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListSMSCollectorsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListSMSCollectorsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// AddSMSCollectorsResponse201Headers the declared response headers of an HTTP 201 response for AddSMSCollectors
+type AddSMSCollectorsResponse201Headers struct {
+	IdempotentReplayed *string
+	XRequestId         *RequestId
+}
+
+// AddSMSCollectorsResponse400Headers the declared response headers of an HTTP 400 response for AddSMSCollectors
+type AddSMSCollectorsResponse400Headers struct {
+	XRequestId *RequestId
+}
+
+// AddSMSCollectorsResponse401Headers the declared response headers of an HTTP 401 response for AddSMSCollectors
+type AddSMSCollectorsResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestId      *RequestId
+}
+
+// AddSMSCollectorsResponse402Headers the declared response headers of an HTTP 402 response for AddSMSCollectors
+type AddSMSCollectorsResponse402Headers struct {
+	XRequestId *RequestId
+}
+
+// AddSMSCollectorsResponse403Headers the declared response headers of an HTTP 403 response for AddSMSCollectors
+type AddSMSCollectorsResponse403Headers struct {
+	XRequestId *RequestId
+}
+
+// AddSMSCollectorsResponse404Headers the declared response headers of an HTTP 404 response for AddSMSCollectors
+type AddSMSCollectorsResponse404Headers struct {
+	XRequestId *RequestId
+}
+
+// AddSMSCollectorsResponse409Headers the declared response headers of an HTTP 409 response for AddSMSCollectors
+type AddSMSCollectorsResponse409Headers struct {
+	XRequestId *RequestId
+}
+
+// AddSMSCollectorsResponse413Headers the declared response headers of an HTTP 413 response for AddSMSCollectors
+type AddSMSCollectorsResponse413Headers struct {
+	XRequestId *RequestId
+}
+
+// AddSMSCollectorsResponse415Headers the declared response headers of an HTTP 415 response for AddSMSCollectors
+type AddSMSCollectorsResponse415Headers struct {
+	XRequestId *RequestId
+}
+
+// AddSMSCollectorsResponse422Headers the declared response headers of an HTTP 422 response for AddSMSCollectors
+type AddSMSCollectorsResponse422Headers struct {
+	XRequestId *RequestId
+}
+
+// AddSMSCollectorsResponse500Headers the declared response headers of an HTTP 500 response for AddSMSCollectors
+type AddSMSCollectorsResponse500Headers struct {
+	XRequestId *RequestId
+}
+
+// AddSMSCollectorsResponse503Headers the declared response headers of an HTTP 503 response for AddSMSCollectors
+type AddSMSCollectorsResponse503Headers struct {
+	RetryAfter *int
+	XRequestId *RequestId
+}
+
+type AddSMSCollectorsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *CollectorsAdded
 	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
@@ -34874,7 +37464,7 @@ type ShareFormBySMSResponse struct {
 	// ApplicationproblemJSON402 the response for an HTTP 402 `application/problem+json` response
 	ApplicationproblemJSON402 *PaymentRequired
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
-	ApplicationproblemJSON403 *FormForbidden
+	ApplicationproblemJSON403 *Problem
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
@@ -34889,99 +37479,99 @@ type ShareFormBySMSResponse struct {
 	ApplicationproblemJSON500 *InternalError
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Busy
-	// Headers202 the parsed response headers for an HTTP 202 response
-	Headers202 *ShareFormBySMSResponse202Headers
+	// Headers201 the parsed response headers for an HTTP 201 response
+	Headers201 *AddSMSCollectorsResponse201Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
-	Headers400 *ShareFormBySMSResponse400Headers
+	Headers400 *AddSMSCollectorsResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
-	Headers401 *ShareFormBySMSResponse401Headers
+	Headers401 *AddSMSCollectorsResponse401Headers
 	// Headers402 the parsed response headers for an HTTP 402 response
-	Headers402 *ShareFormBySMSResponse402Headers
+	Headers402 *AddSMSCollectorsResponse402Headers
 	// Headers403 the parsed response headers for an HTTP 403 response
-	Headers403 *ShareFormBySMSResponse403Headers
+	Headers403 *AddSMSCollectorsResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
-	Headers404 *ShareFormBySMSResponse404Headers
+	Headers404 *AddSMSCollectorsResponse404Headers
 	// Headers409 the parsed response headers for an HTTP 409 response
-	Headers409 *ShareFormBySMSResponse409Headers
+	Headers409 *AddSMSCollectorsResponse409Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
-	Headers413 *ShareFormBySMSResponse413Headers
+	Headers413 *AddSMSCollectorsResponse413Headers
 	// Headers415 the parsed response headers for an HTTP 415 response
-	Headers415 *ShareFormBySMSResponse415Headers
+	Headers415 *AddSMSCollectorsResponse415Headers
 	// Headers422 the parsed response headers for an HTTP 422 response
-	Headers422 *ShareFormBySMSResponse422Headers
+	Headers422 *AddSMSCollectorsResponse422Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
-	Headers500 *ShareFormBySMSResponse500Headers
+	Headers500 *AddSMSCollectorsResponse500Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
-	Headers503 *ShareFormBySMSResponse503Headers
+	Headers503 *AddSMSCollectorsResponse503Headers
 }
 
-// GetJSON202 returns the response for an HTTP 202 `application/json` response
-func (r ShareFormBySMSResponse) GetJSON202() *SMSShareResult {
-	return r.JSON202
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r AddSMSCollectorsResponse) GetJSON201() *CollectorsAdded {
+	return r.JSON201
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
-func (r ShareFormBySMSResponse) GetApplicationproblemJSON400() *BadRequest {
+func (r AddSMSCollectorsResponse) GetApplicationproblemJSON400() *BadRequest {
 	return r.ApplicationproblemJSON400
 }
 
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
-func (r ShareFormBySMSResponse) GetApplicationproblemJSON401() *Unauthorized {
+func (r AddSMSCollectorsResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
 }
 
 // GetApplicationproblemJSON402 returns the response for an HTTP 402 `application/problem+json` response
-func (r ShareFormBySMSResponse) GetApplicationproblemJSON402() *PaymentRequired {
+func (r AddSMSCollectorsResponse) GetApplicationproblemJSON402() *PaymentRequired {
 	return r.ApplicationproblemJSON402
 }
 
 // GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
-func (r ShareFormBySMSResponse) GetApplicationproblemJSON403() *FormForbidden {
+func (r AddSMSCollectorsResponse) GetApplicationproblemJSON403() *Problem {
 	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
-func (r ShareFormBySMSResponse) GetApplicationproblemJSON404() *NotFound {
+func (r AddSMSCollectorsResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
 }
 
 // GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
-func (r ShareFormBySMSResponse) GetApplicationproblemJSON409() *AccountClosed {
+func (r AddSMSCollectorsResponse) GetApplicationproblemJSON409() *AccountClosed {
 	return r.ApplicationproblemJSON409
 }
 
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
-func (r ShareFormBySMSResponse) GetApplicationproblemJSON413() *ContentTooLarge {
+func (r AddSMSCollectorsResponse) GetApplicationproblemJSON413() *ContentTooLarge {
 	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
-func (r ShareFormBySMSResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+func (r AddSMSCollectorsResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
 	return r.ApplicationproblemJSON415
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
-func (r ShareFormBySMSResponse) GetApplicationproblemJSON422() *UnprocessableContent {
+func (r AddSMSCollectorsResponse) GetApplicationproblemJSON422() *UnprocessableContent {
 	return r.ApplicationproblemJSON422
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
-func (r ShareFormBySMSResponse) GetApplicationproblemJSON500() *InternalError {
+func (r AddSMSCollectorsResponse) GetApplicationproblemJSON500() *InternalError {
 	return r.ApplicationproblemJSON500
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
-func (r ShareFormBySMSResponse) GetApplicationproblemJSON503() *Busy {
+func (r AddSMSCollectorsResponse) GetApplicationproblemJSON503() *Busy {
 	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
-func (r ShareFormBySMSResponse) GetBody() []byte {
+func (r AddSMSCollectorsResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r ShareFormBySMSResponse) Status() string {
+func (r AddSMSCollectorsResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -34989,7 +37579,7 @@ func (r ShareFormBySMSResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r ShareFormBySMSResponse) StatusCode() int {
+func (r AddSMSCollectorsResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -34997,7 +37587,148 @@ func (r ShareFormBySMSResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r ShareFormBySMSResponse) ContentType() string {
+func (r AddSMSCollectorsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RemoveSMSCollectorResponse204Headers the declared response headers of an HTTP 204 response for RemoveSMSCollector
+type RemoveSMSCollectorResponse204Headers struct {
+	XRequestId *RequestId
+}
+
+// RemoveSMSCollectorResponse400Headers the declared response headers of an HTTP 400 response for RemoveSMSCollector
+type RemoveSMSCollectorResponse400Headers struct {
+	XRequestId *RequestId
+}
+
+// RemoveSMSCollectorResponse401Headers the declared response headers of an HTTP 401 response for RemoveSMSCollector
+type RemoveSMSCollectorResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestId      *RequestId
+}
+
+// RemoveSMSCollectorResponse403Headers the declared response headers of an HTTP 403 response for RemoveSMSCollector
+type RemoveSMSCollectorResponse403Headers struct {
+	XRequestId *RequestId
+}
+
+// RemoveSMSCollectorResponse404Headers the declared response headers of an HTTP 404 response for RemoveSMSCollector
+type RemoveSMSCollectorResponse404Headers struct {
+	XRequestId *RequestId
+}
+
+// RemoveSMSCollectorResponse409Headers the declared response headers of an HTTP 409 response for RemoveSMSCollector
+type RemoveSMSCollectorResponse409Headers struct {
+	XRequestId *RequestId
+}
+
+// RemoveSMSCollectorResponse500Headers the declared response headers of an HTTP 500 response for RemoveSMSCollector
+type RemoveSMSCollectorResponse500Headers struct {
+	XRequestId *RequestId
+}
+
+// RemoveSMSCollectorResponse503Headers the declared response headers of an HTTP 503 response for RemoveSMSCollector
+type RemoveSMSCollectorResponse503Headers struct {
+	RetryAfter *int
+	XRequestId *RequestId
+}
+
+type RemoveSMSCollectorResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *FormForbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *AccountClosed
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Busy
+	// Headers204 the parsed response headers for an HTTP 204 response
+	Headers204 *RemoveSMSCollectorResponse204Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *RemoveSMSCollectorResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RemoveSMSCollectorResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *RemoveSMSCollectorResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *RemoveSMSCollectorResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *RemoveSMSCollectorResponse409Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *RemoveSMSCollectorResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RemoveSMSCollectorResponse503Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r RemoveSMSCollectorResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r RemoveSMSCollectorResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r RemoveSMSCollectorResponse) GetApplicationproblemJSON403() *FormForbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r RemoveSMSCollectorResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r RemoveSMSCollectorResponse) GetApplicationproblemJSON409() *AccountClosed {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r RemoveSMSCollectorResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r RemoveSMSCollectorResponse) GetApplicationproblemJSON503() *Busy {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r RemoveSMSCollectorResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RemoveSMSCollectorResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RemoveSMSCollectorResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RemoveSMSCollectorResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -37009,6 +39740,168 @@ func (r SignupResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r SignupResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ReceiveSMSResponse200Headers the declared response headers of an HTTP 200 response for ReceiveSMS
+type ReceiveSMSResponse200Headers struct {
+	XRequestId *RequestId
+}
+
+// ReceiveSMSResponse400Headers the declared response headers of an HTTP 400 response for ReceiveSMS
+type ReceiveSMSResponse400Headers struct {
+	XRequestId *RequestId
+}
+
+// ReceiveSMSResponse403Headers the declared response headers of an HTTP 403 response for ReceiveSMS
+type ReceiveSMSResponse403Headers struct {
+	XRequestId *RequestId
+}
+
+// ReceiveSMSResponse413Headers the declared response headers of an HTTP 413 response for ReceiveSMS
+type ReceiveSMSResponse413Headers struct {
+	XRequestId *RequestId
+}
+
+// ReceiveSMSResponse415Headers the declared response headers of an HTTP 415 response for ReceiveSMS
+type ReceiveSMSResponse415Headers struct {
+	XRequestId *RequestId
+}
+
+// ReceiveSMSResponse422Headers the declared response headers of an HTTP 422 response for ReceiveSMS
+type ReceiveSMSResponse422Headers struct {
+	XRequestId *RequestId
+}
+
+// ReceiveSMSResponse429Headers the declared response headers of an HTTP 429 response for ReceiveSMS
+type ReceiveSMSResponse429Headers struct {
+	RetryAfter *int
+	XRequestId *RequestId
+}
+
+// ReceiveSMSResponse500Headers the declared response headers of an HTTP 500 response for ReceiveSMS
+type ReceiveSMSResponse500Headers struct {
+	XRequestId *RequestId
+}
+
+// ReceiveSMSResponse503Headers the declared response headers of an HTTP 503 response for ReceiveSMS
+type ReceiveSMSResponse503Headers struct {
+	RetryAfter *int
+	XRequestId *RequestId
+}
+
+type ReceiveSMSResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// XML200 the response for an HTTP 200 `application/xml` response
+	XML200 *string
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *ContentTooLarge
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *UnprocessableContent
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *RateLimited
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Busy
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ReceiveSMSResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ReceiveSMSResponse400Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ReceiveSMSResponse403Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *ReceiveSMSResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *ReceiveSMSResponse415Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *ReceiveSMSResponse422Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ReceiveSMSResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ReceiveSMSResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ReceiveSMSResponse503Headers
+}
+
+// GetXML200 returns the response for an HTTP 200 `application/xml` response
+func (r ReceiveSMSResponse) GetXML200() *string {
+	return r.XML200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ReceiveSMSResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ReceiveSMSResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r ReceiveSMSResponse) GetApplicationproblemJSON413() *ContentTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r ReceiveSMSResponse) GetApplicationproblemJSON415() *Problem {
+	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ReceiveSMSResponse) GetApplicationproblemJSON422() *UnprocessableContent {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ReceiveSMSResponse) GetApplicationproblemJSON429() *RateLimited {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ReceiveSMSResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ReceiveSMSResponse) GetApplicationproblemJSON503() *Busy {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ReceiveSMSResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ReceiveSMSResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ReceiveSMSResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ReceiveSMSResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -40463,6 +43356,76 @@ func (c *ClientWithResponses) SetFormExampleWithResponse(ctx context.Context, fo
 	return ParseSetFormExampleResponse(rsp)
 }
 
+// ListFormLinksWithResponse List a form's web links
+//
+// The form's links, oldest first, with their `state` (`open`, `revoked`, `expired`, `full`). A role that edits the form's data may list them.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/forms/{formId}/links (the `ListFormLinks` operationId).
+func (c *ClientWithResponses) ListFormLinksWithResponse(ctx context.Context, formId FormId, params *ListFormLinksParams, reqEditors ...RequestEditorFn) (*ListFormLinksResponse, error) {
+	rsp, err := c.ListFormLinks(ctx, formId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListFormLinksResponse(rsp)
+}
+
+// CreateFormLinkWithBodyWithResponse Make a public web link to a form
+//
+// A public, revocable link (`url`, `<public URL>/f/<token>`): whoever has it fills the
+// form in a browser, in the owner's brand, and each submission is a record — checked
+// as `POST /v1/forms/{formId}/records` checks answers and paid for (1 `upload`
+// credit) by the payer of the acting account, which needs a role that edits the
+// form's data. Optional `expiresAt` and `maxSubmissions` close it; so does `DELETE`.
+// The page limits submissions per client address and keeps a honeypot field.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/forms/{formId}/links (the `CreateFormLink` operationId).
+func (c *ClientWithResponses) CreateFormLinkWithBodyWithResponse(ctx context.Context, formId FormId, params *CreateFormLinkParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateFormLinkResponse, error) {
+	rsp, err := c.CreateFormLinkWithBody(ctx, formId, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateFormLinkResponse(rsp)
+}
+
+// CreateFormLinkWithResponse Make a public web link to a form
+//
+// A public, revocable link (`url`, `<public URL>/f/<token>`): whoever has it fills the
+// form in a browser, in the owner's brand, and each submission is a record — checked
+// as `POST /v1/forms/{formId}/records` checks answers and paid for (1 `upload`
+// credit) by the payer of the acting account, which needs a role that edits the
+// form's data. Optional `expiresAt` and `maxSubmissions` close it; so does `DELETE`.
+// The page limits submissions per client address and keeps a honeypot field.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/forms/{formId}/links (the `CreateFormLink` operationId).
+func (c *ClientWithResponses) CreateFormLinkWithResponse(ctx context.Context, formId FormId, params *CreateFormLinkParams, body CreateFormLinkJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateFormLinkResponse, error) {
+	rsp, err := c.CreateFormLink(ctx, formId, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateFormLinkResponse(rsp)
+}
+
+// RevokeFormLinkWithResponse Revoke a web link
+//
+// The link takes no more submissions, at once; it stays listed, with `revokedAt`. A link revoked before answers 404.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/forms/{formId}/links/{linkId} (the `RevokeFormLink` operationId).
+func (c *ClientWithResponses) RevokeFormLinkWithResponse(ctx context.Context, formId FormId, linkId FormLinkId, params *RevokeFormLinkParams, reqEditors ...RequestEditorFn) (*RevokeFormLinkResponse, error) {
+	rsp, err := c.RevokeFormLink(ctx, formId, linkId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRevokeFormLinkResponse(rsp)
+}
+
 // ListRecordsWithResponse List a form's records
 //
 // The form's records, whoever collected them, oldest first. Needs a role that views
@@ -40694,82 +43657,154 @@ func (c *ClientWithResponses) PutFormShareWithResponse(ctx context.Context, form
 	return ParsePutFormShareResponse(rsp)
 }
 
-// ShareFormBySMSWithBodyWithResponse Share a form by SMS
+// GetSMSSettingsWithResponse How a form collects by SMS
 //
-// Queues one text message per number asking its recipient to answer the form. The
-// acting account shares on its own — a sub-account needs no umbrella to do it — but
-// it needs a role that edits data on the form: `dataManager`, `editor` or the owner;
-// a `viewer`, or an account that sees the form only as an example, answers 403.
+// The form's code (`null` until it first collects by SMS or its owner sets one), the
+// installation's number collectors text (`null` when none is configured), the
+// separators a structured text may use, the text a structured collector sends (the
+// code and one placeholder per question), how many numbers collect in each mode, and
+// how long an interactive conversation waits for a reply. A role that edits the
+// form's data (`dataManager` and above) may read it; a `viewer` answers 403.
 //
-// `to` lists 1 to 100 distinct phone numbers in E.164 form (`+` and 7 to 15
-// digits); each bad or repeated number answers 422 naming it (`to[1]`). `mode`
-// decides the text:
+// Returns a wrapper object for the known response body format(s).
 //
-//   - `structured`: `<form name>: <public URL>/f/<formId>`, a link to the form's page.
-//   - `interactive`: `<form name>. Reply to answer: <first question's label>`; a form
-//     without questions answers 422 (`mode`).
+// Corresponds with GET /v1/forms/{formId}/sms (the `GetSMSSettings` operationId).
+func (c *ClientWithResponses) GetSMSSettingsWithResponse(ctx context.Context, formId FormId, params *GetSMSSettingsParams, reqEditors ...RequestEditorFn) (*GetSMSSettingsResponse, error) {
+	rsp, err := c.GetSMSSettings(ctx, formId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetSMSSettingsResponse(rsp)
+}
+
+// UpdateSMSSettingsWithBodyWithResponse Change a form's code
 //
-// Each message costs 1 `message` credit, drawn from the payer of the acting account
-// (see the Credits tag) in the same transaction that queues the messages, as one
-// usage entry (`chargeEntryId`, `usageRef` `sms:<batchId>`). When the payer cannot
-// cover them all, or a monthly cap would be passed, the request answers 402 and
-// nothing is queued.
-//
-// The answer is 202: the messages are sent afterwards by the SMS worker of
-// `canopy serve` (or `canopy sms deliver`), with retries and a backoff. A message
-// that finally fails — the provider refused it, or its attempts ran out — is
-// refunded: a `refund` entry gives its credit back to the payer that was charged.
-// A replay with the same `Idempotency-Key` returns the first answer and queues and
-// charges nothing.
+// Sets the form's code: 3 to 16 letters and digits, stored upper-case, unique in the
+// installation without regard to case (409 `form-code-taken` when another form has
+// it) and not one of the keywords every number answers to (`STOP`, `HELP` …: 422).
+// Only the form's owner may (its API keys and admins' sessions). Texts that start
+// with the old code are ignored from now on.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
-// Corresponds with POST /v1/forms/{formId}/sms (the `ShareFormBySMS` operationId).
-func (c *ClientWithResponses) ShareFormBySMSWithBodyWithResponse(ctx context.Context, formId FormId, params *ShareFormBySMSParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ShareFormBySMSResponse, error) {
-	rsp, err := c.ShareFormBySMSWithBody(ctx, formId, params, contentType, body, reqEditors...)
+// Corresponds with PATCH /v1/forms/{formId}/sms (the `UpdateSMSSettings` operationId).
+func (c *ClientWithResponses) UpdateSMSSettingsWithBodyWithResponse(ctx context.Context, formId FormId, params *UpdateSMSSettingsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateSMSSettingsResponse, error) {
+	rsp, err := c.UpdateSMSSettingsWithBody(ctx, formId, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseShareFormBySMSResponse(rsp)
+	return ParseUpdateSMSSettingsResponse(rsp)
 }
 
-// ShareFormBySMSWithResponse Share a form by SMS
+// UpdateSMSSettingsWithResponse Change a form's code
 //
-// Queues one text message per number asking its recipient to answer the form. The
-// acting account shares on its own — a sub-account needs no umbrella to do it — but
-// it needs a role that edits data on the form: `dataManager`, `editor` or the owner;
-// a `viewer`, or an account that sees the form only as an example, answers 403.
-//
-// `to` lists 1 to 100 distinct phone numbers in E.164 form (`+` and 7 to 15
-// digits); each bad or repeated number answers 422 naming it (`to[1]`). `mode`
-// decides the text:
-//
-//   - `structured`: `<form name>: <public URL>/f/<formId>`, a link to the form's page.
-//   - `interactive`: `<form name>. Reply to answer: <first question's label>`; a form
-//     without questions answers 422 (`mode`).
-//
-// Each message costs 1 `message` credit, drawn from the payer of the acting account
-// (see the Credits tag) in the same transaction that queues the messages, as one
-// usage entry (`chargeEntryId`, `usageRef` `sms:<batchId>`). When the payer cannot
-// cover them all, or a monthly cap would be passed, the request answers 402 and
-// nothing is queued.
-//
-// The answer is 202: the messages are sent afterwards by the SMS worker of
-// `canopy serve` (or `canopy sms deliver`), with retries and a backoff. A message
-// that finally fails — the provider refused it, or its attempts ran out — is
-// refunded: a `refund` entry gives its credit back to the payer that was charged.
-// A replay with the same `Idempotency-Key` returns the first answer and queues and
-// charges nothing.
+// Sets the form's code: 3 to 16 letters and digits, stored upper-case, unique in the
+// installation without regard to case (409 `form-code-taken` when another form has
+// it) and not one of the keywords every number answers to (`STOP`, `HELP` …: 422).
+// Only the form's owner may (its API keys and admins' sessions). Texts that start
+// with the old code are ignored from now on.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
-// Corresponds with POST /v1/forms/{formId}/sms (the `ShareFormBySMS` operationId).
-func (c *ClientWithResponses) ShareFormBySMSWithResponse(ctx context.Context, formId FormId, params *ShareFormBySMSParams, body ShareFormBySMSJSONRequestBody, reqEditors ...RequestEditorFn) (*ShareFormBySMSResponse, error) {
-	rsp, err := c.ShareFormBySMS(ctx, formId, params, body, reqEditors...)
+// Corresponds with PATCH /v1/forms/{formId}/sms (the `UpdateSMSSettings` operationId).
+func (c *ClientWithResponses) UpdateSMSSettingsWithResponse(ctx context.Context, formId FormId, params *UpdateSMSSettingsParams, body UpdateSMSSettingsJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateSMSSettingsResponse, error) {
+	rsp, err := c.UpdateSMSSettings(ctx, formId, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseShareFormBySMSResponse(rsp)
+	return ParseUpdateSMSSettingsResponse(rsp)
+}
+
+// ListSMSCollectorsWithResponse List a form's authorised numbers
+//
+// The numbers authorised to send the form's data, by number, with their mode, the
+// account that authorised them (whose payer pays) and their `state`: `pending` (the
+// one-time message waits to be sent), `active`, `failed` (it could not be delivered,
+// and was refunded) or `optedOut` (the number texted `STOP`). A role that edits the
+// form's data may list them.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/forms/{formId}/sms/collectors (the `ListSMSCollectors` operationId).
+func (c *ClientWithResponses) ListSMSCollectorsWithResponse(ctx context.Context, formId FormId, params *ListSMSCollectorsParams, reqEditors ...RequestEditorFn) (*ListSMSCollectorsResponse, error) {
+	rsp, err := c.ListSMSCollectors(ctx, formId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListSMSCollectorsResponse(rsp)
+}
+
+// AddSMSCollectorsWithBodyWithResponse Authorise numbers to send a form's data by SMS
+//
+// Authorises 1 to 100 distinct numbers (E.164; each bad or repeated one answers 422
+// naming it, `numbers[1]`) to send the form's data in one `mode`, and queues each its
+// one-time message: `message` (default: the form's name) followed by how to text the
+// form (`structured`: the code, `#`, the answers in question order, the choices) or
+// by the first question, which starts a conversation (`interactive`). A number
+// authorised before switches to this mode and gets the message again. A number that
+// texted `STOP` is authorised but sent nothing (`optedOut`). The form gets a random
+// code (`U` and five digits) the first time.
+//
+// The acting account sets the collection up — the owner, or an ancestor with a role
+// that edits the form's data, on its own — and its payer pays everything it costs:
+// 1 `message` credit per text sent (this request's messages are one usage entry,
+// `usageRef` `sms:<batch>`), 1 `upload` credit per record. 402 authorises nothing.
+// An account whose effective plan is `basic` may authorise one number, to try it
+// (403 `plan-not-allowed` for more); `pro` and `enterprise` any.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/forms/{formId}/sms/collectors (the `AddSMSCollectors` operationId).
+func (c *ClientWithResponses) AddSMSCollectorsWithBodyWithResponse(ctx context.Context, formId FormId, params *AddSMSCollectorsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AddSMSCollectorsResponse, error) {
+	rsp, err := c.AddSMSCollectorsWithBody(ctx, formId, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAddSMSCollectorsResponse(rsp)
+}
+
+// AddSMSCollectorsWithResponse Authorise numbers to send a form's data by SMS
+//
+// Authorises 1 to 100 distinct numbers (E.164; each bad or repeated one answers 422
+// naming it, `numbers[1]`) to send the form's data in one `mode`, and queues each its
+// one-time message: `message` (default: the form's name) followed by how to text the
+// form (`structured`: the code, `#`, the answers in question order, the choices) or
+// by the first question, which starts a conversation (`interactive`). A number
+// authorised before switches to this mode and gets the message again. A number that
+// texted `STOP` is authorised but sent nothing (`optedOut`). The form gets a random
+// code (`U` and five digits) the first time.
+//
+// The acting account sets the collection up — the owner, or an ancestor with a role
+// that edits the form's data, on its own — and its payer pays everything it costs:
+// 1 `message` credit per text sent (this request's messages are one usage entry,
+// `usageRef` `sms:<batch>`), 1 `upload` credit per record. 402 authorises nothing.
+// An account whose effective plan is `basic` may authorise one number, to try it
+// (403 `plan-not-allowed` for more); `pro` and `enterprise` any.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/forms/{formId}/sms/collectors (the `AddSMSCollectors` operationId).
+func (c *ClientWithResponses) AddSMSCollectorsWithResponse(ctx context.Context, formId FormId, params *AddSMSCollectorsParams, body AddSMSCollectorsJSONRequestBody, reqEditors ...RequestEditorFn) (*AddSMSCollectorsResponse, error) {
+	rsp, err := c.AddSMSCollectors(ctx, formId, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAddSMSCollectorsResponse(rsp)
+}
+
+// RemoveSMSCollectorWithResponse Withdraw a number's authorisation
+//
+// The number's texts about the form are ignored from now on; its conversation ends.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/forms/{formId}/sms/collectors/{number} (the `RemoveSMSCollector` operationId).
+func (c *ClientWithResponses) RemoveSMSCollectorWithResponse(ctx context.Context, formId FormId, number string, params *RemoveSMSCollectorParams, reqEditors ...RequestEditorFn) (*RemoveSMSCollectorResponse, error) {
+	rsp, err := c.RemoveSMSCollector(ctx, formId, number, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRemoveSMSCollectorResponse(rsp)
 }
 
 // ListInvitationsWithResponse List invitations sent or received
@@ -41232,6 +44267,72 @@ func (c *ClientWithResponses) SignupWithResponse(ctx context.Context, params *Si
 		return nil, err
 	}
 	return ParseSignupResponse(rsp)
+}
+
+// ReceiveSMSWithBodyWithResponse The SMS provider's webhook for incoming texts
+//
+// Point your Twilio number's "A message comes in" webhook (or another provider's
+// that copies Twilio) here. The request is the provider's form post, signed in
+// `X-Twilio-Signature`: the base64 HMAC-SHA1, keyed with the configured auth token
+// (`--sms-auth-token`), of `<public URL>/v1/sms/inbound` (and any query) followed by
+// each parameter's name and value in name order. Anything else answers 403
+// `invalid-signature`. The endpoint needs no API key; a refused signature costs the
+// client address one request of the public endpoints' allowance, and an address with
+// none left answers 429 before its signature is checked.
+//
+// Each `MessageSid` is taken in once: a provider's retry makes no second record or
+// reply. `STOP` (`STOPALL`, `UNSUBSCRIBE`, `CANCEL`, `END`, `QUIT`) stops every
+// message to the number until `START` (`UNSTOP`); `HELP` answers with the brand of
+// the account the number collects for. A structured collector's `CODE#answer#…`
+// (`+` or `*` also separate) makes one record, or a reply naming the first wrong
+// answer; an interactive collector's reply answers the question it was asked last.
+// Texts from numbers not authorised for what they send are ignored. Replies go
+// through the SMS outbox, paid like every text.
+//
+// The answer is an empty TwiML document whatever the text did.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/sms/inbound (the `ReceiveSMS` operationId).
+func (c *ClientWithResponses) ReceiveSMSWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ReceiveSMSResponse, error) {
+	rsp, err := c.ReceiveSMSWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseReceiveSMSResponse(rsp)
+}
+
+// ReceiveSMSWithFormdataBodyWithResponse The SMS provider's webhook for incoming texts
+//
+// Point your Twilio number's "A message comes in" webhook (or another provider's
+// that copies Twilio) here. The request is the provider's form post, signed in
+// `X-Twilio-Signature`: the base64 HMAC-SHA1, keyed with the configured auth token
+// (`--sms-auth-token`), of `<public URL>/v1/sms/inbound` (and any query) followed by
+// each parameter's name and value in name order. Anything else answers 403
+// `invalid-signature`. The endpoint needs no API key; a refused signature costs the
+// client address one request of the public endpoints' allowance, and an address with
+// none left answers 429 before its signature is checked.
+//
+// Each `MessageSid` is taken in once: a provider's retry makes no second record or
+// reply. `STOP` (`STOPALL`, `UNSUBSCRIBE`, `CANCEL`, `END`, `QUIT`) stops every
+// message to the number until `START` (`UNSTOP`); `HELP` answers with the brand of
+// the account the number collects for. A structured collector's `CODE#answer#…`
+// (`+` or `*` also separate) makes one record, or a reply naming the first wrong
+// answer; an interactive collector's reply answers the question it was asked last.
+// Texts from numbers not authorised for what they send are ignored. Replies go
+// through the SMS outbox, paid like every text.
+//
+// The answer is an empty TwiML document whatever the text did.
+//
+// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/sms/inbound (the `ReceiveSMS` operationId).
+func (c *ClientWithResponses) ReceiveSMSWithFormdataBodyWithResponse(ctx context.Context, body ReceiveSMSFormdataRequestBody, reqEditors ...RequestEditorFn) (*ReceiveSMSResponse, error) {
+	rsp, err := c.ReceiveSMSWithFormdataBody(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseReceiveSMSResponse(rsp)
 }
 
 // RecordUsageWithBodyWithResponse Charge a usage to the acting account's payer
@@ -52665,6 +55766,559 @@ func ParseSetFormExampleResponse(rsp *http.Response) (*SetFormExampleResponse, e
 	return response, nil
 }
 
+// ParseListFormLinksResponse parses an HTTP response from a ListFormLinksWithResponse call
+func ParseListFormLinksResponse(rsp *http.Response) (*ListFormLinksResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListFormLinksResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest FormLinkPage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest FormForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Busy
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ListFormLinksResponse200Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers ListFormLinksResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers ListFormLinksResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ListFormLinksResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers ListFormLinksResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 500:
+		var headers ListFormLinksResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListFormLinksResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCreateFormLinkResponse parses an HTTP response from a CreateFormLinkWithResponse call
+func ParseCreateFormLinkResponse(rsp *http.Response) (*CreateFormLinkResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateFormLinkResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest FormLinkResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest FormForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest AccountClosed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest ContentTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableContent
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Busy
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 201:
+		var headers CreateFormLinkResponse201Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers201 = &headers
+	case rsp.StatusCode == 400:
+		var headers CreateFormLinkResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers CreateFormLinkResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers CreateFormLinkResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers CreateFormLinkResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers CreateFormLinkResponse409Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers CreateFormLinkResponse413Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers CreateFormLinkResponse415Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 422:
+		var headers CreateFormLinkResponse422Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode == 500:
+		var headers CreateFormLinkResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateFormLinkResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRevokeFormLinkResponse parses an HTTP response from a RevokeFormLinkWithResponse call
+func ParseRevokeFormLinkResponse(rsp *http.Response) (*RevokeFormLinkResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RevokeFormLinkResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest FormForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest AccountClosed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Busy
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		var headers RevokeFormLinkResponse204Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers204 = &headers
+	case rsp.StatusCode == 400:
+		var headers RevokeFormLinkResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers RevokeFormLinkResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers RevokeFormLinkResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers RevokeFormLinkResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers RevokeFormLinkResponse409Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 500:
+		var headers RevokeFormLinkResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers RevokeFormLinkResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseListRecordsResponse parses an HTTP response from a ListRecordsWithResponse call
 func ParseListRecordsResponse(rsp *http.Response) (*ListRecordsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -54204,26 +57858,559 @@ func ParsePutFormShareResponse(rsp *http.Response) (*PutFormShareResponse, error
 	return response, nil
 }
 
-// ParseShareFormBySMSResponse parses an HTTP response from a ShareFormBySMSWithResponse call
-func ParseShareFormBySMSResponse(rsp *http.Response) (*ShareFormBySMSResponse, error) {
+// ParseGetSMSSettingsResponse parses an HTTP response from a GetSMSSettingsWithResponse call
+func ParseGetSMSSettingsResponse(rsp *http.Response) (*GetSMSSettingsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &ShareFormBySMSResponse{
+	response := &GetSMSSettingsResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
 
 	switch {
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
-		var dest SMSShareResult
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SMSSettings
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
-		response.JSON202 = &dest
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest FormForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Busy
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetSMSSettingsResponse200Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers GetSMSSettingsResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetSMSSettingsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers GetSMSSettingsResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers GetSMSSettingsResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 500:
+		var headers GetSMSSettingsResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetSMSSettingsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseUpdateSMSSettingsResponse parses an HTTP response from a UpdateSMSSettingsWithResponse call
+func ParseUpdateSMSSettingsResponse(rsp *http.Response) (*UpdateSMSSettingsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateSMSSettingsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SMSSettingsResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest FormForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest ContentTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableContent
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Busy
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers UpdateSMSSettingsResponse200Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers UpdateSMSSettingsResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers UpdateSMSSettingsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers UpdateSMSSettingsResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers UpdateSMSSettingsResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers UpdateSMSSettingsResponse409Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers UpdateSMSSettingsResponse413Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers UpdateSMSSettingsResponse415Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 422:
+		var headers UpdateSMSSettingsResponse422Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode == 500:
+		var headers UpdateSMSSettingsResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers UpdateSMSSettingsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListSMSCollectorsResponse parses an HTTP response from a ListSMSCollectorsWithResponse call
+func ParseListSMSCollectorsResponse(rsp *http.Response) (*ListSMSCollectorsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListSMSCollectorsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SMSCollectorPage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest FormForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Busy
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ListSMSCollectorsResponse200Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers ListSMSCollectorsResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers ListSMSCollectorsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ListSMSCollectorsResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers ListSMSCollectorsResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 500:
+		var headers ListSMSCollectorsResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListSMSCollectorsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAddSMSCollectorsResponse parses an HTTP response from a AddSMSCollectorsWithResponse call
+func ParseAddSMSCollectorsResponse(rsp *http.Response) (*AddSMSCollectorsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AddSMSCollectorsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest CollectorsAdded
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
 		var dest BadRequest
@@ -54247,7 +58434,7 @@ func ParseShareFormBySMSResponse(rsp *http.Response) (*ShareFormBySMSResponse, e
 		response.ApplicationproblemJSON402 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
-		var dest FormForbidden
+		var dest Problem
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -54305,8 +58492,8 @@ func ParseShareFormBySMSResponse(rsp *http.Response) (*ShareFormBySMSResponse, e
 	}
 
 	switch {
-	case rsp.StatusCode == 202:
-		var headers ShareFormBySMSResponse202Headers
+	case rsp.StatusCode == 201:
+		var headers AddSMSCollectorsResponse201Headers
 		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -54321,9 +58508,9 @@ func ParseShareFormBySMSResponse(rsp *http.Response) (*ShareFormBySMSResponse, e
 			}
 			headers.XRequestId = &value
 		}
-		response.Headers202 = &headers
+		response.Headers201 = &headers
 	case rsp.StatusCode == 400:
-		var headers ShareFormBySMSResponse400Headers
+		var headers AddSMSCollectorsResponse400Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value RequestId
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -54333,7 +58520,7 @@ func ParseShareFormBySMSResponse(rsp *http.Response) (*ShareFormBySMSResponse, e
 		}
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
-		var headers ShareFormBySMSResponse401Headers
+		var headers AddSMSCollectorsResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -54350,7 +58537,7 @@ func ParseShareFormBySMSResponse(rsp *http.Response) (*ShareFormBySMSResponse, e
 		}
 		response.Headers401 = &headers
 	case rsp.StatusCode == 402:
-		var headers ShareFormBySMSResponse402Headers
+		var headers AddSMSCollectorsResponse402Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value RequestId
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -54360,7 +58547,7 @@ func ParseShareFormBySMSResponse(rsp *http.Response) (*ShareFormBySMSResponse, e
 		}
 		response.Headers402 = &headers
 	case rsp.StatusCode == 403:
-		var headers ShareFormBySMSResponse403Headers
+		var headers AddSMSCollectorsResponse403Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value RequestId
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -54370,7 +58557,7 @@ func ParseShareFormBySMSResponse(rsp *http.Response) (*ShareFormBySMSResponse, e
 		}
 		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
-		var headers ShareFormBySMSResponse404Headers
+		var headers AddSMSCollectorsResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value RequestId
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -54380,7 +58567,7 @@ func ParseShareFormBySMSResponse(rsp *http.Response) (*ShareFormBySMSResponse, e
 		}
 		response.Headers404 = &headers
 	case rsp.StatusCode == 409:
-		var headers ShareFormBySMSResponse409Headers
+		var headers AddSMSCollectorsResponse409Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value RequestId
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -54390,7 +58577,7 @@ func ParseShareFormBySMSResponse(rsp *http.Response) (*ShareFormBySMSResponse, e
 		}
 		response.Headers409 = &headers
 	case rsp.StatusCode == 413:
-		var headers ShareFormBySMSResponse413Headers
+		var headers AddSMSCollectorsResponse413Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value RequestId
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -54400,7 +58587,7 @@ func ParseShareFormBySMSResponse(rsp *http.Response) (*ShareFormBySMSResponse, e
 		}
 		response.Headers413 = &headers
 	case rsp.StatusCode == 415:
-		var headers ShareFormBySMSResponse415Headers
+		var headers AddSMSCollectorsResponse415Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value RequestId
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -54410,7 +58597,7 @@ func ParseShareFormBySMSResponse(rsp *http.Response) (*ShareFormBySMSResponse, e
 		}
 		response.Headers415 = &headers
 	case rsp.StatusCode == 422:
-		var headers ShareFormBySMSResponse422Headers
+		var headers AddSMSCollectorsResponse422Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value RequestId
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -54420,7 +58607,7 @@ func ParseShareFormBySMSResponse(rsp *http.Response) (*ShareFormBySMSResponse, e
 		}
 		response.Headers422 = &headers
 	case rsp.StatusCode == 500:
-		var headers ShareFormBySMSResponse500Headers
+		var headers AddSMSCollectorsResponse500Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value RequestId
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -54430,7 +58617,175 @@ func ParseShareFormBySMSResponse(rsp *http.Response) (*ShareFormBySMSResponse, e
 		}
 		response.Headers500 = &headers
 	case rsp.StatusCode == 503:
-		var headers ShareFormBySMSResponse503Headers
+		var headers AddSMSCollectorsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRemoveSMSCollectorResponse parses an HTTP response from a RemoveSMSCollectorWithResponse call
+func ParseRemoveSMSCollectorResponse(rsp *http.Response) (*RemoveSMSCollectorResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RemoveSMSCollectorResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest FormForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest AccountClosed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Busy
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		var headers RemoveSMSCollectorResponse204Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers204 = &headers
+	case rsp.StatusCode == 400:
+		var headers RemoveSMSCollectorResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers RemoveSMSCollectorResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers RemoveSMSCollectorResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers RemoveSMSCollectorResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers RemoveSMSCollectorResponse409Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 500:
+		var headers RemoveSMSCollectorResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers RemoveSMSCollectorResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
@@ -56844,6 +61199,195 @@ func ParseSignupResponse(rsp *http.Response) (*SignupResponse, error) {
 		response.Headers500 = &headers
 	case rsp.StatusCode == 503:
 		var headers SignupResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseReceiveSMSResponse parses an HTTP response from a ReceiveSMSWithResponse call
+func ParseReceiveSMSResponse(rsp *http.Response) (*ReceiveSMSResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ReceiveSMSResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "xml") && rsp.StatusCode == 200:
+		var dest string
+		if err := xml.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.XML200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest ContentTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableContent
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest RateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Busy
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ReceiveSMSResponse200Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers ReceiveSMSResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 403:
+		var headers ReceiveSMSResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 413:
+		var headers ReceiveSMSResponse413Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers ReceiveSMSResponse415Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 422:
+		var headers ReceiveSMSResponse422Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode == 429:
+		var headers ReceiveSMSResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers ReceiveSMSResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value RequestId
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers ReceiveSMSResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {

@@ -63,7 +63,12 @@ var auditEvents = map[string]string{
 	"form.shared":      canopy.EventFormShared,
 	"form.unshared":    canopy.EventFormUnshared,
 	"form.exampleSet":  canopy.EventFormExampleSet,
-	"form.sharedBySMS": canopy.EventSMSFormShared,
+	"form.linkCreated": canopy.EventFormLinkCreated,
+	"form.linkRevoked": canopy.EventFormLinkRevoked,
+
+	"form.smsCodeSet":          canopy.EventSMSCodeSet,
+	"form.smsCollectorsAdded":  canopy.EventSMSCollectorsAdded,
+	"form.smsCollectorRemoved": canopy.EventSMSCollectorRemoved,
 
 	"record.created": canopy.EventRecordCreated,
 	"record.updated": canopy.EventRecordUpdated,

@@ -276,18 +276,18 @@ func TestEventsListingFiltersAndPages(t *testing.T) {
 	})
 }
 
-// TestSharedTextsTellWhatBecameOfThem: a text shared by SMS is an event
+// TestTextsTellWhatBecameOfThem: a text sent for an account is an event
 // when the provider takes it (sms.sent) and when it fails for good and is
-// refunded (sms.failed), in the account that shared it.
-func TestSharedTextsTellWhatBecameOfThem(t *testing.T) {
+// refunded (sms.failed), in the account it was sent for.
+func TestTextsTellWhatBecameOfThem(t *testing.T) {
 	ctx := context.Background()
 	b := testfactory.New(t, testdb.SQLite(t))
-	acc := b.Child(t, b.Root.ID)
+	acc := b.ChildOn(t, b.Root.ID, canopy.PlanPro)
 	b.Fund(t, acc.ID)
 	c := b.As(t, acc.ID)
 	form, err := b.Svc.CreateForm(ctx, c, service.FormInput{Name: "F", Questions: []canopy.Question{{ID: "q", Label: "Q", Type: "text"}}})
 	require.NoError(t, err)
-	share, err := b.Svc.ShareFormBySMS(ctx, c, form.ID, service.SMSInput{To: []string{"+15551230001", "+15551230002"}, Mode: canopy.SMSStructured})
+	_, err = b.Svc.AddCollectors(ctx, c, form.ID, service.CollectorsInput{Numbers: []string{"+15551230001", "+15551230002"}, Mode: canopy.SMSStructured})
 	require.NoError(t, err)
 	msgs, err := b.Svc.ClaimSMS(ctx, 10)
 	require.NoError(t, err)
@@ -300,7 +300,7 @@ func TestSharedTextsTellWhatBecameOfThem(t *testing.T) {
 
 	got := since(t, b, c, mark)
 	require.Equal(t, []string{canopy.EventSMSSent, canopy.EventSMSFailed}, typesOf(got))
-	require.JSONEq(t, `{"messageId":"`+msgs[0].ID+`","batchId":"`+share.BatchID+`","formId":"`+form.ID+`"}`, string(got[0].Data))
-	require.JSONEq(t, `{"messageId":"`+msgs[1].ID+`","batchId":"`+share.BatchID+`","formId":"`+form.ID+`","error":"unknown number"}`, string(got[1].Data))
+	require.JSONEq(t, `{"messageId":"`+msgs[0].ID+`","batchId":"`+msgs[0].BatchID+`","formId":"`+form.ID+`"}`, string(got[0].Data))
+	require.JSONEq(t, `{"messageId":"`+msgs[1].ID+`","batchId":"`+msgs[1].BatchID+`","formId":"`+form.ID+`","error":"unknown number"}`, string(got[1].Data))
 	require.Equal(t, acc.ID, got[1].AccountID)
 }

@@ -81,6 +81,12 @@ type Config struct {
 	WebhookRetryFor     time.Duration
 	WebhookDisableAfter time.Duration
 	WebhookLease        time.Duration
+	// SMSNumber is the number collectors text (the provider's sending
+	// number), shown in the instructions; empty when none is configured.
+	// SMSConversationIdle ends an interactive SMS conversation, unsaved,
+	// after that long without a reply (default 24 h).
+	SMSNumber           string
+	SMSConversationIdle time.Duration
 	// Clock and IDs are injected so tests control time and ids.
 	Clock  func() time.Time
 	IDs    *canopy.IDs
@@ -101,6 +107,8 @@ type Service struct {
 	hashing chan struct{}
 	// debits groups concurrent usage debits into shared transactions.
 	debits *debitBatcher
+	// inbound groups concurrent incoming texts into shared transactions.
+	inbound *inboundBatcher
 	// secrets holds the key that signs list cursors (LoadSecrets).
 	secrets atomic.Pointer[[]byte]
 	// eventsOff leaves events unwritten, so that a benchmark can measure
@@ -139,6 +147,7 @@ func Defaults() Config {
 		WebhookRetryFor:      72 * time.Hour,
 		WebhookDisableAfter:  5 * 24 * time.Hour,
 		WebhookLease:         time.Minute,
+		SMSConversationIdle:  24 * time.Hour,
 	}
 }
 
@@ -192,6 +201,7 @@ func New(st store.Store, cfg Config) *Service {
 		}
 	}
 	cfg.CreditTypes = types
+	setDefault(&cfg.SMSConversationIdle, d.SMSConversationIdle)
 	if cfg.LowBalanceThresholds == nil {
 		cfg.LowBalanceThresholds = d.LowBalanceThresholds
 	}
@@ -205,6 +215,7 @@ func New(st store.Store, cfg Config) *Service {
 		hashing: make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
 	}
 	s.debits = newDebitBatcher(s)
+	s.inbound = newInboundBatcher(s)
 	own := make([]byte, 32)
 	_, _ = rand.Read(own) // crypto/rand never fails on the platforms Go supports
 	s.secrets.Store(&own)

@@ -49,7 +49,7 @@ Commands:
   serve     run the HTTP API (applies migrations, creates the platform root on first start)
   migrate   apply database migrations, or show their status
   outbox    list, show, retry or deliver queued emails
-  sms       list or deliver queued SMS shares
+  sms       list or deliver queued texts, or take one in as the SMS provider would
   credits   verify that every balance equals the sum of its ledger entries
   keys      print a new API key of the platform root
   doctor    check that a SQLite database holds nothing PostgreSQL would refuse

@@ -254,7 +254,7 @@ func TestCommands(t *testing.T) {
 		}
 	})
 	t.Run("a subcommand's --help shows only its own flags", func(t *testing.T) {
-		for _, args := range [][]string{{"credits", "verify"}, {"outbox", "list"}, {"outbox", "show"}, {"outbox", "retry"}} {
+		for _, args := range [][]string{{"credits", "verify"}, {"outbox", "list"}, {"outbox", "show"}, {"outbox", "retry"}, {"sms", "list"}, {"keys", "create-root"}} {
 			_, errOut, err := runCmd(nil, append(args, "--help")...)
 			require.ErrorIs(t, err, errHelp())
 			require.Contains(t, errOut, "-database-url")

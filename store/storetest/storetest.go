@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Forms", testForms},
 		{"Credits", testCredits},
 		{"CreditBatches", testCreditBatches},
+		{"Collect", testCollect},
 		{"Consent", testConsent},
 		{"Events", testEvents},
 		{"Webhooks", testWebhooks},
