@@ -6,8 +6,11 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/canopyhq/canopy"
+	"github.com/canopyhq/canopy/internal/testdb"
+	"github.com/canopyhq/canopy/service"
 )
 
 // driveWebhooks drives the events listing and the webhook endpoint routes
@@ -153,4 +156,76 @@ func (d *driver) driveWebhooks(closed string) {
 	d.call(409, post, fill(endpoints+"/{endpointId}/deliveries/{deliveryId}/retry", ""), nil, as(closed))
 	d.call(400, post, deliveries+"/whd_nope/retry", nil, as(hooks))
 	d.call(http.StatusNoContent, del, one, nil, as(hooks))
+
+	// The notices to admins, listed and checked against the document.
+	d.driveNotices()
+}
+
+// outboxTemplates lists the whole outbox as the platform root and returns
+// the templates of its messages, each message checked against the
+// document.
+func (d *driver) outboxTemplates() map[string]bool {
+	t := d.t
+	seen := map[string]bool{}
+	cursor := ""
+	for {
+		var page struct {
+			Data       []struct{ Template string }
+			NextCursor *string
+		}
+		d.call(http.StatusOK, http.MethodGet, "/v1/outbox?limit=200"+cursor, nil).Decode(t, &page)
+		for _, m := range page.Data {
+			seen[m.Template] = true
+		}
+		if page.NextCursor == nil {
+			return seen
+		}
+		cursor = "&cursor=" + url.QueryEscape(*page.NextCursor)
+	}
+}
+
+// driveNotices makes the emails only active admins get, on a server of its
+// own (its clock moves), and lists them: a low-balance notice, and the
+// notice that an endpoint failing for a week was disabled.
+func (d *driver) driveNotices() {
+	t := d.t
+	ctx := context.Background()
+	q := &driver{t: t, api: newTestAPI(t, testdb.SQLite(t))}
+	acc := q.child(q.api.Root.ID)
+	q.api.Activate(t, acc)
+	q.call(http.StatusCreated, http.MethodPost, "/v1/accounts/"+acc+"/credits/grants", map[string]any{"type": "upload", "amount": 600})
+	q.call(http.StatusCreated, http.MethodPost, "/v1/usage", map[string]any{"type": "upload", "quantity": 150}, as(acc))
+	var ep struct{ ID string }
+	q.call(http.StatusCreated, http.MethodPost, "/v1/webhook-endpoints", map[string]any{"url": "https://hooks.example.com/down"}, as(acc)).Decode(t, &ep)
+	fail := func() {
+		q.call(http.StatusOK, http.MethodPatch, "/v1/accounts/"+acc, map[string]any{"name": "Renamed " + q.api.Clock.Now().String()})
+		if _, err := q.api.Svc.FanOutEvents(ctx, 100); err != nil {
+			t.Fatal(err)
+		}
+		sends, err := q.api.Svc.ClaimWebhookDeliveries(ctx, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		results := make([]service.WebhookResult, len(sends))
+		for i, s := range sends {
+			results[i] = service.WebhookResult{Delivery: s.Delivery, Response: &canopy.WebhookResponse{Status: 502, Body: "bad gateway"}}
+		}
+		if err := q.api.Svc.RecordWebhookResults(ctx, results); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fail()
+	q.api.Clock.Advance(6 * 24 * time.Hour)
+	fail()
+	var got struct {
+		Enabled        bool
+		DisabledReason string
+	}
+	q.call(http.StatusOK, http.MethodGet, "/v1/webhook-endpoints/"+ep.ID, nil, as(acc)).Decode(t, &got)
+	if got.Enabled || got.DisabledReason != "failing" {
+		t.Errorf("an endpoint failing for six days: %+v", got)
+	}
+	if templates := q.outboxTemplates(); !templates[canopy.TemplateWebhookDisabled] || !templates[canopy.TemplateLowBalance] {
+		t.Errorf("no webhook-disabled or low-balance email in the outbox: %v", templates)
+	}
 }

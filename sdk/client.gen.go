@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -82,27 +83,6 @@ func (e AudienceEntryRule) Valid() bool {
 	}
 }
 
-// Defines values for AuditEventActorType.
-const (
-	AuditEventActorTypeApiKey AuditEventActorType = "apiKey"
-	AuditEventActorTypeSystem AuditEventActorType = "system"
-	AuditEventActorTypeUser   AuditEventActorType = "user"
-)
-
-// Valid indicates whether the value is a known member of the AuditEventActorType enum.
-func (e AuditEventActorType) Valid() bool {
-	switch e {
-	case AuditEventActorTypeApiKey:
-		return true
-	case AuditEventActorTypeSystem:
-		return true
-	case AuditEventActorTypeUser:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for AutoShareRole.
 const (
 	AutoShareRoleDataManager AutoShareRole = "dataManager"
@@ -121,6 +101,24 @@ func (e AutoShareRole) Valid() bool {
 	case AutoShareRoleNone:
 		return true
 	case AutoShareRoleViewer:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ChildUserInputRole.
+const (
+	ChildUserInputRoleAdmin  ChildUserInputRole = "admin"
+	ChildUserInputRoleMember ChildUserInputRole = "member"
+)
+
+// Valid indicates whether the value is a known member of the ChildUserInputRole enum.
+func (e ChildUserInputRole) Valid() bool {
+	switch e {
+	case ChildUserInputRoleAdmin:
+		return true
+	case ChildUserInputRoleMember:
 		return true
 	default:
 		return false
@@ -175,24 +173,6 @@ func (e ContactResultSubAccountStatus) Valid() bool {
 	case ContactResultSubAccountStatusInvited:
 		return true
 	case ContactResultSubAccountStatusNone:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for CreateChildRequestUsersRole.
-const (
-	CreateChildRequestUsersRoleAdmin  CreateChildRequestUsersRole = "admin"
-	CreateChildRequestUsersRoleMember CreateChildRequestUsersRole = "member"
-)
-
-// Valid indicates whether the value is a known member of the CreateChildRequestUsersRole enum.
-func (e CreateChildRequestUsersRole) Valid() bool {
-	switch e {
-	case CreateChildRequestUsersRoleAdmin:
-		return true
-	case CreateChildRequestUsersRoleMember:
 		return true
 	default:
 		return false
@@ -559,6 +539,21 @@ func (e FormLinkResultState) Valid() bool {
 	}
 }
 
+// Defines values for HealthStatus.
+const (
+	Ok HealthStatus = "ok"
+)
+
+// Valid indicates whether the value is a known member of the HealthStatus enum.
+func (e HealthStatus) Valid() bool {
+	switch e {
+	case Ok:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for InvitationFieldsBilling.
 const (
 	InvitationFieldsBillingParent InvitationFieldsBilling = "parent"
@@ -715,66 +710,102 @@ func (e MembershipResultStatus) Valid() bool {
 	}
 }
 
-// Defines values for OutboxMessageChannel.
+// Defines values for OpenAPIDocumentOpenapi.
 const (
-	Email OutboxMessageChannel = "email"
+	N310 OpenAPIDocumentOpenapi = "3.1.0"
 )
 
-// Valid indicates whether the value is a known member of the OutboxMessageChannel enum.
-func (e OutboxMessageChannel) Valid() bool {
+// Valid indicates whether the value is a known member of the OpenAPIDocumentOpenapi enum.
+func (e OpenAPIDocumentOpenapi) Valid() bool {
 	switch e {
-	case Email:
+	case N310:
 		return true
 	default:
 		return false
 	}
 }
 
-// Defines values for OutboxMessageTemplate.
+// Defines values for OutboxInvitationMessageChannel.
 const (
-	OutboxMessageTemplateEmailChange         OutboxMessageTemplate = "email-change"
-	OutboxMessageTemplateEmailChangeNotice   OutboxMessageTemplate = "email-change-notice"
-	OutboxMessageTemplateInvitation          OutboxMessageTemplate = "invitation"
-	OutboxMessageTemplateInvitationAccepted  OutboxMessageTemplate = "invitation-accepted"
-	OutboxMessageTemplateInvitationCancelled OutboxMessageTemplate = "invitation-cancelled"
-	OutboxMessageTemplateInvitationDeclined  OutboxMessageTemplate = "invitation-declined"
-	OutboxMessageTemplateInvitationExpired   OutboxMessageTemplate = "invitation-expired"
-	OutboxMessageTemplateLowBalance          OutboxMessageTemplate = "low-balance"
-	OutboxMessageTemplatePasswordReset       OutboxMessageTemplate = "password-reset"
-	OutboxMessageTemplateSignupAttempt       OutboxMessageTemplate = "signup-attempt"
-	OutboxMessageTemplateUserInvitation      OutboxMessageTemplate = "user-invitation"
-	OutboxMessageTemplateWebhookDisabled     OutboxMessageTemplate = "webhook-disabled"
-	OutboxMessageTemplateWelcome             OutboxMessageTemplate = "welcome"
+	OutboxInvitationMessageChannelEmail OutboxInvitationMessageChannel = "email"
 )
 
-// Valid indicates whether the value is a known member of the OutboxMessageTemplate enum.
-func (e OutboxMessageTemplate) Valid() bool {
+// Valid indicates whether the value is a known member of the OutboxInvitationMessageChannel enum.
+func (e OutboxInvitationMessageChannel) Valid() bool {
 	switch e {
-	case OutboxMessageTemplateEmailChange:
+	case OutboxInvitationMessageChannelEmail:
 		return true
-	case OutboxMessageTemplateEmailChangeNotice:
+	default:
+		return false
+	}
+}
+
+// Defines values for OutboxInvitationMessageTemplate.
+const (
+	OutboxInvitationMessageTemplateInvitation          OutboxInvitationMessageTemplate = "invitation"
+	OutboxInvitationMessageTemplateInvitationAccepted  OutboxInvitationMessageTemplate = "invitation-accepted"
+	OutboxInvitationMessageTemplateInvitationCancelled OutboxInvitationMessageTemplate = "invitation-cancelled"
+	OutboxInvitationMessageTemplateInvitationDeclined  OutboxInvitationMessageTemplate = "invitation-declined"
+	OutboxInvitationMessageTemplateInvitationExpired   OutboxInvitationMessageTemplate = "invitation-expired"
+)
+
+// Valid indicates whether the value is a known member of the OutboxInvitationMessageTemplate enum.
+func (e OutboxInvitationMessageTemplate) Valid() bool {
+	switch e {
+	case OutboxInvitationMessageTemplateInvitation:
 		return true
-	case OutboxMessageTemplateInvitation:
+	case OutboxInvitationMessageTemplateInvitationAccepted:
 		return true
-	case OutboxMessageTemplateInvitationAccepted:
+	case OutboxInvitationMessageTemplateInvitationCancelled:
 		return true
-	case OutboxMessageTemplateInvitationCancelled:
+	case OutboxInvitationMessageTemplateInvitationDeclined:
 		return true
-	case OutboxMessageTemplateInvitationDeclined:
+	case OutboxInvitationMessageTemplateInvitationExpired:
 		return true
-	case OutboxMessageTemplateInvitationExpired:
+	default:
+		return false
+	}
+}
+
+// Defines values for OutboxLowBalanceMessageChannel.
+const (
+	OutboxLowBalanceMessageChannelEmail OutboxLowBalanceMessageChannel = "email"
+)
+
+// Valid indicates whether the value is a known member of the OutboxLowBalanceMessageChannel enum.
+func (e OutboxLowBalanceMessageChannel) Valid() bool {
+	switch e {
+	case OutboxLowBalanceMessageChannelEmail:
 		return true
-	case OutboxMessageTemplateLowBalance:
+	default:
+		return false
+	}
+}
+
+// Defines values for OutboxLowBalanceMessageTemplate.
+const (
+	LowBalance OutboxLowBalanceMessageTemplate = "low-balance"
+)
+
+// Valid indicates whether the value is a known member of the OutboxLowBalanceMessageTemplate enum.
+func (e OutboxLowBalanceMessageTemplate) Valid() bool {
+	switch e {
+	case LowBalance:
 		return true
-	case OutboxMessageTemplatePasswordReset:
-		return true
-	case OutboxMessageTemplateSignupAttempt:
-		return true
-	case OutboxMessageTemplateUserInvitation:
-		return true
-	case OutboxMessageTemplateWebhookDisabled:
-		return true
-	case OutboxMessageTemplateWelcome:
+	default:
+		return false
+	}
+}
+
+// Defines values for OutboxMessageFieldsChannel.
+const (
+	OutboxMessageFieldsChannelEmail OutboxMessageFieldsChannel = "email"
+)
+
+// Valid indicates whether the value is a known member of the OutboxMessageFieldsChannel enum.
+func (e OutboxMessageFieldsChannel) Valid() bool {
+	switch e {
+	case OutboxMessageFieldsChannelEmail:
 		return true
 	default:
 		return false
@@ -796,6 +827,96 @@ func (e OutboxStatus) Valid() bool {
 	case OutboxStatusPending:
 		return true
 	case OutboxStatusSent:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for OutboxUserMessageChannel.
+const (
+	OutboxUserMessageChannelEmail OutboxUserMessageChannel = "email"
+)
+
+// Valid indicates whether the value is a known member of the OutboxUserMessageChannel enum.
+func (e OutboxUserMessageChannel) Valid() bool {
+	switch e {
+	case OutboxUserMessageChannelEmail:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for OutboxUserMessageTemplate.
+const (
+	EmailChange       OutboxUserMessageTemplate = "email-change"
+	EmailChangeNotice OutboxUserMessageTemplate = "email-change-notice"
+	PasswordReset     OutboxUserMessageTemplate = "password-reset"
+	SignupAttempt     OutboxUserMessageTemplate = "signup-attempt"
+	UserInvitation    OutboxUserMessageTemplate = "user-invitation"
+	Welcome           OutboxUserMessageTemplate = "welcome"
+)
+
+// Valid indicates whether the value is a known member of the OutboxUserMessageTemplate enum.
+func (e OutboxUserMessageTemplate) Valid() bool {
+	switch e {
+	case EmailChange:
+		return true
+	case EmailChangeNotice:
+		return true
+	case PasswordReset:
+		return true
+	case SignupAttempt:
+		return true
+	case UserInvitation:
+		return true
+	case Welcome:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for OutboxWebhookDisabledMessageChannel.
+const (
+	OutboxWebhookDisabledMessageChannelEmail OutboxWebhookDisabledMessageChannel = "email"
+)
+
+// Valid indicates whether the value is a known member of the OutboxWebhookDisabledMessageChannel enum.
+func (e OutboxWebhookDisabledMessageChannel) Valid() bool {
+	switch e {
+	case OutboxWebhookDisabledMessageChannelEmail:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for OutboxWebhookDisabledMessageTemplate.
+const (
+	WebhookDisabled OutboxWebhookDisabledMessageTemplate = "webhook-disabled"
+)
+
+// Valid indicates whether the value is a known member of the OutboxWebhookDisabledMessageTemplate enum.
+func (e OutboxWebhookDisabledMessageTemplate) Valid() bool {
+	switch e {
+	case WebhookDisabled:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PasswordResetAcceptedStatus.
+const (
+	PasswordResetAcceptedStatusAccepted PasswordResetAcceptedStatus = "accepted"
+)
+
+// Valid indicates whether the value is a known member of the PasswordResetAcceptedStatus enum.
+func (e PasswordResetAcceptedStatus) Valid() bool {
+	switch e {
+	case PasswordResetAcceptedStatusAccepted:
 		return true
 	default:
 		return false
@@ -868,6 +989,21 @@ func (e QuotaName) Valid() bool {
 	case EmailsPerDay:
 		return true
 	case Forms:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ReadinessStatus.
+const (
+	Ready ReadinessStatus = "ready"
+)
+
+// Valid indicates whether the value is a known member of the ReadinessStatus enum.
+func (e ReadinessStatus) Valid() bool {
+	switch e {
+	case Ready:
 		return true
 	default:
 		return false
@@ -961,6 +1097,21 @@ func (e ShareRole) Valid() bool {
 	case ShareRoleNone:
 		return true
 	case ShareRoleViewer:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SignupAcceptedStatus.
+const (
+	SignupAcceptedStatusAccepted SignupAcceptedStatus = "accepted"
+)
+
+// Valid indicates whether the value is a known member of the SignupAcceptedStatus enum.
+func (e SignupAcceptedStatus) Valid() bool {
+	switch e {
+	case SignupAcceptedStatusAccepted:
 		return true
 	default:
 		return false
@@ -1369,8 +1520,6 @@ type AccountStatus string
 // Actor Who made a change, as authenticated — never what the caller claimed.
 type Actor struct {
 	// AccountId The account the credential belongs to; absent for the system.
-	//
-	// Examples: acc_01KAQ4N4M0V9R1D7X6E3XZ6C9T
 	AccountId *AccountId `json:"accountId,omitempty"`
 
 	// Id The API key, or the user (membership) a person acted through, or the name of the system process.
@@ -1418,13 +1567,9 @@ type AudiencePage struct {
 // AuditEvent One write, as the audit trail recorded it.
 type AuditEvent struct {
 	// AccountId The account the change was made in.
-	//
-	// Examples: acc_01KAQ4N4M0V9R1D7X6E3XZ6C9T
 	AccountId AccountId `json:"accountId"`
 
 	// ActingAccountId The account the request acted as (`X-Customer-Id`).
-	//
-	// Examples: acc_01KAQ4N4M0V9R1D7X6E3XZ6C9T
 	ActingAccountId AccountId `json:"actingAccountId"`
 
 	// Action What happened, such as `account.created` or `apiKey.revoked`.
@@ -1432,17 +1577,8 @@ type AuditEvent struct {
 	// Examples: account.created
 	Action string `json:"action"`
 
-	// Actor Who made the change, as authenticated — never what the caller claimed.
-	Actor struct {
-		// AccountId The account the credential belongs to; absent for the system.
-		//
-		// Examples: acc_01KAQ4N4M0V9R1D7X6E3XZ6C9T
-		AccountId *AccountId `json:"accountId,omitempty"`
-
-		// Id The API key, or the user (membership) a person acted through, or the name of the system process.
-		Id   string              `json:"id"`
-		Type AuditEventActorType `json:"type"`
-	} `json:"actor"`
+	// Actor Who made a change, as authenticated — never what the caller claimed.
+	Actor Actor `json:"actor"`
 
 	// Channel The request's `X-Channel`, cut to 64 characters: the caller's claim, not checked.
 	// Empty for requests without a credential (sign-in, sign-up, links), which record
@@ -1476,9 +1612,6 @@ type AuditEvent struct {
 	Username string `json:"username"`
 }
 
-// AuditEventActorType defines model for AuditEvent.Actor.Type.
-type AuditEventActorType string
-
 // AuditEventId An audit event id, `evt_` followed by a ULID.
 type AuditEventId = string
 
@@ -1494,6 +1627,35 @@ type AuditEventPage struct {
 // automatically (`none`: not shared). Each includes the rights of the ones after it.
 type AutoShareRole string
 
+// ChildAccountInput The new account.
+type ChildAccountInput struct {
+	Email *openapi_types.Email `json:"email,omitempty"`
+
+	// Metadata Free-form string pairs for your own use; at most 50 keys of at most 40 characters, values of at most 500.
+	Metadata *Metadata `json:"metadata,omitempty"`
+	Name     string    `json:"name"`
+	Plan     *Plan     `json:"plan,omitempty"`
+}
+
+// ChildUserInput A further user of a new account, invited by email.
+type ChildUserInput struct {
+	Email openapi_types.Email `json:"email"`
+	Name  *string             `json:"name,omitempty"`
+	Role  *ChildUserInputRole `json:"role,omitempty"`
+
+	// Username Defaults to the email address.
+	Username *string `json:"username,omitempty"`
+}
+
+// ChildUserInputRole defines model for ChildUserInput.Role.
+type ChildUserInputRole string
+
+// CollectorCounts How many numbers collect for a form, by mode.
+type CollectorCounts struct {
+	Interactive int64 `json:"interactive"`
+	Structured  int64 `json:"structured"`
+}
+
 // CollectorsAdded Numbers authorised, and their one-time messages, queued.
 type CollectorsAdded struct {
 	// ChargeEntryId The usage entry that paid for the messages; empty when none was sent.
@@ -1506,7 +1668,7 @@ type CollectorsAdded struct {
 	Collectors []SMSCollector `json:"collectors"`
 
 	// Credits Message credits charged, one per message.
-	Credits int `json:"credits"`
+	Credits int64 `json:"credits"`
 
 	// FormId A form id, `frm_` followed by a ULID.
 	//
@@ -1522,6 +1684,33 @@ type CollectorsAdded struct {
 
 	// RequestId The request's id, also sent as `X-Request-Id`. Always the first member of the body.
 	RequestId RequestId `json:"requestId"`
+}
+
+// CollectorsAddedFields The members of CollectorsAdded (open, for composition).
+type CollectorsAddedFields struct {
+	// ChargeEntryId The usage entry that paid for the messages; empty when none was sent.
+	ChargeEntryId string `json:"chargeEntryId"`
+
+	// Code A form's code, 3 to 16 letters and digits; stored and shown upper-case.
+	//
+	// Examples: HIVINFO
+	Code       FormCode       `json:"code"`
+	Collectors []SMSCollector `json:"collectors"`
+
+	// Credits Message credits charged, one per message.
+	Credits int64 `json:"credits"`
+
+	// FormId A form id, `frm_` followed by a ULID.
+	//
+	// Examples: frm_01KAQ4N4M0V9R1D7X6E3XZ6C9T
+	FormId   FormId      `json:"formId"`
+	Messages []SMSQueued `json:"messages"`
+
+	// Mode `structured`: every answer in one text, after the form's code. `interactive`: one question per text, answered by reply.
+	Mode SMSMode `json:"mode"`
+
+	// PayerId The account whose message credits paid (the acting account's payer); empty when none was sent.
+	PayerId string `json:"payerId"`
 }
 
 // CollectorsInput Numbers to authorise, the mode they collect in, and the introduction of their one-time message.
@@ -1588,8 +1777,6 @@ type Contact = ContactFields
 // ContactFields The members of a contact (open, for composition).
 type ContactFields struct {
 	// AccountId The account whose address book holds it.
-	//
-	// Examples: acc_01KAQ4N4M0V9R1D7X6E3XZ6C9T
 	AccountId AccountId `json:"accountId"`
 
 	// CreatedAt An RFC 3339 time in UTC, to the microsecond.
@@ -1601,8 +1788,6 @@ type ContactFields struct {
 	Id ContactId `json:"id"`
 
 	// InvitationId The contact's latest sub-account invitation; absent when it was never invited.
-	//
-	// Examples: inv_01KAQ4N4M0V9R1D7X6E3XZ6C9T
 	InvitationId *InvitationId `json:"invitationId,omitempty"`
 	LastName     string        `json:"lastName"`
 
@@ -1611,8 +1796,6 @@ type ContactFields struct {
 	Notes  string `json:"notes"`
 
 	// SubAccountId The sub-account, while `subAccountStatus` is `active`.
-	//
-	// Examples: acc_01KAQ4N4M0V9R1D7X6E3XZ6C9T
 	SubAccountId *AccountId `json:"subAccountId,omitempty"`
 
 	// SubAccountStatus Where the contact's latest sub-account invitation stands, as of now:
@@ -1660,8 +1843,6 @@ type ContactPatch struct {
 // ContactResult A contact, as returned by a write.
 type ContactResult struct {
 	// AccountId The account whose address book holds it.
-	//
-	// Examples: acc_01KAQ4N4M0V9R1D7X6E3XZ6C9T
 	AccountId AccountId `json:"accountId"`
 
 	// CreatedAt An RFC 3339 time in UTC, to the microsecond.
@@ -1673,8 +1854,6 @@ type ContactResult struct {
 	Id ContactId `json:"id"`
 
 	// InvitationId The contact's latest sub-account invitation; absent when it was never invited.
-	//
-	// Examples: inv_01KAQ4N4M0V9R1D7X6E3XZ6C9T
 	InvitationId *InvitationId `json:"invitationId,omitempty"`
 	LastName     string        `json:"lastName"`
 
@@ -1686,8 +1865,6 @@ type ContactResult struct {
 	RequestId RequestId `json:"requestId"`
 
 	// SubAccountId The sub-account, while `subAccountStatus` is `active`.
-	//
-	// Examples: acc_01KAQ4N4M0V9R1D7X6E3XZ6C9T
 	SubAccountId *AccountId `json:"subAccountId,omitempty"`
 
 	// SubAccountStatus Where the contact's latest sub-account invitation stands, as of now:
@@ -1722,61 +1899,21 @@ type CreateAPIKeyRequest struct {
 // optional, but the master user needs an address: give `masterUser.email`, or
 // `account.email` to make that address the master user.
 type CreateChildRequest struct {
-	Account struct {
-		Email *openapi_types.Email `json:"email,omitempty"`
-
-		// Metadata Free-form string pairs for your own use; at most 50 keys of at most 40 characters, values of at most 500.
-		Metadata *Metadata `json:"metadata,omitempty"`
-		Name     string    `json:"name"`
-
-		// Plan The account's commercial plan.
-		Plan *Plan `json:"plan,omitempty"`
-	} `json:"account"`
+	// Account The new account.
+	Account ChildAccountInput `json:"account"`
 
 	// Configurations Configuration namespaces to store, each payload any JSON value, stored byte for byte. A namespace may appear only once.
-	Configurations     *map[string]interface{} `json:"configurations,omitempty"`
-	ExternalReferences *[]struct {
-		Description *string `json:"description,omitempty"`
-
-		// Metadata Free-form string pairs for your own use; at most 50 keys of at most 40 characters, values of at most 500.
-		Metadata *Metadata `json:"metadata,omitempty"`
-		Type     string    `json:"type"`
-		Value    string    `json:"value"`
-	} `json:"externalReferences,omitempty"`
+	Configurations     *map[string]interface{}   `json:"configurations,omitempty"`
+	ExternalReferences *[]ExternalReferenceInput `json:"externalReferences,omitempty"`
 
 	// MasterUser The new account's first admin. Without it, `account.email` and `account.name` are used.
-	MasterUser *struct {
-		Email openapi_types.Email `json:"email"`
-		Name  *string             `json:"name,omitempty"`
-
-		// Username 3-100 characters of letters, digits and `. _ @ + -`; defaults to the email address.
-		Username *string `json:"username,omitempty"`
-	} `json:"masterUser,omitempty"`
+	MasterUser *MasterUserInput `json:"masterUser,omitempty"`
 
 	// Users Further users to provision; each is invited by email.
-	Users *[]struct {
-		Email openapi_types.Email          `json:"email"`
-		Name  *string                      `json:"name,omitempty"`
-		Role  *CreateChildRequestUsersRole `json:"role,omitempty"`
-
-		// Username Defaults to the email address.
-		Username *string `json:"username,omitempty"`
-	} `json:"users,omitempty"`
+	Users *[]ChildUserInput `json:"users,omitempty"`
 
 	// Workflows The child's workflows. Omitted or `null`, the child gets the parent's; `[]` gives it none.
 	Workflows *[]WorkflowName `json:"workflows,omitempty"`
-	union     json.RawMessage
-}
-
-// CreateChildRequestUsersRole defines model for CreateChildRequest.Users.Role.
-type CreateChildRequestUsersRole string
-
-// CreateChildRequest0 defines model for CreateChildRequest.0.
-type CreateChildRequest0 = interface{}
-
-// CreateChildRequest1 defines model for CreateChildRequest.1.
-type CreateChildRequest1 struct {
-	Account interface{} `json:"account,omitempty"`
 }
 
 // CreateChildResponse What was configured, provisioned and applied.
@@ -1817,12 +1954,7 @@ type CreateContactRequest struct {
 // CreateInvitationRequest Whom to invite (exactly one of `accountId` and `email`), and the link policy offered.
 type CreateInvitationRequest struct {
 	// AccountId An existing account to invite.
-	//
-	// Examples: acc_01KAQ4N4M0V9R1D7X6E3XZ6C9T
-	AccountId *AccountId `json:"accountId,omitempty"`
-
-	// AutoShareRole The role the umbrella gets on the sub-account's forms, which are shared upward
-	// automatically (`none`: not shared). Each includes the rights of the ones after it.
+	AccountId     *AccountId     `json:"accountId,omitempty"`
 	AutoShareRole *AutoShareRole `json:"autoShareRole,omitempty"`
 
 	// Billing `parent`: the umbrella pays for the sub-account's usage; `self`: the sub-account pays.
@@ -1837,7 +1969,7 @@ type CreateInvitationRequest struct {
 	Email *openapi_types.Email `json:"email,omitempty"`
 
 	// ExpiresInDays How long the invitation stays open; omitted, the installation's default (14 days unless configured).
-	ExpiresInDays *int    `json:"expiresInDays,omitempty"`
+	ExpiresInDays *int64  `json:"expiresInDays,omitempty"`
 	FirstName     *string `json:"firstName,omitempty"`
 	LastName      *string `json:"lastName,omitempty"`
 
@@ -1848,27 +1980,16 @@ type CreateInvitationRequest struct {
 	//
 	// Examples: +14155550123
 	Mobile *MobileNumber `json:"mobile,omitempty"`
-	union  json.RawMessage
 }
 
 // CreateInvitationRequestBilling `parent`: the umbrella pays for the sub-account's usage; `self`: the sub-account pays.
 type CreateInvitationRequestBilling string
 
-// CreateInvitationRequest0 defines model for CreateInvitationRequest.0.
-type CreateInvitationRequest0 = interface{}
-
-// CreateInvitationRequest1 defines model for CreateInvitationRequest.1.
-type CreateInvitationRequest1 = interface{}
-
 // CreateUserRequest A user to add; it is invited by email.
 type CreateUserRequest struct {
 	Email openapi_types.Email `json:"email"`
 	Name  *string             `json:"name,omitempty"`
-
-	// Role A user's role in its account. `admin`: manages the account and its descendants
-	// like the account's API keys. `member`: acts only in its own account, reads, and
-	// edits only its own profile.
-	Role *UserRole `json:"role,omitempty"`
+	Role  *UserRole           `json:"role,omitempty"`
 
 	// Username 3-100 characters of letters, digits and `. _ + -` (never an `@`); optional.
 	Username *string `json:"username,omitempty"`
@@ -1922,8 +2043,6 @@ type CreatedAPIKey struct {
 // CreatedWebhookEndpoint A webhook endpoint with its signing secret, shown only when made or rotated.
 type CreatedWebhookEndpoint struct {
 	// AccountId The account whose subtree's events the endpoint receives.
-	//
-	// Examples: acc_01KAQ4N4M0V9R1D7X6E3XZ6C9T
 	AccountId AccountId `json:"accountId"`
 
 	// CreatedAt An RFC 3339 time in UTC, to the microsecond.
@@ -1965,7 +2084,7 @@ type CreatedWebhookEndpoint struct {
 type CreatedWebhookEndpointDisabledReason string
 
 // CreditAmount A whole number of credits, from 1 to 1 000 000 000.
-type CreditAmount = int
+type CreditAmount = int64
 
 // CreditType A credit type: `upload` (one per record collected) and `message` (one per SMS
 // sent) always exist; an installation may configure more. Lower-case letters,
@@ -1982,46 +2101,13 @@ type Credits struct {
 	AccountId AccountId `json:"accountId"`
 
 	// Balances The account's own balance of every credit type, zero included. Never negative.
-	Balances []struct {
-		Amount interface{} `json:"amount"`
-
-		// Type A credit type: `upload` (one per record collected) and `message` (one per SMS
-		// sent) always exist; an installation may configure more. Lower-case letters,
-		// digits and dashes, starting with a letter, at most 32.
-		//
-		//
-		// Examples: upload
-		Type CreditType `json:"type"`
-	} `json:"balances"`
+	Balances []Holding `json:"balances"`
 
 	// Limits The caps set on the account itself, one per capped type.
 	Limits []LimitStatus `json:"limits"`
 
-	// Payer Who pays for the account's usage (DESIGN rule 8), and what the account may still draw.
-	Payer struct {
-		// AccountId The payer; the account itself when it pays for itself.
-		//
-		// Examples: acc_01KAQ4N4M0V9R1D7X6E3XZ6C9T
-		AccountId AccountId `json:"accountId"`
-
-		// Available For every credit type, what the account may draw now: the payer's balance,
-		// or less when a monthly cap on the account or an account above it leaves
-		// less this month.
-		Available []struct {
-			Amount interface{} `json:"amount"`
-
-			// Type A credit type: `upload` (one per record collected) and `message` (one per SMS
-			// sent) always exist; an installation may configure more. Lower-case letters,
-			// digits and dashes, starting with a letter, at most 32.
-			//
-			//
-			// Examples: upload
-			Type CreditType `json:"type"`
-		} `json:"available"`
-
-		// PaidByAncestor `true` when the payer is an ancestor (links with `billing: parent` lead to it).
-		PaidByAncestor bool `json:"paidByAncestor"`
-	} `json:"payer"`
+	// Payer Who pays for an account's usage (rule 8), and what the account may still draw.
+	Payer Payer `json:"payer"`
 }
 
 // CreditsInput Credits to grant or transfer.
@@ -2057,7 +2143,7 @@ type Dashboard struct {
 // DashboardSection One section of the dashboard — a page of forms, and how many it holds in all.
 type DashboardSection struct {
 	// Count How many forms the section holds, counted up to 10 000.
-	Count int `json:"count"`
+	Count int64 `json:"count"`
 
 	// CountCapped `true` when the section holds more than 10 000 forms (`count` then reads 10 000).
 	CountCapped bool   `json:"countCapped"`
@@ -2072,8 +2158,6 @@ type DashboardSection struct {
 // among equals).
 type DecidingLink struct {
 	// AccountId The child end of the link.
-	//
-	// Examples: acc_01KAQ4N4M0V9R1D7X6E3XZ6C9T
 	AccountId AccountId `json:"accountId"`
 
 	// AutoShareRole The role the umbrella gets on the sub-account's forms, which are shared upward
@@ -2081,8 +2165,6 @@ type DecidingLink struct {
 	AutoShareRole AutoShareRole `json:"autoShareRole"`
 
 	// ParentId The parent end of the link.
-	//
-	// Examples: acc_01KAQ4N4M0V9R1D7X6E3XZ6C9T
 	ParentId AccountId `json:"parentId"`
 }
 
@@ -2099,8 +2181,6 @@ type EntryKind string
 // delivery. An audited change's event has its audit event's id.
 type Event struct {
 	// AccountId The account the change happened in.
-	//
-	// Examples: acc_01KAQ4N4M0V9R1D7X6E3XZ6C9T
 	AccountId AccountId `json:"accountId"`
 
 	// Actor Who made a change, as authenticated — never what the caller claimed.
@@ -2190,21 +2270,7 @@ type Explanation struct {
 	// Link With `rule: link`, the link that decides the role: the one with the lowest
 	// `autoShareRole` between the owner and the account (the nearest to the owner
 	// among equals). Absent otherwise.
-	Link *struct {
-		// AccountId The child end of the link.
-		//
-		// Examples: acc_01KAQ4N4M0V9R1D7X6E3XZ6C9T
-		AccountId AccountId `json:"accountId"`
-
-		// AutoShareRole The role the umbrella gets on the sub-account's forms, which are shared upward
-		// automatically (`none`: not shared). Each includes the rights of the ones after it.
-		AutoShareRole AutoShareRole `json:"autoShareRole"`
-
-		// ParentId The parent end of the link.
-		//
-		// Examples: acc_01KAQ4N4M0V9R1D7X6E3XZ6C9T
-		ParentId AccountId `json:"parentId"`
-	} `json:"link,omitempty"`
+	Link *DecidingLink `json:"link,omitempty"`
 
 	// Role The account's role on the form.
 	Role Role `json:"role"`
@@ -2249,6 +2315,16 @@ type ExternalReference struct {
 // ExternalReferenceId An external reference id, `ref_` followed by a ULID.
 type ExternalReferenceId = string
 
+// ExternalReferenceInput An id of the new account in another system.
+type ExternalReferenceInput struct {
+	Description *string `json:"description,omitempty"`
+
+	// Metadata Free-form string pairs for your own use; at most 50 keys of at most 40 characters, values of at most 500.
+	Metadata *Metadata `json:"metadata,omitempty"`
+	Type     string    `json:"type"`
+	Value    string    `json:"value"`
+}
+
 // ExternalReferencePage An account's external references. Never paginated; `nextCursor` is always `null`.
 type ExternalReferencePage struct {
 	Data []ExternalReference `json:"data"`
@@ -2287,8 +2363,6 @@ type FormCode = string
 // FormFields The members of a form as the acting account sees it (open, for composition).
 type FormFields struct {
 	// CopiedFrom The form this one was copied from; present only on copies.
-	//
-	// Examples: frm_01KAQ4N4M0V9R1D7X6E3XZ6C9T
 	CopiedFrom *FormId `json:"copiedFrom,omitempty"`
 
 	// CreatedAt An RFC 3339 time in UTC, to the microsecond.
@@ -2309,8 +2383,6 @@ type FormFields struct {
 	Name string `json:"name"`
 
 	// OwnerId The account that owns the form.
-	//
-	// Examples: acc_01KAQ4N4M0V9R1D7X6E3XZ6C9T
 	OwnerId   AccountId  `json:"ownerId"`
 	Questions []Question `json:"questions"`
 
@@ -2322,7 +2394,7 @@ type FormFields struct {
 	UpdatedAt Timestamp `json:"updatedAt"`
 
 	// Version Goes up by one with every change of the definition or the example tag; the `ETag`.
-	Version int `json:"version"`
+	Version int64 `json:"version"`
 }
 
 // FormId A form id, `frm_` followed by a ULID.
@@ -2347,8 +2419,6 @@ type FormLink = FormLinkFields
 // FormLinkFields defines model for FormLinkFields.
 type FormLinkFields struct {
 	// AccountId The account that made it, whose payer pays for its records.
-	//
-	// Examples: acc_01KAQ4N4M0V9R1D7X6E3XZ6C9T
 	AccountId AccountId `json:"accountId"`
 
 	// CreatedAt An RFC 3339 time in UTC, to the microsecond.
@@ -2367,7 +2437,7 @@ type FormLinkFields struct {
 
 	// State `unavailable`: the account that made it can no longer collect with the form.
 	State       FormLinkFieldsState `json:"state"`
-	Submissions int                 `json:"submissions"`
+	Submissions int64               `json:"submissions"`
 
 	// Token The link's secret part: whoever has it may fill the form in.
 	Token string `json:"token"`
@@ -2388,7 +2458,7 @@ type FormLinkInput struct {
 	ExpiresAt *Timestamp `json:"expiresAt,omitempty"`
 
 	// MaxSubmissions How many submissions the link takes.
-	MaxSubmissions *int `json:"maxSubmissions,omitempty"`
+	MaxSubmissions *int64 `json:"maxSubmissions,omitempty"`
 }
 
 // FormLinkPage One page of links, oldest first.
@@ -2402,8 +2472,6 @@ type FormLinkPage struct {
 // FormLinkResult A web link, as returned by a write.
 type FormLinkResult struct {
 	// AccountId The account that made it, whose payer pays for its records.
-	//
-	// Examples: acc_01KAQ4N4M0V9R1D7X6E3XZ6C9T
 	AccountId AccountId `json:"accountId"`
 
 	// CreatedAt An RFC 3339 time in UTC, to the microsecond.
@@ -2425,7 +2493,7 @@ type FormLinkResult struct {
 
 	// State `unavailable`: the account that made it can no longer collect with the form.
 	State       FormLinkResultState `json:"state"`
-	Submissions int                 `json:"submissions"`
+	Submissions int64               `json:"submissions"`
 
 	// Token The link's secret part: whoever has it may fill the form in.
 	Token string `json:"token"`
@@ -2457,8 +2525,6 @@ type FormPatch struct {
 // FormResult A form, as returned by a write.
 type FormResult struct {
 	// CopiedFrom The form this one was copied from; present only on copies.
-	//
-	// Examples: frm_01KAQ4N4M0V9R1D7X6E3XZ6C9T
 	CopiedFrom *FormId `json:"copiedFrom,omitempty"`
 
 	// CreatedAt An RFC 3339 time in UTC, to the microsecond.
@@ -2479,8 +2545,6 @@ type FormResult struct {
 	Name string `json:"name"`
 
 	// OwnerId The account that owns the form.
-	//
-	// Examples: acc_01KAQ4N4M0V9R1D7X6E3XZ6C9T
 	OwnerId   AccountId  `json:"ownerId"`
 	Questions []Question `json:"questions"`
 
@@ -2495,15 +2559,31 @@ type FormResult struct {
 	UpdatedAt Timestamp `json:"updatedAt"`
 
 	// Version Goes up by one with every change of the definition or the example tag; the `ETag`.
-	Version int `json:"version"`
+	Version int64 `json:"version"`
 }
 
 // Health defines model for Health.
 type Health struct {
-	Status interface{} `json:"status"`
+	Status HealthStatus `json:"status"`
 
 	// Version The server's version; may be empty in development builds.
 	Version string `json:"version"`
+}
+
+// HealthStatus defines model for Health.Status.
+type HealthStatus string
+
+// Holding What an account holds, or may still draw, of one credit type; never negative.
+type Holding struct {
+	Amount int64 `json:"amount"`
+
+	// Type A credit type: `upload` (one per record collected) and `message` (one per SMS
+	// sent) always exist; an installation may configure more. Lower-case letters,
+	// digits and dashes, starting with a letter, at most 32.
+	//
+	//
+	// Examples: upload
+	Type CreditType `json:"type"`
 }
 
 // InboundSMS The provider's form post of an incoming text (other parameters it sends are signed too, and ignored).
@@ -2559,9 +2639,6 @@ type InvitationFields struct {
 	// InviteeAccountId The invited account, as the umbrella gave it (whether or not it exists). For
 	// an invitation by email, absent until the invitee answers, then the account
 	// that answered.
-	//
-	//
-	// Examples: acc_01KAQ4N4M0V9R1D7X6E3XZ6C9T
 	InviteeAccountId *AccountId `json:"inviteeAccountId,omitempty"`
 
 	// LastName Absent when not given.
@@ -2571,8 +2648,6 @@ type InvitationFields struct {
 	Message *string `json:"message,omitempty"`
 
 	// Mobile Absent when not given.
-	//
-	// Examples: +14155550123
 	Mobile *MobileNumber `json:"mobile,omitempty"`
 
 	// RespondedAt When it was accepted, declined, cancelled or (as recorded by the expiry sweep) expired; absent while pending.
@@ -2584,8 +2659,6 @@ type InvitationFields struct {
 	Status InvitationStatus `json:"status"`
 
 	// UmbrellaId The inviting account.
-	//
-	// Examples: acc_01KAQ4N4M0V9R1D7X6E3XZ6C9T
 	UmbrellaId AccountId `json:"umbrellaId"`
 
 	// UmbrellaName The inviting account's name when it invited.
@@ -2593,17 +2666,10 @@ type InvitationFields struct {
 
 	// UpdatedAt An RFC 3339 time in UTC, to the microsecond.
 	UpdatedAt Timestamp `json:"updatedAt"`
-	union     json.RawMessage
 }
 
 // InvitationFieldsBilling `parent`: the umbrella pays for the sub-account's usage; `self`: the sub-account pays.
 type InvitationFieldsBilling string
-
-// InvitationFields0 defines model for InvitationFields.0.
-type InvitationFields0 = interface{}
-
-// InvitationFields1 defines model for InvitationFields.1.
-type InvitationFields1 = interface{}
 
 // InvitationId An invitation id, `inv_` followed by a ULID.
 //
@@ -2653,9 +2719,6 @@ type InvitationResult struct {
 	// InviteeAccountId The invited account, as the umbrella gave it (whether or not it exists). For
 	// an invitation by email, absent until the invitee answers, then the account
 	// that answered.
-	//
-	//
-	// Examples: acc_01KAQ4N4M0V9R1D7X6E3XZ6C9T
 	InviteeAccountId *AccountId `json:"inviteeAccountId,omitempty"`
 
 	// LastName Absent when not given.
@@ -2665,8 +2728,6 @@ type InvitationResult struct {
 	Message *string `json:"message,omitempty"`
 
 	// Mobile Absent when not given.
-	//
-	// Examples: +14155550123
 	Mobile *MobileNumber `json:"mobile,omitempty"`
 
 	// RequestId The request's id, also sent as `X-Request-Id`. Always the first member of the body.
@@ -2681,8 +2742,6 @@ type InvitationResult struct {
 	Status InvitationStatus `json:"status"`
 
 	// UmbrellaId The inviting account.
-	//
-	// Examples: acc_01KAQ4N4M0V9R1D7X6E3XZ6C9T
 	UmbrellaId AccountId `json:"umbrellaId"`
 
 	// UmbrellaName The inviting account's name when it invited.
@@ -2690,17 +2749,10 @@ type InvitationResult struct {
 
 	// UpdatedAt An RFC 3339 time in UTC, to the microsecond.
 	UpdatedAt Timestamp `json:"updatedAt"`
-	union     json.RawMessage
 }
 
 // InvitationResultBilling `parent`: the umbrella pays for the sub-account's usage; `self`: the sub-account pays.
 type InvitationResultBilling string
-
-// InvitationResult0 defines model for InvitationResult.0.
-type InvitationResult0 = interface{}
-
-// InvitationResult1 defines model for InvitationResult.1.
-type InvitationResult1 = interface{}
 
 // InvitationStatus `pending` until the invitee `accepted` or `declined`, the umbrella `cancelled`,
 // or the invitation `expired`. Read as of now: a pending invitation past
@@ -2755,8 +2807,6 @@ type LedgerEntryFields struct {
 	Type CreditType `json:"type"`
 
 	// UsageAccountId For usage and refunds, the account whose usage it was (the payer may be an ancestor of it). Absent otherwise.
-	//
-	// Examples: acc_01KAQ4N4M0V9R1D7X6E3XZ6C9T
 	UsageAccountId *AccountId `json:"usageAccountId,omitempty"`
 
 	// UsageRef For usage and refunds, what was used — `record:rec_…` for a record collected, `usage` for `POST /v1/usage`. Absent otherwise.
@@ -2810,8 +2860,6 @@ type LedgerEntryResult struct {
 	Type CreditType `json:"type"`
 
 	// UsageAccountId For usage and refunds, the account whose usage it was (the payer may be an ancestor of it). Absent otherwise.
-	//
-	// Examples: acc_01KAQ4N4M0V9R1D7X6E3XZ6C9T
 	UsageAccountId *AccountId `json:"usageAccountId,omitempty"`
 
 	// UsageRef For usage and refunds, what was used — `record:rec_…` for a record collected, `usage` for `POST /v1/usage`. Absent otherwise.
@@ -2833,7 +2881,7 @@ type LedgerSide = string
 // LimitInput A monthly cap on one credit type.
 type LimitInput struct {
 	// Monthly The credits the account's subtree may use of the type in a calendar month (UTC); 0 stops its usage.
-	Monthly int `json:"monthly"`
+	Monthly int64 `json:"monthly"`
 
 	// Type A credit type: `upload` (one per record collected) and `message` (one per SMS
 	// sent) always exist; an installation may configure more. Lower-case letters,
@@ -2855,11 +2903,9 @@ type LimitStatusFields struct {
 	Month string `json:"month"`
 
 	// Monthly The credits the account's subtree may use of the type a month.
-	Monthly int `json:"monthly"`
+	Monthly int64 `json:"monthly"`
 
 	// SetBy The account that set the cap (the acting account of the `PUT`).
-	//
-	// Examples: acc_01KAQ4N4M0V9R1D7X6E3XZ6C9T
 	SetBy AccountId `json:"setBy"`
 
 	// Type A credit type: `upload` (one per record collected) and `message` (one per SMS
@@ -2874,7 +2920,7 @@ type LimitStatusFields struct {
 	UpdatedAt Timestamp `json:"updatedAt"`
 
 	// UsedThisMonth What the subtree used of the type this month, counted against the cap. It may exceed `monthly` when the cap was set below what was already used.
-	UsedThisMonth int `json:"usedThisMonth"`
+	UsedThisMonth int64 `json:"usedThisMonth"`
 }
 
 // LimitStatusResult A cap, as returned by a write.
@@ -2885,14 +2931,12 @@ type LimitStatusResult struct {
 	Month string `json:"month"`
 
 	// Monthly The credits the account's subtree may use of the type a month.
-	Monthly int `json:"monthly"`
+	Monthly int64 `json:"monthly"`
 
 	// RequestId The request's id, also sent as `X-Request-Id`. Always the first member of the body.
 	RequestId RequestId `json:"requestId"`
 
 	// SetBy The account that set the cap (the acting account of the `PUT`).
-	//
-	// Examples: acc_01KAQ4N4M0V9R1D7X6E3XZ6C9T
 	SetBy AccountId `json:"setBy"`
 
 	// Type A credit type: `upload` (one per record collected) and `message` (one per SMS
@@ -2907,7 +2951,7 @@ type LimitStatusResult struct {
 	UpdatedAt Timestamp `json:"updatedAt"`
 
 	// UsedThisMonth What the subtree used of the type this month, counted against the cap. It may exceed `monthly` when the cap was set below what was already used.
-	UsedThisMonth int `json:"usedThisMonth"`
+	UsedThisMonth int64 `json:"usedThisMonth"`
 }
 
 // Link The edge from an account to its parent, and the policy it carries.
@@ -2968,9 +3012,6 @@ type LinkPatchBilling string
 type LoginRequest struct {
 	// AccountId The account the session acts in when a request names none with
 	// `X-Customer-Id`; by default the person's oldest active membership.
-	//
-	//
-	// Examples: acc_01KAQ4N4M0V9R1D7X6E3XZ6C9T
 	AccountId *AccountId `json:"accountId,omitempty"`
 
 	// Login The person's username or email address (at most 254 bytes, checked before anything else).
@@ -2993,6 +3034,15 @@ type LoginResult struct {
 	// User The membership the session acts as by default; `null` when the person has
 	// only invitations to answer.
 	User *User `json:"user"`
+}
+
+// MasterUserInput A new account's first admin.
+type MasterUserInput struct {
+	Email openapi_types.Email `json:"email"`
+	Name  *string             `json:"name,omitempty"`
+
+	// Username 3-100 characters of letters, digits and `. _ @ + -`; defaults to the email address.
+	Username *string `json:"username,omitempty"`
 }
 
 // Me The caller and what it may do.
@@ -3096,13 +3146,21 @@ type MobileNumber = string
 // MoveRequest defines model for MoveRequest.
 type MoveRequest struct {
 	// ParentId The new parent, visible to the acting account.
-	//
-	// Examples: acc_01KAQ4N4M0V9R1D7X6E3XZ6C9T
 	ParentId AccountId `json:"parentId"`
 }
 
 // NextCursor Pass as `cursor` to fetch the next page; `null` on the last page.
 type NextCursor = string
+
+// OpenAPIDocument This document, as JSON.
+type OpenAPIDocument struct {
+	Info    map[string]interface{} `json:"info"`
+	Openapi OpenAPIDocumentOpenapi `json:"openapi"`
+	Paths   map[string]interface{} `json:"paths"`
+}
+
+// OpenAPIDocumentOpenapi defines model for OpenAPIDocument.Openapi.
+type OpenAPIDocumentOpenapi string
 
 // OutboxInvitationData The sub-account invitation an email is about.
 type OutboxInvitationData struct {
@@ -3112,10 +3170,66 @@ type OutboxInvitationData struct {
 	InvitationId InvitationId `json:"invitationId"`
 }
 
+// OutboxInvitationMessage An email about a sub-account invitation. `invitation`: to the invited account's
+// admins or to the address (with a sign-up link when the address has no account).
+// `invitation-accepted`, `invitation-declined`, `invitation-expired`: to the
+// umbrella's admins. `invitation-cancelled`: to the invitee. Its data is the
+// invitation's id; the rest is read when it is sent.
+type OutboxInvitationMessage struct {
+	// AccountId The account the message belongs to: the user's account for emails to a user
+	// (whose brand the email carries); for a sub-account invitation by email to an
+	// address, the umbrella. Emails about sub-account invitations carry the
+	// umbrella's brand.
+	AccountId AccountId `json:"accountId"`
+
+	// Attempts How many delivery attempts have been started.
+	Attempts int64 `json:"attempts"`
+
+	// Channel How the message is delivered.
+	Channel OutboxInvitationMessageChannel `json:"channel"`
+
+	// CreatedAt An RFC 3339 time in UTC, to the microsecond.
+	CreatedAt Timestamp `json:"createdAt"`
+
+	// Data The sub-account invitation an email is about.
+	Data OutboxInvitationData `json:"data"`
+
+	// Id An outbox message id, `msg_` followed by a ULID.
+	Id OutboxMessageId `json:"id"`
+
+	// LastError Why the last attempt failed; absent when none has.
+	LastError *string `json:"lastError,omitempty"`
+
+	// NextAttemptAt When a pending message is next due.
+	NextAttemptAt Timestamp `json:"nextAttemptAt"`
+
+	// Recipient The address it is sent to.
+	Recipient string `json:"recipient"`
+
+	// SentAt When the message was delivered; present only on sent messages.
+	SentAt *Timestamp `json:"sentAt,omitempty"`
+
+	// Status `pending`: not sent yet, or waiting for a retry after a failed attempt
+	// (`lastError` says why). `sent`: delivered. `failed`: given up, after its
+	// attempts or because it can never be sent (its user was removed or disabled);
+	// kept with `lastError`.
+	Status   OutboxStatus                    `json:"status"`
+	Template OutboxInvitationMessageTemplate `json:"template"`
+
+	// UserId The user the message is for; absent for messages to an address that is no user's (a sub-account invitation by email).
+	UserId *UserId `json:"userId,omitempty"`
+}
+
+// OutboxInvitationMessageChannel How the message is delivered.
+type OutboxInvitationMessageChannel string
+
+// OutboxInvitationMessageTemplate defines model for OutboxInvitationMessage.Template.
+type OutboxInvitationMessageTemplate string
+
 // OutboxLowBalanceData A low-balance notice's numbers.
 type OutboxLowBalanceData struct {
-	Balance   int `json:"balance"`
-	Threshold int `json:"threshold"`
+	Balance   int64 `json:"balance"`
+	Threshold int64 `json:"threshold"`
 
 	// Type A credit type: `upload` (one per record collected) and `message` (one per SMS
 	// sent) always exist; an installation may configure more. Lower-case letters,
@@ -3126,31 +3240,81 @@ type OutboxLowBalanceData struct {
 	Type CreditType `json:"type"`
 }
 
-// OutboxMessage An email written in the same transaction as the change that caused it, and delivered afterwards.
-type OutboxMessage struct {
+// OutboxLowBalanceMessage `low-balance`: to a payer's admins, when a balance falls to a threshold.
+type OutboxLowBalanceMessage struct {
 	// AccountId The account the message belongs to: the user's account for emails to a user
 	// (whose brand the email carries); for a sub-account invitation by email to an
 	// address, the umbrella. Emails about sub-account invitations carry the
 	// umbrella's brand.
-	//
-	//
-	// Examples: acc_01KAQ4N4M0V9R1D7X6E3XZ6C9T
 	AccountId AccountId `json:"accountId"`
 
 	// Attempts How many delivery attempts have been started.
-	Attempts int `json:"attempts"`
+	Attempts int64 `json:"attempts"`
 
 	// Channel How the message is delivered.
-	Channel OutboxMessageChannel `json:"channel"`
+	Channel OutboxLowBalanceMessageChannel `json:"channel"`
 
 	// CreatedAt An RFC 3339 time in UTC, to the microsecond.
 	CreatedAt Timestamp `json:"createdAt"`
 
-	// Data What the email is rendered from. For emails to users, the user as it was when
-	// the message was queued; for emails about sub-account invitations, the
-	// invitation's id (the rest is read when it is sent). One-time and sign-up links
-	// are not here; they are made when the email is sent.
-	Data OutboxMessage_Data `json:"data"`
+	// Data A low-balance notice's numbers.
+	Data OutboxLowBalanceData `json:"data"`
+
+	// Id An outbox message id, `msg_` followed by a ULID.
+	Id OutboxMessageId `json:"id"`
+
+	// LastError Why the last attempt failed; absent when none has.
+	LastError *string `json:"lastError,omitempty"`
+
+	// NextAttemptAt When a pending message is next due.
+	NextAttemptAt Timestamp `json:"nextAttemptAt"`
+
+	// Recipient The address it is sent to.
+	Recipient string `json:"recipient"`
+
+	// SentAt When the message was delivered; present only on sent messages.
+	SentAt *Timestamp `json:"sentAt,omitempty"`
+
+	// Status `pending`: not sent yet, or waiting for a retry after a failed attempt
+	// (`lastError` says why). `sent`: delivered. `failed`: given up, after its
+	// attempts or because it can never be sent (its user was removed or disabled);
+	// kept with `lastError`.
+	Status   OutboxStatus                    `json:"status"`
+	Template OutboxLowBalanceMessageTemplate `json:"template"`
+
+	// UserId The user the message is for; absent for messages to an address that is no user's (a sub-account invitation by email).
+	UserId *UserId `json:"userId,omitempty"`
+}
+
+// OutboxLowBalanceMessageChannel How the message is delivered.
+type OutboxLowBalanceMessageChannel string
+
+// OutboxLowBalanceMessageTemplate defines model for OutboxLowBalanceMessage.Template.
+type OutboxLowBalanceMessageTemplate string
+
+// OutboxMessage An email written in the same transaction as the change that caused it, and
+// delivered afterwards: one of the kinds below, told apart by `template`, each with
+// the data its email is rendered from.
+type OutboxMessage struct {
+	union json.RawMessage
+}
+
+// OutboxMessageFields The members every outbox message has (open, for composition).
+type OutboxMessageFields struct {
+	// AccountId The account the message belongs to: the user's account for emails to a user
+	// (whose brand the email carries); for a sub-account invitation by email to an
+	// address, the umbrella. Emails about sub-account invitations carry the
+	// umbrella's brand.
+	AccountId AccountId `json:"accountId"`
+
+	// Attempts How many delivery attempts have been started.
+	Attempts int64 `json:"attempts"`
+
+	// Channel How the message is delivered.
+	Channel OutboxMessageFieldsChannel `json:"channel"`
+
+	// CreatedAt An RFC 3339 time in UTC, to the microsecond.
+	CreatedAt Timestamp `json:"createdAt"`
 
 	// Id An outbox message id, `msg_` followed by a ULID.
 	Id OutboxMessageId `json:"id"`
@@ -3173,72 +3337,15 @@ type OutboxMessage struct {
 	// kept with `lastError`.
 	Status OutboxStatus `json:"status"`
 
-	// Template `welcome`: a new account's master user, with a link to set a password (or,
-	// for a person who has a login, to sign in and accept).
-	// `user-invitation`: a further user invited into an account, likewise.
-	// `password-reset`: a user asked to reset their password.
-	// `email-change`: to a new address a person asked for, with the link that
-	// confirms it. `email-change-notice`: to the old address, telling of it.
-	// `low-balance`: to a payer's admins, when a balance falls to a threshold.
-	// `signup-attempt`: someone tried to sign up with a user's address.
-	// `invitation`: a sub-account invitation, to the invited account's admins or
-	// to the address (with a sign-up link when the address has no account).
-	// `invitation-accepted`, `invitation-declined`, `invitation-expired`: to the
-	// umbrella's admins. `invitation-cancelled`: to the invitee.
-	// `webhook-disabled`: to an account's admins, when a webhook endpoint failed for days.
-	Template OutboxMessageTemplate `json:"template"`
+	// Template Which email it is; see the kinds of OutboxMessage.
+	Template string `json:"template"`
 
 	// UserId The user the message is for; absent for messages to an address that is no user's (a sub-account invitation by email).
 	UserId *UserId `json:"userId,omitempty"`
-	union  json.RawMessage
 }
 
-// OutboxMessageChannel How the message is delivered.
-type OutboxMessageChannel string
-
-// OutboxMessage_Data What the email is rendered from. For emails to users, the user as it was when
-// the message was queued; for emails about sub-account invitations, the
-// invitation's id (the rest is read when it is sent). One-time and sign-up links
-// are not here; they are made when the email is sent.
-type OutboxMessage_Data struct {
-	union json.RawMessage
-}
-
-// OutboxMessageTemplate `welcome`: a new account's master user, with a link to set a password (or,
-// for a person who has a login, to sign in and accept).
-// `user-invitation`: a further user invited into an account, likewise.
-// `password-reset`: a user asked to reset their password.
-// `email-change`: to a new address a person asked for, with the link that
-// confirms it. `email-change-notice`: to the old address, telling of it.
-// `low-balance`: to a payer's admins, when a balance falls to a threshold.
-// `signup-attempt`: someone tried to sign up with a user's address.
-// `invitation`: a sub-account invitation, to the invited account's admins or
-// to the address (with a sign-up link when the address has no account).
-// `invitation-accepted`, `invitation-declined`, `invitation-expired`: to the
-// umbrella's admins. `invitation-cancelled`: to the invitee.
-// `webhook-disabled`: to an account's admins, when a webhook endpoint failed for days.
-type OutboxMessageTemplate string
-
-// OutboxMessage0 defines model for OutboxMessage.0.
-type OutboxMessage0 struct {
-	// Data The user an email is about, as it was when the message was queued.
-	Data     *OutboxUserData `json:"data,omitempty"`
-	Template interface{}     `json:"template,omitempty"`
-}
-
-// OutboxMessage1 defines model for OutboxMessage.1.
-type OutboxMessage1 struct {
-	// Data The sub-account invitation an email is about.
-	Data     *OutboxInvitationData `json:"data,omitempty"`
-	Template interface{}           `json:"template,omitempty"`
-}
-
-// OutboxMessage2 defines model for OutboxMessage.2.
-type OutboxMessage2 struct {
-	// Data A low-balance notice's numbers.
-	Data     *OutboxLowBalanceData `json:"data,omitempty"`
-	Template interface{}           `json:"template,omitempty"`
-}
+// OutboxMessageFieldsChannel How the message is delivered.
+type OutboxMessageFieldsChannel string
 
 // OutboxMessageId An outbox message id, `msg_` followed by a ULID.
 type OutboxMessageId = string
@@ -3277,6 +3384,65 @@ type OutboxUserData struct {
 	Username string `json:"username"`
 }
 
+// OutboxUserMessage An email to a user. `welcome`: a new account's master user, with a link to set a
+// password (or, for a person who has a login, to sign in and accept).
+// `user-invitation`: a further user invited into an account, likewise.
+// `password-reset`: a user asked to reset their password. `email-change`: to a new
+// address a person asked for, with the link that confirms it.
+// `email-change-notice`: to the old address, telling of it. `signup-attempt`:
+// someone tried to sign up with a user's address. Its data is the user as it was
+// when the message was queued; links are made when it is sent.
+type OutboxUserMessage struct {
+	// AccountId The account the message belongs to: the user's account for emails to a user
+	// (whose brand the email carries); for a sub-account invitation by email to an
+	// address, the umbrella. Emails about sub-account invitations carry the
+	// umbrella's brand.
+	AccountId AccountId `json:"accountId"`
+
+	// Attempts How many delivery attempts have been started.
+	Attempts int64 `json:"attempts"`
+
+	// Channel How the message is delivered.
+	Channel OutboxUserMessageChannel `json:"channel"`
+
+	// CreatedAt An RFC 3339 time in UTC, to the microsecond.
+	CreatedAt Timestamp `json:"createdAt"`
+
+	// Data The user an email is about, as it was when the message was queued.
+	Data OutboxUserData `json:"data"`
+
+	// Id An outbox message id, `msg_` followed by a ULID.
+	Id OutboxMessageId `json:"id"`
+
+	// LastError Why the last attempt failed; absent when none has.
+	LastError *string `json:"lastError,omitempty"`
+
+	// NextAttemptAt When a pending message is next due.
+	NextAttemptAt Timestamp `json:"nextAttemptAt"`
+
+	// Recipient The address it is sent to.
+	Recipient string `json:"recipient"`
+
+	// SentAt When the message was delivered; present only on sent messages.
+	SentAt *Timestamp `json:"sentAt,omitempty"`
+
+	// Status `pending`: not sent yet, or waiting for a retry after a failed attempt
+	// (`lastError` says why). `sent`: delivered. `failed`: given up, after its
+	// attempts or because it can never be sent (its user was removed or disabled);
+	// kept with `lastError`.
+	Status   OutboxStatus              `json:"status"`
+	Template OutboxUserMessageTemplate `json:"template"`
+
+	// UserId The user the message is for; absent for messages to an address that is no user's (a sub-account invitation by email).
+	UserId UserId `json:"userId"`
+}
+
+// OutboxUserMessageChannel How the message is delivered.
+type OutboxUserMessageChannel string
+
+// OutboxUserMessageTemplate defines model for OutboxUserMessage.Template.
+type OutboxUserMessageTemplate string
+
 // OutboxWebhookDisabledData The endpoint a webhook-disabled notice is about.
 type OutboxWebhookDisabledData struct {
 	// EndpointId A webhook endpoint id, `whe_` followed by a ULID.
@@ -3287,16 +3453,85 @@ type OutboxWebhookDisabledData struct {
 	Url          string    `json:"url"`
 }
 
+// OutboxWebhookDisabledMessage `webhook-disabled`: to an account's admins, when a webhook endpoint failed for days and was disabled.
+type OutboxWebhookDisabledMessage struct {
+	// AccountId The account the message belongs to: the user's account for emails to a user
+	// (whose brand the email carries); for a sub-account invitation by email to an
+	// address, the umbrella. Emails about sub-account invitations carry the
+	// umbrella's brand.
+	AccountId AccountId `json:"accountId"`
+
+	// Attempts How many delivery attempts have been started.
+	Attempts int64 `json:"attempts"`
+
+	// Channel How the message is delivered.
+	Channel OutboxWebhookDisabledMessageChannel `json:"channel"`
+
+	// CreatedAt An RFC 3339 time in UTC, to the microsecond.
+	CreatedAt Timestamp `json:"createdAt"`
+
+	// Data The endpoint a webhook-disabled notice is about.
+	Data OutboxWebhookDisabledData `json:"data"`
+
+	// Id An outbox message id, `msg_` followed by a ULID.
+	Id OutboxMessageId `json:"id"`
+
+	// LastError Why the last attempt failed; absent when none has.
+	LastError *string `json:"lastError,omitempty"`
+
+	// NextAttemptAt When a pending message is next due.
+	NextAttemptAt Timestamp `json:"nextAttemptAt"`
+
+	// Recipient The address it is sent to.
+	Recipient string `json:"recipient"`
+
+	// SentAt When the message was delivered; present only on sent messages.
+	SentAt *Timestamp `json:"sentAt,omitempty"`
+
+	// Status `pending`: not sent yet, or waiting for a retry after a failed attempt
+	// (`lastError` says why). `sent`: delivered. `failed`: given up, after its
+	// attempts or because it can never be sent (its user was removed or disabled);
+	// kept with `lastError`.
+	Status   OutboxStatus                         `json:"status"`
+	Template OutboxWebhookDisabledMessageTemplate `json:"template"`
+
+	// UserId The user the message is for; absent for messages to an address that is no user's (a sub-account invitation by email).
+	UserId *UserId `json:"userId,omitempty"`
+}
+
+// OutboxWebhookDisabledMessageChannel How the message is delivered.
+type OutboxWebhookDisabledMessageChannel string
+
+// OutboxWebhookDisabledMessageTemplate defines model for OutboxWebhookDisabledMessage.Template.
+type OutboxWebhookDisabledMessageTemplate string
+
 // PasswordResetAccepted The same answer whether or not the address belongs to anybody.
 type PasswordResetAccepted struct {
 	// RequestId The request's id; always the first member.
-	RequestId RequestId   `json:"requestId"`
-	Status    interface{} `json:"status"`
+	RequestId RequestId                   `json:"requestId"`
+	Status    PasswordResetAcceptedStatus `json:"status"`
 }
+
+// PasswordResetAcceptedStatus defines model for PasswordResetAccepted.Status.
+type PasswordResetAcceptedStatus string
 
 // PasswordResetRequest defines model for PasswordResetRequest.
 type PasswordResetRequest struct {
 	Email openapi_types.Email `json:"email"`
+}
+
+// Payer Who pays for an account's usage (rule 8), and what the account may still draw.
+type Payer struct {
+	// AccountId The payer; the account itself when it pays for itself.
+	AccountId AccountId `json:"accountId"`
+
+	// Available For every credit type, what the account may draw now: the payer's balance,
+	// or less when a monthly cap on the account or an account above it leaves
+	// less this month.
+	Available []Holding `json:"available"`
+
+	// PaidByAncestor `true` when the payer is an ancestor (links with `billing: parent` lead to it).
+	PaidByAncestor bool `json:"paidByAncestor"`
 }
 
 // Person A person's own login, as only they see it.
@@ -3355,7 +3590,7 @@ type Problem struct {
 	Shortfall *Shortfall `json:"shortfall,omitempty"`
 
 	// Status The HTTP status code.
-	Status int `json:"status"`
+	Status int64 `json:"status"`
 
 	// Title The HTTP status text.
 	Title string `json:"title"`
@@ -3413,7 +3648,7 @@ type QuestionType string
 
 // Quota A limit of the acting account's plan, as a refused write reached it.
 type Quota struct {
-	Limit int `json:"limit"`
+	Limit int64 `json:"limit"`
 
 	// Name `emailsPerDay`: emails the account's own actions send in a UTC day; `forms`: forms the account owns.
 	Name QuotaName `json:"name"`
@@ -3423,7 +3658,7 @@ type Quota struct {
 
 	// ResetsAt When the count starts again, for counts per day.
 	ResetsAt *Timestamp `json:"resetsAt,omitempty"`
-	Used     int        `json:"used"`
+	Used     int64      `json:"used"`
 }
 
 // QuotaName `emailsPerDay`: emails the account's own actions send in a UTC day; `forms`: forms the account owns.
@@ -3431,8 +3666,11 @@ type QuotaName string
 
 // Readiness defines model for Readiness.
 type Readiness struct {
-	Status interface{} `json:"status"`
+	Status ReadinessStatus `json:"status"`
 }
+
+// ReadinessStatus defines model for Readiness.Status.
+type ReadinessStatus string
 
 // Record One set of answers collected through a form.
 type Record = RecordFields
@@ -3440,8 +3678,6 @@ type Record = RecordFields
 // RecordFields The members of a record (open, for composition).
 type RecordFields struct {
 	// AccountId The account that collected it (the acting account of the create).
-	//
-	// Examples: acc_01KAQ4N4M0V9R1D7X6E3XZ6C9T
 	AccountId AccountId `json:"accountId"`
 
 	// Answers Question id → answer, as stored (questions without an answer are absent).
@@ -3467,7 +3703,7 @@ type RecordFields struct {
 	UpdatedAt Timestamp `json:"updatedAt"`
 
 	// Version Goes up by one with every change; the `ETag`.
-	Version int `json:"version"`
+	Version int64 `json:"version"`
 }
 
 // RecordId A record id, `rec_` followed by a ULID.
@@ -3497,8 +3733,6 @@ type RecordPage struct {
 // RecordResult A record, as returned by a write.
 type RecordResult struct {
 	// AccountId The account that collected it (the acting account of the create).
-	//
-	// Examples: acc_01KAQ4N4M0V9R1D7X6E3XZ6C9T
 	AccountId AccountId `json:"accountId"`
 
 	// Answers Question id → answer, as stored (questions without an answer are absent).
@@ -3527,7 +3761,7 @@ type RecordResult struct {
 	UpdatedAt Timestamp `json:"updatedAt"`
 
 	// Version Goes up by one with every change; the `ETag`.
-	Version int `json:"version"`
+	Version int64 `json:"version"`
 }
 
 // RequestId A request id, a bare ULID.
@@ -3542,7 +3776,7 @@ type RequestIdField struct {
 // RetriedWebhookDelivery A delivery made due again.
 type RetriedWebhookDelivery struct {
 	// Attempts Attempts made since the delivery was made or last retried.
-	Attempts int `json:"attempts"`
+	Attempts int64 `json:"attempts"`
 
 	// CreatedAt An RFC 3339 time in UTC, to the microsecond.
 	CreatedAt   Timestamp  `json:"createdAt"`
@@ -3598,8 +3832,6 @@ type RotateWebhookSecretRequest struct {
 // SMSCollector A number authorised to send a form's data by SMS.
 type SMSCollector struct {
 	// AccountId The account that authorised it, whose payer pays for its texts and records.
-	//
-	// Examples: acc_01KAQ4N4M0V9R1D7X6E3XZ6C9T
 	AccountId AccountId `json:"accountId"`
 
 	// CreatedAt An RFC 3339 time in UTC, to the microsecond.
@@ -3670,14 +3902,13 @@ type SMSSettings = SMSSettingsFields
 // SMSSettingsFields defines model for SMSSettingsFields.
 type SMSSettingsFields struct {
 	// Code The form's code; `null` until it first collects by SMS or its owner sets one.
-	Code       *string `json:"code"`
-	Collectors struct {
-		Interactive int `json:"interactive"`
-		Structured  int `json:"structured"`
-	} `json:"collectors"`
+	Code *string `json:"code"`
+
+	// Collectors How many numbers collect for a form, by mode.
+	Collectors CollectorCounts `json:"collectors"`
 
 	// ConversationIdleSeconds How long an interactive conversation waits for a reply before it ends unsaved.
-	ConversationIdleSeconds int `json:"conversationIdleSeconds"`
+	ConversationIdleSeconds int64 `json:"conversationIdleSeconds"`
 
 	// FormId A form id, `frm_` followed by a ULID.
 	//
@@ -3705,14 +3936,13 @@ type SMSSettingsPatch struct {
 // SMSSettingsResult A form's SMS settings, as returned by a write.
 type SMSSettingsResult struct {
 	// Code The form's code; `null` until it first collects by SMS or its owner sets one.
-	Code       *string `json:"code"`
-	Collectors struct {
-		Interactive int `json:"interactive"`
-		Structured  int `json:"structured"`
-	} `json:"collectors"`
+	Code *string `json:"code"`
+
+	// Collectors How many numbers collect for a form, by mode.
+	Collectors CollectorCounts `json:"collectors"`
 
 	// ConversationIdleSeconds How long an interactive conversation waits for a reply before it ends unsaved.
-	ConversationIdleSeconds int `json:"conversationIdleSeconds"`
+	ConversationIdleSeconds int64 `json:"conversationIdleSeconds"`
 
 	// FormId A form id, `frm_` followed by a ULID.
 	//
@@ -3756,8 +3986,6 @@ type Share = ShareFields
 // ShareFields The members of a share (open, for composition).
 type ShareFields struct {
 	// AccountId The account granted the role (an ancestor or a descendant of the owner).
-	//
-	// Examples: acc_01KAQ4N4M0V9R1D7X6E3XZ6C9T
 	AccountId AccountId `json:"accountId"`
 
 	// CreatedAt An RFC 3339 time in UTC, to the microsecond.
@@ -3792,8 +4020,6 @@ type SharePage struct {
 // ShareResult A share, as returned by a write.
 type ShareResult struct {
 	// AccountId The account granted the role (an ancestor or a descendant of the owner).
-	//
-	// Examples: acc_01KAQ4N4M0V9R1D7X6E3XZ6C9T
 	AccountId AccountId `json:"accountId"`
 
 	// CreatedAt An RFC 3339 time in UTC, to the microsecond.
@@ -3825,22 +4051,18 @@ type ShareRole string
 // used of it this month (`used`).
 type Shortfall struct {
 	// Balance The payer's balance of the type.
-	Balance *int `json:"balance,omitempty"`
+	Balance *int64 `json:"balance,omitempty"`
 
 	// LimitedAccountId The account whose monthly cap the debit would pass — the nearest such account to the one using the credits.
-	//
-	// Examples: acc_01KAQ4N4M0V9R1D7X6E3XZ6C9T
 	LimitedAccountId *AccountId `json:"limitedAccountId,omitempty"`
 
 	// Monthly The cap.
-	Monthly *int `json:"monthly,omitempty"`
+	Monthly *int64 `json:"monthly,omitempty"`
 
 	// Needed The credits the refused debit needed.
 	Needed CreditAmount `json:"needed"`
 
 	// PayerId The account that pays and could not cover it.
-	//
-	// Examples: acc_01KAQ4N4M0V9R1D7X6E3XZ6C9T
 	PayerId *AccountId `json:"payerId,omitempty"`
 
 	// Type A credit type: `upload` (one per record collected) and `message` (one per SMS
@@ -3852,21 +4074,28 @@ type Shortfall struct {
 	Type CreditType `json:"type"`
 
 	// Used What the capped account's subtree used of the type this month.
-	Used  *int `json:"used,omitempty"`
-	union json.RawMessage
+	Used *int64 `json:"used,omitempty"`
 }
-
-// Shortfall0 defines model for Shortfall.0.
-type Shortfall0 = interface{}
-
-// Shortfall1 defines model for Shortfall.1.
-type Shortfall1 = interface{}
 
 // SignupAccepted The same answer whether or not the address was already in use.
 type SignupAccepted struct {
 	// RequestId The request's id; always the first member.
-	RequestId RequestId   `json:"requestId"`
-	Status    interface{} `json:"status"`
+	RequestId RequestId            `json:"requestId"`
+	Status    SignupAcceptedStatus `json:"status"`
+}
+
+// SignupAcceptedStatus defines model for SignupAccepted.Status.
+type SignupAcceptedStatus string
+
+// SignupInvitation The `invitation` and `token` query parameters of an invitation email's sign-up link.
+type SignupInvitation struct {
+	// Id An invitation id, `inv_` followed by a ULID.
+	//
+	// Examples: inv_01KAQ4N4M0V9R1D7X6E3XZ6C9T
+	Id InvitationId `json:"id"`
+
+	// Token The link's secret, `cnt_…`.
+	Token string `json:"token"`
 }
 
 // SignupRequest defines model for SignupRequest.
@@ -3878,15 +4107,7 @@ type SignupRequest struct {
 	Email openapi_types.Email `json:"email"`
 
 	// Invitation The `invitation` and `token` query parameters of an invitation email's sign-up link.
-	Invitation *struct {
-		// Id An invitation id, `inv_` followed by a ULID.
-		//
-		// Examples: inv_01KAQ4N4M0V9R1D7X6E3XZ6C9T
-		Id InvitationId `json:"id"`
-
-		// Token The link's secret, `cnt_…`.
-		Token string `json:"token"`
-	} `json:"invitation,omitempty"`
+	Invitation *SignupInvitation `json:"invitation,omitempty"`
 
 	// Name The master user's name.
 	Name *string `json:"name,omitempty"`
@@ -3897,7 +4118,7 @@ type Timestamp = time.Time
 
 // TypeAmount An amount of one credit type.
 type TypeAmount struct {
-	Amount int `json:"amount"`
+	Amount int64 `json:"amount"`
 
 	// Type A credit type: `upload` (one per record collected) and `message` (one per SMS
 	// sent) always exist; an installation may configure more. Lower-case letters,
@@ -3921,8 +4142,6 @@ type UpdateWebhookEndpointRequest struct {
 // UpdatedWebhookEndpoint A changed webhook endpoint.
 type UpdatedWebhookEndpoint struct {
 	// AccountId The account whose subtree's events the endpoint receives.
-	//
-	// Examples: acc_01KAQ4N4M0V9R1D7X6E3XZ6C9T
 	AccountId AccountId `json:"accountId"`
 
 	// CreatedAt An RFC 3339 time in UTC, to the microsecond.
@@ -3961,8 +4180,6 @@ type UpdatedWebhookEndpointDisabledReason string
 // UsageGroup The net usage of one direct child's subtree, or of the account itself.
 type UsageGroup struct {
 	// AccountId The direct child (or, with `self`, the account itself; with `groupBy=none`, the account, for its whole subtree).
-	//
-	// Examples: acc_01KAQ4N4M0V9R1D7X6E3XZ6C9T
 	AccountId AccountId `json:"accountId"`
 
 	// Self `true` for the group of the account's own usage (with `groupBy=none`: the whole subtree's).
@@ -4160,7 +4377,7 @@ type WebhookDelivery = WebhookDeliveryFields
 // WebhookDeliveryFields defines model for WebhookDeliveryFields.
 type WebhookDeliveryFields struct {
 	// Attempts Attempts made since the delivery was made or last retried.
-	Attempts int `json:"attempts"`
+	Attempts int64 `json:"attempts"`
 
 	// CreatedAt An RFC 3339 time in UTC, to the microsecond.
 	CreatedAt   Timestamp  `json:"createdAt"`
@@ -4218,8 +4435,6 @@ type WebhookEndpoint = WebhookEndpointFields
 // WebhookEndpointFields defines model for WebhookEndpointFields.
 type WebhookEndpointFields struct {
 	// AccountId The account whose subtree's events the endpoint receives.
-	//
-	// Examples: acc_01KAQ4N4M0V9R1D7X6E3XZ6C9T
 	AccountId AccountId `json:"accountId"`
 
 	// CreatedAt An RFC 3339 time in UTC, to the microsecond.
@@ -4267,7 +4482,7 @@ type WebhookEndpointPage struct {
 type WebhookResponse struct {
 	// Body The start of the answer's body (at most 1 KiB).
 	Body   string `json:"body"`
-	Status int    `json:"status"`
+	Status int64  `json:"status"`
 }
 
 // WebhookURL Where deliveries are posted; `https`, a public host, no credentials, no fragment.
@@ -4339,7 +4554,7 @@ type Effective = bool
 type EndpointId = WebhookEndpointId
 
 // Limit defines model for limit.
-type Limit = int
+type Limit = int64
 
 // Namespace defines model for namespace.
 type Namespace = string
@@ -4909,7 +5124,7 @@ type GetUsageParamsGroupBy string
 type ListDescendantsParams struct {
 	// Depth How many levels to descend, from 1 to the installation's depth limit
 	// (8 unless configured); all levels when absent.
-	Depth *int `form:"depth,omitempty" json:"depth,omitempty"`
+	Depth *int64 `form:"depth,omitempty" json:"depth,omitempty"`
 
 	// Limit The most items to return, from 1 to 200.
 	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
@@ -6716,22 +6931,22 @@ type UpdateWebhookEndpointJSONRequestBody = UpdateWebhookEndpointRequest
 // RotateWebhookSecretJSONRequestBody defines body for RotateWebhookSecret for application/json ContentType.
 type RotateWebhookSecretJSONRequestBody = RotateWebhookSecretRequest
 
-// AsCreateChildRequest0 returns the union data inside the CreateChildRequest as a CreateChildRequest0
-func (t CreateChildRequest) AsCreateChildRequest0() (CreateChildRequest0, error) {
-	var body CreateChildRequest0
+// AsOutboxUserMessage returns the union data inside the OutboxMessage as a OutboxUserMessage
+func (t OutboxMessage) AsOutboxUserMessage() (OutboxUserMessage, error) {
+	var body OutboxUserMessage
 	err := json.Unmarshal(t.union, &body)
 	return body, err
 }
 
-// FromCreateChildRequest0 overwrites any union data inside the CreateChildRequest as the provided CreateChildRequest0
-func (t *CreateChildRequest) FromCreateChildRequest0(v CreateChildRequest0) error {
+// FromOutboxUserMessage overwrites any union data inside the OutboxMessage as the provided OutboxUserMessage
+func (t *OutboxMessage) FromOutboxUserMessage(v OutboxUserMessage) error {
 	b, err := json.Marshal(v)
 	t.union = b
 	return err
 }
 
-// MergeCreateChildRequest0 performs a merge with any union data inside the CreateChildRequest, using the provided CreateChildRequest0
-func (t *CreateChildRequest) MergeCreateChildRequest0(v CreateChildRequest0) error {
+// MergeOutboxUserMessage performs a merge with any union data inside the OutboxMessage, using the provided OutboxUserMessage
+func (t *OutboxMessage) MergeOutboxUserMessage(v OutboxUserMessage) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -6742,22 +6957,22 @@ func (t *CreateChildRequest) MergeCreateChildRequest0(v CreateChildRequest0) err
 	return err
 }
 
-// AsCreateChildRequest1 returns the union data inside the CreateChildRequest as a CreateChildRequest1
-func (t CreateChildRequest) AsCreateChildRequest1() (CreateChildRequest1, error) {
-	var body CreateChildRequest1
+// AsOutboxInvitationMessage returns the union data inside the OutboxMessage as a OutboxInvitationMessage
+func (t OutboxMessage) AsOutboxInvitationMessage() (OutboxInvitationMessage, error) {
+	var body OutboxInvitationMessage
 	err := json.Unmarshal(t.union, &body)
 	return body, err
 }
 
-// FromCreateChildRequest1 overwrites any union data inside the CreateChildRequest as the provided CreateChildRequest1
-func (t *CreateChildRequest) FromCreateChildRequest1(v CreateChildRequest1) error {
+// FromOutboxInvitationMessage overwrites any union data inside the OutboxMessage as the provided OutboxInvitationMessage
+func (t *OutboxMessage) FromOutboxInvitationMessage(v OutboxInvitationMessage) error {
 	b, err := json.Marshal(v)
 	t.union = b
 	return err
 }
 
-// MergeCreateChildRequest1 performs a merge with any union data inside the CreateChildRequest, using the provided CreateChildRequest1
-func (t *CreateChildRequest) MergeCreateChildRequest1(v CreateChildRequest1) error {
+// MergeOutboxInvitationMessage performs a merge with any union data inside the OutboxMessage, using the provided OutboxInvitationMessage
+func (t *OutboxMessage) MergeOutboxInvitationMessage(v OutboxInvitationMessage) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -6768,1539 +6983,110 @@ func (t *CreateChildRequest) MergeCreateChildRequest1(v CreateChildRequest1) err
 	return err
 }
 
-func (t CreateChildRequest) MarshalJSON() ([]byte, error) {
-	b, err := t.union.MarshalJSON()
+// AsOutboxLowBalanceMessage returns the union data inside the OutboxMessage as a OutboxLowBalanceMessage
+func (t OutboxMessage) AsOutboxLowBalanceMessage() (OutboxLowBalanceMessage, error) {
+	var body OutboxLowBalanceMessage
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromOutboxLowBalanceMessage overwrites any union data inside the OutboxMessage as the provided OutboxLowBalanceMessage
+func (t *OutboxMessage) FromOutboxLowBalanceMessage(v OutboxLowBalanceMessage) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeOutboxLowBalanceMessage performs a merge with any union data inside the OutboxMessage, using the provided OutboxLowBalanceMessage
+func (t *OutboxMessage) MergeOutboxLowBalanceMessage(v OutboxLowBalanceMessage) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsOutboxWebhookDisabledMessage returns the union data inside the OutboxMessage as a OutboxWebhookDisabledMessage
+func (t OutboxMessage) AsOutboxWebhookDisabledMessage() (OutboxWebhookDisabledMessage, error) {
+	var body OutboxWebhookDisabledMessage
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromOutboxWebhookDisabledMessage overwrites any union data inside the OutboxMessage as the provided OutboxWebhookDisabledMessage
+func (t *OutboxMessage) FromOutboxWebhookDisabledMessage(v OutboxWebhookDisabledMessage) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeOutboxWebhookDisabledMessage performs a merge with any union data inside the OutboxMessage, using the provided OutboxWebhookDisabledMessage
+func (t *OutboxMessage) MergeOutboxWebhookDisabledMessage(v OutboxWebhookDisabledMessage) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t OutboxMessage) Discriminator() (string, error) {
+	var discriminator struct {
+		Discriminator string `json:"template"`
+	}
+	err := json.Unmarshal(t.union, &discriminator)
+	return discriminator.Discriminator, err
+}
+
+func (t OutboxMessage) ValueByDiscriminator() (interface{}, error) {
+	discriminator, err := t.Discriminator()
 	if err != nil {
 		return nil, err
 	}
-	object := make(map[string]json.RawMessage)
-	if t.union != nil {
-		err = json.Unmarshal(b, &object)
-		if err != nil {
-			return nil, err
-		}
+	switch discriminator {
+	case "email-change":
+		return t.AsOutboxUserMessage()
+	case "email-change-notice":
+		return t.AsOutboxUserMessage()
+	case "invitation":
+		return t.AsOutboxInvitationMessage()
+	case "invitation-accepted":
+		return t.AsOutboxInvitationMessage()
+	case "invitation-cancelled":
+		return t.AsOutboxInvitationMessage()
+	case "invitation-declined":
+		return t.AsOutboxInvitationMessage()
+	case "invitation-expired":
+		return t.AsOutboxInvitationMessage()
+	case "low-balance":
+		return t.AsOutboxLowBalanceMessage()
+	case "password-reset":
+		return t.AsOutboxUserMessage()
+	case "signup-attempt":
+		return t.AsOutboxUserMessage()
+	case "user-invitation":
+		return t.AsOutboxUserMessage()
+	case "webhook-disabled":
+		return t.AsOutboxWebhookDisabledMessage()
+	case "welcome":
+		return t.AsOutboxUserMessage()
+	default:
+		return nil, errors.New("unknown discriminator value: " + discriminator)
 	}
-
-	object["account"], err = json.Marshal(t.Account)
-	if err != nil {
-		return nil, fmt.Errorf("error marshaling 'account': %w", err)
-	}
-
-	if t.Configurations != nil {
-		object["configurations"], err = json.Marshal(t.Configurations)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'configurations': %w", err)
-		}
-	}
-
-	if t.ExternalReferences != nil {
-		object["externalReferences"], err = json.Marshal(t.ExternalReferences)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'externalReferences': %w", err)
-		}
-	}
-
-	if t.MasterUser != nil {
-		object["masterUser"], err = json.Marshal(t.MasterUser)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'masterUser': %w", err)
-		}
-	}
-
-	if t.Users != nil {
-		object["users"], err = json.Marshal(t.Users)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'users': %w", err)
-		}
-	}
-
-	if t.Workflows != nil {
-		object["workflows"], err = json.Marshal(t.Workflows)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'workflows': %w", err)
-		}
-	}
-	b, err = json.Marshal(object)
-	return b, err
-}
-
-func (t *CreateChildRequest) UnmarshalJSON(b []byte) error {
-	err := t.union.UnmarshalJSON(b)
-	if err != nil {
-		return err
-	}
-	object := make(map[string]json.RawMessage)
-	err = json.Unmarshal(b, &object)
-	if err != nil {
-		return err
-	}
-
-	if raw, found := object["account"]; found {
-		err = json.Unmarshal(raw, &t.Account)
-		if err != nil {
-			return fmt.Errorf("error reading 'account': %w", err)
-		}
-	}
-
-	if raw, found := object["configurations"]; found {
-		err = json.Unmarshal(raw, &t.Configurations)
-		if err != nil {
-			return fmt.Errorf("error reading 'configurations': %w", err)
-		}
-	}
-
-	if raw, found := object["externalReferences"]; found {
-		err = json.Unmarshal(raw, &t.ExternalReferences)
-		if err != nil {
-			return fmt.Errorf("error reading 'externalReferences': %w", err)
-		}
-	}
-
-	if raw, found := object["masterUser"]; found {
-		err = json.Unmarshal(raw, &t.MasterUser)
-		if err != nil {
-			return fmt.Errorf("error reading 'masterUser': %w", err)
-		}
-	}
-
-	if raw, found := object["users"]; found {
-		err = json.Unmarshal(raw, &t.Users)
-		if err != nil {
-			return fmt.Errorf("error reading 'users': %w", err)
-		}
-	}
-
-	if raw, found := object["workflows"]; found {
-		err = json.Unmarshal(raw, &t.Workflows)
-		if err != nil {
-			return fmt.Errorf("error reading 'workflows': %w", err)
-		}
-	}
-
-	return err
-}
-
-// AsCreateInvitationRequest0 returns the union data inside the CreateInvitationRequest as a CreateInvitationRequest0
-func (t CreateInvitationRequest) AsCreateInvitationRequest0() (CreateInvitationRequest0, error) {
-	var body CreateInvitationRequest0
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromCreateInvitationRequest0 overwrites any union data inside the CreateInvitationRequest as the provided CreateInvitationRequest0
-func (t *CreateInvitationRequest) FromCreateInvitationRequest0(v CreateInvitationRequest0) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeCreateInvitationRequest0 performs a merge with any union data inside the CreateInvitationRequest, using the provided CreateInvitationRequest0
-func (t *CreateInvitationRequest) MergeCreateInvitationRequest0(v CreateInvitationRequest0) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-// AsCreateInvitationRequest1 returns the union data inside the CreateInvitationRequest as a CreateInvitationRequest1
-func (t CreateInvitationRequest) AsCreateInvitationRequest1() (CreateInvitationRequest1, error) {
-	var body CreateInvitationRequest1
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromCreateInvitationRequest1 overwrites any union data inside the CreateInvitationRequest as the provided CreateInvitationRequest1
-func (t *CreateInvitationRequest) FromCreateInvitationRequest1(v CreateInvitationRequest1) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeCreateInvitationRequest1 performs a merge with any union data inside the CreateInvitationRequest, using the provided CreateInvitationRequest1
-func (t *CreateInvitationRequest) MergeCreateInvitationRequest1(v CreateInvitationRequest1) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-func (t CreateInvitationRequest) MarshalJSON() ([]byte, error) {
-	b, err := t.union.MarshalJSON()
-	if err != nil {
-		return nil, err
-	}
-	object := make(map[string]json.RawMessage)
-	if t.union != nil {
-		err = json.Unmarshal(b, &object)
-		if err != nil {
-			return nil, err
-		}
-	}
-
-	if t.AccountId != nil {
-		object["accountId"], err = json.Marshal(t.AccountId)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'accountId': %w", err)
-		}
-	}
-
-	if t.AutoShareRole != nil {
-		object["autoShareRole"], err = json.Marshal(t.AutoShareRole)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'autoShareRole': %w", err)
-		}
-	}
-
-	if t.Billing != nil {
-		object["billing"], err = json.Marshal(t.Billing)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'billing': %w", err)
-		}
-	}
-
-	if t.DelegatedAdmin != nil {
-		object["delegatedAdmin"], err = json.Marshal(t.DelegatedAdmin)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'delegatedAdmin': %w", err)
-		}
-	}
-
-	if t.Email != nil {
-		object["email"], err = json.Marshal(t.Email)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'email': %w", err)
-		}
-	}
-
-	if t.ExpiresInDays != nil {
-		object["expiresInDays"], err = json.Marshal(t.ExpiresInDays)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'expiresInDays': %w", err)
-		}
-	}
-
-	if t.FirstName != nil {
-		object["firstName"], err = json.Marshal(t.FirstName)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'firstName': %w", err)
-		}
-	}
-
-	if t.LastName != nil {
-		object["lastName"], err = json.Marshal(t.LastName)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'lastName': %w", err)
-		}
-	}
-
-	if t.Message != nil {
-		object["message"], err = json.Marshal(t.Message)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'message': %w", err)
-		}
-	}
-
-	if t.Mobile != nil {
-		object["mobile"], err = json.Marshal(t.Mobile)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'mobile': %w", err)
-		}
-	}
-	b, err = json.Marshal(object)
-	return b, err
-}
-
-func (t *CreateInvitationRequest) UnmarshalJSON(b []byte) error {
-	err := t.union.UnmarshalJSON(b)
-	if err != nil {
-		return err
-	}
-	object := make(map[string]json.RawMessage)
-	err = json.Unmarshal(b, &object)
-	if err != nil {
-		return err
-	}
-
-	if raw, found := object["accountId"]; found {
-		err = json.Unmarshal(raw, &t.AccountId)
-		if err != nil {
-			return fmt.Errorf("error reading 'accountId': %w", err)
-		}
-	}
-
-	if raw, found := object["autoShareRole"]; found {
-		err = json.Unmarshal(raw, &t.AutoShareRole)
-		if err != nil {
-			return fmt.Errorf("error reading 'autoShareRole': %w", err)
-		}
-	}
-
-	if raw, found := object["billing"]; found {
-		err = json.Unmarshal(raw, &t.Billing)
-		if err != nil {
-			return fmt.Errorf("error reading 'billing': %w", err)
-		}
-	}
-
-	if raw, found := object["delegatedAdmin"]; found {
-		err = json.Unmarshal(raw, &t.DelegatedAdmin)
-		if err != nil {
-			return fmt.Errorf("error reading 'delegatedAdmin': %w", err)
-		}
-	}
-
-	if raw, found := object["email"]; found {
-		err = json.Unmarshal(raw, &t.Email)
-		if err != nil {
-			return fmt.Errorf("error reading 'email': %w", err)
-		}
-	}
-
-	if raw, found := object["expiresInDays"]; found {
-		err = json.Unmarshal(raw, &t.ExpiresInDays)
-		if err != nil {
-			return fmt.Errorf("error reading 'expiresInDays': %w", err)
-		}
-	}
-
-	if raw, found := object["firstName"]; found {
-		err = json.Unmarshal(raw, &t.FirstName)
-		if err != nil {
-			return fmt.Errorf("error reading 'firstName': %w", err)
-		}
-	}
-
-	if raw, found := object["lastName"]; found {
-		err = json.Unmarshal(raw, &t.LastName)
-		if err != nil {
-			return fmt.Errorf("error reading 'lastName': %w", err)
-		}
-	}
-
-	if raw, found := object["message"]; found {
-		err = json.Unmarshal(raw, &t.Message)
-		if err != nil {
-			return fmt.Errorf("error reading 'message': %w", err)
-		}
-	}
-
-	if raw, found := object["mobile"]; found {
-		err = json.Unmarshal(raw, &t.Mobile)
-		if err != nil {
-			return fmt.Errorf("error reading 'mobile': %w", err)
-		}
-	}
-
-	return err
-}
-
-// AsInvitationFields0 returns the union data inside the InvitationFields as a InvitationFields0
-func (t InvitationFields) AsInvitationFields0() (InvitationFields0, error) {
-	var body InvitationFields0
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromInvitationFields0 overwrites any union data inside the InvitationFields as the provided InvitationFields0
-func (t *InvitationFields) FromInvitationFields0(v InvitationFields0) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeInvitationFields0 performs a merge with any union data inside the InvitationFields, using the provided InvitationFields0
-func (t *InvitationFields) MergeInvitationFields0(v InvitationFields0) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-// AsInvitationFields1 returns the union data inside the InvitationFields as a InvitationFields1
-func (t InvitationFields) AsInvitationFields1() (InvitationFields1, error) {
-	var body InvitationFields1
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromInvitationFields1 overwrites any union data inside the InvitationFields as the provided InvitationFields1
-func (t *InvitationFields) FromInvitationFields1(v InvitationFields1) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeInvitationFields1 performs a merge with any union data inside the InvitationFields, using the provided InvitationFields1
-func (t *InvitationFields) MergeInvitationFields1(v InvitationFields1) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-func (t InvitationFields) MarshalJSON() ([]byte, error) {
-	b, err := t.union.MarshalJSON()
-	if err != nil {
-		return nil, err
-	}
-	object := make(map[string]json.RawMessage)
-	if t.union != nil {
-		err = json.Unmarshal(b, &object)
-		if err != nil {
-			return nil, err
-		}
-	}
-
-	object["autoShareRole"], err = json.Marshal(t.AutoShareRole)
-	if err != nil {
-		return nil, fmt.Errorf("error marshaling 'autoShareRole': %w", err)
-	}
-
-	object["billing"], err = json.Marshal(t.Billing)
-	if err != nil {
-		return nil, fmt.Errorf("error marshaling 'billing': %w", err)
-	}
-
-	if t.ContactId != nil {
-		object["contactId"], err = json.Marshal(t.ContactId)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'contactId': %w", err)
-		}
-	}
-
-	object["createdAt"], err = json.Marshal(t.CreatedAt)
-	if err != nil {
-		return nil, fmt.Errorf("error marshaling 'createdAt': %w", err)
-	}
-
-	object["delegatedAdmin"], err = json.Marshal(t.DelegatedAdmin)
-	if err != nil {
-		return nil, fmt.Errorf("error marshaling 'delegatedAdmin': %w", err)
-	}
-
-	if t.Email != nil {
-		object["email"], err = json.Marshal(t.Email)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'email': %w", err)
-		}
-	}
-
-	object["expiresAt"], err = json.Marshal(t.ExpiresAt)
-	if err != nil {
-		return nil, fmt.Errorf("error marshaling 'expiresAt': %w", err)
-	}
-
-	if t.FirstName != nil {
-		object["firstName"], err = json.Marshal(t.FirstName)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'firstName': %w", err)
-		}
-	}
-
-	object["id"], err = json.Marshal(t.Id)
-	if err != nil {
-		return nil, fmt.Errorf("error marshaling 'id': %w", err)
-	}
-
-	if t.InviteeAccountId != nil {
-		object["inviteeAccountId"], err = json.Marshal(t.InviteeAccountId)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'inviteeAccountId': %w", err)
-		}
-	}
-
-	if t.LastName != nil {
-		object["lastName"], err = json.Marshal(t.LastName)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'lastName': %w", err)
-		}
-	}
-
-	if t.Message != nil {
-		object["message"], err = json.Marshal(t.Message)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'message': %w", err)
-		}
-	}
-
-	if t.Mobile != nil {
-		object["mobile"], err = json.Marshal(t.Mobile)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'mobile': %w", err)
-		}
-	}
-
-	if t.RespondedAt != nil {
-		object["respondedAt"], err = json.Marshal(t.RespondedAt)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'respondedAt': %w", err)
-		}
-	}
-
-	object["status"], err = json.Marshal(t.Status)
-	if err != nil {
-		return nil, fmt.Errorf("error marshaling 'status': %w", err)
-	}
-
-	object["umbrellaId"], err = json.Marshal(t.UmbrellaId)
-	if err != nil {
-		return nil, fmt.Errorf("error marshaling 'umbrellaId': %w", err)
-	}
-
-	object["umbrellaName"], err = json.Marshal(t.UmbrellaName)
-	if err != nil {
-		return nil, fmt.Errorf("error marshaling 'umbrellaName': %w", err)
-	}
-
-	object["updatedAt"], err = json.Marshal(t.UpdatedAt)
-	if err != nil {
-		return nil, fmt.Errorf("error marshaling 'updatedAt': %w", err)
-	}
-
-	b, err = json.Marshal(object)
-	return b, err
-}
-
-func (t *InvitationFields) UnmarshalJSON(b []byte) error {
-	err := t.union.UnmarshalJSON(b)
-	if err != nil {
-		return err
-	}
-	object := make(map[string]json.RawMessage)
-	err = json.Unmarshal(b, &object)
-	if err != nil {
-		return err
-	}
-
-	if raw, found := object["autoShareRole"]; found {
-		err = json.Unmarshal(raw, &t.AutoShareRole)
-		if err != nil {
-			return fmt.Errorf("error reading 'autoShareRole': %w", err)
-		}
-	}
-
-	if raw, found := object["billing"]; found {
-		err = json.Unmarshal(raw, &t.Billing)
-		if err != nil {
-			return fmt.Errorf("error reading 'billing': %w", err)
-		}
-	}
-
-	if raw, found := object["contactId"]; found {
-		err = json.Unmarshal(raw, &t.ContactId)
-		if err != nil {
-			return fmt.Errorf("error reading 'contactId': %w", err)
-		}
-	}
-
-	if raw, found := object["createdAt"]; found {
-		err = json.Unmarshal(raw, &t.CreatedAt)
-		if err != nil {
-			return fmt.Errorf("error reading 'createdAt': %w", err)
-		}
-	}
-
-	if raw, found := object["delegatedAdmin"]; found {
-		err = json.Unmarshal(raw, &t.DelegatedAdmin)
-		if err != nil {
-			return fmt.Errorf("error reading 'delegatedAdmin': %w", err)
-		}
-	}
-
-	if raw, found := object["email"]; found {
-		err = json.Unmarshal(raw, &t.Email)
-		if err != nil {
-			return fmt.Errorf("error reading 'email': %w", err)
-		}
-	}
-
-	if raw, found := object["expiresAt"]; found {
-		err = json.Unmarshal(raw, &t.ExpiresAt)
-		if err != nil {
-			return fmt.Errorf("error reading 'expiresAt': %w", err)
-		}
-	}
-
-	if raw, found := object["firstName"]; found {
-		err = json.Unmarshal(raw, &t.FirstName)
-		if err != nil {
-			return fmt.Errorf("error reading 'firstName': %w", err)
-		}
-	}
-
-	if raw, found := object["id"]; found {
-		err = json.Unmarshal(raw, &t.Id)
-		if err != nil {
-			return fmt.Errorf("error reading 'id': %w", err)
-		}
-	}
-
-	if raw, found := object["inviteeAccountId"]; found {
-		err = json.Unmarshal(raw, &t.InviteeAccountId)
-		if err != nil {
-			return fmt.Errorf("error reading 'inviteeAccountId': %w", err)
-		}
-	}
-
-	if raw, found := object["lastName"]; found {
-		err = json.Unmarshal(raw, &t.LastName)
-		if err != nil {
-			return fmt.Errorf("error reading 'lastName': %w", err)
-		}
-	}
-
-	if raw, found := object["message"]; found {
-		err = json.Unmarshal(raw, &t.Message)
-		if err != nil {
-			return fmt.Errorf("error reading 'message': %w", err)
-		}
-	}
-
-	if raw, found := object["mobile"]; found {
-		err = json.Unmarshal(raw, &t.Mobile)
-		if err != nil {
-			return fmt.Errorf("error reading 'mobile': %w", err)
-		}
-	}
-
-	if raw, found := object["respondedAt"]; found {
-		err = json.Unmarshal(raw, &t.RespondedAt)
-		if err != nil {
-			return fmt.Errorf("error reading 'respondedAt': %w", err)
-		}
-	}
-
-	if raw, found := object["status"]; found {
-		err = json.Unmarshal(raw, &t.Status)
-		if err != nil {
-			return fmt.Errorf("error reading 'status': %w", err)
-		}
-	}
-
-	if raw, found := object["umbrellaId"]; found {
-		err = json.Unmarshal(raw, &t.UmbrellaId)
-		if err != nil {
-			return fmt.Errorf("error reading 'umbrellaId': %w", err)
-		}
-	}
-
-	if raw, found := object["umbrellaName"]; found {
-		err = json.Unmarshal(raw, &t.UmbrellaName)
-		if err != nil {
-			return fmt.Errorf("error reading 'umbrellaName': %w", err)
-		}
-	}
-
-	if raw, found := object["updatedAt"]; found {
-		err = json.Unmarshal(raw, &t.UpdatedAt)
-		if err != nil {
-			return fmt.Errorf("error reading 'updatedAt': %w", err)
-		}
-	}
-
-	return err
-}
-
-// AsInvitationResult0 returns the union data inside the InvitationResult as a InvitationResult0
-func (t InvitationResult) AsInvitationResult0() (InvitationResult0, error) {
-	var body InvitationResult0
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromInvitationResult0 overwrites any union data inside the InvitationResult as the provided InvitationResult0
-func (t *InvitationResult) FromInvitationResult0(v InvitationResult0) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeInvitationResult0 performs a merge with any union data inside the InvitationResult, using the provided InvitationResult0
-func (t *InvitationResult) MergeInvitationResult0(v InvitationResult0) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-// AsInvitationResult1 returns the union data inside the InvitationResult as a InvitationResult1
-func (t InvitationResult) AsInvitationResult1() (InvitationResult1, error) {
-	var body InvitationResult1
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromInvitationResult1 overwrites any union data inside the InvitationResult as the provided InvitationResult1
-func (t *InvitationResult) FromInvitationResult1(v InvitationResult1) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeInvitationResult1 performs a merge with any union data inside the InvitationResult, using the provided InvitationResult1
-func (t *InvitationResult) MergeInvitationResult1(v InvitationResult1) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-func (t InvitationResult) MarshalJSON() ([]byte, error) {
-	b, err := t.union.MarshalJSON()
-	if err != nil {
-		return nil, err
-	}
-	object := make(map[string]json.RawMessage)
-	if t.union != nil {
-		err = json.Unmarshal(b, &object)
-		if err != nil {
-			return nil, err
-		}
-	}
-
-	object["autoShareRole"], err = json.Marshal(t.AutoShareRole)
-	if err != nil {
-		return nil, fmt.Errorf("error marshaling 'autoShareRole': %w", err)
-	}
-
-	object["billing"], err = json.Marshal(t.Billing)
-	if err != nil {
-		return nil, fmt.Errorf("error marshaling 'billing': %w", err)
-	}
-
-	if t.ContactId != nil {
-		object["contactId"], err = json.Marshal(t.ContactId)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'contactId': %w", err)
-		}
-	}
-
-	object["createdAt"], err = json.Marshal(t.CreatedAt)
-	if err != nil {
-		return nil, fmt.Errorf("error marshaling 'createdAt': %w", err)
-	}
-
-	object["delegatedAdmin"], err = json.Marshal(t.DelegatedAdmin)
-	if err != nil {
-		return nil, fmt.Errorf("error marshaling 'delegatedAdmin': %w", err)
-	}
-
-	if t.Email != nil {
-		object["email"], err = json.Marshal(t.Email)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'email': %w", err)
-		}
-	}
-
-	object["expiresAt"], err = json.Marshal(t.ExpiresAt)
-	if err != nil {
-		return nil, fmt.Errorf("error marshaling 'expiresAt': %w", err)
-	}
-
-	if t.FirstName != nil {
-		object["firstName"], err = json.Marshal(t.FirstName)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'firstName': %w", err)
-		}
-	}
-
-	object["id"], err = json.Marshal(t.Id)
-	if err != nil {
-		return nil, fmt.Errorf("error marshaling 'id': %w", err)
-	}
-
-	if t.InviteeAccountId != nil {
-		object["inviteeAccountId"], err = json.Marshal(t.InviteeAccountId)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'inviteeAccountId': %w", err)
-		}
-	}
-
-	if t.LastName != nil {
-		object["lastName"], err = json.Marshal(t.LastName)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'lastName': %w", err)
-		}
-	}
-
-	if t.Message != nil {
-		object["message"], err = json.Marshal(t.Message)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'message': %w", err)
-		}
-	}
-
-	if t.Mobile != nil {
-		object["mobile"], err = json.Marshal(t.Mobile)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'mobile': %w", err)
-		}
-	}
-
-	object["requestId"], err = json.Marshal(t.RequestId)
-	if err != nil {
-		return nil, fmt.Errorf("error marshaling 'requestId': %w", err)
-	}
-
-	if t.RespondedAt != nil {
-		object["respondedAt"], err = json.Marshal(t.RespondedAt)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'respondedAt': %w", err)
-		}
-	}
-
-	object["status"], err = json.Marshal(t.Status)
-	if err != nil {
-		return nil, fmt.Errorf("error marshaling 'status': %w", err)
-	}
-
-	object["umbrellaId"], err = json.Marshal(t.UmbrellaId)
-	if err != nil {
-		return nil, fmt.Errorf("error marshaling 'umbrellaId': %w", err)
-	}
-
-	object["umbrellaName"], err = json.Marshal(t.UmbrellaName)
-	if err != nil {
-		return nil, fmt.Errorf("error marshaling 'umbrellaName': %w", err)
-	}
-
-	object["updatedAt"], err = json.Marshal(t.UpdatedAt)
-	if err != nil {
-		return nil, fmt.Errorf("error marshaling 'updatedAt': %w", err)
-	}
-
-	b, err = json.Marshal(object)
-	return b, err
-}
-
-func (t *InvitationResult) UnmarshalJSON(b []byte) error {
-	err := t.union.UnmarshalJSON(b)
-	if err != nil {
-		return err
-	}
-	object := make(map[string]json.RawMessage)
-	err = json.Unmarshal(b, &object)
-	if err != nil {
-		return err
-	}
-
-	if raw, found := object["autoShareRole"]; found {
-		err = json.Unmarshal(raw, &t.AutoShareRole)
-		if err != nil {
-			return fmt.Errorf("error reading 'autoShareRole': %w", err)
-		}
-	}
-
-	if raw, found := object["billing"]; found {
-		err = json.Unmarshal(raw, &t.Billing)
-		if err != nil {
-			return fmt.Errorf("error reading 'billing': %w", err)
-		}
-	}
-
-	if raw, found := object["contactId"]; found {
-		err = json.Unmarshal(raw, &t.ContactId)
-		if err != nil {
-			return fmt.Errorf("error reading 'contactId': %w", err)
-		}
-	}
-
-	if raw, found := object["createdAt"]; found {
-		err = json.Unmarshal(raw, &t.CreatedAt)
-		if err != nil {
-			return fmt.Errorf("error reading 'createdAt': %w", err)
-		}
-	}
-
-	if raw, found := object["delegatedAdmin"]; found {
-		err = json.Unmarshal(raw, &t.DelegatedAdmin)
-		if err != nil {
-			return fmt.Errorf("error reading 'delegatedAdmin': %w", err)
-		}
-	}
-
-	if raw, found := object["email"]; found {
-		err = json.Unmarshal(raw, &t.Email)
-		if err != nil {
-			return fmt.Errorf("error reading 'email': %w", err)
-		}
-	}
-
-	if raw, found := object["expiresAt"]; found {
-		err = json.Unmarshal(raw, &t.ExpiresAt)
-		if err != nil {
-			return fmt.Errorf("error reading 'expiresAt': %w", err)
-		}
-	}
-
-	if raw, found := object["firstName"]; found {
-		err = json.Unmarshal(raw, &t.FirstName)
-		if err != nil {
-			return fmt.Errorf("error reading 'firstName': %w", err)
-		}
-	}
-
-	if raw, found := object["id"]; found {
-		err = json.Unmarshal(raw, &t.Id)
-		if err != nil {
-			return fmt.Errorf("error reading 'id': %w", err)
-		}
-	}
-
-	if raw, found := object["inviteeAccountId"]; found {
-		err = json.Unmarshal(raw, &t.InviteeAccountId)
-		if err != nil {
-			return fmt.Errorf("error reading 'inviteeAccountId': %w", err)
-		}
-	}
-
-	if raw, found := object["lastName"]; found {
-		err = json.Unmarshal(raw, &t.LastName)
-		if err != nil {
-			return fmt.Errorf("error reading 'lastName': %w", err)
-		}
-	}
-
-	if raw, found := object["message"]; found {
-		err = json.Unmarshal(raw, &t.Message)
-		if err != nil {
-			return fmt.Errorf("error reading 'message': %w", err)
-		}
-	}
-
-	if raw, found := object["mobile"]; found {
-		err = json.Unmarshal(raw, &t.Mobile)
-		if err != nil {
-			return fmt.Errorf("error reading 'mobile': %w", err)
-		}
-	}
-
-	if raw, found := object["requestId"]; found {
-		err = json.Unmarshal(raw, &t.RequestId)
-		if err != nil {
-			return fmt.Errorf("error reading 'requestId': %w", err)
-		}
-	}
-
-	if raw, found := object["respondedAt"]; found {
-		err = json.Unmarshal(raw, &t.RespondedAt)
-		if err != nil {
-			return fmt.Errorf("error reading 'respondedAt': %w", err)
-		}
-	}
-
-	if raw, found := object["status"]; found {
-		err = json.Unmarshal(raw, &t.Status)
-		if err != nil {
-			return fmt.Errorf("error reading 'status': %w", err)
-		}
-	}
-
-	if raw, found := object["umbrellaId"]; found {
-		err = json.Unmarshal(raw, &t.UmbrellaId)
-		if err != nil {
-			return fmt.Errorf("error reading 'umbrellaId': %w", err)
-		}
-	}
-
-	if raw, found := object["umbrellaName"]; found {
-		err = json.Unmarshal(raw, &t.UmbrellaName)
-		if err != nil {
-			return fmt.Errorf("error reading 'umbrellaName': %w", err)
-		}
-	}
-
-	if raw, found := object["updatedAt"]; found {
-		err = json.Unmarshal(raw, &t.UpdatedAt)
-		if err != nil {
-			return fmt.Errorf("error reading 'updatedAt': %w", err)
-		}
-	}
-
-	return err
-}
-
-// AsOutboxMessage0 returns the union data inside the OutboxMessage as a OutboxMessage0
-func (t OutboxMessage) AsOutboxMessage0() (OutboxMessage0, error) {
-	var body OutboxMessage0
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromOutboxMessage0 overwrites any union data inside the OutboxMessage as the provided OutboxMessage0
-func (t *OutboxMessage) FromOutboxMessage0(v OutboxMessage0) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeOutboxMessage0 performs a merge with any union data inside the OutboxMessage, using the provided OutboxMessage0
-func (t *OutboxMessage) MergeOutboxMessage0(v OutboxMessage0) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-// AsOutboxMessage1 returns the union data inside the OutboxMessage as a OutboxMessage1
-func (t OutboxMessage) AsOutboxMessage1() (OutboxMessage1, error) {
-	var body OutboxMessage1
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromOutboxMessage1 overwrites any union data inside the OutboxMessage as the provided OutboxMessage1
-func (t *OutboxMessage) FromOutboxMessage1(v OutboxMessage1) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeOutboxMessage1 performs a merge with any union data inside the OutboxMessage, using the provided OutboxMessage1
-func (t *OutboxMessage) MergeOutboxMessage1(v OutboxMessage1) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-// AsOutboxMessage2 returns the union data inside the OutboxMessage as a OutboxMessage2
-func (t OutboxMessage) AsOutboxMessage2() (OutboxMessage2, error) {
-	var body OutboxMessage2
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromOutboxMessage2 overwrites any union data inside the OutboxMessage as the provided OutboxMessage2
-func (t *OutboxMessage) FromOutboxMessage2(v OutboxMessage2) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeOutboxMessage2 performs a merge with any union data inside the OutboxMessage, using the provided OutboxMessage2
-func (t *OutboxMessage) MergeOutboxMessage2(v OutboxMessage2) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
 }
 
 func (t OutboxMessage) MarshalJSON() ([]byte, error) {
 	b, err := t.union.MarshalJSON()
-	if err != nil {
-		return nil, err
-	}
-	object := make(map[string]json.RawMessage)
-	if t.union != nil {
-		err = json.Unmarshal(b, &object)
-		if err != nil {
-			return nil, err
-		}
-	}
-
-	object["accountId"], err = json.Marshal(t.AccountId)
-	if err != nil {
-		return nil, fmt.Errorf("error marshaling 'accountId': %w", err)
-	}
-
-	object["attempts"], err = json.Marshal(t.Attempts)
-	if err != nil {
-		return nil, fmt.Errorf("error marshaling 'attempts': %w", err)
-	}
-
-	object["channel"], err = json.Marshal(t.Channel)
-	if err != nil {
-		return nil, fmt.Errorf("error marshaling 'channel': %w", err)
-	}
-
-	object["createdAt"], err = json.Marshal(t.CreatedAt)
-	if err != nil {
-		return nil, fmt.Errorf("error marshaling 'createdAt': %w", err)
-	}
-
-	object["data"], err = json.Marshal(t.Data)
-	if err != nil {
-		return nil, fmt.Errorf("error marshaling 'data': %w", err)
-	}
-
-	object["id"], err = json.Marshal(t.Id)
-	if err != nil {
-		return nil, fmt.Errorf("error marshaling 'id': %w", err)
-	}
-
-	if t.LastError != nil {
-		object["lastError"], err = json.Marshal(t.LastError)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'lastError': %w", err)
-		}
-	}
-
-	object["nextAttemptAt"], err = json.Marshal(t.NextAttemptAt)
-	if err != nil {
-		return nil, fmt.Errorf("error marshaling 'nextAttemptAt': %w", err)
-	}
-
-	object["recipient"], err = json.Marshal(t.Recipient)
-	if err != nil {
-		return nil, fmt.Errorf("error marshaling 'recipient': %w", err)
-	}
-
-	if t.SentAt != nil {
-		object["sentAt"], err = json.Marshal(t.SentAt)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'sentAt': %w", err)
-		}
-	}
-
-	object["status"], err = json.Marshal(t.Status)
-	if err != nil {
-		return nil, fmt.Errorf("error marshaling 'status': %w", err)
-	}
-
-	object["template"], err = json.Marshal(t.Template)
-	if err != nil {
-		return nil, fmt.Errorf("error marshaling 'template': %w", err)
-	}
-
-	if t.UserId != nil {
-		object["userId"], err = json.Marshal(t.UserId)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'userId': %w", err)
-		}
-	}
-	b, err = json.Marshal(object)
 	return b, err
 }
 
 func (t *OutboxMessage) UnmarshalJSON(b []byte) error {
 	err := t.union.UnmarshalJSON(b)
-	if err != nil {
-		return err
-	}
-	object := make(map[string]json.RawMessage)
-	err = json.Unmarshal(b, &object)
-	if err != nil {
-		return err
-	}
-
-	if raw, found := object["accountId"]; found {
-		err = json.Unmarshal(raw, &t.AccountId)
-		if err != nil {
-			return fmt.Errorf("error reading 'accountId': %w", err)
-		}
-	}
-
-	if raw, found := object["attempts"]; found {
-		err = json.Unmarshal(raw, &t.Attempts)
-		if err != nil {
-			return fmt.Errorf("error reading 'attempts': %w", err)
-		}
-	}
-
-	if raw, found := object["channel"]; found {
-		err = json.Unmarshal(raw, &t.Channel)
-		if err != nil {
-			return fmt.Errorf("error reading 'channel': %w", err)
-		}
-	}
-
-	if raw, found := object["createdAt"]; found {
-		err = json.Unmarshal(raw, &t.CreatedAt)
-		if err != nil {
-			return fmt.Errorf("error reading 'createdAt': %w", err)
-		}
-	}
-
-	if raw, found := object["data"]; found {
-		err = json.Unmarshal(raw, &t.Data)
-		if err != nil {
-			return fmt.Errorf("error reading 'data': %w", err)
-		}
-	}
-
-	if raw, found := object["id"]; found {
-		err = json.Unmarshal(raw, &t.Id)
-		if err != nil {
-			return fmt.Errorf("error reading 'id': %w", err)
-		}
-	}
-
-	if raw, found := object["lastError"]; found {
-		err = json.Unmarshal(raw, &t.LastError)
-		if err != nil {
-			return fmt.Errorf("error reading 'lastError': %w", err)
-		}
-	}
-
-	if raw, found := object["nextAttemptAt"]; found {
-		err = json.Unmarshal(raw, &t.NextAttemptAt)
-		if err != nil {
-			return fmt.Errorf("error reading 'nextAttemptAt': %w", err)
-		}
-	}
-
-	if raw, found := object["recipient"]; found {
-		err = json.Unmarshal(raw, &t.Recipient)
-		if err != nil {
-			return fmt.Errorf("error reading 'recipient': %w", err)
-		}
-	}
-
-	if raw, found := object["sentAt"]; found {
-		err = json.Unmarshal(raw, &t.SentAt)
-		if err != nil {
-			return fmt.Errorf("error reading 'sentAt': %w", err)
-		}
-	}
-
-	if raw, found := object["status"]; found {
-		err = json.Unmarshal(raw, &t.Status)
-		if err != nil {
-			return fmt.Errorf("error reading 'status': %w", err)
-		}
-	}
-
-	if raw, found := object["template"]; found {
-		err = json.Unmarshal(raw, &t.Template)
-		if err != nil {
-			return fmt.Errorf("error reading 'template': %w", err)
-		}
-	}
-
-	if raw, found := object["userId"]; found {
-		err = json.Unmarshal(raw, &t.UserId)
-		if err != nil {
-			return fmt.Errorf("error reading 'userId': %w", err)
-		}
-	}
-
-	return err
-}
-
-// AsOutboxUserData returns the union data inside the OutboxMessage_Data as a OutboxUserData
-func (t OutboxMessage_Data) AsOutboxUserData() (OutboxUserData, error) {
-	var body OutboxUserData
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromOutboxUserData overwrites any union data inside the OutboxMessage_Data as the provided OutboxUserData
-func (t *OutboxMessage_Data) FromOutboxUserData(v OutboxUserData) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeOutboxUserData performs a merge with any union data inside the OutboxMessage_Data, using the provided OutboxUserData
-func (t *OutboxMessage_Data) MergeOutboxUserData(v OutboxUserData) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-// AsOutboxInvitationData returns the union data inside the OutboxMessage_Data as a OutboxInvitationData
-func (t OutboxMessage_Data) AsOutboxInvitationData() (OutboxInvitationData, error) {
-	var body OutboxInvitationData
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromOutboxInvitationData overwrites any union data inside the OutboxMessage_Data as the provided OutboxInvitationData
-func (t *OutboxMessage_Data) FromOutboxInvitationData(v OutboxInvitationData) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeOutboxInvitationData performs a merge with any union data inside the OutboxMessage_Data, using the provided OutboxInvitationData
-func (t *OutboxMessage_Data) MergeOutboxInvitationData(v OutboxInvitationData) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-// AsOutboxLowBalanceData returns the union data inside the OutboxMessage_Data as a OutboxLowBalanceData
-func (t OutboxMessage_Data) AsOutboxLowBalanceData() (OutboxLowBalanceData, error) {
-	var body OutboxLowBalanceData
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromOutboxLowBalanceData overwrites any union data inside the OutboxMessage_Data as the provided OutboxLowBalanceData
-func (t *OutboxMessage_Data) FromOutboxLowBalanceData(v OutboxLowBalanceData) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeOutboxLowBalanceData performs a merge with any union data inside the OutboxMessage_Data, using the provided OutboxLowBalanceData
-func (t *OutboxMessage_Data) MergeOutboxLowBalanceData(v OutboxLowBalanceData) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-// AsOutboxWebhookDisabledData returns the union data inside the OutboxMessage_Data as a OutboxWebhookDisabledData
-func (t OutboxMessage_Data) AsOutboxWebhookDisabledData() (OutboxWebhookDisabledData, error) {
-	var body OutboxWebhookDisabledData
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromOutboxWebhookDisabledData overwrites any union data inside the OutboxMessage_Data as the provided OutboxWebhookDisabledData
-func (t *OutboxMessage_Data) FromOutboxWebhookDisabledData(v OutboxWebhookDisabledData) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeOutboxWebhookDisabledData performs a merge with any union data inside the OutboxMessage_Data, using the provided OutboxWebhookDisabledData
-func (t *OutboxMessage_Data) MergeOutboxWebhookDisabledData(v OutboxWebhookDisabledData) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-func (t OutboxMessage_Data) MarshalJSON() ([]byte, error) {
-	b, err := t.union.MarshalJSON()
-	return b, err
-}
-
-func (t *OutboxMessage_Data) UnmarshalJSON(b []byte) error {
-	err := t.union.UnmarshalJSON(b)
-	return err
-}
-
-// AsShortfall0 returns the union data inside the Shortfall as a Shortfall0
-func (t Shortfall) AsShortfall0() (Shortfall0, error) {
-	var body Shortfall0
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromShortfall0 overwrites any union data inside the Shortfall as the provided Shortfall0
-func (t *Shortfall) FromShortfall0(v Shortfall0) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeShortfall0 performs a merge with any union data inside the Shortfall, using the provided Shortfall0
-func (t *Shortfall) MergeShortfall0(v Shortfall0) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-// AsShortfall1 returns the union data inside the Shortfall as a Shortfall1
-func (t Shortfall) AsShortfall1() (Shortfall1, error) {
-	var body Shortfall1
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromShortfall1 overwrites any union data inside the Shortfall as the provided Shortfall1
-func (t *Shortfall) FromShortfall1(v Shortfall1) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergeShortfall1 performs a merge with any union data inside the Shortfall, using the provided Shortfall1
-func (t *Shortfall) MergeShortfall1(v Shortfall1) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-func (t Shortfall) MarshalJSON() ([]byte, error) {
-	b, err := t.union.MarshalJSON()
-	if err != nil {
-		return nil, err
-	}
-	object := make(map[string]json.RawMessage)
-	if t.union != nil {
-		err = json.Unmarshal(b, &object)
-		if err != nil {
-			return nil, err
-		}
-	}
-
-	if t.Balance != nil {
-		object["balance"], err = json.Marshal(t.Balance)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'balance': %w", err)
-		}
-	}
-
-	if t.LimitedAccountId != nil {
-		object["limitedAccountId"], err = json.Marshal(t.LimitedAccountId)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'limitedAccountId': %w", err)
-		}
-	}
-
-	if t.Monthly != nil {
-		object["monthly"], err = json.Marshal(t.Monthly)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'monthly': %w", err)
-		}
-	}
-
-	object["needed"], err = json.Marshal(t.Needed)
-	if err != nil {
-		return nil, fmt.Errorf("error marshaling 'needed': %w", err)
-	}
-
-	if t.PayerId != nil {
-		object["payerId"], err = json.Marshal(t.PayerId)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'payerId': %w", err)
-		}
-	}
-
-	object["type"], err = json.Marshal(t.Type)
-	if err != nil {
-		return nil, fmt.Errorf("error marshaling 'type': %w", err)
-	}
-
-	if t.Used != nil {
-		object["used"], err = json.Marshal(t.Used)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling 'used': %w", err)
-		}
-	}
-	b, err = json.Marshal(object)
-	return b, err
-}
-
-func (t *Shortfall) UnmarshalJSON(b []byte) error {
-	err := t.union.UnmarshalJSON(b)
-	if err != nil {
-		return err
-	}
-	object := make(map[string]json.RawMessage)
-	err = json.Unmarshal(b, &object)
-	if err != nil {
-		return err
-	}
-
-	if raw, found := object["balance"]; found {
-		err = json.Unmarshal(raw, &t.Balance)
-		if err != nil {
-			return fmt.Errorf("error reading 'balance': %w", err)
-		}
-	}
-
-	if raw, found := object["limitedAccountId"]; found {
-		err = json.Unmarshal(raw, &t.LimitedAccountId)
-		if err != nil {
-			return fmt.Errorf("error reading 'limitedAccountId': %w", err)
-		}
-	}
-
-	if raw, found := object["monthly"]; found {
-		err = json.Unmarshal(raw, &t.Monthly)
-		if err != nil {
-			return fmt.Errorf("error reading 'monthly': %w", err)
-		}
-	}
-
-	if raw, found := object["needed"]; found {
-		err = json.Unmarshal(raw, &t.Needed)
-		if err != nil {
-			return fmt.Errorf("error reading 'needed': %w", err)
-		}
-	}
-
-	if raw, found := object["payerId"]; found {
-		err = json.Unmarshal(raw, &t.PayerId)
-		if err != nil {
-			return fmt.Errorf("error reading 'payerId': %w", err)
-		}
-	}
-
-	if raw, found := object["type"]; found {
-		err = json.Unmarshal(raw, &t.Type)
-		if err != nil {
-			return fmt.Errorf("error reading 'type': %w", err)
-		}
-	}
-
-	if raw, found := object["used"]; found {
-		err = json.Unmarshal(raw, &t.Used)
-		if err != nil {
-			return fmt.Errorf("error reading 'used': %w", err)
-		}
-	}
-
 	return err
 }
 
@@ -14523,7 +13309,7 @@ func NewListAccountsRequest(server string, params *ListAccountsParams) (*http.Re
 
 		if params.Limit != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -15045,7 +13831,7 @@ func NewListAPIKeysRequest(server string, id AccountId, params *ListAPIKeysParam
 
 		if params.Limit != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -15328,7 +14114,7 @@ func NewListChildrenRequest(server string, id AccountId, params *ListChildrenPar
 
 		if params.Limit != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -16062,7 +14848,7 @@ func NewListLedgerRequest(server string, id AccountId, params *ListLedgerParams)
 
 		if params.Limit != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -16551,7 +15337,7 @@ func NewListDescendantsRequest(server string, id AccountId, params *ListDescenda
 
 		if params.Depth != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "depth", *params.Depth, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "depth", *params.Depth, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -16563,7 +15349,7 @@ func NewListDescendantsRequest(server string, id AccountId, params *ListDescenda
 
 		if params.Limit != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -17184,7 +15970,7 @@ func NewListUsersRequest(server string, id AccountId, params *ListUsersParams) (
 
 		if params.Limit != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -18114,7 +16900,7 @@ func NewListAuditEventsRequest(server string, params *ListAuditEventsParams) (*h
 
 		if params.Limit != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -18556,7 +17342,7 @@ func NewListContactsRequest(server string, params *ListContactsParams) (*http.Re
 
 		if params.Limit != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -18985,7 +17771,7 @@ func NewGetDashboardRequest(server string, params *GetDashboardParams) (*http.Re
 
 		if params.Limit != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -19112,7 +17898,7 @@ func NewListEventsRequest(server string, params *ListEventsParams) (*http.Reques
 
 		if params.Limit != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -19263,7 +18049,7 @@ func NewListFormsRequest(server string, params *ListFormsParams) (*http.Request,
 
 		if params.Limit != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -19710,7 +18496,7 @@ func NewExplainFormAccessRequest(server string, formId FormId, params *ExplainFo
 
 		if params.Limit != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -19999,7 +18785,7 @@ func NewListFormLinksRequest(server string, formId FormId, params *ListFormLinks
 
 		if params.Limit != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -20306,7 +19092,7 @@ func NewListRecordsRequest(server string, formId FormId, params *ListRecordsPara
 
 		if params.Limit != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -21176,7 +19962,7 @@ func NewListSMSCollectorsRequest(server string, formId FormId, params *ListSMSCo
 
 		if params.Limit != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -21472,7 +20258,7 @@ func NewListInvitationsRequest(server string, params *ListInvitationsParams) (*h
 
 		if params.Limit != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -22358,7 +21144,7 @@ func NewListOutboxRequest(server string, params *ListOutboxParams) (*http.Reques
 
 		if params.Limit != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -22655,7 +21441,7 @@ func NewListWebhookEndpointsRequest(server string, params *ListWebhookEndpointsP
 
 		if params.Limit != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -23103,7 +21889,7 @@ func NewListWebhookDeliveriesRequest(server string, endpointId EndpointId, param
 
 		if params.Limit != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -25844,21 +24630,13 @@ type GetOpenAPIResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *struct {
-		Info    map[string]interface{} `json:"info"`
-		Openapi interface{}            `json:"openapi"`
-		Paths   map[string]interface{} `json:"paths"`
-	}
+	JSON200 *OpenAPIDocument
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *GetOpenAPIResponse200Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r GetOpenAPIResponse) GetJSON200() *struct {
-	Info    map[string]interface{} `json:"info"`
-	Openapi interface{}            `json:"openapi"`
-	Paths   map[string]interface{} `json:"paths"`
-} {
+func (r GetOpenAPIResponse) GetJSON200() *OpenAPIDocument {
 	return r.JSON200
 }
 
@@ -25981,7 +24759,7 @@ type ListAccountsResponse500Headers struct {
 
 // ListAccountsResponse503Headers the declared response headers of an HTTP 503 response for ListAccounts
 type ListAccountsResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -26123,7 +24901,7 @@ type CreateAccountResponse422Headers struct {
 
 // CreateAccountResponse429Headers the declared response headers of an HTTP 429 response for CreateAccount
 type CreateAccountResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -26134,7 +24912,7 @@ type CreateAccountResponse500Headers struct {
 
 // CreateAccountResponse503Headers the declared response headers of an HTTP 503 response for CreateAccount
 type CreateAccountResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -26318,7 +25096,7 @@ type CloseAccountResponse500Headers struct {
 
 // CloseAccountResponse503Headers the declared response headers of an HTTP 503 response for CloseAccount
 type CloseAccountResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -26456,7 +25234,7 @@ type GetAccountResponse500Headers struct {
 
 // GetAccountResponse503Headers the declared response headers of an HTTP 503 response for GetAccount
 type GetAccountResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -26601,7 +25379,7 @@ type UpdateAccountResponse500Headers struct {
 
 // UpdateAccountResponse503Headers the declared response headers of an HTTP 503 response for UpdateAccount
 type UpdateAccountResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -26766,7 +25544,7 @@ type ListAncestorsResponse500Headers struct {
 
 // ListAncestorsResponse503Headers the declared response headers of an HTTP 503 response for ListAncestors
 type ListAncestorsResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -26886,7 +25664,7 @@ type ListAPIKeysResponse500Headers struct {
 
 // ListAPIKeysResponse503Headers the declared response headers of an HTTP 503 response for ListAPIKeys
 type ListAPIKeysResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -27032,7 +25810,7 @@ type CreateAPIKeyResponse500Headers struct {
 
 // CreateAPIKeyResponse503Headers the declared response headers of an HTTP 503 response for CreateAPIKey
 type CreateAPIKeyResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -27207,7 +25985,7 @@ type RevokeAPIKeyResponse500Headers struct {
 
 // RevokeAPIKeyResponse503Headers the declared response headers of an HTTP 503 response for RevokeAPIKey
 type RevokeAPIKeyResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -27338,7 +26116,7 @@ type ListChildrenResponse500Headers struct {
 
 // ListChildrenResponse503Headers the declared response headers of an HTTP 503 response for ListChildren
 type ListChildrenResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -27458,7 +26236,7 @@ type ListConfigurationsResponse500Headers struct {
 
 // ListConfigurationsResponse503Headers the declared response headers of an HTTP 503 response for ListConfigurations
 type ListConfigurationsResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -27588,7 +26366,7 @@ type DeleteConfigurationResponse500Headers struct {
 
 // DeleteConfigurationResponse503Headers the declared response headers of an HTTP 503 response for DeleteConfiguration
 type DeleteConfigurationResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -27722,7 +26500,7 @@ type GetConfigurationResponse500Headers struct {
 
 // GetConfigurationResponse503Headers the declared response headers of an HTTP 503 response for GetConfiguration
 type GetConfigurationResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -27867,7 +26645,7 @@ type PutConfigurationResponse500Headers struct {
 
 // PutConfigurationResponse503Headers the declared response headers of an HTTP 503 response for PutConfiguration
 type PutConfigurationResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -28032,7 +26810,7 @@ type GetCreditsResponse500Headers struct {
 
 // GetCreditsResponse503Headers the declared response headers of an HTTP 503 response for GetCredits
 type GetCreditsResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -28183,7 +26961,7 @@ type GrantCreditsResponse500Headers struct {
 
 // GrantCreditsResponse503Headers the declared response headers of an HTTP 503 response for GrantCredits
 type GrantCreditsResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -28357,7 +27135,7 @@ type ListLedgerResponse500Headers struct {
 
 // ListLedgerResponse503Headers the declared response headers of an HTTP 503 response for ListLedger
 type ListLedgerResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -28502,7 +27280,7 @@ type PutCreditLimitResponse500Headers struct {
 
 // PutCreditLimitResponse503Headers the declared response headers of an HTTP 503 response for PutCreditLimit
 type PutCreditLimitResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -28677,7 +27455,7 @@ type DeleteCreditLimitResponse500Headers struct {
 
 // DeleteCreditLimitResponse503Headers the declared response headers of an HTTP 503 response for DeleteCreditLimit
 type DeleteCreditLimitResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -28839,7 +27617,7 @@ type TransferCreditsResponse500Headers struct {
 
 // TransferCreditsResponse503Headers the declared response headers of an HTTP 503 response for TransferCredits
 type TransferCreditsResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -29013,7 +27791,7 @@ type GetUsageResponse500Headers struct {
 
 // GetUsageResponse503Headers the declared response headers of an HTTP 503 response for GetUsage
 type GetUsageResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -29133,7 +27911,7 @@ type ListDescendantsResponse500Headers struct {
 
 // ListDescendantsResponse503Headers the declared response headers of an HTTP 503 response for ListDescendants
 type ListDescendantsResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -29253,7 +28031,7 @@ type ListExternalReferencesResponse500Headers struct {
 
 // ListExternalReferencesResponse503Headers the declared response headers of an HTTP 503 response for ListExternalReferences
 type ListExternalReferencesResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -29398,7 +28176,7 @@ type UpdateLinkResponse500Headers struct {
 
 // UpdateLinkResponse503Headers the declared response headers of an HTTP 503 response for UpdateLink
 type UpdateLinkResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -29589,7 +28367,7 @@ type MoveAccountResponse500Headers struct {
 
 // MoveAccountResponse503Headers the declared response headers of an HTTP 503 response for MoveAccount
 type MoveAccountResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -29764,7 +28542,7 @@ type LeaveUmbrellaResponse500Headers struct {
 
 // LeaveUmbrellaResponse503Headers the declared response headers of an HTTP 503 response for LeaveUmbrella
 type LeaveUmbrellaResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -29928,7 +28706,7 @@ type ReactivateAccountResponse500Headers struct {
 
 // ReactivateAccountResponse503Headers the declared response headers of an HTTP 503 response for ReactivateAccount
 type ReactivateAccountResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -30119,7 +28897,7 @@ type SuspendAccountResponse500Headers struct {
 
 // SuspendAccountResponse503Headers the declared response headers of an HTTP 503 response for SuspendAccount
 type SuspendAccountResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -30284,7 +29062,7 @@ type ListUsersResponse500Headers struct {
 
 // ListUsersResponse503Headers the declared response headers of an HTTP 503 response for ListUsers
 type ListUsersResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -30426,7 +29204,7 @@ type CreateUserResponse422Headers struct {
 
 // CreateUserResponse429Headers the declared response headers of an HTTP 429 response for CreateUser
 type CreateUserResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -30437,7 +29215,7 @@ type CreateUserResponse500Headers struct {
 
 // CreateUserResponse503Headers the declared response headers of an HTTP 503 response for CreateUser
 type CreateUserResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -30621,7 +29399,7 @@ type DeleteUserResponse500Headers struct {
 
 // DeleteUserResponse503Headers the declared response headers of an HTTP 503 response for DeleteUser
 type DeleteUserResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -30752,7 +29530,7 @@ type GetUserResponse500Headers struct {
 
 // GetUserResponse503Headers the declared response headers of an HTTP 503 response for GetUser
 type GetUserResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -30892,7 +29670,7 @@ type UpdateUserResponse422Headers struct {
 
 // UpdateUserResponse429Headers the declared response headers of an HTTP 429 response for UpdateUser
 type UpdateUserResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -30903,7 +29681,7 @@ type UpdateUserResponse500Headers struct {
 
 // UpdateUserResponse503Headers the declared response headers of an HTTP 503 response for UpdateUser
 type UpdateUserResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -31103,7 +29881,7 @@ type DisableUserResponse500Headers struct {
 
 // DisableUserResponse503Headers the declared response headers of an HTTP 503 response for DisableUser
 type DisableUserResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -31294,7 +30072,7 @@ type EnableUserResponse500Headers struct {
 
 // EnableUserResponse503Headers the declared response headers of an HTTP 503 response for EnableUser
 type EnableUserResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -31480,7 +30258,7 @@ type ResendInvitationResponse422Headers struct {
 
 // ResendInvitationResponse429Headers the declared response headers of an HTTP 429 response for ResendInvitation
 type ResendInvitationResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -31491,7 +30269,7 @@ type ResendInvitationResponse500Headers struct {
 
 // ResendInvitationResponse503Headers the declared response headers of an HTTP 503 response for ResendInvitation
 type ResendInvitationResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -31665,7 +30443,7 @@ type GetWorkflowsResponse500Headers struct {
 
 // GetWorkflowsResponse503Headers the declared response headers of an HTTP 503 response for GetWorkflows
 type GetWorkflowsResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -31810,7 +30588,7 @@ type PutWorkflowsResponse500Headers struct {
 
 // PutWorkflowsResponse503Headers the declared response headers of an HTTP 503 response for PutWorkflows
 type PutWorkflowsResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -31975,7 +30753,7 @@ type ListAuditEventsResponse500Headers struct {
 
 // ListAuditEventsResponse503Headers the declared response headers of an HTTP 503 response for ListAuditEvents
 type ListAuditEventsResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -32095,7 +30873,7 @@ type ConfirmEmailResponse422Headers struct {
 
 // ConfirmEmailResponse429Headers the declared response headers of an HTTP 429 response for ConfirmEmail
 type ConfirmEmailResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -32106,7 +30884,7 @@ type ConfirmEmailResponse500Headers struct {
 
 // ConfirmEmailResponse503Headers the declared response headers of an HTTP 503 response for ConfirmEmail
 type ConfirmEmailResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -32265,7 +31043,7 @@ type LoginResponse422Headers struct {
 
 // LoginResponse429Headers the declared response headers of an HTTP 429 response for Login
 type LoginResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -32276,7 +31054,7 @@ type LoginResponse500Headers struct {
 
 // LoginResponse503Headers the declared response headers of an HTTP 503 response for Login
 type LoginResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -32450,7 +31228,7 @@ type LogoutResponse500Headers struct {
 
 // LogoutResponse503Headers the declared response headers of an HTTP 503 response for Logout
 type LogoutResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -32563,7 +31341,7 @@ type RequestPasswordResetResponse422Headers struct {
 
 // RequestPasswordResetResponse429Headers the declared response headers of an HTTP 429 response for RequestPasswordReset
 type RequestPasswordResetResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -32574,7 +31352,7 @@ type RequestPasswordResetResponse500Headers struct {
 
 // RequestPasswordResetResponse503Headers the declared response headers of an HTTP 503 response for RequestPasswordReset
 type RequestPasswordResetResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -32722,7 +31500,7 @@ type SetPasswordResponse422Headers struct {
 
 // SetPasswordResponse429Headers the declared response headers of an HTTP 429 response for SetPassword
 type SetPasswordResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -32733,7 +31511,7 @@ type SetPasswordResponse500Headers struct {
 
 // SetPasswordResponse503Headers the declared response headers of an HTTP 503 response for SetPassword
 type SetPasswordResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -32889,7 +31667,7 @@ type ListContactsResponse500Headers struct {
 
 // ListContactsResponse503Headers the declared response headers of an HTTP 503 response for ListContacts
 type ListContactsResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -33031,7 +31809,7 @@ type CreateContactResponse422Headers struct {
 
 // CreateContactResponse429Headers the declared response headers of an HTTP 429 response for CreateContact
 type CreateContactResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -33042,7 +31820,7 @@ type CreateContactResponse500Headers struct {
 
 // CreateContactResponse503Headers the declared response headers of an HTTP 503 response for CreateContact
 type CreateContactResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -33226,7 +32004,7 @@ type DeleteContactResponse500Headers struct {
 
 // DeleteContactResponse503Headers the declared response headers of an HTTP 503 response for DeleteContact
 type DeleteContactResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -33357,7 +32135,7 @@ type GetContactResponse500Headers struct {
 
 // GetContactResponse503Headers the declared response headers of an HTTP 503 response for GetContact
 type GetContactResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -33497,7 +32275,7 @@ type UpdateContactResponse422Headers struct {
 
 // UpdateContactResponse429Headers the declared response headers of an HTTP 429 response for UpdateContact
 type UpdateContactResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -33508,7 +32286,7 @@ type UpdateContactResponse500Headers struct {
 
 // UpdateContactResponse503Headers the declared response headers of an HTTP 503 response for UpdateContact
 type UpdateContactResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -33682,7 +32460,7 @@ type GetDashboardResponse500Headers struct {
 
 // GetDashboardResponse503Headers the declared response headers of an HTTP 503 response for GetDashboard
 type GetDashboardResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -33802,7 +32580,7 @@ type ListEventsResponse500Headers struct {
 
 // ListEventsResponse503Headers the declared response headers of an HTTP 503 response for ListEvents
 type ListEventsResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -33922,7 +32700,7 @@ type ListFormsResponse500Headers struct {
 
 // ListFormsResponse503Headers the declared response headers of an HTTP 503 response for ListForms
 type ListFormsResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -34070,7 +32848,7 @@ type CreateFormResponse500Headers struct {
 
 // CreateFormResponse503Headers the declared response headers of an HTTP 503 response for CreateForm
 type CreateFormResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -34245,7 +33023,7 @@ type DeleteFormResponse500Headers struct {
 
 // DeleteFormResponse503Headers the declared response headers of an HTTP 503 response for DeleteForm
 type DeleteFormResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -34377,7 +33155,7 @@ type GetFormResponse500Headers struct {
 
 // GetFormResponse503Headers the declared response headers of an HTTP 503 response for GetForm
 type GetFormResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -34528,7 +33306,7 @@ type UpdateFormResponse500Headers struct {
 
 // UpdateFormResponse503Headers the declared response headers of an HTTP 503 response for UpdateForm
 type UpdateFormResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -34702,7 +33480,7 @@ type ExplainFormAccessResponse500Headers struct {
 
 // ExplainFormAccessResponse503Headers the declared response headers of an HTTP 503 response for ExplainFormAccess
 type ExplainFormAccessResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -34850,7 +33628,7 @@ type CopyFormResponse500Headers struct {
 
 // CopyFormResponse503Headers the declared response headers of an HTTP 503 response for CopyForm
 type CopyFormResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -35041,7 +33819,7 @@ type SetFormExampleResponse500Headers struct {
 
 // SetFormExampleResponse503Headers the declared response headers of an HTTP 503 response for SetFormExample
 type SetFormExampleResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -35211,7 +33989,7 @@ type ListFormLinksResponse500Headers struct {
 
 // ListFormLinksResponse503Headers the declared response headers of an HTTP 503 response for ListFormLinks
 type ListFormLinksResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -35366,7 +34144,7 @@ type CreateFormLinkResponse500Headers struct {
 
 // CreateFormLinkResponse503Headers the declared response headers of an HTTP 503 response for CreateFormLink
 type CreateFormLinkResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -35541,7 +34319,7 @@ type RevokeFormLinkResponse500Headers struct {
 
 // RevokeFormLinkResponse503Headers the declared response headers of an HTTP 503 response for RevokeFormLink
 type RevokeFormLinkResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -35677,7 +34455,7 @@ type ListRecordsResponse500Headers struct {
 
 // ListRecordsResponse503Headers the declared response headers of an HTTP 503 response for ListRecords
 type ListRecordsResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -35839,7 +34617,7 @@ type CreateRecordResponse500Headers struct {
 
 // CreateRecordResponse503Headers the declared response headers of an HTTP 503 response for CreateRecord
 type CreateRecordResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -36023,7 +34801,7 @@ type DeleteRecordResponse500Headers struct {
 
 // DeleteRecordResponse503Headers the declared response headers of an HTTP 503 response for DeleteRecord
 type DeleteRecordResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -36160,7 +34938,7 @@ type GetRecordResponse500Headers struct {
 
 // GetRecordResponse503Headers the declared response headers of an HTTP 503 response for GetRecord
 type GetRecordResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -36320,7 +35098,7 @@ type UpdateRecordResponse500Headers struct {
 
 // UpdateRecordResponse503Headers the declared response headers of an HTTP 503 response for UpdateRecord
 type UpdateRecordResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -36499,7 +35277,7 @@ type ListFormSharesResponse500Headers struct {
 
 // ListFormSharesResponse503Headers the declared response headers of an HTTP 503 response for ListFormShares
 type ListFormSharesResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -36638,7 +35416,7 @@ type DeleteFormShareResponse500Headers struct {
 
 // DeleteFormShareResponse503Headers the declared response headers of an HTTP 503 response for DeleteFormShare
 type DeleteFormShareResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -36794,7 +35572,7 @@ type PutFormShareResponse500Headers struct {
 
 // PutFormShareResponse503Headers the declared response headers of an HTTP 503 response for PutFormShare
 type PutFormShareResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -36964,7 +35742,7 @@ type GetSMSSettingsResponse500Headers struct {
 
 // GetSMSSettingsResponse503Headers the declared response headers of an HTTP 503 response for GetSMSSettings
 type GetSMSSettingsResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -37118,7 +35896,7 @@ type UpdateSMSSettingsResponse500Headers struct {
 
 // UpdateSMSSettingsResponse503Headers the declared response headers of an HTTP 503 response for UpdateSMSSettings
 type UpdateSMSSettingsResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -37288,7 +36066,7 @@ type ListSMSCollectorsResponse500Headers struct {
 
 // ListSMSCollectorsResponse503Headers the declared response headers of an HTTP 503 response for ListSMSCollectors
 type ListSMSCollectorsResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -37448,7 +36226,7 @@ type AddSMSCollectorsResponse500Headers struct {
 
 // AddSMSCollectorsResponse503Headers the declared response headers of an HTTP 503 response for AddSMSCollectors
 type AddSMSCollectorsResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -37632,7 +36410,7 @@ type RemoveSMSCollectorResponse500Headers struct {
 
 // RemoveSMSCollectorResponse503Headers the declared response headers of an HTTP 503 response for RemoveSMSCollector
 type RemoveSMSCollectorResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -37763,7 +36541,7 @@ type ListInvitationsResponse500Headers struct {
 
 // ListInvitationsResponse503Headers the declared response headers of an HTTP 503 response for ListInvitations
 type ListInvitationsResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -37905,7 +36683,7 @@ type CreateInvitationResponse422Headers struct {
 
 // CreateInvitationResponse429Headers the declared response headers of an HTTP 429 response for CreateInvitation
 type CreateInvitationResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -37916,7 +36694,7 @@ type CreateInvitationResponse500Headers struct {
 
 // CreateInvitationResponse503Headers the declared response headers of an HTTP 503 response for CreateInvitation
 type CreateInvitationResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -38090,7 +36868,7 @@ type GetInvitationResponse500Headers struct {
 
 // GetInvitationResponse503Headers the declared response headers of an HTTP 503 response for GetInvitation
 type GetInvitationResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -38236,7 +37014,7 @@ type AcceptInvitationResponse500Headers struct {
 
 // AcceptInvitationResponse503Headers the declared response headers of an HTTP 503 response for AcceptInvitation
 type AcceptInvitationResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -38427,7 +37205,7 @@ type CancelInvitationResponse500Headers struct {
 
 // CancelInvitationResponse503Headers the declared response headers of an HTTP 503 response for CancelInvitation
 type CancelInvitationResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -38618,7 +37396,7 @@ type DeclineInvitationResponse500Headers struct {
 
 // DeclineInvitationResponse503Headers the declared response headers of an HTTP 503 response for DeclineInvitation
 type DeclineInvitationResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -38804,7 +37582,7 @@ type ResendInvitationEmailResponse422Headers struct {
 
 // ResendInvitationEmailResponse429Headers the declared response headers of an HTTP 429 response for ResendInvitationEmail
 type ResendInvitationEmailResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -38815,7 +37593,7 @@ type ResendInvitationEmailResponse500Headers struct {
 
 // ResendInvitationEmailResponse503Headers the declared response headers of an HTTP 503 response for ResendInvitationEmail
 type ResendInvitationEmailResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -38989,7 +37767,7 @@ type GetMeResponse500Headers struct {
 
 // GetMeResponse503Headers the declared response headers of an HTTP 503 response for GetMe
 type GetMeResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -39130,7 +37908,7 @@ type AcceptMembershipResponse500Headers struct {
 
 // AcceptMembershipResponse503Headers the declared response headers of an HTTP 503 response for AcceptMembership
 type AcceptMembershipResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -39307,7 +38085,7 @@ type DeclineMembershipResponse500Headers struct {
 
 // DeclineMembershipResponse503Headers the declared response headers of an HTTP 503 response for DeclineMembership
 type DeclineMembershipResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -39468,7 +38246,7 @@ type ListOutboxResponse500Headers struct {
 
 // ListOutboxResponse503Headers the declared response headers of an HTTP 503 response for ListOutbox
 type ListOutboxResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -39607,7 +38385,7 @@ type SignupResponse422Headers struct {
 
 // SignupResponse429Headers the declared response headers of an HTTP 429 response for Signup
 type SignupResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -39618,7 +38396,7 @@ type SignupResponse500Headers struct {
 
 // SignupResponse503Headers the declared response headers of an HTTP 503 response for Signup
 type SignupResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -39778,7 +38556,7 @@ type ReceiveSMSResponse422Headers struct {
 
 // ReceiveSMSResponse429Headers the declared response headers of an HTTP 429 response for ReceiveSMS
 type ReceiveSMSResponse429Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -39789,7 +38567,7 @@ type ReceiveSMSResponse500Headers struct {
 
 // ReceiveSMSResponse503Headers the declared response headers of an HTTP 503 response for ReceiveSMS
 type ReceiveSMSResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -39967,7 +38745,7 @@ type RecordUsageResponse500Headers struct {
 
 // RecordUsageResponse503Headers the declared response headers of an HTTP 503 response for RecordUsage
 type RecordUsageResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -40146,7 +38924,7 @@ type ListWebhookEndpointsResponse500Headers struct {
 
 // ListWebhookEndpointsResponse503Headers the declared response headers of an HTTP 503 response for ListWebhookEndpoints
 type ListWebhookEndpointsResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -40302,7 +39080,7 @@ type CreateWebhookEndpointResponse500Headers struct {
 
 // CreateWebhookEndpointResponse503Headers the declared response headers of an HTTP 503 response for CreateWebhookEndpoint
 type CreateWebhookEndpointResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -40477,7 +39255,7 @@ type DeleteWebhookEndpointResponse500Headers struct {
 
 // DeleteWebhookEndpointResponse503Headers the declared response headers of an HTTP 503 response for DeleteWebhookEndpoint
 type DeleteWebhookEndpointResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -40613,7 +39391,7 @@ type GetWebhookEndpointResponse500Headers struct {
 
 // GetWebhookEndpointResponse503Headers the declared response headers of an HTTP 503 response for GetWebhookEndpoint
 type GetWebhookEndpointResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -40767,7 +39545,7 @@ type UpdateWebhookEndpointResponse500Headers struct {
 
 // UpdateWebhookEndpointResponse503Headers the declared response headers of an HTTP 503 response for UpdateWebhookEndpoint
 type UpdateWebhookEndpointResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -40937,7 +39715,7 @@ type ListWebhookDeliveriesResponse500Headers struct {
 
 // ListWebhookDeliveriesResponse503Headers the declared response headers of an HTTP 503 response for ListWebhookDeliveries
 type ListWebhookDeliveriesResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -41077,7 +39855,7 @@ type RetryWebhookDeliveryResponse500Headers struct {
 
 // RetryWebhookDeliveryResponse503Headers the declared response headers of an HTTP 503 response for RetryWebhookDelivery
 type RetryWebhookDeliveryResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -41241,7 +40019,7 @@ type RotateWebhookSecretResponse500Headers struct {
 
 // RotateWebhookSecretResponse503Headers the declared response headers of an HTTP 503 response for RotateWebhookSecret
 type RotateWebhookSecretResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter *int64
 	XRequestId *RequestId
 }
 
@@ -44684,11 +43462,7 @@ func ParseGetOpenAPIResponse(rsp *http.Response) (*GetOpenAPIResponse, error) {
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest struct {
-			Info    map[string]interface{} `json:"info"`
-			Openapi interface{}            `json:"openapi"`
-			Paths   map[string]interface{} `json:"paths"`
-		}
+		var dest OpenAPIDocument
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -44887,8 +43661,8 @@ func ParseListAccountsResponse(rsp *http.Response) (*ListAccountsResponse, error
 	case rsp.StatusCode == 503:
 		var headers ListAccountsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -45121,8 +43895,8 @@ func ParseCreateAccountResponse(rsp *http.Response) (*CreateAccountResponse, err
 	case rsp.StatusCode == 429:
 		var headers CreateAccountResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -45148,8 +43922,8 @@ func ParseCreateAccountResponse(rsp *http.Response) (*CreateAccountResponse, err
 	case rsp.StatusCode == 503:
 		var headers CreateAccountResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -45320,8 +44094,8 @@ func ParseCloseAccountResponse(rsp *http.Response) (*CloseAccountResponse, error
 	case rsp.StatusCode == 503:
 		var headers CloseAccountResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -45458,8 +44232,8 @@ func ParseGetAccountResponse(rsp *http.Response) (*GetAccountResponse, error) {
 	case rsp.StatusCode == 503:
 		var headers GetAccountResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -45681,8 +44455,8 @@ func ParseUpdateAccountResponse(rsp *http.Response) (*UpdateAccountResponse, err
 	case rsp.StatusCode == 503:
 		var headers UpdateAccountResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -45819,8 +44593,8 @@ func ParseListAncestorsResponse(rsp *http.Response) (*ListAncestorsResponse, err
 	case rsp.StatusCode == 503:
 		var headers ListAncestorsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -45957,8 +44731,8 @@ func ParseListAPIKeysResponse(rsp *http.Response) (*ListAPIKeysResponse, error) 
 	case rsp.StatusCode == 503:
 		var headers ListAPIKeysResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -46187,8 +44961,8 @@ func ParseCreateAPIKeyResponse(rsp *http.Response) (*CreateAPIKeyResponse, error
 	case rsp.StatusCode == 503:
 		var headers CreateAPIKeyResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -46355,8 +45129,8 @@ func ParseRevokeAPIKeyResponse(rsp *http.Response) (*RevokeAPIKeyResponse, error
 	case rsp.StatusCode == 503:
 		var headers RevokeAPIKeyResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -46493,8 +45267,8 @@ func ParseListChildrenResponse(rsp *http.Response) (*ListChildrenResponse, error
 	case rsp.StatusCode == 503:
 		var headers ListChildrenResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -46631,8 +45405,8 @@ func ParseListConfigurationsResponse(rsp *http.Response) (*ListConfigurationsRes
 	case rsp.StatusCode == 503:
 		var headers ListConfigurationsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -46799,8 +45573,8 @@ func ParseDeleteConfigurationResponse(rsp *http.Response) (*DeleteConfigurationR
 	case rsp.StatusCode == 503:
 		var headers DeleteConfigurationResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -46958,8 +45732,8 @@ func ParseGetConfigurationResponse(rsp *http.Response) (*GetConfigurationRespons
 	case rsp.StatusCode == 503:
 		var headers GetConfigurationResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -47181,8 +45955,8 @@ func ParsePutConfigurationResponse(rsp *http.Response) (*PutConfigurationRespons
 	case rsp.StatusCode == 503:
 		var headers PutConfigurationResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -47319,8 +46093,8 @@ func ParseGetCreditsResponse(rsp *http.Response) (*GetCreditsResponse, error) {
 	case rsp.StatusCode == 503:
 		var headers GetCreditsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -47566,8 +46340,8 @@ func ParseGrantCreditsResponse(rsp *http.Response) (*GrantCreditsResponse, error
 	case rsp.StatusCode == 503:
 		var headers GrantCreditsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -47704,8 +46478,8 @@ func ParseListLedgerResponse(rsp *http.Response) (*ListLedgerResponse, error) {
 	case rsp.StatusCode == 503:
 		var headers ListLedgerResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -47927,8 +46701,8 @@ func ParsePutCreditLimitResponse(rsp *http.Response) (*PutCreditLimitResponse, e
 	case rsp.StatusCode == 503:
 		var headers PutCreditLimitResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -48095,8 +46869,8 @@ func ParseDeleteCreditLimitResponse(rsp *http.Response) (*DeleteCreditLimitRespo
 	case rsp.StatusCode == 503:
 		var headers DeleteCreditLimitResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -48342,8 +47116,8 @@ func ParseTransferCreditsResponse(rsp *http.Response) (*TransferCreditsResponse,
 	case rsp.StatusCode == 503:
 		var headers TransferCreditsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -48480,8 +47254,8 @@ func ParseGetUsageResponse(rsp *http.Response) (*GetUsageResponse, error) {
 	case rsp.StatusCode == 503:
 		var headers GetUsageResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -48618,8 +47392,8 @@ func ParseListDescendantsResponse(rsp *http.Response) (*ListDescendantsResponse,
 	case rsp.StatusCode == 503:
 		var headers ListDescendantsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -48756,8 +47530,8 @@ func ParseListExternalReferencesResponse(rsp *http.Response) (*ListExternalRefer
 	case rsp.StatusCode == 503:
 		var headers ListExternalReferencesResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -48979,8 +47753,8 @@ func ParseUpdateLinkResponse(rsp *http.Response) (*UpdateLinkResponse, error) {
 	case rsp.StatusCode == 503:
 		var headers UpdateLinkResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -49209,8 +47983,8 @@ func ParseMoveAccountResponse(rsp *http.Response) (*MoveAccountResponse, error) 
 	case rsp.StatusCode == 503:
 		var headers MoveAccountResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -49381,8 +48155,8 @@ func ParseLeaveUmbrellaResponse(rsp *http.Response) (*LeaveUmbrellaResponse, err
 	case rsp.StatusCode == 503:
 		var headers LeaveUmbrellaResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -49611,8 +48385,8 @@ func ParseReactivateAccountResponse(rsp *http.Response) (*ReactivateAccountRespo
 	case rsp.StatusCode == 503:
 		var headers ReactivateAccountResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -49841,8 +48615,8 @@ func ParseSuspendAccountResponse(rsp *http.Response) (*SuspendAccountResponse, e
 	case rsp.StatusCode == 503:
 		var headers SuspendAccountResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -49979,8 +48753,8 @@ func ParseListUsersResponse(rsp *http.Response) (*ListUsersResponse, error) {
 	case rsp.StatusCode == 503:
 		var headers ListUsersResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -50213,8 +48987,8 @@ func ParseCreateUserResponse(rsp *http.Response) (*CreateUserResponse, error) {
 	case rsp.StatusCode == 429:
 		var headers CreateUserResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -50240,8 +49014,8 @@ func ParseCreateUserResponse(rsp *http.Response) (*CreateUserResponse, error) {
 	case rsp.StatusCode == 503:
 		var headers CreateUserResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -50408,8 +49182,8 @@ func ParseDeleteUserResponse(rsp *http.Response) (*DeleteUserResponse, error) {
 	case rsp.StatusCode == 503:
 		var headers DeleteUserResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -50546,8 +49320,8 @@ func ParseGetUserResponse(rsp *http.Response) (*GetUserResponse, error) {
 	case rsp.StatusCode == 503:
 		var headers GetUserResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -50766,8 +49540,8 @@ func ParseUpdateUserResponse(rsp *http.Response) (*UpdateUserResponse, error) {
 	case rsp.StatusCode == 429:
 		var headers UpdateUserResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -50793,8 +49567,8 @@ func ParseUpdateUserResponse(rsp *http.Response) (*UpdateUserResponse, error) {
 	case rsp.StatusCode == 503:
 		var headers UpdateUserResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -51023,8 +49797,8 @@ func ParseDisableUserResponse(rsp *http.Response) (*DisableUserResponse, error) 
 	case rsp.StatusCode == 503:
 		var headers DisableUserResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -51253,8 +50027,8 @@ func ParseEnableUserResponse(rsp *http.Response) (*EnableUserResponse, error) {
 	case rsp.StatusCode == 503:
 		var headers EnableUserResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -51480,8 +50254,8 @@ func ParseResendInvitationResponse(rsp *http.Response) (*ResendInvitationRespons
 	case rsp.StatusCode == 429:
 		var headers ResendInvitationResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -51507,8 +50281,8 @@ func ParseResendInvitationResponse(rsp *http.Response) (*ResendInvitationRespons
 	case rsp.StatusCode == 503:
 		var headers ResendInvitationResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -51645,8 +50419,8 @@ func ParseGetWorkflowsResponse(rsp *http.Response) (*GetWorkflowsResponse, error
 	case rsp.StatusCode == 503:
 		var headers GetWorkflowsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -51868,8 +50642,8 @@ func ParsePutWorkflowsResponse(rsp *http.Response) (*PutWorkflowsResponse, error
 	case rsp.StatusCode == 503:
 		var headers PutWorkflowsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -52006,8 +50780,8 @@ func ParseListAuditEventsResponse(rsp *http.Response) (*ListAuditEventsResponse,
 	case rsp.StatusCode == 503:
 		var headers ListAuditEventsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -52158,8 +50932,8 @@ func ParseConfirmEmailResponse(rsp *http.Response) (*ConfirmEmailResponse, error
 	case rsp.StatusCode == 429:
 		var headers ConfirmEmailResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -52185,8 +50959,8 @@ func ParseConfirmEmailResponse(rsp *http.Response) (*ConfirmEmailResponse, error
 	case rsp.StatusCode == 503:
 		var headers ConfirmEmailResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -52412,8 +51186,8 @@ func ParseLoginResponse(rsp *http.Response) (*LoginResponse, error) {
 	case rsp.StatusCode == 429:
 		var headers LoginResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -52439,8 +51213,8 @@ func ParseLoginResponse(rsp *http.Response) (*LoginResponse, error) {
 	case rsp.StatusCode == 503:
 		var headers LoginResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -52573,8 +51347,8 @@ func ParseLogoutResponse(rsp *http.Response) (*LogoutResponse, error) {
 	case rsp.StatusCode == 503:
 		var headers LogoutResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -52725,8 +51499,8 @@ func ParseRequestPasswordResetResponse(rsp *http.Response) (*RequestPasswordRese
 	case rsp.StatusCode == 429:
 		var headers RequestPasswordResetResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -52752,8 +51526,8 @@ func ParseRequestPasswordResetResponse(rsp *http.Response) (*RequestPasswordRese
 	case rsp.StatusCode == 503:
 		var headers RequestPasswordResetResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -52938,8 +51712,8 @@ func ParseSetPasswordResponse(rsp *http.Response) (*SetPasswordResponse, error) 
 	case rsp.StatusCode == 429:
 		var headers SetPasswordResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -52965,8 +51739,8 @@ func ParseSetPasswordResponse(rsp *http.Response) (*SetPasswordResponse, error) 
 	case rsp.StatusCode == 503:
 		var headers SetPasswordResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -53103,8 +51877,8 @@ func ParseListContactsResponse(rsp *http.Response) (*ListContactsResponse, error
 	case rsp.StatusCode == 503:
 		var headers ListContactsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -53337,8 +52111,8 @@ func ParseCreateContactResponse(rsp *http.Response) (*CreateContactResponse, err
 	case rsp.StatusCode == 429:
 		var headers CreateContactResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -53364,8 +52138,8 @@ func ParseCreateContactResponse(rsp *http.Response) (*CreateContactResponse, err
 	case rsp.StatusCode == 503:
 		var headers CreateContactResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -53532,8 +52306,8 @@ func ParseDeleteContactResponse(rsp *http.Response) (*DeleteContactResponse, err
 	case rsp.StatusCode == 503:
 		var headers DeleteContactResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -53670,8 +52444,8 @@ func ParseGetContactResponse(rsp *http.Response) (*GetContactResponse, error) {
 	case rsp.StatusCode == 503:
 		var headers GetContactResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -53890,8 +52664,8 @@ func ParseUpdateContactResponse(rsp *http.Response) (*UpdateContactResponse, err
 	case rsp.StatusCode == 429:
 		var headers UpdateContactResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -53917,8 +52691,8 @@ func ParseUpdateContactResponse(rsp *http.Response) (*UpdateContactResponse, err
 	case rsp.StatusCode == 503:
 		var headers UpdateContactResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -54055,8 +52829,8 @@ func ParseGetDashboardResponse(rsp *http.Response) (*GetDashboardResponse, error
 	case rsp.StatusCode == 503:
 		var headers GetDashboardResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -54193,8 +52967,8 @@ func ParseListEventsResponse(rsp *http.Response) (*ListEventsResponse, error) {
 	case rsp.StatusCode == 503:
 		var headers ListEventsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -54331,8 +53105,8 @@ func ParseListFormsResponse(rsp *http.Response) (*ListFormsResponse, error) {
 	case rsp.StatusCode == 503:
 		var headers ListFormsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -54575,8 +53349,8 @@ func ParseCreateFormResponse(rsp *http.Response) (*CreateFormResponse, error) {
 	case rsp.StatusCode == 503:
 		var headers CreateFormResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -54743,8 +53517,8 @@ func ParseDeleteFormResponse(rsp *http.Response) (*DeleteFormResponse, error) {
 	case rsp.StatusCode == 503:
 		var headers DeleteFormResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -54888,8 +53662,8 @@ func ParseGetFormResponse(rsp *http.Response) (*GetFormResponse, error) {
 	case rsp.StatusCode == 503:
 		var headers GetFormResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -55135,8 +53909,8 @@ func ParseUpdateFormResponse(rsp *http.Response) (*UpdateFormResponse, error) {
 	case rsp.StatusCode == 503:
 		var headers UpdateFormResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -55273,8 +54047,8 @@ func ParseExplainFormAccessResponse(rsp *http.Response) (*ExplainFormAccessRespo
 	case rsp.StatusCode == 503:
 		var headers ExplainFormAccessResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -55517,8 +54291,8 @@ func ParseCopyFormResponse(rsp *http.Response) (*CopyFormResponse, error) {
 	case rsp.StatusCode == 503:
 		var headers CopyFormResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -55747,8 +54521,8 @@ func ParseSetFormExampleResponse(rsp *http.Response) (*SetFormExampleResponse, e
 	case rsp.StatusCode == 503:
 		var headers SetFormExampleResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -55902,8 +54676,8 @@ func ParseListFormLinksResponse(rsp *http.Response) (*ListFormLinksResponse, err
 	case rsp.StatusCode == 503:
 		var headers ListFormLinksResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -56132,8 +54906,8 @@ func ParseCreateFormLinkResponse(rsp *http.Response) (*CreateFormLinkResponse, e
 	case rsp.StatusCode == 503:
 		var headers CreateFormLinkResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -56300,8 +55074,8 @@ func ParseRevokeFormLinkResponse(rsp *http.Response) (*RevokeFormLinkResponse, e
 	case rsp.StatusCode == 503:
 		var headers RevokeFormLinkResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -56455,8 +55229,8 @@ func ParseListRecordsResponse(rsp *http.Response) (*ListRecordsResponse, error) 
 	case rsp.StatusCode == 503:
 		var headers ListRecordsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -56716,8 +55490,8 @@ func ParseCreateRecordResponse(rsp *http.Response) (*CreateRecordResponse, error
 	case rsp.StatusCode == 503:
 		var headers CreateRecordResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -56884,8 +55658,8 @@ func ParseDeleteRecordResponse(rsp *http.Response) (*DeleteRecordResponse, error
 	case rsp.StatusCode == 503:
 		var headers DeleteRecordResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -57046,8 +55820,8 @@ func ParseGetRecordResponse(rsp *http.Response) (*GetRecordResponse, error) {
 	case rsp.StatusCode == 503:
 		var headers GetRecordResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -57293,8 +56067,8 @@ func ParseUpdateRecordResponse(rsp *http.Response) (*UpdateRecordResponse, error
 	case rsp.StatusCode == 503:
 		var headers UpdateRecordResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -57448,8 +56222,8 @@ func ParseListFormSharesResponse(rsp *http.Response) (*ListFormSharesResponse, e
 	case rsp.StatusCode == 503:
 		var headers ListFormSharesResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -57616,8 +56390,8 @@ func ParseDeleteFormShareResponse(rsp *http.Response) (*DeleteFormShareResponse,
 	case rsp.StatusCode == 503:
 		var headers DeleteFormShareResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -57839,8 +56613,8 @@ func ParsePutFormShareResponse(rsp *http.Response) (*PutFormShareResponse, error
 	case rsp.StatusCode == 503:
 		var headers PutFormShareResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -57994,8 +56768,8 @@ func ParseGetSMSSettingsResponse(rsp *http.Response) (*GetSMSSettingsResponse, e
 	case rsp.StatusCode == 503:
 		var headers GetSMSSettingsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -58217,8 +56991,8 @@ func ParseUpdateSMSSettingsResponse(rsp *http.Response) (*UpdateSMSSettingsRespo
 	case rsp.StatusCode == 503:
 		var headers UpdateSMSSettingsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -58372,8 +57146,8 @@ func ParseListSMSCollectorsResponse(rsp *http.Response) (*ListSMSCollectorsRespo
 	case rsp.StatusCode == 503:
 		var headers ListSMSCollectorsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -58619,8 +57393,8 @@ func ParseAddSMSCollectorsResponse(rsp *http.Response) (*AddSMSCollectorsRespons
 	case rsp.StatusCode == 503:
 		var headers AddSMSCollectorsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -58787,8 +57561,8 @@ func ParseRemoveSMSCollectorResponse(rsp *http.Response) (*RemoveSMSCollectorRes
 	case rsp.StatusCode == 503:
 		var headers RemoveSMSCollectorResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -58925,8 +57699,8 @@ func ParseListInvitationsResponse(rsp *http.Response) (*ListInvitationsResponse,
 	case rsp.StatusCode == 503:
 		var headers ListInvitationsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -59159,8 +57933,8 @@ func ParseCreateInvitationResponse(rsp *http.Response) (*CreateInvitationRespons
 	case rsp.StatusCode == 429:
 		var headers CreateInvitationResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -59186,8 +57960,8 @@ func ParseCreateInvitationResponse(rsp *http.Response) (*CreateInvitationRespons
 	case rsp.StatusCode == 503:
 		var headers CreateInvitationResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -59324,8 +58098,8 @@ func ParseGetInvitationResponse(rsp *http.Response) (*GetInvitationResponse, err
 	case rsp.StatusCode == 503:
 		var headers GetInvitationResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -59554,8 +58328,8 @@ func ParseAcceptInvitationResponse(rsp *http.Response) (*AcceptInvitationRespons
 	case rsp.StatusCode == 503:
 		var headers AcceptInvitationResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -59784,8 +58558,8 @@ func ParseCancelInvitationResponse(rsp *http.Response) (*CancelInvitationRespons
 	case rsp.StatusCode == 503:
 		var headers CancelInvitationResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -60014,8 +58788,8 @@ func ParseDeclineInvitationResponse(rsp *http.Response) (*DeclineInvitationRespo
 	case rsp.StatusCode == 503:
 		var headers DeclineInvitationResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -60241,8 +59015,8 @@ func ParseResendInvitationEmailResponse(rsp *http.Response) (*ResendInvitationEm
 	case rsp.StatusCode == 429:
 		var headers ResendInvitationEmailResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -60268,8 +59042,8 @@ func ParseResendInvitationEmailResponse(rsp *http.Response) (*ResendInvitationEm
 	case rsp.StatusCode == 503:
 		var headers ResendInvitationEmailResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -60406,8 +59180,8 @@ func ParseGetMeResponse(rsp *http.Response) (*GetMeResponse, error) {
 	case rsp.StatusCode == 503:
 		var headers GetMeResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -60619,8 +59393,8 @@ func ParseAcceptMembershipResponse(rsp *http.Response) (*AcceptMembershipRespons
 	case rsp.StatusCode == 503:
 		var headers AcceptMembershipResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -60832,8 +59606,8 @@ func ParseDeclineMembershipResponse(rsp *http.Response) (*DeclineMembershipRespo
 	case rsp.StatusCode == 503:
 		var headers DeclineMembershipResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -60987,8 +59761,8 @@ func ParseListOutboxResponse(rsp *http.Response) (*ListOutboxResponse, error) {
 	case rsp.StatusCode == 503:
 		var headers ListOutboxResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -61173,8 +59947,8 @@ func ParseSignupResponse(rsp *http.Response) (*SignupResponse, error) {
 	case rsp.StatusCode == 429:
 		var headers SignupResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -61200,8 +59974,8 @@ func ParseSignupResponse(rsp *http.Response) (*SignupResponse, error) {
 	case rsp.StatusCode == 503:
 		var headers SignupResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -61362,8 +60136,8 @@ func ParseReceiveSMSResponse(rsp *http.Response) (*ReceiveSMSResponse, error) {
 	case rsp.StatusCode == 429:
 		var headers ReceiveSMSResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -61389,8 +60163,8 @@ func ParseReceiveSMSResponse(rsp *http.Response) (*ReceiveSMSResponse, error) {
 	case rsp.StatusCode == 503:
 		var headers ReceiveSMSResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -61636,8 +60410,8 @@ func ParseRecordUsageResponse(rsp *http.Response) (*RecordUsageResponse, error) 
 	case rsp.StatusCode == 503:
 		var headers RecordUsageResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -61791,8 +60565,8 @@ func ParseListWebhookEndpointsResponse(rsp *http.Response) (*ListWebhookEndpoint
 	case rsp.StatusCode == 503:
 		var headers ListWebhookEndpointsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -62028,8 +60802,8 @@ func ParseCreateWebhookEndpointResponse(rsp *http.Response) (*CreateWebhookEndpo
 	case rsp.StatusCode == 503:
 		var headers CreateWebhookEndpointResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -62196,8 +60970,8 @@ func ParseDeleteWebhookEndpointResponse(rsp *http.Response) (*DeleteWebhookEndpo
 	case rsp.StatusCode == 503:
 		var headers DeleteWebhookEndpointResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -62351,8 +61125,8 @@ func ParseGetWebhookEndpointResponse(rsp *http.Response) (*GetWebhookEndpointRes
 	case rsp.StatusCode == 503:
 		var headers GetWebhookEndpointResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -62574,8 +61348,8 @@ func ParseUpdateWebhookEndpointResponse(rsp *http.Response) (*UpdateWebhookEndpo
 	case rsp.StatusCode == 503:
 		var headers UpdateWebhookEndpointResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -62729,8 +61503,8 @@ func ParseListWebhookDeliveriesResponse(rsp *http.Response) (*ListWebhookDeliver
 	case rsp.StatusCode == 503:
 		var headers ListWebhookDeliveriesResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -62908,8 +61682,8 @@ func ParseRetryWebhookDeliveryResponse(rsp *http.Response) (*RetryWebhookDeliver
 	case rsp.StatusCode == 503:
 		var headers RetryWebhookDeliveryResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value
@@ -63138,8 +61912,8 @@ func ParseRotateWebhookSecretResponse(rsp *http.Response) (*RotateWebhookSecretR
 	case rsp.StatusCode == 503:
 		var headers RotateWebhookSecretResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.RetryAfter = &value

@@ -380,7 +380,7 @@ func (imp *importer) find(ctx context.Context, client *sdk.Canopy, row *importRo
 	if row.ref == "" {
 		return "", nil
 	}
-	one := 1
+	one := sdk.Limit(1)
 	res, err := sdk.Result(client.ListAccountsWithResponse(ctx, &sdk.ListAccountsParams{
 		ExternalReference: &row.ref, Limit: &one, XCustomerId: &imp.parent}))
 	if err != nil {
