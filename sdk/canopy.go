@@ -313,3 +313,6 @@ func (c *Canopy) Events(ctx context.Context, params *ListEventsParams, editors .
 		return res.JSON200.Data, res.JSON200.NextCursor, nil
 	})
 }
+
+// Ptr returns a pointer to v, for the optional fields of requests.
+func Ptr[T any](v T) *T { return &v }

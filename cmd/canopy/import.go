@@ -353,7 +353,7 @@ func (imp *importer) create(ctx context.Context, client *sdk.Canopy, row *import
 		imp.remember(row)
 		return
 	}
-	params := &sdk.CreateAccountParams{XCustomerId: &imp.parent}
+	params := &sdk.CreateAccountParams{XCustomerID: &imp.parent}
 	res, err := sdk.Result(client.CreateAccountWithBodyWithResponse(ctx, params, "application/json",
 		strings.NewReader(string(row.body)), sdk.WithIdempotencyKey(row.key)))
 	if sdk.HasCode(err, canopy.CodeExternalRefExists) {
@@ -368,7 +368,7 @@ func (imp *importer) create(ctx context.Context, client *sdk.Canopy, row *import
 		row.state, row.why = "failed", apiProblem(err)
 		return
 	}
-	row.state, row.id = "created", res.JSON201.Account.Id
+	row.state, row.id = "created", res.JSON201.Account.ID
 	if res.HTTPResponse.Header.Get("Idempotent-Replayed") == "true" {
 		row.state = "exists" // made by an earlier run whose state was lost
 	}
@@ -382,13 +382,13 @@ func (imp *importer) find(ctx context.Context, client *sdk.Canopy, row *importRo
 	}
 	one := sdk.Limit(1)
 	res, err := sdk.Result(client.ListAccountsWithResponse(ctx, &sdk.ListAccountsParams{
-		ExternalReference: &row.ref, Limit: &one, XCustomerId: &imp.parent}))
+		ExternalReference: &row.ref, Limit: &one, XCustomerID: &imp.parent}))
 	if err != nil {
 		return "", err
 	}
 	for _, a := range res.JSON200.Data {
-		if a.ParentId != nil && *a.ParentId == imp.parent {
-			return a.Id, nil
+		if a.ParentID != nil && *a.ParentID == imp.parent {
+			return a.ID, nil
 		}
 	}
 	return "", nil
