@@ -85,6 +85,9 @@ func (dialect) CacheStatements() bool      { return false } // pgx caches prepar
 
 // ProbeEach: a subquery with OFFSET is not pulled up into a join.
 func (dialect) ProbeEach() string { return " OFFSET 0" }
+func (dialect) JSONArrayHas(expr string) string {
+	return `(` + expr + `) @> jsonb_build_array(CAST(? AS TEXT))`
+}
 func (dialect) NotifySQL() string {
 	return "SELECT pg_notify('" + AuthChannel + "', '')"
 }

@@ -51,6 +51,9 @@ type Dialect interface {
 	// turns it into an anti join that, for a viewer with thousands of
 	// shares, filters every row against all of them.
 	ProbeEach() string
+	// JSONArrayHas is the condition that the JSON array expr holds the
+	// string given as the next argument (false when expr is no array).
+	JSONArrayHas(expr string) string
 }
 
 // DB is a store.Store over one database. Writes go through the write pool
