@@ -24,7 +24,7 @@ func testReports(t *testing.T, open Opener) {
 			`{"colour": "red", "tags": ["a", "b"], "seen": "2026-01-05"}`,
 			`{"colour": "blue", "tags": ["b"], "seen": "2026-02-10"}`,
 			`{"colour": "red", "tags": "a", "seen": "2026-03-15"}`, // a string where an array was asked for
-			`{"colour": "red", "tags": {"0": "a"}}`,               // an object neither
+			`{"colour": "red", "tags": {"0": "a"}}`,                // an object neither
 			`{"colour": "red\"", "tags": ["a\""], "seen": "2026-12-31"}`,
 		}
 		var recs []*canopy.Record
@@ -133,7 +133,9 @@ func testReports(t *testing.T, open Opener) {
 		a21 := b.f.account(a2)
 		sibling := b.f.account(root) // shares a's id prefix but not its subtree
 		day := func(d int) string { return canopy.DayOf(baseTime.AddDate(0, 0, d)) }
-		da := func(day string, t canopy.CreditType, n int64) store.DayAmount { return store.DayAmount{Day: day, Type: t, Amount: n} }
+		da := func(day string, t canopy.CreditType, n int64) store.DayAmount {
+			return store.DayAmount{Day: day, Type: t, Amount: n}
+		}
 		b.write(t, func(ctx context.Context, tx store.Tx) {
 			require.NoError(t, tx.AddUsageDays(ctx, []store.UsageDay{
 				{Path: a.Path, Type: canopy.CreditUpload, Day: day(0), Amount: 1},
