@@ -127,6 +127,14 @@ func (f *form) Field(name, label string, opts ...string) field {
 	return fl
 }
 
+// Select describes a select whose options are data (accounts, a
+// question's choices), with Field's other opts.
+func (f *form) Select(name, label string, options []option, opts ...string) field {
+	fl := f.Field(name, label, opts...)
+	fl.Type, fl.Options = "select", append(fl.Options, options...)
+	return fl
+}
+
 // inputID turns a field path into an element id.
 func inputID(name string) string {
 	r := strings.NewReplacer(".", "-", "[", "-", "]", "")

@@ -84,6 +84,21 @@ func (h *Handler) registerRoutes() {
 	h.handle("POST "+app+"/settings/configurations", h.signedIn(h.putConfiguration))
 	h.handle("POST "+app+"/settings/configurations/{namespace}/delete", h.signedIn(h.deleteConfiguration))
 	h.handle("POST "+app+"/settings/leave", h.signedIn(h.leaveUmbrella))
+
+	h.handle("GET "+app+"/forms", h.signedIn(h.forms))
+	h.handle("GET "+app+"/forms/new", h.signedIn(h.newFormPage))
+	h.handle("POST "+app+"/forms", h.signedIn(h.createForm))
+	h.handle("GET "+app+"/forms/{formId}", h.signedIn(h.formPage))
+	h.handle("POST "+app+"/forms/{formId}", h.signedIn(h.saveForm))
+	h.handle("POST "+app+"/forms/{formId}/example", h.signedIn(h.setExample))
+	h.handle("POST "+app+"/forms/{formId}/delete", h.signedIn(h.deleteForm))
+	h.handle("GET "+app+"/forms/{formId}/records", h.signedIn(h.records))
+	h.handle("GET "+app+"/forms/{formId}/records.csv", h.signedIn(h.exportRecords))
+	h.handle("GET "+app+"/forms/{formId}/records/new", h.signedIn(h.newRecord))
+	h.handle("POST "+app+"/forms/{formId}/records", h.signedIn(h.createRecord))
+	h.handle("GET "+app+"/forms/{formId}/records/{recordId}", h.signedIn(h.record))
+	h.handle("POST "+app+"/forms/{formId}/records/{recordId}", h.signedIn(h.updateRecord))
+	h.handle("POST "+app+"/forms/{formId}/records/{recordId}/delete", h.signedIn(h.deleteRecord))
 }
 
 func (h *Handler) handle(pattern string, handler http.Handler) {

@@ -116,6 +116,25 @@ var funcs = template.FuncMap{
 	"sectionOf": func(name, title, about string, s *service.Section, account string) formSection {
 		return formSection{Name: name, Title: title, About: about, Section: s, Account: account}
 	},
+	// Forms, data, credits, audit and outbox pages.
+	"typeName": typeName,
+	"withCursor": func(q url.Values, cursor string) template.URL {
+		v := url.Values{}
+		for k, vs := range q {
+			v[k] = vs
+		}
+		v.Set("cursor", cursor)
+		return template.URL(v.Encode())
+	},
+	"answer":  answerText,
+	"options": func(ss []string) []option {
+		out := make([]option, len(ss))
+		for i, s := range ss {
+			out[i] = option{s, s}
+		}
+		return out
+	},
+	"percent": func(n, of int64) int64 { return n * 100 / max(of, 1) },
 }
 
 // pair hands a template two values: an account id and a row, say.

@@ -33,3 +33,25 @@ func (c Caller) RightsOn(v *FormView) FormRights {
 		SetUpCollection: role.Can(canopy.EditData),
 	}
 }
+
+// CreditRights says which credit writes a caller may make on an account it
+// sees (rule 8 (docs/rules.md)), for the pages to offer.
+type CreditRights struct {
+	// Grant gives credits: the platform root issues them (to itself too);
+	// an ancestor gives from its own balance.
+	Grant bool
+	// Transfer moves credits from the acting account down to it.
+	Transfer bool
+	// Cap sets or lifts what it may draw a month.
+	Cap bool
+}
+
+// CreditRightsOn returns what c may do with a's credits.
+func (c Caller) CreditRightsOn(a *canopy.Account) CreditRights {
+	if !c.MayManage() {
+		return CreditRights{}
+	}
+	below := a.ID != c.Acting.ID && a.Path.Contains(c.Acting.ID)
+	root := len(c.Acting.Path.IDs()) == 1
+	return CreditRights{Grant: below || (root && a.ID == c.Acting.ID), Transfer: below, Cap: below}
+}
