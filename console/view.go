@@ -126,7 +126,7 @@ var funcs = template.FuncMap{
 		v.Set("cursor", cursor)
 		return template.URL(v.Encode())
 	},
-	"answer":  answerText,
+	"answer": answerText,
 	"options": func(ss []string) []option {
 		out := make([]option, len(ss))
 		for i, s := range ss {
