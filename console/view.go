@@ -126,6 +126,7 @@ var funcs = template.FuncMap{
 		v.Set("cursor", cursor)
 		return template.URL(v.Encode())
 	},
+	"qs":     func(q url.Values) template.URL { return template.URL(q.Encode()) },
 	"answer": answerText,
 	"options": func(ss []string) []option {
 		out := make([]option, len(ss))
@@ -134,7 +135,6 @@ var funcs = template.FuncMap{
 		}
 		return out
 	},
-	"percent": func(n, of int64) int64 { return n * 100 / max(of, 1) },
 }
 
 // pair hands a template two values: an account id and a row, say.
