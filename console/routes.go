@@ -99,6 +99,16 @@ func (h *Handler) registerRoutes() {
 	h.handle("GET "+app+"/forms/{formId}/records/{recordId}", h.signedIn(h.record))
 	h.handle("POST "+app+"/forms/{formId}/records/{recordId}", h.signedIn(h.updateRecord))
 	h.handle("POST "+app+"/forms/{formId}/records/{recordId}/delete", h.signedIn(h.deleteRecord))
+
+	h.handle("GET "+app+"/credits", h.signedIn(h.credits))
+	h.handle("POST "+app+"/credits/grants", h.signedIn(h.grantOwn))
+	h.handle("GET "+app+"/credits/usage.csv", h.signedIn(h.usageCSV))
+	h.handle("GET "+app+"/credits/ledger", h.signedIn(h.ledger))
+	h.handle("GET "+app+"/credits/{accountId}", h.signedIn(h.accountCredits))
+	h.handle("POST "+app+"/credits/{accountId}/limits", h.signedIn(h.setCap))
+	h.handle("POST "+app+"/credits/{accountId}/limits/{type}/delete", h.signedIn(h.removeCap))
+	h.handle("POST "+app+"/credits/{accountId}/grants", h.signedIn(h.grantCredits))
+	h.handle("POST "+app+"/credits/{accountId}/transfers", h.signedIn(h.transferCredits))
 }
 
 func (h *Handler) handle(pattern string, handler http.Handler) {
