@@ -109,6 +109,9 @@ func (h *Handler) registerRoutes() {
 	h.handle("POST "+app+"/credits/{accountId}/limits/{type}/delete", h.signedIn(h.removeCap))
 	h.handle("POST "+app+"/credits/{accountId}/grants", h.signedIn(h.grantCredits))
 	h.handle("POST "+app+"/credits/{accountId}/transfers", h.signedIn(h.transferCredits))
+
+	h.handle("GET "+app+"/audit", h.signedIn(h.audit))
+	h.handle("GET "+app+"/outbox", h.signedIn(h.outbox))
 }
 
 func (h *Handler) handle(pattern string, handler http.Handler) {

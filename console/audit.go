@@ -1,0 +1,108 @@
+package console
+
+import (
+	"net/http"
+	"net/url"
+
+	"github.com/canopyhq/canopy"
+	"github.com/canopyhq/canopy/service"
+)
+
+type auditData struct {
+	Page  service.Page[*canopy.AuditEvent]
+	Names map[string]string
+	Query url.Values
+}
+
+// audit lists the audit trail of the acting account's subtree, newest
+// first (rule 10 (docs/rules.md)): who did what, where and on whose
+// behalf, with the channel and username the caller claimed shown apart
+// from the actor. Filters: action, actor, target, on-behalf.
+func (h *Handler) audit(rq *request) error {
+	ctx := rq.r.Context()
+	q := rq.r.URL.Query()
+	f := newForm(q)
+	aq := service.AuditQuery{Action: q.Get("action"), ActorID: q.Get("actor"), TargetID: q.Get("target")}
+	switch q.Get("onBehalf") {
+	case "yes":
+		aq.OnBehalf = ptrTo(true)
+	case "no":
+		aq.OnBehalf = ptrTo(false)
+	}
+	d := auditData{Query: url.Values{}}
+	for _, k := range []string{"action", "actor", "target", "onBehalf"} {
+		if v := q.Get(k); v != "" {
+			d.Query.Set(k, v)
+		}
+	}
+	status := http.StatusOK
+	var err error
+	d.Page, err = h.svc.ListAuditEvents(ctx, rq.caller, aq, service.PageRequest{Cursor: q.Get("cursor")})
+	if err != nil {
+		if !f.fail(err) {
+			return err
+		}
+		status = formStatus(err)
+	}
+	var ids []string
+	for _, e := range d.Page.Data {
+		ids = append(ids, e.AccountID, e.ActingAccountID, e.Actor.AccountID)
+	}
+	if d.Names, err = h.svc.AccountNames(ctx, rq.caller, ids); err != nil {
+		return err
+	}
+	return h.page(rq, status, "audit", "audit", "Audit log", f, d)
+}
+
+type outboxData struct {
+	Channel string
+	Emails  service.Page[*canopy.OutboxMessage]
+	Texts   service.Page[*canopy.SMSMessage]
+	Names   map[string]string
+	Query   url.Values
+}
+
+// outbox lists the emails or the texts of the acting account's subtree,
+// newest first, with their delivery status and last error. The service
+// lets admins (and API keys) read it.
+func (h *Handler) outbox(rq *request) error {
+	ctx := rq.r.Context()
+	q := rq.r.URL.Query()
+	f := newForm(q)
+	d := outboxData{Channel: q.Get("channel"), Query: url.Values{}}
+	if d.Channel != "texts" {
+		d.Channel = "emails"
+	}
+	f.Values.Set("channel", d.Channel)
+	d.Query.Set("channel", d.Channel)
+	if s := q.Get("status"); s != "" {
+		d.Query.Set("status", s)
+	}
+	oq := service.OutboxQuery{Status: canopy.OutboxStatus(q.Get("status"))}
+	pr := service.PageRequest{Cursor: q.Get("cursor")}
+	var ids []string
+	var err error
+	if d.Channel == "texts" {
+		d.Texts, err = h.svc.ListTexts(ctx, rq.caller, oq, pr)
+		for _, m := range d.Texts.Data {
+			ids = append(ids, m.AccountID)
+		}
+	} else {
+		d.Emails, err = h.svc.ListOutbox(ctx, rq.caller, oq, pr)
+		for _, m := range d.Emails.Data {
+			ids = append(ids, m.AccountID)
+		}
+	}
+	status := http.StatusOK
+	if err != nil {
+		if canopy.ErrorKind(err) != canopy.KindBadRequest {
+			return err
+		}
+		f.fail(err)
+		status = formStatus(err)
+	}
+	if d.Names, err = h.svc.AccountNames(ctx, rq.caller, ids); err != nil {
+		return err
+	}
+	return h.page(rq, status, "outbox", "outbox", "Outbox", f, d)
+}
