@@ -57,10 +57,13 @@ func (b Billing) Valid() bool { return b == BillingParent || b == BillingSelf }
 
 // Link is the edge from a child to its parent, with the policy it carries.
 type Link struct {
-	Origin        Origin    `json:"origin"`
-	AutoShareRole Role      `json:"autoShareRole"`
-	Billing       Billing   `json:"billing"`
-	CreatedAt     time.Time `json:"createdAt"`
+	Origin        Origin  `json:"origin"`
+	AutoShareRole Role    `json:"autoShareRole"`
+	Billing       Billing `json:"billing"`
+	// DelegatedAdmin, on an invited link, lets the umbrella act as the
+	// sub-account; only the sub-account grants or withdraws it (rule 2).
+	DelegatedAdmin bool      `json:"delegatedAdmin"`
+	CreatedAt      time.Time `json:"createdAt"`
 }
 
 // DefaultLink returns the policy of a link created under parent: links to
@@ -93,6 +96,10 @@ type Account struct {
 	// ParentPlan is the parent's plan, read with the account, from which
 	// the effective plan follows.
 	ParentPlan Plan `json:"-"`
+	// SuspendedBy is the account that suspended this one: only it or an
+	// account above it may lift the suspension (rule 9). It is internal
+	// because it may name an ancestor the caller cannot see.
+	SuspendedBy string `json:"-"`
 }
 
 // EffectivePlan is the plan whose features the account gets: a sub-account
@@ -125,8 +132,9 @@ func (a *Account) IsRoot() bool { return a.ParentID == "" }
 // Depth is the number of levels between a and the platform root.
 func (a *Account) Depth() int { return a.Path.Depth() }
 
-// VisibleTo reports whether an account acting as actingID may see a: a is
-// the acting account itself or one of its descendants (DESIGN rule 2).
+// VisibleTo reports whether a lies in actingID's subtree: a is that
+// account itself or one of its descendants. Whether actingID may see or act
+// on a also depends on the links between them (ReachOf).
 func (a *Account) VisibleTo(actingID string) bool { return a.Path.Contains(actingID) }
 
 // Limits on account fields, in the spirit of Stripe's metadata limits.

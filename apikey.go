@@ -20,6 +20,10 @@ type APIKey struct {
 	RevokedAt  *time.Time `json:"revokedAt,omitempty"`
 	CreatedBy  string     `json:"createdBy,omitempty"`
 	SecretHash string     `json:"-"`
+	// CreatedByAccount is the account whose credential made the key: when
+	// an invited link ends, keys that accounts above it made below it stop
+	// working (rule 9). Internal: it may name an ancestor.
+	CreatedByAccount string `json:"-"`
 }
 
 // SecretPrefix starts every generated API key, so leaked keys are easy to

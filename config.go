@@ -15,7 +15,11 @@ type Configuration struct {
 	AccountID string
 	Namespace string
 	Value     json.RawMessage
-	UpdatedAt time.Time
+	// Inheritable namespaces flow down: the effective view of each
+	// descendant shows them (under its own); nothing else of an account
+	// reaches its descendants.
+	Inheritable bool
+	UpdatedAt   time.Time
 }
 
 // MaxConfigValueBytes bounds one namespace's payload.

@@ -30,23 +30,26 @@ func (s InvitationStatus) Valid() bool {
 // by email) to become its sub-account, with the link policy it offers. The
 // relationship exists only once the invitee accepts (seed 002).
 type Invitation struct {
-	ID               string           `json:"id"`
-	UmbrellaID       string           `json:"umbrellaId"`
-	UmbrellaName     string           `json:"umbrellaName"`
-	InviteeAccountID string           `json:"inviteeAccountId,omitempty"`
-	Email            string           `json:"email,omitempty"`
-	FirstName        string           `json:"firstName,omitempty"`
-	LastName         string           `json:"lastName,omitempty"`
-	Mobile           string           `json:"mobile,omitempty"`
-	Message          string           `json:"message,omitempty"`
-	AutoShareRole    Role             `json:"autoShareRole"`
-	Billing          Billing          `json:"billing"`
-	Status           InvitationStatus `json:"status"`
-	ContactID        string           `json:"contactId,omitempty"`
-	ExpiresAt        time.Time        `json:"expiresAt"`
-	CreatedAt        time.Time        `json:"createdAt"`
-	UpdatedAt        time.Time        `json:"updatedAt"`
-	RespondedAt      *time.Time       `json:"respondedAt,omitempty"`
+	ID               string  `json:"id"`
+	UmbrellaID       string  `json:"umbrellaId"`
+	UmbrellaName     string  `json:"umbrellaName"`
+	InviteeAccountID string  `json:"inviteeAccountId,omitempty"`
+	Email            string  `json:"email,omitempty"`
+	FirstName        string  `json:"firstName,omitempty"`
+	LastName         string  `json:"lastName,omitempty"`
+	Mobile           string  `json:"mobile,omitempty"`
+	Message          string  `json:"message,omitempty"`
+	AutoShareRole    Role    `json:"autoShareRole"`
+	Billing          Billing `json:"billing"`
+	// DelegatedAdmin asks the invitee to let the umbrella act as it
+	// (rule 2); accepting grants it on the link.
+	DelegatedAdmin bool             `json:"delegatedAdmin"`
+	Status         InvitationStatus `json:"status"`
+	ContactID      string           `json:"contactId,omitempty"`
+	ExpiresAt      time.Time        `json:"expiresAt"`
+	CreatedAt      time.Time        `json:"createdAt"`
+	UpdatedAt      time.Time        `json:"updatedAt"`
+	RespondedAt    *time.Time       `json:"respondedAt,omitempty"`
 
 	// TokenHash is the hash of the sign-up link's token, for an address
 	// that belongs to no account yet.

@@ -86,6 +86,8 @@ type User struct {
 	Person   *Person `json:"-"`
 	// The values the membership was invited with.
 	InvitedEmail, InvitedUsername, InvitedName string `json:"-"`
+	// CreatedByAccount is the account whose credential made the membership.
+	CreatedByAccount string `json:"-"`
 }
 
 // Show fills the membership's public fields from what it was invited with

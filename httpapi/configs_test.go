@@ -67,7 +67,23 @@ func TestConfigurationsAreStoredByteForByte(t *testing.T) {
 			require.Equal(t, http.StatusNotFound, a.root(t, "GET", "/v1/accounts/"+id+"/configurations/array-put", nil).Status)
 			require.Equal(t, http.StatusNotFound, a.root(t, "DELETE", "/v1/accounts/"+id+"/configurations/array-put", nil).Status)
 		})
-		t.Run("the effective view merges ancestors, the nearest winning", func(t *testing.T) {
+		t.Run("the effective view merges what ancestors marked inheritable, the nearest winning", func(t *testing.T) {
+			// The flag travels beside the payload, which stays byte for byte.
+			mark := a.do(t, req{Method: "PUT", Path: "/v1/accounts/" + id + "/configurations/numbers?inheritable=true", Key: a.RootKey,
+				Body: fidelityPayloads["numbers"]})
+			require.Equal(t, http.StatusOK, mark.Status, "%s", mark.Body)
+			require.Equal(t, true, mark.JSON(t)["inheritable"])
+			mark = a.do(t, req{Method: "PUT", Path: "/v1/accounts/" + id + "/configurations/order", Key: a.RootKey,
+				Body: fidelityPayloads["order"], Headers: map[string]string{"Canopy-Configuration-Inheritable": "true"}})
+			require.Equal(t, http.StatusOK, mark.Status, "%s", mark.Body)
+			got := a.root(t, "GET", "/v1/accounts/"+id+"/configurations/numbers", nil)
+			require.Equal(t, fidelityPayloads["numbers"], string(got.Body))
+			require.Equal(t, "true", got.Header.Get("Canopy-Configuration-Inheritable"))
+			again := a.root(t, "PUT", "/v1/accounts/"+id+"/configurations/numbers", fidelityPayloads["numbers"])
+			require.Equal(t, true, again.JSON(t)["inheritable"], "a PUT without the flag keeps it")
+			bad := a.do(t, req{Method: "PUT", Path: "/v1/accounts/" + id + "/configurations/numbers?inheritable=maybe", Key: a.RootKey, Body: "1"})
+			require.Equal(t, http.StatusBadRequest, bad.Status)
+
 			child := a.root(t, "POST", "/v1/accounts", map[string]any{
 				"account":        map[string]string{"name": "Child", "email": "fid-child@example.com"},
 				"configurations": map[string]any{"order": map[string]int{"own": 1}},
@@ -92,10 +108,14 @@ func TestConfigurationsAreStoredByteForByte(t *testing.T) {
 			require.Equal(t, map[string]any{"own": float64(1)}, view.Configurations["order"], "own wins")
 			require.Equal(t, c.Account.ID, view.Sources["order"])
 			require.Equal(t, id, view.Sources["numbers"])
+			require.Len(t, view.Configurations, 2, "an ancestor's namespaces that are not inheritable stay its own")
+			require.NotContains(t, view.Sources, "white_label_portal")
+			require.Equal(t, http.StatusNotFound, a.root(t, "GET", "/v1/accounts/"+c.Account.ID+"/configurations/unicode?effective=true", nil).Status)
 
 			inherited := a.root(t, "GET", "/v1/accounts/"+c.Account.ID+"/configurations/numbers?effective=true", nil)
 			require.Equal(t, fidelityPayloads["numbers"], string(inherited.Body))
 			require.Equal(t, id, inherited.Header.Get("Canopy-Configuration-Source"))
+			require.Equal(t, "true", inherited.Header.Get("Canopy-Configuration-Inheritable"))
 			require.Equal(t, http.StatusNotFound, a.root(t, "GET", "/v1/accounts/"+c.Account.ID+"/configurations/numbers", nil).Status)
 		})
 	})

@@ -316,7 +316,9 @@ func TestContractDrivesEveryRoute(t *testing.T) {
 	d.call(404, post, "/v1/accounts/"+g1+"/move", map[string]any{"parentId": unknown})
 
 	// Configurations: stored and returned byte for byte.
-	leaf := d.child(acme) // inherits acme's white_label_portal in the effective view
+	leaf := d.child(acme) // inherits acme's white_label_portal in the effective view, once it flows down
+	d.call(ok, put, "/v1/accounts/"+acme+"/configurations/white_label_portal?inheritable=true", `{"brandName": "Acme"}`)
+	d.call(400, put, "/v1/accounts/"+acme+"/configurations/white_label_portal", `{}`, withHeader("Canopy-Configuration-Inheritable", "perhaps"))
 	payload := `{"z": 1.50, "a": "caf\u00e9", "n": [1e3]}`
 	d.call(ok, put, "/v1/accounts/"+acme+"/configurations/raw.check", payload)
 	if got := d.call(ok, get, "/v1/accounts/"+acme+"/configurations/raw.check", nil); string(got.Body) != payload {
@@ -704,7 +706,13 @@ func TestContractDrivesEveryRoute(t *testing.T) {
 	// Accepting breaks no tree rule: has-umbrella, cycle, account-closed.
 	nested := idOf(t, d.call(created, post, invitations, map[string]any{"accountId": leaf}, asUmbrella))
 	d.call(409, post, invitation(nested, "accept"), nil, withKey(d.key(leaf))) // has-umbrella: under acme
-	top := d.child(root)
+	basic := d.child(root)
+	d.call(403, post, "/v1/accounts", map[string]any{"account": map[string]any{ // plan-not-allowed: above its creator's
+		"name": "Too Grand", "email": "grand@example.com", "plan": "enterprise"}}, as(basic))
+	var topRes struct{ Account struct{ ID string } }
+	d.call(created, post, "/v1/accounts", map[string]any{"account": map[string]any{
+		"name": "Top", "email": "top@example.com", "plan": "enterprise"}}).Decode(t, &topRes)
+	top := topRes.Account.ID
 	topKey := withKey(d.key(top))
 	var innerRes struct{ Account struct{ ID string } }
 	d.call(created, post, "/v1/accounts", map[string]any{"account": map[string]any{
@@ -938,8 +946,9 @@ func TestContractDrivesEveryRoute(t *testing.T) {
 		d.call(404, r.Method, path, body, as(unknown))
 		d.call(400, r.Method, path, body, as("acc_nope"))
 		// A person's own routes write to no account: they work in a
-		// suspended one (logout answers 400 to an API key).
-		if r.Method != get && !r.Personal {
+		// suspended one (logout answers 400 to an API key). A suspended
+		// sub-account may still leave its umbrella.
+		if r.Method != get && !r.Personal && key != "DELETE /v1/accounts/{id}/parent" {
 			d.call(403, r.Method, fill(r.Path, susp), body, as(susp))
 		}
 		if hasBody {
@@ -1237,9 +1246,20 @@ func (d *driver) driveForms(c *contract, closed string) {
 		t.Errorf("the parent asks about its own access: %+v", x)
 	}
 	d.call(404, get, form(f1, "access"), nil, as(fsib))
+	var audience struct {
+		Data       []struct{ AccountID, Rule string }
+		NextCursor *string
+	}
+	d.call(ok, get, form(f1, "access")+"?limit=1", nil, as(fc)).Decode(t, &audience) // the owner: who sees the form
+	if len(audience.Data) != 1 || audience.Data[0].AccountID != fc || audience.Data[0].Rule != "owner" || audience.NextCursor == nil {
+		t.Errorf("the owner's first page of its form's audience: %+v", audience)
+	} else {
+		d.call(ok, get, form(f1, "access")+"?cursor="+url.QueryEscape(*audience.NextCursor), nil, as(fc))
+	}
+	d.call(400, get, form(f1, "access")+"?cursor=nonsense", nil, as(fc))
 	d.call(400, get, form(f1, "access")+"?accountId=", nil, as(fc))
 	d.call(400, get, form(f1, "access")+"?accountId=acc_nope", nil, as(fc))
-	d.call(404, get, form(f1, "access")+"?accountId="+fp, nil, as(fc))   // above the acting account
+	d.call(ok, get, form(f1, "access")+"?accountId="+fp, nil, as(fc))    // the owner asks about an ancestor, which sees its form
 	d.call(404, get, form(f1, "access")+"?accountId="+fgc, nil, as(fgc)) // neither owner nor ancestor
 	d.call(404, get, fill(forms+"/{formId}/access?accountId={accountId}", fc), nil, as(fc))
 
@@ -1367,11 +1387,13 @@ func (d *driver) driveForms(c *contract, closed string) {
 	if v.Role != "viewer" {
 		t.Errorf("fp's role on f2 after lowering the link: %+v", v)
 	}
-	d.call(ok, patch, link(fc), map[string]any{"billing": "self"}, as(fp))     // no change
-	d.call(403, patch, link(fc), map[string]any{"billing": "parent"}, as(fc))  // the child itself
-	d.call(403, patch, link(fgc), map[string]any{"billing": "parent"}, as(fp)) // not its parent
-	d.call(409, patch, link(fp), map[string]any{"billing": "parent"})          // a link to the platform root
-	d.call(409, patch, link(closed), map[string]any{"billing": "parent"})      // account-closed
+	d.call(ok, patch, link(fc), map[string]any{"billing": "self"}, as(fp))       // no change
+	d.call(403, patch, link(fc), map[string]any{"billing": "parent"}, as(fc))    // the child itself
+	d.call(ok, patch, link(fgc), map[string]any{"billing": "parent"}, as(fp))    // an account further up may too (no change)
+	d.call(403, patch, link(fc), map[string]any{"delegatedAdmin": true}, as(fp)) // the child's alone to grant
+	d.call(409, patch, link(fc), map[string]any{"delegatedAdmin": true}, as(fc)) // created-link: fp acts as fc already
+	d.call(409, patch, link(fp), map[string]any{"billing": "parent"})            // a link to the platform root
+	d.call(409, patch, link(closed), map[string]any{"billing": "parent"})        // account-closed
 	d.call(404, patch, link(fc), map[string]any{"billing": "parent"}, as(fsib))
 	d.call(422, patch, link(fc), map[string]any{"autoShareRole": "owner", "billing": "both"}, as(fp))
 	d.call(422, patch, link(fc), map[string]any{"policy": "x"}, as(fp))

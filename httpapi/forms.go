@@ -182,10 +182,21 @@ func (s *Server) handleExplainAccess(w http.ResponseWriter, r *http.Request) {
 	}
 	c := caller(r.Context())
 	if !r.URL.Query().Has("accountId") {
-		// The acting account asks about itself: the plain role check.
+		// The acting account asks about itself: the plain role check. An
+		// account that may share the form gets its whole audience instead.
 		a, err := s.svc.FormAccess(r.Context(), c, id)
 		if err != nil {
 			s.respond(w, r, nil, err)
+			return
+		}
+		if a.Can(canopy.ShareOrDelete) {
+			pr, err := pageRequest(r)
+			if err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			page, err := s.svc.AudienceOf(r.Context(), c, id, pr)
+			s.respond(w, r, page, err)
 			return
 		}
 		s.respond(w, r, &service.Explanation{FormID: id, AccountID: c.Acting.ID, Access: a}, nil)

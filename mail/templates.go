@@ -43,6 +43,9 @@ type Data struct {
 	// invitee's usage.
 	ShareRole    string
 	UmbrellaPays bool
+	// DelegatedAdmin: the umbrella asks to act as the invitee's account,
+	// as if it had created it, until the invitee withdraws it.
+	DelegatedAdmin bool
 
 	// Low-balance notices: the credit type, the threshold the balance fell
 	// to or below, and the balance after the debit that crossed it.
@@ -307,6 +310,7 @@ func sampleData() []Data {
 	newAccount.NewAccount, newAccount.ShareRole, newAccount.UmbrellaPays = true, "none", true
 	editor, viewer := full, full
 	editor.ShareRole, viewer.ShareRole = "editor", "viewer"
+	editor.DelegatedAdmin = true
 	minimal := Data{Link: full.Link}
 	return []Data{full, signIn, newAccount, editor, viewer, minimal}
 }

@@ -179,6 +179,7 @@ func (w *Worker) render(c *service.EmailContent) (*Message, error) {
 		NewAccount:        c.NewAccount,
 		ShareRole:         c.ShareRole,
 		UmbrellaPays:      c.UmbrellaPays,
+		DelegatedAdmin:    c.DelegatedAdmin,
 		CreditType:        c.CreditType,
 		Threshold:         c.Threshold,
 		Balance:           c.Balance,

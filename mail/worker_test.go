@@ -35,12 +35,17 @@ func setup(t *testing.T, db *sqlstore.DB, opts ...testfactory.Options) (*testfac
 	return b, w, srv
 }
 
-// reseller makes root → reseller (white-labelled as "Acme") and returns it.
+// reseller makes root → reseller (white-labelled as "Acme", a brand its
+// clients inherit) and returns it.
 func reseller(t *testing.T, b *testfactory.Bundle) *canopy.Account {
 	t.Helper()
 	in := b.ChildInput()
 	require.NoError(t, json.Unmarshal([]byte(`{"white_label_portal": {"brandName": "Acme", "primaryColor": "#FF6600"}}`), &in.Configurations))
 	res, err := b.Svc.CreateChild(context.Background(), b.As(t, b.Root.ID), in)
+	require.NoError(t, err)
+	// The brand flows down to the reseller's clients (an inheritable namespace).
+	_, err = b.Svc.SetConfiguration(context.Background(), b.As(t, res.Account.ID), res.Account.ID, "white_label_portal",
+		in.Configurations[0].Value, new(true))
 	require.NoError(t, err)
 	return res.Account
 }

@@ -141,10 +141,13 @@ func (in *CreateChildInput) validate() ([]memberInput, error) {
 // CreateChild creates a child of the acting account with its master user,
 // further users, workflows, configurations and external references, and
 // queues an email to each new user — all in one transaction (DESIGN rule 3).
+// The child's plan does not exceed the acting account's effective plan
+// (rule 9, docs/rules.md), unless the platform root sells it.
 //
-// Errors: validation-failed; depth-limit-exceeded; email-quota (429);
-// external-reference-exists (409); account-suspended. An address or
-// username that belongs to someone is no error: the person is invited.
+// Errors: validation-failed; plan-not-allowed (403, naming account.plan);
+// depth-limit-exceeded; email-quota (429); external-reference-exists
+// (409); account-suspended. An address or username that belongs to someone
+// is no error: the person is invited.
 func (s *Service) CreateChild(ctx context.Context, c Caller, in CreateChildInput) (*CreateChildResult, error) {
 	users, err := in.validate()
 	if err != nil {
@@ -153,6 +156,13 @@ func (s *Service) CreateChild(ctx context.Context, c Caller, in CreateChildInput
 	return write(ctx, s, c, func(o *op) (*CreateChildResult, error) {
 		// write holds a shared lock on the acting row: a concurrent move of
 		// the parent's subtree waits, so the child's path is never stale.
+		plan := in.Account.Plan
+		if plan == "" {
+			plan = canopy.PlanBasic
+		}
+		if err := planWithin(o.acting, plan, "account.plan"); err != nil {
+			return nil, err
+		}
 		return s.createChild(o, o.acting, in, users)
 	})
 }
@@ -302,12 +312,14 @@ func (s *Service) queueEmail(ctx context.Context, tx store.Tx, acc *canopy.Accou
 	return m, tx.InsertOutboxMessages(ctx, m)
 }
 
-// GetAccount returns an account the caller may see.
+// GetAccount returns an account the caller acts on or sees: an umbrella
+// reads an invited sub-account's summary and link (rule 2,
+// docs/rules.md).
 func (s *Service) GetAccount(ctx context.Context, c Caller, id string) (*canopy.Account, error) {
 	var a *canopy.Account
 	err := s.read(ctx, func(tx store.Tx) error {
 		var err error
-		a, err = visibleIn(ctx, tx, c, id)
+		a, _, err = seenIn(ctx, tx, c, id)
 		return err
 	})
 	return a, err
@@ -322,10 +334,12 @@ type AccountPatch struct {
 	Metadata map[string]*string `json:"metadata"`
 }
 
-// UpdateAccount applies a patch. Only an ancestor may change the plan.
+// UpdateAccount applies a patch. Only an ancestor may change the plan, and
+// not beyond its own effective plan nor, for a created account, beyond its
+// creator's (rule 9, docs/rules.md); the platform root sells any plan.
 //
 // Errors: not-found; validation-failed; forbidden (plan change by the
-// account itself); account-closed.
+// account itself); plan-not-allowed (403, naming plan); account-closed.
 func (s *Service) UpdateAccount(ctx context.Context, c Caller, id string, p AccountPatch) (*canopy.Account, error) {
 	var v canopy.Validator
 	if p.Name != nil {
@@ -356,6 +370,18 @@ func (s *Service) UpdateAccount(ctx context.Context, c Caller, id string, p Acco
 			if a.ID == o.acting.ID {
 				return nil, canopy.Errorf(canopy.KindForbidden, canopy.CodeForbidden,
 					"an account cannot change its own plan; an ancestor account must")
+			}
+			if err := planWithin(o.acting, *p.Plan, "plan"); err != nil {
+				return nil, err
+			}
+			if a.Link.Origin == canopy.OriginCreated && a.ParentID != o.acting.ID {
+				creator, err := o.tx.GetAccount(ctx, a.ParentID)
+				if err != nil {
+					return nil, err
+				}
+				if err := planWithin(creator, *p.Plan, "plan"); err != nil {
+					return nil, err
+				}
 			}
 			a.Plan, changed["plan"] = *p.Plan, *p.Plan
 		}
@@ -392,4 +418,17 @@ func (s *Service) UpdateAccount(ctx context.Context, c Caller, id string, p Acco
 
 func closedError(id string) error {
 	return canopy.Errorf(canopy.KindConflict, canopy.CodeAccountClosed, "account %s is closed", id)
+}
+
+// planWithin refuses a plan above seller's effective plan: an account sells
+// its children at most what it has itself; the platform root sells any
+// plan (rule 9, docs/rules.md).
+func planWithin(seller *canopy.Account, plan canopy.Plan, field string) error {
+	if seller.IsRoot() || plan.Rank() <= seller.EffectivePlan().Rank() {
+		return nil
+	}
+	return &canopy.Error{Kind: canopy.KindForbidden, Code: canopy.CodePlanNotAllowed,
+		Message: fmt.Sprintf("account %s is on the %s plan; its children's plans go up to %s", seller.ID, seller.EffectivePlan(), seller.EffectivePlan()),
+		Fields: []canopy.FieldError{{Field: field, Code: canopy.CodePlanNotAllowed,
+			Message: fmt.Sprintf("must not exceed %s", seller.EffectivePlan())}}}
 }

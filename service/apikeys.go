@@ -54,7 +54,7 @@ func (s *Service) CreateAPIKey(ctx context.Context, c Caller, accountID, name st
 		k := &canopy.APIKey{
 			ID: s.ids.New(canopy.PrefixAPIKey), AccountID: a.ID, Name: name,
 			Prefix: canopy.DisplayPrefix(secret), SecretHash: canopy.HashSecret(secret),
-			CreatedBy: c.Actor.ID, CreatedAt: o.now,
+			CreatedBy: c.Actor.ID, CreatedByAccount: c.AccountID, CreatedAt: o.now,
 		}
 		if err := o.tx.InsertAPIKey(ctx, k); err != nil {
 			return nil, err

@@ -18,8 +18,8 @@ type AuditQuery struct {
 	OnBehalf *bool
 }
 
-// ListAuditEvents lists the audit events of accounts in the acting
-// account's subtree, newest first.
+// ListAuditEvents lists the audit events of the accounts the acting
+// account acts on in its subtree, newest first.
 func (s *Service) ListAuditEvents(ctx context.Context, c Caller, q AuditQuery, pr PageRequest) (Page[*canopy.AuditEvent], error) {
 	kind := cursorKind(c, "audit", q.Action, q.TargetID, q.ActorID, fmt.Sprint(q.OnBehalf != nil, q.OnBehalf != nil && *q.OnBehalf))
 	before, err := s.decodeIDCursor(kind, canopy.PrefixAuditEvent, pr.Cursor)
@@ -28,12 +28,13 @@ func (s *Service) ListAuditEvents(ctx context.Context, c Caller, q AuditQuery, p
 	}
 	var rows []*canopy.AuditEvent
 	err = s.read(ctx, func(tx store.Tx) error {
-		acting, err := actingIn(ctx, tx, c)
+		// An invited sub-account's audit trail is its own (rule 2).
+		acting, cuts, err := actingWithCuts(ctx, tx, c)
 		if err != nil {
 			return err
 		}
 		rows, err = tx.ListAuditEvents(ctx, store.AuditFilter{
-			Subtree: acting.Path, Action: q.Action, TargetID: q.TargetID, Before: before, Limit: pr.limit() + 1,
+			Subtree: acting.Path, Except: cuts, Action: q.Action, TargetID: q.TargetID, Before: before, Limit: pr.limit() + 1,
 			ActorID: q.ActorID, OnBehalf: q.OnBehalf,
 		})
 		return err

@@ -60,12 +60,14 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (Principal, e
 }
 
 // Act resolves the account a request acts as: the principal's own account
-// when customerID is empty, else customerID, which must be that account or
-// one of its descendants. Anything else answers not-found (rule 2,
-// docs/rules.md). A member acts only in its own account; admins act like
-// the account's API keys. A session acts through one of its person's
-// active memberships: the one in the account itself, else an admin
-// membership of the nearest ancestor.
+// when customerID is empty, else customerID, which the principal's account
+// must act as — itself, or a descendant reached through links made with
+// consent (rule 2, docs/rules.md: created, or invited with delegated
+// admin); the platform root acts as any account. Anything else answers
+// not-found. A member acts only in its own account; admins act like the
+// account's API keys. A session acts through one of its person's active
+// memberships: the one in the account itself, else the admin membership
+// of the nearest ancestor that acts as it.
 func (s *Service) Act(ctx context.Context, p Principal, customerID string) (Acting, error) {
 	if customerID == "" {
 		customerID = p.AccountID
@@ -83,13 +85,18 @@ func (s *Service) Act(ctx context.Context, p Principal, customerID string) (Acti
 		return Acting{}, canopy.NotFound("account " + customerID)
 	}
 	if p.IsUser() {
-		g := p.grantFor(customerID, a.path)
+		g, err := s.grantFor(ctx, p, customerID, a)
+		if err != nil {
+			return Acting{}, err
+		}
 		if g == nil {
 			return Acting{}, canopy.NotFound("account " + customerID)
 		}
 		return Acting{ID: customerID, Path: a.path, via: g}, nil
 	}
-	if !a.path.Contains(p.AccountID) {
+	if reach, err := s.cachedReach(ctx, p.AccountID, a.path, a); err != nil {
+		return Acting{}, err
+	} else if reach != canopy.ReachAct {
 		return Acting{}, canopy.NotFound("account " + customerID)
 	}
 	return Acting{ID: customerID, Path: a.path}, nil
@@ -104,6 +111,31 @@ func (s *Service) NewCaller(ctx context.Context, p Principal, customerID string,
 		return Caller{}, err
 	}
 	return Caller{Principal: p.through(acting), Acting: acting, RequestID: info.RequestID, Channel: info.Channel, Username: info.Username}, nil
+}
+
+// grantFor picks the membership a session acts through in account id (at
+// a): the person's membership there, else an admin membership of the
+// nearest ancestor that acts as it (rule 2, docs/rules.md); nil when none
+// does.
+func (s *Service) grantFor(ctx context.Context, p Principal, id string, a cachedAccount) (*grant, error) {
+	var best *grant
+	for i := range p.grants {
+		g := &p.grants[i]
+		if g.accountID == id {
+			return g, nil
+		}
+		if g.role != canopy.UserAdmin || !a.path.Contains(g.accountID) || (best != nil && g.path.Depth() <= best.path.Depth()) {
+			continue
+		}
+		reach, err := s.cachedReach(ctx, g.accountID, a.path, a)
+		if err != nil {
+			return nil, err
+		}
+		if reach == canopy.ReachAct {
+			best = g
+		}
+	}
+	return best, nil
 }
 
 // account returns an account's path and status, from the cache when fresh.
@@ -143,6 +175,9 @@ type cachedAccount struct {
 	// linkRole is the autoShareRole of the account's link to its parent
 	// (none for the root): the form engine reads the links of a path here.
 	linkRole canopy.Role
+	// boundary: the link is invited without delegated admin, which the
+	// acting-account check reads (rule 2).
+	boundary bool
 }
 
 func cachedFrom(acc *canopy.Account) cachedAccount {
@@ -150,6 +185,7 @@ func cachedFrom(acc *canopy.Account) cachedAccount {
 	if acc.Link != nil {
 		c.linkRole = acc.Link.AutoShareRole
 	}
+	c.boundary = acc.Link.Boundary()
 	return c
 }
 
@@ -245,6 +281,27 @@ func (c *authCache) putKey(hash string, k cachedKey, gen uint64) {
 func (c *authCache) account(id string) (cachedAccount, bool) {
 	return lookup(c, c.accounts, id)
 }
+
+// accountsInto fills out[i] with the cached account ids[i], under one
+// lock, and returns the ids it does not hold.
+func (c *authCache) accountsInto(ids []string, out []cachedAccount) (missing []string) {
+	if c.ttl < 0 {
+		return ids
+	}
+	now := c.clock()
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for i, id := range ids {
+		e, ok := c.accounts[id]
+		if !ok || e.gen != c.gen || now.After(e.expires) {
+			missing = append(missing, id)
+			continue
+		}
+		out[i] = e.v
+	}
+	return missing
+}
+
 func (c *authCache) putAccount(id string, a cachedAccount, gen uint64) {
 	put(c, c.accounts, id, a, gen)
 }

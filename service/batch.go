@@ -352,11 +352,16 @@ func chargeBatch(ctx context.Context, s *Service, tx store.Tx, reqs []*debitReq)
 func (st *batchState) debit(ctx context.Context, s *Service, m *batchTx, r *debitReq, now time.Time) (*UsageResult, error) {
 	c := r.c
 	acting, err := m.GetAccountForShare(ctx, c.Acting.ID)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && !acting.VisibleTo(c.AccountID)) {
+	if errors.Is(err, store.ErrNotFound) {
 		return nil, canopy.NotFound("account")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("load acting account: %w", err)
+	}
+	if reach, err := reachIn(ctx, m, c, acting); err != nil {
+		return nil, err
+	} else if reach != canopy.ReachAct {
+		return nil, canopy.NotFound("account")
 	}
 	if err := checkWritable(ctx, m, acting); err != nil {
 		return nil, err

@@ -12,17 +12,20 @@ import (
 
 // ConfigurationsView is an account's configuration namespaces. Sources
 // names the account each namespace comes from (in the effective view, an
-// ancestor's id for an inherited namespace).
+// ancestor's id for an inherited namespace); Inheritable names the
+// namespaces shown that flow down to descendants.
 type ConfigurationsView struct {
 	AccountID      string                `json:"accountId"`
 	Effective      bool                  `json:"effective"`
 	Configurations canopy.Configurations `json:"configurations"`
 	Sources        map[string]string     `json:"sources"`
+	Inheritable    []string              `json:"inheritable"`
 }
 
-// ListConfigurations returns an account's namespaces, or with effective the
-// namespaces of the account and all its ancestors merged, the nearest
-// account winning per namespace.
+// ListConfigurations returns an account's namespaces, or with effective
+// its own merged over the namespaces its ancestors marked inheritable, the
+// nearest account winning per namespace. Nothing else of an ancestor is
+// shown.
 func (s *Service) ListConfigurations(ctx context.Context, c Caller, id string, effective bool) (*ConfigurationsView, error) {
 	view := &ConfigurationsView{AccountID: id, Effective: effective, Configurations: canopy.Configurations{}}
 	err := s.read(ctx, func(tx store.Tx) error {
@@ -38,10 +41,28 @@ func (s *Service) ListConfigurations(ctx context.Context, c Caller, id string, e
 		if err != nil {
 			return err
 		}
-		view.Configurations, view.Sources = merge(ids, rows)
+		view.Configurations, view.Sources = merge(ids, inherited(a.ID, rows))
+		view.Inheritable = []string{}
+		for _, cfg := range view.Configurations {
+			if cfg.Inheritable {
+				view.Inheritable = append(view.Inheritable, cfg.Namespace)
+			}
+		}
 		return nil
 	})
 	return view, err
+}
+
+// inherited keeps an account's own namespaces and those its ancestors
+// marked inheritable.
+func inherited(accountID string, rows []*canopy.Configuration) []*canopy.Configuration {
+	out := rows[:0:0]
+	for _, r := range rows {
+		if r.AccountID == accountID || r.Inheritable {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // merge overlays namespaces in path order (root first), so the nearest
@@ -68,7 +89,8 @@ func merge(pathIDs []string, rows []*canopy.Configuration) (canopy.Configuration
 }
 
 // GetConfiguration returns one namespace's payload exactly as stored. With
-// effective, an ancestor's payload is returned when the account has none.
+// effective, the nearest ancestor's payload is returned when the account
+// has none and that ancestor marked it inheritable.
 func (s *Service) GetConfiguration(ctx context.Context, c Caller, id, namespace string, effective bool) (*canopy.Configuration, error) {
 	if err := checkNamespaceParam(namespace); err != nil {
 		return nil, err
@@ -85,7 +107,7 @@ func (s *Service) GetConfiguration(ctx context.Context, c Caller, id, namespace 
 		}
 		for i := len(ids) - 1; i >= 0; i-- {
 			cfg, err := tx.GetConfiguration(ctx, ids[i], namespace)
-			if errors.Is(err, store.ErrNotFound) {
+			if errors.Is(err, store.ErrNotFound) || (err == nil && cfg.AccountID != a.ID && !cfg.Inheritable) {
 				continue
 			}
 			if err != nil {
@@ -112,10 +134,11 @@ func checkNamespaceParam(ns string) error {
 
 // ConfigurationResult is the response to writing one namespace.
 type ConfigurationResult struct {
-	AccountID string    `json:"accountId"`
-	Namespace string    `json:"namespace"`
-	Value     rawJSON   `json:"value"`
-	UpdatedAt time.Time `json:"updatedAt"`
+	AccountID   string    `json:"accountId"`
+	Namespace   string    `json:"namespace"`
+	Value       rawJSON   `json:"value"`
+	Inheritable bool      `json:"inheritable"`
+	UpdatedAt   time.Time `json:"updatedAt"`
 }
 
 // rawJSON is a payload written into a response without re-encoding.
@@ -124,8 +147,15 @@ type rawJSON []byte
 // MarshalJSON returns the payload itself.
 func (r rawJSON) MarshalJSON() ([]byte, error) { return r, nil }
 
-// PutConfiguration replaces one namespace with value, stored byte for byte.
+// PutConfiguration replaces one namespace with value, stored byte for
+// byte, keeping whether it is inheritable (a new namespace is not).
 func (s *Service) PutConfiguration(ctx context.Context, c Caller, id, namespace string, value []byte) (*ConfigurationResult, error) {
+	return s.SetConfiguration(ctx, c, id, namespace, value, nil)
+}
+
+// SetConfiguration is PutConfiguration that also sets whether the
+// namespace is inheritable, unless inheritable is nil.
+func (s *Service) SetConfiguration(ctx context.Context, c Caller, id, namespace string, value []byte, inheritable *bool) (*ConfigurationResult, error) {
 	var v canopy.Validator
 	canopy.ValidateNamespace(&v, "namespace", namespace)
 	canopy.ValidateConfigValue(&v, "body", value)
@@ -137,7 +167,11 @@ func (s *Service) PutConfiguration(ctx context.Context, c Caller, id, namespace 
 		if err != nil {
 			return nil, err
 		}
-		_, err = o.tx.GetConfiguration(ctx, a.ID, namespace)
+		cfg := &canopy.Configuration{AccountID: a.ID, Namespace: namespace, Value: value, UpdatedAt: o.now}
+		old, err := o.tx.GetConfiguration(ctx, a.ID, namespace)
+		if err == nil {
+			cfg.Inheritable = old.Inheritable
+		}
 		if errors.Is(err, store.ErrNotFound) {
 			n, err := o.tx.CountConfigurations(ctx, a.ID)
 			if err != nil {
@@ -150,12 +184,14 @@ func (s *Service) PutConfiguration(ctx context.Context, c Caller, id, namespace 
 		} else if err != nil {
 			return nil, err
 		}
-		cfg := &canopy.Configuration{AccountID: a.ID, Namespace: namespace, Value: value, UpdatedAt: o.now}
+		if inheritable != nil {
+			cfg.Inheritable = *inheritable
+		}
 		if err := o.tx.PutConfigurations(ctx, cfg); err != nil {
 			return nil, err
 		}
-		o.audit(a.ID, "configuration.updated", "configuration", namespace, map[string]any{"bytes": len(value)})
-		return &ConfigurationResult{AccountID: a.ID, Namespace: namespace, Value: rawJSON(value), UpdatedAt: o.now}, nil
+		o.audit(a.ID, "configuration.updated", "configuration", namespace, map[string]any{"bytes": len(value), "inheritable": cfg.Inheritable})
+		return &ConfigurationResult{AccountID: a.ID, Namespace: namespace, Value: rawJSON(value), Inheritable: cfg.Inheritable, UpdatedAt: o.now}, nil
 	})
 }
 

@@ -293,9 +293,10 @@ type GrantInput struct {
 
 // strictAncestor loads an open account the acting account sits above:
 // grants, transfers and caps are for ancestors, never for the account
-// itself.
+// itself — also for an umbrella that only sees an invited sub-account
+// (rule 2, docs/rules.md).
 func (o *op) strictAncestor(id, what string) (*canopy.Account, error) {
-	a, err := o.open(id)
+	a, _, err := o.seen(id)
 	if err != nil {
 		return nil, err
 	}
@@ -435,14 +436,25 @@ type LimitStatus struct {
 }
 
 // GetCredits returns an account's balances, its payer and what it may
-// still draw, and the caps on it.
+// still draw, and the caps on it. An umbrella that only sees an invited
+// sub-account reads the credits it pays for (rule 2, docs/rules.md): the
+// payer and the caps, and what the sub-account may still draw when the
+// payer is on the umbrella's side — not the sub-account's own balances.
 func (s *Service) GetCredits(ctx context.Context, c Caller, accountID string) (*Credits, error) {
 	var out *Credits
 	err := s.read(ctx, func(tx store.Tx) error {
-		a, err := visibleIn(ctx, tx, c, accountID)
+		a, reach, err := seenIn(ctx, tx, c, accountID)
 		if err != nil {
 			return err
 		}
+		defer func() {
+			if reach == canopy.ReachSee && out != nil {
+				out.Balances = []TypeAmount{}
+				if !out.Payer.PaidByAncestor {
+					out.Payer.Available = []TypeAmount{}
+				}
+			}
+		}()
 		month := canopy.MonthOf(s.now())
 		out = &Credits{AccountID: a.ID, Balances: []TypeAmount{}, Limits: []LimitStatus{}}
 		own, err := tx.Balances(ctx, a.ID)
@@ -572,6 +584,9 @@ type LedgerQuery struct {
 }
 
 // ListLedger lists the entries on either side of an account, newest first.
+// An umbrella that only sees an invited sub-account lists the entries
+// between the sub-account and the accounts it acts on above it (rule 2,
+// docs/rules.md).
 func (s *Service) ListLedger(ctx context.Context, c Caller, accountID string, q LedgerQuery, pr PageRequest) (Page[*canopy.LedgerEntry], error) {
 	kind := cursorKind(c, "ledger", accountID, string(q.Type), string(q.Kind), q.From.String(), q.To.String())
 	before, err := s.decodeIDCursor(kind, canopy.PrefixLedgerEntry, pr.Cursor)
@@ -586,12 +601,17 @@ func (s *Service) ListLedger(ctx context.Context, c Caller, accountID string, q 
 	}
 	var rows []*canopy.LedgerEntry
 	err = s.read(ctx, func(tx store.Tx) error {
-		a, err := visibleIn(ctx, tx, c, accountID)
+		a, reach, err := seenIn(ctx, tx, c, accountID)
 		if err != nil {
 			return err
 		}
-		rows, err = tx.ListLedger(ctx, store.LedgerFilter{AccountID: a.ID, Type: q.Type, Kind: q.Kind, From: q.From, To: q.To,
-			Before: before, Limit: pr.limit() + 1})
+		f := store.LedgerFilter{AccountID: a.ID, Type: q.Type, Kind: q.Kind, From: q.From, To: q.To,
+			Before: before, Limit: pr.limit() + 1}
+		if reach == canopy.ReachSee {
+			f.Counterparts = a.Path.Between(c.Acting.ID)
+			f.Counterparts = append([]string{c.Acting.ID}, f.Counterparts[:len(f.Counterparts)-1]...)
+		}
+		rows, err = tx.ListLedger(ctx, f)
 		return err
 	})
 	if err != nil {
@@ -620,7 +640,9 @@ type UsageGroup struct {
 
 // GetUsage rolls an account's subtree's usage up per child over [from, to)
 // (default: this calendar month, UTC), so an umbrella can bill its
-// clients. groupBy is "child" (the default) or "none".
+// clients. groupBy is "child" (the default) or "none". An umbrella that
+// only sees an invited sub-account gets its subtree's usage as one total:
+// grouping by child would list below it (rule 2, docs/rules.md).
 func (s *Service) GetUsage(ctx context.Context, c Caller, accountID string, from, to time.Time, groupBy string) (*UsageReport, error) {
 	if groupBy == "" {
 		groupBy = "child"
@@ -637,9 +659,12 @@ func (s *Service) GetUsage(ctx context.Context, c Caller, accountID string, from
 	}
 	var out *UsageReport
 	err := s.read(ctx, func(tx store.Tx) error {
-		a, err := visibleIn(ctx, tx, c, accountID)
+		a, reach, err := seenIn(ctx, tx, c, accountID)
 		if err != nil {
 			return err
+		}
+		if reach == canopy.ReachSee {
+			groupBy = "none"
 		}
 		prefix := len(a.Path)
 		if groupBy == "child" {

@@ -49,6 +49,8 @@ type EmailContent struct {
 	SignIn bool
 	// NewEmail is the address asked for, in a notice to the old one.
 	NewEmail string
+	// DelegatedAdmin: the umbrella asks to act as the invitee (rule 2).
+	DelegatedAdmin bool
 	// For low-balance notices.
 	CreditType string
 	Threshold  int64
@@ -258,6 +260,7 @@ func (s *Service) invitationEmailContent(ctx context.Context, tx store.Tx, c *Em
 		}
 		c.Note, c.DeclineLink = inv.Message, page+"?"+canopy.ParamAnswer+"=decline"
 		c.ShareRole, c.UmbrellaPays = string(inv.AutoShareRole), inv.Billing == canopy.BillingParent
+		c.DelegatedAdmin = inv.DelegatedAdmin
 		if inv.InviteeAccountID != "" {
 			invitee, err := tx.GetAccount(ctx, inv.InviteeAccountID)
 			if err != nil {
@@ -313,8 +316,8 @@ func (s *Service) invitationEmailContent(ctx context.Context, tx store.Tx, c *Em
 // BrandNamespace is the configuration namespace emails take their brand from.
 const BrandNamespace = "white_label_portal"
 
-// effectiveBrand reads the nearest white_label_portal configuration on the
-// account's path. A payload that is not an object of strings still lets
+// effectiveBrand reads the account's white_label_portal configuration, or
+// the nearest one an ancestor marked inheritable. A payload that is not an object of strings still lets
 // the email go out, in the default look.
 func effectiveBrand(ctx context.Context, tx store.Tx, acc *canopy.Account) (Brand, error) {
 	ids := acc.Path.IDs()
@@ -322,7 +325,7 @@ func effectiveBrand(ctx context.Context, tx store.Tx, acc *canopy.Account) (Bran
 	if err != nil {
 		return Brand{}, err
 	}
-	cfgs, _ := merge(ids, rows)
+	cfgs, _ := merge(ids, inherited(acc.ID, rows))
 	for _, cfg := range cfgs {
 		if cfg.Namespace != BrandNamespace {
 			continue
@@ -393,11 +396,12 @@ func (s *Service) ListOutbox(ctx context.Context, c Caller, q OutboxQuery, pr Pa
 	}
 	var rows []*canopy.OutboxMessage
 	err = s.read(ctx, func(tx store.Tx) error {
-		acting, err := actingIn(ctx, tx, c)
+		// An invited sub-account's outbox is its own (rule 2).
+		acting, cuts, err := actingWithCuts(ctx, tx, c)
 		if err != nil {
 			return err
 		}
-		rows, err = tx.ListOutbox(ctx, store.OutboxFilter{Subtree: acting.Path, Status: q.Status, Before: before, Limit: pr.limit() + 1})
+		rows, err = tx.ListOutbox(ctx, store.OutboxFilter{Subtree: acting.Path, Except: cuts, Status: q.Status, Before: before, Limit: pr.limit() + 1})
 		return err
 	})
 	if err != nil {

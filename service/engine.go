@@ -123,8 +123,15 @@ func (s *Service) FormAccess(ctx context.Context, c Caller, formID string) (cano
 		s.cache.putForm(formID, c.Acting.ID, cf, gen)
 		viewer.found, viewer.path = ff.ViewerPath != "", ff.ViewerPath
 	}
-	if !viewer.found || !viewer.path.Contains(c.Acting.ID) || !viewer.path.Contains(c.AccountID) {
+	if !viewer.found || !viewer.path.Contains(c.Acting.ID) {
 		return canopy.Access{}, canopy.NotFound("account")
+	}
+	if c.AccountID != c.Acting.ID {
+		if reach, err := s.cachedReach(ctx, c.AccountID, viewer.path, viewer); err != nil {
+			return canopy.Access{}, err
+		} else if reach != canopy.ReachAct {
+			return canopy.Access{}, canopy.NotFound("account")
+		}
 	}
 	var explicit *canopy.Role
 	if cf.explicit != "" {

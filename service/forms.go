@@ -282,7 +282,10 @@ type Explanation struct {
 }
 
 // ExplainAccess explains accountID's access to a form. The caller must be
-// the form's owner or one of its ancestors, and see accountID.
+// the form's owner or one of its ancestors, and see accountID (rule 2,
+// docs/rules.md) — or, when it may share the form, accountID may be any
+// account of the form's audience (AudienceOf): an ancestor of the owner,
+// or an account with an explicit share.
 func (s *Service) ExplainAccess(ctx context.Context, c Caller, formID, accountID string) (*Explanation, error) {
 	if !canopy.ValidID(canopy.PrefixAccount, accountID) {
 		return nil, canopy.BadParam("accountId", canopy.CodeInvalidID, "must be an account id")
@@ -307,7 +310,7 @@ func (s *Service) ExplainAccess(ctx context.Context, c Caller, formID, accountID
 		} else if !mine.Sees() {
 			return canopy.NotFound("form")
 		}
-		target, err := visibleIn(ctx, tx, c, accountID)
+		target, err := s.explainable(ctx, tx, c, acting, f, accountID)
 		if err != nil {
 			return err
 		}
@@ -370,7 +373,10 @@ func (s *Service) PutShare(ctx context.Context, c Caller, formID, accountID stri
 }
 
 // shareable checks that accountID is an ancestor or a descendant of the
-// form's owner; anything else is not found.
+// form's owner; anything else is not found. Forms reach across invited
+// links as rules 5 and 7 (docs/rules.md) say — an example reaches every
+// descendant — so an owner may share with, or keep an example from, any
+// descendant, also one below an invited sub-account.
 func (s *Service) shareable(o *op, f *canopy.Form, accountID string) error {
 	if accountID == f.OwnerID {
 		return canopy.Errorf(canopy.KindConflict, canopy.CodeConflict, "the owner's role on its own form is always owner")

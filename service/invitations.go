@@ -28,6 +28,9 @@ type InvitationInput struct {
 	Message       string         `json:"message"`
 	AutoShareRole canopy.Role    `json:"autoShareRole"`
 	Billing       canopy.Billing `json:"billing"`
+	// DelegatedAdmin asks the invitee to let the umbrella act as it
+	// (rule 2, docs/rules.md); the invitee may withdraw it at any time.
+	DelegatedAdmin bool `json:"delegatedAdmin"`
 	// ExpiresInDays is 1–30; 0 uses the configured default.
 	ExpiresInDays int `json:"expiresInDays"`
 }
@@ -108,7 +111,7 @@ func (s *Service) invite(o *op, in InvitationInput, contactID string) (*canopy.I
 		ID: s.ids.New(canopy.PrefixInvitation), UmbrellaID: umbrella.ID, UmbrellaName: umbrella.Name,
 		InviteeAccountID: in.AccountID, Email: in.Email, FirstName: in.FirstName, LastName: in.LastName,
 		Mobile: in.Mobile, Message: in.Message, AutoShareRole: in.AutoShareRole, Billing: in.Billing,
-		Status: canopy.InvitationPending, ContactID: contactID,
+		DelegatedAdmin: in.DelegatedAdmin, Status: canopy.InvitationPending, ContactID: contactID,
 		ExpiresAt: o.now.Add(time.Duration(days) * 24 * time.Hour), CreatedAt: o.now, UpdatedAt: o.now,
 	}
 	if inv.AutoShareRole == "" {
@@ -446,7 +449,8 @@ func (s *Service) join(o *op, inv *canopy.Invitation, invitee *canopy.Account) e
 		return canopy.Errorf(canopy.KindConflict, canopy.CodeDepthLimit,
 			"joining %s would put accounts at depth %d; the limit is %d", umbrella.ID, newDeepest, s.cfg.MaxDepth)
 	}
-	link := &canopy.Link{Origin: canopy.OriginInvited, AutoShareRole: inv.AutoShareRole, Billing: inv.Billing, CreatedAt: o.now}
+	link := &canopy.Link{Origin: canopy.OriginInvited, AutoShareRole: inv.AutoShareRole, Billing: inv.Billing,
+		DelegatedAdmin: inv.DelegatedAdmin, CreatedAt: o.now}
 	if err := o.relink(invitee, umbrella, link); err != nil {
 		return err
 	}

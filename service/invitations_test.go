@@ -472,8 +472,12 @@ func TestInvitingAnAncestor(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *sqlstore.DB) {
 		ctx := context.Background()
 		b := testfactory.New(t, db)
-		top := b.Child(t, b.Root.ID)
 		in := b.ChildInput()
+		in.Account.Plan = canopy.PlanEnterprise // a child's plan never exceeds its creator's
+		topRes, err := b.Svc.CreateChild(ctx, b.As(t, b.Root.ID), in)
+		require.NoError(t, err)
+		top := topRes.Account
+		in = b.ChildInput()
 		in.Account.Plan = canopy.PlanEnterprise
 		res, err := b.Svc.CreateChild(ctx, b.As(t, top.ID), in)
 		require.NoError(t, err)

@@ -3,6 +3,7 @@ package service_test
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -148,6 +149,29 @@ func (m *model) dashboard(a string) (own, shared, examples []string) {
 		}
 	}
 	return m.ordered(o), m.ordered(s), m.ordered(e)
+}
+
+// audience is what the owner of f lists as its audience: every account
+// with a role on it — the owner, the ancestors nearest first, then the
+// accounts with an explicit share below or beside the owner, by id.
+func (m *model) audience(f *modelForm) []service.AudienceEntry {
+	out := []service.AudienceEntry{{AccountID: f.owner, Role: canopy.RoleOwner, Rule: canopy.RuleOwner}}
+	for a := m.parent[f.owner]; a != ""; a = m.parent[a] {
+		if x := m.access(a, f); x.Role != canopy.RoleNone {
+			out = append(out, service.AudienceEntry{AccountID: a, Role: x.Role, Rule: x.Rule, Link: x.Link})
+		}
+	}
+	var others []string
+	for k, r := range m.shares {
+		if k[0] == f.id && r != canopy.RoleNone && !m.isAncestor(k[1], f.owner) {
+			others = append(others, k[1])
+		}
+	}
+	slices.Sort(others)
+	for _, a := range others {
+		out = append(out, service.AudienceEntry{AccountID: a, Role: m.shares[[2]string{f.id, a}], Rule: canopy.RuleExplicit})
+	}
+	return out
 }
 
 // propertyWorld is a random forest built through the service with its
@@ -347,6 +371,22 @@ func (w *propertyWorld) check(t *testing.T) {
 		}
 	}
 
+	// The owner's view of each form's audience, in pages; and the owner
+	// asks why each of its ancestors has the access it has.
+	for _, f := range w.sortedForms() {
+		limit := 1 + w.rng.IntN(3)
+		want, err := json.Marshal(w.m.audience(f))
+		require.NoError(t, err)
+		got, err := json.Marshal(w.audienceAll(t, f, limit))
+		require.NoError(t, err)
+		require.JSONEq(t, string(want), string(got), "audience of %s in pages of %d", f.id, limit)
+		for a := w.m.parent[f.owner]; a != ""; a = w.m.parent[a] {
+			ex, err := w.b.Svc.ExplainAccess(ctx, w.b.As(t, f.owner), f.id, a)
+			require.NoError(t, err)
+			require.Equal(t, w.m.access(a, f), ex.Access, "the owner of %s asks about its ancestor %s", f.id, a)
+		}
+	}
+
 	// Explanations: each owner and each of its ancestors asks about every
 	// account in its own subtree.
 	for _, f := range w.m.forms {
@@ -368,6 +408,25 @@ func (w *propertyWorld) check(t *testing.T) {
 			}
 		}
 	}
+}
+
+// audienceAll pages through f's audience as its owner lists it.
+func (w *propertyWorld) audienceAll(t *testing.T, f *modelForm, limit int) []*service.AudienceEntry {
+	t.Helper()
+	var out []*service.AudienceEntry
+	pr := service.PageRequest{Limit: limit}
+	for range 1000 {
+		page, err := w.b.Svc.AudienceOf(context.Background(), w.b.As(t, f.owner), f.id, pr)
+		require.NoError(t, err)
+		require.LessOrEqual(t, len(page.Data), limit)
+		out = append(out, page.Data...)
+		if page.NextCursor == nil {
+			return out
+		}
+		pr.Cursor = *page.NextCursor
+	}
+	t.Fatal("paging did not end")
+	return nil
 }
 
 func (w *propertyWorld) listAll(t *testing.T, as service.Caller, q service.FormQuery, limit int) []string {

@@ -397,17 +397,11 @@ func (o *op) audit(accountID, action, targetType, targetID string, details any) 
 	})
 }
 
-// visible loads an account the acting account may see, or answers
-// not-found; lock takes a shared row lock (see store.AccountTx).
+// visible loads an account the acting account acts on, or answers
+// not-found (rule 2, docs/rules.md); lock takes a shared row lock (see
+// store.AccountTx).
 func (o *op) visible(id string, lock bool) (*canopy.Account, error) {
-	get := o.tx.GetAccount
-	if lock {
-		get = o.tx.GetAccountForShare
-	}
-	a, err := get(o.ctx, id)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && !a.VisibleTo(o.acting.ID)) {
-		return nil, canopy.NotFound("account")
-	}
+	a, _, err := o.reachable(id, lock, canopy.ReachAct)
 	return a, err
 }
 
@@ -456,6 +450,9 @@ func writeWork[T any](ctx context.Context, s *Service, c Caller, fn func(o *op) 
 type writeOpts struct {
 	lockTree bool
 	members  bool // members may run it, not only admins and API keys
+	// whileSuspended lets fn run in a suspended subtree (a sub-account
+	// leaving its umbrella); fn checks what else it needs.
+	whileSuspended bool
 }
 
 var errMembersRead = canopy.Errorf(canopy.KindForbidden, canopy.CodeForbidden,
@@ -496,14 +493,19 @@ func runWrite[T any](ctx context.Context, s *Service, c Caller, opts writeOpts, 
 		// subtree wait for this write (and this write for the move), so the
 		// write never acts on a path that is being rewritten.
 		acting, err := tx.GetAccountForShare(ctx, c.Acting.ID)
-		if errors.Is(err, store.ErrNotFound) || (err == nil && !acting.VisibleTo(c.AccountID)) {
+		if errors.Is(err, store.ErrNotFound) {
 			return canopy.NotFound("account")
 		}
 		if err != nil {
 			return fmt.Errorf("load acting account: %w", err)
 		}
+		if reach, err := reachIn(ctx, tx, c, acting); err != nil {
+			return err
+		} else if reach != canopy.ReachAct {
+			return canopy.NotFound("account")
+		}
 		o.acting = acting
-		if err := checkWritable(ctx, tx, acting); err != nil {
+		if err := checkWritable(ctx, tx, acting); err != nil && !(opts.whileSuspended && acting.Status != canopy.StatusClosed) {
 			return err
 		}
 		if err := checkCredential(ctx, tx, c.Principal); err != nil {
@@ -599,20 +601,18 @@ func (s *Service) read(ctx context.Context, fn func(tx store.Tx) error) error {
 	return s.store.Read(ctx, fn)
 }
 
-// visibleIn loads an account the caller may see within a read. The
-// account's freshly read path must hold both the acting account and the
-// credential's own account: the acting account was resolved from a cache
-// that may lag a move made by another replica, the path read here cannot.
+// visibleIn loads an account the caller acts on within a read (rule 2,
+// docs/rules.md): the account's freshly read path and links must let the
+// credential act as the acting account and the acting account act on it.
+// The acting account was resolved from a cache that may lag a change made
+// by another replica; what is read here cannot.
 func visibleIn(ctx context.Context, tx store.Tx, c Caller, id string) (*canopy.Account, error) {
-	a, err := tx.GetAccount(ctx, id)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && !(a.VisibleTo(c.Acting.ID) && a.VisibleTo(c.AccountID))) {
-		return nil, canopy.NotFound("account")
-	}
+	a, _, err := reachableIn(ctx, tx, c, id, canopy.ReachAct)
 	return a, err
 }
 
-// actingIn loads the acting account within a read, checking it is still
-// inside the credential's subtree.
+// actingIn loads the acting account within a read, checking that the
+// credential still acts as it.
 func actingIn(ctx context.Context, tx store.Tx, c Caller) (*canopy.Account, error) {
 	return visibleIn(ctx, tx, c, c.Acting.ID)
 }

@@ -9,13 +9,18 @@ import (
 	"github.com/canopyhq/canopy/store"
 )
 
-// MoveAccount moves an account, with its subtree, under a new parent. Both
-// must be visible to the acting account. Moves hold the tree lock, so two
-// moves never interleave: a move that would make a cycle, or put any
-// account deeper than the limit, is refused also when moves race.
+// MoveAccount moves an account, with its subtree, under a new parent,
+// within the acting account's subtree: the acting account must act on both
+// (rule 9, docs/rules.md). An invited sub-account is never moved — it is
+// released, or leaves — except by the platform root, which keeps its link
+// invited (with delegated admin withdrawn: that was granted to another
+// umbrella). Moves hold the tree lock, so two moves never interleave: a
+// move that would make a cycle, or put any account deeper than the limit,
+// is refused also when moves race.
 //
-// Errors: not-found; validation-failed (parentId); cycle (409);
-// depth-limit-exceeded (409); account-closed (409); forbidden (the root).
+// Errors: not-found; validation-failed (parentId); invited-link (409);
+// cycle (409); depth-limit-exceeded (409); account-closed (409);
+// forbidden (the root).
 func (s *Service) MoveAccount(ctx context.Context, c Caller, id, parentID string) (*canopy.Account, error) {
 	if !canopy.ValidID(canopy.PrefixAccount, parentID) {
 		return nil, canopy.InvalidField("parentId", canopy.CodeInvalidID, "must be an account id such as acc_01HN9XHZN6MGXM9JXG50K59Q85")
@@ -31,6 +36,10 @@ func (s *Service) MoveAccount(ctx context.Context, c Caller, id, parentID string
 		}
 		if a.IsRoot() {
 			return nil, canopy.Errorf(canopy.KindForbidden, canopy.CodeForbidden, "the platform root cannot be moved")
+		}
+		if a.Link.Origin == canopy.OriginInvited && !o.acting.IsRoot() {
+			return nil, canopy.Errorf(canopy.KindConflict, canopy.CodeInvitedLink,
+				"account %s joined its umbrella by invitation: it is released (DELETE /v1/accounts/%s/parent) or leaves, never moved", a.ID, a.ID)
 		}
 		if parent.Path.Contains(a.ID) {
 			return nil, canopy.Errorf(canopy.KindConflict, canopy.CodeCycle,
@@ -57,7 +66,11 @@ func (s *Service) MoveAccount(ctx context.Context, c Caller, id, parentID string
 				"moving %s under %s would put accounts at depth %d; the limit is %d", a.ID, parent.ID, newDeepest, s.cfg.MaxDepth)
 		}
 		from := a.ParentID
-		if err := o.relink(a, parent, canopy.DefaultLink(parent, canopy.OriginCreated, o.now)); err != nil {
+		link := canopy.DefaultLink(parent, canopy.OriginCreated, o.now)
+		if a.Link.Origin == canopy.OriginInvited && !parent.IsRoot() {
+			link = &canopy.Link{Origin: canopy.OriginInvited, AutoShareRole: a.Link.AutoShareRole, Billing: a.Link.Billing, CreatedAt: o.now}
+		}
+		if err := o.relink(a, parent, link); err != nil {
 			return nil, err
 		}
 		moved, err := o.tx.GetAccount(ctx, a.ID)
@@ -91,7 +104,9 @@ func (s *Service) ListChildren(ctx context.Context, c Caller, id string, pr Page
 }
 
 // ListDescendants lists the accounts below an account, depth first (each
-// account before its children), at most depth levels down (0: all).
+// account before its children), at most depth levels down (0: all). An
+// invited sub-account the caller only sees is listed, what lies below it
+// is not (rule 2, docs/rules.md).
 func (s *Service) ListDescendants(ctx context.Context, c Caller, id string, depth int, pr PageRequest) (Page[*canopy.Account], error) {
 	kind := cursorKind(c, "descendants", id, strconv.Itoa(depth))
 	if depth < 0 || depth > s.cfg.MaxDepth {
@@ -117,7 +132,15 @@ func (s *Service) ListDescendants(ctx context.Context, c Caller, id string, dept
 			// never reveals ancestors above the caller.
 			after = string(root.Path) + below[1:]
 		}
-		rows, err = tx.ListSubtree(ctx, root.Path, depth, store.Page{After: after, Limit: pr.limit() + 1})
+		acting, err := actingIn(ctx, tx, c)
+		if err != nil {
+			return err
+		}
+		cuts, err := cutsBelow(ctx, tx, acting, root.Path)
+		if err != nil {
+			return err
+		}
+		rows, err = listSubtreeOutside(ctx, tx, root.Path, depth, cuts, after, pr.limit()+1)
 		return err
 	})
 	if err != nil {
@@ -188,7 +211,9 @@ type AccountFilter struct {
 }
 
 // FindAccounts lists the accounts below the acting account: those that
-// carry an external reference, or, without a filter, all of them.
+// carry an external reference (of the accounts it acts on: references are
+// not part of what an umbrella sees of an invited sub-account), or,
+// without a filter, all of them as ListDescendants does.
 func (s *Service) FindAccounts(ctx context.Context, c Caller, f AccountFilter, pr PageRequest) (Page[*canopy.Account], error) {
 	if f.ExternalReference == "" {
 		return s.ListDescendants(ctx, c, c.Acting.ID, 0, pr)
@@ -204,11 +229,11 @@ func (s *Service) FindAccounts(ctx context.Context, c Caller, f AccountFilter, p
 	}
 	var rows []*canopy.Account
 	err = s.read(ctx, func(tx store.Tx) error {
-		acting, err := actingIn(ctx, tx, c)
+		acting, cuts, err := actingWithCuts(ctx, tx, c)
 		if err != nil {
 			return err
 		}
-		rows, err = tx.FindByExternalReference(ctx, acting.Path, typ, value, store.Page{After: after, Limit: pr.limit() + 1})
+		rows, err = tx.FindByExternalReference(ctx, acting.Path, cuts, typ, value, store.Page{After: after, Limit: pr.limit() + 1})
 		return err
 	})
 	if err != nil {

@@ -125,7 +125,7 @@ func (o *op) addMember(acc *canopy.Account, in memberInput, template string) (*c
 	u := &canopy.User{
 		ID: o.s.ids.New(canopy.PrefixUser), AccountID: acc.ID, PersonID: p.ID, Person: p,
 		Role: in.Role, Status: canopy.UserInvited, Master: in.Master, CreatedAt: o.now, UpdatedAt: o.now,
-		InvitedEmail: in.Email, InvitedUsername: in.Username, InvitedName: in.Name,
+		InvitedEmail: in.Email, InvitedUsername: in.Username, InvitedName: in.Name, CreatedByAccount: o.caller.AccountID,
 	}
 	u.Show()
 	if err := o.tx.InsertUser(o.ctx, u); err != nil {

@@ -103,6 +103,8 @@ type AuditFilter struct {
 	// when set, those made (or not) by a credential of another account.
 	ActorID  string
 	OnBehalf *bool
+	// Except are subtrees left out (consent boundaries, rule 2).
+	Except []canopy.Path
 }
 
 // Idempotency is the stored first response to a POST with an
@@ -148,6 +150,7 @@ type Tx interface {
 	SMSTx
 	SettingTx
 	ReportTx
+	ConsentTx
 }
 
 // FormCursor is a position in a form listing, which runs in (owner path,
@@ -319,9 +322,9 @@ type AccountTx interface {
 	// RescopeExternalReferences moves an account's references under its new
 	// parent's scope.
 	RescopeExternalReferences(ctx context.Context, accountID, parentID string) error
-	// FindByExternalReference lists accounts strictly below path that carry
-	// the reference, ordered by id.
-	FindByExternalReference(ctx context.Context, path canopy.Path, refType, value string, p Page) ([]*canopy.Account, error)
+	// FindByExternalReference lists accounts strictly below path, and in
+	// none of the except subtrees, that carry the reference, ordered by id.
+	FindByExternalReference(ctx context.Context, path canopy.Path, except []canopy.Path, refType, value string, p Page) ([]*canopy.Account, error)
 }
 
 // UserTx reads and writes people and their memberships (canopy.User).
@@ -358,6 +361,10 @@ type UserTx interface {
 	// CountAdmins counts the account's users that count as admins
 	// (canopy.User.CountsAsAdmin).
 	CountAdmins(ctx context.Context, accountID string) (int, error)
+	// DeleteMembershipsMadeBy removes the memberships in path's subtree that
+	// credentials of the makers' accounts created, and returns their
+	// people's ids.
+	DeleteMembershipsMadeBy(ctx context.Context, path canopy.Path, makers []string) ([]string, error)
 }
 
 // CredentialTx reads and writes one-time tokens, sessions, failed-login
@@ -473,6 +480,9 @@ type OutboxFilter struct {
 	Status  canopy.OutboxStatus
 	Before  string // message id; newest first
 	Limit   int
+
+	// Except are subtrees left out (consent boundaries, rule 2).
+	Except []canopy.Path
 }
 
 // IdempotencyTx stores first responses to idempotent POSTs.
@@ -515,6 +525,10 @@ type LedgerFilter struct {
 	From, To  time.Time // zero: unbounded
 	Before    string
 	Limit     int
+
+	// Counterparts, when set, keeps only the entries whose other side is
+	// one of these accounts.
+	Counterparts []string
 }
 
 // LedgerKey names a debit by its usage account and idempotency key.
@@ -701,4 +715,18 @@ type ReportTx interface {
 	// SelfPayingBelow lists the paths of the accounts strictly below path
 	// whose link to their parent says billing self, in path order.
 	SelfPayingBelow(ctx context.Context, path canopy.Path) ([]canopy.Path, error)
+}
+
+// ConsentTx serves the consent rules (rules 2 and 9): the boundaries an
+// invited link draws, and what ends with a link.
+type ConsentTx interface {
+	// ListBoundaries lists the accounts strictly below path whose link is
+	// a consent boundary (invited, without delegated admin), in path order.
+	ListBoundaries(ctx context.Context, path canopy.Path) ([]*canopy.Account, error)
+	// RevokeKeysMadeBy revokes the unrevoked API keys of the accounts in
+	// path's subtree that were made by one of makers, and counts them.
+	RevokeKeysMadeBy(ctx context.Context, path canopy.Path, makers []string, at time.Time) (int64, error)
+	// ReactivateSuspendedBy reactivates the accounts in path's subtree
+	// that by suspended, and counts them.
+	ReactivateSuspendedBy(ctx context.Context, path canopy.Path, by string, at time.Time) (int64, error)
 }

@@ -14,7 +14,8 @@ import (
 )
 
 const accountCols = `id, parent_id, path, name, email, plan, status, metadata,
-	link_origin, link_auto_share_role, link_billing, linked_at, created_at, updated_at, closed_at`
+	link_origin, link_auto_share_role, link_billing, linked_at, created_at, updated_at, closed_at,
+	link_delegated_admin, suspended_by`
 
 // accountSelect is the column list that reads an account of table (or
 // alias) tbl, with its parent's plan, which the effective plan follows.
@@ -34,13 +35,15 @@ func scanAccount(r rowScanner) (*canopy.Account, error) {
 		linkedAt, closedAt     dbTime
 		createdAt, updatedAt   dbTime
 		parentPlan             sql.NullString
+		delegated              sql.NullBool
+		suspendedBy            sql.NullString
 	)
 	if err := r.Scan(&a.ID, &parentID, &path, &a.Name, &a.Email, &a.Plan, &a.Status, &metadata,
-		&origin, &share, &billing, &linkedAt, &createdAt, &updatedAt, &closedAt, &parentPlan); err != nil {
+		&origin, &share, &billing, &linkedAt, &createdAt, &updatedAt, &closedAt, &delegated, &suspendedBy, &parentPlan); err != nil {
 		return nil, err
 	}
 	a.ParentPlan = canopy.Plan(parentPlan.String)
-	a.ParentID = parentID.String
+	a.ParentID, a.SuspendedBy = parentID.String, suspendedBy.String
 	a.Path = canopy.Path(path)
 	a.CreatedAt, a.UpdatedAt, a.ClosedAt = createdAt.T, updatedAt.T, closedAt.ptr()
 	if err := json.Unmarshal([]byte(metadata), &a.Metadata); err != nil {
@@ -51,10 +54,11 @@ func scanAccount(r rowScanner) (*canopy.Account, error) {
 	}
 	if origin.Valid {
 		a.Link = &canopy.Link{
-			Origin:        canopy.Origin(origin.String),
-			AutoShareRole: canopy.Role(share.String),
-			Billing:       canopy.Billing(billing.String),
-			CreatedAt:     linkedAt.T,
+			Origin:         canopy.Origin(origin.String),
+			AutoShareRole:  canopy.Role(share.String),
+			Billing:        canopy.Billing(billing.String),
+			DelegatedAdmin: delegated.Bool,
+			CreatedAt:      linkedAt.T,
 		}
 	}
 	return &a, nil
@@ -68,13 +72,16 @@ func metadataJSON(md map[string]string) (string, error) {
 	return string(b), err
 }
 
-type linkArgs struct{ origin, share, billing, at any }
+type linkArgs struct {
+	origin, share, billing, at any
+	delegated                  bool
+}
 
 func linkCols(l *canopy.Link) linkArgs {
 	if l == nil {
 		return linkArgs{}
 	}
-	return linkArgs{string(l.Origin), string(l.AutoShareRole), string(l.Billing), l.CreatedAt}
+	return linkArgs{string(l.Origin), string(l.AutoShareRole), string(l.Billing), l.CreatedAt, l.DelegatedAdmin}
 }
 
 func (t *tx) InsertAccount(ctx context.Context, a *canopy.Account) error {
@@ -84,9 +91,10 @@ func (t *tx) InsertAccount(ctx context.Context, a *canopy.Account) error {
 	}
 	l := linkCols(a.Link)
 	_, err = t.exec(ctx, `INSERT INTO accounts (`+accountCols+`, depth)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		a.ID, nullable(a.ParentID), string(a.Path), a.Name, a.Email, string(a.Plan), string(a.Status), md,
-		l.origin, l.share, l.billing, l.at, a.CreatedAt, a.UpdatedAt, timePtrArg(a.ClosedAt), a.Path.Depth())
+		l.origin, l.share, l.billing, l.at, a.CreatedAt, a.UpdatedAt, timePtrArg(a.ClosedAt),
+		l.delegated, nullable(a.SuspendedBy), a.Path.Depth())
 	if err != nil {
 		return fmt.Errorf("insert account: %w", err)
 	}
@@ -167,10 +175,11 @@ func (t *tx) UpdateAccount(ctx context.Context, a *canopy.Account) error {
 	}
 	l := linkCols(a.Link)
 	res, err := t.exec(ctx, `UPDATE accounts SET name = ?, email = ?, plan = ?, status = ?, metadata = ?,
-		link_origin = ?, link_auto_share_role = ?, link_billing = ?, linked_at = ?, updated_at = ?, closed_at = ?
+		link_origin = ?, link_auto_share_role = ?, link_billing = ?, linked_at = ?, link_delegated_admin = ?,
+		suspended_by = ?, updated_at = ?, closed_at = ?
 		WHERE id = ?`,
-		a.Name, a.Email, string(a.Plan), string(a.Status), md, l.origin, l.share, l.billing, l.at,
-		a.UpdatedAt, timePtrArg(a.ClosedAt), a.ID)
+		a.Name, a.Email, string(a.Plan), string(a.Status), md, l.origin, l.share, l.billing, l.at, l.delegated,
+		nullable(a.SuspendedBy), a.UpdatedAt, timePtrArg(a.ClosedAt), a.ID)
 	if err != nil {
 		return fmt.Errorf("update account: %w", err)
 	}
@@ -277,8 +286,8 @@ func (t *tx) MovePaths(ctx context.Context, from, to canopy.Path) (int64, error)
 func (t *tx) SetParent(ctx context.Context, id, parentID string, l *canopy.Link, at time.Time) error {
 	la := linkCols(l)
 	res, err := t.exec(ctx, `UPDATE accounts SET parent_id = ?, link_origin = ?, link_auto_share_role = ?,
-		link_billing = ?, linked_at = ?, updated_at = ? WHERE id = ?`,
-		parentID, la.origin, la.share, la.billing, la.at, at, id)
+		link_billing = ?, linked_at = ?, link_delegated_admin = ?, updated_at = ? WHERE id = ?`,
+		parentID, la.origin, la.share, la.billing, la.at, la.delegated, at, id)
 	if err != nil {
 		return fmt.Errorf("set parent: %w", err)
 	}

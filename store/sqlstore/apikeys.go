@@ -10,24 +10,26 @@ import (
 	"github.com/canopyhq/canopy/store"
 )
 
-const keyCols = `id, account_id, name, prefix, secret_hash, created_by, created_at, revoked_at`
+const keyCols = `id, account_id, name, prefix, secret_hash, created_by, created_at, revoked_at, created_by_account`
 
 func scanKey(r rowScanner) (*canopy.APIKey, error) {
 	var (
 		k                canopy.APIKey
 		createdBy        sql.NullString
+		byAccount        sql.NullString
 		created, revoked dbTime
 	)
-	if err := r.Scan(&k.ID, &k.AccountID, &k.Name, &k.Prefix, &k.SecretHash, &createdBy, &created, &revoked); err != nil {
+	if err := r.Scan(&k.ID, &k.AccountID, &k.Name, &k.Prefix, &k.SecretHash, &createdBy, &created, &revoked, &byAccount); err != nil {
 		return nil, err
 	}
-	k.CreatedBy, k.CreatedAt, k.RevokedAt = createdBy.String, created.T, revoked.ptr()
+	k.CreatedBy, k.CreatedAt, k.RevokedAt, k.CreatedByAccount = createdBy.String, created.T, revoked.ptr(), byAccount.String
 	return &k, nil
 }
 
 func (t *tx) InsertAPIKey(ctx context.Context, k *canopy.APIKey) error {
-	_, err := t.exec(ctx, `INSERT INTO api_keys (`+keyCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		k.ID, k.AccountID, k.Name, k.Prefix, k.SecretHash, nullable(k.CreatedBy), k.CreatedAt, timePtrArg(k.RevokedAt))
+	_, err := t.exec(ctx, `INSERT INTO api_keys (`+keyCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		k.ID, k.AccountID, k.Name, k.Prefix, k.SecretHash, nullable(k.CreatedBy), k.CreatedAt, timePtrArg(k.RevokedAt),
+		nullable(k.CreatedByAccount))
 	if err != nil {
 		return fmt.Errorf("insert api key: %w", err)
 	}

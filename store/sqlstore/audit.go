@@ -44,6 +44,9 @@ func (t *tx) ListAuditEvents(ctx context.Context, f store.AuditFilter) ([]*canop
 	q := `SELECT ` + prefixed("e.", auditCols) + ` FROM audit_events e JOIN accounts a ON a.id = e.account_id
 		WHERE a.path >= ? AND a.path < ?`
 	args := []any{string(f.Subtree), string(f.Subtree.SubtreeEnd())}
+	cond, except := outside("a.path", f.Except)
+	q += cond
+	args = append(args, except...)
 	if f.Action != "" {
 		q += ` AND e.action = ?`
 		args = append(args, f.Action)

@@ -13,7 +13,7 @@ func scanConfig(r rowScanner) (*canopy.Configuration, error) {
 		updated dbTime
 		value   []byte
 	)
-	if err := r.Scan(&c.AccountID, &c.Namespace, &value, &updated); err != nil {
+	if err := r.Scan(&c.AccountID, &c.Namespace, &value, &c.Inheritable, &updated); err != nil {
 		return nil, err
 	}
 	c.Value, c.UpdatedAt = value, updated.T
@@ -24,13 +24,14 @@ func (t *tx) PutConfigurations(ctx context.Context, cs ...*canopy.Configuration)
 	if len(cs) == 0 {
 		return nil
 	}
-	args := make([]any, 0, 5*len(cs))
+	args := make([]any, 0, 6*len(cs))
 	for _, c := range cs {
-		args = append(args, c.AccountID, c.Namespace, []byte(c.Value), c.UpdatedAt, c.UpdatedAt)
+		args = append(args, c.AccountID, c.Namespace, []byte(c.Value), c.Inheritable, c.UpdatedAt, c.UpdatedAt)
 	}
-	_, err := t.exec(ctx, `INSERT INTO account_configurations (account_id, namespace, value, created_at, updated_at)
-		VALUES `+rows(len(cs), 5)+`
-		ON CONFLICT (account_id, namespace) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`, args...)
+	_, err := t.exec(ctx, `INSERT INTO account_configurations (account_id, namespace, value, inheritable, created_at, updated_at)
+		VALUES `+rows(len(cs), 6)+`
+		ON CONFLICT (account_id, namespace) DO UPDATE SET value = excluded.value, inheritable = excluded.inheritable,
+			updated_at = excluded.updated_at`, args...)
 	if err != nil {
 		return fmt.Errorf("put configuration: %w", err)
 	}
@@ -38,7 +39,7 @@ func (t *tx) PutConfigurations(ctx context.Context, cs ...*canopy.Configuration)
 }
 
 func (t *tx) GetConfiguration(ctx context.Context, accountID, namespace string) (*canopy.Configuration, error) {
-	c, err := scanConfig(t.queryRow(ctx, `SELECT account_id, namespace, value, updated_at FROM account_configurations
+	c, err := scanConfig(t.queryRow(ctx, `SELECT account_id, namespace, value, inheritable, updated_at FROM account_configurations
 		WHERE account_id = ? AND namespace = ?`, accountID, namespace))
 	return c, t.db.mapErr(err)
 }
@@ -59,7 +60,7 @@ func (t *tx) ListConfigurations(ctx context.Context, accountIDs []string) ([]*ca
 	for i, id := range accountIDs {
 		args[i] = id
 	}
-	return scanAll(ctx, t, scanConfig, `SELECT account_id, namespace, value, updated_at FROM account_configurations
+	return scanAll(ctx, t, scanConfig, `SELECT account_id, namespace, value, inheritable, updated_at FROM account_configurations
 		WHERE account_id IN (`+placeholders(len(args))+`) ORDER BY account_id, namespace`, args...)
 }
 

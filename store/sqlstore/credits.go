@@ -161,6 +161,15 @@ func (t *tx) ListLedger(ctx context.Context, f store.LedgerFilter) ([]*canopy.Le
 	half := func(col string) (string, []any) {
 		q := `SELECT ` + ledgerCols + ` FROM credit_ledger WHERE ` + col + ` = ?`
 		args := []any{f.AccountID}
+		if len(f.Counterparts) > 0 {
+			other := "credit_account"
+			if col == "credit_account" {
+				other = "debit_account"
+			}
+			in, inArgs := padded(f.Counterparts)
+			q += ` AND ` + other + ` IN (` + in + `)`
+			args = append(args, inArgs...)
+		}
 		if f.Type != "" {
 			q += ` AND type = ?`
 			args = append(args, string(f.Type))

@@ -58,9 +58,11 @@ func (t *tx) RescopeExternalReferences(ctx context.Context, accountID, parentID 
 	return nil
 }
 
-func (t *tx) FindByExternalReference(ctx context.Context, path canopy.Path, refType, value string, p store.Page) ([]*canopy.Account, error) {
+func (t *tx) FindByExternalReference(ctx context.Context, path canopy.Path, except []canopy.Path, refType, value string, p store.Page) ([]*canopy.Account, error) {
+	cond, exceptArgs := outside("a.path", except)
+	args := append([]any{refType, value, string(path), string(path.SubtreeEnd())}, exceptArgs...)
 	return scanAll(ctx, t, scanAccount, `SELECT `+accountSelect("a")+` FROM external_references r
 		JOIN accounts a ON a.id = r.account_id
-		WHERE r.type = ? AND r.value = ? AND a.path > ? AND a.path < ? AND a.id > ?
-		ORDER BY a.id LIMIT ?`, refType, value, string(path), string(path.SubtreeEnd()), p.After, p.Limit)
+		WHERE r.type = ? AND r.value = ? AND a.path > ? AND a.path < ?`+cond+` AND a.id > ?
+		ORDER BY a.id LIMIT ?`, append(args, p.After, p.Limit)...)
 }

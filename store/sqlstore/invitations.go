@@ -12,7 +12,7 @@ import (
 )
 
 const invitationCols = `id, umbrella_id, umbrella_name, invitee_account_id, email, first_name, last_name, mobile, message,
-	auto_share_role, billing, status, token_hash, contact_id, expires_at, created_at, updated_at, responded_at`
+	auto_share_role, billing, status, token_hash, contact_id, expires_at, created_at, updated_at, responded_at, delegated_admin`
 
 func scanInvitation(r rowScanner) (*canopy.Invitation, error) {
 	var (
@@ -21,7 +21,7 @@ func scanInvitation(r rowScanner) (*canopy.Invitation, error) {
 		expires, created, updated, resp dbTime
 	)
 	if err := r.Scan(&i.ID, &i.UmbrellaID, &i.UmbrellaName, &invitee, &i.Email, &i.FirstName, &i.LastName, &i.Mobile,
-		&i.Message, &i.AutoShareRole, &i.Billing, &i.Status, &token, &contact, &expires, &created, &updated, &resp); err != nil {
+		&i.Message, &i.AutoShareRole, &i.Billing, &i.Status, &token, &contact, &expires, &created, &updated, &resp, &i.DelegatedAdmin); err != nil {
 		return nil, err
 	}
 	i.InviteeAccountID, i.TokenHash, i.ContactID = invitee.String, token.String, contact.String
@@ -31,10 +31,10 @@ func scanInvitation(r rowScanner) (*canopy.Invitation, error) {
 
 func (t *tx) InsertInvitation(ctx context.Context, i *canopy.Invitation) error {
 	_, err := t.exec(ctx, `INSERT INTO invitations (`+invitationCols+`, email_norm, invitee_key)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		i.ID, i.UmbrellaID, i.UmbrellaName, nullable(i.InviteeAccountID), i.Email, i.FirstName, i.LastName, i.Mobile, i.Message,
 		string(i.AutoShareRole), string(i.Billing), string(i.Status), nullable(i.TokenHash), nullable(i.ContactID),
-		i.ExpiresAt, i.CreatedAt, i.UpdatedAt, timePtrArg(i.RespondedAt), canopy.NormalizeEmail(i.Email), i.InviteeKey())
+		i.ExpiresAt, i.CreatedAt, i.UpdatedAt, timePtrArg(i.RespondedAt), i.DelegatedAdmin, canopy.NormalizeEmail(i.Email), i.InviteeKey())
 	if err != nil {
 		return fmt.Errorf("insert invitation: %w", err)
 	}

@@ -75,8 +75,10 @@ func listQueue[T any](ctx context.Context, t *tx, table, cols string, scan func(
 	)
 	if f.Subtree != "" {
 		q += ` JOIN accounts a ON a.id = o.account_id`
-		where = append(where, `a.path >= ? AND a.path < ?`)
+		cond, except := outside("a.path", f.Except)
+		where = append(where, `a.path >= ? AND a.path < ?`+cond)
 		args = append(args, string(f.Subtree), string(f.Subtree.SubtreeEnd()))
+		args = append(args, except...)
 	}
 	if f.Status != "" {
 		where = append(where, `o.status = ?`)

@@ -92,7 +92,7 @@ func (t *tx) DeletePerson(ctx context.Context, id string) error {
 }
 
 const userCols = `m.id, m.account_id, m.person_id, m.role, m.status, m.is_master, m.invited_email, m.invited_username,
-	m.invited_name, m.joined_at, m.created_at, m.updated_at, ` + personCols
+	m.invited_name, m.joined_at, m.created_at, m.updated_at, m.created_by_account, ` + personCols
 
 const userFrom = ` FROM memberships m JOIN people p ON p.id = m.person_id`
 
@@ -103,7 +103,7 @@ func scanUser(r rowScanner) (*canopy.User, error) {
 	)
 	pdest, person := personDest()
 	dest := append([]any{&u.ID, &u.AccountID, &u.PersonID, &u.Role, &u.Status, &u.Master, &u.InvitedEmail,
-		&u.InvitedUsername, &u.InvitedName, &joined, &created, &updated}, pdest...)
+		&u.InvitedUsername, &u.InvitedName, &joined, &created, &updated, &u.CreatedByAccount}, pdest...)
 	if err := r.Scan(dest...); err != nil {
 		return nil, err
 	}
@@ -114,9 +114,10 @@ func scanUser(r rowScanner) (*canopy.User, error) {
 
 func (t *tx) InsertUser(ctx context.Context, u *canopy.User) error {
 	_, err := t.exec(ctx, `INSERT INTO memberships (id, account_id, person_id, role, status, is_master, invited_email,
-		invited_username, invited_name, joined_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		invited_username, invited_name, joined_at, created_at, updated_at, created_by_account)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		u.ID, u.AccountID, u.PersonID, string(u.Role), string(u.Status), u.Master, u.InvitedEmail, u.InvitedUsername,
-		u.InvitedName, timePtrArg(u.JoinedAt), u.CreatedAt, u.UpdatedAt)
+		u.InvitedName, timePtrArg(u.JoinedAt), u.CreatedAt, u.UpdatedAt, u.CreatedByAccount)
 	if err != nil {
 		return fmt.Errorf("insert membership: %w", err)
 	}
@@ -161,4 +162,17 @@ func (t *tx) ListUsers(ctx context.Context, accountID string, p store.Page) ([]*
 
 func (t *tx) ListPersonUsers(ctx context.Context, personID string) ([]*canopy.User, error) {
 	return scanAll(ctx, t, scanUser, `SELECT `+userCols+userFrom+` WHERE m.person_id = ? ORDER BY m.id`, personID)
+}
+
+func (t *tx) DeleteMembershipsMadeBy(ctx context.Context, path canopy.Path, makers []string) ([]string, error) {
+	if len(makers) == 0 {
+		return nil, nil
+	}
+	in, inArgs := padded(makers)
+	args := append(inArgs, string(path), string(path.SubtreeEnd()))
+	return scanAll(ctx, t, func(r rowScanner) (string, error) {
+		var person string
+		return person, r.Scan(&person)
+	}, `DELETE FROM memberships WHERE created_by_account IN (`+in+`)
+		AND account_id IN (SELECT id FROM accounts WHERE path >= ? AND path < ?) RETURNING person_id`, args...)
 }

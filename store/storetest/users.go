@@ -65,6 +65,38 @@ func testUsers(t *testing.T, open Opener) {
 		})
 	})
 
+	t.Run("MembershipsMadeByAnAccountGoWithinASubtree", func(t *testing.T) {
+		t.Parallel()
+		_, b := setup(t, open)
+		root := b.f.account(nil)
+		umbrella := b.f.account(root)
+		sub := b.f.account(root)
+		subKid := b.f.account(sub)
+		other := b.f.account(root)
+		planted, plantedBelow, own, elsewhere := b.f.newUser(sub), b.f.newUser(subKid), b.f.newUser(sub), b.f.newUser(other)
+		planted.CreatedByAccount, plantedBelow.CreatedByAccount = umbrella.ID, umbrella.ID
+		own.CreatedByAccount, elsewhere.CreatedByAccount = sub.ID, umbrella.ID
+		b.write(t, func(ctx context.Context, tx store.Tx) {
+			for _, u := range []*canopy.User{planted, plantedBelow, own, elsewhere} {
+				insertUser(t, ctx, tx, u)
+			}
+		})
+		b.write(t, func(ctx context.Context, tx store.Tx) {
+			people, err := tx.DeleteMembershipsMadeBy(ctx, sub.Path, []string{umbrella.ID, "acc_nobody"})
+			require.NoError(t, err)
+			require.ElementsMatch(t, []string{planted.PersonID, plantedBelow.PersonID}, people)
+		})
+		b.read(t, func(ctx context.Context, tx store.Tx) {
+			for _, u := range []*canopy.User{own, elsewhere} {
+				got, err := tx.GetUser(ctx, u.ID)
+				require.NoError(t, err, "made by the account itself, or outside the subtree: kept")
+				require.Equal(t, u.CreatedByAccount, got.CreatedByAccount)
+			}
+			_, err := tx.GetUser(ctx, planted.ID)
+			require.ErrorIs(t, err, store.ErrNotFound)
+		})
+	})
+
 	t.Run("UniqueConstraints", func(t *testing.T) {
 		t.Parallel()
 		_, b := setup(t, open)
