@@ -99,6 +99,9 @@ func (h *Handler) registerRoutes() {
 	h.handle("GET "+app+"/forms/{formId}/records/{recordId}", h.signedIn(h.record))
 	h.handle("POST "+app+"/forms/{formId}/records/{recordId}", h.signedIn(h.updateRecord))
 	h.handle("POST "+app+"/forms/{formId}/records/{recordId}/delete", h.signedIn(h.deleteRecord))
+	h.handle("GET "+app+"/forms/{formId}/sharing", h.signedIn(h.sharing))
+	h.handle("POST "+app+"/forms/{formId}/sharing", h.signedIn(h.putShare))
+	h.handle("POST "+app+"/forms/{formId}/sharing/{accountId}/delete", h.signedIn(h.deleteShare))
 
 	h.handle("GET "+app+"/credits", h.signedIn(h.credits))
 	h.handle("POST "+app+"/credits/grants", h.signedIn(h.grantOwn))

@@ -27,7 +27,7 @@ func (s *Service) AccountNames(ctx context.Context, c Caller, ids []string) (map
 				out[a.ID] = a.Name
 				continue
 			}
-			if _, err := visibleIn(ctx, tx, c, a.ID); err == nil {
+			if _, _, err := seenIn(ctx, tx, c, a.ID); err == nil {
 				out[a.ID] = a.Name
 			} else if canopy.ErrorKind(err) != canopy.KindNotFound {
 				return err
