@@ -156,7 +156,7 @@ type formData struct {
 
 // newFormPage is the editor of a new form, with one blank question.
 func (h *Handler) newFormPage(rq *request) error {
-	f := newForm(url.Values{"questions.rows": {"1"}, "questions[0].type": {string(canopy.QuestionText)}})
+	f := newForm(url.Values{"questions.rows": {"1"}, "questions[0].id": {"q1"}, "questions[0].type": {string(canopy.QuestionText)}})
 	return h.showEditor(rq, http.StatusOK, nil, f, false)
 }
 

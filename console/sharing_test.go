@@ -43,7 +43,7 @@ func TestSharingTabOverridesTheLinkPerForm(t *testing.T) {
 	p = owner.get(tab)
 	require.Equal(t, "nothing (hidden)", rowOf(t, p.Body, u, "role"))
 	require.Equal(t, "explicit share", rowOf(t, p.Body, u, "reason"))
-	require.Contains(t, p.Body, "Remove the override for Umbrella Health")
+	require.Contains(t, p.Body, "Remove override for Umbrella Health")
 
 	owner.follow(owner.post(tab, url.Values{"accountId": {u}, "role": {"editor"}}))
 	edit := umbrella.get(app(u, "forms", f.ID))
