@@ -80,13 +80,18 @@ func (s *Service) GetBalanceHistory(ctx context.Context, c Caller, accountID, st
 		if err != nil {
 			return err
 		}
-		// delta[day][type] is the day's change of the balance.
+		// delta[period][type] is the period's change of the balance, by
+		// the period's label.
+		label := canopy.DayOf
+		if step == StepMonth {
+			label = canopy.MonthOf
+		}
 		delta := map[string]map[canopy.CreditType]int64{}
-		add := func(day string, t canopy.CreditType, n int64) {
-			if delta[day] == nil {
-				delta[day] = map[canopy.CreditType]int64{}
+		add := func(period string, t canopy.CreditType, n int64) {
+			if delta[period] == nil {
+				delta[period] = map[canopy.CreditType]int64{}
 			}
-			delta[day][t] += n
+			delta[period][t] += n
 		}
 		moves, err := tx.CreditMoves(ctx, a.ID, since)
 		if err != nil {
@@ -94,10 +99,10 @@ func (s *Service) GetBalanceHistory(ctx context.Context, c Caller, accountID, st
 		}
 		for _, e := range moves {
 			if e.Credit == a.ID {
-				add(canopy.DayOf(e.At), e.Type, e.Amount)
+				add(label(e.At), e.Type, e.Amount)
 			}
 			if e.Debit == a.ID {
-				add(canopy.DayOf(e.At), e.Type, -e.Amount)
+				add(label(e.At), e.Type, -e.Amount)
 			}
 		}
 		q, pays, err := paidUsage(ctx, tx, a)
@@ -106,11 +111,15 @@ func (s *Service) GetBalanceHistory(ctx context.Context, c Caller, accountID, st
 		}
 		if pays {
 			q.From = since
-			days, err := tx.UsageDays(ctx, q)
+			usage := tx.UsageDays
+			if step == StepMonth {
+				usage = tx.UsageMonths
+			}
+			rows, err := usage(ctx, q)
 			if err != nil {
 				return err
 			}
-			for _, d := range days {
+			for _, d := range rows {
 				add(d.Day, d.Type, -d.Amount)
 			}
 		}
@@ -123,18 +132,13 @@ func (s *Service) GetBalanceHistory(ctx context.Context, c Caller, accountID, st
 		out.Points = make([]BalancePoint, len(starts))
 		end := now
 		for i := len(starts) - 1; i >= 0; i-- {
-			p := BalancePoint{At: end, Label: canopy.DayOf(starts[i])}
-			if step == StepMonth {
-				p.Label = canopy.MonthOf(starts[i])
-			}
+			p := BalancePoint{At: end, Label: label(starts[i])}
 			for _, t := range s.cfg.CreditTypes {
 				p.Balances = append(p.Balances, TypeAmount{t, balance[t]})
 			}
 			out.Points[i] = p
-			for d := starts[i]; d.Before(end); d = d.AddDate(0, 0, 1) {
-				for t, n := range delta[canopy.DayOf(d)] {
-					balance[t] -= n
-				}
+			for t, n := range delta[p.Label] {
+				balance[t] -= n
 			}
 			end = starts[i]
 		}

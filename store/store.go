@@ -606,7 +606,8 @@ type CreditTx interface {
 	// until the transaction ends.
 	BalanceForUpdate(ctx context.Context, accountID string, t canopy.CreditType) (int64, error)
 	ListLedger(ctx context.Context, f LedgerFilter) ([]*canopy.LedgerEntry, error)
-	// AddUsageDays adds to the daily usage rollups (negative for refunds).
+	// AddUsageDays adds to the daily usage rollups (negative for refunds),
+	// and the same amounts to the monthly ones.
 	AddUsageDays(ctx context.Context, days []UsageDay) error
 	// UsageByPrefix sums net usage (usage less refunds) in [from, to) by the
 	// accounts under path, grouped by the first prefixLen bytes of their
@@ -694,7 +695,8 @@ type PaidUsageQuery struct {
 	From   time.Time
 }
 
-// DayAmount is an amount of one credit type on one UTC day.
+// DayAmount is an amount of one credit type on one UTC day (or, from
+// UsageMonths, in one month: Day is then "2026-11").
 type DayAmount struct {
 	Day    string
 	Type   canopy.CreditType
@@ -708,6 +710,9 @@ type ReportTx interface {
 	// UsageDays sums net usage (usage less refunds) per UTC day and type,
 	// from the daily rollups, in day order.
 	UsageDays(ctx context.Context, q PaidUsageQuery) ([]DayAmount, error)
+	// UsageMonths is UsageDays per UTC month, from the monthly rollups,
+	// from the month of q.From on.
+	UsageMonths(ctx context.Context, q PaidUsageQuery) ([]DayAmount, error)
 	// CreditMoves lists the grants and transfers into or out of an account
 	// at or after since, oldest first: with UsageDays, what a balance's
 	// history is made of.

@@ -196,6 +196,7 @@ func TestBrowserFormsDataCredits(t *testing.T) {
 		require.Equal(t, n, got[id], "the bar of %s", id)
 	}
 	require.Equal(t, "1000", got[clinic], "a credit a record; the refused one cost nothing")
+	ada.Eval(`document.getElementById("usage-heading").scrollIntoView(), ""`)
 	ada.Snapshot("credits-chart")
 
 	// A cap on Acme Dental, set from its credits page, refuses the next

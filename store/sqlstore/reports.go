@@ -59,7 +59,17 @@ func (t *tx) FindRecords(ctx context.Context, f store.RecordFilter) ([]*canopy.R
 }
 
 func (t *tx) UsageDays(ctx context.Context, q store.PaidUsageQuery) ([]store.DayAmount, error) {
-	sql := `SELECT day, type, sum(amount) FROM credit_usage_days WHERE `
+	return t.paidUsage(ctx, "credit_usage_days", "day", canopy.DayOf(q.From), q)
+}
+
+func (t *tx) UsageMonths(ctx context.Context, q store.PaidUsageQuery) ([]store.DayAmount, error) {
+	return t.paidUsage(ctx, "credit_usage_months", "month", canopy.MonthOf(q.From), q)
+}
+
+// paidUsage sums a rollup table's rows of the paths q names by its time
+// column, from since on.
+func (t *tx) paidUsage(ctx context.Context, table, col, since string, q store.PaidUsageQuery) ([]store.DayAmount, error) {
+	sql := `SELECT ` + col + `, type, sum(amount) FROM ` + table + ` WHERE `
 	var args []any
 	if q.Only {
 		sql += `usage_path = ?`
@@ -72,8 +82,8 @@ func (t *tx) UsageDays(ctx context.Context, q store.PaidUsageQuery) ([]store.Day
 			args = append(args, string(e), string(e.SubtreeEnd()))
 		}
 	}
-	sql += ` AND day >= ? GROUP BY day, type ORDER BY day, type`
-	args = append(args, canopy.DayOf(q.From))
+	sql += ` AND ` + col + ` >= ? GROUP BY ` + col + `, type ORDER BY ` + col + `, type`
+	args = append(args, since)
 	return scanAll(ctx, t, func(r rowScanner) (store.DayAmount, error) {
 		var d store.DayAmount
 		err := r.Scan(&d.Day, &d.Type, &d.Amount)

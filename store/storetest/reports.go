@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"encoding/json"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -184,6 +185,90 @@ func testReports(t *testing.T, open Opener) {
 			cuts, err = tx.SelfPayingBelow(ctx, self.Path)
 			require.NoError(t, err)
 			require.Empty(t, cuts, "strictly below")
+		})
+	})
+
+	t.Run("UsageReadsMonthsDaysAndTheLedgerAsTheEntriesSay", func(t *testing.T) {
+		t.Parallel()
+		_, b := setup(t, open)
+		root := b.f.account(nil)
+		u := b.f.account(root)
+		kids := []*canopy.Account{u, b.f.account(u), b.f.account(u)}
+		rng := rand.New(rand.NewPCG(12, 16))
+		start := time.Date(2026, 9, 20, 0, 0, 0, 0, time.UTC)
+		var entries []*canopy.LedgerEntry
+		for range 400 {
+			a := kids[rng.IntN(len(kids))]
+			e := &canopy.LedgerEntry{ID: b.f.id(canopy.PrefixLedgerEntry), At: start.Add(time.Duration(rng.Int64N(int64(110 * 24 * time.Hour)))),
+				Kind: canopy.EntryUsage, Type: []canopy.CreditType{canopy.CreditUpload, canopy.CreditMessage}[rng.IntN(2)],
+				Amount: 1 + rng.Int64N(9), Debit: u.ID, Credit: canopy.BookConsumption, UsageAccountID: a.ID, UsagePath: a.Path}
+			if rng.IntN(10) == 0 {
+				e.Kind, e.Debit, e.Credit = canopy.EntryRefund, canopy.BookConsumption, u.ID
+			}
+			entries = append(entries, e)
+		}
+		// The rollups take the entries a few at a time, as debits come.
+		for i := 0; i < len(entries); i += 7 {
+			batch := entries[i:min(i+7, len(entries))]
+			b.write(t, func(ctx context.Context, tx store.Tx) {
+				require.NoError(t, tx.InsertLedgerEntries(ctx, batch))
+				require.NoError(t, tx.AddUsageDays(ctx, store.UsageDaysOf(batch)))
+			})
+		}
+		want := func(from, to time.Time, prefixLen int) map[string]int64 {
+			out := map[string]int64{}
+			for _, e := range entries {
+				if e.At.Before(from) || !e.At.Before(to) {
+					continue
+				}
+				k := string(e.UsagePath)[:min(prefixLen, len(e.UsagePath))] + " " + string(e.Type)
+				if e.Kind == canopy.EntryUsage {
+					out[k] += e.Amount
+				} else {
+					out[k] -= e.Amount
+				}
+			}
+			return out
+		}
+		b.read(t, func(ctx context.Context, tx store.Tx) {
+			for i := range 60 {
+				from := start.Add(time.Duration(rng.Int64N(int64(110 * 24 * time.Hour))))
+				to := from.Add(time.Duration(rng.Int64N(int64(80 * 24 * time.Hour))))
+				if i%3 == 0 { // whole days and months too
+					from, to = from.Truncate(24*time.Hour), to.Truncate(24*time.Hour)
+				}
+				for _, prefixLen := range []int{len(u.Path), len(u.Path) + len(u.ID) + 1} {
+					rows, err := tx.UsageByPrefix(ctx, u.Path, prefixLen, from, to)
+					require.NoError(t, err)
+					got := map[string]int64{}
+					for _, r := range rows {
+						if r.Amount != 0 {
+							got[string(r.Prefix)+" "+string(r.Type)] = r.Amount
+						}
+					}
+					exp := want(from, to, prefixLen)
+					for k, v := range exp {
+						if v == 0 {
+							delete(exp, k)
+						}
+					}
+					require.Equal(t, exp, got, "usage in [%s, %s)", from, to)
+				}
+			}
+			days, err := tx.UsageDays(ctx, store.PaidUsageQuery{Path: u.Path, From: start})
+			require.NoError(t, err)
+			months, err := tx.UsageMonths(ctx, store.PaidUsageQuery{Path: u.Path, From: start.AddDate(0, 0, 15)})
+			require.NoError(t, err)
+			byMonth := map[string]int64{}
+			for _, d := range days {
+				if d.Day >= "2026-10" { // the month of From, 5 October
+					byMonth[d.Day[:7]+" "+string(d.Type)] += d.Amount
+				}
+			}
+			require.Len(t, months, len(byMonth), "from the month of From")
+			for _, m := range months {
+				require.Equal(t, byMonth[m.Day+" "+string(m.Type)], m.Amount, "%s %s", m.Day, m.Type)
+			}
 		})
 	})
 

@@ -1,10 +1,26 @@
 -- +goose Up
--- What the console's charts read fast: the grants and transfers that move
--- an account's balance, apart from its many usage debits, so that a
--- balance's history is these few entries and the daily usage rollups.
+-- What the console's charts read fast.
+--
+-- Net usage per account path, credit type and UTC month, kept with the
+-- daily rollups (every write to those writes here too): a year of usage
+-- by two hundred children is 2,400 rows here, not 73,000 days.
+CREATE TABLE credit_usage_months (
+    usage_path TEXT NOT NULL,
+    type       TEXT NOT NULL,
+    month      TEXT NOT NULL,
+    amount     BIGINT NOT NULL,
+    PRIMARY KEY (usage_path, type, month)
+) WITHOUT ROWID;
+INSERT INTO credit_usage_months (usage_path, type, month, amount)
+    SELECT usage_path, type, substr(day, 1, 7), sum(amount) FROM credit_usage_days GROUP BY usage_path, type, substr(day, 1, 7);
+
+-- The grants and transfers that move an account's balance, apart from its
+-- many usage debits: a balance's history is these few entries and the
+-- usage rollups.
 CREATE INDEX credit_ledger_moves_in ON credit_ledger (credit_account, at) WHERE kind IN ('grant', 'transfer');
 CREATE INDEX credit_ledger_moves_out ON credit_ledger (debit_account, at) WHERE kind IN ('grant', 'transfer');
 
 -- +goose Down
 DROP INDEX credit_ledger_moves_out;
 DROP INDEX credit_ledger_moves_in;
+DROP TABLE credit_usage_months;
