@@ -123,9 +123,6 @@ func (h *Handler) showSharing(rq *request, status int, head formHead, f *form) e
 	if err != nil {
 		return err
 	}
-	for _, c := range children.Data {
-		names = append(names, c.ID)
-	}
 	known, err := h.svc.AccountNames(ctx, rq.caller, names)
 	if err != nil {
 		return err

@@ -27,10 +27,13 @@ func (s *Service) AccountNames(ctx context.Context, c Caller, ids []string) (map
 				out[a.ID] = a.Name
 				continue
 			}
-			if _, _, err := seenIn(ctx, tx, c, a.ID); err == nil {
-				out[a.ID] = a.Name
-			} else if canopy.ErrorKind(err) != canopy.KindNotFound {
+			// As seenIn decides it, on the account already read.
+			r, err := reachIn(ctx, tx, c, a)
+			if err != nil {
 				return err
+			}
+			if r >= canopy.ReachSee {
+				out[a.ID] = a.Name
 			}
 		}
 		return nil

@@ -14,6 +14,10 @@ CREATE TABLE credit_usage_months (
 INSERT INTO credit_usage_months (usage_path, type, month, amount)
     SELECT usage_path, type, substr(day, 1, 7), sum(amount) FROM credit_usage_days GROUP BY usage_path, type, substr(day, 1, 7);
 
+-- Daily rollups by day first: the last 30 days of a subtree are 30 short
+-- ranges here, however long its history.
+CREATE INDEX credit_usage_days_by_day ON credit_usage_days (day, usage_path, type, amount);
+
 -- The grants and transfers that move an account's balance, apart from its
 -- many usage debits: a balance's history is these few entries and the
 -- usage rollups.
@@ -23,4 +27,5 @@ CREATE INDEX credit_ledger_moves_out ON credit_ledger (debit_account, at) WHERE 
 -- +goose Down
 DROP INDEX credit_ledger_moves_out;
 DROP INDEX credit_ledger_moves_in;
+DROP INDEX credit_usage_days_by_day;
 DROP TABLE credit_usage_months;
