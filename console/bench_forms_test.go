@@ -99,7 +99,7 @@ func benchFormsSite(b *testing.B, engine string) (*site, []benchPage) {
 		}
 	}
 	flush()
-	analyze(b, s, "credit_ledger", "credit_usage_days")
+	analyze(b, s, "credit_ledger", "credit_usage_days", "credit_usage_months")
 
 	// A form of eight questions with 1,000 records, and the children's
 	// forms for the list.
@@ -144,14 +144,23 @@ func benchFormsSite(b *testing.B, engine string) (*site, []benchPage) {
 	}
 }
 
-// analyze refreshes the planner's statistics after a bulk insert.
+// analyze refreshes the planner's statistics after a bulk insert, and on
+// PostgreSQL does what autovacuum would soon do: marks the pages visible,
+// so that index-only scans need not visit them.
 func analyze(b *testing.B, s *site, tables ...string) {
-	p, ok := s.Store.(interface{ WritePool() *sql.DB })
+	db, ok := s.Store.(interface {
+		WritePool() *sql.DB
+		Engine() string
+	})
 	if !ok {
 		return
 	}
+	cmd := "ANALYZE "
+	if db.Engine() == "postgres" {
+		cmd = "VACUUM ANALYZE "
+	}
 	for _, t := range tables {
-		if _, err := p.WritePool().ExecContext(context.Background(), "ANALYZE "+t); err != nil {
+		if _, err := db.WritePool().ExecContext(context.Background(), cmd+t); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -243,6 +243,9 @@ func (t *tx) AddUsageDays(ctx context.Context, days []store.UsageDay) error {
 // end of [from, to) from the ledger, by time.
 func (t *tx) UsageByPrefix(ctx context.Context, path canopy.Path, prefixLen int, from, to time.Time) ([]store.UsageRow, error) {
 	from, to = from.UTC(), to.UTC()
+	if err := t.customPlans(ctx); err != nil {
+		return nil, err
+	}
 	type key struct {
 		prefix canopy.Path
 		t      canopy.CreditType

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/canopyhq/canopy"
@@ -69,6 +70,9 @@ func (t *tx) UsageMonths(ctx context.Context, q store.PaidUsageQuery) ([]store.D
 // paidUsage sums a rollup table's rows of the paths q names by its time
 // column, from since on.
 func (t *tx) paidUsage(ctx context.Context, table, col, since string, q store.PaidUsageQuery) ([]store.DayAmount, error) {
+	if err := t.customPlans(ctx); err != nil {
+		return nil, err
+	}
 	sql := `SELECT ` + col + `, type, sum(amount) FROM ` + table + ` WHERE `
 	var args []any
 	if q.Only {
@@ -107,4 +111,15 @@ func (t *tx) SelfPayingBelow(ctx context.Context, path canopy.Path) ([]canopy.Pa
 		return canopy.Path(p), r.Scan(&p)
 	}, `SELECT path FROM accounts WHERE link_billing = 'self' AND path > ? AND path < ? ORDER BY path`,
 		string(path), string(path.SubtreeEnd()))
+}
+
+// customPlans makes the transaction's next statements planned for their
+// arguments (see Dialect.CustomPlanSQL).
+func (t *tx) customPlans(ctx context.Context) error {
+	if q := t.db.dialect.CustomPlanSQL(); q != "" {
+		if _, err := t.exec(ctx, q); err != nil {
+			return fmt.Errorf("custom plans: %w", err)
+		}
+	}
+	return nil
 }

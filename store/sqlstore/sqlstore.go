@@ -51,6 +51,11 @@ type Dialect interface {
 	// turns it into an anti join that, for a viewer with thousands of
 	// shares, filters every row against all of them.
 	ProbeEach() string
+	// CustomPlanSQL is a statement that makes the transaction's next
+	// statements planned for their arguments every time, or "" where
+	// plans always are. Reports over ranges of paths and days need it:
+	// a plan cached for any range scans the whole subtree's history.
+	CustomPlanSQL() string
 	// JSONArrayHas is the condition that the JSON array expr holds the
 	// string given as the next argument (false when expr is no array).
 	JSONArrayHas(expr string) string
