@@ -1,6 +1,6 @@
 package canopy
 
-// Action is something an account does with a form (DESIGN rule 6).
+// Action is something an account does with a form (rule 6, docs/rules.md).
 type Action string
 
 // The actions.
@@ -64,7 +64,7 @@ func (x Access) Can(a Action) bool {
 // Sees reports whether the form is visible at all.
 func (x Access) Sees() bool { return x.Can(ViewQuestions) }
 
-// ResolveAccess applies DESIGN rules 5 and 7 for the account at viewer (its
+// ResolveAccess applies rules 5 and 7 (docs/rules.md) for the account at viewer (its
 // path) on a form: the owner owns it; an explicit share decides when there
 // is one (none hides the form); an ancestor of the owner gets the lowest
 // autoShareRole on the links from the owner up to it; a descendant of the

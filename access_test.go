@@ -8,7 +8,7 @@ import (
 	"github.com/canopyhq/canopy"
 )
 
-// TestRoleTable is DESIGN.md rule 6, row by row.
+// TestRoleTable is rule 6 (docs/rules.md), row by row.
 func TestRoleTable(t *testing.T) {
 	const Y, N = true, false
 	table := []struct {

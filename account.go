@@ -67,8 +67,8 @@ type Link struct {
 }
 
 // DefaultLink returns the policy of a link created under parent: links to
-// the platform root share nothing upward and bill the child itself (DESIGN
-// rules 5 and 8); deeper links share as dataManager and bill the parent.
+// the platform root share nothing upward and bill the child itself (rules 5 and 8,
+// docs/rules.md); deeper links share as dataManager and bill the parent.
 func DefaultLink(parent *Account, origin Origin, at time.Time) *Link {
 	if parent.IsRoot() {
 		return &Link{Origin: origin, AutoShareRole: RoleNone, Billing: BillingSelf, CreatedAt: at}
@@ -150,6 +150,7 @@ const (
 func ValidateName(v *Validator, field, name string) {
 	trimmed := strings.TrimSpace(name)
 	switch {
+	case !ValidText(v, field, name):
 	case trimmed == "":
 		v.Add(field, "required", "must not be empty")
 	case utf8.RuneCountInString(name) > MaxNameLen:
@@ -171,6 +172,9 @@ func ValidateEmail(v *Validator, field, email string, required bool) {
 		v.Add(field, "too-long", "must be at most %d characters", MaxEmailLen)
 		return
 	}
+	if !ValidText(v, field, email) {
+		return
+	}
 	addr, err := mail.ParseAddress(email)
 	if err != nil || addr.Address != email || addr.Name != "" {
 		v.Add(field, "invalid-email", "must be a plain email address such as ops@example.com")
@@ -184,6 +188,8 @@ func ValidateMetadata(v *Validator, field string, md map[string]string) {
 	}
 	for k, val := range md {
 		switch {
+		case !ValidText(v, field, k):
+		case !ValidText(v, field+"."+k, val):
 		case k == "":
 			v.Add(field, "invalid-key", "keys must not be empty")
 		case strings.ContainsFunc(k, isControl):
@@ -198,20 +204,21 @@ func ValidateMetadata(v *Validator, field string, md map[string]string) {
 	}
 }
 
-// ValidateText checks free text such as a description: at most max
-// characters and no NUL (which PostgreSQL cannot store in text).
+// ValidateText checks free text such as a description: text Canopy stores
+// (valid UTF-8, no NUL, which PostgreSQL cannot store in text) of at most
+// max characters.
 func ValidateText(v *Validator, field, s string, max int) {
 	switch {
+	case !ValidText(v, field, s):
 	case utf8.RuneCountInString(s) > max:
 		v.Add(field, "too-long", "must be at most %d characters", max)
-	case strings.ContainsRune(s, 0):
-		v.Add(field, "invalid", "must not contain NUL characters")
 	}
 }
 
 // ValidatePersonName checks a person's name, which may be empty.
 func ValidatePersonName(v *Validator, field, name string) {
 	switch {
+	case !ValidText(v, field, name):
 	case utf8.RuneCountInString(name) > MaxNameLen:
 		v.Add(field, "too-long", "must be at most %d characters", MaxNameLen)
 	case strings.ContainsFunc(name, isControl):

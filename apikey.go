@@ -34,6 +34,11 @@ const SecretPrefix = "cnp_"
 // key through CANOPY_ROOT_API_KEY.
 const MinSecretLen = 20
 
+// MaxSecretLen bounds a bearer secret or one-time token a request may
+// present (Canopy's own are 56 characters; an operator's root key is at
+// most this long). Longer ones are refused before they are hashed.
+const MaxSecretLen = 256
+
 var keyEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 
 // NewAPIKeySecret returns a fresh random secret with 256 bits of entropy.

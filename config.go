@@ -45,6 +45,10 @@ func ValidateConfigValue(v *Validator, field string, raw []byte) {
 		v.Add(field, "too-large", "must be at most %d bytes", MaxConfigValueBytes)
 	case !json.Valid(raw):
 		v.Add(field, "invalid-json", "must be valid JSON")
+	default:
+		if fe := JSONTextProblem(raw, field); fe != nil {
+			v.Add(fe.Field, fe.Code, "%s", fe.Message)
+		}
 	}
 }
 

@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// CreditType names a kind of credit (DESIGN rule 8): upload and message by
+// CreditType names a kind of credit (rule 8, docs/rules.md): upload and message by
 // default, more by configuration.
 type CreditType string
 
@@ -84,7 +84,7 @@ type PayerStep struct {
 	Billing   Billing // of the link to its parent; self for a top-level customer and the root
 }
 
-// Payer applies DESIGN rule 8 to the path of the account whose usage it
+// Payer applies rule 8 (docs/rules.md) to the path of the account whose usage it
 // is, from that account up to the root: follow links with billing parent
 // until an account that pays for itself. It returns the index in steps of
 // the payer. Top-level customers always pay for themselves, whatever

@@ -25,6 +25,7 @@ const (
 	KindUnavailable
 	KindTooManyRequests
 	KindPaymentRequired
+	KindUnsupportedMediaType
 )
 
 // Stable error codes. Clients match on these; they never change meaning.
@@ -53,6 +54,7 @@ const (
 	CodeIdempotencyInFlight  = "idempotency-key-in-flight"
 	CodeLastKey              = "last-api-key"
 	CodeUnavailable          = "unavailable"
+	CodeBusy                 = "busy"
 	CodeUnsupportedMediaType = "unsupported-media-type"
 	CodeInvalidCredentials   = "invalid-credentials"
 	CodeLoginThrottled       = "login-throttled"

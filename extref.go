@@ -34,6 +34,7 @@ func ValidateExternalReference(v *Validator, field string, r *ExternalReference)
 	v.Check(refTypePattern.MatchString(r.Type), field+".type", "invalid-type",
 		"must be 1-64 characters of lowercase letters, digits, '_', '.' and '-'")
 	switch {
+	case !ValidText(v, field+".value", r.Value):
 	case r.Value == "":
 		v.Add(field+".value", "required", "must not be empty")
 	case utf8.RuneCountInString(r.Value) > 200:

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"regexp"
 	"slices"
+	"strconv"
 	"time"
 	"unicode/utf8"
 )
@@ -70,10 +71,13 @@ type Form struct {
 
 // Limits on a form's definition.
 const (
-	MaxQuestions     = 200
-	MaxOptions       = 100
-	MaxLabelLen      = 500
-	MaxTextAnswerLen = 10_000
+	MaxQuestions = 200
+	MaxOptions   = 100
+	MaxLabelLen  = 500
+	MaxOptionLen = 200
+	// MaxNumberAnswerLen bounds the characters of a number answer.
+	MaxNumberAnswerLen = 100
+	MaxTextAnswerLen   = 10_000
 )
 
 var questionIDPattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,63}$`)
@@ -96,7 +100,7 @@ func ValidateForm(v *Validator, name, description string, questions []Question) 
 			v.Add(f+".id", "duplicate", "question id %q is used twice", q.ID)
 		}
 		seen[q.ID] = true
-		if q.Label == "" || utf8.RuneCountInString(q.Label) > MaxLabelLen {
+		if ValidText(v, f+".label", q.Label) && (q.Label == "" || utf8.RuneCountInString(q.Label) > MaxLabelLen) {
 			v.Add(f+".label", "invalid", "must be 1-%d characters", MaxLabelLen)
 		}
 		if !q.Type.valid() {
@@ -109,8 +113,13 @@ func ValidateForm(v *Validator, name, description string, questions []Question) 
 			}
 			opts := map[string]bool{}
 			for j, o := range q.Options {
-				if o == "" || opts[o] {
-					v.Add(fmt.Sprintf("%s.options[%d]", f, j), "invalid", "options must be distinct and not empty")
+				of := fmt.Sprintf("%s.options[%d]", f, j)
+				switch {
+				case !ValidText(v, of, o):
+				case o == "" || opts[o]:
+					v.Add(of, "invalid", "options must be distinct and not empty")
+				case utf8.RuneCountInString(o) > MaxOptionLen:
+					v.Add(of, "too-long", "must be at most %d characters", MaxOptionLen)
 				}
 				opts[o] = true
 			}
@@ -166,6 +175,9 @@ func checkAnswer(q Question, raw json.RawMessage) string {
 		if json.Unmarshal(raw, &s) != nil {
 			return "must be a string"
 		}
+		if p := TextProblem(s); p != "" {
+			return p
+		}
 		if utf8.RuneCountInString(s) > MaxTextAnswerLen {
 			return fmt.Sprintf("must be at most %d characters", MaxTextAnswerLen)
 		}
@@ -176,6 +188,14 @@ func checkAnswer(q Question, raw json.RawMessage) string {
 		var n json.Number
 		if err := json.Unmarshal(raw, &n); err != nil || raw[0] == '"' {
 			return "must be a number"
+		}
+		// Finite doubles, what every JSON client reads back as it wrote:
+		// 1e400 is JSON, but no float64 (nor JavaScript number) holds it.
+		if len(n) > MaxNumberAnswerLen {
+			return fmt.Sprintf("must be a number of at most %d characters", MaxNumberAnswerLen)
+		}
+		if _, err := strconv.ParseFloat(string(n), 64); err != nil {
+			return "must be a number within ±1.7976931348623157e308"
 		}
 	case QuestionChoice:
 		var s string

@@ -1,6 +1,6 @@
 package canopy
 
-// Role is what an account may do with a form (DESIGN rule 6). Each role
+// Role is what an account may do with a form (rule 6, docs/rules.md). Each role
 // includes the rights of the roles ranked below it.
 type Role string
 

@@ -17,7 +17,7 @@ var fidelityPayloads = map[string]string{
 	"white_label_portal": `{"brandName": "Acme", "primaryColor": "#FF6600"}`,
 	"numbers":            `{"price":1.50,"big":12345678901234567890,"exp":1e3,"neg":-0.0}`,
 	"order":              `{"z":1,"a":2,"m":{"y":true,"b":null}}`,
-	"unicode":            `{"name":"Zoë \u00e9 \ud83d\ude00 😀","html":"<b>&amp;</b>","nul":"\u0000"}`,
+	"unicode":            `{"name":"Zoë \u00e9 \ud83d\ude00 😀","html":"<b>&amp;</b>","tab":"\u0009"}`,
 	"spacing":            "{\n  \"a\" : [ 1 , 2 ],\n\t\"b\":\"x\"\n}",
 	"scalar":             `"just a string"`,
 	"array":              `[1, "two", {"three": 3}]`,

@@ -63,7 +63,7 @@ type problemView struct {
 	}
 }
 
-// driveCredits drives the credit routes (DESIGN rule 8) on a tree of its
+// driveCredits drives the credit routes (rule 8, docs/rules.md) on a tree of its
 // own: root → cp → cc → cgc, cp → csib, and root → poor, which holds
 // nothing. cp is a top-level customer and pays for itself; cc and cgc
 // keep the default billing: parent, so cp pays for them too. closed is a

@@ -177,6 +177,8 @@ var validBodies = map[string]any{
 	"POST /v1/invitations/{invitationId}/decline":             nil,
 	"POST /v1/invitations/{invitationId}/cancel":              nil,
 	"POST /v1/invitations/{invitationId}/resend":              nil,
+	"POST /v1/me/memberships/{userId}/accept":                 nil,
+	"POST /v1/me/memberships/{userId}/decline":                nil,
 	"POST /v1/contacts":                                       map[string]any{"email": "valid-contact@example.com"},
 	"PATCH /v1/contacts/{contactId}":                          map[string]any{"notes": "Valid"},
 	"POST /v1/forms":                                          map[string]any{"name": "Valid"},
@@ -192,6 +194,16 @@ var validBodies = map[string]any{
 	"POST /v1/accounts/{id}/credits/transfers":                map[string]any{"type": "upload", "amount": 1},
 	"PUT /v1/accounts/{id}/credits/limits":                    map[string]any{"type": "upload", "monthly": 1},
 	"POST /v1/usage":                                          map[string]any{"type": "upload", "quantity": 1},
+}
+
+// publicBodies are requests the public routes accept as far as reading
+// the database.
+var publicBodies = map[string]any{
+	"POST /v1/auth/login":          map[string]any{"login": "anyone", "password": "anything"},
+	"POST /v1/auth/set-password":   map[string]any{"token": "cnt_any", "password": "violet tractor hums quietly 4821"},
+	"POST /v1/auth/password-reset": map[string]any{"email": "anyone@example.com"},
+	"POST /v1/auth/confirm-email":  map[string]any{"token": "cnt_any"},
+	"POST /v1/signup":              map[string]any{"accountName": "Anyone", "email": "anyone@example.com"},
 }
 
 // TestContractDrivesEveryRoute calls every route through the harness, so
@@ -922,13 +934,13 @@ func TestContractDrivesEveryRoute(t *testing.T) {
 	d.call(ok, get, "/v1/audit-events", nil, as(acme))
 	d.call(400, get, "/v1/audit-events?cursor=nonsense", nil)
 
-	// Forms, records, shares and the dashboard (DESIGN rules 5-7).
+	// Forms, records, shares and the dashboard (rules 5-7, docs/rules.md).
 	d.driveForms(c, closed)
 
-	// Credits: grants, transfers, caps, usage and the ledger (DESIGN rule 8).
+	// Credits: grants, transfers, caps, usage and the ledger (rule 8, docs/rules.md).
 	d.driveCredits(c, closed)
 
-	// SMS sharing: paid per message by the payer (DESIGN rule 8).
+	// SMS sharing: paid per message by the payer (rule 8, docs/rules.md).
 	d.driveSMS(c, closed)
 
 	// Every authenticated route: 401 without a key, 404 acting as an
@@ -952,6 +964,7 @@ func TestContractDrivesEveryRoute(t *testing.T) {
 			d.call(403, r.Method, fill(r.Path, susp), body, as(susp))
 		}
 		if hasBody {
+			d.call(415, r.Method, path, "{}", withHeader("Content-Type", "text/plain"))
 			d.call(413, r.Method, path, tooBig)
 			if !strings.Contains(r.Path, "{namespace}") {
 				d.call(400, r.Method, path, `{"unterminated": `)
@@ -988,8 +1001,33 @@ func TestContractDrivesEveryRoute(t *testing.T) {
 	down.call(500, post, "/v1/auth/confirm-email", map[string]any{"token": "cnt_any"}, noKey)
 	down.call(500, post, "/v1/signup", map[string]any{"accountName": "Anyone", "email": "anyone@example.com"}, noKey)
 
+	// 415: a public body not sent as JSON.
+	for route := range publicBodies {
+		method, path, _ := strings.Cut(route, " ")
+		d.call(415, method, path, "{}", noKey, withHeader("Content-Type", "application/x-www-form-urlencoded"))
+	}
+
 	// 429 email-quota: a server whose plans allow one email a day.
 	d.driveEmailQuota()
+
+	// 503 busy: a server none of whose database connections comes free in
+	// time. Every operation that reads or writes answers it, with
+	// Retry-After, instead of waiting.
+	busy503 := &driver{t: t, api: busyAPI(t)}
+	validBodies["POST /v1/accounts/{id}/move"] = map[string]any{"parentId": busy503.api.Root.ID}
+	for _, r := range busy503.api.srv.Routes() {
+		if !strings.HasPrefix(r.Path, "/v1/") {
+			continue
+		}
+		body := validBodies[r.Method+" "+r.Path]
+		if r.Public {
+			body = publicBodies[r.Method+" "+r.Path]
+		}
+		res := busy503.call(503, r.Method, fill(r.Path, busy503.api.Root.ID), body)
+		if got := res.Header.Get("Retry-After"); got != "1" {
+			t.Errorf("%s %s busy: Retry-After %q, want 1", r.Method, r.Path, got)
+		}
+	}
 
 	// 403 signup-disabled: a server whose operator turned sign-up off.
 	off := &driver{t: t, api: newTestAPI(t, testdb.SQLite(t), testfactory.Options{SignupDisabled: true})}

@@ -5,7 +5,6 @@ import (
 	"net/http"
 
 	"github.com/canopyhq/canopy"
-	"github.com/canopyhq/canopy/service"
 )
 
 type createKeyRequest struct {
@@ -53,15 +52,4 @@ func (s *Server) handleRevokeAPIKey(w http.ResponseWriter, r *http.Request) {
 	s.write(w, r, writeSpec{status: http.StatusNoContent}, nil, func(ctx context.Context) (any, error) {
 		return nil, s.svc.RevokeAPIKey(ctx, caller(ctx), id, keyID)
 	})
-}
-
-func (s *Server) handleAuditEvents(w http.ResponseWriter, r *http.Request) {
-	pr, err := pageRequest(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	q := service.AuditQuery{Action: r.URL.Query().Get("action"), TargetID: r.URL.Query().Get("targetId")}
-	page, err := s.svc.ListAuditEvents(r.Context(), caller(r.Context()), q, pr)
-	s.respond(w, r, page, err)
 }

@@ -18,8 +18,8 @@ import (
 	"github.com/canopyhq/canopy/internal/testdb"
 )
 
-// The OpenAPI document is the API's contract (DESIGN, "HTTP API
-// conventions"). This file holds it to the handlers three ways: its paths
+// The OpenAPI document is the API's contract (docs/rules.md,
+// "The API contract"). This file holds it to the handlers three ways: its paths
 // are exactly the registered routes; every response the test harness sees
 // has a status the document declares and a body that validates against the
 // declared schema; and TestContractDrivesEveryRoute makes every route
@@ -283,7 +283,7 @@ func TestOpenAPIPathsAreTheRoutes(t *testing.T) {
 			t.Errorf("%s: public in routes.go = %v, but openapi.yaml says security %v", key, r.Public, op["security"])
 		}
 		if !r.Public {
-			statuses := []string{"400", "401", "404", "500"}
+			statuses := []string{"400", "401", "404", "500", "503"}
 			if _, hasBody := op["requestBody"]; hasBody {
 				statuses = append(statuses, "422")
 			}
@@ -296,7 +296,7 @@ func TestOpenAPIPathsAreTheRoutes(t *testing.T) {
 		if _, ok := c.ops[key]["429"]; r.RateLimited && !ok {
 			t.Errorf("%s: a rate-limited operation can answer 429 rate-limited; openapi.yaml does not declare it", key)
 		}
-		// DESIGN asks for Idempotency-Key on every POST, but the public POSTs
+		// The API takes Idempotency-Key on every POST, but the public POSTs
 		// (/v1/auth/login, /set-password, /password-reset) are exempt: their
 		// bodies are passwords and one-time tokens and their answers session
 		// tokens, which must never be stored for a replay (see public in

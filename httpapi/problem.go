@@ -32,18 +32,19 @@ type Problem struct {
 }
 
 var kindStatus = map[canopy.Kind]int{
-	canopy.KindInternal:           http.StatusInternalServerError,
-	canopy.KindBadRequest:         http.StatusBadRequest,
-	canopy.KindInvalid:            http.StatusUnprocessableEntity,
-	canopy.KindUnauthorized:       http.StatusUnauthorized,
-	canopy.KindForbidden:          http.StatusForbidden,
-	canopy.KindNotFound:           http.StatusNotFound,
-	canopy.KindConflict:           http.StatusConflict,
-	canopy.KindTooLarge:           http.StatusRequestEntityTooLarge,
-	canopy.KindPreconditionFailed: http.StatusPreconditionFailed,
-	canopy.KindUnavailable:        http.StatusServiceUnavailable,
-	canopy.KindTooManyRequests:    http.StatusTooManyRequests,
-	canopy.KindPaymentRequired:    http.StatusPaymentRequired,
+	canopy.KindInternal:             http.StatusInternalServerError,
+	canopy.KindBadRequest:           http.StatusBadRequest,
+	canopy.KindInvalid:              http.StatusUnprocessableEntity,
+	canopy.KindUnauthorized:         http.StatusUnauthorized,
+	canopy.KindForbidden:            http.StatusForbidden,
+	canopy.KindNotFound:             http.StatusNotFound,
+	canopy.KindConflict:             http.StatusConflict,
+	canopy.KindTooLarge:             http.StatusRequestEntityTooLarge,
+	canopy.KindPreconditionFailed:   http.StatusPreconditionFailed,
+	canopy.KindUnavailable:          http.StatusServiceUnavailable,
+	canopy.KindTooManyRequests:      http.StatusTooManyRequests,
+	canopy.KindPaymentRequired:      http.StatusPaymentRequired,
+	canopy.KindUnsupportedMediaType: http.StatusUnsupportedMediaType,
 }
 
 // writeError answers with the problem for err. Errors that are not
@@ -90,15 +91,21 @@ func badRequest(code, format string, args ...any) *canopy.Error {
 }
 
 // decodeJSON decodes a request body strictly: one JSON value, no unknown
-// fields, every type error naming its field.
+// fields, every type error naming its field, and every string text that
+// Canopy stores (canopy.JSONTextProblem): encoding/json would replace
+// invalid UTF-8 and lone surrogates with U+FFFD, so different bytes would
+// become the same string.
 func decodeJSON(raw []byte, v any) error {
 	if len(strings.TrimSpace(string(raw))) == 0 {
 		return badRequest(canopy.CodeMalformedJSON, "the request body is empty; send a JSON object")
 	}
+	if fe := canopy.JSONTextProblem(raw, ""); fe != nil {
+		return canopy.InvalidField(fe.Field, fe.Code, "%s", fe.Message)
+	}
 	dec := json.NewDecoder(strings.NewReader(string(raw)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return jsonError(err)
+		return jsonError(err, raw, reflect.TypeOf(v))
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return badRequest(canopy.CodeMalformedJSON, "the request body has data after the JSON value")
@@ -106,7 +113,9 @@ func decodeJSON(raw []byte, v any) error {
 	return nil
 }
 
-func jsonError(err error) error {
+// jsonError explains a decoding error; raw and t (the type decoded into)
+// let it name the field's full path, as validation errors do.
+func jsonError(err error, raw []byte, t reflect.Type) error {
 	var (
 		syntax *json.SyntaxError
 		typ    *json.UnmarshalTypeError
@@ -118,7 +127,14 @@ func jsonError(err error) error {
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return badRequest(canopy.CodeMalformedJSON, "the request body ends in the middle of a JSON value")
 	case errors.As(err, &typ):
+		// The decoder names the field without array indexes (users.role);
+		// the walk to the error's offset adds them (users[1].role). A type
+		// that decodes itself reports offsets of its own input, so the
+		// walk is taken only when it agrees with the decoder's name.
 		field := typ.Field
+		if at := pathAt(raw, typ.Offset); withoutIndexes(at) == field || (field != "" && strings.HasPrefix(withoutIndexes(at), field+".")) {
+			field = at // the same place, with indexes and map keys
+		}
 		if field == "" {
 			field = "body"
 		}
@@ -126,7 +142,10 @@ func jsonError(err error) error {
 	case errors.As(err, &dup):
 		return canopy.InvalidField("configurations."+dup.Key, "duplicate", "namespace %q is given twice", dup.Key)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		name := unknownField(raw, t)
+		if name == "" {
+			name = strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		}
 		return canopy.InvalidField(name, "unknown-field", "is not a field of this request")
 	}
 	return badRequest(canopy.CodeMalformedJSON, "the request body could not be read as JSON: %s", err.Error())
@@ -153,4 +172,21 @@ func describeType(t reflect.Type) string {
 		return "an object"
 	}
 	return fmt.Sprintf("a %s", t.Kind())
+}
+
+// withoutIndexes drops the [n] parts of a field path.
+func withoutIndexes(path string) string {
+	var b strings.Builder
+	skip := false
+	for _, r := range path {
+		switch {
+		case r == '[':
+			skip = true
+		case r == ']':
+			skip = false
+		case !skip:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }

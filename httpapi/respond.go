@@ -9,8 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/canopyhq/canopy"
 	"github.com/canopyhq/canopy/service"
@@ -29,7 +31,7 @@ func encode(v any) ([]byte, error) {
 }
 
 // withRequestID renders a write's result as an object whose first member
-// is the request id (DESIGN: JSON bodies of writes carry requestId).
+// is the request id (docs/rules.md: JSON bodies of writes carry requestId).
 func withRequestID(v any, rid string) ([]byte, error) {
 	b, err := encode(v)
 	if err != nil {
@@ -74,7 +76,18 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 	if err != nil {
 		return nil, badRequest(canopy.CodeBadRequest, "the request body could not be read")
 	}
+	if len(bytes.TrimSpace(b)) > 0 && !jsonMediaType(r.Header.Get("Content-Type")) {
+		return nil, canopy.Errorf(canopy.KindUnsupportedMediaType, canopy.CodeUnsupportedMediaType,
+			"the request body must be JSON, sent with Content-Type: application/json")
+	}
 	return b, nil
+}
+
+// jsonMediaType reports whether a Content-Type names JSON:
+// application/json, or a type with the +json suffix.
+func jsonMediaType(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
 }
 
 // decode reads and strictly decodes the request body into v, returning the

@@ -11,10 +11,10 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
-	"strconv"
+	"slices"
 	"strings"
+	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -70,6 +70,26 @@ type Server struct {
 	reg     *prometheus.Registry
 	routes  []Route
 	limiter *ratelimit.Limiter // nil when public routes are not rate-limited
+
+	inFlight sync.Map // request id → InFlight
+}
+
+// InFlight is a request being served.
+type InFlight struct {
+	Method, Path, RequestID string
+	Since                   time.Time
+}
+
+// InFlight lists the requests being served now, oldest first: what a
+// shutdown that cannot wait any longer abandons.
+func (s *Server) InFlight() []InFlight {
+	var out []InFlight
+	s.inFlight.Range(func(_, v any) bool {
+		out = append(out, v.(InFlight))
+		return true
+	})
+	slices.SortFunc(out, func(a, b InFlight) int { return a.Since.Compare(b.Since) })
+	return out
 }
 
 // Route is one registered method and path pattern.
@@ -172,8 +192,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				"something went wrong on our side; the request id identifies it in our logs", nil)
 		}
 	}()
-	if msg := malformedURL(r.URL); msg != "" {
-		s.writeProblem(w, r, http.StatusBadRequest, canopy.CodeBadRequest, msg, nil)
+	if err := malformedRequest(r); err != nil {
+		s.writeError(w, r, err)
 		return
 	}
 	if _, pattern := s.mux.Handler(r); pattern == "" {
@@ -183,26 +203,31 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(w, r)
 }
 
-// malformedURL explains why a URL cannot be served, or returns "". Query()
-// would silently drop a malformed pair, and text that is not UTF-8 or holds
-// NUL cannot be stored or compared in PostgreSQL.
-func malformedURL(u *url.URL) string {
-	q, err := url.ParseQuery(u.RawQuery)
+// malformedRequest explains why a request cannot be served, or returns
+// nil: a query string Query() would silently drop parts of, or a path,
+// query parameter or stored header (X-Channel, X-Username: the audit trail
+// keeps them) that is not text Canopy stores (see canopy.TextProblem).
+func malformedRequest(r *http.Request) error {
+	if p := canopy.TextProblem(r.URL.Path); p != "" {
+		return canopy.BadParam("path", canopy.CodeInvalidText, "%s", p)
+	}
+	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
-		return "the query string is malformed: " + err.Error()
+		return badRequest(canopy.CodeBadRequest, "the query string is malformed: %s", err.Error())
 	}
-	bad := func(s string) bool { return !utf8.ValidString(s) || strings.ContainsRune(s, 0) }
-	if bad(u.Path) {
-		return "the path is not valid UTF-8 text"
+	var v canopy.Validator
+	canopy.ValidateFormValues(&v, q)
+	for _, h := range []string{"X-Channel", "X-Username"} {
+		canopy.ValidText(&v, h, r.Header.Get(h))
 	}
-	for k, vs := range q {
-		for _, v := range vs {
-			if bad(k) || bad(v) {
-				return "query parameter " + strconv.Quote(k) + " is not valid UTF-8 text"
-			}
+	if err := v.Err(); err != nil {
+		fe := err.(*canopy.Error).Fields[0]
+		if fe.Field == "form" {
+			fe.Field = "query"
 		}
+		return canopy.BadParam(fe.Field, fe.Code, "%s", fe.Message)
 	}
-	return ""
+	return nil
 }
 
 // unrouted turns the mux's own 404 and 405 answers into problems.
@@ -263,14 +288,15 @@ func (s *Server) authenticate(next http.Handler, personal bool) http.Handler {
 	})
 }
 
-// channel is the request's X-Channel as the audit trail records it.
+// channel is the request's X-Channel as the audit trail records it (its
+// text was checked by malformedRequest).
 func channel(r *http.Request) string {
-	return canopy.TruncateChannel(strings.ToValidUTF8(r.Header.Get("X-Channel"), "\uFFFD"))
+	return canopy.TruncateChannel(r.Header.Get("X-Channel"))
 }
 
 // username is the request's X-Username as the audit trail records it.
 func username(r *http.Request) string {
-	return truncateRunes(strings.ToValidUTF8(r.Header.Get("X-Username"), "\uFFFD"), 254)
+	return truncateRunes(r.Header.Get("X-Username"), 254)
 }
 
 // truncateRunes cuts s to at most n characters.
@@ -341,6 +367,9 @@ func (s *Server) instrument(pattern string, next http.Handler) http.Handler {
 	method, route, _ := strings.Cut(pattern, " ")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		rid := requestID(r.Context())
+		s.inFlight.Store(rid, InFlight{Method: r.Method, Path: r.URL.Path, RequestID: rid, Since: start})
+		defer s.inFlight.Delete(rid)
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
 		if sw.status == 0 {

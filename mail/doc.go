@@ -12,5 +12,5 @@
 // be recognized as a duplicate by the receiving side. The Date header is the
 // time of the attempt.
 //
-// Emails carry links, never passwords (DESIGN.md rule 4).
+// Emails carry links, never passwords (rule 4, docs/rules.md).
 package mail

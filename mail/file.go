@@ -32,16 +32,18 @@ func NewFileSender(dir string) (Sender, error) {
 // Describe says where mail goes: "files in DIR".
 func (f *fileSender) Describe() string { return "files in " + f.dir }
 
-// Send writes each message to its file. ctx is checked between messages.
-func (f *fileSender) Send(ctx context.Context, msgs []*Message) []error {
+// Send writes each message to its file, reporting each outcome as it is
+// known. ctx is checked between messages.
+func (f *fileSender) Send(ctx context.Context, msgs []*Message, report func(i int, err error)) []error {
 	errs := make([]error, len(msgs))
 	now := f.now()
 	for i, m := range msgs {
-		if err := ctx.Err(); err != nil {
-			errs[i] = err
-			continue
+		if errs[i] = ctx.Err(); errs[i] == nil {
+			errs[i] = f.write(m, now)
 		}
-		errs[i] = f.write(m, now)
+		if report != nil {
+			report(i, errs[i])
+		}
 	}
 	return errs
 }

@@ -26,11 +26,11 @@ func TestFileSenderWritesParseableEMLFiles(t *testing.T) {
 		rendered(t, "msg_f1", "ada@dental.example", "Ada Lövelace", mail.TemplateWelcome),
 		rendered(t, "msg_f2", "bo@dental.example", "", mail.TemplatePasswordReset),
 	}
-	require.Equal(t, []error{nil, nil}, sender.Send(context.Background(), msgs))
+	require.Equal(t, []error{nil, nil}, sender.Send(context.Background(), msgs, nil))
 
 	// The same messages over SMTP, to compare headers with.
 	s := smtptest.Start(t)
-	require.Equal(t, []error{nil, nil}, smtpSender(t, s, nil).Send(context.Background(), msgs))
+	require.Equal(t, []error{nil, nil}, smtpSender(t, s, nil).Send(context.Background(), msgs, nil))
 	viaSMTP := s.WaitFor(t, 2, 5*time.Second)
 
 	entries, err := os.ReadDir(dir)
@@ -62,10 +62,10 @@ func TestFileSenderReplacesTheFileOfARetriedMessage(t *testing.T) {
 	require.NoError(t, err)
 
 	m := rendered(t, "msg_same", "ada@dental.example", "Ada", mail.TemplateWelcome)
-	require.Equal(t, []error{nil}, sender.Send(context.Background(), []*mail.Message{m}))
+	require.Equal(t, []error{nil}, sender.Send(context.Background(), []*mail.Message{m}, nil))
 	m2 := *m
 	m2.Subject = "Second attempt"
-	require.Equal(t, []error{nil}, sender.Send(context.Background(), []*mail.Message{&m2}))
+	require.Equal(t, []error{nil}, sender.Send(context.Background(), []*mail.Message{&m2}, nil))
 
 	entries, err := os.ReadDir(dir)
 	require.NoError(t, err)
@@ -87,7 +87,7 @@ func TestFileSenderRejectsIDsThatAreNotFileNames(t *testing.T) {
 		{ID: "../escape", From: from, To: "ada@dental.example", Text: "x"},
 		{ID: "", From: from, To: "ada@dental.example", Text: "x"},
 		{ID: "msg_ok", From: from, To: "ada@dental.example", Text: "text only"},
-	})
+	}, nil)
 	require.Error(t, errs[0])
 	require.Error(t, errs[1])
 	require.NoError(t, errs[2])

@@ -32,8 +32,11 @@ type Sender interface {
 	// Send delivers a batch (over one connection where the transport has
 	// connections) and returns one error per message, in order, nil for
 	// each one delivered. A connection failure fails every message not yet
-	// sent; it never panics.
-	Send(ctx context.Context, msgs []*Message) []error
+	// sent; it never panics. When report is not nil it is called with each
+	// message's index and outcome as soon as that is known — before the
+	// next message is sent — so a caller can record it at once; once ctx
+	// ends, the messages not yet sent fail with its error.
+	Send(ctx context.Context, msgs []*Message, report func(i int, err error)) []error
 	// Describe says where mail goes, for the log ("smtp://host:587
 	// (STARTTLS if offered)", "files in ./outbox"). It never shows a
 	// password.

@@ -52,7 +52,7 @@ func TestSMTPSendDeliversABatch(t *testing.T) {
 	}
 	msgs[2].Subject = "Réinitialisez votre mot de passe — 密码 ✓"
 
-	errs := sender.Send(context.Background(), msgs)
+	errs := sender.Send(context.Background(), msgs, nil)
 	require.Equal(t, []error{nil, nil, nil}, errs)
 
 	got := s.WaitFor(t, 3, 5*time.Second)
@@ -89,21 +89,21 @@ func TestSMTPSendWithAuth(t *testing.T) {
 			rendered(t, "msg_a2", "bo@dental.example", "Bo", mail.TemplateUserInvitation),
 		}
 	}
-	errs := smtpSender(t, s, url.UserPassword("relay", "wrong")).Send(context.Background(), batch())
+	errs := smtpSender(t, s, url.UserPassword("relay", "wrong")).Send(context.Background(), batch(), nil)
 	require.Len(t, errs, 2)
 	for _, err := range errs {
 		require.ErrorContains(t, err, "535")
 		require.False(t, mail.IsPermanent(err), "bad credentials are the operator's to fix, not the message's fault")
 		require.NotContains(t, err.Error(), "wrong", "no password in errors")
 	}
-	errs = smtpSender(t, s, nil).Send(context.Background(), batch())
+	errs = smtpSender(t, s, nil).Send(context.Background(), batch(), nil)
 	for _, err := range errs {
 		require.Error(t, err, "no credentials: MAIL FROM refused")
 		require.False(t, mail.IsPermanent(err), "a refused MAIL FROM is a configuration problem")
 	}
 	require.Zero(t, s.Attempts())
 
-	errs = smtpSender(t, s, url.UserPassword("relay", "s3cret")).Send(context.Background(), batch())
+	errs = smtpSender(t, s, url.UserPassword("relay", "s3cret")).Send(context.Background(), batch(), nil)
 	require.Equal(t, []error{nil, nil}, errs)
 	require.Len(t, s.WaitFor(t, 2, 5*time.Second), 2)
 }
@@ -117,7 +117,7 @@ func TestSMTPTLSModesAgainstAServerWithoutSTARTTLS(t *testing.T) {
 	send := func(rawURL, id string) error {
 		sender, err := mail.NewSMTPSender(rawURL, 5*time.Second)
 		require.NoError(t, err)
-		return sender.Send(context.Background(), msg(id))[0]
+		return sender.Send(context.Background(), msg(id), nil)[0]
 	}
 
 	err := send("smtp://relay:s3cret@"+s.Addr()+"?tls=required", "msg_tls1")
@@ -140,13 +140,13 @@ func TestSMTPRetryAfterTemporaryFailureKeepsTheMessageID(t *testing.T) {
 	s.Reject(2)
 
 	for attempt := 1; attempt <= 2; attempt++ {
-		errs := sender.Send(context.Background(), []*mail.Message{m})
+		errs := sender.Send(context.Background(), []*mail.Message{m}, nil)
 		require.Len(t, errs, 1)
 		require.ErrorContains(t, errs[0], "451", "attempt %d", attempt)
 		require.ErrorContains(t, errs[0], "<msg_01RETRY@acme.example>", "the refused attempt carried the same Message-ID")
 		require.False(t, mail.IsPermanent(errs[0]))
 	}
-	errs := sender.Send(context.Background(), []*mail.Message{m})
+	errs := sender.Send(context.Background(), []*mail.Message{m}, nil)
 	require.Equal(t, []error{nil}, errs)
 
 	require.Equal(t, 3, s.Attempts())
@@ -168,7 +168,7 @@ func TestSMTPOneRefusedMessageDoesNotFailTheBatch(t *testing.T) {
 		{ID: "../../etc/passwd", From: from, To: "ada@dental.example", Text: "x"},  // bad id
 		rendered(t, "msg_b5", "bo@dental.example", "Bo", mail.TemplateWelcome),     // delivered
 	}
-	errs := sender.Send(context.Background(), msgs)
+	errs := sender.Send(context.Background(), msgs, nil)
 	require.Len(t, errs, 5)
 	require.ErrorContains(t, errs[0], "451")
 	require.False(t, mail.IsPermanent(errs[0]))
@@ -194,7 +194,7 @@ func TestSMTPSendToAStoppedServerFailsEveryMessage(t *testing.T) {
 		rendered(t, "msg_c2", "bo@dental.example", "Bo", mail.TemplateWelcome),
 		rendered(t, "msg_c3", "cy@dental.example", "Cy", mail.TemplateWelcome),
 	}
-	errs := sender.Send(context.Background(), msgs)
+	errs := sender.Send(context.Background(), msgs, nil)
 	require.Len(t, errs, 3)
 	for i, err := range errs {
 		require.ErrorContains(t, err, "connect to "+s.Addr(), "message %d", i)
@@ -229,7 +229,7 @@ func TestSMTPSendToAServerThatNeverAnswersTimesOut(t *testing.T) {
 	errs := sender.Send(context.Background(), []*mail.Message{
 		rendered(t, "msg_t1", "ada@dental.example", "Ada", mail.TemplateWelcome),
 		rendered(t, "msg_t2", "bo@dental.example", "Bo", mail.TemplateWelcome),
-	})
+	}, nil)
 	require.Less(t, time.Since(start), 5*time.Second)
 	for _, err := range errs {
 		require.ErrorContains(t, err, "timeout")
@@ -241,7 +241,7 @@ func TestSMTPSendWithCanceledContextSendsNothing(t *testing.T) {
 	s := smtptest.Start(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	errs := smtpSender(t, s, nil).Send(ctx, []*mail.Message{rendered(t, "msg_d1", "ada@dental.example", "Ada", mail.TemplateWelcome)})
+	errs := smtpSender(t, s, nil).Send(ctx, []*mail.Message{rendered(t, "msg_d1", "ada@dental.example", "Ada", mail.TemplateWelcome)}, nil)
 	require.ErrorIs(t, errs[0], context.Canceled)
 	require.Zero(t, s.Attempts())
 }
@@ -249,7 +249,7 @@ func TestSMTPSendWithCanceledContextSendsNothing(t *testing.T) {
 func TestSMTPSendEmptyBatch(t *testing.T) {
 	t.Parallel()
 	s := smtptest.Start(t)
-	require.Empty(t, smtpSender(t, s, nil).Send(context.Background(), nil))
+	require.Empty(t, smtpSender(t, s, nil).Send(context.Background(), nil, nil))
 }
 
 func TestSMTPSenderIsSafeForConcurrentSends(t *testing.T) {
@@ -263,7 +263,7 @@ func TestSMTPSenderIsSafeForConcurrentSends(t *testing.T) {
 		for i := range msgs {
 			msgs[i] = rendered(t, fmt.Sprintf("msg_w%d_%d", w, i), fmt.Sprintf("u%d_%d@dental.example", w, i), "", mail.TemplateWelcome)
 		}
-		go func() { done <- sender.Send(context.Background(), msgs) }()
+		go func() { done <- sender.Send(context.Background(), msgs, nil) }()
 	}
 	for range workers {
 		for _, err := range <-done {
@@ -286,7 +286,7 @@ func BenchmarkSMTPSend(b *testing.B) {
 	b.ResetTimer()
 	start := time.Now()
 	for b.Loop() {
-		for _, err := range sender.Send(context.Background(), msgs) {
+		for _, err := range sender.Send(context.Background(), msgs, nil) {
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -251,16 +251,23 @@ func (s *smtpSender) client() (*gomail.Client, error) {
 // with RSET, and if even that fails the connection is taken as lost and
 // every message after it fails without being tried. ctx is checked before
 // dialing and between messages; a command in flight is bounded by the
-// timeout, not by ctx.
-func (s *smtpSender) Send(ctx context.Context, msgs []*Message) []error {
+// timeout, not by ctx. Each outcome is reported as soon as the server
+// has answered, before the next message is sent.
+func (s *smtpSender) Send(ctx context.Context, msgs []*Message, report func(i int, err error)) []error {
 	errs := make([]error, len(msgs))
+	done := func(i int, err error) {
+		errs[i] = err
+		if report != nil {
+			report(i, err)
+		}
+	}
 	built := make([]*gomail.Msg, len(msgs))
 	now := s.now()
 	pending := 0
 	for i, m := range msgs {
 		g, err := build(m, now)
 		if err != nil {
-			errs[i] = err
+			done(i, err)
 			continue
 		}
 		built[i] = g
@@ -271,8 +278,8 @@ func (s *smtpSender) Send(ctx context.Context, msgs []*Message) []error {
 	}
 	failRest := func(from int, err error) {
 		for i := from; i < len(msgs); i++ {
-			if built[i] != nil && errs[i] == nil {
-				errs[i] = fmt.Errorf("mail: message %s not sent: %w", msgs[i].ID, err)
+			if built[i] != nil {
+				done(i, fmt.Errorf("mail: message %s not sent: %w", msgs[i].ID, err))
 			}
 		}
 	}
@@ -304,12 +311,14 @@ func (s *smtpSender) Send(ctx context.Context, msgs []*Message) []error {
 			return errs
 		}
 		if err := c.SendWithSMTPClient(conn, g); err != nil {
-			errs[i] = fmt.Errorf("mail: send %s: %w", msgs[i].ID, err)
+			done(i, fmt.Errorf("mail: send %s: %w", msgs[i].ID, err))
 			if rerr := conn.Reset(); rerr != nil {
 				failRest(i+1, fmt.Errorf("connection lost: %w", err))
 				return errs
 			}
+			continue
 		}
+		done(i, nil)
 	}
 	return errs
 }

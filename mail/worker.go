@@ -1,15 +1,16 @@
 package mail
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"github.com/canopyhq/canopy/internal/delivery"
 	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/canopyhq/canopy"
+	"github.com/canopyhq/canopy/internal/delivery"
 	"github.com/canopyhq/canopy/service"
 )
 
@@ -30,21 +31,33 @@ type WorkerConfig struct {
 
 // Worker delivers the outbox: it claims due messages (leased, so several
 // workers on one PostgreSQL never send the same message at once), renders
-// them, sends them, and records each outcome. Delivery is at least once:
-// a worker that stops after sending but before recording leaves the lease
-// to expire, and the message is sent again with the same Message-ID.
+// them, sends them, and records each outcome as soon as the SMTP server
+// has answered it. Delivery is at least once: a worker cut between an
+// answer and its record leaves the lease to expire, and that message —
+// at most one per connection — is sent again with the same Message-ID.
+// A worker told to stop claims nothing more, finishes the messages in
+// flight, and gives back (releases) those it had not started.
 type Worker struct {
-	svc    *service.Service
-	sender Sender
-	tpl    *Templates
-	cfg    WorkerConfig
-	log    *slog.Logger
+	svc     *service.Service
+	sender  Sender
+	tpl     *Templates
+	cfg     WorkerConfig
+	log     *slog.Logger
+	holding delivery.Holding
 }
+
+// Defaults of the delivery worker and of where emails go without SMTP;
+// canopy serve's flags show the same values.
+const (
+	DefaultConcurrency = 4
+	DefaultFrom        = "Canopy <no-reply@canopy.localhost>"
+	DefaultDir         = "outbox"
+)
 
 // NewWorker returns a worker.
 func NewWorker(svc *service.Service, sender Sender, tpl *Templates, cfg WorkerConfig, log *slog.Logger) *Worker {
 	if cfg.Concurrency <= 0 {
-		cfg.Concurrency = 4
+		cfg.Concurrency = DefaultConcurrency
 	}
 	if cfg.Batch <= 0 {
 		cfg.Batch = 25
@@ -64,12 +77,17 @@ func NewWorker(svc *service.Service, sender Sender, tpl *Templates, cfg WorkerCo
 // Result counts what one round did.
 type Result = delivery.Result
 
-// Run delivers until ctx ends. A round under way when ctx ends finishes
-// (bounded by SendTimeout) so that no sent message goes unrecorded.
+// Run delivers until ctx ends. A round under way when ctx ends records
+// what it sent (bounded by SendTimeout) and releases what it had not sent.
 func (w *Worker) Run(ctx context.Context) {
 	w.log.Info("delivering email", "to", w.sender.Describe(), "concurrency", w.cfg.Concurrency)
 	delivery.Run(ctx, w.Round, w.cfg.Poll, w.log, "outbox")
 }
+
+// Holding lists the messages the worker has claimed and not yet recorded
+// or released: what a process that stops now abandons (they are sent
+// again once their lease ends).
+func (w *Worker) Holding() []string { return w.holding.IDs() }
 
 // Drain delivers until nothing is due, for "canopy outbox deliver".
 // Messages waiting for their retry time are left for later.
@@ -77,23 +95,42 @@ func (w *Worker) Drain(ctx context.Context) (Result, error) {
 	return delivery.Drain(ctx, w.Round)
 }
 
-// Round claims up to Concurrency×Batch due messages and delivers them.
+// Round claims up to Concurrency×Batch due messages and delivers them over
+// Concurrency connections, recording each outcome as soon as it is known.
+// When ctx ends during the round, the connections stop between messages
+// and the messages not yet sent are released at once.
 func (w *Worker) Round(ctx context.Context) (Result, error) {
+	if ctx.Err() != nil {
+		return Result{}, nil
+	}
 	msgs, err := w.svc.ClaimOutbox(ctx, w.cfg.Concurrency*w.cfg.Batch)
 	if err != nil || len(msgs) == 0 {
 		return Result{}, err
 	}
-	// From here on the round completes even if ctx ends: the messages are
-	// claimed, and what is sent must be recorded.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.SendTimeout)
+	byID := map[string]*canopy.OutboxMessage{}
+	for _, m := range msgs {
+		byID[m.ID] = m
+		w.holding.Add(m.ID)
+	}
+	// From here on what is sent or given back is recorded even if ctx
+	// ends: the messages are claimed.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.SendTimeout)
 	defer cancel()
 
-	var res Result
-	var fail = func(m *canopy.OutboxMessage, cause error) {
-		if err := w.svc.OutboxFailed(ctx, m, cause); err != nil {
+	var (
+		mu       sync.Mutex
+		res      Result
+		firstErr error
+		untried  []service.Claimed
+	)
+	fail := func(m *canopy.OutboxMessage, cause error) {
+		defer w.holding.Done(m.ID)
+		if err := w.svc.OutboxFailed(rctx, m, cause); err != nil {
 			w.log.Error("record outbox failure", "message", m.ID, "err", err.Error())
 			return
 		}
+		mu.Lock()
+		defer mu.Unlock()
 		var p *service.PermanentError
 		if errors.As(cause, &p) || m.Attempts >= w.svc.OutboxMaxAttempts() {
 			res.Failed++
@@ -104,9 +141,8 @@ func (w *Worker) Round(ctx context.Context) (Result, error) {
 		}
 	}
 
-	contents, errs := w.svc.PrepareEmails(ctx, msgs)
+	contents, errs := w.svc.PrepareEmails(rctx, msgs)
 	var ready []*Message
-	byID := map[string]*canopy.OutboxMessage{}
 	for i, m := range msgs {
 		if errs[i] != nil {
 			fail(m, errs[i])
@@ -118,46 +154,58 @@ func (w *Worker) Round(ctx context.Context) (Result, error) {
 			continue
 		}
 		ready = append(ready, msg)
-		byID[m.ID] = m
 	}
 
-	outcomes := w.send(ctx, ready)
-	var sent []string
-	for i, msg := range ready {
-		switch err := outcomes[i]; {
+	rec := delivery.NewRecorder(rctx, w.svc.OutboxSent)
+	w.send(ctx, ready, func(msg *Message, err error) {
+		m := byID[msg.ID]
+		switch {
 		case err == nil:
-			sent = append(sent, msg.ID)
+			if rerr := rec.Record(m.ID); rerr != nil {
+				// It went out; its lease expires and it goes out again
+				// with the same Message-ID, which receivers deduplicate.
+				mu.Lock()
+				firstErr = cmp.Or(firstErr, fmt.Errorf("record sent message %s: %w", m.ID, rerr))
+				mu.Unlock()
+				return
+			}
+			w.holding.Done(m.ID)
+			mu.Lock()
+			res.Sent++
+			mu.Unlock()
+		case ctx.Err() != nil && errors.Is(err, ctx.Err()): // never tried: stopping
+			mu.Lock()
+			untried = append(untried, service.Claimed{ID: m.ID, Attempts: m.Attempts})
+			mu.Unlock()
 		case IsPermanent(err): // the server refused the mailbox for good
-			fail(byID[msg.ID], &service.PermanentError{Reason: err.Error()})
+			fail(m, &service.PermanentError{Reason: err.Error()})
 		default:
-			fail(byID[msg.ID], err)
+			fail(m, err)
 		}
+	})
+	if err := w.holding.GiveBack(rctx, untried, len(msgs), w.svc.ReleaseOutbox, w.log, "emails"); err != nil {
+		return res, err
 	}
-	if err := w.svc.OutboxSent(ctx, sent); err != nil {
-		// The messages went out; their leases expire and they go out again
-		// with the same Message-ID, which receivers deduplicate.
-		return res, fmt.Errorf("record sent messages: %w", err)
-	}
-	res.Sent += len(sent)
-	return res, nil
+	return res, firstErr
 }
 
-// send splits msgs over Concurrency connections and returns one outcome
-// per message, in order.
-func (w *Worker) send(ctx context.Context, msgs []*Message) []error {
-	out := make([]error, len(msgs))
+// send splits msgs over Concurrency connections and reports each
+// message's outcome as the server answers it.
+func (w *Worker) send(ctx context.Context, msgs []*Message, report func(*Message, error)) {
+	if len(msgs) == 0 {
+		return
+	}
 	chunk := (len(msgs) + w.cfg.Concurrency - 1) / w.cfg.Concurrency
 	var wg sync.WaitGroup
 	for start := 0; start < len(msgs); start += chunk {
-		end := min(start+chunk, len(msgs))
+		part := msgs[start:min(start+chunk, len(msgs))]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			copy(out[start:end], w.sender.Send(ctx, msgs[start:end]))
+			w.sender.Send(ctx, part, func(i int, err error) { report(part[i], err) })
 		}()
 	}
 	wg.Wait()
-	return out
 }
 
 func (w *Worker) render(c *service.EmailContent) (*Message, error) {

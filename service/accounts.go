@@ -140,7 +140,7 @@ func (in *CreateChildInput) validate() ([]memberInput, error) {
 
 // CreateChild creates a child of the acting account with its master user,
 // further users, workflows, configurations and external references, and
-// queues an email to each new user — all in one transaction (DESIGN rule 3).
+// queues an email to each new user — all in one transaction (rule 3, docs/rules.md).
 // The child's plan does not exceed the acting account's effective plan
 // (rule 9, docs/rules.md), unless the platform root sells it.
 //
@@ -282,7 +282,7 @@ func refExists(field, typ, value, parentID string) error {
 
 // emailFor builds an email to user u of account acc, which the caller
 // writes to the outbox in the same transaction as the change that causes it
-// (DESIGN rule 4). It carries no secret: delivery issues the one-time
+// (rule 4, docs/rules.md). It carries no secret: delivery issues the one-time
 // set-password or reset link.
 func emailFor(s *Service, acc *canopy.Account, u *canopy.User, template string, now time.Time) (*canopy.OutboxMessage, error) {
 	data, err := json.Marshal(map[string]any{

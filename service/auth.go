@@ -19,7 +19,7 @@ var errUnauthorized = canopy.Errorf(canopy.KindUnauthorized, canopy.CodeUnauthor
 // from POST /v1/auth/login — to its principal. Unknown and revoked
 // secrets, and those of closed accounts, are refused alike.
 func (s *Service) Authenticate(ctx context.Context, secret string) (Principal, error) {
-	if secret == "" {
+	if secret == "" || len(secret) > canopy.MaxSecretLen {
 		return Principal{}, errUnauthorized
 	}
 	if strings.HasPrefix(secret, canopy.SessionPrefix) {
@@ -139,13 +139,15 @@ func (s *Service) grantFor(ctx context.Context, p Principal, id string, a cached
 }
 
 // account returns an account's path and status, from the cache when fresh.
+// A miss reads one statement on its own: call it only while holding no
+// transaction (see within).
 func (s *Service) account(ctx context.Context, id string) (cachedAccount, error) {
 	if a, ok := s.cache.account(id); ok {
 		return a, nil
 	}
 	var a cachedAccount
 	gen := s.cache.generation()
-	err := s.read(ctx, func(tx store.Tx) error {
+	err := s.within(ctx, nil, func(tx store.Tx) error {
 		acc, err := tx.GetAccount(ctx, id)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil

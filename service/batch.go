@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -13,7 +14,7 @@ import (
 	"github.com/canopyhq/canopy/store"
 )
 
-// Group commit for usage debits (issue 6, "the hot account").
+// Group commit for usage debits: the hot account of rule 8 (docs/rules.md).
 //
 // Every durable commit waits for an fsync, and every debit of an
 // umbrella's children locks the umbrella's one balance row, so one
@@ -31,9 +32,11 @@ import (
 // batch took. A debit refused (402, 404, 409, 422) writes nothing and does
 // not disturb the others. Only the successful debits are written: their
 // entries in multi-row INSERTs, one conditional UPDATE per payer balance
-// and per capped month. When the transaction as a whole fails (a race
-// lost to a debit outside the batch, the store), each debit runs again on
-// its own through the plain path.
+// and per capped month. A debit whose reference a twin outside the batch
+// charged meanwhile (a retry racing its first try on another replica)
+// becomes the replay it is, in the same transaction (see chargeBatch).
+// When the transaction as a whole fails (the store), each debit runs
+// again on its own through the plain path.
 
 // maxBatch bounds the debits of one transaction.
 const maxBatch = 512
@@ -214,31 +217,65 @@ type typedKey struct {
 
 type usageKey struct{ account, key string }
 
-// batchState is what the debits before the current one left: balances
-// and month counts as read under lock less what they took, and the
-// entries charged so far.
-type batchState struct {
+// batchBase is what a batch reads once, under lock: balances and month
+// counts, caps, and the entries its references already have. Each pass of
+// its decisions starts from it.
+type batchBase struct {
 	balances map[typedKey]int64
 	used     map[typedKey]int64
 	limits   map[typedKey]store.CreditLimit
-	charged  map[usageKey]*canopy.LedgerEntry // by this batch
-	earlier  map[usageKey]*canopy.LedgerEntry // by earlier transactions
-	entries  []*canopy.LedgerEntry
-	took     map[typedKey]int64 // per payer balance
-	counted  map[typedKey]int64 // per capped account
+	earlier  map[usageKey]*canopy.LedgerEntry // by other transactions
+	// written are the entries an earlier pass inserted: the same debits
+	// succeed again, with the same entries.
+	written map[*debitReq]*canopy.LedgerEntry
 }
+
+// batchState is what the debits before the current one left in one pass:
+// balances and month counts less what they took, and the entries charged.
+type batchState struct {
+	base     *batchBase
+	balances map[typedKey]int64
+	used     map[typedKey]int64
+	charged  map[usageKey]*canopy.LedgerEntry // by this pass
+	entries  []*canopy.LedgerEntry
+	by       map[string]*debitReq // entry id → its debit
+	took     map[typedKey]int64   // per payer balance
+	counted  map[typedKey]int64   // per capped account
+}
+
+func (b *batchBase) pass() *batchState {
+	return &batchState{base: b, balances: maps.Clone(b.balances), used: maps.Clone(b.used),
+		charged: map[usageKey]*canopy.LedgerEntry{}, by: map[string]*debitReq{},
+		took: map[typedKey]int64{}, counted: map[typedKey]int64{}}
+}
+
+// maxBatchPasses bounds the passes of a batch whose debits keep meeting
+// twins; after it the batch fails and its debits run alone.
+const maxBatchPasses = 3
 
 // chargeBatch decides and writes the debits of reqs in one transaction, in
 // order. The error is the transaction's; each debit's own is in its
 // outcome.
+//
+// A debit whose reference another transaction charges meanwhile (a retry
+// racing its first try on another replica) loses only itself: the entries
+// are inserted leaving taken references out, and when some were, the
+// batch is decided again with those debits answered as the replays they
+// are, in the same transaction. The debits that were written succeed
+// again (a replay takes nothing, so every later debit has as much room or
+// more); only new successes are inserted. The payers' balances are locked
+// before the references are read, so a twin charged through the same
+// payer has committed by then and is seen at once: the second pass is
+// for the rare twin that races past that.
 func chargeBatch(ctx context.Context, s *Service, tx store.Tx, reqs []*debitReq) ([]debitOutcome, error) {
 	m := &batchTx{Tx: tx, accounts: map[string]*canopy.Account{}, keys: map[string]*canopy.APIKey{}, users: map[string]*canopy.User{}}
 	now := s.now()
 	month := canopy.MonthOf(now)
 
 	// The acting accounts, share-locked as each write's would be, then
-	// every account on their paths, then the references already charged
-	// and the caps on those paths.
+	// every account on their paths, then the caps on those paths with
+	// their month counts, the payers' balances, and the references
+	// already charged.
 	acting := make([]string, 0, len(reqs))
 	for _, r := range reqs {
 		acting = append(acting, r.c.Acting.ID)
@@ -265,19 +302,9 @@ func chargeBatch(ctx context.Context, s *Service, tx store.Tx, reqs []*debitReq)
 			keys = append(keys, store.LedgerKey{UsageAccountID: r.c.Acting.ID, Key: r.key})
 		}
 	}
-	st := &batchState{
+	base := &batchBase{
 		balances: map[typedKey]int64{}, used: map[typedKey]int64{}, limits: map[typedKey]store.CreditLimit{},
-		charged: map[usageKey]*canopy.LedgerEntry{}, earlier: map[usageKey]*canopy.LedgerEntry{},
-		took: map[typedKey]int64{}, counted: map[typedKey]int64{},
-	}
-	if len(keys) > 0 {
-		prev, err := tx.LedgerEntriesByKeys(ctx, keys)
-		if err != nil {
-			return nil, err
-		}
-		for _, e := range prev {
-			st.earlier[usageKey{e.UsageAccountID, e.IdempotencyKey}] = e
-		}
+		earlier: map[usageKey]*canopy.LedgerEntry{}, written: map[*debitReq]*canopy.LedgerEntry{},
 	}
 	var capped []typedKey
 	for _, t := range sortedUnique(types) {
@@ -287,64 +314,147 @@ func chargeBatch(ctx context.Context, s *Service, tx store.Tx, reqs []*debitReq)
 		}
 		for _, l := range limits {
 			k := typedKey{l.AccountID, t}
-			st.limits[k] = l
+			base.limits[k] = l
 			capped = append(capped, k)
 		}
 	}
 	// Month counts before balances, in a fixed order: the plain path
 	// locks them in that order too.
-	slices.SortFunc(capped, func(a, b typedKey) int {
-		return cmp.Or(cmp.Compare(a.account, b.account), cmp.Compare(a.t, b.t))
-	})
+	slices.SortFunc(capped, compareTyped)
 	for _, k := range capped {
-		if st.used[k], err = tx.MonthUsageForUpdate(ctx, k.account, k.t, month); err != nil {
+		if base.used[k], err = tx.MonthUsageForUpdate(ctx, k.account, k.t, month); err != nil {
 			return nil, err
 		}
 	}
-
-	outs := make([]debitOutcome, len(reqs))
-	for i, r := range reqs {
-		if err := r.ctx.Err(); err != nil {
-			outs[i] = debitOutcome{nil, err}
-			continue
-		}
-		res, err := st.debit(ctx, s, m, r, now)
-		if err != nil && !isDebitRefusal(err) {
+	for _, k := range batchPayers(ctx, m, reqs) {
+		if base.balances[k], err = tx.BalanceForUpdate(ctx, k.account, k.t); err != nil {
 			return nil, err
 		}
-		outs[i] = debitOutcome{res, err}
+	}
+	if err := base.addEarlier(ctx, tx, keys); err != nil {
+		return nil, err
 	}
 
-	if err := tx.InsertLedgerEntries(ctx, st.entries); err != nil {
-		return nil, err
-	}
-	if err := tx.AddUsageDays(ctx, store.UsageDaysOf(st.entries)); err != nil {
-		return nil, err
-	}
-	for _, k := range sortedKeys(st.counted) {
-		ok, _, err := tx.AddMonthUsage(ctx, k.account, k.t, month, st.counted[k], st.limits[k].Monthly)
+	for pass := 1; ; pass++ {
+		st := base.pass()
+		outs := make([]debitOutcome, len(reqs))
+		for i, r := range reqs {
+			if err := r.ctx.Err(); err != nil && base.written[r] == nil {
+				outs[i] = debitOutcome{nil, err}
+				continue
+			}
+			res, err := st.debit(ctx, s, m, r, now)
+			if err != nil && !isDebitRefusal(err) {
+				return nil, err
+			}
+			outs[i] = debitOutcome{res, err}
+		}
+		var fresh []*canopy.LedgerEntry
+		for _, e := range st.entries {
+			if base.written[st.by[e.ID]] == nil {
+				fresh = append(fresh, e)
+			}
+		}
+		for r := range base.written {
+			if o := outs[slices.Index(reqs, r)]; o.err != nil || o.res.Entry != base.written[r] {
+				return nil, fmt.Errorf("a debit written in an earlier pass of its batch did not succeed again")
+			}
+		}
+		// In key order, so two batches inserting twins of each other's
+		// debits wait for each other in one order, never in a cycle.
+		slices.SortFunc(fresh, func(a, b *canopy.LedgerEntry) int {
+			return cmp.Or(cmp.Compare(a.UsageAccountID, b.UsageAccountID), cmp.Compare(a.IdempotencyKey, b.IdempotencyKey))
+		})
+		taken, err := tx.InsertNewLedgerEntries(ctx, fresh)
 		if err != nil {
 			return nil, err
 		}
+		var twins []store.LedgerKey
+		for _, e := range fresh {
+			if slices.Contains(taken, e.ID) {
+				twins = append(twins, store.LedgerKey{UsageAccountID: e.UsageAccountID, Key: e.IdempotencyKey})
+			} else {
+				base.written[st.by[e.ID]] = e
+			}
+		}
+		if len(twins) == 0 {
+			return outs, st.apply(ctx, s, tx, now, month)
+		}
+		if pass == maxBatchPasses {
+			return nil, fmt.Errorf("%d debits of the batch still met twins after %d passes", len(twins), pass)
+		}
+		s.log.Debug("debits met twins charged meanwhile; the batch is decided again", "twins", len(twins), "pass", pass)
+		if err := base.addEarlier(ctx, tx, twins); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// batchPayers returns the balances the batch's debits draw on, in a fixed
+// order. A debit whose account cannot be resolved draws on none (its
+// outcome says why).
+func batchPayers(ctx context.Context, m *batchTx, reqs []*debitReq) []typedKey {
+	var out []typedKey
+	for _, r := range reqs {
+		a, ok := m.accounts[r.c.Acting.ID]
 		if !ok {
-			return nil, fmt.Errorf("month count of %s changed under its lock", k.account)
+			continue
+		}
+		up, payer, err := payerOf(ctx, m, a.Path)
+		if err != nil {
+			continue
+		}
+		out = append(out, typedKey{up[payer].ID, r.in.Type})
+	}
+	slices.SortFunc(out, compareTyped)
+	return slices.Compact(out)
+}
+
+// addEarlier reads the entries already charged under keys.
+func (b *batchBase) addEarlier(ctx context.Context, tx store.Tx, keys []store.LedgerKey) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	prev, err := tx.LedgerEntriesByKeys(ctx, keys)
+	if err != nil {
+		return err
+	}
+	for _, e := range prev {
+		b.earlier[usageKey{e.UsageAccountID, e.IdempotencyKey}] = e
+	}
+	return nil
+}
+
+// apply writes what the pass's debits took: usage rollups, month counts,
+// balances, and low-balance notices.
+func (st *batchState) apply(ctx context.Context, s *Service, tx store.Tx, now time.Time, month string) error {
+	if err := tx.AddUsageDays(ctx, store.UsageDaysOf(st.entries)); err != nil {
+		return err
+	}
+	for _, k := range sortedKeys(st.counted) {
+		ok, _, err := tx.AddMonthUsage(ctx, k.account, k.t, month, st.counted[k], st.base.limits[k].Monthly)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("month count of %s changed under its lock", k.account)
 		}
 	}
 	for _, k := range sortedKeys(st.took) {
 		ok, after, err := tx.TakeCredits(ctx, k.account, k.t, st.took[k], now)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if !ok {
-			return nil, fmt.Errorf("balance of %s changed under its lock", k.account)
+			return fmt.Errorf("balance of %s changed under its lock", k.account)
 		}
 		// The batch's debits of one payer only lower its balance: the
 		// batch crosses a threshold as one debit of their sum would.
 		if err := s.noticeLowBalance(ctx, tx, now, k.account, k.t, after+st.took[k], after); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return outs, nil
+	return nil
 }
 
 // debit decides one debit of the batch as runWrite and op.charge would,
@@ -374,7 +484,7 @@ func (st *batchState) debit(ctx context.Context, s *Service, m *batchTx, r *debi
 		k := usageKey{acting.ID, u.Key}
 		prev := st.charged[k]
 		if prev == nil {
-			prev = st.earlier[k]
+			prev = st.base.earlier[k]
 		}
 		if prev != nil {
 			if prev.Type != u.Type || prev.Amount != u.Quantity {
@@ -390,7 +500,7 @@ func (st *batchState) debit(ctx context.Context, s *Service, m *batchTx, r *debi
 	// Caps nearest first, so the error names the cap closest to the user.
 	for _, a := range up {
 		k := typedKey{a.ID, u.Type}
-		l, ok := st.limits[k]
+		l, ok := st.base.limits[k]
 		if !ok {
 			continue
 		}
@@ -400,22 +510,26 @@ func (st *batchState) debit(ctx context.Context, s *Service, m *batchTx, r *debi
 	}
 	pk := typedKey{up[payer].ID, u.Type}
 	balance, ok := st.balances[pk]
-	if !ok {
+	if !ok { // a payer batchPayers did not foresee
 		if balance, err = m.BalanceForUpdate(ctx, pk.account, pk.t); err != nil {
 			return nil, err
 		}
-		st.balances[pk] = balance
+		st.base.balances[pk], st.balances[pk] = balance, balance
 	}
 	if balance < u.Quantity {
 		return nil, balanceError(pk.account, u, balance)
 	}
 
-	e := &canopy.LedgerEntry{
-		ID: s.ids.New(canopy.PrefixLedgerEntry), At: now, Kind: canopy.EntryUsage, Type: u.Type, Amount: u.Quantity,
-		Debit: pk.account, Credit: canopy.BookConsumption, Reason: u.Reason,
-		UsageAccountID: acting.ID, UsagePath: acting.Path, UsageRef: u.Ref, IdempotencyKey: u.Key, RequestID: c.RequestID,
+	e := st.base.written[r]
+	if e == nil {
+		e = &canopy.LedgerEntry{
+			ID: s.ids.New(canopy.PrefixLedgerEntry), At: now, Kind: canopy.EntryUsage, Type: u.Type, Amount: u.Quantity,
+			Debit: pk.account, Credit: canopy.BookConsumption, Reason: u.Reason,
+			UsageAccountID: acting.ID, UsagePath: acting.Path, UsageRef: u.Ref, IdempotencyKey: u.Key, RequestID: c.RequestID,
+		}
 	}
 	st.entries = append(st.entries, e)
+	st.by[e.ID] = r
 	st.balances[pk] -= u.Quantity
 	st.took[pk] += u.Quantity
 	for _, a := range up {
@@ -431,8 +545,12 @@ func (st *batchState) debit(ctx context.Context, s *Service, m *batchTx, r *debi
 }
 
 func hasLimit(st *batchState, k typedKey) bool {
-	_, ok := st.limits[k]
+	_, ok := st.base.limits[k]
 	return ok
+}
+
+func compareTyped(a, b typedKey) int {
+	return cmp.Or(cmp.Compare(a.account, b.account), cmp.Compare(a.t, b.t))
 }
 
 // isDebitRefusal tells one debit's answer (a 402, a 404, a suspended
@@ -453,8 +571,6 @@ func sortedKeys[V any](m map[typedKey]V) []typedKey {
 	for k := range m {
 		ks = append(ks, k)
 	}
-	slices.SortFunc(ks, func(a, b typedKey) int {
-		return cmp.Or(cmp.Compare(a.account, b.account), cmp.Compare(a.t, b.t))
-	})
+	slices.SortFunc(ks, compareTyped)
 	return ks
 }

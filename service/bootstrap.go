@@ -15,8 +15,8 @@ import (
 // automation), else a random one is made. Two processes bootstrapping one
 // database at once create one root.
 func (s *Service) Bootstrap(ctx context.Context, rootName, secret string) (string, bool, error) {
-	if secret != "" && len(secret) < canopy.MinSecretLen {
-		return "", false, fmt.Errorf("the root API key must be at least %d characters", canopy.MinSecretLen)
+	if secret != "" && (len(secret) < canopy.MinSecretLen || len(secret) > canopy.MaxSecretLen) {
+		return "", false, fmt.Errorf("the root API key must be %d to %d characters", canopy.MinSecretLen, canopy.MaxSecretLen)
 	}
 	if secret == "" {
 		var err error

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -28,7 +29,7 @@ func validAmount(v *canopy.Validator, field string, n int64) {
 	v.Check(n >= 1 && n <= canopy.MaxCreditAmount, field, "out-of-range", "must be a whole number from 1 to %d", canopy.MaxCreditAmount)
 }
 
-// payerOf walks DESIGN rule 8 from the account at path: the accounts on
+// payerOf walks rule 8 (docs/rules.md) from the account at path: the accounts on
 // the way, nearest first, and the index of the payer among them.
 func payerOf(ctx context.Context, tx store.Tx, path canopy.Path) ([]*canopy.Account, int, error) {
 	ids := path.IDs()
@@ -98,14 +99,6 @@ func (o *op) charge(user *canopy.Account, u Usage) (entry *canopy.LedgerEntry, r
 		Debit: up[payer].ID, Credit: canopy.BookConsumption, Reason: u.Reason,
 		UsageAccountID: user.ID, UsagePath: user.Path, UsageRef: u.Ref, IdempotencyKey: u.Key, RequestID: o.caller.RequestID,
 	}
-	// The entry goes first: it claims the idempotency key, so a concurrent
-	// twin waits here (or fails) before touching a balance.
-	if err := o.tx.InsertLedgerEntry(o.ctx, e); err != nil {
-		if store.Conflict(err) == store.UniqueLedgerKey {
-			return nil, false, errDebitReplayed
-		}
-		return nil, false, err
-	}
 	ids := make([]string, len(up))
 	for i, a := range up {
 		ids[i] = a.ID
@@ -114,11 +107,33 @@ func (o *op) charge(user *canopy.Account, u Usage) (entry *canopy.LedgerEntry, r
 	if err != nil {
 		return nil, false, err
 	}
+	month := canopy.MonthOf(o.now)
+	// Every debit locks what it changes in one order — month counts by
+	// account, then the payer's balance, then its reference (the entry) —
+	// as a batch of debits does (batch.go): a debit that held its
+	// reference while it waited for a balance could wait in a cycle with a
+	// batch holding that balance while it waits for the reference.
+	slices.SortFunc(limits, func(a, b store.CreditLimit) int { return cmp.Compare(a.AccountID, b.AccountID) })
+	for _, l := range limits {
+		if _, err := o.tx.MonthUsageForUpdate(o.ctx, l.AccountID, u.Type, month); err != nil {
+			return nil, false, err
+		}
+	}
+	if _, err := o.tx.BalanceForUpdate(o.ctx, e.Debit, u.Type); err != nil {
+		return nil, false, err
+	}
+	// The entry claims the reference before any count changes: a twin
+	// that got here first makes this debit its replay.
+	if err := o.tx.InsertLedgerEntry(o.ctx, e); err != nil {
+		if store.Conflict(err) == store.UniqueLedgerKey {
+			return nil, false, errDebitReplayed
+		}
+		return nil, false, err
+	}
 	// Nearest first, so the error names the cap closest to the user.
 	slices.SortFunc(limits, func(a, b store.CreditLimit) int {
 		return slices.Index(ids, a.AccountID) - slices.Index(ids, b.AccountID)
 	})
-	month := canopy.MonthOf(o.now)
 	for _, l := range limits {
 		ok, used, err := o.tx.AddMonthUsage(o.ctx, l.AccountID, u.Type, month, u.Quantity, l.Monthly)
 		if err != nil {

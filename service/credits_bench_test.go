@@ -1,6 +1,6 @@
 package service_test
 
-// The hot-account benchmark (issue 6): 1,000 sub-accounts, all billed to
+// The hot-account benchmark: 1,000 sub-accounts, all billed to
 // one umbrella, debit it at once from 256 clients, with durable commits —
 // SQLite with synchronous=FULL (the store's default), PostgreSQL with
 // synchronous_commit=on (the server's default). Every commit waits for an

@@ -45,7 +45,7 @@ func grant(t testing.TB, b *testfactory.Bundle, id string, ct canopy.CreditType,
 	require.NoError(t, err)
 }
 
-// TestPayerFollowsBillingLinks is DESIGN rule 8 as a table: usage is paid
+// TestPayerFollowsBillingLinks is rule 8 (docs/rules.md) as a table: usage is paid
 // by the first account up the tree whose link does not say billing:
 // parent; a top-level customer always pays for itself.
 func TestPayerFollowsBillingLinks(t *testing.T) {

@@ -21,7 +21,7 @@ type Section struct {
 }
 
 // Dashboard is an account's own forms, the forms shared with it, and its
-// ancestors' example forms (DESIGN rule 7).
+// ancestors' example forms (rule 7, docs/rules.md).
 type Dashboard struct {
 	Own          *Section `json:"own,omitempty"`
 	SharedWithMe *Section `json:"sharedWithMe,omitempty"`

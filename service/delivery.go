@@ -13,7 +13,7 @@ import (
 )
 
 // Brand is the white-label look an email carries, from the account's
-// effective white_label_portal configuration (DESIGN: a reseller's clients
+// effective white_label_portal configuration (rule 11, docs/rules.md: a reseller's clients
 // see the reseller's brand).
 type Brand struct {
 	Name         string
@@ -345,6 +345,45 @@ func effectiveBrand(ctx context.Context, tx store.Tx, acc *canopy.Account) (Bran
 // OutboxSent records delivered messages.
 func (s *Service) OutboxSent(ctx context.Context, ids []string) error {
 	return s.store.Write(ctx, func(tx store.Tx) error { return tx.MarkOutboxSent(ctx, ids, s.now()) })
+}
+
+// Claimed is a message a worker holds: its id and its attempts as the
+// claim counted them.
+type Claimed struct {
+	ID       string
+	Attempts int
+}
+
+// ReleaseOutbox gives back emails a stopping worker claimed and did not
+// try: due again at once for any worker, their attempts uncounted. It
+// returns how many it released; one whose lease already passed to
+// another worker is left to it.
+func (s *Service) ReleaseOutbox(ctx context.Context, msgs []Claimed) (int, error) {
+	return s.release(ctx, msgs, store.Tx.ReleaseOutbox)
+}
+
+// ReleaseSMS is ReleaseOutbox for text messages.
+func (s *Service) ReleaseSMS(ctx context.Context, msgs []Claimed) (int, error) {
+	return s.release(ctx, msgs, store.Tx.ReleaseSMS)
+}
+
+func (s *Service) release(ctx context.Context, msgs []Claimed, release func(store.Tx, context.Context, string, int) error) (int, error) {
+	n := 0
+	err := s.store.Write(ctx, func(tx store.Tx) error {
+		n = 0
+		for _, m := range msgs {
+			err := release(tx, ctx, m.ID, m.Attempts)
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	return n, err
 }
 
 // OutboxFailed records a failed attempt: the message is retried after an

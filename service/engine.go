@@ -9,8 +9,9 @@ import (
 )
 
 // linkRoles returns the autoShareRole of each account's link to its parent,
-// from the account cache, loading the misses in one read.
-func (s *Service) linkRoles(ctx context.Context, ids []string) (map[string]canopy.Role, error) {
+// from the account cache, loading the misses in one statement — in tx when
+// the caller holds one (see within).
+func (s *Service) linkRoles(ctx context.Context, tx store.Tx, ids []string) (map[string]canopy.Role, error) {
 	out := make(map[string]canopy.Role, len(ids))
 	var missing []string
 	for _, id := range ids {
@@ -25,7 +26,7 @@ func (s *Service) linkRoles(ctx context.Context, ids []string) (map[string]canop
 	}
 	gen := s.cache.generation()
 	var accs []*canopy.Account
-	err := s.read(ctx, func(tx store.Tx) error {
+	err := s.within(ctx, tx, func(tx store.Tx) error {
 		var err error
 		accs, err = tx.GetAccounts(ctx, missing)
 		return err
@@ -58,12 +59,12 @@ func below(f *canopy.Form, viewerID string) []string {
 	return nil
 }
 
-// access decides what the account at viewer may do with f (DESIGN rules
-// 5-7), given its explicit share on f (nil for none) and reading the links
-// from the cache.
-func (s *Service) access(ctx context.Context, viewer canopy.Path, f *canopy.Form, explicit *canopy.Role) (canopy.Access, error) {
+// access decides what the account at viewer may do with f (rules 5-7,
+// docs/rules.md), given its explicit share on f (nil for none) and reading the links
+// from the cache (on a miss, in tx; see within).
+func (s *Service) access(ctx context.Context, tx store.Tx, viewer canopy.Path, f *canopy.Form, explicit *canopy.Role) (canopy.Access, error) {
 	vids := viewer.IDs()
-	roles, err := s.linkRoles(ctx, below(f, vids[len(vids)-1]))
+	roles, err := s.linkRoles(ctx, tx, below(f, vids[len(vids)-1]))
 	if err != nil {
 		return canopy.Access{}, err
 	}
@@ -82,7 +83,7 @@ func (s *Service) formAccess(ctx context.Context, tx store.Tx, viewer canopy.Pat
 	if err != nil {
 		return nil, canopy.Access{}, err
 	}
-	a, err := s.access(ctx, viewer, ff.Form, ff.Explicit)
+	a, err := s.access(ctx, tx, viewer, ff.Form, ff.Explicit)
 	return ff.Form, a, err
 }
 
@@ -138,7 +139,7 @@ func (s *Service) FormAccess(ctx context.Context, c Caller, formID string) (cano
 		explicit = &cf.explicit
 	}
 	f := &canopy.Form{ID: formID, OwnerID: cf.ownerID, OwnerPath: cf.ownerPath, Example: cf.example}
-	a, err := s.access(ctx, viewer.path, f, explicit)
+	a, err := s.access(ctx, nil, viewer.path, f, explicit)
 	if err == nil && !a.Sees() {
 		err = canopy.NotFound("form")
 	}

@@ -577,7 +577,7 @@ func (l *lister) subtreeQuery() (*store.SubtreeForms, error) {
 		}
 	}
 	if l.viewer.IsRoot() {
-		// Every link to the platform root shares nothing (DESIGN rule 5):
+		// Every link to the platform root shares nothing (rule 5, docs/rules.md):
 		// of its subtree the root sees only its own forms. Saying so keeps
 		// the listing from scanning every customer's forms to drop them.
 		if q.OwnerID != "" && q.OwnerID != l.viewer.ID {
@@ -636,7 +636,7 @@ func (l *lister) views(forms []*canopy.Form) ([]*FormView, error) {
 	if err != nil {
 		return nil, err
 	}
-	roles, err := l.s.linkRoles(l.ctx, linkIDs)
+	roles, err := l.s.linkRoles(l.ctx, l.tx, linkIDs)
 	if err != nil {
 		return nil, err
 	}

@@ -38,8 +38,8 @@ func (s *Service) CreateRecord(ctx context.Context, c Caller, formID string, in 
 			return nil, err
 		}
 		// Collecting a record costs one upload credit, drawn from the payer
-		// of the collecting account in this same transaction (DESIGN rule
-		// 8): without the credit there is no record.
+		// of the collecting account in this same transaction (rule 8,
+		// docs/rules.md): without the credit there is no record.
 		if _, _, err := o.charge(o.acting, Usage{Type: canopy.CreditUpload, Quantity: 1, Ref: "record:" + r.ID, Key: "record:" + r.ID}); err != nil {
 			return nil, err
 		}
@@ -48,12 +48,20 @@ func (s *Service) CreateRecord(ctx context.Context, c Caller, formID string, in 
 	})
 }
 
+// dropNulls returns the answers to store: without the null ones, each in
+// the compact form the store writes (json.Marshal's), so that answers read
+// back compare equal to the same answers sent again (and a PATCH that
+// repeats them changes nothing), whatever spacing the client used.
 func dropNulls(a map[string]json.RawMessage) map[string]json.RawMessage {
 	out := make(map[string]json.RawMessage, len(a))
 	for k, v := range a {
-		if string(v) != "null" {
-			out[k] = v
+		if string(v) == "null" {
+			continue
 		}
+		if c, err := json.Marshal(v); err == nil {
+			v = c
+		}
+		out[k] = v
 	}
 	return out
 }

@@ -18,7 +18,7 @@ import (
 	"github.com/canopyhq/canopy/service"
 )
 
-// model is the reference for DESIGN rules 5-7, written as plainly as the
+// model is the reference for rules 5-7 (docs/rules.md), written as plainly as the
 // rules read, with none of the engine's shortcuts: no paths, no cuts, no
 // caches — parent pointers and a walk up the tree.
 type model struct {

@@ -93,10 +93,40 @@ type Service struct {
 	secrets atomic.Pointer[[]byte]
 }
 
+// DefaultAddr is where canopy serve listens when told nothing else.
+const DefaultAddr = "127.0.0.1:8080"
+
+// Defaults is the service's configuration when nothing is set: the flags of
+// canopy serve show these values, and New fills every zero field of its
+// Config from them, so each default is written once.
+func Defaults() Config {
+	return Config{
+		MaxDepth:             canopy.DefaultMaxDepth,
+		AuthCacheTTL:         5 * time.Second,
+		AuthCacheSize:        100_000,
+		PasswordParams:       password.Default,
+		TokenTTL:             72 * time.Hour,
+		SessionTTL:           12 * time.Hour,
+		SessionIdle:          time.Hour,
+		LoginSlowAfter:       5,
+		LoginLockAfter:       10,
+		LoginLockFor:         15 * time.Minute,
+		PublicURL:            "http://" + DefaultAddr,
+		OutboxMaxAttempts:    8,
+		OutboxBackoff:        30 * time.Second,
+		OutboxMaxBackoff:     time.Hour,
+		OutboxLease:          2 * time.Minute,
+		InvitePlans:          []canopy.Plan{canopy.PlanEnterprise},
+		InvitationDays:       canopy.DefaultInvitationDays,
+		LowBalanceThresholds: canopy.DefaultLowBalanceThresholds,
+	}
+}
+
 // New returns a service over st.
 func New(st store.Store, cfg Config) *Service {
+	d := Defaults()
 	if cfg.MaxDepth <= 0 {
-		cfg.MaxDepth = canopy.DefaultMaxDepth
+		cfg.MaxDepth = d.MaxDepth
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
@@ -107,31 +137,27 @@ func New(st store.Store, cfg Config) *Service {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	if cfg.AuthCacheTTL == 0 {
-		cfg.AuthCacheTTL = 5 * time.Second
-	}
+	setDefault(&cfg.AuthCacheTTL, d.AuthCacheTTL)
 	if cfg.AuthCacheSize <= 0 {
-		cfg.AuthCacheSize = 100_000
+		cfg.AuthCacheSize = d.AuthCacheSize
 	}
-	if cfg.PasswordParams == (password.Params{}) {
-		cfg.PasswordParams = password.Default
-	}
-	setDefault(&cfg.TokenTTL, 72*time.Hour)
-	setDefault(&cfg.SessionTTL, 12*time.Hour)
-	setDefault(&cfg.SessionIdle, time.Hour)
-	setDefault(&cfg.LoginSlowAfter, 5)
-	setDefault(&cfg.LoginLockAfter, 10)
-	setDefault(&cfg.LoginLockFor, 15*time.Minute)
-	setDefault(&cfg.PublicURL, "http://127.0.0.1:8080")
+	setDefault(&cfg.PasswordParams, d.PasswordParams)
+	setDefault(&cfg.TokenTTL, d.TokenTTL)
+	setDefault(&cfg.SessionTTL, d.SessionTTL)
+	setDefault(&cfg.SessionIdle, d.SessionIdle)
+	setDefault(&cfg.LoginSlowAfter, d.LoginSlowAfter)
+	setDefault(&cfg.LoginLockAfter, d.LoginLockAfter)
+	setDefault(&cfg.LoginLockFor, d.LoginLockFor)
+	setDefault(&cfg.PublicURL, d.PublicURL)
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
-	setDefault(&cfg.OutboxMaxAttempts, 8)
-	setDefault(&cfg.OutboxBackoff, 30*time.Second)
-	setDefault(&cfg.OutboxMaxBackoff, time.Hour)
-	setDefault(&cfg.OutboxLease, 2*time.Minute)
+	setDefault(&cfg.OutboxMaxAttempts, d.OutboxMaxAttempts)
+	setDefault(&cfg.OutboxBackoff, d.OutboxBackoff)
+	setDefault(&cfg.OutboxMaxBackoff, d.OutboxMaxBackoff)
+	setDefault(&cfg.OutboxLease, d.OutboxLease)
 	if len(cfg.InvitePlans) == 0 {
-		cfg.InvitePlans = []canopy.Plan{canopy.PlanEnterprise}
+		cfg.InvitePlans = d.InvitePlans
 	}
-	setDefault(&cfg.InvitationDays, canopy.DefaultInvitationDays)
+	setDefault(&cfg.InvitationDays, d.InvitationDays)
 	// Records and SMS are charged in upload and message credits, so those
 	// two always exist; configuration adds more.
 	types := slices.Clone(canopy.DefaultCreditTypes)
@@ -142,7 +168,7 @@ func New(st store.Store, cfg Config) *Service {
 	}
 	cfg.CreditTypes = types
 	if cfg.LowBalanceThresholds == nil {
-		cfg.LowBalanceThresholds = canopy.DefaultLowBalanceThresholds
+		cfg.LowBalanceThresholds = d.LowBalanceThresholds
 	}
 	s := &Service{
 		store:   st,
@@ -421,7 +447,7 @@ func (o *op) open(id string) (*canopy.Account, error) {
 // write runs fn as one transaction acting as c.Acting. Before fn runs it
 // re-reads the acting account and refuses the write when the account has
 // left the credential's subtree, or when it or an ancestor is suspended or
-// closed (DESIGN rules 2 and 9).
+// closed (rules 2 and 9, docs/rules.md).
 func write[T any](ctx context.Context, s *Service, c Caller, fn func(o *op) (T, error)) (T, error) {
 	return runWrite(ctx, s, c, writeOpts{}, fn)
 }
@@ -433,16 +459,12 @@ func writeTree[T any](ctx context.Context, s *Service, c Caller, fn func(o *op) 
 	return runWrite(ctx, s, c, writeOpts{lockTree: true}, fn)
 }
 
-// writeSelf is write for self-service changes that a member may make too
-// (fn then checks that the member changes only itself).
-func writeSelf[T any](ctx context.Context, s *Service, c Caller, fn func(o *op) (T, error)) (T, error) {
-	return runWrite(ctx, s, c, writeOpts{members: true}, fn)
-}
-
-// writeWork is write for the account's everyday work — making forms and
-// collecting data — which members do as much as admins; the account's role
-// on the form decides what it may do. What other accounts get to see
-// (shares, examples) and deleting a form stay with admins and API keys.
+// writeWork is write for what members may do as much as admins: the
+// account's everyday work — making forms and collecting data, where the
+// account's role on the form decides — and changes to one's own profile
+// (fn then checks that a member changes only itself). What other accounts
+// get to see (shares, examples) and deleting a form stay with admins and
+// API keys.
 func writeWork[T any](ctx context.Context, s *Service, c Caller, fn func(o *op) (T, error)) (T, error) {
 	return runWrite(ctx, s, c, writeOpts{members: true}, fn)
 }
@@ -599,6 +621,18 @@ func suspendedError(id string) error {
 // read runs fn in a read-only snapshot.
 func (s *Service) read(ctx context.Context, fn func(tx store.Tx) error) error {
 	return s.store.Read(ctx, fn)
+}
+
+// within runs fn in tx when the caller holds a transaction, else in a
+// read of one statement's snapshot of its own. Helpers that fill a cache
+// take the caller's tx this way: a goroutine that holds one pooled
+// connection must never wait for a second, or a pool whose every
+// connection is held by such callers deadlocks (STYLE habit 2).
+func (s *Service) within(ctx context.Context, tx store.Tx, fn func(tx store.Tx) error) error {
+	if tx != nil {
+		return fn(tx)
+	}
+	return s.store.ReadOne(ctx, fn)
 }
 
 // visibleIn loads an account the caller acts on within a read (rule 2,

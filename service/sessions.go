@@ -132,6 +132,7 @@ type RequestInfo struct {
 func (s *Service) Login(ctx context.Context, in LoginInput, info RequestInfo) (*LoginResult, error) {
 	var v canopy.Validator
 	v.Check(strings.TrimSpace(in.Login) != "", "login", "required", "must be your username or email address")
+	validLogin(&v, in.Login)
 	v.Check(in.Password != "", "password", "required", "must not be empty")
 	v.Check(len(in.Password) <= 1024, "password", "too-long", "must be at most 1024 bytes")
 	if in.AccountID != "" {
@@ -141,6 +142,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput, info RequestInfo) (*
 		return nil, err
 	}
 	login := canopy.NormalizeEmail(in.Login)
+	attemptsKey := loginAttemptsKey(login)
 	now := s.now()
 
 	var (
@@ -148,7 +150,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput, info RequestInfo) (*
 		attempts *canopy.LoginAttempts
 	)
 	err := s.read(ctx, func(tx store.Tx) error {
-		a, err := tx.GetLoginAttempts(ctx, login)
+		a, err := tx.GetLoginAttempts(ctx, attemptsKey)
 		if err == nil {
 			attempts = a
 		} else if !errors.Is(err, store.ErrNotFound) {
@@ -178,7 +180,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput, info RequestInfo) (*
 		return nil, fmt.Errorf("verify password: %w", err)
 	}
 	if !ok || person == nil || person.PasswordHash == "" {
-		if err := s.recordLoginFailure(ctx, login, now); err != nil {
+		if err := s.recordLoginFailure(ctx, attemptsKey, now); err != nil {
 			return nil, err
 		}
 		return nil, errInvalidCredentials
@@ -212,7 +214,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput, info RequestInfo) (*
 		if home, err = s.homeMembership(ctx, tx, p, in.AccountID); err != nil {
 			return err
 		}
-		if err := tx.DeleteLoginAttempts(ctx, login); err != nil {
+		if err := tx.DeleteLoginAttempts(ctx, attemptsKey); err != nil {
 			return err
 		}
 		p.LastLoginAt = &now
@@ -370,7 +372,7 @@ type SetPasswordInput struct {
 // invalid-token: unknown, used or expired links, links of another purpose,
 // and links sent to an address that is no longer the one they confirm.
 func (s *Service) redeemable(ctx context.Context, token string, purposes ...canopy.TokenPurpose) (*canopy.UserToken, *canopy.Person, error) {
-	if !strings.HasPrefix(token, canopy.TokenPrefix) || len(token) > 200 {
+	if !validSecret(token, canopy.TokenPrefix) {
 		return nil, nil, errInvalidToken
 	}
 	var (

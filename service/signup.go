@@ -3,7 +3,6 @@ package service
 import (
 	"context"
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/canopyhq/canopy"
@@ -47,7 +46,7 @@ func (s *Service) Signup(ctx context.Context, in SignupInput, info RequestInfo) 
 	canopy.ValidatePersonName(&v, "name", in.Name)
 	if in.Invitation != nil {
 		v.Check(canopy.ValidID(canopy.PrefixInvitation, in.Invitation.ID), "invitation.id", canopy.CodeInvalidID, "must be an invitation id")
-		v.Check(strings.HasPrefix(in.Invitation.Token, canopy.TokenPrefix), "invitation.token", "invalid", "must be the token from the invitation link")
+		v.Check(validSecret(in.Invitation.Token, canopy.TokenPrefix), "invitation.token", "invalid", "must be the token from the invitation link")
 	}
 	if err := v.Err(); err != nil {
 		return err

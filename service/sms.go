@@ -85,7 +85,7 @@ func (s *Service) smsBody(f *canopy.Form, mode canopy.SMSMode) (string, error) {
 // a form. The acting account needs a role that edits data on the form
 // (dataManager or above) — no ancestor is involved. Each message costs one
 // message credit, drawn from the acting account's payer in the same
-// transaction that queues the messages (DESIGN rule 8): without the
+// transaction that queues the messages (rule 8, docs/rules.md): without the
 // credits (402) nothing is queued. Errors: 403, 404, 402, 422.
 func (s *Service) ShareFormBySMS(ctx context.Context, c Caller, formID string, in SMSInput) (*SMSShare, error) {
 	if err := validateSMS(in); err != nil {

@@ -21,7 +21,7 @@ func smsCount(t *testing.T, b *testfactory.Bundle) int {
 	return len(msgs)
 }
 
-// TestSMSShareIsPaidByThePayerPerMessage: DESIGN rule 8 for SMS — one
+// TestSMSShareIsPaidByThePayerPerMessage: rule 8 (docs/rules.md) for SMS — one
 // message credit per message, drawn from the sharing account's payer in
 // the transaction that queues the messages; without the credits nothing is
 // queued.

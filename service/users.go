@@ -234,7 +234,7 @@ func (s *Service) UpdateUser(ctx context.Context, c Caller, accountID, userID st
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	return writeSelf(ctx, s, c, func(o *op) (*canopy.User, error) {
+	return writeWork(ctx, s, c, func(o *op) (*canopy.User, error) {
 		acc, err := o.open(accountID)
 		if err != nil {
 			return nil, err

@@ -3,12 +3,12 @@ package sms
 import (
 	"context"
 	"fmt"
-	"github.com/canopyhq/canopy/internal/delivery"
 	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/canopyhq/canopy"
+	"github.com/canopyhq/canopy/internal/delivery"
 	"github.com/canopyhq/canopy/service"
 )
 
@@ -25,12 +25,16 @@ type WorkerConfig struct {
 	SendTimeout time.Duration
 }
 
-// Worker delivers the SMS outbox.
+// Worker delivers the SMS outbox, recording each message's outcome as
+// soon as the provider has answered it. A worker told to stop claims
+// nothing more, finishes the messages in flight, and gives back (releases)
+// those it had not started.
 type Worker struct {
-	svc    *service.Service
-	sender Sender
-	cfg    WorkerConfig
-	log    *slog.Logger
+	svc     *service.Service
+	sender  Sender
+	cfg     WorkerConfig
+	log     *slog.Logger
+	holding delivery.Holding
 }
 
 // NewWorker returns a worker.
@@ -59,12 +63,16 @@ func (w *Worker) Describe() string { return w.sender.Describe() }
 // Result counts what one round did.
 type Result = delivery.Result
 
-// Run delivers until ctx ends. A round under way when ctx ends finishes
-// (bounded by SendTimeout) so that no sent message goes unrecorded.
+// Run delivers until ctx ends. A round under way when ctx ends records
+// what it sent (bounded by SendTimeout) and releases what it had not sent.
 func (w *Worker) Run(ctx context.Context) {
 	w.log.Info("delivering SMS", "to", w.sender.Describe(), "concurrency", w.cfg.Concurrency)
 	delivery.Run(ctx, w.Round, w.cfg.Poll, w.log, "SMS")
 }
+
+// Holding lists the messages the worker has claimed and not yet recorded
+// or released: what a process that stops now abandons.
+func (w *Worker) Holding() []string { return w.holding.IDs() }
 
 // Drain delivers until nothing is due, for "canopy sms deliver".
 // Messages waiting for their retry time are left for later.
@@ -73,30 +81,48 @@ func (w *Worker) Drain(ctx context.Context) (Result, error) {
 }
 
 // Round claims up to Batch due messages, sends them Concurrency at a time,
-// and records each outcome.
+// and records each outcome. When ctx ends during the round, no further
+// message is started, and those not started are released at once.
 func (w *Worker) Round(ctx context.Context) (Result, error) {
+	if ctx.Err() != nil {
+		return Result{}, nil
+	}
 	msgs, err := w.svc.ClaimSMS(ctx, w.cfg.Batch)
 	if err != nil || len(msgs) == 0 {
 		return Result{}, err
 	}
-	// From here on the round completes even if ctx ends: the messages are
-	// claimed, and what is sent must be recorded.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.SendTimeout)
+	for _, m := range msgs {
+		w.holding.Add(m.ID)
+	}
+	// From here on what is sent or given back is recorded even if ctx
+	// ends: the messages are claimed.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.SendTimeout)
 	defer cancel()
 
 	var (
 		mu       sync.Mutex
 		res      Result
 		firstErr error
+		untried  []service.Claimed
 		wg       sync.WaitGroup
 		slots    = make(chan struct{}, w.cfg.Concurrency)
 	)
 	for _, m := range msgs {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			untried = append(untried, service.Claimed{ID: m.ID, Attempts: m.Attempts})
+			continue
+		}
 		wg.Add(1)
-		slots <- struct{}{}
 		go func() {
 			defer func() { <-slots; wg.Done() }()
-			outcome, err := w.deliver(ctx, m)
+			outcome, err := w.deliver(rctx, m)
+			if err == nil {
+				w.holding.Done(m.ID)
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil && firstErr == nil {
@@ -106,6 +132,9 @@ func (w *Worker) Round(ctx context.Context) (Result, error) {
 		}()
 	}
 	wg.Wait()
+	if err := w.holding.GiveBack(rctx, untried, len(msgs), w.svc.ReleaseSMS, w.log, "SMS"); err != nil {
+		return res, err
+	}
 	return res, firstErr
 }
 

@@ -41,6 +41,10 @@ type twilio struct {
 	calls     int
 	sent      map[string]int // body+to → successful sends
 	requests  []map[string]string
+	// arrived, when set, hears of each request, which then waits for
+	// answer before it is answered: a provider that takes its time.
+	arrived chan struct{}
+	answer  chan struct{}
 }
 
 func newTwilio(t *testing.T, failFirst int, reject ...string) *twilio {
@@ -68,6 +72,10 @@ func (tw *twilio) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	to, body := r.PostForm.Get("To"), r.PostForm.Get("Body")
+	if tw.arrived != nil {
+		tw.arrived <- struct{}{}
+		<-tw.answer
+	}
 	tw.mu.Lock()
 	defer tw.mu.Unlock()
 	tw.calls++
@@ -348,3 +356,58 @@ func TestTwilioSenderClassifiesAnswers(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestAStoppingWorkerFinishesWhatItStartedAndGivesBackTheRest: when the
+// worker is told to stop during a round, the message at the provider is
+// answered and recorded, no further message is started, and the rest of
+// the round is given back at once — due again, its attempts uncounted —
+// so the next worker sends each message exactly once.
+func TestAStoppingWorkerFinishesWhatItStartedAndGivesBackTheRest(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		w := newWorld(t, db)
+		tw := newTwilio(t, 0)
+		tw.arrived, tw.answer = make(chan struct{}), make(chan struct{})
+		share := w.share(t, "+15551230001", "+15551230002", "+15551230003", "+15551230004")
+		worker := sms.NewWorker(w.b.Svc, tw.sender(t), sms.WorkerConfig{Concurrency: 1}, nil)
+
+		ctx, stop := context.WithCancel(context.Background())
+		type result struct {
+			res sms.Result
+			err error
+		}
+		done := make(chan result, 1)
+		go func() {
+			res, err := worker.Round(ctx)
+			done <- result{res, err}
+		}()
+		<-tw.arrived // the first message is at the provider
+		require.Len(t, worker.Holding(), 4)
+		stop()
+		close(tw.answer)
+		r := <-done
+		require.NoError(t, r.err)
+		require.Equal(t, 1, r.res.Sent, "the message in flight finished")
+		require.Empty(t, worker.Holding(), "nothing held: one recorded, the rest given back")
+
+		sentFirst := 0
+		for _, q := range share.Messages {
+			m := w.message(t, q.ID)
+			if m.Status == canopy.OutboxSent {
+				sentFirst++
+				continue
+			}
+			require.Equal(t, canopy.OutboxPending, m.Status)
+			require.Zero(t, m.Attempts, "a message given back was not tried")
+		}
+		require.Equal(t, 1, sentFirst)
+
+		tw.arrived = nil
+		res, err := sms.NewWorker(w.b.Svc, tw.sender(t), sms.WorkerConfig{}, nil).Drain(context.Background())
+		require.NoError(t, err)
+		require.Equal(t, 3, res.Sent, "the rest is due at once, not after a lease")
+		for key, n := range tw.sent {
+			require.Equal(t, 1, n, "%s sent once", key)
+		}
+		require.Len(t, tw.sent, 4)
+	})
+}

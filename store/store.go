@@ -21,6 +21,12 @@ var (
 	// ErrConflict: a uniqueness constraint refused the write; the error
 	// wrapping it names the constraint (see Conflict).
 	ErrConflict = errors.New("store: conflict")
+	// ErrBusy: no database connection became free within the store's
+	// acquire timeout. It is an application error (503 busy, with
+	// Retry-After), so it reaches the client through any wrapping: the
+	// request did nothing and may be sent again.
+	ErrBusy error = &canopy.Error{Kind: canopy.KindUnavailable, Code: canopy.CodeBusy, RetryAfter: time.Second,
+		Message: "the service is too busy to take this request now (no database connection became free in time); nothing was done, try again shortly"}
 )
 
 // ConflictError reports which unique constraint a write violated.
@@ -462,6 +468,12 @@ type OutboxTx interface {
 	ClaimOutbox(ctx context.Context, now, leaseUntil time.Time, limit int) ([]*canopy.OutboxMessage, error)
 	// MarkOutboxSent records delivery of the messages.
 	MarkOutboxSent(ctx context.Context, ids []string, at time.Time) error
+	// ReleaseOutbox gives back a claimed message its worker did not try
+	// (it is stopping): due at once, its attempt uncounted. attempts is
+	// the message's count as the claim returned it; ErrNotFound when the
+	// message is no longer pending under that claim (its lease ran out and
+	// another worker has it, say).
+	ReleaseOutbox(ctx context.Context, id string, attempts int) error
 	// MarkOutboxRetry schedules another attempt after a failure.
 	MarkOutboxRetry(ctx context.Context, id string, next time.Time, lastErr string) error
 	// MarkOutboxFailed gives up on a message; it is kept, with its error.
@@ -599,6 +611,11 @@ type CreditTx interface {
 	// InsertLedgerEntries appends many entries in few statements, as
 	// InsertLedgerEntry would one by one.
 	InsertLedgerEntries(ctx context.Context, es []*canopy.LedgerEntry) error
+	// InsertNewLedgerEntries is InsertLedgerEntries for debits that may
+	// race a twin elsewhere: an entry whose usage account and idempotency
+	// key another entry holds is left out, not an error (PostgreSQL first
+	// waits for the twin's transaction to end), and its id is returned.
+	InsertNewLedgerEntries(ctx context.Context, es []*canopy.LedgerEntry) (taken []string, err error)
 	// LedgerEntriesByKeys finds the debits many retries would repeat, in
 	// no order; keys without one are left out.
 	LedgerEntriesByKeys(ctx context.Context, keys []LedgerKey) ([]*canopy.LedgerEntry, error)
@@ -652,6 +669,8 @@ type SMSTx interface {
 	// not leased to another worker, until leaseUntil, counting an attempt
 	// for each. Concurrent claims never return the same message.
 	ClaimSMS(ctx context.Context, now, leaseUntil time.Time, limit int) ([]*canopy.SMSMessage, error)
+	// ReleaseSMS is ReleaseOutbox for the SMS outbox.
+	ReleaseSMS(ctx context.Context, id string, attempts int) error
 	// MarkSMSSent records delivery of a pending message.
 	MarkSMSSent(ctx context.Context, id, providerID string, at time.Time) error
 	// MarkSMSRetry schedules another attempt of a pending message.

@@ -89,6 +89,18 @@ func (f *flags) bool(name, envKey string, def bool, help string) *bool {
 	return f.fs.Bool(name, def, help+" ($"+envKey+")")
 }
 
+func (f *flags) float(name, envKey string, def float64, help string) *float64 {
+	if v := f.env(envKey); v != "" {
+		n, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			f.errs = append(f.errs, fmt.Errorf("$%s: %q is not a number", envKey, v))
+		} else {
+			def = n
+		}
+	}
+	return f.fs.Float64(name, def, help+" ($"+envKey+")")
+}
+
 func (f *flags) duration(name, envKey string, def time.Duration, help string) *time.Duration {
 	if v := f.env(envKey); v != "" {
 		d, err := time.ParseDuration(v)
@@ -125,9 +137,10 @@ func (f *flags) parseWithArgs(args []string) error {
 
 // dbFlags are the database settings shared by serve and migrate.
 type dbFlags struct {
-	url         *string
-	synchronous *string
-	maxConns    *int
+	url            *string
+	synchronous    *string
+	maxConns       *int
+	acquireTimeout *time.Duration
 }
 
 func addDBFlags(f *flags) dbFlags {
@@ -137,6 +150,8 @@ func addDBFlags(f *flags) dbFlags {
 		synchronous: f.string("sqlite-synchronous", "CANOPY_SQLITE_SYNCHRONOUS", "FULL",
 			"SQLite durability: FULL (every commit survives power loss) or NORMAL (faster; survives process crashes)"),
 		maxConns: f.int("max-db-conns", "CANOPY_MAX_DB_CONNS", 20, "PostgreSQL connection pool size"),
+		acquireTimeout: f.duration("db-acquire-timeout", "CANOPY_DB_ACQUIRE_TIMEOUT", sqlstore.DefaultAcquireTimeout,
+			"how long a request waits for a free database connection before it answers 503 busy with Retry-After"),
 	}
 }
 
@@ -153,17 +168,17 @@ func openStore(ctx context.Context, d dbFlags) (*openedStore, error) {
 	url := *d.url
 	switch {
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
-		db, err := postgres.Open(ctx, url, postgres.Options{MaxConns: *d.maxConns})
+		db, err := postgres.Open(ctx, url, postgres.Options{MaxConns: *d.maxConns, AcquireTimeout: *d.acquireTimeout})
 		if err != nil {
 			return nil, err
 		}
 		return &openedStore{db: db, engine: "postgres", where: redact(url), migrate: postgres.Migrate, statuses: postgres.MigrationStatus}, nil
 	default:
-		path := strings.TrimPrefix(strings.TrimPrefix(url, "sqlite:"), "file:")
+		path, _ := sqlitePath(url)
 		if strings.Contains(path, "://") {
 			return nil, usageError{fmt.Sprintf("--database-url %q: use sqlite:PATH or postgres://…", url)}
 		}
-		db, err := sqlite.Open(path, sqlite.Options{Synchronous: *d.synchronous})
+		db, err := sqlite.Open(path, sqlite.Options{Synchronous: *d.synchronous, AcquireTimeout: *d.acquireTimeout})
 		if err != nil {
 			return nil, err
 		}
@@ -212,13 +227,23 @@ func subcommand(name, summary, want string, args []string, stdout, stderr io.Wri
 	return args[0], args[1:], false, nil
 }
 
-// operate opens the database, applies pending migrations and builds the
-// service, for the commands that operate on an installation; close
-// releases the database.
-func operate(ctx context.Context, db dbFlags, sf serviceFlags, addr string, log *slog.Logger) (svc *service.Service, close func(), err error) {
-	cfg, err := sf.config(addr, canopy.NewIDs(nil, nil), log)
-	if err != nil {
-		return nil, nil, err
+// operate opens an existing installation's database, applies pending
+// migrations and builds the service, for the commands that operate on an
+// installation; close releases the database. sf is nil for commands that
+// send nothing (their service keeps its defaults). An SQLite file that does
+// not exist is an error, not a new empty installation: an operator in the
+// wrong folder must not be told that all is well.
+func operate(ctx context.Context, db dbFlags, sf *serviceFlags, addr string, log *slog.Logger) (svc *service.Service, close func(), err error) {
+	cfg := service.Config{IDs: canopy.NewIDs(nil, nil), Logger: log}
+	if sf != nil {
+		if cfg, err = sf.config(addr, cfg.IDs, log); err != nil {
+			return nil, nil, err
+		}
+	}
+	if path, ok := sqlitePath(*db.url); ok {
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			return nil, nil, fmt.Errorf("no Canopy database at %s: run this command where canopy serve keeps its database, or name it with --database-url", path)
+		}
 	}
 	st, err := openStore(ctx, db)
 	if err != nil {
@@ -229,4 +254,12 @@ func operate(ctx context.Context, db dbFlags, sf serviceFlags, addr string, log 
 		return nil, nil, err
 	}
 	return newService(st.db, cfg), func() { st.db.Close() }, nil
+}
+
+// sqlitePath returns the file of an SQLite database URL.
+func sqlitePath(url string) (string, bool) {
+	if strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://") {
+		return "", false
+	}
+	return strings.TrimPrefix(strings.TrimPrefix(url, "sqlite:"), "file:"), true
 }

@@ -74,6 +74,9 @@ func (p *process) call(method, path, as string, body any) (int, []byte, error) {
 		return 0, nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+crashRootKey)
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if as != "" {
 		req.Header.Set("X-Customer-Id", as)
 	}

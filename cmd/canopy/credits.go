@@ -22,7 +22,6 @@ func runCredits(ctx context.Context, args []string, getenv func(string) string, 
 	}
 	f := newFlags("credits verify", creditsSummary, getenv, stderr)
 	db := addDBFlags(f)
-	svcFlags := addServiceFlags(f)
 	logLevel := f.string("log-level", "CANOPY_LOG_LEVEL", "warn", "debug, info, warn or error")
 	if err := f.parseWithArgs(args); err != nil {
 		return err
@@ -31,7 +30,7 @@ func runCredits(ctx context.Context, args []string, getenv func(string) string, 
 	if err != nil {
 		return err
 	}
-	svc, closeDB, err := operate(ctx, db, svcFlags, "127.0.0.1:8080", log)
+	svc, closeDB, err := operate(ctx, db, nil, "", log)
 	if err != nil {
 		return err
 	}

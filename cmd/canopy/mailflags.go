@@ -63,29 +63,38 @@ func parsePlanLimits(flag, v string, limits map[canopy.Plan]canopy.PlanLimits, s
 }
 
 func addServiceFlags(f *flags) serviceFlags {
+	d := service.Defaults()
+	thresholds := make([]string, len(d.LowBalanceThresholds))
+	for i, n := range d.LowBalanceThresholds {
+		thresholds[i] = strconv.FormatInt(n, 10)
+	}
+	plans := make([]string, len(d.InvitePlans))
+	for i, p := range d.InvitePlans {
+		plans[i] = string(p)
+	}
 	return serviceFlags{
-		maxDepth: f.int("max-depth", "CANOPY_MAX_DEPTH", canopy.DefaultMaxDepth, "how many levels of accounts may hang below the platform root"),
-		cacheTTL: f.duration("auth-cache-ttl", "CANOPY_AUTH_CACHE_TTL", 5*time.Second,
+		maxDepth: f.int("max-depth", "CANOPY_MAX_DEPTH", d.MaxDepth, "how many levels of accounts may hang below the platform root"),
+		cacheTTL: f.duration("auth-cache-ttl", "CANOPY_AUTH_CACHE_TTL", d.AuthCacheTTL,
 			"lifetime of cached keys and account paths (negative: no cache); PostgreSQL replicas also announce changes"),
 		publicURL: f.string("public-url", "CANOPY_PUBLIC_URL", "",
 			"base URL of the pages that redeem email links (<url>/set-password?token=…); default http://<addr>"),
-		tokenTTL:    f.duration("token-ttl", "CANOPY_TOKEN_TTL", 72*time.Hour, "how long a set-password or reset link works"),
-		sessionTTL:  f.duration("session-ttl", "CANOPY_SESSION_TTL", 12*time.Hour, "longest life of a signed-in session"),
-		idle:        f.duration("session-idle-timeout", "CANOPY_SESSION_IDLE_TIMEOUT", time.Hour, "a session unused this long ends"),
-		slowAfter:   f.int("login-slow-after", "CANOPY_LOGIN_SLOW_AFTER", 5, "failed sign-ins for one login before each further try must wait (1 s, 2 s, 4 s …)"),
-		lockAfter:   f.int("login-lock-after", "CANOPY_LOGIN_LOCK_AFTER", 10, "failed sign-ins for one login before it is locked"),
-		lockFor:     f.duration("login-lock-for", "CANOPY_LOGIN_LOCK_FOR", 15*time.Minute, "how long a locked login stays locked"),
-		maxAttempts: f.int("outbox-max-attempts", "CANOPY_OUTBOX_MAX_ATTEMPTS", 8, "delivery attempts before an email is marked failed"),
-		backoff:     f.duration("outbox-backoff", "CANOPY_OUTBOX_BACKOFF", 30*time.Second, "first retry delay of a failed email (doubling, with jitter)"),
-		maxBackoff:  f.duration("outbox-max-backoff", "CANOPY_OUTBOX_MAX_BACKOFF", time.Hour, "longest retry delay"),
-		leaseTime:   f.duration("outbox-lease", "CANOPY_OUTBOX_LEASE", 2*time.Minute, "how long a worker's claim on an email lasts before another may retry it"),
-		invitePlans: f.string("invite-plans", "CANOPY_INVITE_PLANS", "enterprise", "comma-separated plans whose accounts may invite sub-accounts"),
-		invitationDays: f.int("invitation-days", "CANOPY_INVITATION_DAYS", canopy.DefaultInvitationDays,
+		tokenTTL:    f.duration("token-ttl", "CANOPY_TOKEN_TTL", d.TokenTTL, "how long a set-password or reset link works"),
+		sessionTTL:  f.duration("session-ttl", "CANOPY_SESSION_TTL", d.SessionTTL, "longest life of a signed-in session"),
+		idle:        f.duration("session-idle-timeout", "CANOPY_SESSION_IDLE_TIMEOUT", d.SessionIdle, "a session unused this long ends"),
+		slowAfter:   f.int("login-slow-after", "CANOPY_LOGIN_SLOW_AFTER", d.LoginSlowAfter, "failed sign-ins for one login before each further try must wait (1 s, 2 s, 4 s …)"),
+		lockAfter:   f.int("login-lock-after", "CANOPY_LOGIN_LOCK_AFTER", d.LoginLockAfter, "failed sign-ins for one login before it is locked"),
+		lockFor:     f.duration("login-lock-for", "CANOPY_LOGIN_LOCK_FOR", d.LoginLockFor, "how long a locked login stays locked"),
+		maxAttempts: f.int("outbox-max-attempts", "CANOPY_OUTBOX_MAX_ATTEMPTS", d.OutboxMaxAttempts, "delivery attempts before an email is marked failed"),
+		backoff:     f.duration("outbox-backoff", "CANOPY_OUTBOX_BACKOFF", d.OutboxBackoff, "first retry delay of a failed email (doubling, with jitter)"),
+		maxBackoff:  f.duration("outbox-max-backoff", "CANOPY_OUTBOX_MAX_BACKOFF", d.OutboxMaxBackoff, "longest retry delay"),
+		leaseTime:   f.duration("outbox-lease", "CANOPY_OUTBOX_LEASE", d.OutboxLease, "how long a worker's claim on an email lasts before another may retry it"),
+		invitePlans: f.string("invite-plans", "CANOPY_INVITE_PLANS", strings.Join(plans, ","), "comma-separated plans whose accounts may invite sub-accounts"),
+		invitationDays: f.int("invitation-days", "CANOPY_INVITATION_DAYS", d.InvitationDays,
 			"default life of an invitation, in days (1-30)"),
-		signup: f.bool("signup", "CANOPY_SIGNUP", true, "allow POST /v1/signup: anyone may register a free top-level account"),
+		signup: f.bool("signup", "CANOPY_SIGNUP", !d.SignupDisabled, "allow POST /v1/signup: anyone may register a free top-level account"),
 		creditTypes: f.string("credit-types", "CANOPY_CREDIT_TYPES", "",
 			"comma-separated credit types besides upload and message (lower-case letters, digits, dashes)"),
-		lowBalance: f.string("low-balance-thresholds", "CANOPY_LOW_BALANCE_THRESHOLDS", "2000,1000,500,0",
+		lowBalance: f.string("low-balance-thresholds", "CANOPY_LOW_BALANCE_THRESHOLDS", strings.Join(thresholds, ","),
 			"balances at which a payer's admins are emailed that credits run low, once per crossing (comma-separated; empty: never)"),
 		emailQuota: f.string("email-quota", "CANOPY_EMAIL_QUOTA", planDefaults(func(l canopy.PlanLimits) int { return l.EmailsPerDay }),
 			"emails an account's own actions may send per UTC day, by plan (plan=number; -1: no limit); the platform root has none"),
@@ -175,10 +184,10 @@ func addMailFlags(f *flags) mailFlags {
 	return mailFlags{
 		smtpURL: f.string("smtp-url", "CANOPY_SMTP_URL", "",
 			"SMTP server: smtp://user:pass@host:587 (STARTTLS) or smtps://…:465 (TLS); empty: write .eml files to --mail-dir"),
-		from:        f.string("mail-from", "CANOPY_MAIL_FROM", "Canopy <no-reply@canopy.localhost>", "sender of every email"),
-		dir:         f.string("mail-dir", "CANOPY_MAIL_DIR", "outbox", "where emails are written as .eml files when no SMTP server is set"),
+		from:        f.string("mail-from", "CANOPY_MAIL_FROM", mail.DefaultFrom, "sender of every email"),
+		dir:         f.string("mail-dir", "CANOPY_MAIL_DIR", mail.DefaultDir, "where emails are written as .eml files when no SMTP server is set"),
 		templates:   f.string("mail-templates", "CANOPY_MAIL_TEMPLATES", "", "directory whose <name>.{subject,txt,html}.tmpl files override the built-in emails"),
-		concurrency: f.int("outbox-concurrency", "CANOPY_OUTBOX_CONCURRENCY", 4, "SMTP connections the delivery worker uses at once"),
+		concurrency: f.int("outbox-concurrency", "CANOPY_OUTBOX_CONCURRENCY", mail.DefaultConcurrency, "SMTP connections the delivery worker uses at once"),
 	}
 }
 

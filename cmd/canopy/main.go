@@ -51,6 +51,7 @@ Commands:
   outbox    list, show, retry or deliver queued emails
   sms       list or deliver queued SMS shares
   credits   verify that every balance equals the sum of its ledger entries
+  doctor    check that a SQLite database holds nothing PostgreSQL would refuse
   load      measure a running service under many sub-accounts debiting one umbrella
   version   print the version
 
@@ -75,6 +76,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runSMS(ctx, args[1:], getenv, stdout, stderr)
 	case "credits":
 		return runCredits(ctx, args[1:], getenv, stdout, stderr)
+	case "doctor":
+		return runDoctor(ctx, args[1:], getenv, stdout, stderr)
 	case "load":
 		return runLoad(ctx, args[1:], getenv, stdout, stderr)
 	case "version", "--version", "-version":

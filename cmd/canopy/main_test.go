@@ -114,6 +114,9 @@ func (s *server) call(t *testing.T, key, as, method, path string, body any) (int
 	req, err := http.NewRequest(method, "http://"+s.addr+path, rd)
 	require.NoError(t, err)
 	req.Header.Set("Authorization", "Bearer "+key)
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if as != "" {
 		req.Header.Set("X-Customer-Id", as)
 	}
@@ -248,6 +251,26 @@ func TestCommands(t *testing.T) {
 			_, _, err = runCmd(nil, "serve", "--database-url", "sqlite:"+filepath.Join(t.TempDir(), "q.db"), "--email-quota", bad)
 			require.Equal(t, 2, exitCode(err), bad)
 			require.ErrorContains(t, err, "--email-quota", bad)
+		}
+	})
+	t.Run("a subcommand's --help shows only its own flags", func(t *testing.T) {
+		for _, args := range [][]string{{"credits", "verify"}, {"outbox", "list"}, {"outbox", "show"}, {"outbox", "retry"}} {
+			_, errOut, err := runCmd(nil, append(args, "--help")...)
+			require.ErrorIs(t, err, errHelp())
+			require.Contains(t, errOut, "-database-url")
+			for _, other := range []string{"-smtp-url", "-login-lock-after", "-session-ttl", "-email-quota", "-addr"} {
+				require.NotContains(t, errOut, other, "%v --help", args)
+			}
+		}
+		_, errOut, _ := runCmd(nil, "outbox", "deliver", "--help")
+		require.Contains(t, errOut, "-smtp-url", "deliver sends email: it takes the mail flags")
+	})
+	t.Run("operator commands refuse a database that does not exist", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "nowhere.db")
+		for _, args := range [][]string{{"credits", "verify"}, {"outbox", "list"}} {
+			_, _, err := runCmd(nil, append(args, "--database-url", "sqlite:"+path)...)
+			require.ErrorContains(t, err, "no Canopy database at "+path)
+			require.NoFileExists(t, path, "and create no empty one")
 		}
 	})
 	t.Run("migrate applies, then reports up to date and status", func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/canopyhq/canopy/service"
 	"io"
 	"strings"
 	"text/tabwriter"
@@ -22,14 +23,32 @@ func runOutbox(ctx context.Context, args []string, getenv func(string) string, s
 	if done || err != nil {
 		return err
 	}
+	// Each subcommand takes its own flags: only deliver renders and sends
+	// email, and needs to know how.
 	f := newFlags("outbox "+sub, outboxSummary, getenv, stderr)
 	db := addDBFlags(f)
-	addr := f.string("addr", "CANOPY_ADDR", "127.0.0.1:8080", "the service's address, for the default --public-url")
-	svcFlags := addServiceFlags(f)
-	mf := addMailFlags(f)
-	status := f.fs.String("status", "", "list: only messages with this status")
-	limit := f.fs.Int("limit", 50, "list: how many messages")
-	failed := f.fs.Bool("failed", false, "retry: every failed message")
+	var (
+		addr     *string
+		svcFlags *serviceFlags
+		mf       mailFlags
+		status   *string
+		limit    *int
+		failed   *bool
+	)
+	switch sub {
+	case "list":
+		status = f.fs.String("status", "", "only messages with this status: pending, sent or failed")
+		limit = f.fs.Int("limit", 50, "how many messages, newest first")
+	case "retry":
+		failed = f.fs.Bool("failed", false, "retry every failed message")
+	case "deliver":
+		addr = f.string("addr", "CANOPY_ADDR", service.DefaultAddr, "the service's address, for the default --public-url")
+		sfl := addServiceFlags(f)
+		svcFlags, mf = &sfl, addMailFlags(f)
+	case "show":
+	default:
+		return usageError{fmt.Sprintf("unknown outbox subcommand %q (list, show, retry or deliver)", sub)}
+	}
 	logLevel := f.string("log-level", "CANOPY_LOG_LEVEL", "warn", "debug, info, warn or error")
 	if err := f.parseWithArgs(args); err != nil {
 		return err
@@ -38,7 +57,11 @@ func runOutbox(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return err
 	}
-	svc, closeDB, err := operate(ctx, db, svcFlags, *addr, log)
+	address := ""
+	if addr != nil {
+		address = *addr
+	}
+	svc, closeDB, err := operate(ctx, db, svcFlags, address, log)
 	if err != nil {
 		return err
 	}

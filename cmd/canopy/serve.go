@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/canopyhq/canopy/service"
 	"io"
 	"log/slog"
 	"net"
@@ -29,7 +30,7 @@ once, on a line beginning "root API key:".`
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	f := newFlags("serve", serveSummary, getenv, stderr)
-	addr := f.string("addr", "CANOPY_ADDR", "127.0.0.1:8080", "address to listen on")
+	addr := f.string("addr", "CANOPY_ADDR", service.DefaultAddr, "address to listen on")
 	db := addDBFlags(f)
 	svcFlags := addServiceFlags(f)
 	mf := addMailFlags(f)
@@ -158,21 +159,50 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	log.Info("shutting down", "timeout", shutdown.String())
 	sctx, cancel := context.WithTimeout(context.Background(), *shutdown)
 	defer cancel()
+	var abandoned []string
 	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+		// The deadline came with requests still running: name each one,
+		// then cut them off.
+		reqs := api.InFlight()
+		for _, r := range reqs {
+			log.Warn("shutdown abandons a request in flight; its client gets no answer", "method", r.Method, "path", r.Path,
+				"requestId", r.RequestID, "runningFor", time.Since(r.Since).Round(time.Millisecond).String())
+		}
+		_ = srv.Close()
+		if len(reqs) > 0 {
+			abandoned = append(abandoned, fmt.Sprintf("%d request(s) in flight", len(reqs)))
+		}
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
-	select { // a delivery round under way finishes and records what it sent
-	case <-workerDone:
-	case <-sctx.Done():
-		log.Warn("the email worker did not finish in time; unrecorded emails are sent again after their lease")
+	// The workers claim nothing more once ctx has ended; a round under way
+	// records what it sent and gives back what it had not started.
+	for _, wk := range []struct {
+		what    string
+		done    chan struct{}
+		holding func() []string
+	}{{"email", workerDone, worker.Holding}, {"SMS", smsDone, smsWorker.Holding}} {
+		select {
+		case <-wk.done:
+		case <-sctx.Done():
+		}
+		select { // done counts, even when the deadline came at the same moment
+		case <-wk.done:
+			continue
+		default:
+		}
+		if held := wk.holding(); len(held) > 0 {
+			log.Warn("shutdown abandons "+wk.what+" messages being sent; they are sent again once their lease ends",
+				"messages", held)
+			abandoned = append(abandoned, fmt.Sprintf("%d %s message(s) being sent", len(held), wk.what))
+		} else {
+			log.Info("the " + wk.what + " worker held no messages when shutdown ended")
+		}
 	}
-	select {
-	case <-smsDone:
-	case <-sctx.Done():
-		log.Warn("the SMS worker did not finish in time; unrecorded messages are sent again after their lease")
+	if len(abandoned) > 0 {
+		log.Warn("stopped after the shutdown timeout", "abandoned", strings.Join(abandoned, ", "))
+		return fmt.Errorf("shutdown timed out after %s and abandoned %s", *shutdown, strings.Join(abandoned, ", "))
 	}
 	log.Info("stopped")
 	return nil

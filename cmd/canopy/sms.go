@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/canopyhq/canopy/service"
 	"io"
 	"text/tabwriter"
 
@@ -20,7 +21,7 @@ func runSMS(ctx context.Context, args []string, getenv func(string) string, stdo
 	}
 	f := newFlags("sms "+sub, smsSummary, getenv, stderr)
 	db := addDBFlags(f)
-	addr := f.string("addr", "CANOPY_ADDR", "127.0.0.1:8080", "the service's address, for the default --public-url")
+	addr := f.string("addr", "CANOPY_ADDR", service.DefaultAddr, "the service's address, for the default --public-url")
 	svcFlags := addServiceFlags(f)
 	sf := addSMSFlags(f)
 	status := f.fs.String("status", "", "list: only messages with this status")
@@ -33,7 +34,7 @@ func runSMS(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err != nil {
 		return err
 	}
-	svc, closeDB, err := operate(ctx, db, svcFlags, *addr, log)
+	svc, closeDB, err := operate(ctx, db, &svcFlags, *addr, log)
 	if err != nil {
 		return err
 	}

@@ -5,8 +5,14 @@ package delivery
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
+	"sync"
 	"time"
+
+	"github.com/canopyhq/canopy/service"
 )
 
 // Result counts what one round did.
@@ -30,7 +36,8 @@ type Round func(ctx context.Context) (Result, error)
 // Run calls round until ctx ends: at once again while there is work,
 // after poll when there is none, and after a doubling delay (at most a
 // minute) when a round fails. what names the messages in the log ("outbox",
-// "SMS").
+// "SMS"). Once ctx ends it claims nothing more: a round under way finishes
+// what it sent and gives back what it had not (see the workers' Round).
 func Run(ctx context.Context, round Round, poll time.Duration, log *slog.Logger, what string) {
 	errDelay := poll
 	for ctx.Err() == nil {
@@ -70,4 +77,117 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	case <-t.C:
 	}
+}
+
+// Recorder writes "sent" for messages as soon as their provider has
+// answered, one write for the answers that arrive while another write is
+// under way (group commit). Record returns once its message is written,
+// so a sender that waits for it before its next message leaves at most
+// its message in flight unrecorded at any instant: a process cut then
+// sends again at most one message per connection, not its whole round.
+type Recorder struct {
+	ctx   context.Context
+	write func(ctx context.Context, ids []string) error
+
+	mu      sync.Mutex
+	pending []recording
+	busy    bool
+}
+
+type recording struct {
+	id   string
+	done chan error
+}
+
+// NewRecorder returns a recorder that writes with write, in ctx.
+func NewRecorder(ctx context.Context, write func(ctx context.Context, ids []string) error) *Recorder {
+	return &Recorder{ctx: ctx, write: write}
+}
+
+// Record writes id as sent, with whatever else is waiting, and returns
+// the write's error.
+func (r *Recorder) Record(id string) error {
+	rec := recording{id: id, done: make(chan error, 1)}
+	r.mu.Lock()
+	r.pending = append(r.pending, rec)
+	if !r.busy {
+		r.busy = true
+		go r.drain()
+	}
+	r.mu.Unlock()
+	return <-rec.done
+}
+
+func (r *Recorder) drain() {
+	for {
+		r.mu.Lock()
+		batch := r.pending
+		r.pending = nil
+		if len(batch) == 0 {
+			r.busy = false
+			r.mu.Unlock()
+			return
+		}
+		r.mu.Unlock()
+		ids := make([]string, len(batch))
+		for i, rec := range batch {
+			ids[i] = rec.id
+		}
+		err := r.write(r.ctx, ids)
+		for _, rec := range batch {
+			rec.done <- err
+		}
+	}
+}
+
+// GiveBack releases the claimed messages a stopping worker did not try,
+// with release (service.ReleaseOutbox or ReleaseSMS), notes that it no
+// longer holds them, and logs how many went back of the claimed.
+func (h *Holding) GiveBack(ctx context.Context, untried []service.Claimed, claimed int,
+	release func(context.Context, []service.Claimed) (int, error), log *slog.Logger, what string) error {
+	if len(untried) == 0 {
+		return nil
+	}
+	n, err := release(ctx, untried)
+	if err != nil {
+		return fmt.Errorf("release %d unsent %s: %w", len(untried), what, err)
+	}
+	for _, c := range untried {
+		h.Done(c.ID)
+	}
+	log.Info("stopping: gave back claimed "+what+" not yet sent", "released", n, "claimed", claimed)
+	return nil
+}
+
+// Holding is the set of messages a worker has claimed and not finished
+// with, for the shutdown log to name what it abandons.
+type Holding struct {
+	mu  sync.Mutex
+	ids map[string]bool
+}
+
+// Add notes that the worker holds ids.
+func (h *Holding) Add(ids ...string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.ids == nil {
+		h.ids = map[string]bool{}
+	}
+	for _, id := range ids {
+		h.ids[id] = true
+	}
+}
+
+// Done notes that the worker is finished with id (recorded or released).
+func (h *Holding) Done(id string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.ids, id)
+}
+
+// IDs lists the messages held now, sorted.
+func (h *Holding) IDs() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Sorted(maps.Keys(h.ids))
 }

@@ -33,6 +33,7 @@ type Server struct {
 	reject   int
 	attempts int
 	badRcpt  map[string]bool
+	delay    time.Duration // before each DATA is answered
 }
 
 // Received is one message the server accepted.
@@ -57,6 +58,12 @@ type Option func(*Server)
 // TCP, which is what a test on loopback needs.
 func WithAuth(user, pass string) Option {
 	return func(s *Server) { s.user, s.pass = user, pass }
+}
+
+// WithDelay makes the server take d to answer each message's DATA, like a
+// slow relay: a worker's round then lasts long enough to be cut.
+func WithDelay(d time.Duration) Option {
+	return func(s *Server) { s.delay = d }
 }
 
 // Start listens on 127.0.0.1:0 and serves until the test ends (or Close).
@@ -241,6 +248,7 @@ func (ss *session) Data(r io.Reader) error {
 		return err
 	}
 	s := ss.s
+	time.Sleep(s.delay)
 	s.mu.Lock()
 	s.attempts++
 	if s.reject > 0 {

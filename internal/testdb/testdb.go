@@ -97,8 +97,15 @@ func PostgresSchemaURL(t testing.TB) string {
 // own, dropped when the test ends.
 func Postgres(t testing.TB) *sqlstore.DB {
 	t.Helper()
+	return PostgresWith(t, postgres.Options{MaxConns: 20})
+}
+
+// PostgresWith is Postgres with the given options (a small pool, a short
+// acquire timeout).
+func PostgresWith(t testing.TB, opts postgres.Options) *sqlstore.DB {
+	t.Helper()
 	ctx := context.Background()
-	db, err := postgres.Open(ctx, PostgresSchemaURL(t), postgres.Options{MaxConns: 20})
+	db, err := postgres.Open(ctx, PostgresSchemaURL(t), opts)
 	if err != nil {
 		t.Fatalf("open postgres: %v", err)
 	}

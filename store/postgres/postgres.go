@@ -9,6 +9,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -26,6 +27,10 @@ var migrations embed.FS
 type Options struct {
 	// MaxConns bounds the connection pool (default 20).
 	MaxConns int
+	// AcquireTimeout bounds the wait for a free connection, after which
+	// an operation fails with store.ErrBusy (default
+	// sqlstore.DefaultAcquireTimeout).
+	AcquireTimeout time.Duration
 }
 
 // Open connects to the database at dsn (a postgres:// URL or key=value
@@ -51,7 +56,11 @@ func Open(ctx context.Context, dsn string, opts Options) (*sqlstore.DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
-	return sqlstore.New(db, db, dialect{}), nil
+	st := sqlstore.New(db, db, dialect{})
+	if opts.AcquireTimeout > 0 {
+		st.SetAcquireTimeout(opts.AcquireTimeout)
+	}
+	return st, nil
 }
 
 // Migrate applies every pending migration.

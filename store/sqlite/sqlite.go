@@ -32,6 +32,10 @@ type Options struct {
 	Synchronous string
 	// ReadConns is the size of the read pool (default: max(4, GOMAXPROCS)).
 	ReadConns int
+	// AcquireTimeout bounds the wait for a free connection (for writes,
+	// the one writer), after which an operation fails with store.ErrBusy
+	// (default sqlstore.DefaultAcquireTimeout).
+	AcquireTimeout time.Duration
 }
 
 // Open opens (creating if needed) the database file at path. It does not
@@ -81,7 +85,11 @@ func Open(path string, opts Options) (*sqlstore.DB, error) {
 	}
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
-	return sqlstore.New(write, read, dialect{}), nil
+	st := sqlstore.New(write, read, dialect{})
+	if opts.AcquireTimeout > 0 {
+		st.SetAcquireTimeout(opts.AcquireTimeout)
+	}
+	return st, nil
 }
 
 // Migrate applies every pending migration.

@@ -105,6 +105,41 @@ func (t *tx) InsertLedgerEntries(ctx context.Context, es []*canopy.LedgerEntry) 
 	return nil
 }
 
+func (t *tx) InsertNewLedgerEntries(ctx context.Context, es []*canopy.LedgerEntry) ([]string, error) {
+	inserted := map[string]bool{}
+	rest := es
+	for len(rest) > 0 {
+		n := ledgerRowsPerStatement
+		for n > len(rest) {
+			n /= 2
+		}
+		args := make([]any, 0, n*13)
+		for _, e := range rest[:n] {
+			args = append(args, e.ID, e.At, string(e.Kind), string(e.Type), e.Amount, e.Debit, e.Credit, e.Reason,
+				nullable(e.UsageAccountID), nullable(string(e.UsagePath)), nullable(e.UsageRef), nullable(e.IdempotencyKey), e.RequestID)
+		}
+		ids, err := scanAll(ctx, t, func(r rowScanner) (string, error) {
+			var id string
+			return id, r.Scan(&id)
+		}, `INSERT INTO credit_ledger (`+ledgerCols+`) VALUES `+rows(n, 13)+`
+			ON CONFLICT (usage_account_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING RETURNING id`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("insert new ledger entries: %w", err)
+		}
+		for _, id := range ids {
+			inserted[id] = true
+		}
+		rest = rest[n:]
+	}
+	var taken []string
+	for _, e := range es {
+		if !inserted[e.ID] {
+			taken = append(taken, e.ID)
+		}
+	}
+	return taken, nil
+}
+
 func (t *tx) LedgerEntriesByKeys(ctx context.Context, keys []store.LedgerKey) ([]*canopy.LedgerEntry, error) {
 	var out []*canopy.LedgerEntry
 	for len(keys) > 0 {

@@ -106,6 +106,27 @@ func claimQueue[T any](ctx context.Context, t *tx, table, cols string, scan func
 		RETURNING `+cols, leaseUntil, now, now, limit)
 }
 
+func (t *tx) ReleaseOutbox(ctx context.Context, id string, attempts int) error {
+	return releaseQueue(ctx, t, "outbox", id, attempts)
+}
+
+func (t *tx) ReleaseSMS(ctx context.Context, id string, attempts int) error {
+	return releaseQueue(ctx, t, "sms_outbox", id, attempts)
+}
+
+// releaseQueue gives back a claimed message that was not tried: due at
+// once for any worker, its attempt uncounted. attempts is the count the
+// claim returned: a message whose lease ran out and that another worker
+// claimed since counts one more, and is left to that worker.
+func releaseQueue(ctx context.Context, t *tx, table, id string, attempts int) error {
+	res, err := t.exec(ctx, `UPDATE `+table+` SET claimed_until = NULL, attempts = attempts - 1
+		WHERE id = ? AND status = 'pending' AND attempts = ? AND claimed_until IS NOT NULL`, id, attempts)
+	if err != nil {
+		return fmt.Errorf("release %s message: %w", table, err)
+	}
+	return expectOne(res)
+}
+
 func (t *tx) MarkOutboxSent(ctx context.Context, ids []string, at time.Time) error {
 	if len(ids) == 0 {
 		return nil

@@ -65,24 +65,27 @@ type Dialect interface {
 // (for SQLite a single connection, so writers queue in Go rather than spin
 // on the file lock); reads use the read pool.
 type DB struct {
-	write   *sql.DB
-	read    *sql.DB
+	write   *pool
+	read    *pool // the same as write when one pool serves both
 	dialect Dialect
 
 	rebound sync.Map // query text → rebound text
 
-	// writeStmts and readStmts are nil unless the dialect caches
-	// statements; a statement belongs to the pool that prepared it.
-	writeStmts, readStmts *stmtCache
+	acquireTimeout time.Duration
+	guard          *nestGuard
 }
 
 var _ store.Store = (*DB)(nil)
 
 // New returns a store over the given pools (which may be the same pool).
+// Operations wait DefaultAcquireTimeout for a connection (see
+// SetAcquireTimeout).
 func New(write, read *sql.DB, d Dialect) *DB {
-	db := &DB{write: write, read: read, dialect: d}
-	if d.CacheStatements() {
-		db.writeStmts, db.readStmts = newStmtCache(), newStmtCache()
+	db := &DB{dialect: d, acquireTimeout: DefaultAcquireTimeout, guard: newNestGuard()}
+	db.write = newPool(write, d.CacheStatements())
+	db.read = db.write
+	if read != write {
+		db.read = newPool(read, d.CacheStatements())
 	}
 	return db
 }
@@ -93,18 +96,18 @@ func (db *DB) Engine() string { return db.dialect.Engine() }
 // PreparedStatements reports how many statements the write and read pools
 // keep prepared (always 0 where the driver caches them itself).
 func (db *DB) PreparedStatements() (write, read int) {
-	return db.writeStmts.size(), db.readStmts.size()
+	return db.write.stmts.size(), db.read.stmts.size()
 }
 
 // WritePool exposes the write pool for migrations and benchmark fixtures.
-func (db *DB) WritePool() *sql.DB { return db.write }
+func (db *DB) WritePool() *sql.DB { return db.write.db }
 
 // Ping checks both pools.
 func (db *DB) Ping(ctx context.Context) error {
-	if err := db.write.PingContext(ctx); err != nil {
+	if err := db.write.db.PingContext(ctx); err != nil {
 		return fmt.Errorf("ping write pool: %w", err)
 	}
-	if err := db.read.PingContext(ctx); err != nil {
+	if err := db.read.db.PingContext(ctx); err != nil {
 		return fmt.Errorf("ping read pool: %w", err)
 	}
 	return nil
@@ -112,13 +115,11 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Close closes both pools.
 func (db *DB) Close() error {
-	if db.writeStmts != nil {
-		db.writeStmts.close()
-		db.readStmts.close()
-	}
-	err := db.write.Close()
+	db.write.stmts.close()
+	err := db.write.db.Close()
 	if db.read != db.write {
-		err = errors.Join(err, db.read.Close())
+		db.read.stmts.close()
+		err = errors.Join(err, db.read.db.Close())
 	}
 	return err
 }
@@ -130,7 +131,7 @@ const maxAttempts = 5
 func (db *DB) Write(ctx context.Context, fn func(store.Tx) error) error {
 	var err error
 	for attempt := 1; attempt <= maxAttempts; attempt++ {
-		err = db.run(ctx, db.write, db.writeStmts, nil, fn)
+		err = db.run(ctx, db.write, nil, fn)
 		if err == nil {
 			return nil
 		}
@@ -144,29 +145,39 @@ func (db *DB) Write(ctx context.Context, fn func(store.Tx) error) error {
 
 // Read runs fn in a read-only snapshot transaction.
 func (db *DB) Read(ctx context.Context, fn func(store.Tx) error) error {
-	return db.run(ctx, db.read, db.readStmts, db.dialect.ReadTxOptions(), fn)
+	return db.run(ctx, db.read, db.dialect.ReadTxOptions(), fn)
 }
 
 // ReadOne runs fn on the read pool outside a transaction, for reads of a
 // single statement, which see one snapshot on their own: it saves
 // Read's BEGIN and COMMIT, two of three round trips on PostgreSQL.
 func (db *DB) ReadOne(ctx context.Context, fn func(store.Tx) error) error {
-	if db.readStmts != nil {
-		defer db.readStmts.preparePending(ctx, db.read)
+	defer db.guard.enter()()
+	release, err := db.read.acquire(ctx, db.acquireTimeout)
+	if err != nil {
+		return err
 	}
-	return fn(&tx{conn: db.read, db: db, stmts: db.readStmts})
+	defer release()
+	// Runs after fn's statements have let go of their connections.
+	defer db.read.stmts.preparePending(ctx, db.read.db)
+	return fn(&tx{conn: db.read.db, db: db, stmts: db.read.stmts})
 }
 
-func (db *DB) run(ctx context.Context, pool *sql.DB, stmts *stmtCache, opts *sql.TxOptions, fn func(store.Tx) error) (err error) {
-	if stmts != nil {
-		// Runs after the transaction has let go of its connection.
-		defer stmts.preparePending(ctx, pool)
+func (db *DB) run(ctx context.Context, p *pool, opts *sql.TxOptions, fn func(store.Tx) error) (err error) {
+	defer db.guard.enter()()
+	release, err := p.acquire(ctx, db.acquireTimeout)
+	if err != nil {
+		return err
 	}
-	sqlTx, err := pool.BeginTx(ctx, opts)
+	defer release()
+	// Runs after the transaction has let go of its connection, while the
+	// slot is still held: on a one-connection pool nobody else is using it.
+	defer p.stmts.preparePending(ctx, p.db)
+	sqlTx, err := p.db.BeginTx(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("begin: %w", db.mapErr(err))
 	}
-	t := &tx{conn: sqlTx, tx: sqlTx, db: db, stmts: stmts}
+	t := &tx{conn: sqlTx, tx: sqlTx, db: db, stmts: p.stmts}
 	// Roll back unless the commit was reached, not only on an error or a
 	// panic: fn may also end the goroutine with runtime.Goexit (t.FailNow
 	// in a test does), and a transaction left open keeps its locks — and

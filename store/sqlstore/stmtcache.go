@@ -43,6 +43,9 @@ func (c *stmtCache) lookup(q string) *sql.Stmt {
 // preparePending prepares the marked queries on pool. Call it with no
 // transaction open in this goroutine.
 func (c *stmtCache) preparePending(ctx context.Context, pool *sql.DB) {
+	if c == nil {
+		return
+	}
 	c.mu.Lock()
 	if len(c.pending) == 0 {
 		c.mu.Unlock()
@@ -70,6 +73,9 @@ func (c *stmtCache) preparePending(ctx context.Context, pool *sql.DB) {
 }
 
 func (c *stmtCache) close() {
+	if c == nil {
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, st := range c.stmts {

@@ -386,6 +386,44 @@ func testCredentials(t *testing.T, open Opener) {
 		}), store.ErrNotFound, "a sent message is not requeued")
 	})
 
+	t.Run("ReleasedClaimsAreDueAgainUncounted", func(t *testing.T) {
+		for _, q := range queues {
+			t.Run(q.name, func(t *testing.T) {
+				t.Parallel()
+				_, b := setup(t, open)
+				kid := b.f.account(b.f.account(nil))
+				b.write(t, func(ctx context.Context, tx store.Tx) { require.NoError(t, q.insert(ctx, tx, b.f, kid, 2, at(10))) })
+				claim := func(now time.Time) []claimed {
+					var got []claimed
+					b.write(t, func(ctx context.Context, tx store.Tx) {
+						var err error
+						got, err = q.claim(ctx, tx, now, now.Add(time.Minute))
+						require.NoError(t, err)
+					})
+					return got
+				}
+				release := func(c claimed) error {
+					return b.writeErr(t, func(ctx context.Context, tx store.Tx) error { return q.release(ctx, tx, c.id, c.attempts) })
+				}
+				first := claim(at(20))
+				require.Len(t, first, 2)
+				require.NoError(t, release(first[0]))
+				again := claim(at(21))
+				require.Equal(t, []claimed{{first[0].id, 1}}, again,
+					"a released message is due at once, before its lease would end, and the attempt it was not given is not counted")
+
+				// The lease of the other ran out and another worker claimed it:
+				// the first worker's late release leaves it to the second.
+				later := claim(at(20).Add(2 * time.Minute))
+				require.ElementsMatch(t, []claimed{{first[0].id, 2}, {first[1].id, 2}}, later)
+				require.ErrorIs(t, release(first[1]), store.ErrNotFound)
+				require.Empty(t, claim(at(20).Add(2*time.Minute+time.Second)), "still leased to the second worker")
+				b.write(t, func(ctx context.Context, tx store.Tx) { require.NoError(t, q.sent(ctx, tx, later[0].id)) })
+				require.ErrorIs(t, release(later[0]), store.ErrNotFound, "a sent message is not released")
+			})
+		}
+	})
+
 	t.Run("ConcurrentClaimsAreDisjoint", func(t *testing.T) {
 		t.Parallel()
 		_, b := setup(t, open)
@@ -448,4 +486,73 @@ func msgIDs(ms []*canopy.OutboxMessage) []string {
 		out[i] = m.ID
 	}
 	return out
+}
+
+// claimed is a claimed message of either delivery queue.
+type claimed struct {
+	id       string
+	attempts int
+}
+
+// queues are the two delivery queues (email, SMS), which claim, lease
+// and release alike.
+var queues = []struct {
+	name    string
+	insert  func(ctx context.Context, tx store.Tx, f *factory, acc *canopy.Account, n int, due time.Time) error
+	claim   func(ctx context.Context, tx store.Tx, now, lease time.Time) ([]claimed, error)
+	release func(ctx context.Context, tx store.Tx, id string, attempts int) error
+	sent    func(ctx context.Context, tx store.Tx, id string) error
+}{
+	{
+		name: "email",
+		insert: func(ctx context.Context, tx store.Tx, f *factory, acc *canopy.Account, n int, due time.Time) error {
+			var ms []*canopy.OutboxMessage
+			for range n {
+				m := f.newMessage(acc)
+				m.NextAttemptAt = due
+				ms = append(ms, m)
+			}
+			return tx.InsertOutboxMessages(ctx, ms...)
+		},
+		claim: func(ctx context.Context, tx store.Tx, now, lease time.Time) ([]claimed, error) {
+			ms, err := tx.ClaimOutbox(ctx, now, lease, 10)
+			var out []claimed
+			for _, m := range ms {
+				out = append(out, claimed{m.ID, m.Attempts})
+			}
+			return out, err
+		},
+		release: func(ctx context.Context, tx store.Tx, id string, attempts int) error {
+			return tx.ReleaseOutbox(ctx, id, attempts)
+		},
+		sent: func(ctx context.Context, tx store.Tx, id string) error {
+			return tx.MarkOutboxSent(ctx, []string{id}, at(200))
+		},
+	},
+	{
+		name: "sms",
+		insert: func(ctx context.Context, tx store.Tx, f *factory, acc *canopy.Account, n int, due time.Time) error {
+			var ms []*canopy.SMSMessage
+			for range n {
+				ms = append(ms, &canopy.SMSMessage{ID: f.id("sms"), BatchID: f.id("smb"), FormID: f.id(canopy.PrefixForm),
+					AccountID: acc.ID, To: "+15551234567", Mode: canopy.SMSStructured, Body: "b", Status: canopy.OutboxPending,
+					NextAttemptAt: due, ChargeEntryID: f.id(canopy.PrefixLedgerEntry), PayerID: acc.ID, CreatedAt: due})
+			}
+			return tx.InsertSMSMessages(ctx, ms...)
+		},
+		claim: func(ctx context.Context, tx store.Tx, now, lease time.Time) ([]claimed, error) {
+			ms, err := tx.ClaimSMS(ctx, now, lease, 10)
+			var out []claimed
+			for _, m := range ms {
+				out = append(out, claimed{m.ID, m.Attempts})
+			}
+			return out, err
+		},
+		release: func(ctx context.Context, tx store.Tx, id string, attempts int) error {
+			return tx.ReleaseSMS(ctx, id, attempts)
+		},
+		sent: func(ctx context.Context, tx store.Tx, id string) error {
+			return tx.MarkSMSSent(ctx, id, "SM1", at(200))
+		},
+	},
 }

@@ -71,6 +71,63 @@ func testCreditBatches(t *testing.T, open Opener) {
 		requireConflict(t, err, store.UniqueLedgerKey)
 	})
 
+	t.Run("NewEntriesLeaveTakenKeysOut", func(t *testing.T) {
+		t.Parallel()
+		_, b := setup(t, open)
+		root := b.f.account(nil)
+		kids := b.f.children(root, 2)
+		at := canopy.Timestamp(time.Now())
+		entry := func(kid int, key string) *canopy.LedgerEntry {
+			k := kids[kid]
+			return &canopy.LedgerEntry{ID: b.f.id(canopy.PrefixLedgerEntry), At: at, Kind: canopy.EntryUsage, Type: canopy.CreditMessage,
+				Amount: 1, Debit: root.ID, Credit: canopy.BookConsumption, UsageAccountID: k.ID, UsagePath: k.Path, IdempotencyKey: key}
+		}
+		first := entry(0, "ref:a")
+		b.write(t, func(ctx context.Context, tx store.Tx) {
+			taken, err := tx.InsertNewLedgerEntries(ctx, []*canopy.LedgerEntry{first})
+			require.NoError(t, err)
+			require.Empty(t, taken)
+		})
+		// 200 entries (widths that are not powers of two): a twin of the
+		// first, the same key for another account, and keyless entries.
+		var es []*canopy.LedgerEntry
+		for i := range 200 {
+			es = append(es, entry(i%2, fmt.Sprintf("ref:%d", i)))
+		}
+		twin := entry(0, "ref:a")
+		es = append(es, twin, entry(1, "ref:a"), entry(0, ""), entry(1, ""))
+		b.write(t, func(ctx context.Context, tx store.Tx) {
+			taken, err := tx.InsertNewLedgerEntries(ctx, es)
+			require.NoError(t, err)
+			require.Equal(t, []string{twin.ID}, taken, "only the twin of an entry already there is left out")
+		})
+		b.read(t, func(ctx context.Context, tx store.Tx) {
+			got, err := tx.LedgerEntryByKey(ctx, kids[0].ID, "ref:a")
+			require.NoError(t, err)
+			require.Equal(t, first.ID, got.ID, "the first entry keeps its key")
+			_, err = tx.GetLedgerEntry(ctx, twin.ID)
+			require.ErrorIs(t, err, store.ErrNotFound)
+			for _, e := range es[:200] {
+				_, err := tx.GetLedgerEntry(ctx, e.ID)
+				require.NoError(t, err)
+			}
+		})
+
+		// A twin in a transaction still open: the insert waits for it and
+		// leaves the entry out once it commits.
+		racing := entry(1, "ref:race")
+		requireSerialised(t, b.st,
+			func(ctx context.Context, tx store.Tx) error { return tx.InsertLedgerEntry(ctx, racing) },
+			func(ctx context.Context, tx store.Tx) error {
+				late := entry(1, "ref:race")
+				taken, err := tx.InsertNewLedgerEntries(ctx, []*canopy.LedgerEntry{late})
+				if err == nil && (len(taken) != 1 || taken[0] != late.ID) {
+					err = fmt.Errorf("the racing twin was inserted: taken %v", taken)
+				}
+				return err
+			})
+	})
+
 	t.Run("LockedReads", func(t *testing.T) {
 		t.Parallel()
 		_, b := setup(t, open)
