@@ -143,3 +143,37 @@ func countRows(body string) int {
 	rows, _, _ = strings.Cut(rows, "</tbody>")
 	return strings.Count(rows, "<tr>")
 }
+
+// TestFormPostsAreText is the text model at the console's edge: a post or
+// a query holding NUL or bytes that are not UTF-8 is refused with 400,
+// naming the field, before any handler reads it; nothing is written.
+func TestFormPostsAreText(t *testing.T) {
+	t.Parallel()
+	s := newSite(t)
+	u := s.umbrella.ID
+	s.Fund(t, u)
+	f, _ := s.survey(t, u)
+	admin := s.as(t, s.admin)
+	cases := []struct {
+		name, path string
+		form       url.Values
+		field      string
+	}{
+		{"NUL in an answer", app(u, "forms", f.ID, "records"), url.Values{"answers.name": {"Ada\x00"}}, "answers.name"},
+		{"not UTF-8 in a form's name", app(u, "forms"), url.Values{"name": {"Caf\xe9"}, "questions.rows": {"0"}}, "name"},
+		{"not UTF-8 in a field's name", app(u, "contacts"), url.Values{"email\xff": {"x@example.com"}}, "form"},
+	}
+	for _, c := range cases {
+		p := admin.post(c.path, c.form)
+		require.Equal(t, http.StatusBadRequest, p.Status, c.name)
+		require.Contains(t, strings.ToLower(p.Body), strings.ToLower(c.field)+":", c.name)
+	}
+	q := admin.get(app(u, "forms", f.ID, "records") + "?filter.sex=%00")
+	require.Equal(t, http.StatusBadRequest, q.Status, "a query too")
+	recs, err := s.Svc.SearchRecords(context.Background(), s.As(t, u), f.ID, service.RecordSearch{}, service.PageRequest{})
+	require.NoError(t, err)
+	require.Empty(t, recs.Data)
+	forms, err := s.Svc.ListForms(context.Background(), s.As(t, u), service.FormQuery{}, service.PageRequest{})
+	require.NoError(t, err)
+	require.Len(t, forms.Data, 1, "only the survey")
+}
