@@ -142,8 +142,8 @@ func TestFormActionsFollowTheRole(t *testing.T) {
 	}{
 		{"the owner's admin", s.as(t, child.Email), child.ID,
 			[]string{`name="questions[0].label"`, "/records", "/sharing", "/copy", "/example", "/delete"}, nil},
-		{"the owner's member edits questions and data, shares nothing", member, child.ID,
-			[]string{`name="questions[0].label"`, "/records", "/copy"}, []string{"/example", "/delete"}},
+		{"the owner's member edits questions and data, reads the audience, shares nothing", member, child.ID,
+			[]string{`name="questions[0].label"`, "/records", "/copy", "/sharing"}, []string{"/example", "/delete"}},
 		{"a viewer above reads", s.as(t, s.admin), u,
 			[]string{"/records", "/copy"}, []string{`name="questions[0].label"`, "/example", "/delete", "/sharing"}},
 	}

@@ -59,11 +59,6 @@ func (h *Handler) sharing(rq *request) error {
 func (h *Handler) showSharing(rq *request, status int, head formHead, f *form) error {
 	ctx := rq.r.Context()
 	fv := head.Form
-	if !head.Rights.Share {
-		// The service answers who may not share the form with forbidden.
-		_, err := h.svc.AudienceOf(ctx, rq.caller, fv.ID, service.PageRequest{})
-		return cmp.Or(err, error(canopy.Errorf(canopy.KindForbidden, canopy.CodeForbidden, "only the owner's admins see who can see a form")))
-	}
 	var audience []*service.AudienceEntry
 	pr := service.PageRequest{Limit: service.MaxPageLimit}
 	for {

@@ -63,10 +63,17 @@ func TestSharingTabOverridesTheLinkPerForm(t *testing.T) {
 	stranger := owner.post(tab, url.Values{"accountId": {s.Child(t, s.Root.ID).ID}, "role": {"viewer"}})
 	require.Equal(t, http.StatusNotFound, stranger.Status, "only accounts above or below the owner")
 
-	// Only the owner's admins see the tab.
+	// The owner's members read the tab without its buttons; an account
+	// that is not the owner is refused it.
 	require.Equal(t, http.StatusForbidden, umbrella.get(app(u, "forms", f.ID, "sharing")).Status)
 	member := s.as(t, s.User(t, clinic.ID, canopy.UserMember).Email)
-	require.Equal(t, http.StatusForbidden, member.get(tab).Status)
+	read := member.get(tab)
+	require.Equal(t, http.StatusOK, read.Status)
+	require.Equal(t, "data manager", rowOf(t, read.Body, u, "role"))
+	require.NotContains(t, read.Body, "Set the role")
+	refused := member.follow(member.post(tab, url.Values{"accountId": {u}, "role": {"none"}}))
+	require.Contains(t, refused.Body, "Members may read", "the service's reason, forced")
+	require.Equal(t, "data manager", rowOf(t, refused.Body, u, "role"), "nothing changed")
 }
 
 // rowOf reads a cell (class role or reason) of the Sharing tab's row for

@@ -14,7 +14,10 @@ type FormRights struct {
 	ViewData      bool
 	EditData      bool
 	Share         bool // also: tag as an example, delete
-	Copy          bool
+	// SeeAudience is reading who can see the form, and why: the owner's
+	// members too, who may not change it.
+	SeeAudience bool
+	Copy        bool
 	// SetUpCollection is collecting from the field (web links, SMS): for
 	// those who edit the form's data, without the umbrella's help.
 	SetUpCollection bool
@@ -29,6 +32,7 @@ func (c Caller) RightsOn(v *FormView) FormRights {
 		ViewData:        role.Can(canopy.ViewData),
 		EditData:        role.Can(canopy.EditData),
 		Share:           role.Can(canopy.ShareOrDelete) && c.MayManage(),
+		SeeAudience:     role.Can(canopy.ShareOrDelete),
 		Copy:            role.Can(canopy.ViewQuestions) || v.ExampleOnly,
 		SetUpCollection: role.Can(canopy.EditData),
 	}
