@@ -29,20 +29,13 @@ func (h *Handler) audit(rq *request) error {
 	case "no":
 		aq.OnBehalf = ptrTo(false)
 	}
-	d := auditData{Query: url.Values{}}
-	for _, k := range []string{"action", "actor", "target", "onBehalf"} {
-		if v := q.Get(k); v != "" {
-			d.Query.Set(k, v)
-		}
-	}
-	status := http.StatusOK
-	var err error
-	d.Page, err = h.svc.ListAuditEvents(ctx, rq.caller, aq, service.PageRequest{Cursor: q.Get("cursor")})
+	d := auditData{Query: kept(q, "action", "actor", "target", "onBehalf")}
+	status, err := f.list(func() (err error) {
+		d.Page, err = h.svc.ListAuditEvents(ctx, rq.caller, aq, service.PageRequest{Cursor: q.Get("cursor")})
+		return err
+	})
 	if err != nil {
-		if !f.fail(err) {
-			return err
-		}
-		status = formStatus(err)
+		return err
 	}
 	var ids []string
 	for _, e := range d.Page.Data {
@@ -69,15 +62,12 @@ func (h *Handler) outbox(rq *request) error {
 	ctx := rq.r.Context()
 	q := rq.r.URL.Query()
 	f := newForm(q)
-	d := outboxData{Channel: q.Get("channel"), Query: url.Values{}}
+	d := outboxData{Channel: q.Get("channel"), Query: kept(q, "status")}
 	if d.Channel != "texts" {
 		d.Channel = "emails"
 	}
 	f.Values.Set("channel", d.Channel)
 	d.Query.Set("channel", d.Channel)
-	if s := q.Get("status"); s != "" {
-		d.Query.Set("status", s)
-	}
 	oq := service.OutboxQuery{Status: canopy.OutboxStatus(q.Get("status"))}
 	pr := service.PageRequest{Cursor: q.Get("cursor")}
 	var ids []string

@@ -2,7 +2,6 @@ package console
 
 import (
 	"cmp"
-	"encoding/csv"
 	"net/http"
 	"net/url"
 	"slices"
@@ -245,11 +244,7 @@ func (h *Handler) usageCSV(rq *request) error {
 	if err != nil {
 		return err
 	}
-	w := rq.w
-	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", `attachment; filename="usage-`+v.From+`-to-`+v.To+`.csv"`)
-	w.Header().Set("Cache-Control", "no-store")
-	out := csv.NewWriter(w)
+	out := csvFile(rq.w, "usage-"+v.From+"-to-"+v.To)
 	header := []string{"Account", "Name", "From", "To"}
 	for _, t := range v.Report.Total {
 		header = append(header, string(t.Type))
@@ -382,16 +377,11 @@ func (h *Handler) ledger(rq *request) error {
 	if err != nil {
 		return err
 	}
-	d := ledgerData{Account: a, Query: url.Values{}}
+	d := ledgerData{Account: a, Query: kept(q, "account", "type", "kind", "from", "to")}
 	for _, b := range cr.Balances {
 		d.Types = append(d.Types, option{string(b.Type), string(b.Type)})
 	}
 	lq := service.LedgerQuery{Type: canopy.CreditType(q.Get("type")), Kind: canopy.EntryKind(q.Get("kind"))}
-	for _, k := range []string{"account", "type", "kind", "from", "to"} {
-		if v := q.Get(k); v != "" {
-			d.Query.Set(k, v)
-		}
-	}
 	if s := q.Get("from"); s != "" {
 		if lq.From, err = time.Parse(time.DateOnly, s); err != nil {
 			f.addError("from", "must be a date such as 2026-11-01")
@@ -404,17 +394,12 @@ func (h *Handler) ledger(rq *request) error {
 		}
 		lq.To = t.AddDate(0, 0, 1)
 	}
-	status := http.StatusOK
-	if !f.Failed() {
+	status, err := f.list(func() (err error) {
 		d.Page, err = h.svc.ListLedger(ctx, rq.caller, a.ID, lq, service.PageRequest{Cursor: q.Get("cursor")})
-		if err != nil {
-			if !f.fail(err) {
-				return err
-			}
-			status = formStatus(err)
-		}
-	} else {
-		status = http.StatusBadRequest
+		return err
+	})
+	if err != nil {
+		return err
 	}
 	var ids []string
 	for _, e := range d.Page.Data {

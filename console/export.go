@@ -32,10 +32,7 @@ func (h *Handler) exportRecords(rq *request) error {
 		return err
 	}
 	w := rq.w
-	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", `attachment; filename="`+fileName(v.Name)+`.csv"`)
-	w.Header().Set("Cache-Control", "no-store")
-	out := csv.NewWriter(w)
+	out := csvFile(w, fileName(v.Name))
 	header := []string{"Record", "Collected (UTC)", "Collected by account"}
 	for _, q := range v.Questions {
 		header = append(header, q.Label)
@@ -71,6 +68,14 @@ func (h *Handler) exportRecords(rq *request) error {
 			panic(http.ErrAbortHandler)
 		}
 	}
+}
+
+// csvFile starts a CSV download named name.csv.
+func csvFile(w http.ResponseWriter, name string) *csv.Writer {
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`.csv"`)
+	w.Header().Set("Cache-Control", "no-store")
+	return csv.NewWriter(w)
 }
 
 // cell keeps a spreadsheet from running an answer as a formula: text that

@@ -2,6 +2,7 @@ package console
 
 import (
 	"errors"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -153,4 +154,32 @@ func atoiOr(s string, def int) int {
 func checked(v url.Values, name string) bool {
 	s := v.Get(name)
 	return s == "true" || s == "on"
+}
+
+// list runs a listing a page's filters feed: when reading the filters
+// found nothing wrong, fetch, whose error a person can read is shown on
+// the form. It returns the page's status.
+func (f *form) list(fetch func() error) (int, error) {
+	if f.Failed() {
+		return http.StatusBadRequest, nil
+	}
+	if err := fetch(); err != nil {
+		if !f.fail(err) {
+			return 0, err
+		}
+		return formStatus(err), nil
+	}
+	return http.StatusOK, nil
+}
+
+// kept is the filters of a listing's address that are set, for the links
+// to its next page and to its export.
+func kept(q url.Values, names ...string) url.Values {
+	out := url.Values{}
+	for _, k := range names {
+		if v := q.Get(k); v != "" {
+			out.Set(k, v)
+		}
+	}
+	return out
 }

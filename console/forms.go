@@ -54,12 +54,7 @@ type formsData struct {
 func (h *Handler) forms(rq *request) error {
 	ctx := rq.r.Context()
 	q := rq.r.URL.Query()
-	d := formsData{Scope: q.Get("scope"), Query: url.Values{}}
-	for _, k := range []string{"scope", "subtree", "role", "example"} {
-		if v := q.Get(k); v != "" {
-			d.Query.Set(k, v)
-		}
-	}
+	d := formsData{Scope: q.Get("scope"), Query: kept(q, "scope", "subtree", "role", "example")}
 	pr := service.PageRequest{Limit: formsPage, Cursor: q.Get("cursor")}
 	var err error
 	switch d.Scope {
@@ -183,9 +178,15 @@ func questionRows(v url.Values) int {
 
 // definitionValues fills the editor with a form's definition.
 func definitionValues(fv *service.FormView) url.Values {
-	v := url.Values{"name": {fv.Name}, "description": {fv.Description}, "version": {strconv.Itoa(fv.Version)},
-		"questions.rows": {strconv.Itoa(len(fv.Questions))}}
-	for i, q := range fv.Questions {
+	v := url.Values{"name": {fv.Name}, "description": {fv.Description}, "version": {strconv.Itoa(fv.Version)}}
+	setQuestions(v, fv.Questions)
+	return v
+}
+
+// setQuestions writes questions into the editor's inputs.
+func setQuestions(v url.Values, qs []canopy.Question) {
+	v.Set("questions.rows", strconv.Itoa(len(qs)))
+	for i, q := range qs {
 		p := fmt.Sprintf("questions[%d]", i)
 		v.Set(p+".id", q.ID)
 		v.Set(p+".label", q.Label)
@@ -193,7 +194,6 @@ func definitionValues(fv *service.FormView) url.Values {
 		v.Set(p+".options", strings.Join(q.Options, "\n"))
 		v.Set(p+".required", boolValue(q.Required))
 	}
-	return v
 }
 
 // readQuestions reads the editor's questions, as typed: the service says
@@ -254,15 +254,7 @@ func rearrange(v url.Values) bool {
 	v.Del("add")
 	v.Del("remove")
 	v.Del("move")
-	v.Set("questions.rows", strconv.Itoa(len(qs)))
-	for i, q := range qs {
-		p := fmt.Sprintf("questions[%d]", i)
-		v.Set(p+".id", q.ID)
-		v.Set(p+".label", q.Label)
-		v.Set(p+".type", string(q.Type))
-		v.Set(p+".options", strings.Join(q.Options, "\n"))
-		v.Set(p+".required", boolValue(q.Required))
-	}
+	setQuestions(v, qs)
 	return true
 }
 

@@ -37,18 +37,13 @@ func (h *Handler) records(rq *request) error {
 	f := newForm(q)
 	search, query := readSearch(head.Form, q, f)
 	d := recordsData{Head: head, Filters: filterable(head.Form.Questions), Query: query}
-	status := http.StatusOK
-	if !f.Failed() {
+	status, err := f.list(func() (err error) {
 		d.Page, err = h.svc.SearchRecords(rq.r.Context(), rq.caller, head.Form.ID, search,
 			service.PageRequest{Limit: recordsPage, Cursor: q.Get("cursor")})
-		if err != nil {
-			if !f.fail(err) {
-				return err
-			}
-			status = formStatus(err)
-		}
-	} else {
-		status = http.StatusBadRequest
+		return err
+	})
+	if err != nil {
+		return err
 	}
 	return h.page(rq, status, "records", "forms", head.Form.Name+": data", f, d)
 }
