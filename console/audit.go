@@ -3,6 +3,7 @@ package console
 import (
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/canopyhq/canopy"
 	"github.com/canopyhq/canopy/service"
@@ -49,10 +50,20 @@ func (h *Handler) audit(rq *request) error {
 
 type outboxData struct {
 	Channel string
-	Emails  service.Page[*canopy.OutboxMessage]
-	Texts   service.Page[*canopy.SMSMessage]
+	Rows    []outboxRow
+	Next    *string
 	Names   map[string]string
 	Query   url.Values
+}
+
+// outboxRow is an email or a text as the outbox lists it.
+type outboxRow struct {
+	CreatedAt           time.Time
+	To, AccountID, What string
+	Status              canopy.OutboxStatus
+	Attempts            int
+	SentAt              *time.Time
+	LastError           string
 }
 
 // outbox lists the emails or the texts of the acting account's subtree,
@@ -70,18 +81,25 @@ func (h *Handler) outbox(rq *request) error {
 	d.Query.Set("channel", d.Channel)
 	oq := service.OutboxQuery{Status: canopy.OutboxStatus(q.Get("status"))}
 	pr := service.PageRequest{Cursor: q.Get("cursor")}
-	var ids []string
 	var err error
 	if d.Channel == "texts" {
-		d.Texts, err = h.svc.ListTexts(ctx, rq.caller, oq, pr)
-		for _, m := range d.Texts.Data {
-			ids = append(ids, m.AccountID)
+		var page service.Page[*canopy.SMSMessage]
+		page, err = h.svc.ListTexts(ctx, rq.caller, oq, pr)
+		for _, m := range page.Data {
+			d.Rows = append(d.Rows, outboxRow{m.CreatedAt, m.To, m.AccountID, m.Body, m.Status, m.Attempts, m.SentAt, m.LastError})
 		}
+		d.Next = page.NextCursor
 	} else {
-		d.Emails, err = h.svc.ListOutbox(ctx, rq.caller, oq, pr)
-		for _, m := range d.Emails.Data {
-			ids = append(ids, m.AccountID)
+		var page service.Page[*canopy.OutboxMessage]
+		page, err = h.svc.ListOutbox(ctx, rq.caller, oq, pr)
+		for _, m := range page.Data {
+			d.Rows = append(d.Rows, outboxRow{m.CreatedAt, m.Recipient, m.AccountID, m.Template, m.Status, m.Attempts, m.SentAt, m.LastError})
 		}
+		d.Next = page.NextCursor
+	}
+	var ids []string
+	for _, r := range d.Rows {
+		ids = append(ids, r.AccountID)
 	}
 	status := http.StatusOK
 	if err != nil {
