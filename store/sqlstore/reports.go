@@ -9,11 +9,11 @@ import (
 	"github.com/canopyhq/canopy/store"
 )
 
-// answerOf is a record's answer to the question whose id is the next
-// argument, as text: SQLite's and PostgreSQL's ->> agree on it.
-const answerOf = `(answers ->> CAST(? AS TEXT))`
-
 func (t *tx) FindRecords(ctx context.Context, f store.RecordFilter) ([]*canopy.Record, error) {
+	// A record's answer to the question whose id is the next argument, as
+	// text (SQLite's and PostgreSQL's ->> agree on it), and as JSON.
+	answers := t.db.dialect.JSON("answers")
+	answerOf := `(` + answers + ` ->> CAST(? AS TEXT))`
 	q := `SELECT ` + recordCols + ` FROM records WHERE form_id = ?`
 	args := []any{f.FormID}
 	if f.After != "" {
@@ -38,7 +38,7 @@ func (t *tx) FindRecords(ctx context.Context, f store.RecordFilter) ([]*canopy.R
 			args = append(args, a.QuestionID, a.Equals)
 		}
 		if a.Has != "" {
-			q += ` AND ` + t.db.dialect.JSONArrayHas(`answers -> CAST(? AS TEXT)`)
+			q += ` AND ` + t.db.dialect.JSONArrayHas(answers+` -> CAST(? AS TEXT)`)
 			args = append(args, a.QuestionID, a.Has)
 		}
 		if a.From != "" {

@@ -56,6 +56,9 @@ type Dialect interface {
 	// plans always are. Reports over ranges of paths and days need it:
 	// a plan cached for any range scans the whole subtree's history.
 	CustomPlanSQL() string
+	// JSON is the SQL of a column of JSON text as JSON that the -> and ->>
+	// operators read.
+	JSON(col string) string
 	// JSONArrayHas is the condition that the JSON array expr holds the
 	// string given as the next argument (false when expr is no array).
 	JSONArrayHas(expr string) string
