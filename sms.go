@@ -5,29 +5,29 @@ import (
 	"time"
 )
 
-// Id prefixes of SMS shares: one per message, and one per batch (one
-// request's messages, charged together).
+// Id prefixes of outgoing texts: one per message, and one per batch (the
+// messages one change queued, charged together).
 const (
 	PrefixSMS      = "sms"
 	PrefixSMSBatch = "smb"
 )
 
-// SMSMode is how an SMS share asks its recipient for answers.
+// SMSMode is how a collector sends a form's answers by SMS.
 type SMSMode string
 
 // The SMS modes.
 const (
-	// SMSStructured sends a link to the form's public page.
+	// SMSStructured: one text holds every answer, in question order, after
+	// the form's code ("HIVINFO#Ada#F#34").
 	SMSStructured SMSMode = "structured"
-	// SMSInteractive asks the form's first question in the message; the
-	// recipient answers by replying.
+	// SMSInteractive: each question is one text, answered by one reply.
 	SMSInteractive SMSMode = "interactive"
 )
 
 // Valid reports whether m is a known mode.
 func (m SMSMode) Valid() bool { return m == SMSStructured || m == SMSInteractive }
 
-// MaxSMSRecipients bounds one SMS share request.
+// MaxSMSRecipients bounds the numbers one request authorises.
 const MaxSMSRecipients = 100
 
 var e164RE = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
@@ -36,15 +36,16 @@ var e164RE = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
 // then 7 to 15 digits, the first not 0.
 func ValidE164(s string) bool { return e164RE.MatchString(s) }
 
-// SMSMessage is one text message of an SMS share, queued in the SMS outbox
-// in the same transaction that charged its message credit, and delivered
-// afterwards. A message that finally fails is refunded to the payer it was
-// charged to.
+// SMSMessage is one text message to a collector (a one-time message, a
+// question, a confirmation or an error), queued in the SMS outbox in the
+// same transaction that charged its message credit, and delivered
+// afterwards. A message that finally fails, or whose recipient has opted
+// out, is refunded to the payer it was charged to.
 type SMSMessage struct {
 	ID        string       `json:"id"`
 	BatchID   string       `json:"batchId"`
 	FormID    string       `json:"formId"`
-	AccountID string       `json:"accountId"` // the account that shared (whose usage it is)
+	AccountID string       `json:"accountId"` // the account that set the collection up (whose usage it is)
 	To        string       `json:"to"`
 	Mode      SMSMode      `json:"mode"`
 	Body      string       `json:"body"`

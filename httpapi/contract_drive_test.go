@@ -40,7 +40,8 @@ func fill(pattern string, id string) string {
 	return strings.NewReplacer("{id}", id, "{keyId}", ids.New(canopy.PrefixAPIKey), "{userId}", ids.New(canopy.PrefixUser),
 		"{namespace}", "white_label_portal", "{invitationId}", ids.New(canopy.PrefixInvitation),
 		"{contactId}", ids.New(canopy.PrefixContact), "{formId}", ids.New(canopy.PrefixForm),
-		"{recordId}", ids.New(canopy.PrefixRecord), "{accountId}", id, "{type}", "upload").Replace(pattern)
+		"{recordId}", ids.New(canopy.PrefixRecord), "{accountId}", id, "{type}", "upload",
+		"{number}", "+15551234567", "{linkId}", ids.New(canopy.PrefixFormLink)).Replace(pattern)
 }
 
 // call sends a request and reports a status other than want.
@@ -187,7 +188,9 @@ var validBodies = map[string]any{
 	"POST /v1/forms/{formId}/copy":                            nil,
 	"PUT /v1/forms/{formId}/shares/{accountId}":               map[string]any{"role": "viewer"},
 	"POST /v1/forms/{formId}/records":                         map[string]any{"answers": map[string]any{}},
-	"POST /v1/forms/{formId}/sms":                             map[string]any{"to": []string{"+15551234567"}, "mode": "structured"},
+	"PATCH /v1/forms/{formId}/sms":                            map[string]any{"code": "VALID1"},
+	"POST /v1/forms/{formId}/sms/collectors":                  map[string]any{"numbers": []string{"+15551234567"}, "mode": "structured"},
+	"POST /v1/forms/{formId}/links":                           map[string]any{},
 	"PATCH /v1/forms/{formId}/records/{recordId}":             map[string]any{"answers": map[string]any{}},
 	"PATCH /v1/accounts/{id}/link":                            map[string]any{"billing": "self"},
 	"POST /v1/accounts/{id}/credits/grants":                   map[string]any{"type": "upload", "amount": 1},
@@ -940,8 +943,9 @@ func TestContractDrivesEveryRoute(t *testing.T) {
 	// Credits: grants, transfers, caps, usage and the ledger (rule 8, docs/rules.md).
 	d.driveCredits(c, closed)
 
-	// SMS sharing: paid per message by the payer (rule 8, docs/rules.md).
-	d.driveSMS(c, closed)
+	// Collecting from the field: SMS collectors, the webhook, web links,
+	// paid by the payer (rule 8, docs/rules.md).
+	d.driveCollect(c, closed)
 
 	// Every authenticated route: 401 without a key, 404 acting as an
 	// unknown account, 400 for a malformed X-Customer-Id; writes: 403
@@ -1000,6 +1004,7 @@ func TestContractDrivesEveryRoute(t *testing.T) {
 	down.call(500, post, "/v1/auth/password-reset", map[string]any{"email": "anyone@example.com"}, noKey)
 	down.call(500, post, "/v1/auth/confirm-email", map[string]any{"token": "cnt_any"}, noKey)
 	down.call(500, post, "/v1/signup", map[string]any{"accountName": "Anyone", "email": "anyone@example.com"}, noKey)
+	down.inbound(500, text("SM1", "+15551230000", "HELP"))
 
 	// 415: a public body not sent as JSON.
 	for route := range publicBodies {
@@ -1017,6 +1022,10 @@ func TestContractDrivesEveryRoute(t *testing.T) {
 	validBodies["POST /v1/accounts/{id}/move"] = map[string]any{"parentId": busy503.api.Root.ID}
 	for _, r := range busy503.api.srv.Routes() {
 		if !strings.HasPrefix(r.Path, "/v1/") {
+			continue
+		}
+		if r.Path == "/v1/sms/inbound" { // signed, or it never reaches the database
+			busy503.inbound(503, text("SM1", "+15551230000", "HELP"))
 			continue
 		}
 		body := validBodies[r.Method+" "+r.Path]

@@ -49,7 +49,9 @@ var writeBodies = map[string]func() any{
 	"PUT /v1/forms/{formId}/shares/{accountId}":               func() any { return new(shareRequest) },
 	"POST /v1/forms/{formId}/records":                         func() any { return new(service.RecordInput) },
 	"PATCH /v1/forms/{formId}/records/{recordId}":             func() any { return new(service.RecordInput) },
-	"POST /v1/forms/{formId}/sms":                             func() any { return new(service.SMSInput) },
+	"PATCH /v1/forms/{formId}/sms":                            func() any { return new(service.SMSSettingsPatch) },
+	"POST /v1/forms/{formId}/sms/collectors":                  func() any { return new(service.CollectorsInput) },
+	"POST /v1/forms/{formId}/links":                           func() any { return new(service.LinkInput) },
 	"PATCH /v1/accounts/{id}/link":                            func() any { return new(service.LinkPatch) },
 	"POST /v1/accounts/{id}/credits/grants":                   func() any { return new(service.GrantInput) },
 	"POST /v1/accounts/{id}/credits/transfers":                func() any { return new(service.GrantInput) },
@@ -57,9 +59,10 @@ var writeBodies = map[string]func() any{
 	"POST /v1/usage":                                          func() any { return new(service.UsageInput) },
 }
 
-// rawBodies are the write bodies stored as they come (configuration
-// payloads): checked by canopy.ValidateConfigValue, not decoded.
-var rawBodies = []string{"PUT /v1/accounts/{id}/configurations/{namespace}"}
+// rawBodies are the write bodies that are not JSON to decode: configuration
+// payloads, stored as they come (checked by canopy.ValidateConfigValue),
+// and the SMS provider's form post (checked by canopy.ValidateFormValues).
+var rawBodies = []string{"PUT /v1/accounts/{id}/configurations/{namespace}", "POST /v1/sms/inbound"}
 
 func TestEveryWriteBodyIsFuzzed(t *testing.T) {
 	c := contractOrFatal(t)

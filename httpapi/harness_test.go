@@ -43,6 +43,9 @@ func newTestAPIWith(t testing.TB, db *sqlstore.DB, o Options, opts ...testfactor
 	if o.Clock == nil {
 		o.Clock = b.Clock.Now
 	}
+	if o.SMSAuthToken == "" {
+		o.SMSAuthToken, o.SMSWebhookBase = testSMSToken, testSMSWebhookBase
+	}
 	return &testAPI{Bundle: b, srv: NewServer(b.Svc, o)}
 }
 

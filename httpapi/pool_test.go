@@ -63,6 +63,8 @@ func buildReadWorld(t *testing.T, a *testAPI) readWorld {
 	a.Fund(t, w.top)
 	record := idOf(t, d.call(http.StatusCreated, post, "/v1/forms/"+form+"/records", map[string]any{
 		"answers": map[string]any{"site": "North"}}, as(w.leaf)))
+	d.call(http.StatusCreated, post, "/v1/forms/"+form+"/sms/collectors", map[string]any{"numbers": []string{"+15551230000"}, "mode": "structured"}, as(w.leaf))
+	d.call(http.StatusCreated, post, "/v1/forms/"+form+"/links", map[string]any{}, as(w.leaf))
 	d.call(http.StatusOK, put, "/v1/forms/"+form+"/shares/"+w.top, map[string]any{"role": "viewer"}, as(w.leaf))
 	d.call(http.StatusOK, put, "/v1/forms/"+form+"/example", map[string]any{"example": true}, as(w.leaf))
 	d.call(http.StatusOK, put, leaf+"/credits/limits", map[string]any{"type": "upload", "monthly": 100}, as(w.top))
@@ -80,6 +82,7 @@ func buildReadWorld(t *testing.T, a *testAPI) readWorld {
 		"/v1/contacts", "/v1/contacts/" + contact,
 		"/v1/forms", "/v1/forms/" + form, "/v1/forms/" + form + "/access", "/v1/forms/" + form + "/shares",
 		"/v1/forms/" + form + "/records", "/v1/forms/" + form + "/records/" + record,
+		"/v1/forms/" + form + "/sms", "/v1/forms/" + form + "/sms/collectors", "/v1/forms/" + form + "/links",
 		"/v1/dashboard",
 		leaf + "/credits", leaf + "/credits/ledger", leaf + "/credits/usage",
 		"/v1/outbox", "/v1/audit-events",

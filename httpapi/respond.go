@@ -65,8 +65,21 @@ func writeBody(w http.ResponseWriter, status int, body []byte) {
 	_, _ = w.Write(body)
 }
 
-// readBody reads the whole request body within the size limit.
+// readBody reads the whole request body, JSON, within the size limit.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	b, err := s.readRaw(w, r)
+	if err != nil {
+		return nil, err
+	}
+	if len(bytes.TrimSpace(b)) > 0 && !jsonMediaType(r.Header.Get("Content-Type")) {
+		return nil, canopy.Errorf(canopy.KindUnsupportedMediaType, canopy.CodeUnsupportedMediaType,
+			"the request body must be JSON, sent with Content-Type: application/json")
+	}
+	return b, nil
+}
+
+// readRaw reads the whole request body, of any type, within the size limit.
+func (s *Server) readRaw(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBody))
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
@@ -75,10 +88,6 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 	}
 	if err != nil {
 		return nil, badRequest(canopy.CodeBadRequest, "the request body could not be read")
-	}
-	if len(bytes.TrimSpace(b)) > 0 && !jsonMediaType(r.Header.Get("Content-Type")) {
-		return nil, canopy.Errorf(canopy.KindUnsupportedMediaType, canopy.CodeUnsupportedMediaType,
-			"the request body must be JSON, sent with Content-Type: application/json")
 	}
 	return b, nil
 }

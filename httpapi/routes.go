@@ -84,7 +84,17 @@ func (s *Server) registerRoutes() {
 	s.handle("GET /v1/forms/{formId}/records/{recordId}", false, s.handleGetRecord)
 	s.handle("PATCH /v1/forms/{formId}/records/{recordId}", false, s.handleUpdateRecord)
 	s.handle("DELETE /v1/forms/{formId}/records/{recordId}", false, s.handleDeleteRecord)
-	s.handle("POST /v1/forms/{formId}/sms", false, s.handleShareBySMS)
+	// Collecting from the field: SMS and web links.
+	s.handle("GET /v1/forms/{formId}/sms", false, s.handleGetSMSSettings)
+	s.handle("PATCH /v1/forms/{formId}/sms", false, s.handleUpdateSMSSettings)
+	s.handle("POST /v1/forms/{formId}/sms/collectors", false, s.handleAddCollectors)
+	s.handle("GET /v1/forms/{formId}/sms/collectors", false, s.handleListCollectors)
+	s.handle("DELETE /v1/forms/{formId}/sms/collectors/{number}", false, s.handleDeleteCollector)
+	s.handle("POST /v1/forms/{formId}/links", false, s.handleCreateLink)
+	s.handle("GET /v1/forms/{formId}/links", false, s.handleListLinks)
+	s.handle("DELETE /v1/forms/{formId}/links/{linkId}", false, s.handleRevokeLink)
+	// The provider's webhook: signed, so it needs no key.
+	s.handleSigned("POST /v1/sms/inbound", s.handleInboundSMS)
 	s.handle("GET /v1/dashboard", false, s.handleDashboard)
 	s.handle("PATCH /v1/accounts/{id}/link", false, s.handleUpdateLink)
 	s.handle("GET /v1/accounts/{id}/credits", false, s.handleGetCredits)

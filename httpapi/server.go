@@ -52,6 +52,11 @@ type Options struct {
 	TrustedProxies []netip.Prefix
 	// Clock tells the rate limiter the time; time.Now when nil.
 	Clock func() time.Time
+	// SMSAuthToken checks the SMS provider's signature on POST
+	// /v1/sms/inbound; SMSWebhookBase is the public base URL the provider
+	// calls it at (the signed URL is the base, the path and the query).
+	// Without a token every webhook request is refused.
+	SMSAuthToken, SMSWebhookBase string
 	// Limiter, when set, is the per-address limiter of the public
 	// endpoints, shared with the other edges that take public requests
 	// (the console's pages), and the four fields above are not used.
@@ -70,6 +75,8 @@ type Server struct {
 	reg     *prometheus.Registry
 	routes  []Route
 	limiter *ratelimit.Limiter // nil when public routes are not rate-limited
+
+	smsAuthToken, smsWebhookBase string
 
 	inFlight sync.Map // request id → InFlight
 }
@@ -102,6 +109,9 @@ type Route struct {
 	// Personal routes serve a signed-in person even where they act in no
 	// account yet (they have only invitations to answer).
 	Personal bool
+	// limitsFailures: the route draws on it only for the requests it
+	// refuses, and checks the allowance itself.
+	limitsFailures bool
 }
 
 // NewServer returns the API handler.
@@ -122,7 +132,7 @@ func NewServer(svc *service.Service, opts Options) *Server {
 	s := &Server{
 		svc: svc, log: opts.Logger, ids: opts.IDs, maxBody: opts.MaxBodyBytes, version: opts.Version,
 		mux: http.NewServeMux(), reg: opts.Registry, metrics: newMetrics(opts.Registry),
-		limiter: opts.Limiter,
+		limiter: opts.Limiter, smsAuthToken: opts.SMSAuthToken, smsWebhookBase: strings.TrimRight(opts.SMSWebhookBase, "/"),
 	}
 	if s.limiter == nil {
 		s.limiter = NewLimiter(opts)
@@ -164,13 +174,20 @@ func (s *Server) handleLimited(pattern string, h http.HandlerFunc) {
 	s.register(pattern, Route{Public: true, RateLimited: true}, h)
 }
 
+// handleSigned registers a public route that authenticates its requests
+// by a signature (the SMS provider's webhook): only refused signatures
+// draw on the per-client rate limit, which the handler applies.
+func (s *Server) handleSigned(pattern string, h http.HandlerFunc) {
+	s.register(pattern, Route{Public: true, RateLimited: true, limitsFailures: true}, h)
+}
+
 func (s *Server) register(pattern string, rt Route, h http.Handler) {
 	rt.Method, rt.Path, _ = strings.Cut(pattern, " ")
 	s.routes = append(s.routes, rt)
 	if !rt.Public {
 		h = s.authenticate(h, rt.Personal)
 	}
-	if rt.RateLimited {
+	if rt.RateLimited && !rt.limitsFailures {
 		h = s.rateLimit(rt.Path, h)
 	}
 	s.mux.Handle(pattern, s.instrument(pattern, h))

@@ -119,3 +119,41 @@ func (s *Service) RevokeAPIKey(ctx context.Context, c Caller, accountID, keyID s
 	})
 	return err
 }
+
+// CreateRootKey makes a new API key of the platform root, for an operator
+// at the installation's command line: the first key is printed once by
+// serve, and this is how a lost one is replaced (or a script gets one).
+func (op Operator) CreateRootKey(ctx context.Context, name string) (*CreatedAPIKey, error) {
+	var v canopy.Validator
+	canopy.ValidateText(&v, "name", name, 100)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	secret, err := canopy.NewAPIKeySecret()
+	if err != nil {
+		return nil, fmt.Errorf("make secret: %w", err)
+	}
+	var out *CreatedAPIKey
+	err = op.s.store.Write(ctx, func(tx store.Tx) error {
+		root, err := tx.GetRootAccount(ctx)
+		if errors.Is(err, store.ErrNotFound) {
+			return canopy.Errorf(canopy.KindConflict, canopy.CodeInvalidState, "this database has no platform root yet: run canopy serve once first")
+		}
+		if err != nil {
+			return err
+		}
+		now := op.s.now()
+		k := &canopy.APIKey{
+			ID: op.s.ids.New(canopy.PrefixAPIKey), AccountID: root.ID, Name: name,
+			Prefix: canopy.DisplayPrefix(secret), SecretHash: canopy.HashSecret(secret),
+			CreatedBy: "operator", CreatedByAccount: root.ID, CreatedAt: now,
+		}
+		if err := tx.InsertAPIKey(ctx, k); err != nil {
+			return err
+		}
+		out = &CreatedAPIKey{APIKey: k, Secret: secret}
+		return op.s.systemAudit(ctx, tx, RequestInfo{}, canopy.Actor{Type: "system", ID: "operator"}, root.ID,
+			"apiKey.created", "apiKey", k.ID, map[string]string{"name": name})
+	})
+	return out, err
+}

@@ -66,6 +66,10 @@ type Usage struct {
 	// Key makes a retry a replay: the same key for the same account is
 	// charged once.
 	Key string
+	// Fresh says that Key names something made in this very write (a new
+	// record's id), so no earlier charge can hold it and none is looked
+	// for; the ledger's unique key still stands guard.
+	Fresh bool
 }
 
 // errDebitReplayed ends a write whose debit lost the race for its
@@ -78,7 +82,7 @@ var errDebitReplayed = errors.New("debit already charged")
 // payer's balance; anything short fails the whole write with 402. A usage
 // whose key was charged before returns that entry, charging nothing.
 func (o *op) charge(user *canopy.Account, u Usage) (entry *canopy.LedgerEntry, replayed bool, err error) {
-	if u.Key != "" {
+	if u.Key != "" && !u.Fresh {
 		prev, err := o.tx.LedgerEntryByKey(o.ctx, user.ID, u.Key)
 		if err == nil {
 			if prev.Type != u.Type || prev.Amount != u.Quantity {
@@ -171,8 +175,16 @@ type lowBalanceData struct {
 // crosses it holds the balance's row until it commits, so each crossing is
 // seen by exactly one debit: one email per crossing.
 func (o *op) noticeLowBalance(accountID string, t canopy.CreditType, before, after int64) error {
+	if h, ok := o.tx.(balanceHolder); ok && h.holdsBalances() {
+		return nil // the balance is written, and its crossings noticed, when the batch ends
+	}
 	return o.s.noticeLowBalance(o.ctx, o.tx, o.now, accountID, t, before, after)
 }
+
+// balanceHolder is a transaction that takes credits in memory and writes
+// the balances at its end (a batch of incoming texts): the low-balance
+// notices are its to send then, from the balances as written.
+type balanceHolder interface{ holdsBalances() bool }
 
 func (s *Service) noticeLowBalance(ctx context.Context, tx store.Tx, now time.Time, accountID string, t canopy.CreditType, before, after int64) error {
 	threshold, crossed := canopy.CrossedThreshold(s.cfg.LowBalanceThresholds, before, after)

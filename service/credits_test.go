@@ -329,9 +329,10 @@ func TestRetriedDebitIsChargedOnce(t *testing.T) {
 
 // TestCreditsAreConserved is a Jepsen-style bank test: 64 goroutines over
 // 200 sub-accounts debit one umbrella (and each other's balances) with
-// random usage, grants and transfers. Afterwards every balance equals its
-// ledger, none is negative, the total is what was granted less what was
-// used, and the ledger holds exactly the debits that succeeded.
+// random usage, grants and transfers, and records collected by SMS and
+// through a web link. Afterwards every balance equals its ledger, none is
+// negative, the total is what was granted less what was used, and the
+// ledger holds exactly the debits that succeeded.
 func TestCreditsAreConserved(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *sqlstore.DB) {
 		ctx := context.Background()
@@ -348,6 +349,15 @@ func TestCreditsAreConserved(t *testing.T) {
 		}
 		const start = 8000
 		grant(t, b, umbrella.ID, canopy.CreditUpload, start)
+		grant(t, b, umbrella.ID, canopy.CreditMessage, 100_000)
+		// Field collection: subs[20] (paid for by the umbrella) authorises a
+		// number to text its form; the umbrella made a web link to it.
+		f, err := b.Svc.CreateForm(ctx, b.As(t, subs[20].ID), survey)
+		require.NoError(t, err)
+		added, err := b.Svc.AddCollectors(ctx, b.As(t, subs[20].ID), f.ID, service.CollectorsInput{Numbers: []string{"+15551230000"}, Mode: canopy.SMSStructured})
+		require.NoError(t, err)
+		link, err := b.Svc.CreateLink(ctx, b.As(t, umbrella.ID), f.ID, service.LinkInput{})
+		require.NoError(t, err)
 		var granted, used, debits, refused atomic.Int64
 		granted.Store(start)
 		var wg sync.WaitGroup
@@ -358,7 +368,30 @@ func TestCreditsAreConserved(t *testing.T) {
 				rng := rand.New(rand.NewPCG(uint64(g), 7))
 				for i := range 25 {
 					sub := subs[rng.IntN(len(subs))]
-					switch x := rng.IntN(10); {
+					switch x := rng.IntN(12); {
+					case x >= 10:
+						var ok bool
+						if x == 10 {
+							res, err := b.Svc.ReceiveSMS(ctx, canopy.InboundSMS{SID: fmt.Sprintf("SM-g%d-%d", g, i), From: "+15551230000",
+								Body: added.Code + "#North gate#3#sun"}, "req")
+							require.NoError(t, err)
+							ok = res.Outcome == service.InboundRecord
+							if !ok && res.Outcome != service.InboundNoCredit {
+								t.Errorf("sms: %s", res.Outcome)
+							}
+						} else {
+							_, err := b.Svc.SubmitWebForm(ctx, link.Token, map[string][]string{"site": {"South gate"}}, "req")
+							ok = err == nil
+							if err != nil && canopy.ErrorCode(err) != canopy.CodeInsufficientCredits {
+								t.Errorf("web: %v", err)
+							}
+						}
+						if ok {
+							used.Add(1)
+							debits.Add(1)
+						} else {
+							refused.Add(1)
+						}
 					case x < 7:
 						n := int64(1 + rng.IntN(20))
 						_, err := b.Svc.RecordUsage(ctx, b.As(t, sub.ID), service.UsageInput{Type: canopy.CreditUpload, Quantity: n,
@@ -397,11 +430,14 @@ func TestCreditsAreConserved(t *testing.T) {
 			held += balanceOf(t, b, s.ID, canopy.CreditUpload)
 		}
 		require.Equal(t, granted.Load()-used.Load(), held, "nothing lost, nothing doubled")
+		recs, err := b.Svc.ListRecords(ctx, b.As(t, subs[20].ID), f.ID, service.RecordQuery{}, service.PageRequest{Limit: service.MaxPageLimit})
+		require.NoError(t, err)
+		require.NotEmpty(t, recs.Data, "some records came in by SMS and the web")
 		var charged int64
 		for _, s := range append([]*canopy.Account{umbrella}, subs...) {
 			page := service.PageRequest{Limit: service.MaxPageLimit}
 			for {
-				p, err := b.Svc.ListLedger(ctx, b.As(t, b.Root.ID), s.ID, service.LedgerQuery{Kind: canopy.EntryUsage}, page)
+				p, err := b.Svc.ListLedger(ctx, b.As(t, b.Root.ID), s.ID, service.LedgerQuery{Kind: canopy.EntryUsage, Type: canopy.CreditUpload}, page)
 				require.NoError(t, err)
 				charged += int64(len(p.Data))
 				if p.NextCursor == nil {

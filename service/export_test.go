@@ -15,3 +15,8 @@ func (s *Service) HoldDebits() (queued func() int, release func()) {
 	}
 	return queued, func() { go b.drain() }
 }
+
+// BeforeInboundFlush makes fn run in each batch of incoming texts just
+// before the batch writes the balances it drew on; lockBalances says
+// whether it read them under lock.
+func (s *Service) BeforeInboundFlush(fn func(lockBalances bool)) { s.inbound.beforeFlush = fn }

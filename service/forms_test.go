@@ -3,6 +3,7 @@ package service_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -567,6 +568,7 @@ func TestFormIsolation(t *testing.T) {
 			record *canopy.Record
 		}
 		var forms []formAt
+		collectors, links := map[string]string{}, map[string]string{} // by form: one authorised number, one link
 		for i, a := range everyone {
 			as := w.as(t, a)
 			f, err := w.b.Svc.CreateForm(ctx, as, survey)
@@ -578,6 +580,12 @@ func TestFormIsolation(t *testing.T) {
 			r, err := w.b.Svc.CreateRecord(ctx, as, f.ID, answers(t, `{"site": "x"}`))
 			require.NoError(t, err)
 			forms = append(forms, formAt{f, r})
+			number := fmt.Sprintf("+1555000%04d", i)
+			_, err = w.b.Svc.AddCollectors(ctx, as, f.ID, service.CollectorsInput{Numbers: []string{number}, Mode: canopy.SMSInteractive})
+			require.NoError(t, err)
+			l, err := w.b.Svc.CreateLink(ctx, as, f.ID, service.LinkInput{})
+			require.NoError(t, err)
+			collectors[f.ID], links[f.ID] = number, l.ID
 			m.forms[f.ID] = &modelForm{id: f.ID, owner: a.ID, example: i%2 == 0}
 		}
 		notFound := func(err error, what string, v *canopy.Account, f formAt) {
@@ -622,8 +630,21 @@ func TestFormIsolation(t *testing.T) {
 				_, err = w.b.Svc.UpdateRecord(ctx, as, id, rid, answers(t, `{"site": "y"}`), nil)
 				notFound(err, "UpdateRecord", v, f)
 				notFound(w.b.Svc.DeleteRecord(ctx, as, id, rid), "DeleteRecord", v, f)
-				_, err = w.b.Svc.ShareFormBySMS(ctx, as, id, service.SMSInput{To: []string{"+15551234567"}, Mode: canopy.SMSStructured})
-				notFound(err, "ShareFormBySMS", v, f)
+				// Collecting from the field: SMS settings, collectors and web links.
+				_, err = w.b.Svc.GetSMSSettings(ctx, as, id)
+				notFound(err, "GetSMSSettings", v, f)
+				_, err = w.b.Svc.UpdateSMSSettings(ctx, as, id, service.SMSSettingsPatch{Code: ptr("ISOLATED")})
+				notFound(err, "UpdateSMSSettings", v, f)
+				_, err = w.b.Svc.AddCollectors(ctx, as, id, service.CollectorsInput{Numbers: []string{"+15551234567"}, Mode: canopy.SMSStructured})
+				notFound(err, "AddCollectors", v, f)
+				_, err = w.b.Svc.ListCollectors(ctx, as, id, service.CollectorQuery{}, service.PageRequest{})
+				notFound(err, "ListCollectors", v, f)
+				notFound(w.b.Svc.DeleteCollector(ctx, as, id, collectors[id]), "DeleteCollector", v, f)
+				_, err = w.b.Svc.CreateLink(ctx, as, id, service.LinkInput{})
+				notFound(err, "CreateLink", v, f)
+				_, err = w.b.Svc.ListLinks(ctx, as, id, service.PageRequest{})
+				notFound(err, "ListLinks", v, f)
+				notFound(w.b.Svc.RevokeLink(ctx, as, id, links[id]), "RevokeLink", v, f)
 				if !m.isAncestor(v.ID, f.form.OwnerID) {
 					_, err = w.b.Svc.ExplainAccess(ctx, as, id, v.ID)
 					notFound(err, "ExplainAccess", v, f)
@@ -660,6 +681,18 @@ func TestFormIsolation(t *testing.T) {
 			recs, err := w.b.Svc.ListRecords(ctx, w.as(t, &canopy.Account{ID: f.form.OwnerID}), f.form.ID, service.RecordQuery{}, service.PageRequest{})
 			require.NoError(t, err)
 			require.Len(t, recs.Data, 1)
+			owner := w.as(t, &canopy.Account{ID: f.form.OwnerID})
+			cols, err := w.b.Svc.ListCollectors(ctx, owner, f.form.ID, service.CollectorQuery{}, service.PageRequest{})
+			require.NoError(t, err)
+			require.Len(t, cols.Data, 1)
+			require.Equal(t, collectors[f.form.ID], cols.Data[0].Number)
+			ls, err := w.b.Svc.ListLinks(ctx, owner, f.form.ID, service.PageRequest{})
+			require.NoError(t, err)
+			require.Len(t, ls.Data, 1)
+			require.Equal(t, canopy.LinkOpen, ls.Data[0].State)
+			settings, err := w.b.Svc.GetSMSSettings(ctx, owner, f.form.ID)
+			require.NoError(t, err)
+			require.NotEqual(t, "ISOLATED", *settings.Code)
 		}
 	})
 }

@@ -30,22 +30,32 @@ func (s *Service) CreateRecord(ctx context.Context, c Caller, formID string, in 
 		if err := v.Err(); err != nil {
 			return nil, err
 		}
-		r := &canopy.Record{
-			ID: s.ids.New(canopy.PrefixRecord), FormID: f.ID, AccountID: o.acting.ID, Answers: dropNulls(in.Answers),
-			Version: 1, CreatedBy: c.Actor.ID, CreatedAt: o.now, UpdatedAt: o.now,
-		}
-		if err := o.tx.InsertRecord(ctx, r); err != nil {
-			return nil, err
-		}
-		// Collecting a record costs one upload credit, drawn from the payer
-		// of the collecting account in this same transaction (rule 8,
-		// docs/rules.md): without the credit there is no record.
-		if _, _, err := o.charge(o.acting, Usage{Type: canopy.CreditUpload, Quantity: 1, Ref: "record:" + r.ID, Key: "record:" + r.ID}); err != nil {
-			return nil, err
-		}
-		o.audit(f.OwnerID, "record.created", "record", r.ID, map[string]string{"formId": f.ID, "accountId": o.acting.ID})
-		return r, nil
+		return o.collect(f, in.Answers, c.Actor.ID, "")
 	})
+}
+
+// collect saves a record of f that the acting account collected, with
+// answers already checked, and charges its upload credit to the acting
+// account's payer in the same transaction (rule 8, docs/rules.md): without
+// the credit there is no record. via names the field channel ("sms",
+// "web") that brought it, if any.
+func (o *op) collect(f *canopy.Form, answers map[string]json.RawMessage, createdBy, via string) (*canopy.Record, error) {
+	r := &canopy.Record{
+		ID: o.s.ids.New(canopy.PrefixRecord), FormID: f.ID, AccountID: o.acting.ID, Answers: dropNulls(answers),
+		Version: 1, CreatedBy: createdBy, CreatedAt: o.now, UpdatedAt: o.now,
+	}
+	if err := o.tx.InsertRecord(o.ctx, r); err != nil {
+		return nil, err
+	}
+	if _, _, err := o.charge(o.acting, Usage{Type: canopy.CreditUpload, Quantity: 1, Ref: "record:" + r.ID, Key: "record:" + r.ID, Fresh: true}); err != nil {
+		return nil, err
+	}
+	details := map[string]string{"formId": f.ID, "accountId": o.acting.ID}
+	if via != "" {
+		details["via"] = via
+	}
+	o.audit(f.OwnerID, "record.created", "record", r.ID, details)
+	return r, nil
 }
 
 // dropNulls returns the answers to store: without the null ones, each in

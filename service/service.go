@@ -69,6 +69,12 @@ type Config struct {
 	// told that credits run low, once per crossing (default 2000, 1000,
 	// 500, 0).
 	LowBalanceThresholds []int64
+	// SMSNumber is the number collectors text (the provider's sending
+	// number), shown in the instructions; empty when none is configured.
+	// SMSConversationIdle ends an interactive SMS conversation, unsaved,
+	// after that long without a reply (default 24 h).
+	SMSNumber           string
+	SMSConversationIdle time.Duration
 	// Clock and IDs are injected so tests control time and ids.
 	Clock  func() time.Time
 	IDs    *canopy.IDs
@@ -89,6 +95,8 @@ type Service struct {
 	hashing chan struct{}
 	// debits groups concurrent usage debits into shared transactions.
 	debits *debitBatcher
+	// inbound groups concurrent incoming texts into shared transactions.
+	inbound *inboundBatcher
 	// secrets holds the key that signs list cursors (LoadSecrets).
 	secrets atomic.Pointer[[]byte]
 }
@@ -119,6 +127,7 @@ func Defaults() Config {
 		InvitePlans:          []canopy.Plan{canopy.PlanEnterprise},
 		InvitationDays:       canopy.DefaultInvitationDays,
 		LowBalanceThresholds: canopy.DefaultLowBalanceThresholds,
+		SMSConversationIdle:  24 * time.Hour,
 	}
 }
 
@@ -167,6 +176,7 @@ func New(st store.Store, cfg Config) *Service {
 		}
 	}
 	cfg.CreditTypes = types
+	setDefault(&cfg.SMSConversationIdle, d.SMSConversationIdle)
 	if cfg.LowBalanceThresholds == nil {
 		cfg.LowBalanceThresholds = d.LowBalanceThresholds
 	}
@@ -180,6 +190,7 @@ func New(st store.Store, cfg Config) *Service {
 		hashing: make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
 	}
 	s.debits = newDebitBatcher(s)
+	s.inbound = newInboundBatcher(s)
 	own := make([]byte, 32)
 	_, _ = rand.Read(own) // crypto/rand never fails on the platforms Go supports
 	s.secrets.Store(&own)

@@ -4,32 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/canopyhq/canopy"
 	"github.com/canopyhq/canopy/store"
 )
 
-// SMSInput shares a form by SMS with the phone numbers in To.
-type SMSInput struct {
-	To   []string       `json:"to"`
-	Mode canopy.SMSMode `json:"mode"`
-}
-
-// SMSShare is a queued SMS share: one batch of messages, charged as one
-// usage entry of len(Messages) message credits to the payer.
-type SMSShare struct {
-	BatchID string         `json:"batchId"`
-	FormID  string         `json:"formId"`
-	Mode    canopy.SMSMode `json:"mode"`
-	// ChargeEntryID is the usage entry and PayerID the account it debited.
-	ChargeEntryID string      `json:"chargeEntryId"`
-	PayerID       string      `json:"payerId"`
-	Credits       int64       `json:"credits"`
-	Messages      []SMSQueued `json:"messages"`
-}
-
-// SMSQueued is one queued message as the share's response shows it.
+// SMSQueued is one queued text as a response shows it.
 type SMSQueued struct {
 	ID     string              `json:"id"`
 	To     string              `json:"to"`
@@ -37,104 +19,79 @@ type SMSQueued struct {
 	Body   string              `json:"body"`
 }
 
-func validateSMS(in SMSInput) error {
-	var v canopy.Validator
-	switch {
-	case in.Mode == "":
-		v.Add("mode", "required", "is required: structured (a link to the form) or interactive (the first question, answered by reply)")
-	case !in.Mode.Valid():
-		v.Add("mode", "invalid-enum", "must be structured or interactive")
-	}
-	switch {
-	case len(in.To) == 0:
-		v.Add("to", "required", "must list 1 to %d phone numbers", canopy.MaxSMSRecipients)
-	case len(in.To) > canopy.MaxSMSRecipients:
-		v.Add("to", "too-many", "must list at most %d phone numbers", canopy.MaxSMSRecipients)
-	default:
-		seen := make(map[string]int, len(in.To))
-		for i, n := range in.To {
-			f := fmt.Sprintf("to[%d]", i)
-			if !canopy.ValidE164(n) {
-				v.Add(f, "invalid-phone", "must be an E.164 phone number: a plus and 7 to 15 digits, such as +15551234567")
-				continue
-			}
-			if j, dup := seen[n]; dup {
-				v.Add(f, "duplicate", "is the same number as to[%d]", j)
-				continue
-			}
-			seen[n] = i
-		}
-	}
-	return v.Err()
+// textOut is one text to queue.
+type textOut struct {
+	to, body string
 }
 
-// smsBody is the text of a share's messages: a link to the form's public
-// page (<PublicURL>/f/<formId>), or for interactive shares the form's first
-// question, which the recipient answers by replying.
-func (s *Service) smsBody(f *canopy.Form, mode canopy.SMSMode) (string, error) {
-	if mode == canopy.SMSInteractive {
-		if len(f.Questions) == 0 {
-			return "", canopy.InvalidField("mode", "no-questions", "the form has no questions to ask by reply; share it structured")
-		}
-		return fmt.Sprintf("%s. Reply to answer: %s", f.Name, f.Questions[0].Label), nil
+// queueTexts queues texts about a form, sent in a mode, as one batch: one
+// message credit per text, drawn from the payer of the account that set
+// the collection up (o.acting) in one usage entry, in o's transaction
+// (rule 8 (docs/rules.md)). Without the credits it fails with 402.
+func (o *op) queueTexts(formID string, mode canopy.SMSMode, texts []textOut) (*canopy.LedgerEntry, []*canopy.SMSMessage, error) {
+	if len(texts) == 0 {
+		return nil, nil, nil
 	}
-	return fmt.Sprintf("%s: %s/f/%s", f.Name, s.cfg.PublicURL, f.ID), nil
+	batch := o.s.ids.New(canopy.PrefixSMSBatch)
+	e, _, err := o.charge(o.acting, Usage{Type: canopy.CreditMessage, Quantity: int64(len(texts)),
+		Reason: "SMS about form " + formID, Ref: "sms:" + batch})
+	if err != nil {
+		return nil, nil, err
+	}
+	msgs := make([]*canopy.SMSMessage, len(texts))
+	for i, t := range texts {
+		msgs[i] = &canopy.SMSMessage{
+			ID: o.s.ids.New(canopy.PrefixSMS), BatchID: batch, FormID: formID, AccountID: o.acting.ID, To: t.to, Mode: mode,
+			Body: t.body, Status: canopy.OutboxPending, NextAttemptAt: o.now, ChargeEntryID: e.ID, PayerID: e.Debit, CreatedAt: o.now,
+		}
+	}
+	if err := o.tx.InsertSMSMessages(o.ctx, msgs...); err != nil {
+		return nil, nil, err
+	}
+	return e, msgs, nil
 }
 
-// ShareFormBySMS queues one text message per number asking for answers to
-// a form. The acting account needs a role that edits data on the form
-// (dataManager or above) — no ancestor is involved. Each message costs one
-// message credit, drawn from the acting account's payer in the same
-// transaction that queues the messages (rule 8, docs/rules.md): without the
-// credits (402) nothing is queued. Errors: 403, 404, 402, 422.
-func (s *Service) ShareFormBySMS(ctx context.Context, c Caller, formID string, in SMSInput) (*SMSShare, error) {
-	if err := validateSMS(in); err != nil {
-		return nil, err
+func queuedView(msgs []*canopy.SMSMessage) []SMSQueued {
+	out := make([]SMSQueued, len(msgs))
+	for i, m := range msgs {
+		out[i] = SMSQueued{ID: m.ID, To: m.To, Status: m.Status, Body: m.Body}
 	}
-	return writeWork(ctx, s, c, func(o *op) (*SMSShare, error) {
-		f, _, err := s.formFor(ctx, o.tx, o.acting.Path, formID, canopy.EditData)
-		if err != nil {
-			return nil, err
-		}
-		body, err := s.smsBody(f, in.Mode)
-		if err != nil {
-			return nil, err
-		}
-		batch := s.ids.New(canopy.PrefixSMSBatch)
-		n := int64(len(in.To))
-		e, _, err := o.charge(o.acting, Usage{Type: canopy.CreditMessage, Quantity: n, Reason: "SMS share of form " + f.ID,
-			Ref: "sms:" + batch, Key: "sms:" + batch})
-		if err != nil {
-			return nil, err
-		}
-		out := &SMSShare{BatchID: batch, FormID: f.ID, Mode: in.Mode, ChargeEntryID: e.ID, PayerID: e.Debit, Credits: n,
-			Messages: make([]SMSQueued, len(in.To))}
-		msgs := make([]*canopy.SMSMessage, len(in.To))
-		for i, to := range in.To {
-			msgs[i] = &canopy.SMSMessage{
-				ID: s.ids.New(canopy.PrefixSMS), BatchID: batch, FormID: f.ID, AccountID: o.acting.ID, To: to, Mode: in.Mode,
-				Body: body, Status: canopy.OutboxPending, NextAttemptAt: o.now, ChargeEntryID: e.ID, PayerID: e.Debit, CreatedAt: o.now,
-			}
-			out.Messages[i] = SMSQueued{ID: msgs[i].ID, To: to, Status: canopy.OutboxPending, Body: body}
-		}
-		if err := o.tx.InsertSMSMessages(ctx, msgs...); err != nil {
-			return nil, err
-		}
-		o.audit(f.OwnerID, "form.sharedBySMS", "form", f.ID, map[string]any{
-			"batchId": batch, "mode": in.Mode, "messages": n, "accountId": o.acting.ID, "payerId": e.Debit})
-		return out, nil
-	})
+	return out
 }
 
 // ClaimSMS leases up to limit due SMS messages to this worker, counting an
-// attempt for each.
+// attempt for each. A message to a number on the opt-out list is never
+// handed out: it fails and is refunded in the same transaction.
 func (s *Service) ClaimSMS(ctx context.Context, limit int) ([]*canopy.SMSMessage, error) {
 	var msgs []*canopy.SMSMessage
 	err := s.store.Write(ctx, func(tx store.Tx) error {
 		now := s.now()
-		var err error
-		msgs, err = tx.ClaimSMS(ctx, now, now.Add(s.cfg.OutboxLease), limit)
-		return err
+		claimed, err := tx.ClaimSMS(ctx, now, now.Add(s.cfg.OutboxLease), limit)
+		if err != nil || len(claimed) == 0 {
+			msgs = nil
+			return err
+		}
+		numbers := make([]string, 0, len(claimed))
+		for _, m := range claimed {
+			if !slices.Contains(numbers, m.To) {
+				numbers = append(numbers, m.To)
+			}
+		}
+		out, err := tx.OptedOut(ctx, numbers)
+		if err != nil {
+			return err
+		}
+		msgs = claimed[:0:0]
+		for _, m := range claimed {
+			if !slices.Contains(out, m.To) {
+				msgs = append(msgs, m)
+				continue
+			}
+			if err := s.refundSMS(ctx, tx, m, "the number opted out (texted STOP); nothing is sent to it until it texts START"); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	return msgs, err
 }

@@ -37,16 +37,24 @@ type Worker struct {
 	holding delivery.Holding
 }
 
+// Defaults of the SMS worker and of where texts go without a provider;
+// canopy serve's flags show the same values.
+const (
+	DefaultConcurrency = 4
+	DefaultPoll        = time.Second
+	DefaultDir         = "sms-outbox"
+)
+
 // NewWorker returns a worker.
 func NewWorker(svc *service.Service, sender Sender, cfg WorkerConfig, log *slog.Logger) *Worker {
 	if cfg.Concurrency <= 0 {
-		cfg.Concurrency = 4
+		cfg.Concurrency = DefaultConcurrency
 	}
 	if cfg.Batch <= 0 {
 		cfg.Batch = 50
 	}
 	if cfg.Poll <= 0 {
-		cfg.Poll = time.Second
+		cfg.Poll = DefaultPoll
 	}
 	if cfg.SendTimeout <= 0 {
 		cfg.SendTimeout = 30 * time.Second

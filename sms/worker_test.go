@@ -2,10 +2,7 @@ package sms_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,88 +15,11 @@ import (
 	"github.com/canopyhq/canopy"
 	"github.com/canopyhq/canopy/internal/testdb"
 	"github.com/canopyhq/canopy/internal/testfactory"
+	"github.com/canopyhq/canopy/internal/twiliotest"
 	"github.com/canopyhq/canopy/service"
 	"github.com/canopyhq/canopy/sms"
 	"github.com/canopyhq/canopy/store/sqlstore"
 )
-
-const (
-	sid   = "AC0123456789abcdef"
-	token = "s3cret-token"
-	from  = "+15005550006"
-)
-
-// twilio is a Twilio-compatible Messages API served in-process: it checks
-// basic auth and the form fields, records every request, answers 500 to
-// the first failFirst calls and 400 to the numbers in reject.
-type twilio struct {
-	t         *testing.T
-	srv       *httptest.Server
-	mu        sync.Mutex
-	failFirst int
-	reject    map[string]bool
-	calls     int
-	sent      map[string]int // body+to → successful sends
-	requests  []map[string]string
-	// arrived, when set, hears of each request, which then waits for
-	// answer before it is answered: a provider that takes its time.
-	arrived chan struct{}
-	answer  chan struct{}
-}
-
-func newTwilio(t *testing.T, failFirst int, reject ...string) *twilio {
-	tw := &twilio{t: t, failFirst: failFirst, reject: map[string]bool{}, sent: map[string]int{}}
-	for _, n := range reject {
-		tw.reject[n] = true
-	}
-	tw.srv = httptest.NewServer(http.HandlerFunc(tw.serve))
-	t.Cleanup(tw.srv.Close)
-	return tw
-}
-
-func (tw *twilio) serve(w http.ResponseWriter, r *http.Request) {
-	user, pass, ok := r.BasicAuth()
-	if r.Method != http.MethodPost || r.URL.Path != "/2010-04-01/Accounts/"+sid+"/Messages.json" {
-		http.Error(w, "not found", http.StatusNotFound)
-		return
-	}
-	if !ok || user != sid || pass != token {
-		w.WriteHeader(http.StatusUnauthorized)
-		return
-	}
-	if err := r.ParseForm(); err != nil || r.Header.Get("Content-Type") != "application/x-www-form-urlencoded" {
-		http.Error(w, "bad form", http.StatusBadRequest)
-		return
-	}
-	to, body := r.PostForm.Get("To"), r.PostForm.Get("Body")
-	if tw.arrived != nil {
-		tw.arrived <- struct{}{}
-		<-tw.answer
-	}
-	tw.mu.Lock()
-	defer tw.mu.Unlock()
-	tw.calls++
-	tw.requests = append(tw.requests, map[string]string{"To": to, "From": r.PostForm.Get("From"), "Body": body})
-	w.Header().Set("Content-Type", "application/json")
-	switch {
-	case tw.calls <= tw.failFirst:
-		w.WriteHeader(http.StatusInternalServerError)
-		fmt.Fprint(w, `{"code": 20500, "message": "Internal Server Error"}`)
-	case tw.reject[to]:
-		w.WriteHeader(http.StatusBadRequest)
-		fmt.Fprint(w, `{"code": 21211, "message": "The 'To' number is not a valid phone number."}`)
-	default:
-		tw.sent[to+"|"+body]++
-		w.WriteHeader(http.StatusCreated)
-		json.NewEncoder(w).Encode(map[string]string{"sid": fmt.Sprintf("SM%032d", tw.calls), "status": "queued"})
-	}
-}
-
-func (tw *twilio) sender(t *testing.T) sms.Sender {
-	s, err := sms.NewTwilioSender(sms.TwilioConfig{BaseURL: tw.srv.URL, AccountSID: sid, AuthToken: token, From: from})
-	require.NoError(t, err)
-	return s
-}
 
 type world struct {
 	b      *testfactory.Bundle
@@ -108,10 +28,19 @@ type world struct {
 	formID string
 }
 
+// newWorld is root → payer (pro) → sub (pro, paid for by payer), which
+// owns a form with one question.
 func newWorld(t *testing.T, db *sqlstore.DB, opts ...testfactory.Options) *world {
 	b := testfactory.New(t, db, opts...)
-	payer := b.Child(t, b.Root.ID)
-	sub := b.Child(t, payer.ID)
+	child := func(parent string) *canopy.Account {
+		in := b.ChildInput()
+		in.Account.Plan = canopy.PlanPro
+		res, err := b.Svc.CreateChild(context.Background(), b.As(t, parent), in)
+		require.NoError(t, err)
+		return res.Account
+	}
+	payer := child(b.Root.ID)
+	sub := child(payer.ID)
 	b.Fund(t, payer.ID)
 	f, err := b.Svc.CreateForm(context.Background(), b.As(t, sub.ID), service.FormInput{Name: "Intake",
 		Questions: []canopy.Question{{ID: "name", Label: "Your name?", Type: canopy.QuestionText}}})
@@ -119,8 +48,10 @@ func newWorld(t *testing.T, db *sqlstore.DB, opts ...testfactory.Options) *world
 	return &world{b: b, payer: payer, sub: sub, formID: f.ID}
 }
 
-func (w *world) share(t *testing.T, to ...string) *service.SMSShare {
-	s, err := w.b.Svc.ShareFormBySMS(context.Background(), w.b.As(t, w.sub.ID), w.formID, service.SMSInput{To: to, Mode: canopy.SMSStructured})
+// share authorises numbers to collect for the form, which queues each a
+// one-time message, charged to the payer.
+func (w *world) share(t *testing.T, to ...string) *service.CollectorsAdded {
+	s, err := w.b.Svc.AddCollectors(context.Background(), w.b.As(t, w.sub.ID), w.formID, service.CollectorsInput{Numbers: to, Mode: canopy.SMSStructured})
 	require.NoError(t, err)
 	return s
 }
@@ -136,17 +67,7 @@ func (w *world) balance(t *testing.T) int64 {
 	return -1
 }
 
-func (w *world) message(t *testing.T, id string) *canopy.SMSMessage {
-	msgs, err := w.b.Svc.Operator().ListSMS(context.Background(), "", "", 10_000)
-	require.NoError(t, err)
-	for _, m := range msgs {
-		if m.ID == id {
-			return m
-		}
-	}
-	t.Fatalf("no SMS %s", id)
-	return nil
-}
+func (w *world) message(t *testing.T, id string) *canopy.SMSMessage { return w.b.SMSMessage(t, id) }
 
 func verified(t *testing.T, b *testfactory.Bundle) {
 	mismatches, _, err := b.Svc.VerifyCredits(context.Background())
@@ -160,8 +81,9 @@ func TestRetriesThenSuccessSendsOnce(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *sqlstore.DB) {
 		ctx := context.Background()
 		w := newWorld(t, db)
-		tw := newTwilio(t, 2)
-		worker := sms.NewWorker(w.b.Svc, tw.sender(t), sms.WorkerConfig{}, nil)
+		tw := twiliotest.New(t)
+		tw.FailFirst(2)
+		worker := sms.NewWorker(w.b.Svc, tw.Sender(t), sms.WorkerConfig{}, nil)
 		before := w.balance(t)
 		share := w.share(t, "+15551234567")
 		require.Equal(t, before-1, w.balance(t))
@@ -185,10 +107,11 @@ func TestRetriesThenSuccessSendsOnce(t *testing.T) {
 		require.NoError(t, err)
 		require.Zero(t, res.Total(), "a sent message is not sent again")
 
-		require.Equal(t, 3, tw.calls)
-		body := "Intake: https://app.example/f/" + w.formID
-		require.Equal(t, map[string]int{"+15551234567|" + body: 1}, tw.sent)
-		require.Equal(t, map[string]string{"To": "+15551234567", "From": from, "Body": body}, tw.requests[2])
+		require.Equal(t, 3, tw.Calls())
+		body := share.Messages[0].Body
+		require.Equal(t, []string{body}, tw.SentTo("+15551234567"), "sent once")
+		last := tw.Requests()[2]
+		require.Equal(t, []string{"+15551234567", twiliotest.From, body}, []string{last.To, last.From, last.Body})
 		m := w.message(t, share.Messages[0].ID)
 		require.Equal(t, canopy.OutboxSent, m.Status)
 		require.Equal(t, 3, m.Attempts)
@@ -207,8 +130,9 @@ func TestFailedMessagesAreRefunded(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *sqlstore.DB) {
 		ctx := context.Background()
 		w := newWorld(t, db, testfactory.Options{OutboxMaxAttempts: 2})
-		tw := newTwilio(t, 0, "+15550000002")
-		worker := sms.NewWorker(w.b.Svc, tw.sender(t), sms.WorkerConfig{Concurrency: 2}, nil)
+		tw := twiliotest.New(t)
+		tw.Reject("+15550000002")
+		worker := sms.NewWorker(w.b.Svc, tw.Sender(t), sms.WorkerConfig{Concurrency: 2}, nil)
 		_, err := w.b.Svc.SetLimit(ctx, w.b.As(t, w.payer.ID), w.sub.ID, service.LimitInput{Type: canopy.CreditMessage, Monthly: ptr(int64(10))})
 		require.NoError(t, err)
 		before := w.balance(t)
@@ -236,13 +160,11 @@ func TestFailedMessagesAreRefunded(t *testing.T) {
 		require.Equal(t, w.payer.ID, r.Credit)
 		require.EqualValues(t, 1, r.Amount)
 		require.Equal(t, w.sub.ID, r.UsageAccountID)
-		require.Equal(t, "sms:"+share.BatchID, r.UsageRef)
+		require.Equal(t, "sms:"+bad.BatchID, r.UsageRef)
 		verified(t, w.b)
 
 		// The provider is down: two attempts, then failed and refunded.
-		tw.mu.Lock()
-		tw.failFirst = 1_000
-		tw.mu.Unlock()
+		tw.FailFirst(1_000)
 		share = w.share(t, "+15550000009")
 		res, err = worker.Drain(ctx)
 		require.NoError(t, err)
@@ -271,7 +193,7 @@ func TestConcurrentWorkersNeverSendOneMessageTwice(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *sqlstore.DB) {
 		ctx := context.Background()
 		w := newWorld(t, db)
-		tw := newTwilio(t, 0)
+		tw := twiliotest.New(t)
 		var want []string
 		for batch := range 3 {
 			to := make([]string, 100)
@@ -284,7 +206,7 @@ func TestConcurrentWorkersNeverSendOneMessageTwice(t *testing.T) {
 		var wg sync.WaitGroup
 		results := make([]sms.Result, 4)
 		for i := range results {
-			worker := sms.NewWorker(w.b.Svc, tw.sender(t), sms.WorkerConfig{Batch: 7, Concurrency: 3}, nil)
+			worker := sms.NewWorker(w.b.Svc, tw.Sender(t), sms.WorkerConfig{Batch: 7, Concurrency: 3}, nil)
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -300,10 +222,9 @@ func TestConcurrentWorkersNeverSendOneMessageTwice(t *testing.T) {
 			require.Zero(t, r.Retried+r.Failed)
 		}
 		require.Equal(t, 300, total)
-		require.Equal(t, 300, tw.calls, "one request per message")
-		require.Len(t, tw.sent, 300)
-		for k, n := range tw.sent {
-			require.Equal(t, 1, n, k)
+		require.Equal(t, 300, tw.Calls(), "one request per message")
+		for _, n := range want {
+			require.Len(t, tw.SentTo(n), 1, n)
 		}
 		verified(t, w.b)
 	})
@@ -331,8 +252,10 @@ func TestFileSender(t *testing.T) {
 // network errors retried, and so are a wrong token or URL: the operator's
 // mistake, not the message's.
 func TestTwilioSenderClassifiesAnswers(t *testing.T) {
-	tw := newTwilio(t, 1, "+15550000002")
-	s := tw.sender(t)
+	tw := twiliotest.New(t)
+	tw.FailFirst(1)
+	tw.Reject("+15550000002")
+	s := tw.Sender(t)
 	ctx := context.Background()
 	_, err := s.Send(ctx, sms.Message{ID: "a", To: "+15550000001", Body: "x"})
 	require.Error(t, err)
@@ -342,16 +265,16 @@ func TestTwilioSenderClassifiesAnswers(t *testing.T) {
 	require.NotEmpty(t, id)
 	_, err = s.Send(ctx, sms.Message{ID: "b", To: "+15550000002", Body: "x"})
 	require.True(t, sms.IsRejected(err), "4xx is permanent: %v", err)
-	wrong, err := sms.NewTwilioSender(sms.TwilioConfig{BaseURL: tw.srv.URL, AccountSID: sid, AuthToken: "wrong", From: from})
+	wrong, err := sms.NewTwilioSender(sms.TwilioConfig{BaseURL: tw.URL, AccountSID: twiliotest.AccountSID, AuthToken: "wrong", From: twiliotest.From})
 	require.NoError(t, err)
 	_, err = wrong.Send(ctx, sms.Message{ID: "c", To: "+15550000001", Body: "x"})
 	require.Error(t, err)
 	require.False(t, sms.IsRejected(err), "401 is retried: %v", err)
-	tw.srv.Close()
+	tw.Close()
 	_, err = s.Send(ctx, sms.Message{ID: "d", To: "+15550000001", Body: "x"})
 	require.Error(t, err)
 	require.False(t, sms.IsRejected(err), "a network error is retried")
-	_, err = sms.NewTwilioSender(sms.TwilioConfig{BaseURL: "ftp://x", AccountSID: sid, AuthToken: token, From: from})
+	_, err = sms.NewTwilioSender(sms.TwilioConfig{BaseURL: "ftp://x", AccountSID: twiliotest.AccountSID, AuthToken: twiliotest.AuthToken, From: twiliotest.From})
 	require.Error(t, err)
 }
 
@@ -365,10 +288,11 @@ func ptr[T any](v T) *T { return &v }
 func TestAStoppingWorkerFinishesWhatItStartedAndGivesBackTheRest(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *sqlstore.DB) {
 		w := newWorld(t, db)
-		tw := newTwilio(t, 0)
-		tw.arrived, tw.answer = make(chan struct{}), make(chan struct{})
-		share := w.share(t, "+15551230001", "+15551230002", "+15551230003", "+15551230004")
-		worker := sms.NewWorker(w.b.Svc, tw.sender(t), sms.WorkerConfig{Concurrency: 1}, nil)
+		tw := twiliotest.New(t)
+		arrived, answer := tw.Hold()
+		numbers := []string{"+15551230001", "+15551230002", "+15551230003", "+15551230004"}
+		share := w.share(t, numbers...)
+		worker := sms.NewWorker(w.b.Svc, tw.Sender(t), sms.WorkerConfig{Concurrency: 1}, nil)
 
 		ctx, stop := context.WithCancel(context.Background())
 		type result struct {
@@ -380,10 +304,10 @@ func TestAStoppingWorkerFinishesWhatItStartedAndGivesBackTheRest(t *testing.T) {
 			res, err := worker.Round(ctx)
 			done <- result{res, err}
 		}()
-		<-tw.arrived // the first message is at the provider
+		<-arrived // the first message is at the provider
 		require.Len(t, worker.Holding(), 4)
 		stop()
-		close(tw.answer)
+		answer()
 		r := <-done
 		require.NoError(t, r.err)
 		require.Equal(t, 1, r.res.Sent, "the message in flight finished")
@@ -401,13 +325,12 @@ func TestAStoppingWorkerFinishesWhatItStartedAndGivesBackTheRest(t *testing.T) {
 		}
 		require.Equal(t, 1, sentFirst)
 
-		tw.arrived = nil
-		res, err := sms.NewWorker(w.b.Svc, tw.sender(t), sms.WorkerConfig{}, nil).Drain(context.Background())
+		res, err := sms.NewWorker(w.b.Svc, tw.Sender(t), sms.WorkerConfig{}, nil).Drain(context.Background())
 		require.NoError(t, err)
 		require.Equal(t, 3, res.Sent, "the rest is due at once, not after a lease")
-		for key, n := range tw.sent {
-			require.Equal(t, 1, n, "%s sent once", key)
+		for _, n := range numbers {
+			require.Len(t, tw.SentTo(n), 1, "%s sent once", n)
 		}
-		require.Len(t, tw.sent, 4)
+		require.Len(t, tw.Sent(), 4)
 	})
 }

@@ -57,6 +57,7 @@ const (
 	UniqueContactEmail  = "contacts_email"
 	UniqueInviteToken   = "invitations_token"
 	UniqueLedgerKey     = "credit_ledger_idempotency"
+	UniqueFormCode      = "form_codes_code"
 )
 
 // Conflict returns the constraint name of a conflict error, or "".
@@ -141,6 +142,12 @@ type Tx interface {
 	// authorization caches must be dropped. A no-op where one process owns
 	// the database.
 	NotifyAuthChange(ctx context.Context) error
+	// Try runs fn inside a savepoint: when fn fails, what it wrote is
+	// undone and the transaction goes on (fn's error is returned); when
+	// it succeeds, its writes stay. A write that may be refused partway
+	// (a debit past a balance) can so be given up without losing the
+	// transaction around it.
+	Try(ctx context.Context, fn func() error) error
 
 	AccountTx
 	UserTx
@@ -156,6 +163,7 @@ type Tx interface {
 	SMSTx
 	SettingTx
 	ReportTx
+	CollectTx
 	ConsentTx
 }
 
@@ -739,6 +747,119 @@ type ReportTx interface {
 	// SelfPayingBelow lists the paths of the accounts strictly below path
 	// whose link to their parent says billing self, in path order.
 	SelfPayingBelow(ctx context.Context, path canopy.Path) ([]canopy.Path, error)
+}
+
+// CollectTx reads and writes what collecting data from the field needs:
+// form codes, SMS collectors and their conversations, the opt-out list,
+// the provider message ids taken in, and web links.
+type CollectTx interface {
+	// GetFormCode returns a form's code; ErrNotFound when it has none.
+	GetFormCode(ctx context.Context, formID string) (string, error)
+	// FormByCode returns the id of the form a code names; ErrNotFound when
+	// none does.
+	FormByCode(ctx context.Context, code string) (string, error)
+	// InsertFormCode gives a form that has no code one, unless another form
+	// holds it; ok is false when either is so, and nothing is written.
+	InsertFormCode(ctx context.Context, formID, code string, at time.Time) (ok bool, err error)
+	// SetFormCode gives a form a code, replacing any it had; a
+	// *ConflictError (UniqueFormCode) when another form holds it.
+	SetFormCode(ctx context.Context, formID, code string, at time.Time) error
+
+	// PutSMSCollector authorises a number for a form, or changes the mode,
+	// account, message and one-time message of one already authorised
+	// (keeping its createdAt, clearing its noticedAt).
+	PutSMSCollector(ctx context.Context, c *canopy.SMSCollector) error
+	// GetSMSCollector reads a collector with its state.
+	GetSMSCollector(ctx context.Context, formID, number string) (*canopy.SMSCollector, error)
+	// CollectorByCode reads, with its state, the collector that number is
+	// for the form whose code is code; ErrNotFound when no form has the
+	// code or the number does not collect for it.
+	CollectorByCode(ctx context.Context, code, number string) (*canopy.SMSCollector, error)
+	// CollectorsByCode reads at once what CollectorByCode would for each
+	// pair; pairs without a collector are left out.
+	CollectorsByCode(ctx context.Context, pairs []CodeNumber) ([]CodeCollector, error)
+	// ListSMSCollectors lists a form's collectors (of one mode, when set)
+	// by number, after p.After, with their states.
+	ListSMSCollectors(ctx context.Context, formID string, mode canopy.SMSMode, p Page) ([]*canopy.SMSCollector, error)
+	// CountSMSCollectors counts a form's collectors per mode.
+	CountSMSCollectors(ctx context.Context, formID string) (map[canopy.SMSMode]int, error)
+	// DeleteSMSCollector removes a collector and its conversation.
+	DeleteSMSCollector(ctx context.Context, formID, number string) error
+	// CollectorsOf lists the collectors of a number, the most recently
+	// changed first, with their states.
+	CollectorsOf(ctx context.Context, number string) ([]*canopy.SMSCollector, error)
+	// AccountCollectorNumbers lists up to limit distinct numbers an account
+	// has authorised, for any form.
+	AccountCollectorNumbers(ctx context.Context, accountID string, limit int) ([]string, error)
+	// SetCollectorNoticed records when a collector was told that data
+	// cannot be accepted now (nil: it may be told again).
+	SetCollectorNoticed(ctx context.Context, formID, number string, at *time.Time) error
+
+	// GetSMSConversation reads a collector's conversation.
+	GetSMSConversation(ctx context.Context, formID, number string) (*canopy.SMSConversation, error)
+	// LatestSMSConversation returns the conversation of number changed
+	// last, if that was at or after since; ErrNotFound otherwise.
+	LatestSMSConversation(ctx context.Context, number string, since time.Time) (*canopy.SMSConversation, error)
+	// PutSMSConversation writes a conversation (its collector must exist).
+	PutSMSConversation(ctx context.Context, c *canopy.SMSConversation) error
+	// DeleteSMSConversations ends a number's conversation on one form, or
+	// with formID empty all of its conversations.
+	DeleteSMSConversations(ctx context.Context, number, formID string) error
+	// DeleteIdleSMSConversations ends the conversations unchanged since
+	// before.
+	DeleteIdleSMSConversations(ctx context.Context, before time.Time) (int64, error)
+
+	// PutSMSOptOut puts a number on the opt-out list (again: no change).
+	PutSMSOptOut(ctx context.Context, number string, at time.Time) error
+	// DeleteSMSOptOut takes a number off the list (absent: no change).
+	DeleteSMSOptOut(ctx context.Context, number string) error
+	// OptedOut returns those of the numbers on the opt-out list.
+	OptedOut(ctx context.Context, numbers []string) ([]string, error)
+
+	// ClaimInboundSMS records a provider's message id; ok is false when it
+	// was recorded before. A concurrent claim of the same id waits for
+	// this transaction, then gets false.
+	ClaimInboundSMS(ctx context.Context, sid, from string, at time.Time) (ok bool, err error)
+	// ClaimInboundSMSs claims many provider ids at once, as ClaimInboundSMS
+	// would one by one (the ids must differ), and returns those that were
+	// new.
+	ClaimInboundSMSs(ctx context.Context, claims []InboundClaim, at time.Time) ([]string, error)
+	// DeleteInboundSMSBefore forgets the ids taken in before t.
+	DeleteInboundSMSBefore(ctx context.Context, t time.Time) (int64, error)
+
+	InsertFormLink(ctx context.Context, l *canopy.FormLink) error
+	GetFormLink(ctx context.Context, id string) (*canopy.FormLink, error)
+	GetFormLinkByToken(ctx context.Context, token string) (*canopy.FormLink, error)
+	// ListFormLinks lists a form's links by id, after p.After.
+	ListFormLinks(ctx context.Context, formID string, p Page) ([]*canopy.FormLink, error)
+	// RevokeFormLink marks a link revoked; ErrNotFound when it was already.
+	RevokeFormLink(ctx context.Context, id string, at time.Time) error
+	// CountFormLinkSubmission counts one submission through a link unless
+	// its cap is reached (ok false then), in one statement, so concurrent
+	// submissions never pass the cap.
+	CountFormLinkSubmission(ctx context.Context, id string) (ok bool, err error)
+
+	// InsertRecords and InsertAuditEvents store many records or audit
+	// events in few statements, as InsertRecord and InsertAuditEvent would
+	// one by one (a batch of incoming texts writes its rows at once).
+	InsertRecords(ctx context.Context, rs []*canopy.Record) error
+	InsertAuditEvents(ctx context.Context, es []*canopy.AuditEvent) error
+}
+
+// InboundClaim is a provider's message id to claim, and its sender.
+type InboundClaim struct {
+	SID, From string
+}
+
+// CodeNumber is a form's code and a number that texted it.
+type CodeNumber struct {
+	Code, Number string
+}
+
+// CodeCollector is the collector a CodeNumber names.
+type CodeCollector struct {
+	Code      string
+	Collector *canopy.SMSCollector
 }
 
 // ConsentTx serves the consent rules (rules 2 and 9): the boundaries an

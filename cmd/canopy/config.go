@@ -232,8 +232,9 @@ func subcommand(name, summary, want string, args []string, stdout, stderr io.Wri
 // installation; close releases the database. sf is nil for commands that
 // send nothing (their service keeps its defaults). An SQLite file that does
 // not exist is an error, not a new empty installation: an operator in the
-// wrong folder must not be told that all is well.
-func operate(ctx context.Context, db dbFlags, sf *serviceFlags, addr string, log *slog.Logger) (svc *service.Service, close func(), err error) {
+// wrong folder must not be told that all is well. adjust, if any,
+// completes the configuration.
+func operate(ctx context.Context, db dbFlags, sf *serviceFlags, addr string, log *slog.Logger, adjust ...func(*service.Config) error) (svc *service.Service, close func(), err error) {
 	cfg := service.Config{IDs: canopy.NewIDs(nil, nil), Logger: log}
 	if sf != nil {
 		if cfg, err = sf.config(addr, cfg.IDs, log); err != nil {
@@ -243,6 +244,11 @@ func operate(ctx context.Context, db dbFlags, sf *serviceFlags, addr string, log
 	if path, ok := sqlitePath(*db.url); ok {
 		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 			return nil, nil, fmt.Errorf("no Canopy database at %s: run this command where canopy serve keeps its database, or name it with --database-url", path)
+		}
+	}
+	for _, a := range adjust {
+		if err := a(&cfg); err != nil {
+			return nil, nil, err
 		}
 	}
 	st, err := openStore(ctx, db)

@@ -74,3 +74,29 @@ func TestLoadCommand(t *testing.T) {
 	err = run(context.Background(), []string{"load"}, func(string) string { return "" }, nil, &out, &errOut)
 	require.Equal(t, 2, exitCode(err), "no key")
 }
+
+// TestLoadSMS runs `canopy load --scenario sms` against a served database,
+// small: signed texts, each a record.
+func TestLoadSMS(t *testing.T) {
+	s := startServe(t, map[string]string{"CANOPY_ROOT_API_KEY": crashRootKey, "CANOPY_SMS_AUTH_TOKEN": "load-token"},
+		"--database-url", "sqlite:"+filepath.Join(t.TempDir(), "canopy.db"), "--public-url", "https://canopy.example")
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), []string{"load", "--scenario", "sms", "--url", "http://" + s.addr, "--key", crashRootKey,
+		"--sms-auth-token", "load-token", "--public-url", "https://canopy.example", "--collectors", "150", "--clients", "4", "--duration", "500ms"},
+		func(string) string { return "" }, nil, &out, &errOut)
+	require.NoError(t, err, "%s\n%s", out.String(), errOut.String())
+	require.Regexp(t, `texts/s: [1-9]\d*`, out.String())
+	require.Regexp(t, `records: [1-9]\d* \(upload credits charged\)`, out.String())
+	require.Contains(t, out.String(), "refused: 0, failed: 0")
+	require.Contains(t, errOut.String(), "authorising numbers [##############################] 150/150")
+
+	// Signed with another token, every text is refused (403).
+	out.Reset()
+	err = run(context.Background(), []string{"load", "--scenario", "sms", "--url", "http://" + s.addr, "--key", crashRootKey,
+		"--sms-auth-token", "wrong", "--public-url", "https://canopy.example", "--collectors", "1", "--clients", "1", "--duration", "200ms"},
+		func(string) string { return "" }, nil, &out, &errOut)
+	require.NoError(t, err, "refused, not failed")
+	require.Contains(t, out.String(), "texts: 0 ")
+	err = run(context.Background(), []string{"load", "--scenario", "sms", "--key", crashRootKey}, func(string) string { return "" }, nil, &out, &errOut)
+	require.Equal(t, 2, exitCode(err), "no token")
+}

@@ -15,14 +15,23 @@ import (
 	"time"
 )
 
-const loadSummary = `Measures a running Canopy under the hot-account load: an umbrella with many
-sub-accounts, all debiting the umbrella's credits at once through POST /v1/usage.
+const loadSummary = `Measures a running Canopy under load. Two scenarios:
 
   canopy load --url http://127.0.0.1:8080 --key $ROOT_KEY [--children 1000] [--clients 256] [--duration 30s]
 
-It creates the umbrella and its children (as the key's account), grants the umbrella
-credits, then runs the clients for the duration and prints debits/s and latency
-percentiles. Point it at a throwaway installation: it leaves its accounts behind.
+the hot account (the default): an umbrella with many sub-accounts, all debiting the
+umbrella's credits at once through POST /v1/usage. It creates the umbrella and its
+children (as the key's account), grants the umbrella credits, then runs the clients.
+
+  canopy load --scenario sms --url … --key $ROOT_KEY --sms-auth-token $TOKEN [--collectors 1000] [--clients 64]
+
+incoming structured texts: an account with a form and many authorised numbers, and
+clients posting signed texts (CODE#answer#…) to POST /v1/sms/inbound as the provider
+would, each a record. The server must check signatures with the same token, over
+--public-url (the server's --public-url; default --url).
+
+Both print requests/s and latency percentiles. Point them at a throwaway installation:
+they leave their accounts behind.
 
 Every debit names a reference of its own. With several --url (replicas on one
 PostgreSQL database, comma-separated) the clients spread over them, and --racing 0.05
@@ -38,6 +47,10 @@ func runLoad(ctx context.Context, args []string, getenv func(string) string, std
 	clients := f.int("clients", "CANOPY_LOAD_CLIENTS", 256, "concurrent clients")
 	duration := f.duration("duration", "CANOPY_LOAD_DURATION", 30*time.Second, "how long the clients run")
 	creditType := f.string("type", "CANOPY_LOAD_TYPE", "message", "the credit type the clients use")
+	scenario := f.string("scenario", "CANOPY_LOAD_SCENARIO", "debits", "debits (the hot account) or sms (incoming structured texts)")
+	collectors := f.int("collectors", "CANOPY_LOAD_COLLECTORS", 1000, "sms: numbers authorised to text the form")
+	token := f.string("sms-auth-token", "CANOPY_SMS_AUTH_TOKEN", "", "sms: the auth token the server checks webhook signatures with (or $CANOPY_SMS_AUTH_TOKEN_FILE)")
+	public := f.string("public-url", "CANOPY_PUBLIC_URL", "", "sms: the server's public URL, which signatures cover (default --url)")
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -54,6 +67,20 @@ func runLoad(ctx context.Context, args []string, getenv func(string) string, std
 			http: &http.Client{Timeout: time.Minute, Transport: transport}})
 	}
 	api := replicas[0]
+	switch *scenario {
+	case "debits":
+	case "sms":
+		if *token == "" || *collectors < 1 || *collectors > 1_000_000 {
+			return usageError{"--scenario sms needs --sms-auth-token and 1 to 1,000,000 --collectors"}
+		}
+		if *public == "" {
+			*public = api.base
+		}
+		return loadSMS(ctx, api, smsLoad{collectors: *collectors, clients: *clients, duration: *duration,
+			token: *token, webhook: strings.TrimRight(*public, "/") + "/v1/sms/inbound"}, stdout, stderr)
+	default:
+		return usageError{fmt.Sprintf("--scenario %q: use debits or sms", *scenario)}
+	}
 
 	umbrella, err := api.createAccount(ctx, "", "Load umbrella")
 	if err != nil {
@@ -73,37 +100,65 @@ func runLoad(ctx context.Context, args []string, getenv func(string) string, std
 		return fmt.Errorf("grant the umbrella credits: %d %s %v", status, body, err)
 	}
 
-	var (
-		ok, refused, failed, raced atomic.Int64
-		mu                         sync.Mutex
-		latencies                  []time.Duration
-	)
+	var raced atomic.Int64
 	run := loadRun{umbrella: umbrella, creditType: *creditType}
-	runCtx, stop := context.WithTimeout(ctx, *duration)
+	start := time.Now()
+	res := drive(ctx, *clients, *duration, stderr, "debits", func(ctx context.Context, c int, rng *rand.Rand) (int, error) {
+		home := replicas[c%len(replicas)]
+		ref := fmt.Sprintf("load-%d-%d-%d", start.UnixNano(), c, rng.Uint64())
+		var twin *loadClient
+		if len(replicas) > 1 && rng.Float64() < *racing {
+			twin = replicas[(c+1)%len(replicas)]
+			raced.Add(1)
+		}
+		switch run.debit(ctx, home, twin, ids[rng.IntN(len(ids))], ref) {
+		case debitCharged:
+			return http.StatusOK, nil
+		case debitRefused:
+			return http.StatusBadRequest, nil
+		}
+		return http.StatusInternalServerError, nil
+	})
+	fmt.Fprintf(stdout, "debits: %d in %s with %d clients over %d sub-accounts, %d replica(s), %d sent twice at once\n",
+		res.ok, res.elapsed.Round(time.Millisecond), *clients, *children, len(replicas), raced.Load())
+	return res.report(stdout, "debits")
+}
+
+// loadResult is what a load run measured.
+type loadResult struct {
+	ok, refused, failed int64
+	elapsed             time.Duration
+	latencies           []time.Duration // of the successful requests, sorted
+}
+
+// drive runs clients goroutines for duration, each calling do in a loop
+// (do answers an HTTP status: 200 counts as done, 5xx and errors as
+// failed, anything else as refused), with a progress line on stderr.
+func drive(ctx context.Context, clients int, duration time.Duration, stderr io.Writer, what string,
+	do func(ctx context.Context, client int, rng *rand.Rand) (int, error)) loadResult {
+	var (
+		ok, refused, failed atomic.Int64
+		mu                  sync.Mutex
+		latencies           []time.Duration
+	)
+	runCtx, stop := context.WithTimeout(ctx, duration)
 	defer stop()
 	start := time.Now()
 	var wg sync.WaitGroup
-	for c := range *clients {
+	for c := range clients {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(uint64(c), uint64(start.UnixNano())))
 			var mine []time.Duration
-			home := replicas[c%len(replicas)]
-			for i := 0; runCtx.Err() == nil; i++ {
+			for runCtx.Err() == nil {
 				t0 := time.Now()
-				ref := fmt.Sprintf("load-%d-%d-%d", start.UnixNano(), c, i)
-				var twin *loadClient
-				if len(replicas) > 1 && rng.Float64() < *racing {
-					twin = replicas[(c+1)%len(replicas)]
-					raced.Add(1)
-				}
-				out := run.debit(runCtx, home, twin, ids[rng.IntN(len(ids))], ref)
+				status, err := do(runCtx, c, rng)
 				switch {
 				case runCtx.Err() != nil:
-				case out == debitFailed:
+				case err != nil || status >= 500:
 					failed.Add(1)
-				case out == debitCharged:
+				case status == http.StatusOK:
 					ok.Add(1)
 					mine = append(mine, time.Since(t0))
 				default:
@@ -124,29 +179,33 @@ func runLoad(ctx context.Context, args []string, getenv func(string) string, std
 				return
 			case <-ticker.C:
 				el := time.Since(start)
-				fmt.Fprintf(stderr, "\r%5.0fs  %9d debits  %8.0f/s  %d refused  %d failed ", el.Seconds(), ok.Load(),
+				fmt.Fprintf(stderr, "\r%5.0fs  %9d %s  %8.0f/s  %d refused  %d failed ", el.Seconds(), ok.Load(), what,
 					float64(ok.Load())/el.Seconds(), refused.Load(), failed.Load())
 			}
 		}
 	}()
 	wg.Wait()
-	elapsed := time.Since(start)
+	res := loadResult{ok: ok.Load(), refused: refused.Load(), failed: failed.Load(), elapsed: time.Since(start), latencies: latencies}
 	fmt.Fprintln(stderr)
+	slices.Sort(res.latencies)
+	return res
+}
 
-	slices.Sort(latencies)
-	pct := func(p float64) time.Duration {
-		if len(latencies) == 0 {
-			return 0
-		}
-		return latencies[int(p*float64(len(latencies)-1))]
+func (r loadResult) pct(p float64) time.Duration {
+	if len(r.latencies) == 0 {
+		return 0
 	}
-	fmt.Fprintf(stdout, "debits: %d in %s with %d clients over %d sub-accounts, %d replica(s), %d sent twice at once\n",
-		ok.Load(), elapsed.Round(time.Millisecond), *clients, *children, len(replicas), raced.Load())
-	fmt.Fprintf(stdout, "debits/s: %.0f\n", float64(ok.Load())/elapsed.Seconds())
-	fmt.Fprintf(stdout, "latency: p50 %s, p99 %s\n", pct(0.50).Round(time.Microsecond), pct(0.99).Round(time.Microsecond))
-	fmt.Fprintf(stdout, "refused: %d, failed: %d\n", refused.Load(), failed.Load())
-	if failed.Load() > 0 {
-		return fmt.Errorf("%d requests failed", failed.Load())
+	return r.latencies[int(p*float64(len(r.latencies)-1))]
+}
+
+// report prints the rate and the latency percentiles, and fails when any
+// request failed.
+func (r loadResult) report(stdout io.Writer, what string) error {
+	fmt.Fprintf(stdout, "%s/s: %.0f\n", what, float64(r.ok)/r.elapsed.Seconds())
+	fmt.Fprintf(stdout, "latency: p50 %s, p99 %s\n", r.pct(0.50).Round(time.Microsecond), r.pct(0.99).Round(time.Microsecond))
+	fmt.Fprintf(stdout, "refused: %d, failed: %d\n", r.refused, r.failed)
+	if r.failed > 0 {
+		return fmt.Errorf("%d requests failed", r.failed)
 	}
 	return nil
 }
@@ -241,9 +300,13 @@ func (c *loadClient) do(ctx context.Context, method, path, as string, body any) 
 	return res.StatusCode, raw, err
 }
 
-func (c *loadClient) createAccount(ctx context.Context, parent, name string) (string, error) {
+func (c *loadClient) createAccount(ctx context.Context, parent, name string, plan ...string) (string, error) {
 	email := fmt.Sprintf("load-%d@load.example", time.Now().UnixNano())
-	status, raw, err := c.do(ctx, "POST", "/v1/accounts", parent, map[string]any{"account": map[string]any{"name": name, "email": email}})
+	account := map[string]any{"name": name, "email": email}
+	if len(plan) > 0 {
+		account["plan"] = plan[0]
+	}
+	status, raw, err := c.do(ctx, "POST", "/v1/accounts", parent, map[string]any{"account": account})
 	if err != nil {
 		return "", fmt.Errorf("create %s: %w", name, err)
 	}

@@ -49,8 +49,9 @@ Commands:
   serve     run the HTTP API (applies migrations, creates the platform root on first start)
   migrate   apply database migrations, or show their status
   outbox    list, show, retry or deliver queued emails
-  sms       list or deliver queued SMS shares
+  sms       list or deliver queued texts, or take one in as the SMS provider would
   credits   verify that every balance equals the sum of its ledger entries
+  keys      print a new API key of the platform root
   doctor    check that a SQLite database holds nothing PostgreSQL would refuse
   load      measure a running service under many sub-accounts debiting one umbrella
   version   print the version
@@ -76,6 +77,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runSMS(ctx, args[1:], getenv, stdout, stderr)
 	case "credits":
 		return runCredits(ctx, args[1:], getenv, stdout, stderr)
+	case "keys":
+		return runKeys(ctx, args[1:], getenv, stdout, stderr)
 	case "doctor":
 		return runDoctor(ctx, args[1:], getenv, stdout, stderr)
 	case "load":

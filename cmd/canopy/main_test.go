@@ -254,7 +254,7 @@ func TestCommands(t *testing.T) {
 		}
 	})
 	t.Run("a subcommand's --help shows only its own flags", func(t *testing.T) {
-		for _, args := range [][]string{{"credits", "verify"}, {"outbox", "list"}, {"outbox", "show"}, {"outbox", "retry"}} {
+		for _, args := range [][]string{{"credits", "verify"}, {"outbox", "list"}, {"outbox", "show"}, {"outbox", "retry"}, {"sms", "list"}, {"keys", "create-root"}} {
 			_, errOut, err := runCmd(nil, append(args, "--help")...)
 			require.ErrorIs(t, err, errHelp())
 			require.Contains(t, errOut, "-database-url")
@@ -265,9 +265,23 @@ func TestCommands(t *testing.T) {
 		_, errOut, _ := runCmd(nil, "outbox", "deliver", "--help")
 		require.Contains(t, errOut, "-smtp-url", "deliver sends email: it takes the mail flags")
 	})
+	t.Run("keys create-root prints a new root key that works", func(t *testing.T) {
+		db := "sqlite:" + filepath.Join(t.TempDir(), "k.db")
+		_, _, err := runCmd(nil, "migrate", "--database-url", db)
+		require.NoError(t, err)
+		_, _, err = runCmd(nil, "keys", "create-root", "--database-url", db)
+		require.ErrorContains(t, err, "no platform root yet")
+		s := startServe(t, nil, "--database-url", db)
+		out, _, err := runCmd(nil, "keys", "create-root", "--database-url", db, "--name", "script")
+		require.NoError(t, err)
+		key := strings.TrimSpace(out)
+		require.True(t, strings.HasPrefix(key, "cnp_"), out)
+		status, _ := s.call(t, key, "", "GET", "/v1/me", nil)
+		require.Equal(t, http.StatusOK, status, "the running service takes the new key")
+	})
 	t.Run("operator commands refuse a database that does not exist", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "nowhere.db")
-		for _, args := range [][]string{{"credits", "verify"}, {"outbox", "list"}} {
+		for _, args := range [][]string{{"credits", "verify"}, {"outbox", "list"}, {"keys", "create-root"}} {
 			_, _, err := runCmd(nil, append(args, "--database-url", "sqlite:"+path)...)
 			require.ErrorContains(t, err, "no Canopy database at "+path)
 			require.NoFileExists(t, path, "and create no empty one")

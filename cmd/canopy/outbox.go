@@ -4,12 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/canopyhq/canopy/service"
 	"io"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/canopyhq/canopy"
+	"github.com/canopyhq/canopy/service"
 )
 
 const outboxSummary = `Operates the email outbox:

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/canopyhq/canopy/service"
 	"io"
 	"log/slog"
 	"net"
@@ -19,6 +18,7 @@ import (
 	"github.com/canopyhq/canopy/console"
 	"github.com/canopyhq/canopy/httpapi"
 	"github.com/canopyhq/canopy/password"
+	"github.com/canopyhq/canopy/service"
 	"github.com/canopyhq/canopy/store/postgres"
 )
 
@@ -60,6 +60,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	if err := sf.apply(&cfg); err != nil {
+		return err
+	}
+	// The provider signs the webhook's public URL with the auth token.
+	apiOpts.SMSAuthToken, apiOpts.SMSWebhookBase = *sf.token, cfg.PublicURL
 
 	st, err := openStore(ctx, db)
 	if err != nil {
@@ -105,16 +110,17 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	// public web form.
 	apiOpts.Limiter = httpapi.NewLimiter(apiOpts)
 	api := httpapi.NewServer(svc, apiOpts)
-	// The console's public pages (sign-in, passwords, sign-up) draw on it
-	// too.
+	// The console's public pages (sign-in, passwords, sign-up) and the web
+	// links' form draw on it too.
 	web, err := console.New(svc, console.Options{
 		Logger: log, IDs: ids, PublicURL: cfg.PublicURL, Limiter: apiOpts.Limiter, MaxBodyBytes: int64(*maxBody),
 	})
 	if err != nil {
 		return err
 	}
+	webform := console.NewWebForm(svc, console.WebFormOptions{Limiter: apiOpts.Limiter, Logger: log, IDs: ids})
 	srv := &http.Server{
-		Handler:           rootHandler(api, web),
+		Handler:           rootHandler(api, web, webform),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -134,6 +140,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		n, err := svc.ExpireInvitations(ctx)
 		return int64(n), err
 	})
+	go every(ctx, time.Minute, log, "ended idle SMS conversations", svc.ExpireSMSConversations)
+	go every(ctx, time.Hour, log, "forgot old inbound SMS ids", svc.PruneInboundSMS)
 	workerDone, smsDone := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(workerDone)
@@ -208,13 +216,14 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	return nil
 }
 
-// rootHandler serves one port: the API's paths to the API, everything else
-// to the web console and public pages.
-func rootHandler(api, web http.Handler) http.Handler {
+// rootHandler serves one port: the API's paths to the API, the web links'
+// form to it, everything else to the web console and public pages.
+func rootHandler(api, web, webform http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	for _, p := range []string{"/v1/", "/healthz", "/readyz", "/metrics", "/openapi.json"} {
 		mux.Handle(p, api)
 	}
+	mux.Handle(canopy.WebFormPage(""), webform) // "/f/" and below
 	mux.Handle("/", web)
 	return mux
 }

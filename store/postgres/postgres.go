@@ -118,7 +118,7 @@ func (dialect) Classify(err error) (string, bool) {
 		switch e.ConstraintName {
 		case store.UniqueUserEmail, store.UniqueUsername, store.UniqueMembership, store.UniqueAPIKeyHash, store.UniqueRootAccount,
 			store.UniqueExternalRef, store.UniqueWorkflowName, store.UniquePendingInvite, store.UniqueContactEmail, store.UniqueInviteToken,
-			store.UniqueLedgerKey:
+			store.UniqueLedgerKey, store.UniqueFormCode:
 			return e.ConstraintName, false
 		case "idempotency_keys_pkey":
 			return store.UniqueIdempotency, false

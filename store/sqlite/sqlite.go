@@ -151,6 +151,7 @@ var uniqueColumns = map[string]string{
 	"invitations.token_hash":                                                             store.UniqueInviteToken,
 	"contacts.account_id, contacts.email_norm":                                           store.UniqueContactEmail,
 	"credit_ledger.usage_account_id, credit_ledger.idempotency_key":                      store.UniqueLedgerKey,
+	"form_codes.code": store.UniqueFormCode,
 }
 
 func (dialect) Classify(err error) (string, bool) {

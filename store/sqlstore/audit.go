@@ -26,14 +26,19 @@ func scanAudit(r rowScanner) (*canopy.AuditEvent, error) {
 	return &e, nil
 }
 
-func (t *tx) InsertAuditEvent(ctx context.Context, e *canopy.AuditEvent) error {
+// auditArgs are an event's values in auditCols order (InsertAuditEvents
+// writes many).
+func auditArgs(e *canopy.AuditEvent) []any {
 	details := string(e.Details)
 	if details == "" {
 		details = "{}"
 	}
-	_, err := t.exec(ctx, `INSERT INTO audit_events (`+auditCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.ID, e.OccurredAt, e.AccountID, e.ActingAccountID, e.Actor.Type, e.Actor.ID, e.Actor.AccountID, e.Action,
-		e.TargetType, e.TargetID, e.Channel, e.Username, e.RequestID, details)
+	return []any{e.ID, e.OccurredAt, e.AccountID, e.ActingAccountID, e.Actor.Type, e.Actor.ID, e.Actor.AccountID, e.Action,
+		e.TargetType, e.TargetID, e.Channel, e.Username, e.RequestID, details}
+}
+
+func (t *tx) InsertAuditEvent(ctx context.Context, e *canopy.AuditEvent) error {
+	_, err := t.exec(ctx, `INSERT INTO audit_events (`+auditCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, auditArgs(e)...)
 	if err != nil {
 		return fmt.Errorf("insert audit event: %w", err)
 	}

@@ -382,13 +382,19 @@ func answersJSON(a map[string]json.RawMessage) (string, error) {
 	return string(b), err
 }
 
-func (t *tx) InsertRecord(ctx context.Context, r *canopy.Record) error {
+// recordArgs are a record's values in recordCols order (InsertRecords
+// writes many).
+func recordArgs(r *canopy.Record) ([]any, error) {
 	answers, err := answersJSON(r.Answers)
+	return []any{r.ID, r.FormID, r.AccountID, answers, r.Version, r.CreatedBy, r.CreatedAt, r.UpdatedAt}, err
+}
+
+func (t *tx) InsertRecord(ctx context.Context, r *canopy.Record) error {
+	args, err := recordArgs(r)
 	if err != nil {
 		return err
 	}
-	_, err = t.exec(ctx, `INSERT INTO records (`+recordCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.ID, r.FormID, r.AccountID, answers, r.Version, r.CreatedBy, r.CreatedAt, r.UpdatedAt)
+	_, err = t.exec(ctx, `INSERT INTO records (`+recordCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, args...)
 	if err != nil {
 		return fmt.Errorf("insert record: %w", err)
 	}

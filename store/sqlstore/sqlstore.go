@@ -250,6 +250,10 @@ type tx struct {
 	tx    *sql.Tx // nil outside a transaction
 	db    *DB
 	stmts *stmtCache
+	// depth is how many savepoints are open: each is named after its
+	// depth, so the few statements that open and close them are prepared
+	// once.
+	depth int
 }
 
 // conn runs statements: a transaction or a pool.
@@ -342,6 +346,29 @@ func (t *tx) NotifyAuthChange(ctx context.Context) error {
 		return fmt.Errorf("notify auth change: %w", err)
 	}
 	return nil
+}
+
+// Try runs fn inside a savepoint, rolling back to it when fn fails.
+func (t *tx) Try(ctx context.Context, fn func() error) error {
+	if t.tx == nil {
+		return errors.New("savepoint outside a transaction")
+	}
+	t.depth++
+	defer func() { t.depth-- }()
+	name := "sp" + strconv.Itoa(t.depth)
+	if _, err := t.exec(ctx, "SAVEPOINT "+name); err != nil {
+		return fmt.Errorf("savepoint: %w", err)
+	}
+	ferr := fn()
+	if ferr != nil {
+		if _, err := t.exec(ctx, "ROLLBACK TO SAVEPOINT "+name); err != nil {
+			return errors.Join(ferr, fmt.Errorf("roll back to savepoint: %w", err))
+		}
+	}
+	if _, err := t.exec(ctx, "RELEASE SAVEPOINT "+name); err != nil {
+		return errors.Join(ferr, fmt.Errorf("release savepoint: %w", err))
+	}
+	return ferr
 }
 
 // scanAll runs q and scans each row with scan.

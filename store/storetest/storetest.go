@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Credits", testCredits},
 		{"CreditBatches", testCreditBatches},
 		{"Reports", testReports},
+		{"Collect", testCollect},
 		{"Consent", testConsent},
 	}
 	for _, g := range groups {
