@@ -38,7 +38,8 @@ func TestFormCreditAuditPagesAnswerOnlyWhoMayActThere(t *testing.T) {
 				{app(u, "forms") + "?scope=subtree&subtree=" + w.child.ID, 200}, {app(u, "forms", "new"), 200},
 				{app(u, "forms", f.ID), 200}, {app(u, "forms", f.ID, "records"), 200}, {app(u, "forms", f.ID, "records.csv"), 200},
 				{app(u, "forms", f.ID, "records", "new"), 200}, {app(u, "forms", f.ID, "records", recs[0].ID), 200},
-				{app(u, "forms", f.ID, "sharing"), 200},
+				{app(u, "forms", f.ID, "sharing"), 200}, {app(u, "forms", f.ID, "sharing", "web"), 200},
+				{app(u, "forms", f.ID, "sharing", "structured"), 200}, {app(u, "forms", f.ID, "sharing", "interactive"), 200},
 				{app(u, "credits"), 200}, {app(u, "credits") + "?step=month", 200}, {app(u, "credits", "usage.csv"), 200},
 				{app(u, "credits", "ledger"), 200}, {app(u, "credits", w.child.ID), 200}, {app(u, "credits", "ledger") + "?account=" + w.child.ID, 200},
 				{app(u, "audit"), 200}, {app(u, "audit") + "?onBehalf=yes", 200},
@@ -57,6 +58,7 @@ func TestFormCreditAuditPagesAnswerOnlyWhoMayActThere(t *testing.T) {
 			}
 			elsewhere := []string{
 				app(u, "forms", other.ID), app(u, "forms", other.ID, "records"), app(u, "forms", other.ID, "records.csv"), app(u, "forms", other.ID, "sharing"),
+				app(u, "forms", other.ID, "sharing", "web"), app(u, "forms", other.ID, "sharing", "structured"),
 				app(u, "forms", other.ID, "records", otherRecs[0].ID), app(u, "forms", f.ID, "records", otherRecs[0].ID),
 				app(u, "forms", "frm_01HN9XHZN6MGXM9JXG50K59Q85"), app(u, "credits", w.other.ID),
 				app(u, "credits", "ledger") + "?account=" + w.other.ID, app(u, "credits", "nothing"),
@@ -81,13 +83,16 @@ func TestFormCreditWritesNeedASessionAndTheAccount(t *testing.T) {
 		app(u, "forms"), app(u, "forms", f.ID), app(u, "forms", f.ID, "example"), app(u, "forms", f.ID, "delete"),
 		app(u, "forms", f.ID, "records"), app(u, "forms", f.ID, "records", recs[0].ID), app(u, "forms", f.ID, "records", recs[0].ID, "delete"),
 		app(u, "forms", f.ID, "sharing"), app(u, "forms", f.ID, "sharing", w.Root.ID, "delete"),
+		app(u, "forms", f.ID, "sharing", "web", "links"), app(u, "forms", f.ID, "sharing", "web", "links", "lnk_01HN9XHZN6MGXM9JXG50K59Q85", "revoke"),
+		app(u, "forms", f.ID, "sharing", "structured", "code"), app(u, "forms", f.ID, "sharing", "structured", "numbers"),
+		app(u, "forms", f.ID, "sharing", "structured", "numbers", "+15551230000", "delete"),
 		app(u, "credits", "grants"), app(u, "credits", c, "limits"), app(u, "credits", c, "limits", "upload", "delete"),
 		app(u, "credits", c, "grants"), app(u, "credits", c, "transfers"),
 	}
 	anonymous, stranger := w.visitor(t), w.as(t, w.stranger)
 	before, err := w.Svc.ListAuditEvents(context.Background(), w.As(t, w.Root.ID), service.AuditQuery{}, service.PageRequest{Limit: 200})
 	require.NoError(t, err)
-	form := url.Values{"name": {"x"}, "questions.rows": {"0"}, "accountId": {w.Root.ID}, "role": {"viewer"}, "answers.name": {"x"}, "type": {"upload"}, "monthly": {"1"}, "amount": {"1"}, "example": {"true"}}
+	form := url.Values{"name": {"x"}, "questions.rows": {"0"}, "accountId": {w.Root.ID}, "role": {"viewer"}, "numbers": {"+15551230000"}, "code": {"ABCD"}, "answers.name": {"x"}, "type": {"upload"}, "monthly": {"1"}, "amount": {"1"}, "example": {"true"}}
 	for _, p := range writes {
 		signIn := anonymous.post(p, form)
 		require.Equal(t, http.StatusSeeOther, signIn.Status, p)

@@ -102,6 +102,12 @@ func (h *Handler) registerRoutes() {
 	h.handle("GET "+app+"/forms/{formId}/sharing", h.signedIn(h.sharing))
 	h.handle("POST "+app+"/forms/{formId}/sharing", h.signedIn(h.putShare))
 	h.handle("POST "+app+"/forms/{formId}/sharing/{accountId}/delete", h.signedIn(h.deleteShare))
+	h.handle("GET "+app+"/forms/{formId}/sharing/{view}", h.signedIn(h.collect))
+	h.handle("POST "+app+"/forms/{formId}/sharing/web/links", h.signedIn(h.createLink))
+	h.handle("POST "+app+"/forms/{formId}/sharing/web/links/{linkId}/revoke", h.signedIn(h.revokeLink))
+	h.handle("POST "+app+"/forms/{formId}/sharing/{view}/code", h.signedIn(h.setFormCode))
+	h.handle("POST "+app+"/forms/{formId}/sharing/{view}/numbers", h.signedIn(h.addCollectors))
+	h.handle("POST "+app+"/forms/{formId}/sharing/{view}/numbers/{number}/delete", h.signedIn(h.removeCollector))
 
 	h.handle("GET "+app+"/credits", h.signedIn(h.credits))
 	h.handle("POST "+app+"/credits/grants", h.signedIn(h.grantOwn))

@@ -53,6 +53,12 @@ func (h *Handler) sharing(rq *request) error {
 	if err != nil {
 		return err
 	}
+	if !head.Rights.SeeAudience && head.Rights.SetUpCollection {
+		// Who may collect but not see the audience starts on the ways to
+		// collect.
+		http.Redirect(rq.w, rq.r, canopy.ConsolePage(rq.caller.Acting.ID, "forms", head.Form.ID, "sharing", "web"), http.StatusSeeOther)
+		return nil
+	}
 	return h.showSharing(rq, http.StatusOK, head, nil)
 }
 

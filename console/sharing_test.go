@@ -63,9 +63,12 @@ func TestSharingTabOverridesTheLinkPerForm(t *testing.T) {
 	stranger := owner.post(tab, url.Values{"accountId": {s.Child(t, s.Root.ID).ID}, "role": {"viewer"}})
 	require.Equal(t, http.StatusNotFound, stranger.Status, "only accounts above or below the owner")
 
-	// The owner's members read the tab without its buttons; an account
-	// that is not the owner is refused it.
-	require.Equal(t, http.StatusForbidden, umbrella.get(app(u, "forms", f.ID, "sharing")).Status)
+	// The owner's members read the tab without its buttons; the umbrella,
+	// which edits the form's data, is sent on to the ways to collect; the
+	// audience is the owner's.
+	toCollect := umbrella.get(app(u, "forms", f.ID, "sharing"))
+	require.Equal(t, app(u, "forms", f.ID, "sharing", "web"), toCollect.location())
+	require.NotContains(t, umbrella.follow(toCollect).Body, `href="`+app(u, "forms", f.ID, "sharing")+`"`, "no Accounts sub-tab")
 	member := s.as(t, s.User(t, clinic.ID, canopy.UserMember).Email)
 	read := member.get(tab)
 	require.Equal(t, http.StatusOK, read.Status)

@@ -3,9 +3,12 @@ package main
 import (
 	"encoding/csv"
 	"fmt"
+	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -25,8 +28,9 @@ import (
 func TestBrowserFormsDataCredits(t *testing.T) {
 	browser := browsertest.Start(t)
 	smtp := smtptest.Start(t)
+	smsDir := t.TempDir()
 	s := startServe(t, nil, "--database-url", "sqlite:"+filepath.Join(t.TempDir(), "canopy.db"),
-		"--smtp-url", smtp.URL(), "--public-url", "http://console.example")
+		"--smtp-url", smtp.URL(), "--public-url", "http://console.example", "--sms-dir", smsDir)
 	base := "http://" + s.addr
 	key := s.rootKey(t)
 	mail := &mailbox{t: t, smtp: smtp}
@@ -136,6 +140,33 @@ func TestBrowserFormsDataCredits(t *testing.T) {
 	require.Equal(t, 200, status)
 	require.Equal(t, "Sex at birth", f["questions"].([]any)[1].(map[string]any)["label"])
 
+	// (4) On the Structured SMS sub-tab Cleo authorises a number; its
+	// one-time message is in the file provider's output.
+	cleo.Click(`.tabs a[href$="/sharing"]`)
+	cleo.Click(`.subtabs a[href$="/sharing/structured"]`)
+	cleo.Fill("#f-numbers", "+15551230000")
+	cleo.Fill("#f-message", "Northside visits")
+	cleo.Click(`form[action$="/structured/numbers"] button[type=submit]`)
+	require.Contains(t, cleo.Text(".flash"), "Authorised 1 number. The one-time message on its way: “Northside visits: to send data, text U")
+	require.Contains(t, cleo.Text("main table.collectors"), "+15551230000")
+	code := regexp.MustCompile(`text (U\d+)#`).FindStringSubmatch(cleo.Text(".flash"))
+	require.NotNil(t, code)
+	var sent string
+	require.Eventually(t, func() bool {
+		files, _ := filepath.Glob(filepath.Join(smsDir, "*.txt"))
+		for _, name := range files {
+			if b, err := os.ReadFile(name); err == nil && strings.HasPrefix(string(b), "To: +15551230000\n\n") {
+				sent = string(b)
+			}
+		}
+		return sent != ""
+	}, 15*time.Second, 50*time.Millisecond, "the one-time message was written by the file provider")
+	require.Contains(t, sent, "Northside visits: to send data, text "+code[1]+"#Name#Sex at birth#Seen on")
+	cleo.Click(`.subtabs a[href$="/sharing/web"]`)
+	cleo.Fill("#f-maxSubmissions", "100")
+	cleo.Click(`form[action$="/web/links"] button[type=submit]`)
+	require.Contains(t, cleo.Text(".flash"), "The link is ready: http://console.example/f/")
+
 	// (2) 998 more records over the API, one with commas, quotes and a
 	// newline; Export CSV on the Data tab holds all 1,000.
 	tricky := "Zoë \"Zed\" Ørsted, MD\nsecond line"
@@ -218,7 +249,8 @@ func TestBrowserFormsDataCredits(t *testing.T) {
 	phone.Fill("#f-password", browserPassword)
 	phone.Submit("#f-password")
 	for _, p := range []string{"/forms", "/forms?scope=shared", "/forms/new", "/forms/" + form, "/forms/" + form + "/records",
-		"/forms/" + form + "/records/new", "/credits", "/credits?step=month", "/credits/" + dental, "/credits/ledger",
+		"/forms/" + form + "/records/new", "/forms/" + form + "/sharing/web", "/forms/" + form + "/sharing/structured",
+		"/forms/" + form + "/sharing/interactive", "/credits", "/credits?step=month", "/credits/" + dental, "/credits/ledger",
 		"/audit", "/outbox", "/outbox?channel=texts"} {
 		phone.Go("/app/" + umbrella + p)
 		require.Equal(t, 200, phone.Status(), p)
@@ -230,8 +262,10 @@ func TestBrowserFormsDataCredits(t *testing.T) {
 	cleoPhone.Fill("#f-login", "cleo@clinic.example")
 	cleoPhone.Fill("#f-password", browserPassword)
 	cleoPhone.Submit("#f-password")
-	cleoPhone.Go("/app/" + clinic + "/forms/" + form + "/sharing")
-	require.Equal(t, 200, cleoPhone.Status())
+	for _, p := range []string{"", "/web", "/structured", "/interactive"} {
+		cleoPhone.Go("/app/" + clinic + "/forms/" + form + "/sharing" + p)
+		require.Equal(t, 200, cleoPhone.Status(), p)
+	}
 
 	t.Logf("pages checked with axe-core: %d (Ada) + %d (Cleo) + %d (Ada, 375 px) + %d (Cleo, 375 px)",
 		ada.Visits(), cleo.Visits(), phone.Visits(), cleoPhone.Visits())
