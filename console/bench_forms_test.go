@@ -110,6 +110,8 @@ func benchFormsSite(b *testing.B, engine string) (*site, []benchPage) {
 		{"records-filtered", app(u, "forms", f.ID, "records") + "?filter.sex=F&filter.symptoms=cough", false},
 		{"record", app(u, "forms", f.ID, "records", "new"), false},
 		{"sharing", app(u, "forms", f.ID, "sharing"), false},
+		{"sharing-web", app(u, "forms", f.ID, "sharing", "web"), false},
+		{"sharing-structured-sms", app(u, "forms", f.ID, "sharing", "structured"), false},
 		{"credits", app(u, "credits"), false},
 		{"credits-usage-200x12-months", app(u, "credits") + year + "&step=month", false},
 		{"credits-child", app(u, "credits", children[0].ID), false},
