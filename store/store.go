@@ -635,7 +635,6 @@ type CreditTx interface {
 
 	// CreditLimits returns the caps of a type on any of the accounts.
 	CreditLimits(ctx context.Context, accountIDs []string, t canopy.CreditType) ([]CreditLimit, error)
-	ListCreditLimits(ctx context.Context, accountID string) ([]CreditLimit, error)
 	PutCreditLimit(ctx context.Context, l *CreditLimit) error
 	DeleteCreditLimit(ctx context.Context, accountID string, t canopy.CreditType) error
 	// AddMonthUsage counts amount against an account's month if the total
@@ -664,7 +663,6 @@ type CreditTx interface {
 type SMSTx interface {
 	// InsertSMSMessages queues messages, in one statement.
 	InsertSMSMessages(ctx context.Context, ms ...*canopy.SMSMessage) error
-	GetSMSMessage(ctx context.Context, id string) (*canopy.SMSMessage, error)
 	// ListSMS lists messages of accounts in a subtree, newest first.
 	ListSMS(ctx context.Context, f OutboxFilter) ([]*canopy.SMSMessage, error)
 	// ClaimSMS leases up to limit messages that are pending, due at now and

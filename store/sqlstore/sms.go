@@ -44,11 +44,6 @@ func (t *tx) InsertSMSMessages(ctx context.Context, ms ...*canopy.SMSMessage) er
 	return nil
 }
 
-func (t *tx) GetSMSMessage(ctx context.Context, id string) (*canopy.SMSMessage, error) {
-	m, err := scanSMS(t.queryRow(ctx, `SELECT `+smsCols+` FROM sms_outbox WHERE id = ?`, id))
-	return m, t.db.mapErr(err)
-}
-
 func (t *tx) ListSMS(ctx context.Context, f store.OutboxFilter) ([]*canopy.SMSMessage, error) {
 	return listQueue(ctx, t, "sms_outbox", smsCols, scanSMS, f)
 }
