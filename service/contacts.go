@@ -125,7 +125,7 @@ func (s *Service) UpdateContact(ctx context.Context, c Caller, id string, p Cont
 			if err != nil {
 				return nil, err
 			}
-			if err := o.tx.TransitionInvitation(ctx, inv.ID, canopy.InvitationCancelled, "", o.now); err != nil {
+			if err := o.tx.TransitionInvitation(ctx, store.InvitationTransition{ID: inv.ID, To: canopy.InvitationCancelled, At: o.now}); err != nil {
 				return nil, staleInvitation(err, inv.ID)
 			}
 			if err := s.queueInvitationEmails(ctx, o.tx, inv, canopy.TemplateInvitationCancelled, o.now); err != nil {

@@ -454,7 +454,7 @@ func (s *Service) join(o *op, inv *canopy.Invitation, invitee *canopy.Account) e
 	if err := o.relink(invitee, umbrella, link); err != nil {
 		return err
 	}
-	if err := o.tx.TransitionInvitation(o.ctx, inv.ID, canopy.InvitationAccepted, invitee.ID, o.now); err != nil {
+	if err := o.tx.TransitionInvitation(o.ctx, store.InvitationTransition{ID: inv.ID, To: canopy.InvitationAccepted, InviteeAccountID: invitee.ID, At: o.now}); err != nil {
 		return staleInvitation(err, inv.ID)
 	}
 	inv.Status, inv.InviteeAccountID, inv.RespondedAt, inv.UpdatedAt = canopy.InvitationAccepted, invitee.ID, &o.now, o.now
@@ -496,7 +496,7 @@ func (s *Service) answer(ctx context.Context, c Caller, id string, byUmbrella bo
 		if !byUmbrella {
 			invitee = o.acting.ID
 		}
-		if err := o.tx.TransitionInvitation(ctx, inv.ID, to, invitee, o.now); err != nil {
+		if err := o.tx.TransitionInvitation(ctx, store.InvitationTransition{ID: inv.ID, To: to, InviteeAccountID: invitee, At: o.now}); err != nil {
 			return nil, staleInvitation(err, inv.ID)
 		}
 		inv.Status, inv.RespondedAt, inv.UpdatedAt = to, &o.now, o.now

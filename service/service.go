@@ -566,7 +566,8 @@ func runWrite[T any](ctx context.Context, s *Service, c Caller, opts writeOpts, 
 			if idem.Location != nil {
 				location = idem.Location(result)
 			}
-			if err := tx.SetIdempotencyResponse(ctx, idem.Scope, idem.Key, idem.StatusCode, body, location); err != nil {
+			if err := tx.SetIdempotencyResponse(ctx, store.IdempotencyResponse{
+				Scope: idem.Scope, Key: idem.Key, StatusCode: idem.StatusCode, Body: body, Location: location}); err != nil {
 				return err
 			}
 		}

@@ -257,6 +257,17 @@ type InvitationFilter struct {
 	Limit            int
 }
 
+// InvitationTransition is one move of a pending invitation to another
+// status (see InvitationTx.TransitionInvitation).
+type InvitationTransition struct {
+	ID string
+	To canopy.InvitationStatus
+	// InviteeAccountID, when set, is recorded as the invitee: an
+	// invitation sent to an address gets its account when accepted.
+	InviteeAccountID string
+	At               time.Time
+}
+
 // InvitationTx reads and writes invitations and contacts.
 type InvitationTx interface {
 	// InsertInvitation returns a *ConflictError (UniquePendingInvite) when
@@ -265,10 +276,10 @@ type InvitationTx interface {
 	GetInvitation(ctx context.Context, id string) (*canopy.Invitation, error)
 	GetInvitations(ctx context.Context, ids []string) ([]*canopy.Invitation, error)
 	ListInvitations(ctx context.Context, f InvitationFilter) ([]*canopy.Invitation, error)
-	// TransitionInvitation moves a pending invitation to status, recording
-	// the invitee account when given; ErrNotFound when it is not pending
-	// any more, so of two transitions at once exactly one happens.
-	TransitionInvitation(ctx context.Context, id string, to canopy.InvitationStatus, inviteeAccountID string, at time.Time) error
+	// TransitionInvitation moves a pending invitation to tr.To, recording
+	// the invitee account when tr names one; ErrNotFound when it is not
+	// pending any more, so of two transitions at once exactly one happens.
+	TransitionInvitation(ctx context.Context, tr InvitationTransition) error
 	// SetInvitationToken replaces the hash of the sign-up link's token.
 	SetInvitationToken(ctx context.Context, id, hash string, at time.Time) error
 	// ExpireInvitations marks up to limit pending invitations past their
@@ -331,9 +342,20 @@ type AccountTx interface {
 	// RescopeExternalReferences moves an account's references under its new
 	// parent's scope.
 	RescopeExternalReferences(ctx context.Context, accountID, parentID string) error
-	// FindByExternalReference lists accounts strictly below path, and in
-	// none of the except subtrees, that carry the reference, ordered by id.
-	FindByExternalReference(ctx context.Context, path canopy.Path, except []canopy.Path, refType, value string, p Page) ([]*canopy.Account, error)
+	// FindByExternalReference lists the accounts strictly below q.Path,
+	// and in none of the q.Except subtrees, that carry the reference, by
+	// id.
+	FindByExternalReference(ctx context.Context, q ReferenceQuery) ([]*canopy.Account, error)
+}
+
+// ReferenceQuery asks for the accounts of a subtree that carry one
+// external reference.
+type ReferenceQuery struct {
+	Path   canopy.Path
+	Except []canopy.Path // subtrees left out (consent boundaries, rule 2)
+	Type   string
+	Value  string
+	Page   Page
 }
 
 // UserTx reads and writes people and their memberships (canopy.User).
@@ -500,6 +522,14 @@ type OutboxFilter struct {
 	Except []canopy.Path
 }
 
+// IdempotencyResponse is the first response to a claimed key, to replay.
+type IdempotencyResponse struct {
+	Scope, Key string
+	StatusCode int
+	Body       []byte
+	Location   string
+}
+
 // IdempotencyTx stores first responses to idempotent POSTs.
 type IdempotencyTx interface {
 	GetIdempotency(ctx context.Context, scope, key string) (*Idempotency, error)
@@ -508,8 +538,9 @@ type IdempotencyTx interface {
 	// claim and then gets a *ConflictError (UniqueIdempotency) rather than
 	// racing through the rest of the write.
 	InsertIdempotency(ctx context.Context, i *Idempotency) error
-	// SetIdempotencyResponse records the response of a claimed key.
-	SetIdempotencyResponse(ctx context.Context, scope, key string, status int, body []byte, location string) error
+	// SetIdempotencyResponse records the response of a claimed key;
+	// ErrNotFound when the key is not claimed.
+	SetIdempotencyResponse(ctx context.Context, r IdempotencyResponse) error
 	// DeleteIdempotencyBefore removes records older than t.
 	DeleteIdempotencyBefore(ctx context.Context, t time.Time) (int64, error)
 }
@@ -678,7 +709,14 @@ type SMSTx interface {
 	// MarkSMSFailed gives up on a pending message, naming its refund; it
 	// is ErrNotFound when the message is no longer pending, so a message
 	// is refunded at most once.
-	MarkSMSFailed(ctx context.Context, id, lastErr, refundEntryID string) error
+	MarkSMSFailed(ctx context.Context, f SMSFailure) error
+}
+
+// SMSFailure is how a text finally failed (see SMSTx.MarkSMSFailed).
+type SMSFailure struct {
+	ID            string
+	LastError     string
+	RefundEntryID string // the ledger entry that gives the message's credit back
 }
 
 // CollectTx reads and writes what collecting data from the field needs:

@@ -182,7 +182,8 @@ func testIdempotency(t *testing.T, open Opener) {
 		claim := &store.Idempotency{Scope: "acc_S", Key: "k", Fingerprint: "f", Body: []byte{}, CreatedAt: at(1)}
 		b.write(t, func(ctx context.Context, tx store.Tx) {
 			require.NoError(t, tx.InsertIdempotency(ctx, claim))
-			require.NoError(t, tx.SetIdempotencyResponse(ctx, "acc_S", "k", 201, []byte(`{"id":1}`), "/v1/accounts/acc_X"))
+			require.NoError(t, tx.SetIdempotencyResponse(ctx, store.IdempotencyResponse{
+				Scope: "acc_S", Key: "k", StatusCode: 201, Body: []byte(`{"id":1}`), Location: "/v1/accounts/acc_X"}))
 		})
 		b.read(t, func(ctx context.Context, tx store.Tx) {
 			got, err := tx.GetIdempotency(ctx, "acc_S", "k")
@@ -193,7 +194,7 @@ func testIdempotency(t *testing.T, open Opener) {
 			require.Equal(t, "f", got.Fingerprint)
 		})
 		err := b.writeErr(t, func(ctx context.Context, tx store.Tx) error {
-			return tx.SetIdempotencyResponse(ctx, "acc_S", "missing", 200, []byte(`{}`), "")
+			return tx.SetIdempotencyResponse(ctx, store.IdempotencyResponse{Scope: "acc_S", Key: "missing", StatusCode: 200, Body: []byte(`{}`)})
 		})
 		require.ErrorIs(t, err, store.ErrNotFound, "recording needs a claim")
 	})
