@@ -283,7 +283,8 @@ type InvitationTx interface {
 	// SetInvitationToken replaces the hash of the sign-up link's token.
 	SetInvitationToken(ctx context.Context, id, hash string, at time.Time) error
 	// ExpireInvitations marks up to limit pending invitations past their
-	// expiry expired and returns them.
+	// expiry (at or before now) expired, the earliest expiries first, and
+	// returns them; their responded time is their expiry.
 	ExpireInvitations(ctx context.Context, now time.Time, limit int) ([]*canopy.Invitation, error)
 
 	InsertContact(ctx context.Context, c *canopy.Contact) error

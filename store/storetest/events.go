@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"testing"
@@ -20,6 +21,8 @@ func sortedIDs(s []string) []string {
 	slices.Sort(s)
 	return s
 }
+
+func eventID(e *canopy.AuditEvent) string { return e.ID }
 
 func testAudit(t *testing.T, open Opener) {
 	t.Run("InsertedEventsReadBack", func(t *testing.T) {
@@ -73,19 +76,8 @@ func testAudit(t *testing.T, open Opener) {
 				require.NoError(t, tx.InsertAuditEvent(ctx, events[i]))
 			}
 		})
-		// newest returns the ids of the chosen events, newest first.
-		newest := func(idx ...int) []string {
-			var out []string
-			for _, i := range slices.Backward(idx) {
-				out = append(out, events[i].ID)
-			}
-			return out
-		}
-		tests := []struct {
-			name string
-			f    store.AuditFilter
-			want []string
-		}{
+		newest := func(idx ...int) []string { return newestOf(events, eventID, idx...) }
+		tests := []listCase[store.AuditFilter]{
 			{"WholeTree", store.AuditFilter{Subtree: tr.root.Path}, newest(0, 1, 2, 3, 4, 5, 6, 7)},
 			{"SubtreeExcludesPrefixSibling", store.AuditFilter{Subtree: tr.a.Path}, newest(1, 2, 4, 5, 7)},
 			{"Leaf", store.AuditFilter{Subtree: tr.a11.Path}, newest(4)},
@@ -97,24 +89,11 @@ func testAudit(t *testing.T, open Opener) {
 			{"Limit", store.AuditFilter{Subtree: tr.root.Path, Limit: 3}, newest(5, 6, 7)},
 			{"NoMatch", store.AuditFilter{Subtree: tr.root.Path, Action: "nope"}, nil},
 		}
-		for _, tt := range tests {
-			t.Run(tt.name, func(t *testing.T) {
-				t.Parallel()
-				f := tt.f
-				if f.Limit == 0 {
-					f.Limit = 100
-				}
-				b.read(t, func(ctx context.Context, tx store.Tx) {
-					got, err := tx.ListAuditEvents(ctx, f)
-					require.NoError(t, err)
-					var gotIDs []string
-					for _, e := range got {
-						gotIDs = append(gotIDs, e.ID)
-					}
-					require.Equal(t, tt.want, gotIDs)
-				})
-			})
-		}
+		requireListings(t, b, tests, func(ctx context.Context, tx store.Tx, f store.AuditFilter) ([]string, error) {
+			f.Limit = cmp.Or(f.Limit, 100)
+			got, err := tx.ListAuditEvents(ctx, f)
+			return idsOf(got, eventID), err
+		})
 		t.Run("PagingWithBeforeWalksEverythingOnce", func(t *testing.T) {
 			t.Parallel()
 			b.read(t, func(ctx context.Context, tx store.Tx) {
