@@ -143,7 +143,7 @@ func (s *Service) UpdateContact(ctx context.Context, c Caller, id string, p Cont
 }
 
 // contactIn loads a contact of the account, or answers not-found.
-func contactIn(ctx context.Context, tx store.Tx, accountID, id string) (*canopy.Contact, error) {
+func contactIn(ctx context.Context, tx store.InvitationTx, accountID, id string) (*canopy.Contact, error) {
 	ct, err := tx.GetContact(ctx, id)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && ct.AccountID != accountID) {
 		return nil, canopy.NotFound("contact")
