@@ -211,5 +211,3 @@ func TestSessionCookieIsSecureUnderHTTPS(t *testing.T) {
 	require.True(t, c.HttpOnly)
 	require.Equal(t, http.SameSiteLaxMode, c.SameSite)
 }
-
-func ptrTo(s string) *string { return &s }

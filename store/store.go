@@ -106,6 +106,10 @@ type AuditFilter struct {
 	Before   string // event id; newest first
 	Limit    int
 
+	// ActorID keeps the events of one actor (a usr_ or key_ id); OnBehalf,
+	// when set, those made (or not) by a credential of another account.
+	ActorID  string
+	OnBehalf *bool
 	// Except are subtrees left out (consent boundaries, rule 2).
 	Except []canopy.Path
 }
@@ -158,6 +162,7 @@ type Tx interface {
 	CreditTx
 	SMSTx
 	SettingTx
+	ReportTx
 	CollectTx
 	ConsentTx
 }
@@ -658,7 +663,8 @@ type CreditTx interface {
 	// until the transaction ends.
 	BalanceForUpdate(ctx context.Context, accountID string, t canopy.CreditType) (int64, error)
 	ListLedger(ctx context.Context, f LedgerFilter) ([]*canopy.LedgerEntry, error)
-	// AddUsageDays adds to the daily usage rollups (negative for refunds).
+	// AddUsageDays adds to the daily usage rollups (negative for refunds),
+	// and the same amounts to the monthly ones.
 	AddUsageDays(ctx context.Context, days []UsageDay) error
 	// UsageByPrefix sums net usage (usage less refunds) in [from, to) by the
 	// accounts under path, grouped by the first prefixLen bytes of their
@@ -718,6 +724,66 @@ type SMSFailure struct {
 	ID            string
 	LastError     string
 	RefundEntryID string // the ledger entry that gives the message's credit back
+}
+
+// RecordFilter narrows and orders a search of one form's records.
+type RecordFilter struct {
+	FormID   string
+	From, To time.Time // created in [From, To); zero: unbounded
+	// Answers keeps the records whose answers match every filter.
+	Answers []AnswerFilter
+	// Desc lists the newest first.
+	Desc bool
+	// After is the id the page starts after, in the listing's order.
+	After string
+	Limit int
+}
+
+// AnswerFilter matches one question's answer, by its id: equal to Equals
+// (a string answer), holding Has (an array of strings), or a string in
+// [From, To] (either end open when empty; dates compare as text).
+type AnswerFilter struct {
+	QuestionID string
+	Equals     string
+	Has        string
+	From, To   string
+}
+
+// PaidUsageQuery sums the daily usage rollups of the accounts whose path
+// lies under Path (only Path itself with Only) but under none of Except,
+// from the UTC day of From on.
+type PaidUsageQuery struct {
+	Path   canopy.Path
+	Only   bool
+	Except []canopy.Path
+	From   time.Time
+}
+
+// DayAmount is an amount of one credit type on one UTC day (or, from
+// UsageMonths, in one month: Day is then "2026-11").
+type DayAmount struct {
+	Day    string
+	Type   canopy.CreditType
+	Amount int64
+}
+
+// ReportTx reads what the console's tables and charts show.
+type ReportTx interface {
+	// FindRecords searches a form's records.
+	FindRecords(ctx context.Context, f RecordFilter) ([]*canopy.Record, error)
+	// UsageDays sums net usage (usage less refunds) per UTC day and type,
+	// from the daily rollups, in day order.
+	UsageDays(ctx context.Context, q PaidUsageQuery) ([]DayAmount, error)
+	// UsageMonths is UsageDays per UTC month, from the monthly rollups,
+	// from the month of q.From on.
+	UsageMonths(ctx context.Context, q PaidUsageQuery) ([]DayAmount, error)
+	// CreditMoves lists the grants and transfers into or out of an account
+	// at or after since, oldest first: with UsageDays, what a balance's
+	// history is made of.
+	CreditMoves(ctx context.Context, accountID string, since time.Time) ([]*canopy.LedgerEntry, error)
+	// SelfPayingBelow lists the paths of the accounts strictly below path
+	// whose link to their parent says billing self, in path order.
+	SelfPayingBelow(ctx context.Context, path canopy.Path) ([]canopy.Path, error)
 }
 
 // CollectTx reads and writes what collecting data from the field needs:

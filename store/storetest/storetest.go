@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Forms", testForms},
 		{"Credits", testCredits},
 		{"CreditBatches", testCreditBatches},
+		{"Reports", testReports},
 		{"Collect", testCollect},
 		{"Consent", testConsent},
 		{"Invitations", testInvitations},
