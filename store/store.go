@@ -488,7 +488,6 @@ type AuditTx interface {
 type OutboxTx interface {
 	// InsertOutboxMessages queues messages, in one statement.
 	InsertOutboxMessages(ctx context.Context, ms ...*canopy.OutboxMessage) error
-	ListOutboxMessages(ctx context.Context, accountID string, p Page) ([]*canopy.OutboxMessage, error)
 	GetOutboxMessage(ctx context.Context, id string) (*canopy.OutboxMessage, error)
 	// ListOutbox lists messages of accounts in a subtree, newest first.
 	ListOutbox(ctx context.Context, f OutboxFilter) ([]*canopy.OutboxMessage, error)
@@ -792,9 +791,6 @@ type ReportTx interface {
 type CollectTx interface {
 	// GetFormCode returns a form's code; ErrNotFound when it has none.
 	GetFormCode(ctx context.Context, formID string) (string, error)
-	// FormByCode returns the id of the form a code names; ErrNotFound when
-	// none does.
-	FormByCode(ctx context.Context, code string) (string, error)
 	// InsertFormCode gives a form that has no code one, unless another form
 	// holds it; ok is false when either is so, and nothing is written.
 	InsertFormCode(ctx context.Context, formID, code string, at time.Time) (ok bool, err error)

@@ -117,13 +117,13 @@ func testAudit(t *testing.T, open Opener) {
 }
 
 func testOutbox(t *testing.T, open Opener) {
-	t.Run("InsertedMessagesReadBackAndPageByID", func(t *testing.T) {
+	t.Run("InsertedMessagesReadBackAndPageNewestFirst", func(t *testing.T) {
 		t.Parallel()
 		_, b := setup(t, open)
 		root := b.f.account(nil)
-		kid := b.f.account(root)
+		kid, sibling := b.f.account(root), b.f.account(root)
 		sent := at(900)
-		msgs := []*canopy.OutboxMessage{b.f.newMessage(root), b.f.newMessage(root), b.f.newMessage(root)}
+		msgs := []*canopy.OutboxMessage{b.f.newMessage(kid), b.f.newMessage(kid), b.f.newMessage(kid)}
 		msgs[1].UserID, msgs[1].Attempts, msgs[1].LastError = "usr_someone", 3, "421 try later"
 		msgs[1].Status, msgs[1].SentAt = canopy.OutboxSent, &sent
 		msgs[2].Data = []byte(`{"name":"Zoë","link":"https://example.com/set?t=abc&u=1","n":[1,2]}`)
@@ -132,20 +132,22 @@ func testOutbox(t *testing.T, open Opener) {
 			for _, m := range msgs {
 				require.NoError(t, tx.InsertOutboxMessages(ctx, m))
 			}
-			require.NoError(t, tx.InsertOutboxMessages(ctx, b.f.newMessage(kid)))
+			require.NoError(t, tx.InsertOutboxMessages(ctx, b.f.newMessage(sibling)))
 		})
+		newestFirst := slices.Clone(msgs)
+		slices.Reverse(newestFirst)
 		b.read(t, func(ctx context.Context, tx store.Tx) {
 			for _, size := range []int{1, 2, 3, 10} {
 				got := all(t, size, func(p store.Page) []*canopy.OutboxMessage {
-					rows, err := tx.ListOutboxMessages(ctx, root.ID, p)
+					rows, err := tx.ListOutbox(ctx, store.OutboxFilter{Subtree: kid.Path, Before: p.After, Limit: p.Limit})
 					require.NoError(t, err)
 					return rows
 				}, func(m *canopy.OutboxMessage) string { return m.ID })
-				require.Len(t, got, len(msgs), "pages of %d", size)
+				require.Len(t, got, len(msgs), "pages of %d: the subtree's own", size)
 				for i, m := range got {
 					// Data is JSON; PostgreSQL keeps it as jsonb.
-					require.JSONEq(t, string(msgs[i].Data), string(m.Data))
-					want := *msgs[i]
+					require.JSONEq(t, string(newestFirst[i].Data), string(m.Data))
+					want := *newestFirst[i]
 					want.Data = m.Data
 					require.Equal(t, &want, m)
 				}
