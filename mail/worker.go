@@ -38,7 +38,7 @@ type WorkerConfig struct {
 // A worker told to stop claims nothing more, finishes the messages in
 // flight, and gives back (releases) those it had not started.
 type Worker struct {
-	svc     *service.Service
+	svc     Outbox
 	sender  Sender
 	tpl     *Templates
 	cfg     WorkerConfig
@@ -54,8 +54,8 @@ const (
 	DefaultDir         = "outbox"
 )
 
-// NewWorker returns a worker.
-func NewWorker(svc *service.Service, sender Sender, tpl *Templates, cfg WorkerConfig, log *slog.Logger) *Worker {
+// NewWorker returns a worker delivering svc's outbox (a *service.Service).
+func NewWorker(svc Outbox, sender Sender, tpl *Templates, cfg WorkerConfig, log *slog.Logger) *Worker {
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = DefaultConcurrency
 	}

@@ -317,7 +317,7 @@ const BrandNamespace = "white_label_portal"
 // effectiveBrand reads the account's white_label_portal configuration, or
 // the nearest one an ancestor marked inheritable. A payload that is not an object of strings still lets
 // the email go out, in the default look.
-func effectiveBrand(ctx context.Context, tx store.Tx, acc *canopy.Account) (Brand, error) {
+func effectiveBrand(ctx context.Context, tx store.ConfigTx, acc *canopy.Account) (Brand, error) {
 	ids := acc.Path.IDs()
 	rows, err := tx.ListConfigurations(ctx, ids)
 	if err != nil {

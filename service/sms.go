@@ -136,7 +136,7 @@ func (s *Service) SMSFailed(ctx context.Context, m *canopy.SMSMessage, cause err
 func (s *Service) refundSMS(ctx context.Context, tx store.Tx, m *canopy.SMSMessage, lastErr string) error {
 	now := s.now()
 	refundID := s.ids.New(canopy.PrefixLedgerEntry)
-	if err := tx.MarkSMSFailed(ctx, m.ID, lastErr, refundID); err != nil {
+	if err := tx.MarkSMSFailed(ctx, store.SMSFailure{ID: m.ID, LastError: lastErr, RefundEntryID: refundID}); err != nil {
 		return err
 	}
 	charge, err := tx.GetLedgerEntry(ctx, m.ChargeEntryID)

@@ -30,7 +30,7 @@ type WorkerConfig struct {
 // nothing more, finishes the messages in flight, and gives back (releases)
 // those it had not started.
 type Worker struct {
-	svc     *service.Service
+	svc     Outbox
 	sender  Sender
 	cfg     WorkerConfig
 	log     *slog.Logger
@@ -45,8 +45,8 @@ const (
 	DefaultDir         = "sms-outbox"
 )
 
-// NewWorker returns a worker.
-func NewWorker(svc *service.Service, sender Sender, cfg WorkerConfig, log *slog.Logger) *Worker {
+// NewWorker returns a worker delivering svc's outbox (a *service.Service).
+func NewWorker(svc Outbox, sender Sender, cfg WorkerConfig, log *slog.Logger) *Worker {
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = DefaultConcurrency
 	}

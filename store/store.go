@@ -262,6 +262,17 @@ type InvitationFilter struct {
 	Limit            int
 }
 
+// InvitationTransition is one move of a pending invitation to another
+// status (see InvitationTx.TransitionInvitation).
+type InvitationTransition struct {
+	ID string
+	To canopy.InvitationStatus
+	// InviteeAccountID, when set, is recorded as the invitee: an
+	// invitation sent to an address gets its account when accepted.
+	InviteeAccountID string
+	At               time.Time
+}
+
 // InvitationTx reads and writes invitations and contacts.
 type InvitationTx interface {
 	// InsertInvitation returns a *ConflictError (UniquePendingInvite) when
@@ -270,14 +281,15 @@ type InvitationTx interface {
 	GetInvitation(ctx context.Context, id string) (*canopy.Invitation, error)
 	GetInvitations(ctx context.Context, ids []string) ([]*canopy.Invitation, error)
 	ListInvitations(ctx context.Context, f InvitationFilter) ([]*canopy.Invitation, error)
-	// TransitionInvitation moves a pending invitation to status, recording
-	// the invitee account when given; ErrNotFound when it is not pending
-	// any more, so of two transitions at once exactly one happens.
-	TransitionInvitation(ctx context.Context, id string, to canopy.InvitationStatus, inviteeAccountID string, at time.Time) error
+	// TransitionInvitation moves a pending invitation to tr.To, recording
+	// the invitee account when tr names one; ErrNotFound when it is not
+	// pending any more, so of two transitions at once exactly one happens.
+	TransitionInvitation(ctx context.Context, tr InvitationTransition) error
 	// SetInvitationToken replaces the hash of the sign-up link's token.
 	SetInvitationToken(ctx context.Context, id, hash string, at time.Time) error
 	// ExpireInvitations marks up to limit pending invitations past their
-	// expiry expired and returns them.
+	// expiry (at or before now) expired, the earliest expiries first, and
+	// returns them; their responded time is their expiry.
 	ExpireInvitations(ctx context.Context, now time.Time, limit int) ([]*canopy.Invitation, error)
 
 	InsertContact(ctx context.Context, c *canopy.Contact) error
@@ -336,9 +348,20 @@ type AccountTx interface {
 	// RescopeExternalReferences moves an account's references under its new
 	// parent's scope.
 	RescopeExternalReferences(ctx context.Context, accountID, parentID string) error
-	// FindByExternalReference lists accounts strictly below path, and in
-	// none of the except subtrees, that carry the reference, ordered by id.
-	FindByExternalReference(ctx context.Context, path canopy.Path, except []canopy.Path, refType, value string, p Page) ([]*canopy.Account, error)
+	// FindByExternalReference lists the accounts strictly below q.Path,
+	// and in none of the q.Except subtrees, that carry the reference, by
+	// id.
+	FindByExternalReference(ctx context.Context, q ReferenceQuery) ([]*canopy.Account, error)
+}
+
+// ReferenceQuery asks for the accounts of a subtree that carry one
+// external reference.
+type ReferenceQuery struct {
+	Path   canopy.Path
+	Except []canopy.Path // subtrees left out (consent boundaries, rule 2)
+	Type   string
+	Value  string
+	Page   Page
 }
 
 // UserTx reads and writes people and their memberships (canopy.User).
@@ -465,7 +488,6 @@ type AuditTx interface {
 type OutboxTx interface {
 	// InsertOutboxMessages queues messages, in one statement.
 	InsertOutboxMessages(ctx context.Context, ms ...*canopy.OutboxMessage) error
-	ListOutboxMessages(ctx context.Context, accountID string, p Page) ([]*canopy.OutboxMessage, error)
 	GetOutboxMessage(ctx context.Context, id string) (*canopy.OutboxMessage, error)
 	// ListOutbox lists messages of accounts in a subtree, newest first.
 	ListOutbox(ctx context.Context, f OutboxFilter) ([]*canopy.OutboxMessage, error)
@@ -505,6 +527,14 @@ type OutboxFilter struct {
 	Except []canopy.Path
 }
 
+// IdempotencyResponse is the first response to a claimed key, to replay.
+type IdempotencyResponse struct {
+	Scope, Key string
+	StatusCode int
+	Body       []byte
+	Location   string
+}
+
 // IdempotencyTx stores first responses to idempotent POSTs.
 type IdempotencyTx interface {
 	GetIdempotency(ctx context.Context, scope, key string) (*Idempotency, error)
@@ -513,8 +543,9 @@ type IdempotencyTx interface {
 	// claim and then gets a *ConflictError (UniqueIdempotency) rather than
 	// racing through the rest of the write.
 	InsertIdempotency(ctx context.Context, i *Idempotency) error
-	// SetIdempotencyResponse records the response of a claimed key.
-	SetIdempotencyResponse(ctx context.Context, scope, key string, status int, body []byte, location string) error
+	// SetIdempotencyResponse records the response of a claimed key;
+	// ErrNotFound when the key is not claimed.
+	SetIdempotencyResponse(ctx context.Context, r IdempotencyResponse) error
 	// DeleteIdempotencyBefore removes records older than t.
 	DeleteIdempotencyBefore(ctx context.Context, t time.Time) (int64, error)
 }
@@ -641,7 +672,6 @@ type CreditTx interface {
 
 	// CreditLimits returns the caps of a type on any of the accounts.
 	CreditLimits(ctx context.Context, accountIDs []string, t canopy.CreditType) ([]CreditLimit, error)
-	ListCreditLimits(ctx context.Context, accountID string) ([]CreditLimit, error)
 	PutCreditLimit(ctx context.Context, l *CreditLimit) error
 	DeleteCreditLimit(ctx context.Context, accountID string, t canopy.CreditType) error
 	// AddMonthUsage counts amount against an account's month if the total
@@ -670,7 +700,6 @@ type CreditTx interface {
 type SMSTx interface {
 	// InsertSMSMessages queues messages, in one statement.
 	InsertSMSMessages(ctx context.Context, ms ...*canopy.SMSMessage) error
-	GetSMSMessage(ctx context.Context, id string) (*canopy.SMSMessage, error)
 	// ListSMS lists messages of accounts in a subtree, newest first.
 	ListSMS(ctx context.Context, f OutboxFilter) ([]*canopy.SMSMessage, error)
 	// ClaimSMS leases up to limit messages that are pending, due at now and
@@ -686,7 +715,14 @@ type SMSTx interface {
 	// MarkSMSFailed gives up on a pending message, naming its refund; it
 	// is ErrNotFound when the message is no longer pending, so a message
 	// is refunded at most once.
-	MarkSMSFailed(ctx context.Context, id, lastErr, refundEntryID string) error
+	MarkSMSFailed(ctx context.Context, f SMSFailure) error
+}
+
+// SMSFailure is how a text finally failed (see SMSTx.MarkSMSFailed).
+type SMSFailure struct {
+	ID            string
+	LastError     string
+	RefundEntryID string // the ledger entry that gives the message's credit back
 }
 
 // RecordFilter narrows and orders a search of one form's records.
@@ -755,9 +791,6 @@ type ReportTx interface {
 type CollectTx interface {
 	// GetFormCode returns a form's code; ErrNotFound when it has none.
 	GetFormCode(ctx context.Context, formID string) (string, error)
-	// FormByCode returns the id of the form a code names; ErrNotFound when
-	// none does.
-	FormByCode(ctx context.Context, code string) (string, error)
 	// InsertFormCode gives a form that has no code one, unless another form
 	// holds it; ok is false when either is so, and nothing is written.
 	InsertFormCode(ctx context.Context, formID, code string, at time.Time) (ok bool, err error)

@@ -406,10 +406,6 @@ func (t *tx) CreditLimits(ctx context.Context, accountIDs []string, ct canopy.Cr
 		WHERE type = ? AND account_id IN (`+placeholders(len(accountIDs))+`)`, args...)
 }
 
-func (t *tx) ListCreditLimits(ctx context.Context, accountID string) ([]store.CreditLimit, error) {
-	return scanAll(ctx, t, scanLimit, `SELECT `+limitCols+` FROM credit_limits WHERE account_id = ? ORDER BY type`, accountID)
-}
-
 func (t *tx) PutCreditLimit(ctx context.Context, l *store.CreditLimit) error {
 	_, err := t.exec(ctx, `INSERT INTO credit_limits (`+limitCols+`) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (account_id, type) DO UPDATE SET monthly = excluded.monthly, set_by = excluded.set_by,
