@@ -14,7 +14,7 @@ type Outbox interface {
 	// ClaimOutbox leases up to limit due messages to this worker.
 	ClaimOutbox(ctx context.Context, limit int) ([]*canopy.OutboxMessage, error)
 	// PrepareEmails returns each message's content, or its error.
-	PrepareEmails(ctx context.Context, msgs []*canopy.OutboxMessage) ([]*service.EmailContent, []error)
+	PrepareEmails(ctx context.Context, msgs []*canopy.OutboxMessage) ([]*service.PreparedEmail, []error)
 	// OutboxSent records delivered messages.
 	OutboxSent(ctx context.Context, ids []string) error
 	// OutboxFailed records a failed attempt: a retry later, or the end.
