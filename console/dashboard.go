@@ -36,9 +36,13 @@ func (h *Handler) copyForm(rq *request) error {
 		return err
 	}
 	f, err := h.svc.CopyForm(rq.r.Context(), rq.caller, rq.r.PathValue("formId"), rq.r.PostForm.Get("name"))
-	msg := ""
+	msg, to := "", canopy.ConsolePage(rq.caller.Acting.ID)
 	if err == nil {
 		msg = "“" + f.Name + "” is now one of your forms."
+		if checked(rq.r.PostForm, "open") {
+			// Copied from the form's own page: open the copy.
+			to = canopy.ConsolePage(rq.caller.Acting.ID, "forms", f.ID)
+		}
 	}
-	return h.outcome(rq, canopy.ConsolePage(rq.caller.Acting.ID), msg, err)
+	return h.outcome(rq, to, msg, err)
 }

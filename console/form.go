@@ -2,6 +2,7 @@ package console
 
 import (
 	"errors"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -127,6 +128,14 @@ func (f *form) Field(name, label string, opts ...string) field {
 	return fl
 }
 
+// Select describes a select whose options are data (accounts, a
+// question's choices), with Field's other opts.
+func (f *form) Select(name, label string, options []option, opts ...string) field {
+	fl := f.Field(name, label, opts...)
+	fl.Type, fl.Options = "select", append(fl.Options, options...)
+	return fl
+}
+
 // inputID turns a field path into an element id.
 func inputID(name string) string {
 	r := strings.NewReplacer(".", "-", "[", "-", "]", "")
@@ -145,4 +154,32 @@ func atoiOr(s string, def int) int {
 func checked(v url.Values, name string) bool {
 	s := v.Get(name)
 	return s == "true" || s == "on"
+}
+
+// list runs a listing a page's filters feed: when reading the filters
+// found nothing wrong, fetch, whose error a person can read is shown on
+// the form. It returns the page's status.
+func (f *form) list(fetch func() error) (int, error) {
+	if f.Failed() {
+		return http.StatusBadRequest, nil
+	}
+	if err := fetch(); err != nil {
+		if !f.fail(err) {
+			return 0, err
+		}
+		return formStatus(err), nil
+	}
+	return http.StatusOK, nil
+}
+
+// kept is the filters of a listing's address that are set, for the links
+// to its next page and to its export.
+func kept(q url.Values, names ...string) url.Values {
+	out := url.Values{}
+	for _, k := range names {
+		if v := q.Get(k); v != "" {
+			out.Set(k, v)
+		}
+	}
+	return out
 }

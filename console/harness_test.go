@@ -155,8 +155,8 @@ func (s *site) emailedLink(t testing.TB, to string) string {
 	t.Helper()
 	link := ""
 	for _, e := range s.Emails(t) {
-		if e.Email == to {
-			link = strings.TrimPrefix(e.Link, "https://app.example")
+		if c := e.Content.Common(); c.Email == to {
+			link = strings.TrimPrefix(c.Link, "https://app.example")
 		}
 	}
 	require.NotEmpty(t, link, "no email to %s", to)

@@ -73,6 +73,10 @@ func (h *Handler) principal(r *http.Request) (service.Principal, bool) {
 func (h *Handler) signedIn(fn func(*request) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, h.maxBody)
+		if err := readText(r); err != nil {
+			h.fail(w, r, err)
+			return
+		}
 		p, ok := h.principal(r)
 		if !ok {
 			h.toSignIn(w, r)
@@ -106,8 +110,36 @@ func (h *Handler) signedIn(fn func(*request) error) http.HandlerFunc {
 func (h *Handler) public(fn http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, h.maxBody)
+		if err := readText(r); err != nil {
+			h.fail(w, r, err)
+			return
+		}
 		fn(w, r)
 	}
+}
+
+// readText reads the request's form (its query and a posted form) and
+// refuses it, naming the field, when a name or value is not text Canopy
+// stores (the text model, canopy.TextProblem): before any handler reads
+// it. A page's own forms always send UTF-8; this stops a hand-made post.
+func readText(r *http.Request) error {
+	if err := r.ParseForm(); err != nil {
+		var me *http.MaxBytesError
+		if errors.As(err, &me) {
+			return err
+		}
+		return canopy.BadParam("form", "invalid", "the form could not be read")
+	}
+	var v canopy.Validator
+	canopy.ValidateFormValues(&v, r.Form)
+	if err := v.Err(); err != nil {
+		var e *canopy.Error
+		if errors.As(err, &e) {
+			e.Kind = canopy.KindBadRequest
+		}
+		return err
+	}
+	return nil
 }
 
 // toSignIn sends a visitor without a session to the sign-in page, which

@@ -116,6 +116,28 @@ var funcs = template.FuncMap{
 	"sectionOf": func(name, title, about string, s *service.Section, account string) formSection {
 		return formSection{Name: name, Title: title, About: about, Section: s, Account: account}
 	},
+	// Forms, data, credits, audit and outbox pages.
+	"typeName": typeName,
+	"withCursor": func(q url.Values, cursor string) template.URL {
+		v := url.Values{}
+		for k, vs := range q {
+			v[k] = vs
+		}
+		v.Set("cursor", cursor)
+		return template.URL(v.Encode())
+	},
+	"qs":     func(q url.Values) template.URL { return template.URL(q.Encode()) },
+	"coord":  coord,
+	"num":    formatInt,
+	"minus":  func(a, b float64) float64 { return a - b },
+	"answer": answerText,
+	"options": func(ss []string) []option {
+		out := make([]option, len(ss))
+		for i, s := range ss {
+			out[i] = option{s, s}
+		}
+		return out
+	},
 }
 
 // pair hands a template two values: an account id and a row, say.

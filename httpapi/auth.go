@@ -111,19 +111,12 @@ func (s *Server) handleConfirmEmail(w http.ResponseWriter, r *http.Request) {
 // membershipAnswer answers an invitation into an account for the signed-in
 // person: accept or decline.
 func (s *Server) membershipAnswer(answer func(context.Context, service.Caller, string) (*canopy.User, error)) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+	return idAction(s, func(w http.ResponseWriter, r *http.Request) (string, bool) {
 		id := r.PathValue("userId")
 		if !canopy.ValidID(canopy.PrefixUser, id) {
 			s.writeError(w, r, canopy.NotFound("membership"))
-			return
+			return "", false
 		}
-		raw, err := s.optionalEmptyBody(w, r)
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		s.write(w, r, writeSpec{status: http.StatusOK}, raw, func(ctx context.Context) (any, error) {
-			return answer(ctx, caller(ctx), id)
-		})
-	}
+		return id, true
+	}, answer)
 }

@@ -125,12 +125,13 @@ func (d *driver) deliver() map[string]string {
 			sent = append(sent, msgs[i].ID) // a notice, with nothing to click
 			continue
 		}
-		link, err := url.Parse(c.Link)
-		if err != nil || c.Link == "" {
-			d.t.Fatalf("email to %s has no usable link: %q", c.Email, c.Link)
+		common := c.Content.Common()
+		link, err := url.Parse(common.Link)
+		if err != nil || common.Link == "" {
+			d.t.Fatalf("email to %s has no usable link: %q", common.Email, common.Link)
 		}
 		if tok := link.Query().Get("token"); tok != "" {
-			tokens[c.Email] = tok
+			tokens[common.Email] = tok
 		}
 		sent = append(sent, msgs[i].ID)
 	}

@@ -65,9 +65,10 @@ func TestTakeoverByRenamingAnAdminFails(t *testing.T) {
 			map[string]any{"email": victim, "billing": "parent"}))
 		var signup, confirm *url.URL
 		collect := func() {
-			for _, c := range a.Emails(t) {
+			for _, e := range a.Emails(t) {
+				c := e.Content.Common()
 				if c.Email == "evil@attacker.example" {
-					require.Contains(t, []string{canopy.TemplateWelcome, canopy.TemplateEmailChangeNotice}, c.Outbox.Template,
+					require.Contains(t, []string{canopy.TemplateWelcome, canopy.TemplateEmailChangeNotice}, e.Outbox.Template,
 						"nothing about the invitation reaches the attacker")
 				}
 				if c.Email != victim {
@@ -75,7 +76,7 @@ func TestTakeoverByRenamingAnAdminFails(t *testing.T) {
 				}
 				u, err := url.Parse(c.Link)
 				require.NoError(t, err)
-				switch c.Outbox.Template {
+				switch e.Outbox.Template {
 				case canopy.TemplateInvitation:
 					signup = u
 				case canopy.TemplateEmailChange:
@@ -153,9 +154,10 @@ func TestLinksToAnOldAddressStopWorking(t *testing.T) {
 
 		sent := map[string][]string{}
 		var confirm, laterReset string
-		for _, c := range a.Emails(t) {
-			sent[c.Email] = append(sent[c.Email], c.Outbox.Template)
-			switch c.Outbox.Template {
+		for _, e := range a.Emails(t) {
+			c := e.Content.Common()
+			sent[c.Email] = append(sent[c.Email], e.Outbox.Template)
+			switch e.Outbox.Template {
 			case canopy.TemplateEmailChange:
 				confirm = mustToken(t, c.Link)
 			case canopy.TemplatePasswordReset:

@@ -52,8 +52,16 @@ func (s *Server) handleGetInvitation(w http.ResponseWriter, r *http.Request) {
 
 // invitationAction runs accept, decline, cancel or resend.
 func (s *Server) invitationAction(act func(ctx context.Context, c service.Caller, id string) (*canopy.Invitation, error)) http.HandlerFunc {
+	return idAction(s, s.invitationParam, act)
+}
+
+// idAction is a POST that names its target in the path and takes no body
+// (an empty object at most): it reads the id with param, which answers the
+// error itself, and runs act as a write.
+func idAction[T any](s *Server, param func(w http.ResponseWriter, r *http.Request) (string, bool),
+	act func(ctx context.Context, c service.Caller, id string) (T, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		id, ok := s.invitationParam(w, r)
+		id, ok := param(w, r)
 		if !ok {
 			return
 		}

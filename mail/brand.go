@@ -1,27 +1,13 @@
 package mail
 
 import (
+	"github.com/canopyhq/canopy"
 	"math"
 	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
 )
-
-// Brand is the white-label branding an email carries: a reseller's clients
-// see the reseller's brand. The zero value is Canopy's default look.
-type Brand struct {
-	// Name is the product name in subjects, headings and signatures;
-	// default "Canopy".
-	Name string
-	// PrimaryColor is the CSS color of the header bar and the button. Only
-	// #rgb and #rrggbb are accepted because the value lands in inline CSS;
-	// anything else falls back to DefaultPrimaryColor.
-	PrimaryColor string
-	// LogoURL is an optional logo shown in the header. Only absolute https
-	// URLs are used; anything else is ignored.
-	LogoURL string
-}
 
 // Defaults of the brand, used for fields that are empty or invalid.
 const (
@@ -31,9 +17,11 @@ const (
 
 var hexColor = regexp.MustCompile(`^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$`)
 
-// normalized returns the brand with defaults applied and unsafe values
-// dropped, so that templates never see a value that needs checking.
-func (b Brand) normalized() Brand {
+// normalizedBrand returns the brand with defaults applied and unsafe
+// values dropped, so that templates never see a value that needs checking:
+// the name defaults to "Canopy"; the color must be #rgb or #rrggbb, because
+// it lands in inline CSS; a logo must be an absolute https URL.
+func normalizedBrand(b canopy.Brand) canopy.Brand {
 	b.Name = singleLine(b.Name)
 	if b.Name == "" {
 		b.Name = DefaultBrandName

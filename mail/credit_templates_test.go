@@ -5,7 +5,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/canopyhq/canopy/mail"
+	"github.com/canopyhq/canopy"
 )
 
 func TestLowBalanceNoticeSaysHowMuchIsLeft(t *testing.T) {
@@ -21,9 +21,9 @@ func TestLowBalanceNoticeSaysHowMuchIsLeft(t *testing.T) {
 		{"empty", 0, 0, "refused until credits are added"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			d := mail.Data{Brand: mail.Brand{Name: "Acme"}, AccountName: "Acme Umbrella", UserName: "Ada",
+			d := data{Brand: canopy.Brand{Name: "Acme"}, AccountName: "Acme Umbrella", UserName: "Ada",
 				Link: "https://app.example.com/credits", CreditType: "upload", Threshold: tt.threshold, Balance: tt.balance}
-			subject, text, html, err := tmpl.Render(mail.TemplateLowBalance, d)
+			subject, text, html, err := tmpl.Render(as(canopy.TemplateLowBalance, d))
 			require.NoError(t, err)
 			require.Contains(t, subject, "upload credits left on Acme")
 			require.Contains(t, text, "Hello Ada")

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/canopyhq/canopy"
 	"github.com/canopyhq/canopy/internal/smtptest"
 	"github.com/canopyhq/canopy/mail"
 )
@@ -23,8 +24,8 @@ func TestFileSenderWritesParseableEMLFiles(t *testing.T) {
 	require.Equal(t, "files in "+dir, sender.Describe())
 
 	msgs := []*mail.Message{
-		rendered(t, "msg_f1", "ada@dental.example", "Ada Lövelace", mail.TemplateWelcome),
-		rendered(t, "msg_f2", "bo@dental.example", "", mail.TemplatePasswordReset),
+		rendered(t, "msg_f1", "ada@dental.example", "Ada Lövelace", canopy.TemplateWelcome),
+		rendered(t, "msg_f2", "bo@dental.example", "", canopy.TemplatePasswordReset),
 	}
 	require.Equal(t, []error{nil, nil}, sender.Send(context.Background(), msgs, nil))
 
@@ -61,7 +62,7 @@ func TestFileSenderReplacesTheFileOfARetriedMessage(t *testing.T) {
 	sender, err := mail.NewFileSender(dir)
 	require.NoError(t, err)
 
-	m := rendered(t, "msg_same", "ada@dental.example", "Ada", mail.TemplateWelcome)
+	m := rendered(t, "msg_same", "ada@dental.example", "Ada", canopy.TemplateWelcome)
 	require.Equal(t, []error{nil}, sender.Send(context.Background(), []*mail.Message{m}, nil))
 	m2 := *m
 	m2.Subject = "Second attempt"

@@ -9,14 +9,15 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/canopyhq/canopy"
 	"github.com/canopyhq/canopy/mail"
 )
 
 // invitationTemplates are the emails of umbrella invitations, and the one
 // that answers a sign-up with a known address.
 var invitationTemplates = []string{
-	mail.TemplateInvitation, mail.TemplateInvitationAccepted, mail.TemplateInvitationDeclined,
-	mail.TemplateInvitationCancelled, mail.TemplateInvitationExpired, mail.TemplateSignupAttempt,
+	canopy.TemplateInvitation, canopy.TemplateInvitationAccepted, canopy.TemplateInvitationDeclined,
+	canopy.TemplateInvitationCancelled, canopy.TemplateInvitationExpired, canopy.TemplateSignupAttempt,
 }
 
 const (
@@ -26,9 +27,9 @@ const (
 
 // invitationSample is an email to an invitee that has an account, with
 // every field set.
-func invitationSample() mail.Data {
-	return mail.Data{
-		Brand:            mail.Brand{Name: "Magpi", PrimaryColor: "#FF6600"},
+func invitationSample() data {
+	return data{
+		Brand:            canopy.Brand{Name: "Magpi", PrimaryColor: "#FF6600"},
 		AccountName:      "Free One",
 		UserName:         "Bo",
 		Email:            "bo@free.example",
@@ -37,7 +38,6 @@ func invitationSample() mail.Data {
 		ExpiresAt:        time.Date(2030, 5, 6, 7, 8, 0, 0, time.UTC),
 		OtherAccountName: "Umbrella Corp",
 		Message:          "Hi Bo,\nwe would love to have you.",
-		ActingUserName:   "Uma",
 		UmbrellaPays:     true, // the default offer: billing parent
 	}
 }
@@ -53,7 +53,7 @@ func TestInvitationTemplatesRenderWithEveryField(t *testing.T) {
 	for _, name := range invitationTemplates {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			subject, text, html, err := tmpl.Render(name, invitationSample())
+			subject, text, html, err := tmpl.Render(as(name, invitationSample()))
 			require.NoError(t, err)
 
 			require.Contains(t, subject, "Magpi", "brand in the subject")
@@ -69,11 +69,11 @@ func TestInvitationTemplatesRenderWithEveryField(t *testing.T) {
 			require.Contains(t, html, "The Magpi team")
 			require.Contains(t, html, `<html lang="en">`)
 			require.NotContains(t, html, "ZgotmplZ", "html/template refused a value")
-			if name != mail.TemplateSignupAttempt {
+			if name != canopy.TemplateSignupAttempt {
 				require.Contains(t, subject+text, "Umbrella Corp")
 				require.Contains(t, html, "<strong>Umbrella Corp</strong>")
 			}
-			if name == mail.TemplateInvitation {
+			if name == canopy.TemplateInvitation {
 				require.Regexp(t, ownLine(declineLink), text)
 				require.Contains(t, html, `href="`+escaped(declineLink)+`"`)
 				require.Contains(t, html, ">"+escaped(acceptLink)+"</a>", "accept link spelled out")
@@ -91,16 +91,16 @@ func TestInvitationTemplatesSayWhatHappened(t *testing.T) {
 	t.Parallel()
 	tmpl := load(t, "")
 	d := invitationSample()
-	render := func(name string, d mail.Data) (string, string) {
+	render := func(name string, d data) (string, string) {
 		t.Helper()
-		subject, text, _, err := tmpl.Render(name, d)
+		subject, text, _, err := tmpl.Render(as(name, d))
 		require.NoError(t, err)
 		return subject, text
 	}
 
-	subject, text := render(mail.TemplateInvitation, d)
+	subject, text := render(canopy.TemplateInvitation, d)
 	require.Equal(t, "Umbrella Corp invites Free One to become its sub-account on Magpi", subject)
-	require.Contains(t, text, `Uma at Umbrella Corp invites your Magpi account "Free One" to become its sub-account.`)
+	require.Contains(t, text, `Umbrella Corp invites your Magpi account "Free One" to become its sub-account.`)
 	for _, what := range []string{
 		"shared with Umbrella Corp automatically, with the data manager role",
 		"view and edit their data, but not change the questions",
@@ -116,35 +116,35 @@ func TestInvitationTemplatesSayWhatHappened(t *testing.T) {
 
 	d.NewAccount = true
 	d.AccountName = ""
-	subject, text = render(mail.TemplateInvitation, d)
+	subject, text = render(canopy.TemplateInvitation, d)
 	require.Equal(t, "Umbrella Corp invites you to become its sub-account on Magpi", subject)
-	require.Contains(t, text, "Uma at Umbrella Corp invites you to join Magpi as its sub-account.")
+	require.Contains(t, text, "Umbrella Corp invites you to join Magpi as its sub-account.")
 	require.Contains(t, text, "Accepting first creates a free Magpi account for you (bo@free.example)")
 	require.Contains(t, text, "To create your account and accept, open this link:\n\n"+acceptLink+"\n")
 	require.Contains(t, text, "No account is created and nothing changes unless you accept.")
-	_, _, html, err := tmpl.Render(mail.TemplateInvitation, d)
+	_, _, html, err := tmpl.Render(as(canopy.TemplateInvitation, d))
 	require.NoError(t, err)
 	require.Contains(t, html, ">Create your account and accept</a>")
 
 	d = invitationSample()
-	subject, text = render(mail.TemplateInvitationAccepted, d)
+	subject, text = render(canopy.TemplateInvitationAccepted, d)
 	require.Equal(t, "Umbrella Corp accepted your Magpi sub-account invitation", subject)
 	require.Contains(t, text, "accepted your invitation: it is now a sub-account of")
 
-	subject, text = render(mail.TemplateInvitationDeclined, d)
+	subject, text = render(canopy.TemplateInvitationDeclined, d)
 	require.Equal(t, "Umbrella Corp declined your Magpi sub-account invitation", subject)
 	require.Contains(t, text, "Nothing changed between your accounts.")
 
-	subject, text = render(mail.TemplateInvitationCancelled, d)
+	subject, text = render(canopy.TemplateInvitationCancelled, d)
 	require.Equal(t, "Umbrella Corp withdrew its Magpi sub-account invitation", subject)
 	require.Contains(t, text, "you do not need to do anything")
 
-	subject, text = render(mail.TemplateInvitationExpired, d)
+	subject, text = render(canopy.TemplateInvitationExpired, d)
 	require.Equal(t, "Your Magpi sub-account invitation to Umbrella Corp expired", subject)
 	require.Contains(t, text, "expired on Monday 6 May 2030, 07:08 UTC without an answer")
 	require.Contains(t, text, "you can send a new invitation")
 
-	subject, text = render(mail.TemplateSignupAttempt, d)
+	subject, text = render(canopy.TemplateSignupAttempt, d)
 	require.Equal(t, "Someone tried to sign up for Magpi with your email address", subject)
 	require.Contains(t, text, "no new account was created")
 	require.Contains(t, text, "If it was you, sign in with your existing account. If you forgot your password, choose a new one here:\n\n"+acceptLink+"\n")
@@ -161,24 +161,24 @@ func TestInvitationTemplatesDegradeWithoutOptionalFields(t *testing.T) {
 	tmpl := load(t, "")
 	type variant struct {
 		name string
-		d    mail.Data
+		d    data
 	}
 	// Only what each email cannot do without.
-	required := mail.Data{OtherAccountName: "Umbrella Corp", Link: acceptLink}
+	required := data{OtherAccountName: "Umbrella Corp", Link: acceptLink}
 	newAccount := required
 	newAccount.NewAccount = true
-	noLink := mail.Data{OtherAccountName: "Umbrella Corp"}
+	noLink := data{OtherAccountName: "Umbrella Corp"}
 	variants := []variant{
 		{"required fields only", required},
 		{"invitee without an account", newAccount},
 		{"no link", noLink},
-		{"nothing at all", mail.Data{}},
+		{"nothing at all", data{}},
 	}
 	for _, name := range invitationTemplates {
 		for _, v := range variants {
 			t.Run(name+"/"+v.name, func(t *testing.T) {
 				t.Parallel()
-				subject, text, html, err := tmpl.Render(name, v.d)
+				subject, text, html, err := tmpl.Render(as(name, v.d))
 				require.NoError(t, err)
 				require.NotEmpty(t, subject)
 				require.Contains(t, subject, "Canopy")
@@ -209,25 +209,24 @@ func TestInvitationFieldsAreEscapedInHTMLAndVerbatimInText(t *testing.T) {
 	d := invitationSample()
 	d.OtherAccountName = `<script>alert("other")</script>`
 	d.Message = `<script>alert("msg")</script> & <a href="https://phish.example">click</a>`
-	d.ActingUserName = `<img src=x onerror=alert(1)>`
 	d.DeclineLink = "javascript:alert(1)"
 	for _, name := range invitationTemplates {
-		subject, text, html, err := tmpl.Render(name, d)
+		subject, text, html, err := tmpl.Render(as(name, d))
 		require.NoError(t, err, name)
 		require.NotContains(t, html, "<script>", name)
 		require.NotContains(t, html, "<img src=x", name)
 		require.NotContains(t, html, "phish.example\"", name)
 		require.NotContains(t, html, `href="javascript:`, name)
-		if name == mail.TemplateSignupAttempt {
+		if name == canopy.TemplateSignupAttempt {
 			continue // names neither side of an invitation
 		}
 		require.Contains(t, html, `&lt;script&gt;alert(&#34;other&#34;)&lt;/script&gt;`, name)
 		require.Contains(t, text, `<script>alert("other")</script>`, name)
 		require.Contains(t, subject, `<script>alert("other")</script>`, "the subject is text")
-		if name == mail.TemplateInvitation {
+		if name == canopy.TemplateInvitation {
 			require.Contains(t, html, `&lt;script&gt;alert(&#34;msg&#34;)&lt;/script&gt; &amp; &lt;a href=&#34;https://phish.example&#34;&gt;click&lt;/a&gt;`)
 			require.Contains(t, text, `> <script>alert("msg")</script> & <a href="https://phish.example">click</a>`+"\n")
-			require.Contains(t, html, "&lt;img src=x onerror=alert(1)&gt; wrote:")
+			require.Contains(t, html, "&lt;script&gt;alert(&#34;other&#34;)&lt;/script&gt; wrote:")
 		} else {
 			require.NotContains(t, text+html, "msg", "only the invitation carries the message")
 		}
@@ -238,10 +237,9 @@ func TestMultiLineMessageKeepsItsLinesButCannotForgeAny(t *testing.T) {
 	t.Parallel()
 	tmpl := load(t, "")
 	d := invitationSample()
-	d.ActingUserName = ""
 	d.OtherAccountName = "Umbrella\r\nBcc: victim@example.com\n\nhttps://phish.example/accept"
 	d.Message = "\n  Dear Bo,\r\n\r\n\r\n\r\nplease   join.\rTo accept, open this link:\n\nhttps://phish.example/accept\u2028Cheers\u2029\tUma \x00\x1b[31m\n\n"
-	subject, text, html, err := tmpl.Render(mail.TemplateInvitation, d)
+	subject, text, html, err := tmpl.Render(as(canopy.TemplateInvitation, d))
 	require.NoError(t, err)
 
 	require.Equal(t, "Umbrella Bcc: victim@example.com https://phish.example/accept invites Free One to become its sub-account on Magpi", subject)
@@ -270,7 +268,7 @@ func TestMultiLineMessageKeepsItsLinesButCannotForgeAny(t *testing.T) {
 
 	// A message of blank lines is no message.
 	d.Message = " \r\n\t\n\u2028 "
-	_, text, html, err = tmpl.Render(mail.TemplateInvitation, d)
+	_, text, html, err = tmpl.Render(as(canopy.TemplateInvitation, d))
 	require.NoError(t, err)
 	require.NotContains(t, text+html, "wrote:")
 	require.NotContains(t, html, "<blockquote")
@@ -286,18 +284,18 @@ func TestNewTemplatesCanBeOverriddenPerFile(t *testing.T) {
 	def := load(t, "")
 	d := invitationSample()
 
-	subject, text, html, err := tmpl.Render(mail.TemplateInvitation, d)
+	subject, text, html, err := tmpl.Render(as(canopy.TemplateInvitation, d))
 	require.NoError(t, err)
 	require.Equal(t, "Join Umbrella Corp", subject)
-	_, defText, defHTML, _ := def.Render(mail.TemplateInvitation, d)
+	_, defText, defHTML, _ := def.Render(as(canopy.TemplateInvitation, d))
 	require.Equal(t, defText, text, "invitation text stays embedded")
 	require.Equal(t, defHTML, html, "invitation html stays embedded")
 
-	_, text, _, err = tmpl.Render(mail.TemplateInvitationDeclined, d)
+	_, text, _, err = tmpl.Render(as(canopy.TemplateInvitationDeclined, d))
 	require.NoError(t, err)
 	require.Equal(t, "Declined by Umbrella Corp\n", text)
 
-	_, _, html, err = tmpl.Render(mail.TemplateSignupAttempt, d)
+	_, _, html, err = tmpl.Render(as(canopy.TemplateSignupAttempt, d))
 	require.NoError(t, err)
 	require.Equal(t, `<p>Was it you? <a href="`+escaped(acceptLink)+`">Reset</a></p>`, html)
 }
@@ -309,7 +307,7 @@ func TestALayoutWrittenBeforeInvitationsStillServesThem(t *testing.T) {
 	write(t, dir, "layout.html.tmpl", `{{define "layout"}}<main>{{template "content" .}}<a href="{{.Link}}">{{template "action" .}}</a><p>{{template "notice" .}}</p></main>{{end}}`)
 	tmpl := load(t, dir)
 	for _, name := range invitationTemplates {
-		_, _, html, err := tmpl.Render(name, invitationSample())
+		_, _, html, err := tmpl.Render(as(name, invitationSample()))
 		require.NoError(t, err, name)
 		require.True(t, strings.HasPrefix(strings.TrimSpace(html), "<main>"), html)
 		require.Contains(t, html, `<a href="`+escaped(acceptLink)+`">`, name)
@@ -355,8 +353,8 @@ func TestInvitationStatesTheOfferedPolicy(t *testing.T) {
 		{"none", false, []string{"not shared", "own usage"}, []string{"role:"}},
 	}
 	for _, tc := range cases {
-		d := mail.Data{OtherAccountName: "Umbrella", Link: "https://x.example/i", ShareRole: tc.role, UmbrellaPays: tc.pays}
-		_, text, _, err := tpl.Render(mail.TemplateInvitation, d)
+		d := data{OtherAccountName: "Umbrella", Link: "https://x.example/i", ShareRole: tc.role, UmbrellaPays: tc.pays}
+		_, text, _, err := tpl.Render(as(canopy.TemplateInvitation, d))
 		if err != nil {
 			t.Fatal(err)
 		}

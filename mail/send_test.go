@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/canopyhq/canopy"
 	"github.com/canopyhq/canopy/internal/smtptest"
 	"github.com/canopyhq/canopy/mail"
 )
@@ -22,11 +23,11 @@ func rendered(t testing.TB, id, to, toName, template string) *mail.Message {
 	t.Helper()
 	tmpl, err := mail.LoadTemplates("")
 	require.NoError(t, err)
-	d := sample(mail.Brand{Name: "Acme", PrimaryColor: "#FF6600"})
+	d := sample(canopy.Brand{Name: "Acme", PrimaryColor: "#FF6600"})
 	d.UserName = toName
 	d.Email = to
 	d.Link = link + "&id=" + id
-	subject, text, html, err := tmpl.Render(template, d)
+	subject, text, html, err := tmpl.Render(as(template, d))
 	require.NoError(t, err)
 	return &mail.Message{ID: id, From: from, To: to, ToName: toName, Subject: subject, Text: text, HTML: html}
 }
@@ -46,9 +47,9 @@ func TestSMTPSendDeliversABatch(t *testing.T) {
 	s := smtptest.Start(t)
 	sender := smtpSender(t, s, nil)
 	msgs := []*mail.Message{
-		rendered(t, "msg_01A", "ada@dental.example", "Ada Lovelace", mail.TemplateWelcome),
-		rendered(t, "msg_01B", "bo@dental.example", "Bö Jürgensen", mail.TemplateUserInvitation),
-		rendered(t, "msg_01C", "zoë@dental.example", "", mail.TemplatePasswordReset),
+		rendered(t, "msg_01A", "ada@dental.example", "Ada Lovelace", canopy.TemplateWelcome),
+		rendered(t, "msg_01B", "bo@dental.example", "Bö Jürgensen", canopy.TemplateUserInvitation),
+		rendered(t, "msg_01C", "zoë@dental.example", "", canopy.TemplatePasswordReset),
 	}
 	msgs[2].Subject = "Réinitialisez votre mot de passe — 密码 ✓"
 
@@ -85,8 +86,8 @@ func TestSMTPSendWithAuth(t *testing.T) {
 
 	batch := func() []*mail.Message {
 		return []*mail.Message{
-			rendered(t, "msg_a1", "ada@dental.example", "Ada", mail.TemplateWelcome),
-			rendered(t, "msg_a2", "bo@dental.example", "Bo", mail.TemplateUserInvitation),
+			rendered(t, "msg_a1", "ada@dental.example", "Ada", canopy.TemplateWelcome),
+			rendered(t, "msg_a2", "bo@dental.example", "Bo", canopy.TemplateUserInvitation),
 		}
 	}
 	errs := smtpSender(t, s, url.UserPassword("relay", "wrong")).Send(context.Background(), batch(), nil)
@@ -112,7 +113,7 @@ func TestSMTPTLSModesAgainstAServerWithoutSTARTTLS(t *testing.T) {
 	t.Parallel()
 	s := smtptest.Start(t, smtptest.WithAuth("relay", "s3cret"))
 	msg := func(id string) []*mail.Message {
-		return []*mail.Message{rendered(t, id, "ada@dental.example", "Ada", mail.TemplateWelcome)}
+		return []*mail.Message{rendered(t, id, "ada@dental.example", "Ada", canopy.TemplateWelcome)}
 	}
 	send := func(rawURL, id string) error {
 		sender, err := mail.NewSMTPSender(rawURL, 5*time.Second)
@@ -136,7 +137,7 @@ func TestSMTPRetryAfterTemporaryFailureKeepsTheMessageID(t *testing.T) {
 	t.Parallel()
 	s := smtptest.Start(t)
 	sender := smtpSender(t, s, nil)
-	m := rendered(t, "msg_01RETRY", "ada@dental.example", "Ada", mail.TemplateWelcome)
+	m := rendered(t, "msg_01RETRY", "ada@dental.example", "Ada", canopy.TemplateWelcome)
 	s.Reject(2)
 
 	for attempt := 1; attempt <= 2; attempt++ {
@@ -162,11 +163,11 @@ func TestSMTPOneRefusedMessageDoesNotFailTheBatch(t *testing.T) {
 	sender := smtpSender(t, s, nil)
 	s.Reject(1)
 	msgs := []*mail.Message{
-		rendered(t, "msg_b1", "ada@dental.example", "Ada", mail.TemplateWelcome),   // DATA refused with 451
-		rendered(t, "msg_b2", "gone@dental.example", "Gone", mail.TemplateWelcome), // RCPT refused with 550
-		{ID: "msg_b3", From: from, To: "not an address", Subject: "x", Text: "x"},  // cannot be built
-		{ID: "../../etc/passwd", From: from, To: "ada@dental.example", Text: "x"},  // bad id
-		rendered(t, "msg_b5", "bo@dental.example", "Bo", mail.TemplateWelcome),     // delivered
+		rendered(t, "msg_b1", "ada@dental.example", "Ada", canopy.TemplateWelcome),   // DATA refused with 451
+		rendered(t, "msg_b2", "gone@dental.example", "Gone", canopy.TemplateWelcome), // RCPT refused with 550
+		{ID: "msg_b3", From: from, To: "not an address", Subject: "x", Text: "x"},    // cannot be built
+		{ID: "../../etc/passwd", From: from, To: "ada@dental.example", Text: "x"},    // bad id
+		rendered(t, "msg_b5", "bo@dental.example", "Bo", canopy.TemplateWelcome),     // delivered
 	}
 	errs := sender.Send(context.Background(), msgs, nil)
 	require.Len(t, errs, 5)
@@ -190,9 +191,9 @@ func TestSMTPSendToAStoppedServerFailsEveryMessage(t *testing.T) {
 	s.Close()
 
 	msgs := []*mail.Message{
-		rendered(t, "msg_c1", "ada@dental.example", "Ada", mail.TemplateWelcome),
-		rendered(t, "msg_c2", "bo@dental.example", "Bo", mail.TemplateWelcome),
-		rendered(t, "msg_c3", "cy@dental.example", "Cy", mail.TemplateWelcome),
+		rendered(t, "msg_c1", "ada@dental.example", "Ada", canopy.TemplateWelcome),
+		rendered(t, "msg_c2", "bo@dental.example", "Bo", canopy.TemplateWelcome),
+		rendered(t, "msg_c3", "cy@dental.example", "Cy", canopy.TemplateWelcome),
 	}
 	errs := sender.Send(context.Background(), msgs, nil)
 	require.Len(t, errs, 3)
@@ -227,8 +228,8 @@ func TestSMTPSendToAServerThatNeverAnswersTimesOut(t *testing.T) {
 
 	start := time.Now()
 	errs := sender.Send(context.Background(), []*mail.Message{
-		rendered(t, "msg_t1", "ada@dental.example", "Ada", mail.TemplateWelcome),
-		rendered(t, "msg_t2", "bo@dental.example", "Bo", mail.TemplateWelcome),
+		rendered(t, "msg_t1", "ada@dental.example", "Ada", canopy.TemplateWelcome),
+		rendered(t, "msg_t2", "bo@dental.example", "Bo", canopy.TemplateWelcome),
 	}, nil)
 	require.Less(t, time.Since(start), 5*time.Second)
 	for _, err := range errs {
@@ -241,7 +242,7 @@ func TestSMTPSendWithCanceledContextSendsNothing(t *testing.T) {
 	s := smtptest.Start(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	errs := smtpSender(t, s, nil).Send(ctx, []*mail.Message{rendered(t, "msg_d1", "ada@dental.example", "Ada", mail.TemplateWelcome)}, nil)
+	errs := smtpSender(t, s, nil).Send(ctx, []*mail.Message{rendered(t, "msg_d1", "ada@dental.example", "Ada", canopy.TemplateWelcome)}, nil)
 	require.ErrorIs(t, errs[0], context.Canceled)
 	require.Zero(t, s.Attempts())
 }
@@ -261,7 +262,7 @@ func TestSMTPSenderIsSafeForConcurrentSends(t *testing.T) {
 	for w := range workers {
 		msgs := make([]*mail.Message, batch)
 		for i := range msgs {
-			msgs[i] = rendered(t, fmt.Sprintf("msg_w%d_%d", w, i), fmt.Sprintf("u%d_%d@dental.example", w, i), "", mail.TemplateWelcome)
+			msgs[i] = rendered(t, fmt.Sprintf("msg_w%d_%d", w, i), fmt.Sprintf("u%d_%d@dental.example", w, i), "", canopy.TemplateWelcome)
 		}
 		go func() { done <- sender.Send(context.Background(), msgs, nil) }()
 	}
@@ -281,7 +282,7 @@ func BenchmarkSMTPSend(b *testing.B) {
 	const batch = 50
 	msgs := make([]*mail.Message, batch)
 	for i := range msgs {
-		msgs[i] = rendered(b, fmt.Sprintf("msg_bench%03d", i), fmt.Sprintf("user%d@dental.example", i), "Ada", mail.TemplateWelcome)
+		msgs[i] = rendered(b, fmt.Sprintf("msg_bench%03d", i), fmt.Sprintf("user%d@dental.example", i), "Ada", canopy.TemplateWelcome)
 	}
 	b.ResetTimer()
 	start := time.Now()
@@ -300,9 +301,9 @@ func BenchmarkSMTPSend(b *testing.B) {
 func BenchmarkRender(b *testing.B) {
 	tmpl, err := mail.LoadTemplates("")
 	require.NoError(b, err)
-	d := sample(mail.Brand{Name: "Acme", PrimaryColor: "#FF6600"})
+	d := sample(canopy.Brand{Name: "Acme", PrimaryColor: "#FF6600"})
 	for b.Loop() {
-		if _, _, _, err := tmpl.Render(mail.TemplateWelcome, d); err != nil {
+		if _, _, _, err := tmpl.Render(as(canopy.TemplateWelcome, d)); err != nil {
 			b.Fatal(err)
 		}
 	}

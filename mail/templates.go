@@ -9,83 +9,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	texttemplate "text/template"
 	"time"
+
+	"github.com/canopyhq/canopy"
 )
-
-// Data is what templates may use.
-type Data struct {
-	Brand             Brand
-	AccountName       string
-	ParentAccountName string
-	UserName          string // the person's name, may be empty
-	Email             string
-	Username          string
-	Role              string
-	Link              string    // the one-time set-password/reset link
-	ExpiresAt         time.Time // when the link stops working
-	// SignIn is true in a welcome or invitation to a person who already
-	// has a login: Link signs in and accepts, and is not one-time.
-	SignIn bool
-	// NewEmail is the address a person asked to change to (email-change-notice).
-	NewEmail string
-
-	// Invitations (umbrella ↔ sub-account).
-	OtherAccountName string // the other side: the umbrella's name in emails to invitees, the invitee's in emails to umbrellas
-	Message          string // the umbrella's personal note on an invitation, may be empty
-	DeclineLink      string // for invitation emails: where to decline (Link is where to accept, or to sign up and accept)
-	NewAccount       bool   // for invitation emails: true when the address belongs to no account yet, so Link leads to sign-up
-	ActingUserName   string // who acted (e.g. the admin who declined), may be empty
-	// The link policy an invitation offers: the role the umbrella gets on
-	// the invitee's forms (editor, dataManager, viewer or none; empty
-	// reads as dataManager, the default) and whether it pays for the
-	// invitee's usage.
-	ShareRole    string
-	UmbrellaPays bool
-	// DelegatedAdmin: the umbrella asks to act as the invitee's account,
-	// as if it had created it, until the invitee withdraws it.
-	DelegatedAdmin bool
-
-	// Low-balance notices: the credit type, the threshold the balance fell
-	// to or below, and the balance after the debit that crossed it.
-	CreditType string
-	Threshold  int64
-	Balance    int64
-
-	// Disabled webhook endpoints: the URL, and since when every delivery
-	// to it failed.
-	WebhookURL   string
-	FailingSince time.Time
-}
-
-// Template names. They match the outbox rows' template column.
-const (
-	TemplateWelcome        = "welcome"         // new account's master user: your account is ready, set your password
-	TemplateUserInvitation = "user-invitation" // further user invited into an account: set your password
-	TemplatePasswordReset  = "password-reset"  // someone asked to reset your password (ignore if it wasn't you)
-	TemplateEmailChange    = "email-change"    // to a new address: confirm it (Link); nothing changes until then
-	// TemplateEmailChangeNotice goes to the old address: a change to
-	// NewEmail was asked for; if it was not you, change your password.
-	TemplateEmailChangeNotice = "email-change-notice"
-
-	TemplateInvitation          = "invitation"           // to the invitee: <OtherAccountName> invites your account <AccountName> (or you, by email) to become its sub-account; explain what it means (seed 002: the umbrella sees your forms with the dataManager role, usage credits come from the umbrella, example forms appear on your dashboard, you can leave later); accept (Link) / decline (DeclineLink) buttons; ExpiresAt; when NewAccount, say that accepting creates a free account first
-	TemplateInvitationAccepted  = "invitation-accepted"  // to the umbrella's admins: <OtherAccountName> accepted; it is now your sub-account
-	TemplateInvitationDeclined  = "invitation-declined"  // to the umbrella's admins: <OtherAccountName> declined
-	TemplateInvitationCancelled = "invitation-cancelled" // to the invitee: <OtherAccountName> withdrew its invitation; nothing changes
-	TemplateInvitationExpired   = "invitation-expired"   // to the umbrella's admins: the invitation to <OtherAccountName> expired unanswered; you can send a new one
-	TemplateSignupAttempt       = "signup-attempt"       // to an existing user: someone tried to sign up with your address; if it was you, sign in or reset your password (Link = password-reset page); if not, ignore it — no account was created
-	TemplateLowBalance          = "low-balance"          // to a payer's admins: its <CreditType> balance fell to <Balance>, at or below <Threshold>; usage it pays for (its own and its sub-accounts') stops at 0; buy or ask for more credits
-	TemplateWebhookDisabled     = "webhook-disabled"     // to an account's admins: the webhook endpoint <WebhookURL> failed every delivery since <FailingSince> and was disabled; fix it and enable it again (Link = the console)
-)
-
-// templateNames lists every email LoadTemplates loads.
-var templateNames = []string{
-	TemplateWelcome, TemplateUserInvitation, TemplatePasswordReset, TemplateEmailChange, TemplateEmailChangeNotice,
-	TemplateInvitation, TemplateInvitationAccepted, TemplateInvitationDeclined,
-	TemplateInvitationCancelled, TemplateInvitationExpired, TemplateSignupAttempt,
-	TemplateLowBalance, TemplateWebhookDisabled,
-}
 
 // htmlLayout is the file every HTML email is parsed together with. It can be
 // overridden like the emails themselves.
@@ -154,8 +84,9 @@ func LoadTemplates(dir string) (*Templates, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &Templates{emails: make(map[string]*email, len(templateNames))}
-	for _, name := range templateNames {
+	t := &Templates{emails: make(map[string]*email, len(canopy.EmailKinds))}
+	for _, kind := range canopy.EmailKinds {
+		name := kind.Template()
 		e := &email{}
 		file, body, err := src.read(name + ".subject.tmpl")
 		if err != nil {
@@ -180,12 +111,12 @@ func LoadTemplates(dir string) (*Templates, error) {
 		if _, err = e.html.Parse(body); err != nil {
 			return nil, fmt.Errorf("mail: parse %s: %w", file, err)
 		}
-		// Render sample data, so that a template naming a field that does
-		// not exist fails at start, not when the first email is due. Both
-		// a full sample and a nearly empty one are rendered, so that the
-		// branches taken when an optional field is empty are checked too.
-		for _, d := range sampleData() {
-			if _, _, _, err := e.render(d.normalized()); err != nil {
+		// Render samples of the kind's content type, so that a template
+		// naming a field its type does not have fails at start, not when
+		// the first email is due: every field set, every field empty, and
+		// each flag off in turn, so that the branches either way are run.
+		for _, sample := range samples(kind) {
+			if _, _, _, err := e.render(normalized(sample)); err != nil {
 				return nil, err
 			}
 		}
@@ -218,19 +149,19 @@ func (s source) read(file string) (string, string, error) {
 	return "embedded " + file, string(b), nil
 }
 
-// Render returns the subject, plain-text body and HTML body of template
-// name. The HTML body is rendered with html/template, which escapes every
-// field for its context; the text body and the subject with text/template.
-// The subject is folded onto one line. An unknown name is an error.
-func (t *Templates) Render(name string, d Data) (subject, text, html string, err error) {
-	e, ok := t.emails[name]
+// Render returns the subject, plain-text body and HTML body of an email,
+// from its kind's templates. The HTML body is rendered with html/template,
+// which escapes every field for its context; the text body and the subject
+// with text/template. The subject is folded onto one line.
+func (t *Templates) Render(content canopy.Email) (subject, text, html string, err error) {
+	e, ok := t.emails[content.Template()]
 	if !ok {
-		return "", "", "", fmt.Errorf("mail: unknown template %q", name)
+		return "", "", "", fmt.Errorf("mail: unknown template %q", content.Template())
 	}
-	return e.render(d.normalized())
+	return e.render(normalized(content))
 }
 
-func (e *email) render(d Data) (subject, text, html string, err error) {
+func (e *email) render(d canopy.Email) (subject, text, html string, err error) {
 	var b bytes.Buffer
 	if err := e.subject.Execute(&b, d); err != nil {
 		return "", "", "", fmt.Errorf("mail: render %s: %w", e.subject.Name(), err)
@@ -248,21 +179,35 @@ func (e *email) render(d Data) (subject, text, html string, err error) {
 	return subject, text, b.String(), nil
 }
 
-// normalized applies the brand's defaults and keeps every short field on
-// one line: names never hold line breaks, and one that did could forge a
-// line of its own in the text body (say, a fake link). Message, the one
-// field that may span lines, keeps its line breaks but nothing else that
-// could disturb a body (see normalizedLines); templates quote it.
-func (d Data) normalized() Data {
-	d.Brand = d.Brand.normalized()
-	for _, f := range []*string{
-		&d.AccountName, &d.ParentAccountName, &d.UserName, &d.Email, &d.Username, &d.Role, &d.Link,
-		&d.OtherAccountName, &d.DeclineLink, &d.ActingUserName, &d.NewEmail, &d.WebhookURL,
-	} {
-		*f = singleLine(*f)
+// normalized returns a copy of an email with the brand's defaults applied
+// and every short field kept on one line: names never hold line breaks,
+// and one that did could forge a line of its own in the text body (say, a
+// fake link). Fields tagged email:"lines" (an umbrella's note) keep their
+// line breaks but nothing else that could disturb a body (see
+// normalizedLines); templates quote them.
+func normalized(content canopy.Email) canopy.Email {
+	v := reflect.New(reflect.TypeOf(content).Elem())
+	v.Elem().Set(reflect.ValueOf(content).Elem())
+	normalizeFields(v.Elem())
+	return v.Interface().(canopy.Email)
+}
+
+func normalizeFields(v reflect.Value) {
+	t := v.Type()
+	for i := range t.NumField() {
+		f, fv := t.Field(i), v.Field(i)
+		switch {
+		case f.Type == reflect.TypeFor[canopy.Brand]():
+			fv.Set(reflect.ValueOf(normalizedBrand(fv.Interface().(canopy.Brand))))
+		case f.Anonymous && f.Type.Kind() == reflect.Struct:
+			normalizeFields(fv)
+		case f.Type.Kind() != reflect.String || f.Tag.Get("email") == "-":
+		case f.Tag.Get("email") == "lines":
+			fv.SetString(normalizedLines(fv.String()))
+		default:
+			fv.SetString(singleLine(fv.String()))
+		}
 	}
-	d.Message = normalizedLines(d.Message)
-	return d
 }
 
 // normalizedLines keeps the line breaks of a multi-line text and makes each
@@ -290,35 +235,73 @@ func normalizedLines(s string) string {
 	return strings.Join(out, "\n")
 }
 
-// sampleData is what LoadTemplates renders each template with at load time:
-// every field set (once for an invitee with an account, once for one
-// without), and every optional field empty.
-func sampleData() []Data {
-	full := Data{
-		Brand:             Brand{Name: "Sample", PrimaryColor: "#123456", LogoURL: "https://example.com/logo.png"},
-		AccountName:       "Sample Account",
-		ParentAccountName: "Sample Parent",
-		UserName:          "Sam",
-		Email:             "sam@example.com",
-		Username:          "sam",
-		Role:              "member",
-		Link:              "https://example.com/set-password?token=sample",
-		ExpiresAt:         time.Date(2030, 1, 2, 3, 4, 0, 0, time.UTC),
-		OtherAccountName:  "Sample Umbrella",
-		Message:           "Hello,\n\nplease join us.",
-		DeclineLink:       "https://example.com/invitations/sample/decline",
-		ActingUserName:    "Uma",
-		NewEmail:          "sam.new@example.com",
-		WebhookURL:        "https://hooks.example.com/canopy",
-		FailingSince:      time.Date(2030, 1, 1, 3, 4, 0, 0, time.UTC),
+// samples are what LoadTemplates renders each kind with: every field set,
+// every field empty, and the full sample with each flag off in turn.
+func samples(kind canopy.Email) []canopy.Email {
+	full := sample(kind, true)
+	out := []canopy.Email{full, sample(kind, false)}
+	v := reflect.ValueOf(full).Elem()
+	for _, idx := range boolFields(v.Type(), nil) {
+		c := reflect.New(v.Type())
+		c.Elem().Set(v)
+		c.Elem().FieldByIndex(idx).SetBool(false)
+		out = append(out, c.Interface().(canopy.Email))
 	}
-	signIn := full
-	signIn.SignIn = true
-	newAccount := full
-	newAccount.NewAccount, newAccount.ShareRole, newAccount.UmbrellaPays = true, "none", true
-	editor, viewer := full, full
-	editor.ShareRole, viewer.ShareRole = "editor", "viewer"
-	editor.DelegatedAdmin = true
-	minimal := Data{Link: full.Link}
-	return []Data{full, signIn, newAccount, editor, viewer, minimal}
+	return out
+}
+
+// sample returns a copy of kind with every field set (full) or empty; the
+// fields kind itself sets (InvitationNewsEmail's template) are kept.
+func sample(kind canopy.Email, full bool) canopy.Email {
+	v := reflect.New(reflect.TypeOf(kind).Elem())
+	v.Elem().Set(reflect.ValueOf(kind).Elem())
+	if full {
+		fill(v.Elem())
+	}
+	return v.Interface().(canopy.Email)
+}
+
+func fill(v reflect.Value) {
+	t := v.Type()
+	for i := range t.NumField() {
+		f, fv := t.Field(i), v.Field(i)
+		if f.Tag.Get("email") == "-" {
+			continue
+		}
+		switch {
+		case f.Type == reflect.TypeFor[time.Time]():
+			fv.Set(reflect.ValueOf(time.Date(2030, 1, 2, 3, 4, 0, 0, time.UTC)))
+		case f.Type.Kind() == reflect.Struct:
+			fill(fv)
+		case f.Type.Kind() == reflect.String && strings.HasSuffix(f.Name, "Link") || f.Name == "LogoURL":
+			fv.SetString("https://example.com/sample?token=sample")
+		case f.Name == "PrimaryColor":
+			fv.SetString("#123456")
+		case f.Tag.Get("email") == "lines":
+			fv.SetString("Hello,\n\nplease join us.")
+		case f.Type.Kind() == reflect.String:
+			fv.SetString("Sample " + f.Name)
+		case f.Type.Kind() == reflect.Bool:
+			fv.SetBool(true)
+		case f.Type.Kind() == reflect.Int64 || f.Type.Kind() == reflect.Int:
+			fv.SetInt(7)
+		}
+	}
+}
+
+// boolFields returns the index paths of a struct's bool fields, embedded
+// structs' included.
+func boolFields(t reflect.Type, prefix []int) [][]int {
+	var out [][]int
+	for i := range t.NumField() {
+		f := t.Field(i)
+		idx := append(append([]int(nil), prefix...), i)
+		switch {
+		case f.Type.Kind() == reflect.Bool:
+			out = append(out, idx)
+		case f.Anonymous && f.Type.Kind() == reflect.Struct:
+			out = append(out, boolFields(f.Type, idx)...)
+		}
+	}
+	return out
 }

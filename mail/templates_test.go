@@ -10,15 +10,16 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/canopyhq/canopy"
 	"github.com/canopyhq/canopy/mail"
 )
 
-var allTemplates = []string{mail.TemplateWelcome, mail.TemplateUserInvitation, mail.TemplatePasswordReset}
+var allTemplates = []string{canopy.TemplateWelcome, canopy.TemplateUserInvitation, canopy.TemplatePasswordReset}
 
 const link = "https://app.example.com/set-password?token=tok_abc&user=usr_1"
 
-func sample(b mail.Brand) mail.Data {
-	return mail.Data{
+func sample(b canopy.Brand) data {
+	return data{
 		Brand:             b,
 		AccountName:       "Acme Dental",
 		ParentAccountName: "Acme Reseller",
@@ -43,19 +44,19 @@ func TestEveryTemplateRendersWithAndWithoutABrand(t *testing.T) {
 	tmpl := load(t, "")
 	brands := []struct {
 		name      string
-		brand     mail.Brand
+		brand     canopy.Brand
 		wantName  string
 		wantColor string
 	}{
-		{"reseller brand", mail.Brand{Name: "Acme", PrimaryColor: "#FF6600", LogoURL: "https://cdn.acme.example/logo.png"}, "Acme", "#FF6600"},
-		{"short hex color", mail.Brand{Name: "Acme", PrimaryColor: "#f60"}, "Acme", "#f60"},
-		{"zero brand is Canopy's default", mail.Brand{}, "Canopy", mail.DefaultPrimaryColor},
+		{"reseller brand", canopy.Brand{Name: "Acme", PrimaryColor: "#FF6600", LogoURL: "https://cdn.acme.example/logo.png"}, "Acme", "#FF6600"},
+		{"short hex color", canopy.Brand{Name: "Acme", PrimaryColor: "#f60"}, "Acme", "#f60"},
+		{"zero brand is Canopy's default", canopy.Brand{}, "Canopy", mail.DefaultPrimaryColor},
 	}
 	for _, name := range allTemplates {
 		for _, b := range brands {
 			t.Run(name+"/"+b.name, func(t *testing.T) {
 				t.Parallel()
-				subject, text, html, err := tmpl.Render(name, sample(b.brand))
+				subject, text, html, err := tmpl.Render(as(name, sample(b.brand)))
 				require.NoError(t, err)
 
 				require.Contains(t, subject, b.wantName, "brand name in the subject")
@@ -91,20 +92,20 @@ func TestEveryTemplateRendersWithAndWithoutABrand(t *testing.T) {
 func TestTemplatesSayWhatHappened(t *testing.T) {
 	t.Parallel()
 	tmpl := load(t, "")
-	d := sample(mail.Brand{Name: "Acme"})
+	d := sample(canopy.Brand{Name: "Acme"})
 
-	subject, text, _, err := tmpl.Render(mail.TemplateWelcome, d)
+	subject, text, _, err := tmpl.Render(as(canopy.TemplateWelcome, d))
 	require.NoError(t, err)
 	require.Equal(t, "Welcome to Acme — set your password", subject)
 	require.Contains(t, text, `Acme Reseller has set up the Acme account "Acme Dental" for you; your username is dental-admin.`)
 	require.Contains(t, text, "We never send passwords by email.")
 
-	subject, text, _, err = tmpl.Render(mail.TemplateUserInvitation, d)
+	subject, text, _, err = tmpl.Render(as(canopy.TemplateUserInvitation, d))
 	require.NoError(t, err)
 	require.Equal(t, "Join Acme Dental on Acme — set your password", subject)
 	require.Contains(t, text, "with the admin role")
 
-	subject, text, _, err = tmpl.Render(mail.TemplatePasswordReset, d)
+	subject, text, _, err = tmpl.Render(as(canopy.TemplatePasswordReset, d))
 	require.NoError(t, err)
 	require.Equal(t, "Reset your Acme password", subject)
 	require.Contains(t, text, "If you did not ask for this, ignore this message")
@@ -114,7 +115,7 @@ func TestOptionalFieldsMayBeEmpty(t *testing.T) {
 	t.Parallel()
 	tmpl := load(t, "")
 	for _, name := range allTemplates {
-		subject, text, html, err := tmpl.Render(name, mail.Data{Link: link})
+		subject, text, html, err := tmpl.Render(as(name, data{Link: link}))
 		require.NoError(t, err, name)
 		require.NotEmpty(t, subject)
 		require.Contains(t, text, "Hello,\n", "no dangling space without a name")
@@ -126,18 +127,18 @@ func TestOptionalFieldsMayBeEmpty(t *testing.T) {
 func TestHTMLEscapesFieldsAndTextKeepsThemVerbatim(t *testing.T) {
 	t.Parallel()
 	tmpl := load(t, "")
-	d := sample(mail.Brand{Name: `<b>Evil</b> & Co`})
+	d := sample(canopy.Brand{Name: `<b>Evil</b> & Co`})
 	d.AccountName = `<script>alert("x")</script>`
 	d.UserName = `Ada "<img src=x onerror=alert(1)>"`
 	for _, name := range allTemplates {
-		subject, text, html, err := tmpl.Render(name, d)
+		subject, text, html, err := tmpl.Render(as(name, d))
 		require.NoError(t, err)
 		require.NotContains(t, html, "<script>")
 		require.NotContains(t, html, "<img src=x")
 		require.NotContains(t, html, "<b>Evil")
 		require.Contains(t, html, "&lt;b&gt;Evil&lt;/b&gt; &amp; Co")
 		require.Contains(t, html, "Ada &#34;&lt;img src=x onerror=alert(1)&gt;&#34;")
-		if name != mail.TemplatePasswordReset { // the reset email names the account only in the body
+		if name != canopy.TemplatePasswordReset { // the reset email names the account only in the body
 			require.Contains(t, html, "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;")
 			require.Contains(t, text, `<script>alert("x")</script>`)
 		}
@@ -149,9 +150,9 @@ func TestHTMLEscapesFieldsAndTextKeepsThemVerbatim(t *testing.T) {
 func TestUnsafeLinkSchemeIsNeutralizedInHTML(t *testing.T) {
 	t.Parallel()
 	tmpl := load(t, "")
-	d := sample(mail.Brand{})
+	d := sample(canopy.Brand{})
 	d.Link = "javascript:alert(1)"
-	_, _, html, err := tmpl.Render(mail.TemplateWelcome, d)
+	_, _, html, err := tmpl.Render(as(canopy.TemplateWelcome, d))
 	require.NoError(t, err)
 	require.NotContains(t, html, `href="javascript:`)
 }
@@ -163,7 +164,7 @@ func TestBadPrimaryColorFallsBackToTheDefault(t *testing.T) {
 		"red", "#GG6600", "#12345", "#1234567", "FF6600", "#f60;background:url(https://evil.example/x)",
 		`#fff" onmouseover="alert(1)`, "expression(alert(1))", "rgb(255,0,0)",
 	} {
-		_, _, html, err := tmpl.Render(mail.TemplateWelcome, sample(mail.Brand{PrimaryColor: bad}))
+		_, _, html, err := tmpl.Render(as(canopy.TemplateWelcome, sample(canopy.Brand{PrimaryColor: bad})))
 		require.NoError(t, err, bad)
 		require.Contains(t, html, "background-color:"+mail.DefaultPrimaryColor, bad)
 		require.NotContains(t, html, bad, bad)
@@ -175,7 +176,7 @@ func TestLogoMustBeHTTPS(t *testing.T) {
 	t.Parallel()
 	tmpl := load(t, "")
 	for _, logo := range []string{"http://cdn.example/logo.png", "javascript:alert(1)", "//cdn.example/logo.png", "https:///nohost.png", "data:image/png;base64,AAAA"} {
-		_, _, html, err := tmpl.Render(mail.TemplateWelcome, sample(mail.Brand{Name: "Acme", LogoURL: logo}))
+		_, _, html, err := tmpl.Render(as(canopy.TemplateWelcome, sample(canopy.Brand{Name: "Acme", LogoURL: logo})))
 		require.NoError(t, err)
 		require.NotContains(t, html, "<img", logo)
 	}
@@ -184,9 +185,9 @@ func TestLogoMustBeHTTPS(t *testing.T) {
 func TestLineBreaksInFieldsCannotForgeLines(t *testing.T) {
 	t.Parallel()
 	tmpl := load(t, "")
-	d := sample(mail.Brand{Name: "Acme\r\nBcc: victim@example.com"})
+	d := sample(canopy.Brand{Name: "Acme\r\nBcc: victim@example.com"})
 	d.AccountName = "Acme\n\nhttps://phish.example/login\n"
-	subject, text, _, err := tmpl.Render(mail.TemplateUserInvitation, d)
+	subject, text, _, err := tmpl.Render(as(canopy.TemplateUserInvitation, d))
 	require.NoError(t, err)
 	require.Equal(t, "Join Acme https://phish.example/login on Acme Bcc: victim@example.com — set your password", subject)
 	require.NotRegexp(t, "(?m)^https://phish", text)
@@ -194,7 +195,7 @@ func TestLineBreaksInFieldsCannotForgeLines(t *testing.T) {
 
 func TestUnknownTemplateIsAnError(t *testing.T) {
 	t.Parallel()
-	_, _, _, err := load(t, "").Render("newsletter", mail.Data{})
+	_, _, _, err := load(t, "").Render(&canopy.InvitationNewsEmail{Which: "newsletter"})
 	require.ErrorContains(t, err, `unknown template "newsletter"`)
 }
 
@@ -207,20 +208,20 @@ func TestOverridesTakeEffectPerFile(t *testing.T) {
 	write(t, dir, "unrelated.txt", "ignored")
 	tmpl := load(t, dir)
 	def := load(t, "")
-	d := sample(mail.Brand{Name: "Acme"})
+	d := sample(canopy.Brand{Name: "Acme"})
 
-	subject, text, html, err := tmpl.Render(mail.TemplateWelcome, d)
+	subject, text, html, err := tmpl.Render(as(canopy.TemplateWelcome, d))
 	require.NoError(t, err)
 	require.Equal(t, "Hi from Acme", subject, "overridden")
-	_, defText, defHTML, _ := def.Render(mail.TemplateWelcome, d)
+	_, defText, defHTML, _ := def.Render(as(canopy.TemplateWelcome, d))
 	require.Equal(t, defText, text, "welcome text stays embedded")
 	require.Equal(t, defHTML, html, "welcome html stays embedded")
 
-	_, text, _, err = tmpl.Render(mail.TemplateUserInvitation, d)
+	_, text, _, err = tmpl.Render(as(canopy.TemplateUserInvitation, d))
 	require.NoError(t, err)
 	require.Equal(t, "Custom invitation\n"+link+"\n", text)
 
-	subject, _, html, err = tmpl.Render(mail.TemplatePasswordReset, d)
+	subject, _, html, err = tmpl.Render(as(canopy.TemplatePasswordReset, d))
 	require.NoError(t, err)
 	require.Equal(t, "Reset your Acme password", subject)
 	require.Equal(t, `<p>Standalone Acme Dental <a href="`+strings.ReplaceAll(link, "&", "&amp;")+`">reset</a></p>`, html)
@@ -232,7 +233,7 @@ func TestOverrideOfTheLayoutAppliesToEveryHTMLEmail(t *testing.T) {
 	write(t, dir, "layout.html.tmpl", `{{define "layout"}}<main>{{template "content" .}}<a href="{{.Link}}">{{template "action" .}}</a></main>{{end}}`)
 	tmpl := load(t, dir)
 	for _, name := range allTemplates {
-		_, _, html, err := tmpl.Render(name, sample(mail.Brand{}))
+		_, _, html, err := tmpl.Render(as(name, sample(canopy.Brand{})))
 		require.NoError(t, err)
 		require.True(t, strings.HasPrefix(strings.TrimSpace(html), "<main>"), html)
 	}
@@ -274,4 +275,28 @@ func TestMissingTemplateDirIsAnError(t *testing.T) {
 func write(t *testing.T, dir, name, body string) {
 	t.Helper()
 	require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600))
+}
+
+// TestATemplateNamingAnotherKindsFieldFailsAtStart: each kind renders its
+// own content type, so a field another kind has (the address-change
+// notice's NewEmail, in a reset email) is refused when the templates load,
+// not when the first such email is due.
+func TestATemplateNamingAnotherKindsFieldFailsAtStart(t *testing.T) {
+	t.Parallel()
+	for file, body := range map[string]string{
+		"password-reset.txt.tmpl":     "{{.NewEmail}}\n",
+		"welcome.html.tmpl":           `<p>{{.Balance}}</p>`,
+		"low-balance.subject.tmpl":    "{{.Role}}",
+		"invitation-expired.txt.tmpl": "{{if .SignIn}}x{{end}}\n",
+	} {
+		t.Run(file, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			write(t, dir, file, body)
+			_, err := mail.LoadTemplates(dir)
+			require.ErrorContains(t, err, filepath.Join(dir, file))
+		})
+	}
+	_, err := mail.LoadTemplates("")
+	require.NoError(t, err, "the embedded templates use only their kinds' fields")
 }

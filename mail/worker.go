@@ -38,7 +38,7 @@ type WorkerConfig struct {
 // A worker told to stop claims nothing more, finishes the messages in
 // flight, and gives back (releases) those it had not started.
 type Worker struct {
-	svc     *service.Service
+	svc     Outbox
 	sender  Sender
 	tpl     *Templates
 	cfg     WorkerConfig
@@ -54,8 +54,8 @@ const (
 	DefaultDir         = "outbox"
 )
 
-// NewWorker returns a worker.
-func NewWorker(svc *service.Service, sender Sender, tpl *Templates, cfg WorkerConfig, log *slog.Logger) *Worker {
+// NewWorker returns a worker delivering svc's outbox (a *service.Service).
+func NewWorker(svc Outbox, sender Sender, tpl *Templates, cfg WorkerConfig, log *slog.Logger) *Worker {
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = DefaultConcurrency
 	}
@@ -208,38 +208,13 @@ func (w *Worker) send(ctx context.Context, msgs []*Message, report func(*Message
 	wg.Wait()
 }
 
-func (w *Worker) render(c *service.EmailContent) (*Message, error) {
-	d := Data{
-		Brand:             Brand{Name: c.Brand.Name, PrimaryColor: c.Brand.PrimaryColor, LogoURL: c.Brand.LogoURL},
-		AccountName:       c.AccountName,
-		ParentAccountName: c.ParentAccountName,
-		UserName:          c.UserName,
-		Email:             c.Email,
-		Username:          c.Username,
-		Role:              c.Role,
-		Link:              c.Link,
-		ExpiresAt:         c.ExpiresAt,
-		SignIn:            c.SignIn,
-		NewEmail:          c.NewEmail,
-		OtherAccountName:  c.OtherAccountName,
-		Message:           c.Note,
-		DeclineLink:       c.DeclineLink,
-		NewAccount:        c.NewAccount,
-		ShareRole:         c.ShareRole,
-		UmbrellaPays:      c.UmbrellaPays,
-		DelegatedAdmin:    c.DelegatedAdmin,
-		CreditType:        c.CreditType,
-		Threshold:         c.Threshold,
-		Balance:           c.Balance,
-		WebhookURL:        c.WebhookURL,
-		FailingSince:      c.FailingSince,
-	}
-	subject, text, html, err := w.tpl.Render(c.Outbox.Template, d)
+func (w *Worker) render(p *service.PreparedEmail) (*Message, error) {
+	subject, text, html, err := w.tpl.Render(p.Content)
 	if err != nil {
-		return nil, fmt.Errorf("render %s: %w", c.Outbox.Template, err)
+		return nil, fmt.Errorf("render %s: %w", p.Outbox.Template, err)
 	}
 	return &Message{
-		ID: c.Outbox.ID, From: w.cfg.From, To: c.Outbox.Recipient, ToName: c.UserName,
+		ID: p.Outbox.ID, From: w.cfg.From, To: p.Outbox.Recipient, ToName: p.Content.Common().UserName,
 		Subject: subject, Text: text, HTML: html,
 	}, nil
 }

@@ -312,7 +312,7 @@ func emailFor(s *Service, acc *canopy.Account, u *canopy.User, template string, 
 }
 
 // queueEmail writes one email about user u to the outbox, in tx.
-func (s *Service) queueEmail(ctx context.Context, tx store.Tx, acc *canopy.Account, u *canopy.User, template string, now time.Time) (*canopy.OutboxMessage, error) {
+func (s *Service) queueEmail(ctx context.Context, tx store.OutboxTx, acc *canopy.Account, u *canopy.User, template string, now time.Time) (*canopy.OutboxMessage, error) {
 	m, err := emailFor(s, acc, u, template, now)
 	if err != nil {
 		return nil, err

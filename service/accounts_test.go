@@ -51,9 +51,7 @@ func counts(t *testing.T, st store.Store, accountID string) map[string]int {
 		refs, err := tx.ListExternalReferences(ctx, accountID)
 		require.NoError(t, err)
 		out["references"] = len(refs)
-		msgs, err := tx.ListOutboxMessages(ctx, accountID, store.Page{Limit: 1000})
-		require.NoError(t, err)
-		out["outbox"] = len(msgs)
+		out["outbox"] = len(outboxOf(t, tx, accountID))
 		wf, err := tx.ListWorkflows(ctx, accountID)
 		require.NoError(t, err)
 		out["workflows"] = len(wf)
@@ -132,8 +130,8 @@ func TestCreateChild(t *testing.T) {
 			require.NoError(t, err)
 			var msgs []*canopy.OutboxMessage
 			require.NoError(t, db.Read(ctx, func(tx store.Tx) error {
-				msgs, err = tx.ListOutboxMessages(ctx, res.Account.ID, store.Page{Limit: 10})
-				return err
+				msgs = outboxOf(t, tx, res.Account.ID)
+				return nil
 			}))
 			require.Len(t, msgs, 3)
 			templates := map[string]string{}
@@ -200,27 +198,30 @@ func auditCount(t *testing.T, b *testfactory.Bundle) int {
 	return len(page.Data)
 }
 
+// outboxOf returns the emails queued for one account.
+func outboxOf(t *testing.T, tx store.Tx, accountID string) []*canopy.OutboxMessage {
+	t.Helper()
+	all, err := tx.ListOutbox(t.Context(), store.OutboxFilter{Limit: 100_000})
+	require.NoError(t, err)
+	var out []*canopy.OutboxMessage
+	for _, m := range all {
+		if m.AccountID == accountID {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
 func totalOutbox(t *testing.T, st store.Store) int {
 	t.Helper()
 	ctx := context.Background()
 	n := 0
 	require.NoError(t, st.Read(ctx, func(tx store.Tx) error {
-		accs, err := tx.ListSubtree(ctx, rootPath(t, tx), 0, store.Page{Limit: 10000})
-		require.NoError(t, err)
-		for _, a := range accs {
-			msgs, err := tx.ListOutboxMessages(ctx, a.ID, store.Page{Limit: 1000})
-			require.NoError(t, err)
-			n += len(msgs)
-		}
-		return nil
+		msgs, err := tx.ListOutbox(ctx, store.OutboxFilter{Limit: 100_000})
+		n = len(msgs)
+		return err
 	}))
 	return n
-}
-
-func rootPath(t *testing.T, tx store.Tx) canopy.Path {
-	root, err := tx.GetRootAccount(context.Background())
-	require.NoError(t, err)
-	return root.Path
 }
 
 func TestCreateChildValidation(t *testing.T) {

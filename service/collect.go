@@ -46,7 +46,7 @@ type SMSSettings struct {
 	ConversationIdleSeconds int64 `json:"conversationIdleSeconds"`
 }
 
-func (s *Service) smsSettings(ctx context.Context, tx store.Tx, f *canopy.Form) (*SMSSettings, error) {
+func (s *Service) smsSettings(ctx context.Context, tx store.CollectTx, f *canopy.Form) (*SMSSettings, error) {
 	out := &SMSSettings{FormID: f.ID, Separators: strings.Split(canopy.StructuredSeparators, ""),
 		ConversationIdleSeconds: int64(s.cfg.SMSConversationIdle.Seconds())}
 	if s.cfg.SMSNumber != "" {

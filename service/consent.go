@@ -24,14 +24,14 @@ import (
 // the path (the tree changed) counts as a boundary and is reported.
 type links struct {
 	ctx     context.Context
-	tx      store.Tx
+	tx      store.AccountTx
 	target  *canopy.Account
 	byID    map[string]*canopy.Account
 	err     error
 	missing bool
 }
 
-func linksIn(ctx context.Context, tx store.Tx, target *canopy.Account) *links {
+func linksIn(ctx context.Context, tx store.AccountTx, target *canopy.Account) *links {
 	return &links{ctx: ctx, tx: tx, target: target}
 }
 
@@ -69,7 +69,7 @@ func (l *links) reach(from string, p canopy.Path) (canopy.Reach, error) {
 }
 
 // reachFrom is from's reach over target, with the links read in tx.
-func reachFrom(ctx context.Context, tx store.Tx, from string, target *canopy.Account) (canopy.Reach, error) {
+func reachFrom(ctx context.Context, tx store.AccountTx, from string, target *canopy.Account) (canopy.Reach, error) {
 	return linksIn(ctx, tx, target).reach(from, target.Path)
 }
 
@@ -77,7 +77,7 @@ func reachFrom(ctx context.Context, tx store.Tx, from string, target *canopy.Acc
 // must still act as the acting account — the acting account was resolved
 // from a cache that may lag a change made by another replica, the links
 // read here cannot — and the acting account's reach over target decides.
-func reachIn(ctx context.Context, tx store.Tx, c Caller, target *canopy.Account) (canopy.Reach, error) {
+func reachIn(ctx context.Context, tx store.AccountTx, c Caller, target *canopy.Account) (canopy.Reach, error) {
 	acting := target.Path.Upto(c.Acting.ID)
 	if acting == "" {
 		return canopy.ReachNone, nil
@@ -91,7 +91,7 @@ func reachIn(ctx context.Context, tx store.Tx, c Caller, target *canopy.Account)
 
 // reachableIn loads an account over which the caller has at least the
 // given reach, within a read; anything less answers not-found.
-func reachableIn(ctx context.Context, tx store.Tx, c Caller, id string, least canopy.Reach) (*canopy.Account, canopy.Reach, error) {
+func reachableIn(ctx context.Context, tx store.AccountTx, c Caller, id string, least canopy.Reach) (*canopy.Account, canopy.Reach, error) {
 	a, err := tx.GetAccount(ctx, id)
 	if isNotFound(err) {
 		return nil, canopy.ReachNone, canopy.NotFound("account")
@@ -112,7 +112,7 @@ func reachableIn(ctx context.Context, tx store.Tx, c Caller, id string, least ca
 // seenIn loads an account the caller sees or acts on, within a read, with
 // its reach: the few answers an umbrella gets about an invited
 // sub-account it does not act as (rule 2).
-func seenIn(ctx context.Context, tx store.Tx, c Caller, id string) (*canopy.Account, canopy.Reach, error) {
+func seenIn(ctx context.Context, tx store.AccountTx, c Caller, id string) (*canopy.Account, canopy.Reach, error) {
 	return reachableIn(ctx, tx, c, id, canopy.ReachSee)
 }
 
@@ -232,7 +232,7 @@ func (s *Service) cachedAccounts(ctx context.Context, ids []string) (map[string]
 // in their subtrees — in path order. The acting account acts on path, so
 // each is an invited sub-account it only sees. The platform root crosses
 // every boundary.
-func cutsBelow(ctx context.Context, tx store.Tx, acting *canopy.Account, path canopy.Path) ([]canopy.Path, error) {
+func cutsBelow(ctx context.Context, tx store.ConsentTx, acting *canopy.Account, path canopy.Path) ([]canopy.Path, error) {
 	if acting.IsRoot() {
 		return nil, nil
 	}
@@ -276,7 +276,7 @@ func strictlyBelow(cuts []canopy.Path, p canopy.Path) (canopy.Path, bool) {
 // below a cut (the cut itself is listed). It skips each cut's subtree with
 // one more range scan, so its cost follows the cuts it meets, not their
 // size.
-func listSubtreeOutside(ctx context.Context, tx store.Tx, path canopy.Path, depth int, cuts []canopy.Path, after string, limit int) ([]*canopy.Account, error) {
+func listSubtreeOutside(ctx context.Context, tx store.AccountTx, path canopy.Path, depth int, cuts []canopy.Path, after string, limit int) ([]*canopy.Account, error) {
 	var out []*canopy.Account
 	for {
 		batch, err := tx.ListSubtree(ctx, path, depth, store.Page{After: after, Limit: limit})

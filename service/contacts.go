@@ -125,7 +125,7 @@ func (s *Service) UpdateContact(ctx context.Context, c Caller, id string, p Cont
 			if err != nil {
 				return nil, err
 			}
-			if err := o.tx.TransitionInvitation(ctx, inv.ID, canopy.InvitationCancelled, "", o.now); err != nil {
+			if err := o.tx.TransitionInvitation(ctx, store.InvitationTransition{ID: inv.ID, To: canopy.InvitationCancelled, At: o.now}); err != nil {
 				return nil, staleInvitation(err, inv.ID)
 			}
 			if err := s.queueInvitationEmails(ctx, o.tx, inv, canopy.TemplateInvitationCancelled, o.now); err != nil {
@@ -143,7 +143,7 @@ func (s *Service) UpdateContact(ctx context.Context, c Caller, id string, p Cont
 }
 
 // contactIn loads a contact of the account, or answers not-found.
-func contactIn(ctx context.Context, tx store.Tx, accountID, id string) (*canopy.Contact, error) {
+func contactIn(ctx context.Context, tx store.InvitationTx, accountID, id string) (*canopy.Contact, error) {
 	ct, err := tx.GetContact(ctx, id)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && ct.AccountID != accountID) {
 		return nil, canopy.NotFound("contact")

@@ -470,7 +470,9 @@ func TestLowBalanceNotices(t *testing.T) {
 			for _, c := range b.Emails(t) {
 				require.Equal(t, canopy.TemplateLowBalance, c.Outbox.Template)
 				require.Equal(t, umbrella.ID, c.Outbox.AccountID, "the payer's admins hear it")
-				out = append(out, fmt.Sprintf("%s %d<=%d", c.CreditType, c.Balance, c.Threshold))
+				n, ok := c.Content.(*canopy.LowBalanceEmail)
+				require.True(t, ok, "%T is not a low-balance notice", c.Content)
+				out = append(out, fmt.Sprintf("%s %d<=%d", n.CreditType, n.Balance, n.Threshold))
 			}
 			return out
 		}

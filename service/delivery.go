@@ -12,52 +12,14 @@ import (
 	"github.com/canopyhq/canopy/store"
 )
 
-// Brand is the white-label look an email carries, from the account's
-// effective white_label_portal configuration (rule 11, docs/rules.md: a reseller's clients
-// see the reseller's brand).
-type Brand struct {
-	Name         string
-	PrimaryColor string
-	LogoURL      string
-}
+// Brand is the white-label look an email carries (rule 11, docs/rules.md).
+type Brand = canopy.Brand
 
-// EmailContent is what a template needs to render one outbox message.
-type EmailContent struct {
-	Outbox            *canopy.OutboxMessage
-	Brand             Brand
-	AccountName       string
-	ParentAccountName string
-	UserName          string
-	Email             string
-	Username          string
-	Role              string
-	// Link is the one-time set-password or reset link, issued now, or for
-	// invitation emails the page that answers it (or signs up and accepts).
-	Link      string
-	ExpiresAt time.Time
-	// For emails about invitations: the other side's name, the umbrella's
-	// note, the decline page, and whether the address has no account yet.
-	OtherAccountName string
-	Note             string
-	DeclineLink      string
-	NewAccount       bool
-	// The link policy the invitation offers.
-	ShareRole    string
-	UmbrellaPays bool
-	// SignIn is true in a welcome or invitation to a person who already
-	// has a login: Link signs in and joins, and is not one-time.
-	SignIn bool
-	// NewEmail is the address asked for, in a notice to the old one.
-	NewEmail string
-	// DelegatedAdmin: the umbrella asks to act as the invitee (rule 2).
-	DelegatedAdmin bool
-	// For low-balance notices.
-	CreditType string
-	Threshold  int64
-	Balance    int64
-	// For disabled webhook endpoints.
-	WebhookURL   string
-	FailingSince time.Time
+// PreparedEmail is one outbox message ready to render: what it says, in
+// its kind's content type (email.go).
+type PreparedEmail struct {
+	Outbox  *canopy.OutboxMessage
+	Content canopy.Email
 }
 
 // PermanentError marks a message that can never be delivered (its user
@@ -89,8 +51,8 @@ func (s *Service) ClaimOutbox(ctx context.Context, limit int) ([]*canopy.OutboxM
 // and older ones keep working until one is used (then all stop). The
 // result has one entry per message: its content, or an error (a
 // *PermanentError when it can never be sent).
-func (s *Service) PrepareEmails(ctx context.Context, msgs []*canopy.OutboxMessage) ([]*EmailContent, []error) {
-	contents := make([]*EmailContent, len(msgs))
+func (s *Service) PrepareEmails(ctx context.Context, msgs []*canopy.OutboxMessage) ([]*PreparedEmail, []error) {
+	contents := make([]*PreparedEmail, len(msgs))
 	errs := make([]error, len(msgs))
 	err := s.store.Write(ctx, func(tx store.Tx) error {
 		now := s.now()
@@ -115,14 +77,14 @@ func isPermanent(err error) bool {
 	return errors.As(err, &p)
 }
 
-// prepareEmail gathers one message's content; templates about users get a
+// prepareEmail gathers one message's content; emails about users get a
 // one-time link, invitation emails their answer or sign-up links.
-func (s *Service) prepareEmail(ctx context.Context, tx store.Tx, m *canopy.OutboxMessage, now time.Time) (*EmailContent, error) {
+func (s *Service) prepareEmail(ctx context.Context, tx store.Tx, m *canopy.OutboxMessage, now time.Time) (*PreparedEmail, error) {
 	acc, err := tx.GetAccount(ctx, m.AccountID)
 	if err != nil {
 		return nil, err
 	}
-	c := &EmailContent{Outbox: m, AccountName: acc.Name, Email: m.Recipient}
+	common := canopy.EmailCommon{AccountName: acc.Name, Email: m.Recipient}
 	var u *canopy.User
 	if m.UserID != "" {
 		u, err = tx.GetUser(ctx, m.UserID)
@@ -149,180 +111,213 @@ func (s *Service) prepareEmail(ctx context.Context, tx store.Tx, m *canopy.Outbo
 		if canopy.NormalizeEmail(want) != canopy.NormalizeEmail(m.Recipient) {
 			return nil, &PermanentError{Reason: "the person's address changed before the email could be sent"}
 		}
-		c.UserName, c.Username, c.Role, c.NewEmail = u.Person.Name, u.Person.Username, string(u.Role), u.Person.PendingEmail
+		common.UserName = u.Person.Name
 	}
+	content, err := s.emailContent(ctx, tx, m, acc, u, common, now)
+	if err != nil {
+		return nil, err
+	}
+	return &PreparedEmail{Outbox: m, Content: content}, nil
+}
+
+// emailContent builds the content of one message of kind m.Template.
+func (s *Service) emailContent(ctx context.Context, tx store.Tx, m *canopy.OutboxMessage, acc *canopy.Account, u *canopy.User, common canopy.EmailCommon, now time.Time) (canopy.Email, error) {
+	var err error
 	switch m.Template {
 	case canopy.TemplateWelcome, canopy.TemplateUserInvitation, canopy.TemplatePasswordReset, canopy.TemplateEmailChange:
-		return c, s.userEmailContent(ctx, tx, c, acc, u, now)
+		return s.userEmail(ctx, tx, m, common, acc, u, now)
 	case canopy.TemplateEmailChangeNotice:
 		if u == nil {
 			return nil, &PermanentError{Reason: "an address-change notice names no user"}
 		}
-		c.Brand, err = effectiveBrand(ctx, tx, acc)
-		return c, err
+		e := &canopy.EmailChangeNoticeEmail{EmailCommon: common, NewEmail: u.Person.PendingEmail}
+		e.Brand, err = effectiveBrand(ctx, tx, acc)
+		return e, err
 	case canopy.TemplateInvitation, canopy.TemplateInvitationAccepted, canopy.TemplateInvitationDeclined,
 		canopy.TemplateInvitationCancelled, canopy.TemplateInvitationExpired:
-		return c, s.invitationEmailContent(ctx, tx, c, now)
+		return s.invitationEmail(ctx, tx, m, common, now)
 	case canopy.TemplateLowBalance:
 		var d lowBalanceData
 		if err := json.Unmarshal(m.Data, &d); err != nil {
 			return nil, &PermanentError{Reason: "a low-balance notice without its numbers: " + err.Error()}
 		}
-		c.CreditType, c.Threshold, c.Balance = string(d.Type), d.Threshold, d.Balance
-		c.Brand, err = effectiveBrand(ctx, tx, acc)
+		e := &canopy.LowBalanceEmail{EmailCommon: common, CreditType: string(d.Type), Threshold: d.Threshold, Balance: d.Balance}
+		e.Brand, err = effectiveBrand(ctx, tx, acc)
 		// The payer's console: its admins sign in there to see balances.
-		c.Link = s.cfg.PublicURL + canopy.ConsolePage(acc.ID)
-		return c, err
+		e.Link = s.cfg.PublicURL + canopy.ConsolePage(acc.ID)
+		return e, err
 	case canopy.TemplateWebhookDisabled:
 		var d webhookDisabledData
 		if err := json.Unmarshal(m.Data, &d); err != nil {
 			return nil, &PermanentError{Reason: "a webhook notice without its endpoint: " + err.Error()}
 		}
-		c.WebhookURL, c.FailingSince = d.URL, d.FailingSince
-		c.Brand, err = effectiveBrand(ctx, tx, acc)
-		c.Link = s.cfg.PublicURL + canopy.ConsolePage(acc.ID)
-		return c, err
+		e := &canopy.WebhookDisabledEmail{EmailCommon: common, WebhookURL: d.URL, FailingSince: d.FailingSince}
+		e.Brand, err = effectiveBrand(ctx, tx, acc)
+		e.Link = s.cfg.PublicURL + canopy.ConsolePage(acc.ID)
+		return e, err
 	case canopy.TemplateSignupAttempt:
 		if u == nil {
 			return nil, &PermanentError{Reason: "a sign-up attempt email names no user"}
 		}
-		c.Brand, err = effectiveBrand(ctx, tx, acc)
-		c.Link = s.cfg.PublicURL + canopy.PageResetPassword
-		return c, err
+		e := &canopy.SignupAttemptEmail{EmailCommon: common}
+		e.Brand, err = effectiveBrand(ctx, tx, acc)
+		e.Link = s.cfg.PublicURL + canopy.PageResetPassword
+		return e, err
 	}
 	return nil, &PermanentError{Reason: "unknown template " + m.Template}
 }
 
-// userEmailContent fills a welcome, invitation or reset email to a user of
-// acc, issuing its one-time link.
-func (s *Service) userEmailContent(ctx context.Context, tx store.Tx, c *EmailContent, acc *canopy.Account, u *canopy.User, now time.Time) error {
+// userEmail builds a welcome, invitation, reset or address-change email to
+// a user of acc, issuing its one-time link.
+func (s *Service) userEmail(ctx context.Context, tx store.Tx, m *canopy.OutboxMessage, c canopy.EmailCommon, acc *canopy.Account, u *canopy.User, now time.Time) (canopy.Email, error) {
 	if u == nil {
-		return &PermanentError{Reason: "a user email names no user"}
+		return nil, &PermanentError{Reason: "a user email names no user"}
 	}
 	if acc.Status == canopy.StatusClosed {
-		return &PermanentError{Reason: "the account was closed before the email could be sent"}
+		return nil, &PermanentError{Reason: "the account was closed before the email could be sent"}
 	}
 	purpose, joins := canopy.PurposeSetPassword, ""
-	switch c.Outbox.Template {
+	switch m.Template {
 	case canopy.TemplatePasswordReset:
 		purpose = canopy.PurposeReset
 	case canopy.TemplateEmailChange:
 		purpose = canopy.PurposeEmailChange
 	default: // welcome, user invitation
 		if u.Status != canopy.UserInvited {
-			return &PermanentError{Reason: "the user joined before the email could be sent"}
+			return nil, &PermanentError{Reason: "the user joined before the email could be sent"}
 		}
 		joins = u.ID
 	}
+	var err error
+	if c.Brand, err = effectiveBrand(ctx, tx, acc); err != nil {
+		return nil, err
+	}
+	signIn := joins != "" && u.Person.PasswordHash != ""
+	if signIn {
+		// The person already has a login: they sign in and accept.
+		c.Link = s.cfg.PublicURL + canopy.MembershipPage(u.ID)
+	} else {
+		secret, err := canopy.NewSecret(canopy.TokenPrefix)
+		if err != nil {
+			return nil, err
+		}
+		tok := &canopy.UserToken{
+			ID: s.ids.New(canopy.PrefixToken), PersonID: u.PersonID, UserID: joins, Purpose: purpose,
+			Email: canopy.NormalizeEmail(m.Recipient), Hash: canopy.HashSecret(secret),
+			CreatedAt: now, ExpiresAt: now.Add(s.cfg.TokenTTL),
+		}
+		if err := tx.InsertUserToken(ctx, tok); err != nil {
+			return nil, err
+		}
+		c.Link, c.ExpiresAt = s.cfg.PublicURL+canopy.TokenLink(purpose, secret), tok.ExpiresAt
+	}
+	switch m.Template {
+	case canopy.TemplatePasswordReset:
+		return &canopy.PasswordResetEmail{EmailCommon: c}, nil
+	case canopy.TemplateEmailChange:
+		return &canopy.EmailChangeEmail{EmailCommon: c}, nil
+	case canopy.TemplateUserInvitation:
+		return &canopy.UserInvitationEmail{EmailCommon: c, Role: string(u.Role), Username: u.Person.Username, SignIn: signIn}, nil
+	}
+	e := &canopy.WelcomeEmail{EmailCommon: c, Username: u.Person.Username, SignIn: signIn}
 	if acc.ParentID != "" {
 		parent, err := tx.GetAccount(ctx, acc.ParentID)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if !parent.IsRoot() {
-			c.ParentAccountName = parent.Name
+			e.ParentAccountName = parent.Name
 		}
 	}
-	var err error
-	if c.Brand, err = effectiveBrand(ctx, tx, acc); err != nil {
-		return err
-	}
-	if joins != "" && u.Person.PasswordHash != "" {
-		// The person already has a login: they sign in and accept.
-		c.SignIn, c.Link = true, s.cfg.PublicURL+canopy.MembershipPage(u.ID)
-		return nil
-	}
-	secret, err := canopy.NewSecret(canopy.TokenPrefix)
-	if err != nil {
-		return err
-	}
-	tok := &canopy.UserToken{
-		ID: s.ids.New(canopy.PrefixToken), PersonID: u.PersonID, UserID: joins, Purpose: purpose,
-		Email: canopy.NormalizeEmail(c.Outbox.Recipient), Hash: canopy.HashSecret(secret),
-		CreatedAt: now, ExpiresAt: now.Add(s.cfg.TokenTTL),
-	}
-	if err := tx.InsertUserToken(ctx, tok); err != nil {
-		return err
-	}
-	c.Link = s.cfg.PublicURL + canopy.TokenLink(purpose, secret)
-	c.ExpiresAt = tok.ExpiresAt
-	return nil
+	return e, nil
 }
 
-// invitationEmailContent fills an email about an invitation. Emails carry
-// the umbrella's brand. An invitation that is no longer pending is not sent.
-func (s *Service) invitationEmailContent(ctx context.Context, tx store.Tx, c *EmailContent, now time.Time) error {
-	inv, err := s.invitationForEmail(ctx, tx, c.Outbox)
+// invitationEmail builds an email about an invitation. Emails carry the
+// umbrella's brand. An invitation that is no longer pending is not sent.
+func (s *Service) invitationEmail(ctx context.Context, tx store.Tx, m *canopy.OutboxMessage, c canopy.EmailCommon, now time.Time) (canopy.Email, error) {
+	inv, err := s.invitationForEmail(ctx, tx, m)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	umbrella, err := tx.GetAccount(ctx, inv.UmbrellaID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if c.Brand, err = effectiveBrand(ctx, tx, umbrella); err != nil {
-		return err
+		return nil, err
 	}
 	page := s.cfg.PublicURL + canopy.InvitationPage(inv.ID)
-	c.OtherAccountName, c.Link, c.ExpiresAt = inv.UmbrellaName, page, inv.ExpiresAt
-	switch c.Outbox.Template {
+	c.Link, c.ExpiresAt = page, inv.ExpiresAt
+	switch m.Template {
 	case canopy.TemplateInvitation:
-		if inv.StatusAt(now) != canopy.InvitationPending {
-			return &PermanentError{Reason: "the invitation is no longer pending"}
-		}
-		c.Note, c.DeclineLink = inv.Message, page+"?"+canopy.ParamAnswer+"=decline"
-		c.ShareRole, c.UmbrellaPays = string(inv.AutoShareRole), inv.Billing == canopy.BillingParent
-		c.DelegatedAdmin = inv.DelegatedAdmin
-		if inv.InviteeAccountID != "" {
-			invitee, err := tx.GetAccount(ctx, inv.InviteeAccountID)
-			if err != nil {
-				return err
-			}
-			c.AccountName = invitee.Name
-			return nil
-		}
-		c.AccountName = ""
-		// A person who proved the address signs in and answers; an address
-		// nobody has proved gets the sign-up link, whose token proves it.
-		if p, err := tx.GetPersonByEmail(ctx, canopy.NormalizeEmail(inv.Email)); err == nil && p.Verified() {
-			return nil
-		} else if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		// No account yet: the link signs up and accepts in one go. Each
-		// email gets a fresh token; only the newest link works.
-		secret, err := canopy.NewSecret(canopy.TokenPrefix)
-		if err != nil {
-			return err
-		}
-		if err := tx.SetInvitationToken(ctx, inv.ID, canopy.HashSecret(secret), now); err != nil {
-			return err
-		}
-		c.NewAccount, c.DeclineLink = true, ""
-		c.Link = s.cfg.PublicURL + canopy.SignupLink(inv.ID, secret)
+		return s.invitationOffer(ctx, tx, inv, c, page, now)
 	case canopy.TemplateInvitationCancelled:
 		if inv.InviteeAccountID != "" {
 			if invitee, err := tx.GetAccount(ctx, inv.InviteeAccountID); err == nil {
 				c.AccountName = invitee.Name
 			}
 		}
-	default: // accepted, declined, expired: to the umbrella, about the invitee
-		// Only an account that accepted is named: of any other the umbrella
-		// learns nothing it did not type itself (rule 11, docs/rules.md).
-		c.AccountName, c.OtherAccountName = umbrella.Name, inv.Email
-		if inv.InviteeAccountID != "" {
-			c.OtherAccountName = inv.InviteeAccountID
-		}
-		if c.Outbox.Template == canopy.TemplateInvitationAccepted && inv.InviteeAccountID != "" {
-			invitee, err := tx.GetAccount(ctx, inv.InviteeAccountID)
-			if err == nil {
-				c.OtherAccountName = invitee.Name
-			} else if !errors.Is(err, store.ErrNotFound) {
-				return err
-			}
+		return &canopy.InvitationNewsEmail{EmailCommon: c, Which: m.Template, OtherAccountName: inv.UmbrellaName}, nil
+	}
+	// Accepted, declined, expired: to the umbrella, about the invitee.
+	// Only an account that accepted is named: of any other the umbrella
+	// learns nothing it did not type itself (rule 11, docs/rules.md).
+	e := &canopy.InvitationNewsEmail{EmailCommon: c, Which: m.Template, OtherAccountName: inv.Email}
+	e.AccountName = umbrella.Name
+	if inv.InviteeAccountID != "" {
+		e.OtherAccountName = inv.InviteeAccountID
+	}
+	if m.Template == canopy.TemplateInvitationAccepted && inv.InviteeAccountID != "" {
+		invitee, err := tx.GetAccount(ctx, inv.InviteeAccountID)
+		if err == nil {
+			e.OtherAccountName = invitee.Name
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return nil, err
 		}
 	}
-	return nil
+	return e, nil
+}
+
+// invitationOffer builds the invitation itself: the umbrella's terms and
+// the links that answer it.
+func (s *Service) invitationOffer(ctx context.Context, tx store.Tx, inv *canopy.Invitation, c canopy.EmailCommon, page string, now time.Time) (canopy.Email, error) {
+	if inv.StatusAt(now) != canopy.InvitationPending {
+		return nil, &PermanentError{Reason: "the invitation is no longer pending"}
+	}
+	e := &canopy.InvitationEmail{
+		EmailCommon: c, OtherAccountName: inv.UmbrellaName, Message: inv.Message,
+		DeclineLink: page + "?" + canopy.ParamAnswer + "=decline",
+		ShareRole:   string(inv.AutoShareRole), UmbrellaPays: inv.Billing == canopy.BillingParent,
+		DelegatedAdmin: inv.DelegatedAdmin,
+	}
+	if inv.InviteeAccountID != "" {
+		invitee, err := tx.GetAccount(ctx, inv.InviteeAccountID)
+		if err != nil {
+			return nil, err
+		}
+		e.AccountName = invitee.Name
+		return e, nil
+	}
+	e.AccountName = ""
+	// A person who proved the address signs in and answers; an address
+	// nobody has proved gets the sign-up link, whose token proves it.
+	if p, err := tx.GetPersonByEmail(ctx, canopy.NormalizeEmail(inv.Email)); err == nil && p.Verified() {
+		return e, nil
+	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	// No account yet: the link signs up and accepts in one go. Each email
+	// gets a fresh token; only the newest link works.
+	secret, err := canopy.NewSecret(canopy.TokenPrefix)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.SetInvitationToken(ctx, inv.ID, canopy.HashSecret(secret), now); err != nil {
+		return nil, err
+	}
+	e.NewAccount, e.DeclineLink = true, ""
+	e.Link = s.cfg.PublicURL + canopy.SignupLink(inv.ID, secret)
+	return e, nil
 }
 
 // BrandNamespace is the configuration namespace emails take their brand from.
@@ -331,7 +326,7 @@ const BrandNamespace = "white_label_portal"
 // effectiveBrand reads the account's white_label_portal configuration, or
 // the nearest one an ancestor marked inheritable. A payload that is not an object of strings still lets
 // the email go out, in the default look.
-func effectiveBrand(ctx context.Context, tx store.Tx, acc *canopy.Account) (Brand, error) {
+func effectiveBrand(ctx context.Context, tx store.ConfigTx, acc *canopy.Account) (Brand, error) {
 	ids := acc.Path.IDs()
 	rows, err := tx.ListConfigurations(ctx, ids)
 	if err != nil {

@@ -293,7 +293,7 @@ func TestTextsTellWhatBecameOfThem(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, msgs, 2)
 	mark := lastEventID(t, b, c)
-	require.NoError(t, b.Svc.SMSSent(ctx, msgs[0].ID, "SM1"))
+	require.NoError(t, b.Svc.SMSSent(ctx, msgs[0], "SM1"))
 	final, err := b.Svc.SMSFailed(ctx, msgs[1], &service.PermanentError{Reason: "unknown number"})
 	require.NoError(t, err)
 	require.True(t, final)

@@ -184,7 +184,7 @@ func (s *Service) queueInvitationEmails(ctx context.Context, tx store.Tx, inv *c
 // accountAdmins lists the memberships that may give an account's consent
 // (canopy.User.Consents): its active admins with a verified address. Only
 // they are told of, and may answer, what needs the account's consent.
-func accountAdmins(ctx context.Context, tx store.Tx, accountID string) ([]*canopy.User, error) {
+func accountAdmins(ctx context.Context, tx store.UserTx, accountID string) ([]*canopy.User, error) {
 	var out []*canopy.User
 	after := ""
 	for {
@@ -281,7 +281,7 @@ func (s *Service) ListInvitations(ctx context.Context, c Caller, q InvitationQue
 // person acting through their own admin membership of that account. Nobody
 // else — no API key, no ancestor acting on its behalf, no unverified or
 // invited admin — answers for an address (rule 11, docs/rules.md).
-func (s *Service) receivingAddresses(ctx context.Context, tx store.Tx, c Caller, accountID string) ([]string, error) {
+func (s *Service) receivingAddresses(ctx context.Context, tx store.UserTx, c Caller, accountID string) ([]string, error) {
 	if !c.IsUser() || c.AccountID != accountID || c.Acting.ID != accountID || !c.MayManage() {
 		return nil, nil
 	}
@@ -362,7 +362,7 @@ func (s *Service) readable(ctx context.Context, tx store.Tx, c Caller, id string
 // API key of that account or a signed-in admin of it — not an ancestor
 // acting on its behalf), or, for an invitation by email, as an account
 // whose admin has that address.
-func (s *Service) isInvitee(ctx context.Context, tx store.Tx, c Caller, inv *canopy.Invitation) (bool, error) {
+func (s *Service) isInvitee(ctx context.Context, tx store.UserTx, c Caller, inv *canopy.Invitation) (bool, error) {
 	if c.Acting.ID != c.AccountID || !c.MayManage() {
 		return false, nil
 	}
@@ -454,7 +454,7 @@ func (s *Service) join(o *op, inv *canopy.Invitation, invitee *canopy.Account) e
 	if err := o.relink(invitee, umbrella, link); err != nil {
 		return err
 	}
-	if err := o.tx.TransitionInvitation(o.ctx, inv.ID, canopy.InvitationAccepted, invitee.ID, o.now); err != nil {
+	if err := o.tx.TransitionInvitation(o.ctx, store.InvitationTransition{ID: inv.ID, To: canopy.InvitationAccepted, InviteeAccountID: invitee.ID, At: o.now}); err != nil {
 		return staleInvitation(err, inv.ID)
 	}
 	inv.Status, inv.InviteeAccountID, inv.RespondedAt, inv.UpdatedAt = canopy.InvitationAccepted, invitee.ID, &o.now, o.now
@@ -496,7 +496,7 @@ func (s *Service) answer(ctx context.Context, c Caller, id string, byUmbrella bo
 		if !byUmbrella {
 			invitee = o.acting.ID
 		}
-		if err := o.tx.TransitionInvitation(ctx, inv.ID, to, invitee, o.now); err != nil {
+		if err := o.tx.TransitionInvitation(ctx, store.InvitationTransition{ID: inv.ID, To: to, InviteeAccountID: invitee, At: o.now}); err != nil {
 			return nil, staleInvitation(err, inv.ID)
 		}
 		inv.Status, inv.RespondedAt, inv.UpdatedAt = to, &o.now, o.now
@@ -585,7 +585,7 @@ func (s *Service) expireDue(ctx context.Context, tx store.Tx, now time.Time) err
 }
 
 // invitationForEmail is what an invitation email shows.
-func (s *Service) invitationForEmail(ctx context.Context, tx store.Tx, m *canopy.OutboxMessage) (*canopy.Invitation, error) {
+func (s *Service) invitationForEmail(ctx context.Context, tx store.InvitationTx, m *canopy.OutboxMessage) (*canopy.Invitation, error) {
 	var d struct {
 		InvitationID string `json:"invitationId"`
 	}

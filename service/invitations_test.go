@@ -38,12 +38,22 @@ func newWorld(t *testing.T, db *sqlstore.DB, opts ...testfactory.Options) *world
 	return w
 }
 
-func (w *world) emailsTo(t *testing.T) map[string][]*service.EmailContent {
-	out := map[string][]*service.EmailContent{}
+// emailsTo delivers the due emails and returns what each says, by
+// template.
+func (w *world) emailsTo(t *testing.T) map[string][]canopy.Email {
+	out := map[string][]canopy.Email{}
 	for _, c := range w.b.Emails(t) {
-		out[c.Outbox.Template] = append(out[c.Outbox.Template], c)
+		out[c.Outbox.Template] = append(out[c.Outbox.Template], c.Content)
 	}
 	return out
+}
+
+// invitationEmail is e as the invitation it must be.
+func invitationEmail(t *testing.T, e canopy.Email) *canopy.InvitationEmail {
+	t.Helper()
+	inv, ok := e.(*canopy.InvitationEmail)
+	require.True(t, ok, "%T is not an invitation", e)
+	return inv
 }
 
 func TestInvitationByAccountIsAcceptedIntoTheUmbrella(t *testing.T) {
@@ -60,9 +70,9 @@ func TestInvitationByAccountIsAcceptedIntoTheUmbrella(t *testing.T) {
 
 		emails := w.emailsTo(t)
 		require.Len(t, emails[canopy.TemplateInvitation], 1, "the invitee's admin is told")
-		e := emails[canopy.TemplateInvitation][0]
+		e := invitationEmail(t, emails[canopy.TemplateInvitation][0])
 		require.Equal(t, w.umbrella.Name, e.OtherAccountName)
-		require.Equal(t, "Join us", e.Note)
+		require.Equal(t, "Join us", e.Message)
 		require.Contains(t, e.Link, "/invitations/"+inv.ID)
 		require.False(t, e.NewAccount)
 
@@ -256,8 +266,8 @@ func TestInvitationByEmail(t *testing.T) {
 			require.NoError(t, err)
 			emails := w.emailsTo(t)[canopy.TemplateInvitation]
 			require.Len(t, emails, 1)
-			require.True(t, emails[0].NewAccount)
-			link, err := url.Parse(emails[0].Link)
+			require.True(t, invitationEmail(t, emails[0]).NewAccount)
+			link, err := url.Parse(emails[0].Common().Link)
 			require.NoError(t, err)
 			require.Equal(t, "/signup", link.Path)
 			require.Equal(t, inv.ID, link.Query().Get("invitation"))
@@ -288,7 +298,7 @@ func TestInvitationByEmail(t *testing.T) {
 			require.NoError(t, err)
 			emails := w.emailsTo(t)[canopy.TemplateInvitation]
 			require.Len(t, emails, 1)
-			require.False(t, emails[0].NewAccount)
+			require.False(t, invitationEmail(t, emails[0]).NewAccount)
 			session := w.b.AsKey(t, w.b.SignIn(t, admin.Email), "")
 			received, err := w.b.Svc.ListInvitations(ctx, session, service.InvitationQuery{Direction: "received", Status: canopy.InvitationPending}, service.PageRequest{})
 			require.NoError(t, err)

@@ -591,7 +591,8 @@ func runWrite[T any](ctx context.Context, s *Service, c Caller, opts writeOpts, 
 			if idem.Location != nil {
 				location = idem.Location(result)
 			}
-			if err := tx.SetIdempotencyResponse(ctx, idem.Scope, idem.Key, idem.StatusCode, body, location); err != nil {
+			if err := tx.SetIdempotencyResponse(ctx, store.IdempotencyResponse{
+				Scope: idem.Scope, Key: idem.Key, StatusCode: idem.StatusCode, Body: body, Location: location}); err != nil {
 				return err
 			}
 		}
@@ -629,7 +630,7 @@ func checkCredential(ctx context.Context, tx store.Tx, p Principal) error {
 }
 
 // checkWritable refuses writes in a suspended or closed subtree.
-func checkWritable(ctx context.Context, tx store.Tx, acting *canopy.Account) error {
+func checkWritable(ctx context.Context, tx store.AccountTx, acting *canopy.Account) error {
 	if acting.Status == canopy.StatusClosed {
 		return canopy.Errorf(canopy.KindConflict, canopy.CodeAccountClosed, "account %s is closed; it can no longer be changed", acting.ID)
 	}
@@ -676,14 +677,14 @@ func (s *Service) within(ctx context.Context, tx store.Tx, fn func(tx store.Tx) 
 // credential act as the acting account and the acting account act on it.
 // The acting account was resolved from a cache that may lag a change made
 // by another replica; what is read here cannot.
-func visibleIn(ctx context.Context, tx store.Tx, c Caller, id string) (*canopy.Account, error) {
+func visibleIn(ctx context.Context, tx store.AccountTx, c Caller, id string) (*canopy.Account, error) {
 	a, _, err := reachableIn(ctx, tx, c, id, canopy.ReachAct)
 	return a, err
 }
 
 // actingIn loads the acting account within a read, checking that the
 // credential still acts as it.
-func actingIn(ctx context.Context, tx store.Tx, c Caller) (*canopy.Account, error) {
+func actingIn(ctx context.Context, tx store.AccountTx, c Caller) (*canopy.Account, error) {
 	return visibleIn(ctx, tx, c, c.Acting.ID)
 }
 

@@ -298,7 +298,7 @@ func (s *Service) homeMembership(ctx context.Context, tx store.Tx, p *canopy.Per
 
 // personByLogin finds a person by email address (a login with @) or
 // username; login is normalised.
-func personByLogin(ctx context.Context, tx store.Tx, login string) (*canopy.Person, error) {
+func personByLogin(ctx context.Context, tx store.UserTx, login string) (*canopy.Person, error) {
 	if canopy.LoginIsEmail(login) {
 		return tx.GetPersonByEmail(ctx, login)
 	}
@@ -511,7 +511,7 @@ func (s *Service) SetPassword(ctx context.Context, in SetPasswordInput, info Req
 
 // join makes an invited membership active, recording when; a membership
 // that already joined stays as it is. It returns the membership as shown.
-func join(ctx context.Context, tx store.Tx, userID string, now time.Time) (*canopy.User, error) {
+func join(ctx context.Context, tx store.UserTx, userID string, now time.Time) (*canopy.User, error) {
 	u, err := tx.GetUser(ctx, userID)
 	if err != nil {
 		return nil, err
@@ -527,7 +527,7 @@ func join(ctx context.Context, tx store.Tx, userID string, now time.Time) (*cano
 }
 
 // firstMembership returns a person's oldest membership, or nil.
-func firstMembership(ctx context.Context, tx store.Tx, personID string) (*canopy.User, error) {
+func firstMembership(ctx context.Context, tx store.UserTx, personID string) (*canopy.User, error) {
 	members, err := tx.ListPersonUsers(ctx, personID)
 	if err != nil || len(members) == 0 {
 		return nil, err

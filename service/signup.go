@@ -108,7 +108,7 @@ func (s *Service) Signup(ctx context.Context, in SignupInput, info RequestInfo) 
 
 // signupInvitation checks the invitation of a sign-up link: pending,
 // addressed by email to the address signing up, and the link's token.
-func (s *Service) signupInvitation(ctx context.Context, tx store.Tx, in SignupInput, now time.Time) (*canopy.Invitation, error) {
+func (s *Service) signupInvitation(ctx context.Context, tx store.InvitationTx, in SignupInput, now time.Time) (*canopy.Invitation, error) {
 	inv, err := tx.GetInvitation(ctx, in.Invitation.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errInvitationLink

@@ -96,14 +96,11 @@ func (s *Service) ClaimSMS(ctx context.Context, limit int) ([]*canopy.SMSMessage
 	return msgs, err
 }
 
-// SMSSent records a delivered message and the provider's id for it.
-func (s *Service) SMSSent(ctx context.Context, id, providerID string) error {
+// SMSSent records a delivered message and the provider's id for it, and
+// the event that it went out.
+func (s *Service) SMSSent(ctx context.Context, m *canopy.SMSMessage, providerID string) error {
 	err := s.store.Write(ctx, func(tx store.Tx) error {
-		if err := tx.MarkSMSSent(ctx, id, providerID, s.now()); err != nil {
-			return err
-		}
-		m, err := tx.GetSMSMessage(ctx, id)
-		if err != nil {
+		if err := tx.MarkSMSSent(ctx, m.ID, providerID, s.now()); err != nil {
 			return err
 		}
 		return s.emitSMSEvent(ctx, tx, m, canopy.EventSMSSent, "")
@@ -145,7 +142,7 @@ func (s *Service) SMSFailed(ctx context.Context, m *canopy.SMSMessage, cause err
 func (s *Service) refundSMS(ctx context.Context, tx store.Tx, m *canopy.SMSMessage, lastErr string) error {
 	now := s.now()
 	refundID := s.ids.New(canopy.PrefixLedgerEntry)
-	if err := tx.MarkSMSFailed(ctx, m.ID, lastErr, refundID); err != nil {
+	if err := tx.MarkSMSFailed(ctx, store.SMSFailure{ID: m.ID, LastError: lastErr, RefundEntryID: refundID}); err != nil {
 		return err
 	}
 	if err := s.emitSMSEvent(ctx, tx, m, canopy.EventSMSFailed, lastErr); err != nil {

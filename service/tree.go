@@ -233,7 +233,8 @@ func (s *Service) FindAccounts(ctx context.Context, c Caller, f AccountFilter, p
 		if err != nil {
 			return err
 		}
-		rows, err = tx.FindByExternalReference(ctx, acting.Path, cuts, typ, value, store.Page{After: after, Limit: pr.limit() + 1})
+		rows, err = tx.FindByExternalReference(ctx, store.ReferenceQuery{Path: acting.Path, Except: cuts, Type: typ, Value: value,
+			Page: store.Page{After: after, Limit: pr.limit() + 1}})
 		return err
 	})
 	if err != nil {

@@ -44,7 +44,7 @@ func (s *Service) GetUser(ctx context.Context, c Caller, accountID, userID strin
 }
 
 // userIn loads a membership of the account, or answers not-found.
-func userIn(ctx context.Context, tx store.Tx, accountID, userID string) (*canopy.User, error) {
+func userIn(ctx context.Context, tx store.UserTx, accountID, userID string) (*canopy.User, error) {
 	u, err := tx.GetUser(ctx, userID)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && u.AccountID != accountID) {
 		return nil, canopy.NotFound("user")

@@ -30,7 +30,7 @@ type WorkerConfig struct {
 // nothing more, finishes the messages in flight, and gives back (releases)
 // those it had not started.
 type Worker struct {
-	svc     *service.Service
+	svc     Outbox
 	sender  Sender
 	cfg     WorkerConfig
 	log     *slog.Logger
@@ -45,8 +45,8 @@ const (
 	DefaultDir         = "sms-outbox"
 )
 
-// NewWorker returns a worker.
-func NewWorker(svc *service.Service, sender Sender, cfg WorkerConfig, log *slog.Logger) *Worker {
+// NewWorker returns a worker delivering svc's outbox (a *service.Service).
+func NewWorker(svc Outbox, sender Sender, cfg WorkerConfig, log *slog.Logger) *Worker {
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = DefaultConcurrency
 	}
@@ -150,7 +150,7 @@ func (w *Worker) Round(ctx context.Context) (Result, error) {
 func (w *Worker) deliver(ctx context.Context, m *canopy.SMSMessage) (Result, error) {
 	providerID, err := w.sender.Send(ctx, Message{ID: m.ID, To: m.To, Body: m.Body})
 	if err == nil {
-		if err := w.svc.SMSSent(ctx, m.ID, providerID); err != nil {
+		if err := w.svc.SMSSent(ctx, m, providerID); err != nil {
 			// It went out; the lease expires and it goes out again.
 			return Result{}, fmt.Errorf("record sent SMS %s: %w", m.ID, err)
 		}

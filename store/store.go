@@ -106,6 +106,10 @@ type AuditFilter struct {
 	Before   string // event id; newest first
 	Limit    int
 
+	// ActorID keeps the events of one actor (a usr_ or key_ id); OnBehalf,
+	// when set, those made (or not) by a credential of another account.
+	ActorID  string
+	OnBehalf *bool
 	// Except are subtrees left out (consent boundaries, rule 2).
 	Except []canopy.Path
 }
@@ -158,6 +162,7 @@ type Tx interface {
 	CreditTx
 	SMSTx
 	SettingTx
+	ReportTx
 	CollectTx
 	ConsentTx
 	EventTx
@@ -259,6 +264,17 @@ type InvitationFilter struct {
 	Limit            int
 }
 
+// InvitationTransition is one move of a pending invitation to another
+// status (see InvitationTx.TransitionInvitation).
+type InvitationTransition struct {
+	ID string
+	To canopy.InvitationStatus
+	// InviteeAccountID, when set, is recorded as the invitee: an
+	// invitation sent to an address gets its account when accepted.
+	InviteeAccountID string
+	At               time.Time
+}
+
 // InvitationTx reads and writes invitations and contacts.
 type InvitationTx interface {
 	// InsertInvitation returns a *ConflictError (UniquePendingInvite) when
@@ -267,14 +283,15 @@ type InvitationTx interface {
 	GetInvitation(ctx context.Context, id string) (*canopy.Invitation, error)
 	GetInvitations(ctx context.Context, ids []string) ([]*canopy.Invitation, error)
 	ListInvitations(ctx context.Context, f InvitationFilter) ([]*canopy.Invitation, error)
-	// TransitionInvitation moves a pending invitation to status, recording
-	// the invitee account when given; ErrNotFound when it is not pending
-	// any more, so of two transitions at once exactly one happens.
-	TransitionInvitation(ctx context.Context, id string, to canopy.InvitationStatus, inviteeAccountID string, at time.Time) error
+	// TransitionInvitation moves a pending invitation to tr.To, recording
+	// the invitee account when tr names one; ErrNotFound when it is not
+	// pending any more, so of two transitions at once exactly one happens.
+	TransitionInvitation(ctx context.Context, tr InvitationTransition) error
 	// SetInvitationToken replaces the hash of the sign-up link's token.
 	SetInvitationToken(ctx context.Context, id, hash string, at time.Time) error
 	// ExpireInvitations marks up to limit pending invitations past their
-	// expiry expired and returns them.
+	// expiry (at or before now) expired, the earliest expiries first, and
+	// returns them; their responded time is their expiry.
 	ExpireInvitations(ctx context.Context, now time.Time, limit int) ([]*canopy.Invitation, error)
 
 	InsertContact(ctx context.Context, c *canopy.Contact) error
@@ -333,9 +350,20 @@ type AccountTx interface {
 	// RescopeExternalReferences moves an account's references under its new
 	// parent's scope.
 	RescopeExternalReferences(ctx context.Context, accountID, parentID string) error
-	// FindByExternalReference lists accounts strictly below path, and in
-	// none of the except subtrees, that carry the reference, ordered by id.
-	FindByExternalReference(ctx context.Context, path canopy.Path, except []canopy.Path, refType, value string, p Page) ([]*canopy.Account, error)
+	// FindByExternalReference lists the accounts strictly below q.Path,
+	// and in none of the q.Except subtrees, that carry the reference, by
+	// id.
+	FindByExternalReference(ctx context.Context, q ReferenceQuery) ([]*canopy.Account, error)
+}
+
+// ReferenceQuery asks for the accounts of a subtree that carry one
+// external reference.
+type ReferenceQuery struct {
+	Path   canopy.Path
+	Except []canopy.Path // subtrees left out (consent boundaries, rule 2)
+	Type   string
+	Value  string
+	Page   Page
 }
 
 // UserTx reads and writes people and their memberships (canopy.User).
@@ -462,7 +490,6 @@ type AuditTx interface {
 type OutboxTx interface {
 	// InsertOutboxMessages queues messages, in one statement.
 	InsertOutboxMessages(ctx context.Context, ms ...*canopy.OutboxMessage) error
-	ListOutboxMessages(ctx context.Context, accountID string, p Page) ([]*canopy.OutboxMessage, error)
 	GetOutboxMessage(ctx context.Context, id string) (*canopy.OutboxMessage, error)
 	// ListOutbox lists messages of accounts in a subtree, newest first.
 	ListOutbox(ctx context.Context, f OutboxFilter) ([]*canopy.OutboxMessage, error)
@@ -502,6 +529,14 @@ type OutboxFilter struct {
 	Except []canopy.Path
 }
 
+// IdempotencyResponse is the first response to a claimed key, to replay.
+type IdempotencyResponse struct {
+	Scope, Key string
+	StatusCode int
+	Body       []byte
+	Location   string
+}
+
 // IdempotencyTx stores first responses to idempotent POSTs.
 type IdempotencyTx interface {
 	GetIdempotency(ctx context.Context, scope, key string) (*Idempotency, error)
@@ -510,8 +545,9 @@ type IdempotencyTx interface {
 	// claim and then gets a *ConflictError (UniqueIdempotency) rather than
 	// racing through the rest of the write.
 	InsertIdempotency(ctx context.Context, i *Idempotency) error
-	// SetIdempotencyResponse records the response of a claimed key.
-	SetIdempotencyResponse(ctx context.Context, scope, key string, status int, body []byte, location string) error
+	// SetIdempotencyResponse records the response of a claimed key;
+	// ErrNotFound when the key is not claimed.
+	SetIdempotencyResponse(ctx context.Context, r IdempotencyResponse) error
 	// DeleteIdempotencyBefore removes records older than t.
 	DeleteIdempotencyBefore(ctx context.Context, t time.Time) (int64, error)
 }
@@ -628,7 +664,8 @@ type CreditTx interface {
 	// until the transaction ends.
 	BalanceForUpdate(ctx context.Context, accountID string, t canopy.CreditType) (int64, error)
 	ListLedger(ctx context.Context, f LedgerFilter) ([]*canopy.LedgerEntry, error)
-	// AddUsageDays adds to the daily usage rollups (negative for refunds).
+	// AddUsageDays adds to the daily usage rollups (negative for refunds),
+	// and the same amounts to the monthly ones.
 	AddUsageDays(ctx context.Context, days []UsageDay) error
 	// UsageByPrefix sums net usage (usage less refunds) in [from, to) by the
 	// accounts under path, grouped by the first prefixLen bytes of their
@@ -637,7 +674,6 @@ type CreditTx interface {
 
 	// CreditLimits returns the caps of a type on any of the accounts.
 	CreditLimits(ctx context.Context, accountIDs []string, t canopy.CreditType) ([]CreditLimit, error)
-	ListCreditLimits(ctx context.Context, accountID string) ([]CreditLimit, error)
 	PutCreditLimit(ctx context.Context, l *CreditLimit) error
 	DeleteCreditLimit(ctx context.Context, accountID string, t canopy.CreditType) error
 	// AddMonthUsage counts amount against an account's month if the total
@@ -666,7 +702,6 @@ type CreditTx interface {
 type SMSTx interface {
 	// InsertSMSMessages queues messages, in one statement.
 	InsertSMSMessages(ctx context.Context, ms ...*canopy.SMSMessage) error
-	GetSMSMessage(ctx context.Context, id string) (*canopy.SMSMessage, error)
 	// ListSMS lists messages of accounts in a subtree, newest first.
 	ListSMS(ctx context.Context, f OutboxFilter) ([]*canopy.SMSMessage, error)
 	// ClaimSMS leases up to limit messages that are pending, due at now and
@@ -682,7 +717,74 @@ type SMSTx interface {
 	// MarkSMSFailed gives up on a pending message, naming its refund; it
 	// is ErrNotFound when the message is no longer pending, so a message
 	// is refunded at most once.
-	MarkSMSFailed(ctx context.Context, id, lastErr, refundEntryID string) error
+	MarkSMSFailed(ctx context.Context, f SMSFailure) error
+}
+
+// SMSFailure is how a text finally failed (see SMSTx.MarkSMSFailed).
+type SMSFailure struct {
+	ID            string
+	LastError     string
+	RefundEntryID string // the ledger entry that gives the message's credit back
+}
+
+// RecordFilter narrows and orders a search of one form's records.
+type RecordFilter struct {
+	FormID   string
+	From, To time.Time // created in [From, To); zero: unbounded
+	// Answers keeps the records whose answers match every filter.
+	Answers []AnswerFilter
+	// Desc lists the newest first.
+	Desc bool
+	// After is the id the page starts after, in the listing's order.
+	After string
+	Limit int
+}
+
+// AnswerFilter matches one question's answer, by its id: equal to Equals
+// (a string answer), holding Has (an array of strings), or a string in
+// [From, To] (either end open when empty; dates compare as text).
+type AnswerFilter struct {
+	QuestionID string
+	Equals     string
+	Has        string
+	From, To   string
+}
+
+// PaidUsageQuery sums the daily usage rollups of the accounts whose path
+// lies under Path (only Path itself with Only) but under none of Except,
+// from the UTC day of From on.
+type PaidUsageQuery struct {
+	Path   canopy.Path
+	Only   bool
+	Except []canopy.Path
+	From   time.Time
+}
+
+// DayAmount is an amount of one credit type on one UTC day (or, from
+// UsageMonths, in one month: Day is then "2026-11").
+type DayAmount struct {
+	Day    string
+	Type   canopy.CreditType
+	Amount int64
+}
+
+// ReportTx reads what the console's tables and charts show.
+type ReportTx interface {
+	// FindRecords searches a form's records.
+	FindRecords(ctx context.Context, f RecordFilter) ([]*canopy.Record, error)
+	// UsageDays sums net usage (usage less refunds) per UTC day and type,
+	// from the daily rollups, in day order.
+	UsageDays(ctx context.Context, q PaidUsageQuery) ([]DayAmount, error)
+	// UsageMonths is UsageDays per UTC month, from the monthly rollups,
+	// from the month of q.From on.
+	UsageMonths(ctx context.Context, q PaidUsageQuery) ([]DayAmount, error)
+	// CreditMoves lists the grants and transfers into or out of an account
+	// at or after since, oldest first: with UsageDays, what a balance's
+	// history is made of.
+	CreditMoves(ctx context.Context, accountID string, since time.Time) ([]*canopy.LedgerEntry, error)
+	// SelfPayingBelow lists the paths of the accounts strictly below path
+	// whose link to their parent says billing self, in path order.
+	SelfPayingBelow(ctx context.Context, path canopy.Path) ([]canopy.Path, error)
 }
 
 // CollectTx reads and writes what collecting data from the field needs:
@@ -691,9 +793,6 @@ type SMSTx interface {
 type CollectTx interface {
 	// GetFormCode returns a form's code; ErrNotFound when it has none.
 	GetFormCode(ctx context.Context, formID string) (string, error)
-	// FormByCode returns the id of the form a code names; ErrNotFound when
-	// none does.
-	FormByCode(ctx context.Context, code string) (string, error)
 	// InsertFormCode gives a form that has no code one, unless another form
 	// holds it; ok is false when either is so, and nothing is written.
 	InsertFormCode(ctx context.Context, formID, code string, at time.Time) (ok bool, err error)

@@ -131,10 +131,10 @@ func TestAnEndpointFailingForDaysIsDisabled(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, disabled.Data, 1)
 		require.Equal(t, canopy.Actor{Type: "system", ID: "webhooks"}, disabled.Data[0].Actor)
-		var notices []*service.EmailContent
+		var notices []*canopy.WebhookDisabledEmail
 		for _, m := range e.Emails(t) {
-			if m.Outbox.Template == canopy.TemplateWebhookDisabled {
-				notices = append(notices, m)
+			if n, ok := m.Content.(*canopy.WebhookDisabledEmail); ok {
+				notices = append(notices, n)
 			}
 		}
 		require.Len(t, notices, 1, "the account's one admin is told")

@@ -227,6 +227,21 @@ func subcommand(name, summary, want string, args []string, stdout, stderr io.Wri
 	return args[0], args[1:], false, nil
 }
 
+// operateDB parses the flags of a command that only reads or writes the
+// database (db, its own flags in f, and --log-level, added here) and opens
+// the installation with operate.
+func operateDB(ctx context.Context, f *flags, db dbFlags, args []string, stderr io.Writer) (*service.Service, func(), error) {
+	logLevel := f.string("log-level", "CANOPY_LOG_LEVEL", "warn", "debug, info, warn or error")
+	if err := f.parseWithArgs(args); err != nil {
+		return nil, nil, err
+	}
+	log, err := newLogger(stderr, *logLevel)
+	if err != nil {
+		return nil, nil, err
+	}
+	return operate(ctx, db, nil, "", log)
+}
+
 // operate opens an existing installation's database, applies pending
 // migrations and builds the service, for the commands that operate on an
 // installation; close releases the database. sf is nil for commands that

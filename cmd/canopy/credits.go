@@ -22,15 +22,7 @@ func runCredits(ctx context.Context, args []string, getenv func(string) string, 
 	}
 	f := newFlags("credits verify", creditsSummary, getenv, stderr)
 	db := addDBFlags(f)
-	logLevel := f.string("log-level", "CANOPY_LOG_LEVEL", "warn", "debug, info, warn or error")
-	if err := f.parseWithArgs(args); err != nil {
-		return err
-	}
-	log, err := newLogger(stderr, *logLevel)
-	if err != nil {
-		return err
-	}
-	svc, closeDB, err := operate(ctx, db, nil, "", log)
+	svc, closeDB, err := operateDB(ctx, f, db, args, stderr)
 	if err != nil {
 		return err
 	}

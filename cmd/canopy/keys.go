@@ -21,15 +21,7 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 	f := newFlags("keys create-root", keysSummary, getenv, stderr)
 	db := addDBFlags(f)
 	name := f.fs.String("name", "operator", "the key's name, shown in key listings")
-	logLevel := f.string("log-level", "CANOPY_LOG_LEVEL", "warn", "debug, info, warn or error")
-	if err := f.parseWithArgs(args); err != nil {
-		return err
-	}
-	log, err := newLogger(stderr, *logLevel)
-	if err != nil {
-		return err
-	}
-	svc, closeDB, err := operate(ctx, db, nil, "", log)
+	svc, closeDB, err := operateDB(ctx, f, db, args, stderr)
 	if err != nil {
 		return err
 	}

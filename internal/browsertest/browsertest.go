@@ -263,7 +263,36 @@ func (tab *Tab) Key(keys string) {
 // Fill types text into the field sel selects, replacing what it held.
 func (tab *Tab) Fill(sel, text string) {
 	tab.t.Helper()
-	tab.run("fill "+sel, chromedp.Clear(chromedp.CSS(sel)), chromedp.SendKeys(chromedp.CSS(sel), text))
+	// Emptied by value, not chromedp.Clear, which fails on an empty
+	// textarea (it has no text node to clear).
+	tab.run("fill "+sel, chromedp.WaitVisible(chromedp.CSS(sel)),
+		chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`document.querySelector(%q).value = ""`, sel)),
+		chromedp.SendKeys(chromedp.CSS(sel), text))
+}
+
+// Choose picks the option whose value is value in the select sel selects,
+// as a person choosing from the list does (the change event fires).
+func (tab *Tab) Choose(sel, value string) {
+	tab.t.Helper()
+	tab.run("choose "+value+" in "+sel, chromedp.SetValue(chromedp.CSS(sel), value),
+		chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`document.querySelector(%q).dispatchEvent(new Event("change", {bubbles: true}))`, sel)))
+}
+
+// Fetch reads path from the page's own origin with its cookies, as a link
+// the person follows would (a download, say), and returns the answer's
+// status and text.
+func (tab *Tab) Fetch(path string) (int, string) {
+	tab.t.Helper()
+	js := fmt.Sprintf(`fetch(%q, {credentials: "same-origin"}).then(async r => JSON.stringify({status: r.status, body: await r.text()}))`, path)
+	raw := get(tab, "fetch "+path, chromedp.Evaluate[string](js, chromedp.EvalAwaitPromise))
+	var res struct {
+		Status int    `json:"status"`
+		Body   string `json:"body"`
+	}
+	if err := json.Unmarshal([]byte(raw), &res); err != nil {
+		tab.t.Fatalf("%s: fetch %s: %v", tab.name, path, err)
+	}
+	return res.Status, res.Body
 }
 
 // Press clicks the element sel selects where the click stays on the page

@@ -16,10 +16,10 @@ const StrongPassword = "violet tractor hums quietly 4821"
 // Emails delivers every due email the way the worker does up to rendering
 // (claim, prepare, mark sent) and returns what each would say. Messages
 // that can never be sent are failed, as the worker fails them.
-func (b *Bundle) Emails(t testing.TB) []*service.EmailContent {
+func (b *Bundle) Emails(t testing.TB) []*service.PreparedEmail {
 	t.Helper()
 	ctx := context.Background()
-	var out []*service.EmailContent
+	var out []*service.PreparedEmail
 	for {
 		msgs, err := b.Svc.ClaimOutbox(ctx, 100)
 		if err != nil {
@@ -43,9 +43,9 @@ func (b *Bundle) Emails(t testing.TB) []*service.EmailContent {
 			}
 			out = append(out, c)
 			sent = append(sent, msgs[i].ID)
-			if u, err := url.Parse(c.Link); err == nil && u.Query().Get("token") != "" {
+			if u, err := url.Parse(c.Content.Common().Link); err == nil && u.Query().Get("token") != "" {
 				b.mu.Lock()
-				b.unused[c.Email] = u.Query().Get("token") // for SignIn
+				b.unused[c.Content.Common().Email] = u.Query().Get("token") // for SignIn
 				b.mu.Unlock()
 			}
 		}
@@ -60,7 +60,8 @@ func (b *Bundle) Emails(t testing.TB) []*service.EmailContent {
 func (b *Bundle) Links(t testing.TB) map[string]string {
 	t.Helper()
 	tokens := map[string]string{}
-	for _, c := range b.Emails(t) {
+	for _, e := range b.Emails(t) {
+		c := e.Content.Common()
 		u, err := url.Parse(c.Link)
 		if err != nil {
 			t.Fatalf("link %q: %v", c.Link, err)

@@ -93,7 +93,12 @@ func (dialect) Arg(v any) any              { return v }
 func (dialect) CacheStatements() bool      { return false } // pgx caches prepared statements itself
 
 // ProbeEach: a subquery with OFFSET is not pulled up into a join.
-func (dialect) ProbeEach() string { return " OFFSET 0" }
+func (dialect) ProbeEach() string      { return " OFFSET 0" }
+func (dialect) CustomPlanSQL() string  { return "SET LOCAL plan_cache_mode = force_custom_plan" }
+func (dialect) JSON(col string) string { return "CAST(" + col + " AS JSONB)" }
+func (dialect) JSONArrayHas(expr string) string {
+	return `(` + expr + `) @> jsonb_build_array(CAST(? AS TEXT))`
+}
 func (dialect) NotifySQL() string {
 	return "SELECT pg_notify('" + AuthChannel + "', '')"
 }

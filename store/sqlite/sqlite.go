@@ -120,6 +120,12 @@ func (dialect) NotifySQL() string             { return "" }
 func (dialect) ReadTxOptions() *sql.TxOptions { return &sql.TxOptions{ReadOnly: true} }
 func (dialect) CacheStatements() bool         { return true } // the driver parses every statement it runs
 func (dialect) ProbeEach() string             { return "" }   // SQLite runs a correlated NOT EXISTS per row
+func (dialect) CustomPlanSQL() string         { return "" }   // SQLite plans with the arguments bound
+func (dialect) JSON(col string) string        { return col }
+func (dialect) JSONArrayHas(expr string) string {
+	// Array elements have integer keys (object members text, a scalar none).
+	return `EXISTS (SELECT 1 FROM json_each(` + expr + `) WHERE typeof(key) = 'integer' AND type = 'text' AND value = ?)`
+}
 
 // Arg stores times as microseconds since the epoch: SQLite has no time
 // type, and integers sort and compare correctly.

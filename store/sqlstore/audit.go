@@ -65,6 +65,19 @@ func (t *tx) ListAuditEvents(ctx context.Context, f store.AuditFilter) ([]*canop
 		q += ` AND e.target_id = ?`
 		args = append(args, f.TargetID)
 	}
+	if f.ActorID != "" {
+		q += ` AND e.actor_id = ?`
+		args = append(args, f.ActorID)
+	}
+	if f.OnBehalf != nil {
+		// As scanAudit decides it: a credential of another account.
+		onBehalf := `(e.actor_account_id <> '' AND e.actor_account_id <> e.acting_account_id)`
+		if *f.OnBehalf {
+			q += ` AND ` + onBehalf
+		} else {
+			q += ` AND NOT ` + onBehalf
+		}
+	}
 	if f.Before != "" {
 		q += ` AND e.id < ?`
 		args = append(args, f.Before)

@@ -20,12 +20,6 @@ func (t *tx) GetFormCode(ctx context.Context, formID string) (string, error) {
 	return code, t.db.mapErr(err)
 }
 
-func (t *tx) FormByCode(ctx context.Context, code string) (string, error) {
-	var id string
-	err := t.queryRow(ctx, `SELECT form_id FROM form_codes WHERE code = ?`, code).Scan(&id)
-	return id, t.db.mapErr(err)
-}
-
 func (t *tx) InsertFormCode(ctx context.Context, formID, code string, at time.Time) (bool, error) {
 	res, err := t.exec(ctx, `INSERT INTO form_codes (form_id, code, created_at, updated_at) VALUES (?, ?, ?, ?)
 		ON CONFLICT DO NOTHING`, formID, code, at, at)

@@ -237,41 +237,55 @@ func (t *tx) ListLedger(ctx context.Context, f store.LedgerFilter) ([]*canopy.Le
 
 func (t *tx) AddUsageDays(ctx context.Context, days []store.UsageDay) error {
 	const chunk = 100
-	for len(days) > 0 {
-		n := min(len(days), chunk)
-		args := make([]any, 0, 4*n)
-		for _, d := range days[:n] {
-			args = append(args, string(d.Path), string(d.Type), d.Day, d.Amount)
+	// The monthly rollups take the same amounts, a row per path, type and
+	// month.
+	var months []store.UsageDay
+	at := map[store.UsageDay]int{}
+	for _, d := range days {
+		k := store.UsageDay{Path: d.Path, Type: d.Type, Day: d.Day[:7]}
+		i, ok := at[k]
+		if !ok {
+			i = len(months)
+			at[k] = i
+			months = append(months, k)
 		}
-		_, err := t.exec(ctx, `INSERT INTO credit_usage_days (usage_path, type, day, amount) VALUES `+rows(n, 4)+`
-			ON CONFLICT (usage_path, type, day) DO UPDATE SET amount = credit_usage_days.amount + excluded.amount`, args...)
-		if err != nil {
-			return fmt.Errorf("add usage days: %w", err)
+		months[i].Amount += d.Amount
+	}
+	for _, r := range []struct {
+		table, col string
+		rows       []store.UsageDay
+	}{{"credit_usage_days", "day", days}, {"credit_usage_months", "month", months}} {
+		batch := r.rows
+		for len(batch) > 0 {
+			n := min(len(batch), chunk)
+			args := make([]any, 0, 4*n)
+			for _, d := range batch[:n] {
+				args = append(args, string(d.Path), string(d.Type), d.Day, d.Amount)
+			}
+			_, err := t.exec(ctx, `INSERT INTO `+r.table+` (usage_path, type, `+r.col+`, amount) VALUES `+rows(n, 4)+`
+				ON CONFLICT (usage_path, type, `+r.col+`) DO UPDATE SET amount = `+r.table+`.amount + excluded.amount`, args...)
+			if err != nil {
+				return fmt.Errorf("add usage to %s: %w", r.table, err)
+			}
+			batch = batch[n:]
 		}
-		days = days[n:]
 	}
 	return nil
 }
 
-// UsageByPrefix reads whole UTC days from the daily rollups and the parts
-// of days at either end of [from, to) from the ledger, by time.
+// UsageByPrefix reads whole UTC months from the monthly rollups, whole
+// days around them from the daily ones, and the parts of days at either
+// end of [from, to) from the ledger, by time.
 func (t *tx) UsageByPrefix(ctx context.Context, path canopy.Path, prefixLen int, from, to time.Time) ([]store.UsageRow, error) {
 	from, to = from.UTC(), to.UTC()
-	firstDay := from.Truncate(24 * time.Hour)
-	if firstDay.Before(from) {
-		firstDay = firstDay.Add(24 * time.Hour)
+	if err := t.customPlans(ctx); err != nil {
+		return nil, err
 	}
-	lastDay := to.Truncate(24 * time.Hour)
 	type key struct {
 		prefix canopy.Path
 		t      canopy.CreditType
 	}
 	sums := map[key]int64{}
-	add := func(rows []store.UsageRow) {
-		for _, r := range rows {
-			sums[key{r.Prefix, r.Type}] += r.Amount
-		}
-	}
 	scan := func(r rowScanner) (store.UsageRow, error) {
 		var u store.UsageRow
 		var p string
@@ -279,35 +293,35 @@ func (t *tx) UsageByPrefix(ctx context.Context, path canopy.Path, prefixLen int,
 		u.Prefix = canopy.Path(p)
 		return u, err
 	}
-	fromLedger := func(a, b time.Time) error {
-		if !a.Before(b) {
-			return nil
+	read := func(q string, args ...any) error {
+		rows, err := scanAll(ctx, t, scan, q, args...)
+		for _, r := range rows {
+			sums[key{r.Prefix, r.Type}] += r.Amount
 		}
-		rows, err := scanAll(ctx, t, scan, `SELECT substr(usage_path, 1, ?), type,
-				sum(CASE kind WHEN 'usage' THEN amount ELSE -amount END)
+		return err
+	}
+	fromLedger := func(a, b time.Time) error {
+		return read(`SELECT substr(usage_path, 1, ?), type, sum(CASE kind WHEN 'usage' THEN amount ELSE -amount END)
 			FROM credit_ledger
 			WHERE at >= ? AND at < ? AND usage_path IS NOT NULL AND usage_path >= ? AND usage_path < ?
 			GROUP BY 1, 2`, prefixLen, a, b, string(path), string(path.SubtreeEnd()))
-		add(rows)
-		return err
 	}
-	if !firstDay.Before(lastDay) { // no whole day inside
-		if err := fromLedger(from, to); err != nil {
-			return nil, err
+	rollup := func(table, col string, a, b string) error {
+		return read(`SELECT substr(usage_path, 1, ?), type, sum(amount) FROM `+table+`
+			WHERE usage_path >= ? AND usage_path < ? AND `+col+` >= ? AND `+col+` < ?
+			GROUP BY 1, 2`, prefixLen, string(path), string(path.SubtreeEnd()), a, b)
+	}
+	for _, p := range splitPeriod(from, to) {
+		var err error
+		switch p.by {
+		case "month":
+			err = rollup("credit_usage_months", "month", canopy.MonthOf(p.from), canopy.MonthOf(p.to))
+		case "day":
+			err = rollup("credit_usage_days", "day", canopy.DayOf(p.from), canopy.DayOf(p.to))
+		default:
+			err = fromLedger(p.from, p.to)
 		}
-	} else {
-		if err := fromLedger(from, firstDay); err != nil {
-			return nil, err
-		}
-		rows, err := scanAll(ctx, t, scan, `SELECT substr(usage_path, 1, ?), type, sum(amount)
-			FROM credit_usage_days
-			WHERE usage_path >= ? AND usage_path < ? AND day >= ? AND day < ?
-			GROUP BY 1, 2`, prefixLen, string(path), string(path.SubtreeEnd()), canopy.DayOf(firstDay), canopy.DayOf(lastDay))
 		if err != nil {
-			return nil, err
-		}
-		add(rows)
-		if err := fromLedger(lastDay, to); err != nil {
 			return nil, err
 		}
 	}
@@ -319,6 +333,53 @@ func (t *tx) UsageByPrefix(ctx context.Context, path canopy.Path, prefixLen int,
 		return cmp.Or(cmp.Compare(a.Prefix, b.Prefix), cmp.Compare(a.Type, b.Type))
 	})
 	return out, nil
+}
+
+// period is a part of a usage report's time range and where it is read:
+// the monthly rollups ("month"), the daily ones ("day") or the ledger.
+type period struct {
+	from, to time.Time
+	by       string
+}
+
+// splitPeriod cuts [from, to) into the whole UTC months inside it, the
+// whole days around them and the parts of days at either end.
+func splitPeriod(from, to time.Time) []period {
+	if !from.Before(to) {
+		return nil
+	}
+	ceil := func(t time.Time, step func(time.Time) time.Time, floor func(time.Time) time.Time) time.Time {
+		f := floor(t)
+		if !f.Equal(t) {
+			f = step(f)
+		}
+		return f
+	}
+	day := func(t time.Time) time.Time { return t.Truncate(24 * time.Hour) }
+	nextDay := func(t time.Time) time.Time { return t.AddDate(0, 0, 1) }
+	month := func(t time.Time) time.Time { return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC) }
+	nextMonth := func(t time.Time) time.Time { return t.AddDate(0, 1, 0) }
+	firstDay, lastDay := ceil(from, nextDay, day), day(to)
+	if !firstDay.Before(lastDay) {
+		return []period{{from, to, "ledger"}}
+	}
+	var out []period
+	add := func(a, b time.Time, by string) {
+		if a.Before(b) {
+			out = append(out, period{a, b, by})
+		}
+	}
+	add(from, firstDay, "ledger")
+	firstMonth, lastMonth := ceil(firstDay, nextMonth, month), month(lastDay)
+	if firstMonth.Before(lastMonth) {
+		add(firstDay, firstMonth, "day")
+		add(firstMonth, lastMonth, "month")
+		add(lastMonth, lastDay, "day")
+	} else {
+		add(firstDay, lastDay, "day")
+	}
+	add(lastDay, to, "ledger")
+	return out
 }
 
 func scanLimit(r rowScanner) (store.CreditLimit, error) {
@@ -343,10 +404,6 @@ func (t *tx) CreditLimits(ctx context.Context, accountIDs []string, ct canopy.Cr
 	}
 	return scanAll(ctx, t, scanLimit, `SELECT `+limitCols+` FROM credit_limits
 		WHERE type = ? AND account_id IN (`+placeholders(len(accountIDs))+`)`, args...)
-}
-
-func (t *tx) ListCreditLimits(ctx context.Context, accountID string) ([]store.CreditLimit, error) {
-	return scanAll(ctx, t, scanLimit, `SELECT `+limitCols+` FROM credit_limits WHERE account_id = ? ORDER BY type`, accountID)
 }
 
 func (t *tx) PutCreditLimit(ctx context.Context, l *store.CreditLimit) error {

@@ -58,11 +58,11 @@ func (t *tx) RescopeExternalReferences(ctx context.Context, accountID, parentID 
 	return nil
 }
 
-func (t *tx) FindByExternalReference(ctx context.Context, path canopy.Path, except []canopy.Path, refType, value string, p store.Page) ([]*canopy.Account, error) {
-	cond, exceptArgs := outside("a.path", except)
-	args := append([]any{refType, value, string(path), string(path.SubtreeEnd())}, exceptArgs...)
+func (t *tx) FindByExternalReference(ctx context.Context, q store.ReferenceQuery) ([]*canopy.Account, error) {
+	cond, exceptArgs := outside("a.path", q.Except)
+	args := append([]any{q.Type, q.Value, string(q.Path), string(q.Path.SubtreeEnd())}, exceptArgs...)
 	return scanAll(ctx, t, scanAccount, `SELECT `+accountSelect("a")+` FROM external_references r
 		JOIN accounts a ON a.id = r.account_id
 		WHERE r.type = ? AND r.value = ? AND a.path > ? AND a.path < ?`+cond+` AND a.id > ?
-		ORDER BY a.id LIMIT ?`, append(args, p.After, p.Limit)...)
+		ORDER BY a.id LIMIT ?`, append(args, q.Page.After, q.Page.Limit)...)
 }

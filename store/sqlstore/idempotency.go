@@ -33,9 +33,9 @@ func (t *tx) InsertIdempotency(ctx context.Context, i *store.Idempotency) error 
 	return nil
 }
 
-func (t *tx) SetIdempotencyResponse(ctx context.Context, scope, key string, status int, body []byte, location string) error {
+func (t *tx) SetIdempotencyResponse(ctx context.Context, r store.IdempotencyResponse) error {
 	res, err := t.exec(ctx, `UPDATE idempotency_keys SET status_code = ?, body = ?, location = ? WHERE scope = ? AND idem_key = ?`,
-		status, body, location, scope, key)
+		r.StatusCode, r.Body, r.Location, r.Scope, r.Key)
 	if err != nil {
 		return fmt.Errorf("record idempotent response: %w", err)
 	}

@@ -94,10 +94,10 @@ func (t *tx) ListInvitations(ctx context.Context, f store.InvitationFilter) ([]*
 	return scanAll(ctx, t, scanInvitation, q, args...)
 }
 
-func (t *tx) TransitionInvitation(ctx context.Context, id string, to canopy.InvitationStatus, inviteeAccountID string, at time.Time) error {
+func (t *tx) TransitionInvitation(ctx context.Context, tr store.InvitationTransition) error {
 	res, err := t.exec(ctx, `UPDATE invitations SET status = ?, responded_at = ?, updated_at = ?,
 		invitee_account_id = COALESCE(?, invitee_account_id) WHERE id = ? AND status = 'pending'`,
-		string(to), at, at, nullable(inviteeAccountID), id)
+		string(tr.To), tr.At, tr.At, nullable(tr.InviteeAccountID), tr.ID)
 	if err != nil {
 		return fmt.Errorf("transition invitation: %w", err)
 	}

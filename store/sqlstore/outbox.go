@@ -47,11 +47,6 @@ func (t *tx) InsertOutboxMessages(ctx context.Context, ms ...*canopy.OutboxMessa
 	return nil
 }
 
-func (t *tx) ListOutboxMessages(ctx context.Context, accountID string, p store.Page) ([]*canopy.OutboxMessage, error) {
-	return scanAll(ctx, t, scanOutbox, `SELECT `+outboxCols+` FROM outbox WHERE account_id = ? AND id > ? ORDER BY id LIMIT ?`,
-		accountID, p.After, p.Limit)
-}
-
 func (t *tx) GetOutboxMessage(ctx context.Context, id string) (*canopy.OutboxMessage, error) {
 	m, err := scanOutbox(t.queryRow(ctx, `SELECT `+outboxCols+` FROM outbox WHERE id = ?`, id))
 	return m, t.db.mapErr(err)

@@ -44,11 +44,6 @@ func (t *tx) InsertSMSMessages(ctx context.Context, ms ...*canopy.SMSMessage) er
 	return nil
 }
 
-func (t *tx) GetSMSMessage(ctx context.Context, id string) (*canopy.SMSMessage, error) {
-	m, err := scanSMS(t.queryRow(ctx, `SELECT `+smsCols+` FROM sms_outbox WHERE id = ?`, id))
-	return m, t.db.mapErr(err)
-}
-
 func (t *tx) ListSMS(ctx context.Context, f store.OutboxFilter) ([]*canopy.SMSMessage, error) {
 	return listQueue(ctx, t, "sms_outbox", smsCols, scanSMS, f)
 }
@@ -75,9 +70,9 @@ func (t *tx) MarkSMSRetry(ctx context.Context, id string, next time.Time, lastEr
 	return expectOne(res)
 }
 
-func (t *tx) MarkSMSFailed(ctx context.Context, id, lastErr, refundEntryID string) error {
+func (t *tx) MarkSMSFailed(ctx context.Context, f store.SMSFailure) error {
 	res, err := t.exec(ctx, `UPDATE sms_outbox SET status = 'failed', last_error = ?, refund_entry_id = ?, claimed_until = NULL
-		WHERE id = ? AND status = 'pending'`, lastErr, nullable(refundEntryID), id)
+		WHERE id = ? AND status = 'pending'`, f.LastError, nullable(f.RefundEntryID), f.ID)
 	if err != nil {
 		return fmt.Errorf("mark sms failed: %w", err)
 	}

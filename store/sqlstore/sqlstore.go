@@ -51,6 +51,17 @@ type Dialect interface {
 	// turns it into an anti join that, for a viewer with thousands of
 	// shares, filters every row against all of them.
 	ProbeEach() string
+	// CustomPlanSQL is a statement that makes the transaction's next
+	// statements planned for their arguments every time, or "" where
+	// plans always are. Reports over ranges of paths and days need it:
+	// a plan cached for any range scans the whole subtree's history.
+	CustomPlanSQL() string
+	// JSON is the SQL of a column of JSON text as JSON that the -> and ->>
+	// operators read.
+	JSON(col string) string
+	// JSONArrayHas is the condition that the JSON array expr holds the
+	// string given as the next argument (false when expr is no array).
+	JSONArrayHas(expr string) string
 }
 
 // DB is a store.Store over one database. Writes go through the write pool

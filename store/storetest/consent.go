@@ -208,10 +208,10 @@ func testConsent(t *testing.T, open Opener) {
 				got = append(got, m.AccountID)
 			}
 			require.ElementsMatch(t, want, got, "outbox")
-			found, err := tx.FindByExternalReference(ctx, tr.root.Path, except, "crm", "SAME", store.Page{Limit: 50})
+			found, err := tx.FindByExternalReference(ctx, store.ReferenceQuery{Path: tr.root.Path, Except: except, Type: "crm", Value: "SAME", Page: store.Page{Limit: 50}})
 			require.NoError(t, err)
 			require.ElementsMatch(t, []string{tr.u.ID}, ids(found), "external references")
-			found, err = tx.FindByExternalReference(ctx, tr.root.Path, except[:1], "crm", "SAME", store.Page{Limit: 50})
+			found, err = tx.FindByExternalReference(ctx, store.ReferenceQuery{Path: tr.root.Path, Except: except[:1], Type: "crm", Value: "SAME", Page: store.Page{Limit: 50}})
 			require.NoError(t, err)
 			require.ElementsMatch(t, []string{tr.u.ID, tr.d1.ID}, ids(found), "one subtree left out")
 		})

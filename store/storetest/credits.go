@@ -224,6 +224,35 @@ func testCredits(t *testing.T, open Opener) {
 			require.ErrorIs(t, tx.DeleteCreditLimit(ctx, a.ID, canopy.CreditUpload), store.ErrNotFound)
 		})
 	})
+
+	t.Run("AllBalancesReadsEveryHolding", func(t *testing.T) {
+		t.Parallel()
+		_, b := setup(t, open)
+		root := b.f.account(nil)
+		a, c := b.f.account(root), b.f.account(root)
+		b.read(t, func(ctx context.Context, tx store.Tx) {
+			none, err := tx.AllBalances(ctx)
+			require.NoError(t, err)
+			require.Empty(t, none)
+		})
+		b.write(t, func(ctx context.Context, tx store.Tx) {
+			require.NoError(t, tx.AddCredits(ctx, a.ID, canopy.CreditUpload, 10, at(1)))
+			require.NoError(t, tx.AddCredits(ctx, a.ID, canopy.CreditMessage, 3, at(1)))
+			require.NoError(t, tx.AddCredits(ctx, c.ID, canopy.CreditUpload, 2, at(1)))
+			ok, _, err := tx.TakeCredits(ctx, c.ID, canopy.CreditUpload, 2, at(2))
+			require.NoError(t, err)
+			require.True(t, ok)
+		})
+		b.read(t, func(ctx context.Context, tx store.Tx) {
+			got, err := tx.AllBalances(ctx)
+			require.NoError(t, err)
+			require.ElementsMatch(t, []store.Balance{
+				{AccountID: a.ID, Type: canopy.CreditUpload, Balance: 10},
+				{AccountID: a.ID, Type: canopy.CreditMessage, Balance: 3},
+				{AccountID: c.ID, Type: canopy.CreditUpload, Balance: 0}, // spent, still held
+			}, got, "every account and type, in no order")
+		})
+	})
 }
 
 func sortRows(rows []store.UsageRow) []store.UsageRow {

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"testing"
@@ -20,6 +21,8 @@ func sortedIDs(s []string) []string {
 	slices.Sort(s)
 	return s
 }
+
+func eventID(e *canopy.AuditEvent) string { return e.ID }
 
 func testAudit(t *testing.T, open Opener) {
 	t.Run("InsertedEventsReadBack", func(t *testing.T) {
@@ -73,19 +76,8 @@ func testAudit(t *testing.T, open Opener) {
 				require.NoError(t, tx.InsertAuditEvent(ctx, events[i]))
 			}
 		})
-		// newest returns the ids of the chosen events, newest first.
-		newest := func(idx ...int) []string {
-			var out []string
-			for _, i := range slices.Backward(idx) {
-				out = append(out, events[i].ID)
-			}
-			return out
-		}
-		tests := []struct {
-			name string
-			f    store.AuditFilter
-			want []string
-		}{
+		newest := func(idx ...int) []string { return newestOf(events, eventID, idx...) }
+		tests := []listCase[store.AuditFilter]{
 			{"WholeTree", store.AuditFilter{Subtree: tr.root.Path}, newest(0, 1, 2, 3, 4, 5, 6, 7)},
 			{"SubtreeExcludesPrefixSibling", store.AuditFilter{Subtree: tr.a.Path}, newest(1, 2, 4, 5, 7)},
 			{"Leaf", store.AuditFilter{Subtree: tr.a11.Path}, newest(4)},
@@ -97,24 +89,11 @@ func testAudit(t *testing.T, open Opener) {
 			{"Limit", store.AuditFilter{Subtree: tr.root.Path, Limit: 3}, newest(5, 6, 7)},
 			{"NoMatch", store.AuditFilter{Subtree: tr.root.Path, Action: "nope"}, nil},
 		}
-		for _, tt := range tests {
-			t.Run(tt.name, func(t *testing.T) {
-				t.Parallel()
-				f := tt.f
-				if f.Limit == 0 {
-					f.Limit = 100
-				}
-				b.read(t, func(ctx context.Context, tx store.Tx) {
-					got, err := tx.ListAuditEvents(ctx, f)
-					require.NoError(t, err)
-					var gotIDs []string
-					for _, e := range got {
-						gotIDs = append(gotIDs, e.ID)
-					}
-					require.Equal(t, tt.want, gotIDs)
-				})
-			})
-		}
+		requireListings(t, b, tests, func(ctx context.Context, tx store.Tx, f store.AuditFilter) ([]string, error) {
+			f.Limit = cmp.Or(f.Limit, 100)
+			got, err := tx.ListAuditEvents(ctx, f)
+			return idsOf(got, eventID), err
+		})
 		t.Run("PagingWithBeforeWalksEverythingOnce", func(t *testing.T) {
 			t.Parallel()
 			b.read(t, func(ctx context.Context, tx store.Tx) {
@@ -138,13 +117,13 @@ func testAudit(t *testing.T, open Opener) {
 }
 
 func testOutbox(t *testing.T, open Opener) {
-	t.Run("InsertedMessagesReadBackAndPageByID", func(t *testing.T) {
+	t.Run("InsertedMessagesReadBackAndPageNewestFirst", func(t *testing.T) {
 		t.Parallel()
 		_, b := setup(t, open)
 		root := b.f.account(nil)
-		kid := b.f.account(root)
+		kid, sibling := b.f.account(root), b.f.account(root)
 		sent := at(900)
-		msgs := []*canopy.OutboxMessage{b.f.newMessage(root), b.f.newMessage(root), b.f.newMessage(root)}
+		msgs := []*canopy.OutboxMessage{b.f.newMessage(kid), b.f.newMessage(kid), b.f.newMessage(kid)}
 		msgs[1].UserID, msgs[1].Attempts, msgs[1].LastError = "usr_someone", 3, "421 try later"
 		msgs[1].Status, msgs[1].SentAt = canopy.OutboxSent, &sent
 		msgs[2].Data = []byte(`{"name":"Zoë","link":"https://example.com/set?t=abc&u=1","n":[1,2]}`)
@@ -153,20 +132,22 @@ func testOutbox(t *testing.T, open Opener) {
 			for _, m := range msgs {
 				require.NoError(t, tx.InsertOutboxMessages(ctx, m))
 			}
-			require.NoError(t, tx.InsertOutboxMessages(ctx, b.f.newMessage(kid)))
+			require.NoError(t, tx.InsertOutboxMessages(ctx, b.f.newMessage(sibling)))
 		})
+		newestFirst := slices.Clone(msgs)
+		slices.Reverse(newestFirst)
 		b.read(t, func(ctx context.Context, tx store.Tx) {
 			for _, size := range []int{1, 2, 3, 10} {
 				got := all(t, size, func(p store.Page) []*canopy.OutboxMessage {
-					rows, err := tx.ListOutboxMessages(ctx, root.ID, p)
+					rows, err := tx.ListOutbox(ctx, store.OutboxFilter{Subtree: kid.Path, Before: p.After, Limit: p.Limit})
 					require.NoError(t, err)
 					return rows
 				}, func(m *canopy.OutboxMessage) string { return m.ID })
-				require.Len(t, got, len(msgs), "pages of %d", size)
+				require.Len(t, got, len(msgs), "pages of %d: the subtree's own", size)
 				for i, m := range got {
 					// Data is JSON; PostgreSQL keeps it as jsonb.
-					require.JSONEq(t, string(msgs[i].Data), string(m.Data))
-					want := *msgs[i]
+					require.JSONEq(t, string(newestFirst[i].Data), string(m.Data))
+					want := *newestFirst[i]
 					want.Data = m.Data
 					require.Equal(t, &want, m)
 				}
@@ -182,7 +163,8 @@ func testIdempotency(t *testing.T, open Opener) {
 		claim := &store.Idempotency{Scope: "acc_S", Key: "k", Fingerprint: "f", Body: []byte{}, CreatedAt: at(1)}
 		b.write(t, func(ctx context.Context, tx store.Tx) {
 			require.NoError(t, tx.InsertIdempotency(ctx, claim))
-			require.NoError(t, tx.SetIdempotencyResponse(ctx, "acc_S", "k", 201, []byte(`{"id":1}`), "/v1/accounts/acc_X"))
+			require.NoError(t, tx.SetIdempotencyResponse(ctx, store.IdempotencyResponse{
+				Scope: "acc_S", Key: "k", StatusCode: 201, Body: []byte(`{"id":1}`), Location: "/v1/accounts/acc_X"}))
 		})
 		b.read(t, func(ctx context.Context, tx store.Tx) {
 			got, err := tx.GetIdempotency(ctx, "acc_S", "k")
@@ -193,7 +175,7 @@ func testIdempotency(t *testing.T, open Opener) {
 			require.Equal(t, "f", got.Fingerprint)
 		})
 		err := b.writeErr(t, func(ctx context.Context, tx store.Tx) error {
-			return tx.SetIdempotencyResponse(ctx, "acc_S", "missing", 200, []byte(`{}`), "")
+			return tx.SetIdempotencyResponse(ctx, store.IdempotencyResponse{Scope: "acc_S", Key: "missing", StatusCode: 200, Body: []byte(`{}`)})
 		})
 		require.ErrorIs(t, err, store.ErrNotFound, "recording needs a claim")
 	})

@@ -146,7 +146,7 @@ func testExternalReferences(t *testing.T, open Opener) {
 				b.read(t, func(ctx context.Context, tx store.Tx) {
 					for _, size := range []int{1, 2, 10} {
 						got := all(t, size, func(p store.Page) []*canopy.Account {
-							rows, err := tx.FindByExternalReference(ctx, tt.path, nil, "crm", tt.value, p)
+							rows, err := tx.FindByExternalReference(ctx, store.ReferenceQuery{Path: tt.path, Type: "crm", Value: tt.value, Page: p})
 							require.NoError(t, err)
 							return rows
 						}, func(a *canopy.Account) string { return a.ID })
@@ -156,10 +156,10 @@ func testExternalReferences(t *testing.T, open Opener) {
 			})
 		}
 		b.read(t, func(ctx context.Context, tx store.Tx) {
-			got, err := tx.FindByExternalReference(ctx, tr.root.Path, nil, "erp", "SHARED", store.Page{Limit: 10})
+			got, err := tx.FindByExternalReference(ctx, store.ReferenceQuery{Path: tr.root.Path, Type: "erp", Value: "SHARED", Page: store.Page{Limit: 10}})
 			require.NoError(t, err)
 			require.Empty(t, got, "the type is part of the key")
-			got, err = tx.FindByExternalReference(ctx, tr.a1.Path, nil, "crm", "SHARED", store.Page{Limit: 1})
+			got, err = tx.FindByExternalReference(ctx, store.ReferenceQuery{Path: tr.a1.Path, Type: "crm", Value: "SHARED", Page: store.Page{Limit: 1}})
 			require.NoError(t, err)
 			require.Equal(t, []*canopy.Account{tr.a11}, got, "accounts read back in full")
 		})

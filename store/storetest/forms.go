@@ -390,6 +390,42 @@ func testForms(t *testing.T, open Opener) {
 			require.Equal(t, &upd, got)
 		})
 	})
+
+	t.Run("CountOwnedFormsStopsAtMax", func(t *testing.T) {
+		t.Parallel()
+		_, b := setup(t, open)
+		root := b.f.account(nil)
+		owner := b.f.account(root)
+		kid, other := b.f.account(owner), b.f.account(root)
+		for range 3 {
+			b.form(t, owner)
+		}
+		b.form(t, kid)
+		b.form(t, other)
+		tests := []struct {
+			name    string
+			ownerID string
+			max     int
+			want    int
+		}{
+			{"BelowMax", owner.ID, 10, 3},
+			{"AtMax", owner.ID, 3, 3},
+			{"StopsAtMax", owner.ID, 2, 2},
+			{"NotTheChildrensForms", kid.ID, 10, 1},
+			{"NoForms", root.ID, 10, 0},
+			{"UnknownAccount", b.f.id(canopy.PrefixAccount), 10, 0},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				t.Parallel()
+				b.read(t, func(ctx context.Context, tx store.Tx) {
+					n, err := tx.CountOwnedForms(ctx, tt.ownerID, tt.max)
+					require.NoError(t, err)
+					require.Equal(t, tt.want, n)
+				})
+			})
+		}
+	})
 }
 
 // newRecord builds a record of f collected by account, created seconds

@@ -36,7 +36,7 @@ func testParentPlan(t *testing.T, open Opener) {
 					return one(tx.ListSubtree(ctx, umbrella.Path, 1, store.Page{Limit: 5}))
 				},
 				"FindByExternalReference": func() (*canopy.Account, error) {
-					return one(tx.FindByExternalReference(ctx, root.Path, nil, "crm", "K", store.Page{Limit: 5}))
+					return one(tx.FindByExternalReference(ctx, store.ReferenceQuery{Path: root.Path, Type: "crm", Value: "K", Page: store.Page{Limit: 5}}))
 				},
 			}
 			for name, read := range reads {

@@ -43,8 +43,12 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Forms", testForms},
 		{"Credits", testCredits},
 		{"CreditBatches", testCreditBatches},
+		{"Reports", testReports},
 		{"Collect", testCollect},
 		{"Consent", testConsent},
+		{"Invitations", testInvitations},
+		{"Contacts", testContacts},
+		{"SMSOutbox", testSMSOutbox},
 		{"Events", testEvents},
 		{"Webhooks", testWebhooks},
 	}
@@ -123,4 +127,47 @@ func all[T any](t *testing.T, n int, list func(p store.Page) []T, key func(T) st
 	}
 	t.Fatal("paging did not end")
 	return nil
+}
+
+// idsOf returns the ids of rows, in their order; nil when there are none.
+func idsOf[T any](rows []T, id func(T) string) []string {
+	var out []string
+	for _, r := range rows {
+		out = append(out, id(r))
+	}
+	return out
+}
+
+// newestOf returns the ids of the rows at the given indexes, last first:
+// rows made one after the other, as a newest-first listing shows them.
+func newestOf[T any](rows []T, id func(T) string, idx ...int) []string {
+	var out []string
+	for k := len(idx) - 1; k >= 0; k-- {
+		out = append(out, id(rows[idx[k]]))
+	}
+	return out
+}
+
+// listCase is one row of a listing's filter table: a filter and the ids
+// the listing must return for it, in order.
+type listCase[F any] struct {
+	name string
+	f    F
+	want []string
+}
+
+// requireListings runs each case as a parallel subtest, listing with its
+// filter in a read transaction of its own.
+func requireListings[F any](t *testing.T, b *testBundle, cases []listCase[F], list func(ctx context.Context, tx store.Tx, f F) ([]string, error)) {
+	t.Helper()
+	for _, tt := range cases {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			b.read(t, func(ctx context.Context, tx store.Tx) {
+				got, err := list(ctx, tx, tt.f)
+				require.NoError(t, err)
+				require.Equal(t, tt.want, got)
+			})
+		})
+	}
 }

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"testing"
 	"time"
@@ -207,6 +208,78 @@ func testTransactions(t *testing.T, open Opener) {
 		})
 	})
 
+	// Whether other processes hear of the change is the engine's to prove
+	// (PostgreSQL's LISTEN/NOTIFY, in the service's replica test); every
+	// engine must let a write announce one without changing what commits.
+	t.Run("NotifyAuthChangeLeavesTheTransactionAsItIs", func(t *testing.T) {
+		t.Parallel()
+		_, b := setup(t, open)
+		root := b.f.account(nil)
+		boom := errors.New("boom")
+		tests := []struct {
+			name   string
+			fn     func(ctx context.Context, tx store.Tx, kid *canopy.Account) error
+			err    error
+			stored bool
+		}{
+			{"Commits", func(ctx context.Context, tx store.Tx, kid *canopy.Account) error {
+				if err := tx.NotifyAuthChange(ctx); err != nil {
+					return err
+				}
+				return tx.InsertAccount(ctx, kid)
+			}, nil, true},
+			{"TwiceInOneWrite", func(ctx context.Context, tx store.Tx, kid *canopy.Account) error {
+				if err := tx.InsertAccount(ctx, kid); err != nil {
+					return err
+				}
+				if err := tx.NotifyAuthChange(ctx); err != nil {
+					return err
+				}
+				return tx.NotifyAuthChange(ctx)
+			}, nil, true},
+			{"InsideAFailedTry", func(ctx context.Context, tx store.Tx, kid *canopy.Account) error {
+				err := tx.Try(ctx, func() error {
+					if err := tx.NotifyAuthChange(ctx); err != nil {
+						return err
+					}
+					return boom
+				})
+				if !errors.Is(err, boom) {
+					return fmt.Errorf("try: %w", err)
+				}
+				return tx.InsertAccount(ctx, kid)
+			}, nil, true},
+			{"RolledBack", func(ctx context.Context, tx store.Tx, kid *canopy.Account) error {
+				if err := tx.InsertAccount(ctx, kid); err != nil {
+					return err
+				}
+				if err := tx.NotifyAuthChange(ctx); err != nil {
+					return err
+				}
+				return boom
+			}, boom, false},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				kid := b.f.newAccount(root)
+				err := b.writeErr(t, func(ctx context.Context, tx store.Tx) error { return tt.fn(ctx, tx, kid) })
+				if tt.err != nil {
+					require.ErrorIs(t, err, tt.err)
+				} else {
+					require.NoError(t, err)
+				}
+				b.read(t, func(ctx context.Context, tx store.Tx) {
+					_, err := tx.GetAccount(ctx, kid.ID)
+					if tt.stored {
+						require.NoError(t, err)
+					} else {
+						require.ErrorIs(t, err, store.ErrNotFound)
+					}
+				})
+			})
+		}
+	})
+
 	t.Run("EngineAndPing", func(t *testing.T) {
 		t.Parallel()
 		ctx, b := setup(t, open)
@@ -237,9 +310,11 @@ func requireNothingOf(t *testing.T, b *testBundle, root, kid *canopy.Account) {
 		events, err := tx.ListAuditEvents(ctx, store.AuditFilter{Subtree: root.Path, Limit: 10})
 		require.NoError(t, err)
 		require.Empty(t, events)
-		msgs, err := tx.ListOutboxMessages(ctx, kid.ID, store.Page{Limit: 10})
+		msgs, err := tx.ListOutbox(ctx, store.OutboxFilter{Limit: 100})
 		require.NoError(t, err)
-		require.Empty(t, msgs)
+		for _, m := range msgs {
+			require.NotEqual(t, kid.ID, m.AccountID, "a message of the rolled-back account")
+		}
 		_, err = tx.GetIdempotency(ctx, "s", "k")
 		require.ErrorIs(t, err, store.ErrNotFound)
 	})

@@ -1,0 +1,54 @@
+package service_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/canopyhq/canopy"
+	"github.com/canopyhq/canopy/internal/testdb"
+	"github.com/canopyhq/canopy/store"
+)
+
+// TestMonthlyUsageRollupsStartFromTheDailyOnes: a database whose daily
+// usage rollups were written before the monthly ones existed (migration
+// 12) gets them summed into months, so reports over whole months read
+// the same usage as before.
+func TestMonthlyUsageRollupsStartFromTheDailyOnes(t *testing.T) {
+	for _, engine := range testdb.Engines {
+		t.Run(engine, func(t *testing.T) {
+			ctx := context.Background()
+			db := testdb.OpenAt(t, engine, 11)
+			ids := canopy.NewIDs(time.Now, nil)
+			path := canopy.RootPath(ids.New(canopy.PrefixAccount))
+			child := path.Child(ids.New(canopy.PrefixAccount))
+			// What the store of that version wrote: daily rollups only.
+			q := `INSERT INTO credit_usage_days (usage_path, type, day, amount) VALUES (?, ?, ?, ?)`
+			if engine == "postgres" {
+				q = `INSERT INTO credit_usage_days (usage_path, type, day, amount) VALUES ($1, $2, $3, $4)`
+			}
+			for _, d := range []store.UsageDay{
+				{Path: child, Type: canopy.CreditUpload, Day: "2026-10-31", Amount: 5},
+				{Path: child, Type: canopy.CreditUpload, Day: "2026-11-01", Amount: 7},
+				{Path: child, Type: canopy.CreditUpload, Day: "2026-11-30", Amount: 11},
+				{Path: path, Type: canopy.CreditMessage, Day: "2026-11-15", Amount: 2},
+			} {
+				_, err := db.WritePool().ExecContext(ctx, q, string(d.Path), string(d.Type), d.Day, d.Amount)
+				require.NoError(t, err)
+			}
+			testdb.Upgrade(t, engine, db)
+			require.NoError(t, db.Read(ctx, func(tx store.Tx) error {
+				months, err := tx.UsageMonths(ctx, store.PaidUsageQuery{Path: path, From: time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)})
+				require.NoError(t, err)
+				require.Equal(t, []store.DayAmount{
+					{Day: "2026-10", Type: canopy.CreditUpload, Amount: 5},
+					{Day: "2026-11", Type: canopy.CreditMessage, Amount: 2},
+					{Day: "2026-11", Type: canopy.CreditUpload, Amount: 18},
+				}, months)
+				return nil
+			}))
+		})
+	}
+}

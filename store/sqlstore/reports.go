@@ -1,0 +1,125 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/canopyhq/canopy"
+	"github.com/canopyhq/canopy/store"
+)
+
+func (t *tx) FindRecords(ctx context.Context, f store.RecordFilter) ([]*canopy.Record, error) {
+	// A record's answer to the question whose id is the next argument, as
+	// text (SQLite's and PostgreSQL's ->> agree on it), and as JSON.
+	answers := t.db.dialect.JSON("answers")
+	answerOf := `(` + answers + ` ->> CAST(? AS TEXT))`
+	q := `SELECT ` + recordCols + ` FROM records WHERE form_id = ?`
+	args := []any{f.FormID}
+	if f.After != "" {
+		if f.Desc {
+			q += ` AND id < ?`
+		} else {
+			q += ` AND id > ?`
+		}
+		args = append(args, f.After)
+	}
+	if !f.From.IsZero() {
+		q += ` AND created_at >= ?`
+		args = append(args, f.From)
+	}
+	if !f.To.IsZero() {
+		q += ` AND created_at < ?`
+		args = append(args, f.To)
+	}
+	for _, a := range f.Answers {
+		if a.Equals != "" {
+			q += ` AND ` + answerOf + ` = ?`
+			args = append(args, a.QuestionID, a.Equals)
+		}
+		if a.Has != "" {
+			q += ` AND ` + t.db.dialect.JSONArrayHas(answers+` -> CAST(? AS TEXT)`)
+			args = append(args, a.QuestionID, a.Has)
+		}
+		if a.From != "" {
+			q += ` AND ` + answerOf + ` >= ?`
+			args = append(args, a.QuestionID, a.From)
+		}
+		if a.To != "" {
+			q += ` AND ` + answerOf + ` <= ?`
+			args = append(args, a.QuestionID, a.To)
+		}
+	}
+	if f.Desc {
+		q += ` ORDER BY id DESC LIMIT ?`
+	} else {
+		q += ` ORDER BY id LIMIT ?`
+	}
+	args = append(args, f.Limit)
+	return scanAll(ctx, t, scanRecord, q, args...)
+}
+
+func (t *tx) UsageDays(ctx context.Context, q store.PaidUsageQuery) ([]store.DayAmount, error) {
+	return t.paidUsage(ctx, "credit_usage_days", "day", canopy.DayOf(q.From), q)
+}
+
+func (t *tx) UsageMonths(ctx context.Context, q store.PaidUsageQuery) ([]store.DayAmount, error) {
+	return t.paidUsage(ctx, "credit_usage_months", "month", canopy.MonthOf(q.From), q)
+}
+
+// paidUsage sums a rollup table's rows of the paths q names by its time
+// column, from since on.
+func (t *tx) paidUsage(ctx context.Context, table, col, since string, q store.PaidUsageQuery) ([]store.DayAmount, error) {
+	if err := t.customPlans(ctx); err != nil {
+		return nil, err
+	}
+	sql := `SELECT ` + col + `, type, sum(amount) FROM ` + table + ` WHERE `
+	var args []any
+	if q.Only {
+		sql += `usage_path = ?`
+		args = append(args, string(q.Path))
+	} else {
+		sql += `usage_path >= ? AND usage_path < ?`
+		args = append(args, string(q.Path), string(q.Path.SubtreeEnd()))
+		for _, e := range q.Except {
+			sql += ` AND NOT (usage_path >= ? AND usage_path < ?)`
+			args = append(args, string(e), string(e.SubtreeEnd()))
+		}
+	}
+	sql += ` AND ` + col + ` >= ? GROUP BY ` + col + `, type ORDER BY ` + col + `, type`
+	args = append(args, since)
+	return scanAll(ctx, t, func(r rowScanner) (store.DayAmount, error) {
+		var d store.DayAmount
+		err := r.Scan(&d.Day, &d.Type, &d.Amount)
+		return d, err
+	}, sql, args...)
+}
+
+func (t *tx) CreditMoves(ctx context.Context, accountID string, since time.Time) ([]*canopy.LedgerEntry, error) {
+	// Two halves, each on its own partial index: an account's own debits
+	// are mostly usage, which the moves index leaves out.
+	return scanAll(ctx, t, scanEntry, `SELECT * FROM (
+			SELECT `+ledgerCols+` FROM credit_ledger WHERE credit_account = ? AND kind IN ('grant', 'transfer') AND at >= ?
+			UNION ALL
+			SELECT `+ledgerCols+` FROM credit_ledger WHERE debit_account = ? AND kind IN ('grant', 'transfer') AND at >= ?
+		) AS m ORDER BY id`, accountID, since, accountID, since)
+}
+
+func (t *tx) SelfPayingBelow(ctx context.Context, path canopy.Path) ([]canopy.Path, error) {
+	return scanAll(ctx, t, func(r rowScanner) (canopy.Path, error) {
+		var p string
+		return canopy.Path(p), r.Scan(&p)
+	}, `SELECT path FROM accounts WHERE link_billing = 'self' AND path > ? AND path < ? ORDER BY path`,
+		string(path), string(path.SubtreeEnd()))
+}
+
+// customPlans makes the transaction's next statements planned for their
+// arguments (see Dialect.CustomPlanSQL).
+func (t *tx) customPlans(ctx context.Context) error {
+	if q := t.db.dialect.CustomPlanSQL(); q != "" {
+		if _, err := t.exec(ctx, q); err != nil {
+			return fmt.Errorf("custom plans: %w", err)
+		}
+	}
+	return nil
+}
