@@ -144,22 +144,18 @@ func (s *Service) newEvent(now time.Time, requestID string, actor canopy.Actor, 
 // it emitted, in its transaction: an event exists exactly when its change
 // does.
 func (o *op) flush() error {
-	for _, e := range o.events {
-		if err := o.tx.InsertAuditEvent(o.ctx, e); err != nil {
-			return err
-		}
-	}
-	evs := o.emitted
-	for _, a := range o.events {
-		if e := eventOf(a); e != nil {
-			evs = append(evs, e)
-		}
-	}
+	audits, evs := o.events, o.emitted
 	o.events, o.emitted = nil, nil
 	if o.s.eventsOff {
-		return nil
+		evs = nil
+	} else {
+		for _, a := range audits {
+			if e := eventOf(a); e != nil {
+				evs = append(evs, e)
+			}
+		}
 	}
-	return o.tx.InsertEvents(o.ctx, evs...)
+	return o.tx.InsertAuditAndEvents(o.ctx, audits, evs)
 }
 
 // EventQuery narrows an event listing: Types are event types and

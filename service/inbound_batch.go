@@ -242,6 +242,12 @@ func (m *inboundTx) InsertEvents(ctx context.Context, es ...*canopy.Event) error
 	return nil
 }
 
+func (m *inboundTx) InsertAuditAndEvents(ctx context.Context, audits []*canopy.AuditEvent, es []*canopy.Event) error {
+	m.held.events = append(m.held.events, audits...)
+	m.held.emitted = append(m.held.emitted, es...)
+	return nil
+}
+
 type balanceKey struct {
 	account string
 	t       canopy.CreditType
@@ -351,10 +357,7 @@ func (m *inboundTx) flush(ctx context.Context) error {
 	if err := m.batchTx.InsertSMSMessages(ctx, m.held.texts...); err != nil {
 		return err
 	}
-	if err := m.batchTx.InsertAuditEvents(ctx, m.held.events); err != nil {
-		return err
-	}
-	if err := m.batchTx.InsertEvents(ctx, m.held.emitted...); err != nil {
+	if err := m.batchTx.InsertAuditAndEvents(ctx, m.held.events, m.held.emitted); err != nil {
 		return err
 	}
 	// Each balance is written in one statement, which locks it until the

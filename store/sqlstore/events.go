@@ -27,10 +27,7 @@ func scanEvent(r rowScanner) (*canopy.Event, error) {
 	return &e, nil
 }
 
-func (t *tx) InsertEvents(ctx context.Context, es ...*canopy.Event) error {
-	if len(es) == 0 {
-		return nil
-	}
+func eventArgs(es []*canopy.Event) []any {
 	args := make([]any, 0, 11*len(es))
 	for _, e := range es {
 		data := string(e.Data)
@@ -40,8 +37,36 @@ func (t *tx) InsertEvents(ctx context.Context, es ...*canopy.Event) error {
 		args = append(args, e.ID, e.Type, e.OccurredAt, e.AccountID, e.Actor.Type, e.Actor.ID, e.Actor.AccountID,
 			e.Target.Type, e.Target.ID, e.RequestID, data)
 	}
-	if _, err := t.exec(ctx, `INSERT INTO events (`+eventCols+`) VALUES `+rows(len(es), 11), args...); err != nil {
+	return args
+}
+
+func (t *tx) InsertEvents(ctx context.Context, es ...*canopy.Event) error {
+	if len(es) == 0 {
+		return nil
+	}
+	if _, err := t.exec(ctx, `INSERT INTO events (`+eventCols+`) VALUES `+rows(len(es), 11), eventArgs(es)...); err != nil {
 		return fmt.Errorf("insert events: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) InsertAuditAndEvents(ctx context.Context, audits []*canopy.AuditEvent, es []*canopy.Event) error {
+	if len(audits) == 0 || len(es) == 0 || t.db.dialect.Engine() != "postgres" {
+		if err := t.InsertAuditEvents(ctx, audits); err != nil {
+			return err
+		}
+		return t.InsertEvents(ctx, es...)
+	}
+	// A data-modifying WITH runs whether or not the statement reads it.
+	args := make([]any, 0, 14*len(audits)+11*len(es))
+	for _, a := range audits {
+		args = append(args, auditArgs(a)...)
+	}
+	args = append(args, eventArgs(es)...)
+	q := `WITH audit AS (INSERT INTO audit_events (` + auditCols + `) VALUES ` + rows(len(audits), 14) + `)
+		INSERT INTO events (` + eventCols + `) VALUES ` + rows(len(es), 11)
+	if _, err := t.exec(ctx, q, args...); err != nil {
+		return fmt.Errorf("insert audit events and events: %w", err)
 	}
 	return nil
 }
@@ -136,11 +161,11 @@ func (t *tx) MarkEventsFannedOut(ctx context.Context, ids []string) error {
 func (t *tx) DeleteEventsBefore(ctx context.Context, before time.Time, limit int) (int64, error) {
 	// Deliveries go by their own time: each was made after its event.
 	if _, err := t.exec(ctx, `DELETE FROM webhook_deliveries WHERE id IN (
-		SELECT id FROM webhook_deliveries WHERE created_at < ? ORDER BY created_at LIMIT ?)`, before, limit); err != nil {
+		SELECT id FROM webhook_deliveries WHERE id < ? ORDER BY id LIMIT ?)`, canopy.FirstIDAt(canopy.PrefixWebhookDelivery, before), limit); err != nil {
 		return 0, fmt.Errorf("delete old deliveries: %w", err)
 	}
 	res, err := t.exec(ctx, `DELETE FROM events WHERE id IN (
-		SELECT id FROM events WHERE occurred_at < ? ORDER BY occurred_at LIMIT ?)`, before, limit)
+		SELECT id FROM events WHERE id < ? ORDER BY id LIMIT ?)`, canopy.FirstIDAt(canopy.PrefixAuditEvent, before), limit)
 	if err != nil {
 		return 0, fmt.Errorf("delete old events: %w", err)
 	}

@@ -73,6 +73,29 @@ func testEvents(t *testing.T, open Opener) {
 		})
 	})
 
+	t.Run("AuditEventsAndEventsGoInTogether", func(t *testing.T) {
+		t.Parallel()
+		_, b := setup(t, open)
+		root := b.f.account(nil)
+		audits := []*canopy.AuditEvent{b.f.newEvent(root, "account.update", root.ID), b.f.newEvent(root, "session.created", root.ID)}
+		evs := []*canopy.Event{b.f.newDomainEvent(root, "account.updated")}
+		evs[0].ID = audits[0].ID
+		b.write(t, func(ctx context.Context, tx store.Tx) {
+			require.NoError(t, tx.InsertAuditAndEvents(ctx, audits, evs))
+			require.NoError(t, tx.InsertAuditAndEvents(ctx, []*canopy.AuditEvent{b.f.newEvent(root, "session.revoked", root.ID)}, nil))
+			require.NoError(t, tx.InsertAuditAndEvents(ctx, nil, []*canopy.Event{b.f.newDomainEvent(root, "credits.low_balance")}))
+		})
+		b.read(t, func(ctx context.Context, tx store.Tx) {
+			got, err := tx.ListAuditEvents(ctx, store.AuditFilter{Subtree: root.Path, Limit: 10})
+			require.NoError(t, err)
+			require.Len(t, got, 3)
+			listed, err := tx.ListEvents(ctx, store.EventFilter{Subtree: root.Path, Limit: 10})
+			require.NoError(t, err)
+			require.Len(t, listed, 2)
+			require.Equal(t, evs[0], listed[0])
+		})
+	})
+
 	t.Run("ListFollowsTheSubtreeTheTypesAndAfter", func(t *testing.T) {
 		t.Parallel()
 		_, b := setup(t, open)
@@ -215,10 +238,12 @@ func testEvents(t *testing.T, open Opener) {
 		t.Parallel()
 		_, b := setup(t, open)
 		acc := b.f.account(nil)
+		// Ids are ULIDs: their time is when they were made.
 		old, fresh := b.f.newDomainEvent(acc, "account.updated"), b.f.newDomainEvent(acc, "account.updated")
-		old.OccurredAt, fresh.OccurredAt = at(10), at(100)
+		old.ID, fresh.ID = canopy.FirstIDAt(canopy.PrefixAuditEvent, at(10)), canopy.FirstIDAt(canopy.PrefixAuditEvent, at(100))
 		e := b.f.newEndpoint(acc)
 		dOld, dFresh := b.f.newDelivery(e, old, at(11)), b.f.newDelivery(e, fresh, at(101))
+		dOld.ID, dFresh.ID = canopy.FirstIDAt(canopy.PrefixWebhookDelivery, at(11)), canopy.FirstIDAt(canopy.PrefixWebhookDelivery, at(101))
 		b.write(t, func(ctx context.Context, tx store.Tx) {
 			require.NoError(t, tx.InsertEvents(ctx, old, fresh))
 			require.NoError(t, tx.InsertWebhookEndpoint(ctx, e))

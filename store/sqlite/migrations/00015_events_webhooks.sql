@@ -2,7 +2,9 @@
 -- Events for integrations: every audited change (and a few facts no audit
 -- event records, such as a balance running low) as a typed event, written
 -- in the change's transaction. pending marks the events not yet fanned
--- out to webhook endpoints; the partial index keeps that queue small.
+-- out to webhook endpoints; the partial index keeps that queue small. Old
+-- events and deliveries are pruned by id (ULIDs sort by time), so neither
+-- needs an index by time.
 CREATE TABLE events (
     id               TEXT PRIMARY KEY,
     type             TEXT NOT NULL,
@@ -19,7 +21,6 @@ CREATE TABLE events (
 );
 CREATE INDEX events_account ON events (account_id, id);
 CREATE INDEX events_pending ON events (id) WHERE pending;
-CREATE INDEX events_time ON events (occurred_at);
 
 -- Webhook endpoints: the signing secret is kept to sign with (it cannot
 -- be a hash); the previous one signs too until its overlap ends.
@@ -59,7 +60,6 @@ CREATE TABLE webhook_deliveries (
 );
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at, id) WHERE status = 'pending';
 CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries (endpoint_id, id);
-CREATE INDEX webhook_deliveries_time ON webhook_deliveries (created_at);
 
 -- +goose Down
 DROP TABLE webhook_deliveries;
