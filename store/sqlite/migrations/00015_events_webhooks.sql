@@ -18,7 +18,7 @@ CREATE TABLE events (
     request_id       TEXT NOT NULL DEFAULT '',
     data             TEXT NOT NULL DEFAULT '{}',
     pending          INTEGER NOT NULL DEFAULT 1
-);
+) WITHOUT ROWID; -- one b-tree, by id, not a rowid table and its id index: each change writes one
 CREATE INDEX events_account ON events (account_id, id);
 CREATE INDEX events_pending ON events (id) WHERE pending;
 
