@@ -58,7 +58,7 @@ func readmeSnippets(t *testing.T, path string) []snippet {
 			}
 		case cur != nil && line == "```":
 			out = append(out, *cur)
-			cur = nil
+			cur, last = nil, ""
 		case cur != nil:
 			cur.body += line + "\n"
 		case strings.TrimSpace(line) != "":
@@ -145,7 +145,11 @@ func TestREADMESnippetsRun(t *testing.T) {
 		script.WriteString(strings.ReplaceAll(s.body, "127.0.0.1:8080", addr))
 	}
 	require.NotZero(t, ran)
-	sh := exec.CommandContext(ctx, "bash", "-c", script.String())
+	// A snippet that waits (for an email, say) must not wait forever.
+	shCtx, stop := context.WithTimeout(ctx, 3*time.Minute)
+	defer stop()
+	sh := exec.CommandContext(shCtx, "bash", "-c", script.String())
+	sh.WaitDelay = time.Second
 	sh.Dir = dir
 	sh.Env = append(os.Environ(), "HOME="+dir)
 	out, err := sh.CombinedOutput()

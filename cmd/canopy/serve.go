@@ -67,6 +67,16 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err := sf.apply(&cfg); err != nil {
 		return err
 	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", *addr, err)
+	}
+	defer ln.Close()
+	if *svcFlags.publicURL == "" {
+		// Links in emails and web links name the address really bound
+		// (--addr 127.0.0.1:0 picks a port).
+		cfg.PublicURL = "http://" + ln.Addr().String()
+	}
 	// The provider signs the webhook's public URL with the auth token.
 	apiOpts.SMSAuthToken, apiOpts.SMSWebhookBase = *sf.token, cfg.PublicURL
 
@@ -131,10 +141,6 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slogErrorLog(log),
-	}
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", *addr, err)
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "version", version())
 
