@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -167,6 +168,8 @@ func (s *Service) ClaimWebhookDeliveries(ctx context.Context, limit int) ([]*Web
 		if err != nil || len(ds) == 0 {
 			return err
 		}
+		// Posted in the order they were made, which is their events' order.
+		slices.SortFunc(ds, func(a, b *canopy.WebhookDelivery) int { return strings.Compare(a.ID, b.ID) })
 		var epIDs, evIDs []string
 		for _, d := range ds {
 			epIDs = append(epIDs, d.EndpointID)

@@ -100,9 +100,9 @@ type WebhookTx interface {
 	GetWebhookDelivery(ctx context.Context, id string) (*canopy.WebhookDelivery, error)
 	ListWebhookDeliveries(ctx context.Context, f DeliveryFilter) ([]*canopy.WebhookDelivery, error)
 	// ClaimWebhookDeliveries leases up to limit pending deliveries that are
-	// due at now, not leased, and whose endpoint is enabled, until
-	// leaseUntil, counting one attempt each; concurrent claims never return
-	// the same delivery.
+	// due at now, not leased, and whose endpoint is enabled — the longest
+	// due first — until leaseUntil, counting one attempt each, and returns
+	// them in no order; concurrent claims never return the same delivery.
 	ClaimWebhookDeliveries(ctx context.Context, now, leaseUntil time.Time, limit int) ([]*canopy.WebhookDelivery, error)
 	// ReleaseWebhookDelivery gives back a claimed delivery that was not
 	// tried, as ReleaseOutbox does.
