@@ -109,6 +109,14 @@ type LowBalanceEmail struct {
 	Balance    int64
 }
 
+// WebhookDisabledEmail goes to an account's admins when one of its webhook
+// endpoints failed every delivery for days and was disabled.
+type WebhookDisabledEmail struct {
+	EmailCommon
+	WebhookURL   string
+	FailingSince time.Time
+}
+
 // Template implementations: the files each kind renders.
 func (*WelcomeEmail) Template() string           { return TemplateWelcome }
 func (*UserInvitationEmail) Template() string    { return TemplateUserInvitation }
@@ -119,6 +127,7 @@ func (*SignupAttemptEmail) Template() string     { return TemplateSignupAttempt 
 func (*InvitationEmail) Template() string        { return TemplateInvitation }
 func (e *InvitationNewsEmail) Template() string  { return e.Which }
 func (*LowBalanceEmail) Template() string        { return TemplateLowBalance }
+func (*WebhookDisabledEmail) Template() string   { return TemplateWebhookDisabled }
 
 // EmailKinds lists one value of every kind of email, by which the mail
 // package loads and checks their templates.
@@ -127,5 +136,5 @@ var EmailKinds = []Email{
 	&SignupAttemptEmail{}, &InvitationEmail{},
 	&InvitationNewsEmail{Which: TemplateInvitationAccepted}, &InvitationNewsEmail{Which: TemplateInvitationDeclined},
 	&InvitationNewsEmail{Which: TemplateInvitationCancelled}, &InvitationNewsEmail{Which: TemplateInvitationExpired},
-	&LowBalanceEmail{},
+	&LowBalanceEmail{}, &WebhookDisabledEmail{},
 }

@@ -53,6 +53,20 @@ func (g *IDs) New(prefix string) string {
 	return prefix + "_" + g.ULID()
 }
 
+// FirstIDAt returns the smallest id with prefix made at t: every id made
+// before t sorts below it, every id made at t or later not (ids are ULIDs,
+// whose first part is their time in milliseconds).
+func FirstIDAt(prefix string, t time.Time) string {
+	return prefix + "_" + ulid.MustNew(ulid.Timestamp(t), zeros{}).String()
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
+
 // ValidID reports whether s is a well-formed id with the given prefix.
 func ValidID(prefix, s string) bool {
 	rest, ok := strings.CutPrefix(s, prefix+"_")

@@ -32,6 +32,7 @@ const (
 	TemplateInvitationExpired   = "invitation-expired"   // to the umbrella's admins
 	TemplateSignupAttempt       = "signup-attempt"       // to a user whose address someone tried to sign up with
 	TemplateLowBalance          = "low-balance"          // to a payer's admins: its balance of a credit type fell to a threshold
+	TemplateWebhookDisabled     = "webhook-disabled"     // to an account's admins: a webhook endpoint failed for days and was disabled
 )
 
 // OutboxMessage is an email (later also an SMS) written in the same

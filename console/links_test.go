@@ -81,10 +81,32 @@ func TestEveryEmailedLinkIsAConsolePage(t *testing.T) {
 	_, err = s.Svc.RecordUsage(ctx, asUmbrella, service.UsageInput{Type: canopy.CreditUpload, Quantity: 200, Reference: "r1"})
 	require.NoError(t, err)
 
+	// a webhook endpoint whose every delivery failed for six days
+	hook := "https://hooks.example.com/down"
+	_, err = s.Svc.CreateWebhookEndpoint(ctx, asUmbrella, service.WebhookEndpointInput{URL: &hook})
+	require.NoError(t, err)
+	failDeliveries := func() {
+		_, err := s.Svc.FanOutEvents(ctx, 1000)
+		require.NoError(t, err)
+		sends, err := s.Svc.ClaimWebhookDeliveries(ctx, 1000)
+		require.NoError(t, err)
+		var results []service.WebhookResult
+		for _, d := range sends {
+			results = append(results, service.WebhookResult{Delivery: d.Delivery, Response: &canopy.WebhookResponse{Status: 503}})
+		}
+		require.NoError(t, s.Svc.RecordWebhookResults(ctx, results))
+	}
+	failDeliveries()
+
 	emails = append(emails, s.Emails(t)...)
 	s.Clock.Advance(2 * 24 * time.Hour)
 	_, err = s.Svc.ExpireInvitations(ctx)
 	require.NoError(t, err)
+	emails = append(emails, s.Emails(t)...)
+	s.Clock.Advance(4 * 24 * time.Hour)
+	_, err = s.Svc.UpdateAccount(ctx, asUmbrella, s.umbrella.ID, service.AccountPatch{Name: ptrTo("Umbrella, renamed")})
+	require.NoError(t, err)
+	failDeliveries()
 	emails = append(emails, s.Emails(t)...)
 
 	seen := map[string]bool{}

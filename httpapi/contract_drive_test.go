@@ -41,7 +41,8 @@ func fill(pattern string, id string) string {
 		"{namespace}", "white_label_portal", "{invitationId}", ids.New(canopy.PrefixInvitation),
 		"{contactId}", ids.New(canopy.PrefixContact), "{formId}", ids.New(canopy.PrefixForm),
 		"{recordId}", ids.New(canopy.PrefixRecord), "{accountId}", id, "{type}", "upload",
-		"{number}", "+15551234567", "{linkId}", ids.New(canopy.PrefixFormLink)).Replace(pattern)
+		"{number}", "+15551234567", "{linkId}", ids.New(canopy.PrefixFormLink),
+		"{endpointId}", ids.New(canopy.PrefixWebhookEndpoint), "{deliveryId}", ids.New(canopy.PrefixWebhookDelivery)).Replace(pattern)
 }
 
 // call sends a request and reports a status other than want.
@@ -198,6 +199,9 @@ var validBodies = map[string]any{
 	"POST /v1/accounts/{id}/credits/transfers":                map[string]any{"type": "upload", "amount": 1},
 	"PUT /v1/accounts/{id}/credits/limits":                    map[string]any{"type": "upload", "monthly": 1},
 	"POST /v1/usage":                                          map[string]any{"type": "upload", "quantity": 1},
+	"POST /v1/webhook-endpoints":                              map[string]any{"url": "https://hooks.example.com/valid"},
+	"PATCH /v1/webhook-endpoints/{endpointId}":                map[string]any{"description": "Valid"},
+	"POST /v1/webhook-endpoints/{endpointId}/rotate-secret":   nil,
 }
 
 // publicBodies are requests the public routes accept as far as reading
@@ -947,6 +951,9 @@ func TestContractDrivesEveryRoute(t *testing.T) {
 	// Collecting from the field: SMS collectors, the webhook, web links,
 	// paid by the payer (rule 8, docs/rules.md).
 	d.driveCollect(c, closed)
+
+	// Events and webhook endpoints.
+	d.driveWebhooks(closed)
 
 	// Every authenticated route: 401 without a key, 404 acting as an
 	// unknown account, 400 for a malformed X-Customer-Id; writes: 403

@@ -57,6 +57,9 @@ var writeBodies = map[string]func() any{
 	"POST /v1/accounts/{id}/credits/transfers":                func() any { return new(service.GrantInput) },
 	"PUT /v1/accounts/{id}/credits/limits":                    func() any { return new(service.LimitInput) },
 	"POST /v1/usage":                                          func() any { return new(service.UsageInput) },
+	"POST /v1/webhook-endpoints":                              func() any { return new(service.WebhookEndpointInput) },
+	"PATCH /v1/webhook-endpoints/{endpointId}":                func() any { return new(service.WebhookEndpointInput) },
+	"POST /v1/webhook-endpoints/{endpointId}/rotate-secret":   func() any { return new(rotateSecretRequest) },
 }
 
 // rawBodies are the write bodies that are not JSON to decode: configuration

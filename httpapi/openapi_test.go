@@ -221,8 +221,38 @@ func checkContract(t testing.TB, method, pattern string, status int, contentType
 	if err := sch.Validate(inst); err != nil {
 		t.Errorf("contract: %s %d: body does not match openapi.yaml:\n%v\nbody: %s", key, status, err, body)
 	}
+	if mt == "application/problem+json" {
+		checkProblem(t, key, status, inst)
+	}
 	if method != http.MethodGet && status < 300 && !bytes.HasPrefix(body, []byte(`{"requestId":"`)) {
 		t.Errorf("contract: %s %d: a write's body must lead with requestId\n%s", key, status, body)
+	}
+}
+
+// problemMembers are what a problem with a code must carry besides the
+// members every problem has: the document says so in prose (a schema per
+// code would give generated clients an anonymous type per response).
+var problemMembers = map[string]string{
+	"validation-failed":    "errors",
+	"insufficient-credits": "shortfall",
+	"child-limit-exceeded": "shortfall",
+	"email-quota":          "quota",
+	"form-quota":           "quota",
+}
+
+// checkProblem checks what the Problem schema leaves to the response: the
+// body's status is the response's, and a code's own member is there.
+func checkProblem(t testing.TB, key string, status int, inst any) {
+	t.Helper()
+	p := obj(inst)
+	if got, _ := p["status"].(json.Number); got.String() != strconv.Itoa(status) {
+		if f, ok := p["status"].(float64); !ok || int(f) != status {
+			t.Errorf("contract: %s %d: the problem says status %v", key, status, p["status"])
+		}
+	}
+	code, _ := p["code"].(string)
+	if member, ok := problemMembers[code]; ok && p[member] == nil {
+		t.Errorf("contract: %s %d: a %s problem without %s", key, status, code, member)
 	}
 }
 

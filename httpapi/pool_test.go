@@ -71,6 +71,10 @@ func buildReadWorld(t *testing.T, a *testAPI) readWorld {
 	other := d.child(a.Root.ID)
 	invitation := idOf(t, d.call(http.StatusCreated, post, "/v1/invitations", map[string]any{"accountId": other}, as(w.top)))
 	contact := idOf(t, d.call(http.StatusCreated, post, "/v1/contacts", map[string]any{"email": "c@example.com"}, as(w.leaf)))
+	hook := idOf(t, d.call(http.StatusCreated, post, "/v1/webhook-endpoints", map[string]any{"url": "https://hooks.example.com/in"}, as(w.leaf)))
+	if _, err := a.Svc.FanOutEvents(context.Background(), 1000); err != nil {
+		t.Fatal(err)
+	}
 	w.paths = []string{
 		"/v1/accounts?externalReference=crm:" + ref,
 		leaf, leaf + "/children", leaf + "/descendants", leaf + "/ancestors", leaf + "/external-references",
@@ -86,6 +90,7 @@ func buildReadWorld(t *testing.T, a *testAPI) readWorld {
 		"/v1/dashboard",
 		leaf + "/credits", leaf + "/credits/ledger", leaf + "/credits/usage",
 		"/v1/outbox", "/v1/audit-events",
+		"/v1/events", "/v1/webhook-endpoints", "/v1/webhook-endpoints/" + hook, "/v1/webhook-endpoints/" + hook + "/deliveries",
 	}
 	// Every GET route is among them, so a new kind of read is tested too.
 	covered := map[string]bool{}

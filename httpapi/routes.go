@@ -108,4 +108,14 @@ func (s *Server) registerRoutes() {
 
 	s.handle("GET /v1/outbox", false, s.handleListOutbox)
 	s.handle("GET /v1/audit-events", false, s.handleAuditEvents)
+
+	s.handle("GET /v1/events", false, s.handleListEvents)
+	s.handle("POST /v1/webhook-endpoints", false, s.handleCreateWebhookEndpoint)
+	s.handle("GET /v1/webhook-endpoints", false, s.handleListWebhookEndpoints)
+	s.handle("GET /v1/webhook-endpoints/{endpointId}", false, s.handleGetWebhookEndpoint)
+	s.handle("PATCH /v1/webhook-endpoints/{endpointId}", false, s.handleUpdateWebhookEndpoint)
+	s.handle("DELETE /v1/webhook-endpoints/{endpointId}", false, s.handleDeleteWebhookEndpoint)
+	s.handle("POST /v1/webhook-endpoints/{endpointId}/rotate-secret", false, s.handleRotateWebhookSecret)
+	s.handle("GET /v1/webhook-endpoints/{endpointId}/deliveries", false, s.handleListWebhookDeliveries)
+	s.handle("POST /v1/webhook-endpoints/{endpointId}/deliveries/{deliveryId}/retry", false, s.handleRetryWebhookDelivery)
 }

@@ -138,6 +138,14 @@ func (in *CreateChildInput) validate() ([]memberInput, error) {
 	return users, v.Err()
 }
 
+// Validate checks a create-child request as CreateChild does before it
+// touches anything, for callers that check many first (canopy import
+// --dry-run): the same rules, written once.
+func (in *CreateChildInput) Validate() error {
+	_, err := in.validate()
+	return err
+}
+
 // CreateChild creates a child of the acting account with its master user,
 // further users, workflows, configurations and external references, and
 // queues an email to each new user — all in one transaction (rule 3, docs/rules.md).

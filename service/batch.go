@@ -439,6 +439,10 @@ func (st *batchState) apply(ctx context.Context, s *Service, tx store.Tx, now ti
 		if !ok {
 			return fmt.Errorf("month count of %s changed under its lock", k.account)
 		}
+		before := st.base.used[k]
+		if err := s.noticeLimitReached(ctx, tx, now, st.base.limits[k], month, before, before+st.counted[k]); err != nil {
+			return err
+		}
 	}
 	for _, k := range sortedKeys(st.took) {
 		ok, after, err := tx.TakeCredits(ctx, k.account, k.t, st.took[k], now)

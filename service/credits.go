@@ -118,8 +118,9 @@ func (o *op) charge(user *canopy.Account, u Usage) (entry *canopy.LedgerEntry, r
 	// reference while it waited for a balance could wait in a cycle with a
 	// batch holding that balance while it waits for the reference.
 	slices.SortFunc(limits, func(a, b store.CreditLimit) int { return cmp.Compare(a.AccountID, b.AccountID) })
+	usedBefore := make(map[string]int64, len(limits))
 	for _, l := range limits {
-		if _, err := o.tx.MonthUsageForUpdate(o.ctx, l.AccountID, u.Type, month); err != nil {
+		if usedBefore[l.AccountID], err = o.tx.MonthUsageForUpdate(o.ctx, l.AccountID, u.Type, month); err != nil {
 			return nil, false, err
 		}
 	}
@@ -145,6 +146,9 @@ func (o *op) charge(user *canopy.Account, u Usage) (entry *canopy.LedgerEntry, r
 		}
 		if !ok {
 			return nil, false, capError(l, u, used)
+		}
+		if err := o.s.noticeLimitReached(o.ctx, o.tx, o.now, l, month, usedBefore[l.AccountID], usedBefore[l.AccountID]+u.Quantity); err != nil {
+			return nil, false, err
 		}
 	}
 	ok, balance, err := o.tx.TakeCredits(o.ctx, e.Debit, u.Type, u.Quantity, o.now)
@@ -193,6 +197,9 @@ func (s *Service) noticeLowBalance(ctx context.Context, tx store.Tx, now time.Ti
 	}
 	data, err := json.Marshal(lowBalanceData{Type: t, Threshold: threshold, Balance: after})
 	if err != nil {
+		return err
+	}
+	if err := s.emitCreditsEvent(ctx, tx, now, accountID, canopy.EventCreditsLowBalance, data); err != nil {
 		return err
 	}
 	admins, err := accountAdmins(ctx, tx, accountID)

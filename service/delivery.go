@@ -146,6 +146,15 @@ func (s *Service) emailContent(ctx context.Context, tx store.Tx, m *canopy.Outbo
 		// The payer's console: its admins sign in there to see balances.
 		e.Link = s.cfg.PublicURL + canopy.ConsolePage(acc.ID)
 		return e, err
+	case canopy.TemplateWebhookDisabled:
+		var d webhookDisabledData
+		if err := json.Unmarshal(m.Data, &d); err != nil {
+			return nil, &PermanentError{Reason: "a webhook notice without its endpoint: " + err.Error()}
+		}
+		e := &canopy.WebhookDisabledEmail{EmailCommon: common, WebhookURL: d.URL, FailingSince: d.FailingSince}
+		e.Brand, err = effectiveBrand(ctx, tx, acc)
+		e.Link = s.cfg.PublicURL + canopy.ConsolePage(acc.ID)
+		return e, err
 	case canopy.TemplateSignupAttempt:
 		if u == nil {
 			return nil, &PermanentError{Reason: "a sign-up attempt email names no user"}
@@ -404,11 +413,18 @@ func (s *Service) OutboxFailed(ctx context.Context, m *canopy.OutboxMessage, cau
 // then keeps a random half of it ("equal jitter"), so that many messages
 // that failed together do not all come back at once.
 func (s *Service) retryDelay(attempts int) time.Duration {
-	d := s.cfg.OutboxBackoff
-	for i := 1; i < attempts && d < s.cfg.OutboxMaxBackoff; i++ {
+	return backoff(s.cfg.OutboxBackoff, s.cfg.OutboxMaxBackoff, attempts)
+}
+
+// backoff is the wait after the attempts-th failure: first, doubling up
+// to most, and then each between half and all of that, so that messages
+// failing together spread out.
+func backoff(first, most time.Duration, attempts int) time.Duration {
+	d := first
+	for i := 1; i < attempts && d < most; i++ {
 		d *= 2
 	}
-	d = min(d, s.cfg.OutboxMaxBackoff)
+	d = min(d, most)
 	return d/2 + rand.N(d/2+1)
 }
 

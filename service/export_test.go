@@ -16,6 +16,10 @@ func (s *Service) HoldDebits() (queued func() int, release func()) {
 	return queued, func() { go b.drain() }
 }
 
+// SetEventsOff stops (or resumes) writing events, for a benchmark that
+// measures what they cost.
+func (s *Service) SetEventsOff(off bool) { s.eventsOff = off }
+
 // BeforeInboundFlush makes fn run in each batch of incoming texts just
 // before the batch writes the balances it drew on; lockBalances says
 // whether it read them under lock.

@@ -447,14 +447,10 @@ func (s *Service) fieldOp(ctx context.Context, tx store.Tx, now time.Time, accou
 	}}, nil
 }
 
-// saveEvents writes the audit events a field write recorded.
+// saveEvents writes the audit events a field write recorded, and the
+// events they are.
 func (o *op) saveEvents() error {
-	for _, e := range o.events {
-		if err := o.tx.InsertAuditEvent(o.ctx, e); err != nil {
-			return err
-		}
-	}
-	return nil
+	return o.flush()
 }
 
 // ExpireSMSConversations ends the interactive conversations idle for

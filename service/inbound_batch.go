@@ -208,12 +208,13 @@ type heldRows struct {
 	texts   []*canopy.SMSMessage
 	events  []*canopy.AuditEvent
 	days    []store.UsageDay
+	emitted []*canopy.Event
 }
 
 // upTo cuts each list back to the lengths of an earlier moment.
 func (h heldRows) upTo(at heldRows) heldRows {
 	return heldRows{h.records[:len(at.records)], h.entries[:len(at.entries)], h.texts[:len(at.texts)],
-		h.events[:len(at.events)], h.days[:len(at.days)]}
+		h.events[:len(at.events)], h.days[:len(at.days)], h.emitted[:len(at.emitted)]}
 }
 
 func (m *inboundTx) InsertRecord(ctx context.Context, r *canopy.Record) error {
@@ -233,6 +234,17 @@ func (m *inboundTx) InsertSMSMessages(ctx context.Context, ms ...*canopy.SMSMess
 
 func (m *inboundTx) InsertAuditEvent(ctx context.Context, e *canopy.AuditEvent) error {
 	m.held.events = append(m.held.events, e)
+	return nil
+}
+
+func (m *inboundTx) InsertEvents(ctx context.Context, es ...*canopy.Event) error {
+	m.held.emitted = append(m.held.emitted, es...)
+	return nil
+}
+
+func (m *inboundTx) InsertAuditAndEvents(ctx context.Context, audits []*canopy.AuditEvent, es []*canopy.Event) error {
+	m.held.events = append(m.held.events, audits...)
+	m.held.emitted = append(m.held.emitted, es...)
 	return nil
 }
 
@@ -345,7 +357,7 @@ func (m *inboundTx) flush(ctx context.Context) error {
 	if err := m.batchTx.InsertSMSMessages(ctx, m.held.texts...); err != nil {
 		return err
 	}
-	if err := m.batchTx.InsertAuditEvents(ctx, m.held.events); err != nil {
+	if err := m.batchTx.InsertAuditAndEvents(ctx, m.held.events, m.held.emitted); err != nil {
 		return err
 	}
 	// Each balance is written in one statement, which locks it until the

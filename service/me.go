@@ -151,7 +151,7 @@ func (s *Service) answerMembership(ctx context.Context, c Caller, userID string,
 		o.caller.Acting = Acting{ID: u.AccountID}
 		o.caller.Actor.ID = u.ID
 		o.audit(u.AccountID, action, "user", u.ID, nil)
-		return tx.InsertAuditEvent(ctx, o.events[0])
+		return o.flush()
 	})
 	if err != nil {
 		return nil, err

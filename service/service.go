@@ -69,6 +69,18 @@ type Config struct {
 	// told that credits run low, once per crossing (default 2000, 1000,
 	// 500, 0).
 	LowBalanceThresholds []int64
+	// Webhooks: WebhookAllowLocal lets endpoints use http and private or
+	// loopback addresses (development only); a failed delivery is tried
+	// again after WebhookBackoff, doubling with jitter up to
+	// WebhookMaxBackoff, for WebhookRetryFor after it was made; an endpoint
+	// that failed every delivery for WebhookDisableAfter is disabled; a
+	// worker's claim on a delivery lasts WebhookLease.
+	WebhookAllowLocal   bool
+	WebhookBackoff      time.Duration
+	WebhookMaxBackoff   time.Duration
+	WebhookRetryFor     time.Duration
+	WebhookDisableAfter time.Duration
+	WebhookLease        time.Duration
 	// SMSNumber is the number collectors text (the provider's sending
 	// number), shown in the instructions; empty when none is configured.
 	// SMSConversationIdle ends an interactive SMS conversation, unsaved,
@@ -99,6 +111,9 @@ type Service struct {
 	inbound *inboundBatcher
 	// secrets holds the key that signs list cursors (LoadSecrets).
 	secrets atomic.Pointer[[]byte]
+	// eventsOff leaves events unwritten, so that a benchmark can measure
+	// what writing them costs in the same run (export_test.go).
+	eventsOff bool
 }
 
 // DefaultAddr is where canopy serve listens when told nothing else.
@@ -127,6 +142,11 @@ func Defaults() Config {
 		InvitePlans:          []canopy.Plan{canopy.PlanEnterprise},
 		InvitationDays:       canopy.DefaultInvitationDays,
 		LowBalanceThresholds: canopy.DefaultLowBalanceThresholds,
+		WebhookBackoff:       10 * time.Second,
+		WebhookMaxBackoff:    8 * time.Hour,
+		WebhookRetryFor:      72 * time.Hour,
+		WebhookDisableAfter:  5 * 24 * time.Hour,
+		WebhookLease:         time.Minute,
 		SMSConversationIdle:  24 * time.Hour,
 	}
 }
@@ -163,6 +183,11 @@ func New(st store.Store, cfg Config) *Service {
 	setDefault(&cfg.OutboxBackoff, d.OutboxBackoff)
 	setDefault(&cfg.OutboxMaxBackoff, d.OutboxMaxBackoff)
 	setDefault(&cfg.OutboxLease, d.OutboxLease)
+	setDefault(&cfg.WebhookBackoff, d.WebhookBackoff)
+	setDefault(&cfg.WebhookMaxBackoff, d.WebhookMaxBackoff)
+	setDefault(&cfg.WebhookRetryFor, d.WebhookRetryFor)
+	setDefault(&cfg.WebhookDisableAfter, d.WebhookDisableAfter)
+	setDefault(&cfg.WebhookLease, d.WebhookLease)
 	if len(cfg.InvitePlans) == 0 {
 		cfg.InvitePlans = d.InvitePlans
 	}
@@ -403,6 +428,8 @@ type op struct {
 	acting *canopy.Account
 	now    time.Time
 	events []*canopy.AuditEvent
+	// emitted are events no audit event records (see emit).
+	emitted []*canopy.Event
 	// invalidateAuth clears the auth cache after commit: set by changes to
 	// the tree, to account status, to keys and to who may see a form.
 	invalidateAuth bool
@@ -548,10 +575,8 @@ func runWrite[T any](ctx context.Context, s *Service, c Caller, opts writeOpts, 
 		if err != nil {
 			return err
 		}
-		for _, e := range o.events {
-			if err := tx.InsertAuditEvent(ctx, e); err != nil {
-				return err
-			}
+		if err := o.flush(); err != nil {
+			return err
 		}
 		if idem != nil {
 			stored := any(result)

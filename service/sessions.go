@@ -690,5 +690,5 @@ func (s *Service) systemAudit(ctx context.Context, tx store.Tx, info RequestInfo
 	o := &op{ctx: ctx, tx: tx, now: s.now(), s: s,
 		caller: Caller{Principal: p, Acting: Acting{ID: accountID}, RequestID: info.RequestID}}
 	o.audit(accountID, action, targetType, targetID, details)
-	return tx.InsertAuditEvent(ctx, o.events[0])
+	return o.flush()
 }

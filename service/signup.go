@@ -102,12 +102,7 @@ func (s *Service) Signup(ctx context.Context, in SignupInput, info RequestInfo) 
 			o.audit(res.Account.ID, "invitation.accepted", "invitation", inv.ID, map[string]string{"umbrellaId": inv.UmbrellaID})
 			o.audit(inv.UmbrellaID, "subAccount.joined", "account", res.Account.ID, map[string]string{"invitationId": inv.ID})
 		}
-		for _, e := range o.events {
-			if err := tx.InsertAuditEvent(ctx, e); err != nil {
-				return err
-			}
-		}
-		return nil
+		return o.flush()
 	})
 }
 

@@ -96,9 +96,15 @@ func (s *Service) ClaimSMS(ctx context.Context, limit int) ([]*canopy.SMSMessage
 	return msgs, err
 }
 
-// SMSSent records a delivered message and the provider's id for it.
-func (s *Service) SMSSent(ctx context.Context, id, providerID string) error {
-	err := s.store.Write(ctx, func(tx store.Tx) error { return tx.MarkSMSSent(ctx, id, providerID, s.now()) })
+// SMSSent records a delivered message and the provider's id for it, and
+// the event that it went out.
+func (s *Service) SMSSent(ctx context.Context, m *canopy.SMSMessage, providerID string) error {
+	err := s.store.Write(ctx, func(tx store.Tx) error {
+		if err := tx.MarkSMSSent(ctx, m.ID, providerID, s.now()); err != nil {
+			return err
+		}
+		return s.emitSMSEvent(ctx, tx, m, canopy.EventSMSSent, "")
+	})
 	if errors.Is(err, store.ErrNotFound) {
 		return nil // settled already, by a worker whose lease had expired
 	}
@@ -137,6 +143,9 @@ func (s *Service) refundSMS(ctx context.Context, tx store.Tx, m *canopy.SMSMessa
 	now := s.now()
 	refundID := s.ids.New(canopy.PrefixLedgerEntry)
 	if err := tx.MarkSMSFailed(ctx, store.SMSFailure{ID: m.ID, LastError: lastErr, RefundEntryID: refundID}); err != nil {
+		return err
+	}
+	if err := s.emitSMSEvent(ctx, tx, m, canopy.EventSMSFailed, lastErr); err != nil {
 		return err
 	}
 	charge, err := tx.GetLedgerEntry(ctx, m.ChargeEntryID)

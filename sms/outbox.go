@@ -14,7 +14,7 @@ type Outbox interface {
 	// ClaimSMS leases up to limit due messages to this worker.
 	ClaimSMS(ctx context.Context, limit int) ([]*canopy.SMSMessage, error)
 	// SMSSent records a delivered message and the provider's id for it.
-	SMSSent(ctx context.Context, id, providerID string) error
+	SMSSent(ctx context.Context, m *canopy.SMSMessage, providerID string) error
 	// SMSFailed records a failed attempt, refunding a message that failed
 	// for good, and reports whether it did.
 	SMSFailed(ctx context.Context, m *canopy.SMSMessage, cause error) (final bool, err error)

@@ -150,7 +150,7 @@ func (w *Worker) Round(ctx context.Context) (Result, error) {
 func (w *Worker) deliver(ctx context.Context, m *canopy.SMSMessage) (Result, error) {
 	providerID, err := w.sender.Send(ctx, Message{ID: m.ID, To: m.To, Body: m.Body})
 	if err == nil {
-		if err := w.svc.SMSSent(ctx, m.ID, providerID); err != nil {
+		if err := w.svc.SMSSent(ctx, m, providerID); err != nil {
 			// It went out; the lease expires and it goes out again.
 			return Result{}, fmt.Errorf("record sent SMS %s: %w", m.ID, err)
 		}

@@ -165,6 +165,8 @@ type Tx interface {
 	ReportTx
 	CollectTx
 	ConsentTx
+	EventTx
+	WebhookTx
 }
 
 // FormCursor is a position in a form listing, which runs in (owner path,

@@ -54,6 +54,7 @@ Commands:
   keys      print a new API key of the platform root
   doctor    check that a SQLite database holds nothing PostgreSQL would refuse
   load      measure a running service under many sub-accounts debiting one umbrella
+  import    create child accounts from a CSV file, through the API
   version   print the version
 
 Run "canopy <command> --help" for a command's flags. Every flag can also be
@@ -83,6 +84,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runDoctor(ctx, args[1:], getenv, stdout, stderr)
 	case "load":
 		return runLoad(ctx, args[1:], getenv, stdout, stderr)
+	case "import":
+		return runImport(ctx, args[1:], getenv, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "canopy", version())
 		return nil

@@ -35,6 +35,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	svcFlags := addServiceFlags(f)
 	mf := addMailFlags(f)
 	sf := addSMSFlags(f)
+	wf := addWebhookFlags(f)
 	maxBody := f.int("max-body-bytes", "CANOPY_MAX_BODY_BYTES", httpapi.DefaultMaxBodyBytes, "largest request body accepted (413 above)")
 	limits := addPublicLimitFlags(f)
 	rootName := f.string("root-name", "CANOPY_ROOT_NAME", "Platform", "name of the platform root account, used on first start")
@@ -58,6 +59,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	ids := canopy.NewIDs(nil, nil)
 	cfg, err := svcFlags.config(*addr, ids, log)
 	if err != nil {
+		return err
+	}
+	if err := wf.apply(&cfg, log); err != nil {
 		return err
 	}
 	if err := sf.apply(&cfg); err != nil {
@@ -102,6 +106,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	hookWorker := wf.worker(svc, log)
 	secret, created, err := svc.Bootstrap(ctx, *rootName, rootKey)
 	if err != nil {
 		return err
@@ -146,9 +151,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		n, err := svc.ExpireInvitations(ctx)
 		return int64(n), err
 	})
+	go wf.prune(ctx, svc, log)
 	go every(ctx, time.Minute, log, "ended idle SMS conversations", svc.ExpireSMSConversations)
 	go every(ctx, time.Hour, log, "forgot old inbound SMS ids", svc.PruneInboundSMS)
-	workerDone, smsDone := make(chan struct{}), make(chan struct{})
+	workerDone, smsDone, hooksDone := make(chan struct{}), make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(workerDone)
 		worker.Run(ctx)
@@ -156,6 +162,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	go func() {
 		defer close(smsDone)
 		smsWorker.Run(ctx)
+	}()
+	go func() {
+		defer close(hooksDone)
+		hookWorker.Run(ctx)
 	}()
 	if st.engine == "postgres" {
 		// Replicas tell each other about key revocations and tree changes,
@@ -196,7 +206,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		what    string
 		done    chan struct{}
 		holding func() []string
-	}{{"email", workerDone, worker.Holding}, {"SMS", smsDone, smsWorker.Holding}} {
+	}{{"email", workerDone, worker.Holding}, {"SMS", smsDone, smsWorker.Holding}, {"webhook", hooksDone, hookWorker.Holding}} {
 		select {
 		case <-wk.done:
 		case <-sctx.Done():

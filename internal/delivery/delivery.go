@@ -85,29 +85,38 @@ func sleep(ctx context.Context, d time.Duration) {
 // so a sender that waits for it before its next message leaves at most
 // its message in flight unrecorded at any instant: a process cut then
 // sends again at most one message per connection, not its whole round.
-type Recorder struct {
-	ctx   context.Context
-	write func(ctx context.Context, ids []string) error
-
-	mu      sync.Mutex
-	pending []recording
-	busy    bool
-}
-
-type recording struct {
-	id   string
-	done chan error
-}
+type Recorder = Batcher[string]
 
 // NewRecorder returns a recorder that writes with write, in ctx.
 func NewRecorder(ctx context.Context, write func(ctx context.Context, ids []string) error) *Recorder {
-	return &Recorder{ctx: ctx, write: write}
+	return NewBatcher(ctx, write)
 }
 
-// Record writes id as sent, with whatever else is waiting, and returns
-// the write's error.
-func (r *Recorder) Record(id string) error {
-	rec := recording{id: id, done: make(chan error, 1)}
+// Batcher is Recorder for any kind of outcome: Record hands one to the
+// next write and waits for it.
+type Batcher[T any] struct {
+	ctx   context.Context
+	write func(ctx context.Context, items []T) error
+
+	mu      sync.Mutex
+	pending []recording[T]
+	busy    bool
+}
+
+type recording[T any] struct {
+	item T
+	done chan error
+}
+
+// NewBatcher returns a batcher that writes with write, in ctx.
+func NewBatcher[T any](ctx context.Context, write func(ctx context.Context, items []T) error) *Batcher[T] {
+	return &Batcher[T]{ctx: ctx, write: write}
+}
+
+// Record writes item, with whatever else is waiting, and returns the
+// write's error.
+func (r *Batcher[T]) Record(item T) error {
+	rec := recording[T]{item: item, done: make(chan error, 1)}
 	r.mu.Lock()
 	r.pending = append(r.pending, rec)
 	if !r.busy {
@@ -118,7 +127,7 @@ func (r *Recorder) Record(id string) error {
 	return <-rec.done
 }
 
-func (r *Recorder) drain() {
+func (r *Batcher[T]) drain() {
 	for {
 		r.mu.Lock()
 		batch := r.pending
@@ -129,11 +138,11 @@ func (r *Recorder) drain() {
 			return
 		}
 		r.mu.Unlock()
-		ids := make([]string, len(batch))
+		items := make([]T, len(batch))
 		for i, rec := range batch {
-			ids[i] = rec.id
+			items[i] = rec.item
 		}
-		err := r.write(r.ctx, ids)
+		err := r.write(r.ctx, items)
 		for _, rec := range batch {
 			rec.done <- err
 		}

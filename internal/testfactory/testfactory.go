@@ -71,6 +71,9 @@ type Options struct {
 	// PlanLimits are the plans' quotas; nil lifts every limit, so that
 	// tests about something else never reach one.
 	PlanLimits map[canopy.Plan]canopy.PlanLimits
+	// Configure, when set, adjusts the service's configuration last (for
+	// settings no other option names, such as the webhook ones).
+	Configure func(*service.Config)
 }
 
 // NoLimits lifts every plan's quotas.
@@ -99,12 +102,16 @@ func New(t testing.TB, st store.Store, opts ...Options) *Bundle {
 	}
 	clock := NewClock(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
 	ids := canopy.NewIDs(clock.Now, nil)
-	svc := service.New(st, service.Config{
+	cfg := service.Config{
 		MaxDepth: o.MaxDepth, AuthCacheTTL: o.AuthCacheTTL, Clock: clock.Now, IDs: ids,
 		PasswordParams: o.PasswordParams, PublicURL: "https://app.example",
 		LoginSlowAfter: o.LoginSlowAfter, LoginLockAfter: o.LoginLockAfter, LoginLockFor: o.LoginLockFor,
 		OutboxMaxAttempts: o.OutboxMaxAttempts, SignupDisabled: o.SignupDisabled, PlanLimits: o.PlanLimits,
-	})
+	}
+	if o.Configure != nil {
+		o.Configure(&cfg)
+	}
+	svc := service.New(st, cfg)
 	key, created, err := svc.Bootstrap(context.Background(), "Platform", "")
 	if err != nil || !created {
 		t.Fatalf("bootstrap: created=%v err=%v", created, err)

@@ -25,6 +25,7 @@ var (
 		"account_workflows.position", "accounts.depth", "email_counts.sent", "forms.version", "idempotency_keys.status_code",
 		"login_attempts.failures", "outbox.attempts", "records.version", "sms_outbox.attempts", "tree_lock.id",
 		"form_links.max_submissions", "form_links.submissions", "sms_conversations.question",
+		"webhook_deliveries.attempts", "webhook_deliveries.last_status",
 	}
 )
 

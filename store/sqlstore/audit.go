@@ -45,13 +45,18 @@ func (t *tx) InsertAuditEvent(ctx context.Context, e *canopy.AuditEvent) error {
 	return nil
 }
 
+// inSubtree extends a query of rows aliased e, which carry an account_id,
+// to those whose account lies in subtree and outside every except subtree
+// (as it is now: the rows follow their account when it moves).
+func inSubtree(selectFrom string, subtree canopy.Path, except []canopy.Path) (string, []any) {
+	q := selectFrom + ` JOIN accounts a ON a.id = e.account_id WHERE a.path >= ? AND a.path < ?`
+	args := []any{string(subtree), string(subtree.SubtreeEnd())}
+	cond, out := outside("a.path", except)
+	return q + cond, append(args, out...)
+}
+
 func (t *tx) ListAuditEvents(ctx context.Context, f store.AuditFilter) ([]*canopy.AuditEvent, error) {
-	q := `SELECT ` + prefixed("e.", auditCols) + ` FROM audit_events e JOIN accounts a ON a.id = e.account_id
-		WHERE a.path >= ? AND a.path < ?`
-	args := []any{string(f.Subtree), string(f.Subtree.SubtreeEnd())}
-	cond, except := outside("a.path", f.Except)
-	q += cond
-	args = append(args, except...)
+	q, args := inSubtree(`SELECT `+prefixed("e.", auditCols)+` FROM audit_events e`, f.Subtree, f.Except)
 	if f.Action != "" {
 		q += ` AND e.action = ?`
 		args = append(args, f.Action)

@@ -49,6 +49,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Invitations", testInvitations},
 		{"Contacts", testContacts},
 		{"SMSOutbox", testSMSOutbox},
+		{"Events", testEvents},
+		{"Webhooks", testWebhooks},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
