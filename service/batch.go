@@ -217,6 +217,19 @@ type typedKey struct {
 
 type usageKey struct{ account, key string }
 
+// debit is one usage to charge, by an account its write has already
+// checked may act: a batch of concurrent usages (chargeBatch) and the one
+// usage of a record, a text or a lone request (op.charge) are decided by
+// the same code, chargeDebits.
+type debit struct {
+	// ctx is the caller's, when it is not the transaction's: a debit whose
+	// caller left before it was decided is not charged.
+	ctx       context.Context
+	account   *canopy.Account
+	usage     Usage
+	requestID string
+}
+
 // batchBase is what a batch reads once, under lock: balances and month
 // counts, caps, and the entries its references already have. Each pass of
 // its decisions starts from it.
@@ -227,7 +240,7 @@ type batchBase struct {
 	earlier  map[usageKey]*canopy.LedgerEntry // by other transactions
 	// written are the entries an earlier pass inserted: the same debits
 	// succeed again, with the same entries.
-	written map[*debitReq]*canopy.LedgerEntry
+	written map[*debit]*canopy.LedgerEntry
 }
 
 // batchState is what the debits before the current one left in one pass:
@@ -238,14 +251,14 @@ type batchState struct {
 	used     map[typedKey]int64
 	charged  map[usageKey]*canopy.LedgerEntry // by this pass
 	entries  []*canopy.LedgerEntry
-	by       map[string]*debitReq // entry id → its debit
-	took     map[typedKey]int64   // per payer balance
-	counted  map[typedKey]int64   // per capped account
+	by       map[string]*debit  // entry id → its debit
+	took     map[typedKey]int64 // per payer balance
+	counted  map[typedKey]int64 // per capped account
 }
 
 func (b *batchBase) pass() *batchState {
 	return &batchState{base: b, balances: maps.Clone(b.balances), used: maps.Clone(b.used),
-		charged: map[usageKey]*canopy.LedgerEntry{}, by: map[string]*debitReq{},
+		charged: map[usageKey]*canopy.LedgerEntry{}, by: map[string]*debit{},
 		took: map[typedKey]int64{}, counted: map[typedKey]int64{}}
 }
 
@@ -253,62 +266,135 @@ func (b *batchBase) pass() *batchState {
 // twins; after it the batch fails and its debits run alone.
 const maxBatchPasses = 3
 
-// chargeBatch decides and writes the debits of reqs in one transaction, in
-// order. The error is the transaction's; each debit's own is in its
-// outcome.
-//
-// A debit whose reference another transaction charges meanwhile (a retry
-// racing its first try on another replica) loses only itself: the entries
-// are inserted leaving taken references out, and when some were, the
-// batch is decided again with those debits answered as the replays they
-// are, in the same transaction. The debits that were written succeed
-// again (a replay takes nothing, so every later debit has as much room or
-// more); only new successes are inserted. The payers' balances are locked
-// before the references are read, so a twin charged through the same
-// payer has committed by then and is seen at once: the second pass is
-// for the rare twin that races past that.
-func chargeBatch(ctx context.Context, s *Service, tx store.Tx, reqs []*debitReq) ([]debitOutcome, error) {
-	m := &batchTx{Tx: tx, accounts: map[string]*canopy.Account{}, keys: map[string]*canopy.APIKey{}, users: map[string]*canopy.User{}}
-	now := s.now()
-	month := canopy.MonthOf(now)
+func newBatchTx(tx store.Tx) *batchTx {
+	return &batchTx{Tx: tx, accounts: map[string]*canopy.Account{}, keys: map[string]*canopy.APIKey{}, users: map[string]*canopy.User{}}
+}
 
-	// The acting accounts, share-locked as each write's would be, then
-	// every account on their paths, then the caps on those paths with
-	// their month counts, the payers' balances, and the references
-	// already charged.
+// chargeBatch decides and writes the concurrent debits of reqs in one
+// transaction, in order: each is checked as its own write would check
+// its acting account and credential, then charged by chargeDebits. The
+// error is the transaction's; each debit's own is in its outcome.
+func chargeBatch(ctx context.Context, s *Service, tx store.Tx, reqs []*debitReq) ([]debitOutcome, error) {
+	m := newBatchTx(tx)
+	// The acting accounts, share-locked as each write's would be.
 	acting := make([]string, 0, len(reqs))
 	for _, r := range reqs {
 		acting = append(acting, r.c.Acting.ID)
 	}
-	acting = sortedUnique(acting)
-	locked, err := tx.GetAccountsForShare(ctx, acting)
+	locked, err := tx.GetAccountsForShare(ctx, sortedUnique(acting))
 	if err != nil {
 		return nil, fmt.Errorf("load acting accounts: %w", err)
 	}
-	var onPaths []string
 	for _, a := range locked {
 		m.accounts[a.ID] = a
-		onPaths = append(onPaths, a.Path.IDs()...)
+	}
+	outs := make([]debitOutcome, len(reqs))
+	var ds []*debit
+	var at []int
+	for i, r := range reqs {
+		a, err := actingForDebit(ctx, m, r.c)
+		if err != nil {
+			if !isDebitRefusal(err) {
+				return nil, err
+			}
+			outs[i].err = err
+			continue
+		}
+		ds = append(ds, &debit{ctx: r.ctx, account: a, requestID: r.c.RequestID,
+			usage: Usage{Type: r.in.Type, Quantity: r.in.Quantity, Reason: r.in.Reason, Ref: "usage", Key: r.key}})
+		at = append(at, i)
+	}
+	charged, err := chargeDebits(ctx, s, m, s.now(), ds)
+	if err != nil {
+		return nil, err
+	}
+	for j, i := range at {
+		outs[i] = charged[j]
+	}
+	return outs, nil
+}
+
+// actingForDebit checks a batched debit's acting account and credential
+// as runWrite checks a write's: the account visible to the caller, open
+// and not suspended, the credential still valid.
+func actingForDebit(ctx context.Context, m *batchTx, c Caller) (*canopy.Account, error) {
+	acting, err := m.GetAccountForShare(ctx, c.Acting.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, canopy.NotFound("account")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load acting account: %w", err)
+	}
+	if reach, err := reachIn(ctx, m, c, acting); err != nil {
+		return nil, err
+	} else if reach != canopy.ReachAct {
+		return nil, canopy.NotFound("account")
+	}
+	if err := checkWritable(ctx, m, acting); err != nil {
+		return nil, err
+	}
+	if err := checkCredential(ctx, m, c.Principal); err != nil {
+		return nil, err
+	}
+	return acting, nil
+}
+
+// chargeDebits is the one place a debit is decided (rule 8,
+// docs/rules.md): it draws each usage of ds, in order, from its payer,
+// within tx. The caps of every account on the way up are counted first,
+// then the payer's balance; a debit short of either is refused (402) and
+// writes nothing, without disturbing the others. A usage whose key was
+// charged before is that charge's replay and takes nothing. The error is
+// the transaction's; each debit's own is in its outcome.
+//
+// Everything is locked in one order — month counts by account, then the
+// payers' balances, then the references (the entries) — so two writes
+// charging debits never wait for each other in a cycle.
+//
+// A debit whose reference another transaction charges meanwhile (a retry
+// racing its first try on another replica) loses only itself: the entries
+// are inserted leaving taken references out, and when some were, the
+// debits are decided again with those answered as the replays they are,
+// in the same transaction. The debits that were written succeed again (a
+// replay takes nothing, so every later debit has as much room or more);
+// only new successes are inserted. The payers' balances are locked before
+// the references are read, so a twin charged through the same payer has
+// committed by then and is seen at once: the second pass is for the rare
+// twin that races past that.
+func chargeDebits(ctx context.Context, s *Service, tx store.Tx, now time.Time, ds []*debit) ([]debitOutcome, error) {
+	if len(ds) == 0 {
+		return nil, nil
+	}
+	m, ok := tx.(*batchTx)
+	if !ok {
+		m = newBatchTx(tx)
+	}
+	month := canopy.MonthOf(now)
+
+	// Every account on the paths, then the caps on those paths with their
+	// month counts, the payers' balances, and the references already
+	// charged.
+	var onPaths []string
+	var types []canopy.CreditType
+	var keys []store.LedgerKey
+	for _, d := range ds {
+		onPaths = append(onPaths, d.account.Path.IDs()...)
+		types = append(types, d.usage.Type)
+		if d.usage.Key != "" && !d.usage.Fresh {
+			keys = append(keys, store.LedgerKey{UsageAccountID: d.account.ID, Key: d.usage.Key})
+		}
 	}
 	onPaths = sortedUnique(onPaths)
 	if _, err := m.GetAccounts(ctx, onPaths); err != nil {
 		return nil, fmt.Errorf("load ancestors: %w", err)
 	}
-	var types []canopy.CreditType
-	var keys []store.LedgerKey
-	for _, r := range reqs {
-		types = append(types, r.in.Type)
-		if r.key != "" {
-			keys = append(keys, store.LedgerKey{UsageAccountID: r.c.Acting.ID, Key: r.key})
-		}
-	}
 	base := &batchBase{
 		balances: map[typedKey]int64{}, used: map[typedKey]int64{}, limits: map[typedKey]store.CreditLimit{},
-		earlier: map[usageKey]*canopy.LedgerEntry{}, written: map[*debitReq]*canopy.LedgerEntry{},
+		earlier: map[usageKey]*canopy.LedgerEntry{}, written: map[*debit]*canopy.LedgerEntry{},
 	}
 	var capped []typedKey
 	for _, t := range sortedUnique(types) {
-		limits, err := tx.CreditLimits(ctx, onPaths, t)
+		limits, err := m.CreditLimits(ctx, onPaths, t)
 		if err != nil {
 			return nil, err
 		}
@@ -318,32 +404,33 @@ func chargeBatch(ctx context.Context, s *Service, tx store.Tx, reqs []*debitReq)
 			capped = append(capped, k)
 		}
 	}
-	// Month counts before balances, in a fixed order: the plain path
-	// locks them in that order too.
 	slices.SortFunc(capped, compareTyped)
+	var err error
 	for _, k := range capped {
-		if base.used[k], err = tx.MonthUsageForUpdate(ctx, k.account, k.t, month); err != nil {
+		if base.used[k], err = m.MonthUsageForUpdate(ctx, k.account, k.t, month); err != nil {
 			return nil, err
 		}
 	}
-	for _, k := range batchPayers(ctx, m, reqs) {
-		if base.balances[k], err = tx.BalanceForUpdate(ctx, k.account, k.t); err != nil {
+	for _, k := range debitPayers(ctx, m, ds) {
+		if base.balances[k], err = m.BalanceForUpdate(ctx, k.account, k.t); err != nil {
 			return nil, err
 		}
 	}
-	if err := base.addEarlier(ctx, tx, keys); err != nil {
+	if err := base.addEarlier(ctx, m, keys); err != nil {
 		return nil, err
 	}
 
 	for pass := 1; ; pass++ {
 		st := base.pass()
-		outs := make([]debitOutcome, len(reqs))
-		for i, r := range reqs {
-			if err := r.ctx.Err(); err != nil && base.written[r] == nil {
-				outs[i] = debitOutcome{nil, err}
-				continue
+		outs := make([]debitOutcome, len(ds))
+		for i, d := range ds {
+			if d.ctx != nil && base.written[d] == nil {
+				if err := d.ctx.Err(); err != nil {
+					outs[i] = debitOutcome{nil, err}
+					continue
+				}
 			}
-			res, err := st.debit(ctx, s, m, r, now)
+			res, err := st.decide(ctx, s, m, d, now)
 			if err != nil && !isDebitRefusal(err) {
 				return nil, err
 			}
@@ -355,17 +442,17 @@ func chargeBatch(ctx context.Context, s *Service, tx store.Tx, reqs []*debitReq)
 				fresh = append(fresh, e)
 			}
 		}
-		for r := range base.written {
-			if o := outs[slices.Index(reqs, r)]; o.err != nil || o.res.Entry != base.written[r] {
-				return nil, fmt.Errorf("a debit written in an earlier pass of its batch did not succeed again")
+		for d := range base.written {
+			if o := outs[slices.Index(ds, d)]; o.err != nil || o.res.Entry != base.written[d] {
+				return nil, fmt.Errorf("a debit written in an earlier pass did not succeed again")
 			}
 		}
-		// In key order, so two batches inserting twins of each other's
+		// In key order, so two writes inserting twins of each other's
 		// debits wait for each other in one order, never in a cycle.
 		slices.SortFunc(fresh, func(a, b *canopy.LedgerEntry) int {
 			return cmp.Or(cmp.Compare(a.UsageAccountID, b.UsageAccountID), cmp.Compare(a.IdempotencyKey, b.IdempotencyKey))
 		})
-		taken, err := tx.InsertNewLedgerEntries(ctx, fresh)
+		taken, err := m.InsertNewLedgerEntries(ctx, fresh)
 		if err != nil {
 			return nil, err
 		}
@@ -378,33 +465,29 @@ func chargeBatch(ctx context.Context, s *Service, tx store.Tx, reqs []*debitReq)
 			}
 		}
 		if len(twins) == 0 {
-			return outs, st.apply(ctx, s, tx, now, month)
+			return outs, st.apply(ctx, s, tx, m, now, month)
 		}
 		if pass == maxBatchPasses {
-			return nil, fmt.Errorf("%d debits of the batch still met twins after %d passes", len(twins), pass)
+			return nil, fmt.Errorf("%d debits still met twins after %d passes", len(twins), pass)
 		}
-		s.log.Debug("debits met twins charged meanwhile; the batch is decided again", "twins", len(twins), "pass", pass)
-		if err := base.addEarlier(ctx, tx, twins); err != nil {
+		s.log.Debug("debits met twins charged meanwhile; they are decided again", "twins", len(twins), "pass", pass)
+		if err := base.addEarlier(ctx, m, twins); err != nil {
 			return nil, err
 		}
 	}
 }
 
-// batchPayers returns the balances the batch's debits draw on, in a fixed
-// order. A debit whose account cannot be resolved draws on none (its
-// outcome says why).
-func batchPayers(ctx context.Context, m *batchTx, reqs []*debitReq) []typedKey {
+// debitPayers returns the balances the debits draw on, in a fixed order.
+// A debit whose payer cannot be resolved draws on none (its outcome says
+// why).
+func debitPayers(ctx context.Context, m *batchTx, ds []*debit) []typedKey {
 	var out []typedKey
-	for _, r := range reqs {
-		a, ok := m.accounts[r.c.Acting.ID]
-		if !ok {
-			continue
-		}
-		up, payer, err := payerOf(ctx, m, a.Path)
+	for _, d := range ds {
+		up, payer, err := payerOf(ctx, m, d.account.Path)
 		if err != nil {
 			continue
 		}
-		out = append(out, typedKey{up[payer].ID, r.in.Type})
+		out = append(out, typedKey{up[payer].ID, d.usage.Type})
 	}
 	slices.SortFunc(out, compareTyped)
 	return slices.Compact(out)
@@ -426,13 +509,15 @@ func (b *batchBase) addEarlier(ctx context.Context, tx store.Tx, keys []store.Le
 }
 
 // apply writes what the pass's debits took: usage rollups, month counts,
-// balances, and low-balance notices.
-func (st *batchState) apply(ctx context.Context, s *Service, tx store.Tx, now time.Time, month string) error {
-	if err := tx.AddUsageDays(ctx, store.UsageDaysOf(st.entries)); err != nil {
+// balances, and the notices of caps reached and low balances. A
+// transaction that holds balances itself (a batch of incoming texts)
+// notices low balances when it writes them.
+func (st *batchState) apply(ctx context.Context, s *Service, tx store.Tx, m *batchTx, now time.Time, month string) error {
+	if err := m.AddUsageDays(ctx, store.UsageDaysOf(st.entries)); err != nil {
 		return err
 	}
 	for _, k := range sortedKeys(st.counted) {
-		ok, _, err := tx.AddMonthUsage(ctx, k.account, k.t, month, st.counted[k], st.base.limits[k].Monthly)
+		ok, _, err := m.AddMonthUsage(ctx, k.account, k.t, month, st.counted[k], st.base.limits[k].Monthly)
 		if err != nil {
 			return err
 		}
@@ -440,50 +525,36 @@ func (st *batchState) apply(ctx context.Context, s *Service, tx store.Tx, now ti
 			return fmt.Errorf("month count of %s changed under its lock", k.account)
 		}
 		before := st.base.used[k]
-		if err := s.noticeLimitReached(ctx, tx, now, st.base.limits[k], month, before, before+st.counted[k]); err != nil {
+		if err := s.noticeLimitReached(ctx, m, now, st.base.limits[k], month, before, before+st.counted[k]); err != nil {
 			return err
 		}
 	}
+	h, held := tx.(balanceHolder)
+	held = held && h.holdsBalances()
 	for _, k := range sortedKeys(st.took) {
-		ok, after, err := tx.TakeCredits(ctx, k.account, k.t, st.took[k], now)
+		ok, after, err := m.TakeCredits(ctx, k.account, k.t, st.took[k], now)
 		if err != nil {
 			return err
 		}
 		if !ok {
 			return fmt.Errorf("balance of %s changed under its lock", k.account)
 		}
-		// The batch's debits of one payer only lower its balance: the
-		// batch crosses a threshold as one debit of their sum would.
-		if err := s.noticeLowBalance(ctx, tx, now, k.account, k.t, after+st.took[k], after); err != nil {
+		if held {
+			continue
+		}
+		// The debits of one payer only lower its balance: together they
+		// cross a threshold as one debit of their sum would.
+		if err := s.noticeLowBalance(ctx, m, now, k.account, k.t, after+st.took[k], after); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// debit decides one debit of the batch as runWrite and op.charge would,
-// against the batch's state, and records it there when it succeeds.
-func (st *batchState) debit(ctx context.Context, s *Service, m *batchTx, r *debitReq, now time.Time) (*UsageResult, error) {
-	c := r.c
-	acting, err := m.GetAccountForShare(ctx, c.Acting.ID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, canopy.NotFound("account")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("load acting account: %w", err)
-	}
-	if reach, err := reachIn(ctx, m, c, acting); err != nil {
-		return nil, err
-	} else if reach != canopy.ReachAct {
-		return nil, canopy.NotFound("account")
-	}
-	if err := checkWritable(ctx, m, acting); err != nil {
-		return nil, err
-	}
-	if err := checkCredential(ctx, m, c.Principal); err != nil {
-		return nil, err
-	}
-	u := Usage{Type: r.in.Type, Quantity: r.in.Quantity, Reason: r.in.Reason, Ref: "usage", Key: r.key}
+// decide decides one debit against the state the debits before it left,
+// and records it there when it succeeds.
+func (st *batchState) decide(ctx context.Context, s *Service, m *batchTx, d *debit, now time.Time) (*UsageResult, error) {
+	u, acting := d.usage, d.account
 	if u.Key != "" {
 		k := usageKey{acting.ID, u.Key}
 		prev := st.charged[k]
@@ -514,7 +585,7 @@ func (st *batchState) debit(ctx context.Context, s *Service, m *batchTx, r *debi
 	}
 	pk := typedKey{up[payer].ID, u.Type}
 	balance, ok := st.balances[pk]
-	if !ok { // a payer batchPayers did not foresee
+	if !ok { // a payer debitPayers did not foresee
 		if balance, err = m.BalanceForUpdate(ctx, pk.account, pk.t); err != nil {
 			return nil, err
 		}
@@ -524,16 +595,16 @@ func (st *batchState) debit(ctx context.Context, s *Service, m *batchTx, r *debi
 		return nil, balanceError(pk.account, u, balance)
 	}
 
-	e := st.base.written[r]
+	e := st.base.written[d]
 	if e == nil {
 		e = &canopy.LedgerEntry{
 			ID: s.ids.New(canopy.PrefixLedgerEntry), At: now, Kind: canopy.EntryUsage, Type: u.Type, Amount: u.Quantity,
 			Debit: pk.account, Credit: canopy.BookConsumption, Reason: u.Reason,
-			UsageAccountID: acting.ID, UsagePath: acting.Path, UsageRef: u.Ref, IdempotencyKey: u.Key, RequestID: c.RequestID,
+			UsageAccountID: acting.ID, UsagePath: acting.Path, UsageRef: u.Ref, IdempotencyKey: u.Key, RequestID: d.requestID,
 		}
 	}
 	st.entries = append(st.entries, e)
-	st.by[e.ID] = r
+	st.by[e.ID] = d
 	st.balances[pk] -= u.Quantity
 	st.took[pk] += u.Quantity
 	for _, a := range up {

@@ -1,7 +1,6 @@
 package service
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -72,99 +71,19 @@ type Usage struct {
 	Fresh bool
 }
 
-// errDebitReplayed ends a write whose debit lost the race for its
-// idempotency key to a concurrent twin; the caller answers with the
-// twin's entry.
-var errDebitReplayed = errors.New("debit already charged")
-
-// charge draws u from the payer of the account user, within the write:
-// the caps of every account on the way up are counted first, then the
-// payer's balance; anything short fails the whole write with 402. A usage
-// whose key was charged before returns that entry, charging nothing.
+// charge draws u from the payer of the account user, within the write, as
+// a batch of one (chargeDebits): anything short fails the whole write with
+// 402. A usage whose key was charged before returns that entry, charging
+// nothing.
 func (o *op) charge(user *canopy.Account, u Usage) (entry *canopy.LedgerEntry, replayed bool, err error) {
-	if u.Key != "" && !u.Fresh {
-		prev, err := o.tx.LedgerEntryByKey(o.ctx, user.ID, u.Key)
-		if err == nil {
-			if prev.Type != u.Type || prev.Amount != u.Quantity {
-				return nil, false, keyMismatch(prev)
-			}
-			return prev, true, nil
-		}
-		if !isNotFound(err) {
-			return nil, false, err
-		}
-	}
-	up, payer, err := payerOf(o.ctx, o.tx, user.Path)
+	outs, err := chargeDebits(o.ctx, o.s, o.tx, o.now, []*debit{{account: user, usage: u, requestID: o.caller.RequestID}})
 	if err != nil {
 		return nil, false, err
 	}
-	e := &canopy.LedgerEntry{
-		ID: o.s.ids.New(canopy.PrefixLedgerEntry), At: o.now, Kind: canopy.EntryUsage, Type: u.Type, Amount: u.Quantity,
-		Debit: up[payer].ID, Credit: canopy.BookConsumption, Reason: u.Reason,
-		UsageAccountID: user.ID, UsagePath: user.Path, UsageRef: u.Ref, IdempotencyKey: u.Key, RequestID: o.caller.RequestID,
-	}
-	ids := make([]string, len(up))
-	for i, a := range up {
-		ids[i] = a.ID
-	}
-	limits, err := o.tx.CreditLimits(o.ctx, ids, u.Type)
-	if err != nil {
+	if err := outs[0].err; err != nil {
 		return nil, false, err
 	}
-	month := canopy.MonthOf(o.now)
-	// Every debit locks what it changes in one order — month counts by
-	// account, then the payer's balance, then its reference (the entry) —
-	// as a batch of debits does (batch.go): a debit that held its
-	// reference while it waited for a balance could wait in a cycle with a
-	// batch holding that balance while it waits for the reference.
-	slices.SortFunc(limits, func(a, b store.CreditLimit) int { return cmp.Compare(a.AccountID, b.AccountID) })
-	usedBefore := make(map[string]int64, len(limits))
-	for _, l := range limits {
-		if usedBefore[l.AccountID], err = o.tx.MonthUsageForUpdate(o.ctx, l.AccountID, u.Type, month); err != nil {
-			return nil, false, err
-		}
-	}
-	if _, err := o.tx.BalanceForUpdate(o.ctx, e.Debit, u.Type); err != nil {
-		return nil, false, err
-	}
-	// The entry claims the reference before any count changes: a twin
-	// that got here first makes this debit its replay.
-	if err := o.tx.InsertLedgerEntry(o.ctx, e); err != nil {
-		if store.Conflict(err) == store.UniqueLedgerKey {
-			return nil, false, errDebitReplayed
-		}
-		return nil, false, err
-	}
-	// Nearest first, so the error names the cap closest to the user.
-	slices.SortFunc(limits, func(a, b store.CreditLimit) int {
-		return slices.Index(ids, a.AccountID) - slices.Index(ids, b.AccountID)
-	})
-	for _, l := range limits {
-		ok, used, err := o.tx.AddMonthUsage(o.ctx, l.AccountID, u.Type, month, u.Quantity, l.Monthly)
-		if err != nil {
-			return nil, false, err
-		}
-		if !ok {
-			return nil, false, capError(l, u, used)
-		}
-		if err := o.s.noticeLimitReached(o.ctx, o.tx, o.now, l, month, usedBefore[l.AccountID], usedBefore[l.AccountID]+u.Quantity); err != nil {
-			return nil, false, err
-		}
-	}
-	ok, balance, err := o.tx.TakeCredits(o.ctx, e.Debit, u.Type, u.Quantity, o.now)
-	if err != nil {
-		return nil, false, err
-	}
-	if !ok {
-		return nil, false, balanceError(e.Debit, u, balance)
-	}
-	if err := o.tx.AddUsageDays(o.ctx, store.UsageDaysOf([]*canopy.LedgerEntry{e})); err != nil {
-		return nil, false, err
-	}
-	if err := o.noticeLowBalance(e.Debit, u.Type, balance+u.Quantity, balance); err != nil {
-		return nil, false, err
-	}
-	return e, false, nil
+	return outs[0].res.Entry, outs[0].res.Replayed, nil
 }
 
 // lowBalanceData is a low-balance notice's outbox data.
@@ -172,17 +91,6 @@ type lowBalanceData struct {
 	Type      canopy.CreditType `json:"type"`
 	Threshold int64             `json:"threshold"`
 	Balance   int64             `json:"balance"`
-}
-
-// noticeLowBalance queues an email to the account's admins when its
-// balance fell from before to after across a threshold. The debit that
-// crosses it holds the balance's row until it commits, so each crossing is
-// seen by exactly one debit: one email per crossing.
-func (o *op) noticeLowBalance(accountID string, t canopy.CreditType, before, after int64) error {
-	if h, ok := o.tx.(balanceHolder); ok && h.holdsBalances() {
-		return nil // the balance is written, and its crossings noticed, when the batch ends
-	}
-	return o.s.noticeLowBalance(o.ctx, o.tx, o.now, accountID, t, before, after)
 }
 
 // balanceHolder is a transaction that takes credits in memory and writes
@@ -267,16 +175,7 @@ func (s *Service) RecordUsage(ctx context.Context, c Caller, in UsageInput) (*Us
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	key := ""
-	idem, _ := ctx.Value(idemKey{}).(*Idempotent)
-	switch {
-	case in.Reference != "":
-		key = "ref:" + in.Reference
-	case idem != nil:
-		// Idempotency-Keys belong to a credential's account, as the HTTP
-		// layer scopes them: two credentials' keys never meet.
-		key = "idem:" + idem.Scope + ":" + idem.Key
-	}
+	key, idem := debitKey(ctx, in)
 	if idem == nil {
 		// Concurrent debits share one transaction (batch.go); a request
 		// whose response is stored for its Idempotency-Key runs alone.
@@ -288,34 +187,30 @@ func (s *Service) RecordUsage(ctx context.Context, c Caller, in UsageInput) (*Us
 	return s.recordUsageAlone(ctx, c, in, key)
 }
 
+// debitKey is the key that makes a retried usage a replay: its reference,
+// else the request's Idempotency-Key, if any.
+func debitKey(ctx context.Context, in UsageInput) (string, *Idempotent) {
+	idem, _ := ctx.Value(idemKey{}).(*Idempotent)
+	switch {
+	case in.Reference != "":
+		return "ref:" + in.Reference, idem
+	case idem != nil:
+		// Idempotency-Keys belong to a credential's account, as the HTTP
+		// layer scopes them: two credentials' keys never meet.
+		return "idem:" + idem.Scope + ":" + idem.Key, idem
+	}
+	return "", idem
+}
+
 // recordUsageAlone is RecordUsage in a write of its own.
 func (s *Service) recordUsageAlone(ctx context.Context, c Caller, in UsageInput, key string) (*UsageResult, error) {
-	res, err := writeWork(ctx, s, c, func(o *op) (*UsageResult, error) {
+	return writeWork(ctx, s, c, func(o *op) (*UsageResult, error) {
 		e, replayed, err := o.charge(o.acting, Usage{Type: in.Type, Quantity: in.Quantity, Reason: in.Reason, Ref: "usage", Key: key})
 		if err != nil {
 			return nil, err
 		}
 		return &UsageResult{Entry: e, Replayed: replayed}, nil
 	})
-	if errors.Is(err, errDebitReplayed) {
-		// A concurrent twin charged it first; its entry is the answer —
-		// unless it charged another usage under the reference, which a
-		// serial run would have refused this one for.
-		var prev *canopy.LedgerEntry
-		err = s.read(ctx, func(tx store.Tx) error {
-			var err error
-			prev, err = tx.LedgerEntryByKey(ctx, c.Acting.ID, key)
-			return err
-		})
-		if err != nil {
-			return nil, err
-		}
-		if prev.Type != in.Type || prev.Amount != in.Quantity {
-			return nil, keyMismatch(prev)
-		}
-		return &UsageResult{Entry: prev, Replayed: true}, nil
-	}
-	return res, err
 }
 
 // GrantInput creates credits on an account's balance.
@@ -434,7 +329,7 @@ func (o *op) takeOwn(t canopy.CreditType, amount int64, verb string) error {
 			Message:   fmt.Sprintf("account %s holds %d %s credits; it cannot %s %d", o.acting.ID, balance, t, verb, amount),
 			Shortfall: &canopy.Shortfall{Type: t, Needed: amount, PayerID: o.acting.ID, Balance: &balance}}
 	}
-	return o.noticeLowBalance(o.acting.ID, t, balance+amount, balance)
+	return o.s.noticeLowBalance(o.ctx, o.tx, o.now, o.acting.ID, t, balance+amount, balance)
 }
 
 // Credits is an account's credits as GET …/credits shows them.

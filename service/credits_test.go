@@ -649,8 +649,10 @@ func TestConcurrentDebitsGetTheirOwnOutcome(t *testing.T) {
 }
 
 // TestBatchedDebitsDecideAsASerialRun puts a sequence of debits into one
-// shared transaction and runs the same sequence one by one on a twin
-// world: every debit gets the same answer either way — a refused debit
+// shared transaction and runs the same sequence one by one on twin
+// worlds, through the batcher and each in a write of its own (op.charge,
+// the path of records and texts): every debit gets the same answer either
+// way — a refused debit
 // does not disturb the ones after it, a reference retried within the batch
 // is charged once, a reference whose first try was refused may be charged
 // by a later one.
@@ -684,7 +686,13 @@ func TestBatchedDebitsDecideAsASerialRun(t *testing.T) {
 		SameAs   int // the step whose entry it is
 		Short    canopy.Shortfall
 	}
-	run := func(t *testing.T, db *sqlstore.DB, batched bool) []outcome {
+	type how int
+	const (
+		batched how = iota
+		serial      // one by one through the batcher: batches of one
+		alone       // one by one, each in a write of its own
+	)
+	run := func(t *testing.T, db *sqlstore.DB, mode how) []outcome {
 		ctx := context.Background()
 		b := testfactory.New(t, db)
 		umbrella := b.Child(t, b.Root.ID)
@@ -702,7 +710,8 @@ func TestBatchedDebitsDecideAsASerialRun(t *testing.T) {
 
 		results := make([]*service.UsageResult, len(steps))
 		errs := make([]error, len(steps))
-		if batched {
+		switch mode {
+		case batched:
 			queued, release := b.Svc.HoldDebits()
 			var wg sync.WaitGroup
 			for i, s := range steps {
@@ -715,9 +724,13 @@ func TestBatchedDebitsDecideAsASerialRun(t *testing.T) {
 			}
 			release()
 			wg.Wait()
-		} else {
+		case serial:
 			for i, s := range steps {
 				results[i], errs[i] = b.Svc.RecordUsage(ctx, callers[s.sub], s.in)
+			}
+		case alone:
+			for i, s := range steps {
+				results[i], errs[i] = b.Svc.RecordUsageAlone(ctx, callers[s.sub], s.in)
 			}
 		}
 		out := make([]outcome, len(steps))
@@ -746,9 +759,11 @@ func TestBatchedDebitsDecideAsASerialRun(t *testing.T) {
 		return out
 	}
 	testdb.Each(t, func(t *testing.T, db *sqlstore.DB) {
-		batched := run(t, db, true)
-		serial := run(t, testdb.SQLite(t), false)
-		require.Equal(t, serial, batched)
+		inBatch := run(t, db, batched)
+		oneByOne := run(t, testdb.SQLite(t), serial)
+		require.Equal(t, oneByOne, inBatch)
+		require.Equal(t, oneByOne, run(t, testdb.SQLite(t), alone))
+		batched := inBatch
 		require.True(t, batched[2].Replayed)
 		require.Equal(t, 0, batched[2].SameAs)
 		require.Equal(t, canopy.CodeChildLimitExceeded, batched[5].Code)

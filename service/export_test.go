@@ -1,5 +1,7 @@
 package service
 
+import "context"
+
 // HoldDebits makes debits queue in the batcher until release is called,
 // so that a test can put chosen debits, in a chosen order, into one
 // shared transaction; queued reports how many wait.
@@ -24,3 +26,10 @@ func (s *Service) SetEventsOff(off bool) { s.eventsOff = off }
 // before the batch writes the balances it drew on; lockBalances says
 // whether it read them under lock.
 func (s *Service) BeforeInboundFlush(fn func(lockBalances bool)) { s.inbound.beforeFlush = fn }
+
+// RecordUsageAlone is RecordUsage in a write of its own, never batched:
+// the path a record's or a text's debit takes.
+func (s *Service) RecordUsageAlone(ctx context.Context, c Caller, in UsageInput) (*UsageResult, error) {
+	key, _ := debitKey(ctx, in)
+	return s.recordUsageAlone(ctx, c, in, key)
+}

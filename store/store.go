@@ -646,8 +646,6 @@ type CreditTx interface {
 	// InsertLedgerEntry appends an entry; a second debit with the same
 	// usage account and idempotency key is a UniqueLedgerKey conflict.
 	InsertLedgerEntry(ctx context.Context, e *canopy.LedgerEntry) error
-	// LedgerEntryByKey finds the debit a retry repeats.
-	LedgerEntryByKey(ctx context.Context, usageAccountID, key string) (*canopy.LedgerEntry, error)
 	GetLedgerEntry(ctx context.Context, id string) (*canopy.LedgerEntry, error)
 	// InsertLedgerEntries appends many entries in few statements, as
 	// InsertLedgerEntry would one by one.

@@ -179,12 +179,6 @@ func (t *tx) BalanceForUpdate(ctx context.Context, accountID string, ct canopy.C
 	return balance, nil
 }
 
-func (t *tx) LedgerEntryByKey(ctx context.Context, usageAccountID, key string) (*canopy.LedgerEntry, error) {
-	e, err := scanEntry(t.queryRow(ctx, `SELECT `+ledgerCols+` FROM credit_ledger
-		WHERE usage_account_id = ? AND idempotency_key = ?`, usageAccountID, key))
-	return e, t.db.mapErr(err)
-}
-
 func (t *tx) GetLedgerEntry(ctx context.Context, id string) (*canopy.LedgerEntry, error) {
 	e, err := scanEntry(t.queryRow(ctx, `SELECT `+ledgerCols+` FROM credit_ledger WHERE id = ?`, id))
 	return e, t.db.mapErr(err)

@@ -68,11 +68,12 @@ func testCredits(t *testing.T, open Opener) {
 		})
 		requireConflict(t, err, store.UniqueLedgerKey)
 		b.read(t, func(ctx context.Context, tx store.Tx) {
-			got, err := tx.LedgerEntryByKey(ctx, c.ID, "record:rec_1")
+			got, err := tx.LedgerEntriesByKeys(ctx, []store.LedgerKey{{UsageAccountID: c.ID, Key: "record:rec_1"}})
 			require.NoError(t, err)
-			require.Equal(t, usage, got)
-			_, err = tx.LedgerEntryByKey(ctx, a.ID, "record:rec_1")
-			require.ErrorIs(t, err, store.ErrNotFound, "keys belong to the account that used the credits")
+			require.Equal(t, []*canopy.LedgerEntry{usage}, got)
+			got, err = tx.LedgerEntriesByKeys(ctx, []store.LedgerKey{{UsageAccountID: a.ID, Key: "record:rec_1"}})
+			require.NoError(t, err)
+			require.Empty(t, got, "keys belong to the account that used the credits")
 
 			all, err := tx.ListLedger(ctx, store.LedgerFilter{AccountID: a.ID, Limit: 10})
 			require.NoError(t, err)
