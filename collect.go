@@ -90,7 +90,7 @@ const (
 
 // SMSCollector is a phone number authorised to send a form's data by SMS
 // in one mode. The account that added it set the collection up: its payer
-// pays for every text sent and every record made (DESIGN rule 8).
+// pays for every text sent and every record made (rule 8, docs/rules.md).
 type SMSCollector struct {
 	FormID    string  `json:"formId"`
 	Number    string  `json:"number"`

@@ -7503,7 +7503,7 @@ type ClientInterface interface {
 	// GetCredits An account's credits, its payer and its caps
 	//
 	// The account's own `balances` (one per credit type, zero included), who pays for
-	// its usage (`payer`, by DESIGN rule 8: up the links with `billing: parent` to the
+	// its usage (`payer`, by rule 8 (docs/rules.md): up the links with `billing: parent` to the
 	// first account that pays for itself) and what it may still draw
 	// (`payer.available`: the payer's balance, or what the monthly caps on the account
 	// and on every account above it still allow this month when that is less), and the
@@ -8392,7 +8392,7 @@ type ClientInterface interface {
 	// - `sharedWithMe`: forms of other accounts on which it has a role of at least
 	//   `viewer` — its descendants' forms shared upward through the links, and forms
 	//   shared with it explicitly;
-	// - `examples`: its ancestors' forms tagged as examples (DESIGN rule 7). They are
+	// - `examples`: its ancestors' forms tagged as examples (rule 7, docs/rules.md). They are
 	//   read-only (`exampleOnly: true`) unless the acting account also has a role on
 	//   them; copy one with `POST /v1/forms/{formId}/copy`. An explicit share of
 	//   `none` hides an example.
@@ -9955,7 +9955,7 @@ func (c *Client) PutConfiguration(ctx context.Context, id AccountID, namespace N
 // GetCredits An account's credits, its payer and its caps
 //
 // The account's own `balances` (one per credit type, zero included), who pays for
-// its usage (`payer`, by DESIGN rule 8: up the links with `billing: parent` to the
+// its usage (`payer`, by rule 8 (docs/rules.md): up the links with `billing: parent` to the
 // first account that pays for itself) and what it may still draw
 // (`payer.available`: the payer's balance, or what the monthly caps on the account
 // and on every account above it still allow this month when that is less), and the
@@ -11384,7 +11384,7 @@ func (c *Client) UpdateContact(ctx context.Context, contactID ContactID, params 
 //   - `sharedWithMe`: forms of other accounts on which it has a role of at least
 //     `viewer` — its descendants' forms shared upward through the links, and forms
 //     shared with it explicitly;
-//   - `examples`: its ancestors' forms tagged as examples (DESIGN rule 7). They are
+//   - `examples`: its ancestors' forms tagged as examples (rule 7, docs/rules.md). They are
 //     read-only (`exampleOnly: true`) unless the acting account also has a role on
 //     them; copy one with `POST /v1/forms/{formId}/copy`. An explicit share of
 //     `none` hides an example.
@@ -22495,7 +22495,7 @@ type ClientWithResponsesInterface interface {
 	// GetCreditsWithResponse An account's credits, its payer and its caps
 	//
 	// The account's own `balances` (one per credit type, zero included), who pays for
-	// its usage (`payer`, by DESIGN rule 8: up the links with `billing: parent` to the
+	// its usage (`payer`, by rule 8 (docs/rules.md): up the links with `billing: parent` to the
 	// first account that pays for itself) and what it may still draw
 	// (`payer.available`: the payer's balance, or what the monthly caps on the account
 	// and on every account above it still allow this month when that is less), and the
@@ -23416,7 +23416,7 @@ type ClientWithResponsesInterface interface {
 	// - `sharedWithMe`: forms of other accounts on which it has a role of at least
 	//   `viewer` — its descendants' forms shared upward through the links, and forms
 	//   shared with it explicitly;
-	// - `examples`: its ancestors' forms tagged as examples (DESIGN rule 7). They are
+	// - `examples`: its ancestors' forms tagged as examples (rule 7, docs/rules.md). They are
 	//   read-only (`exampleOnly: true`) unless the acting account also has a role on
 	//   them; copy one with `POST /v1/forms/{formId}/copy`. An explicit share of
 	//   `none` hides an example.
@@ -40593,7 +40593,7 @@ func (c *ClientWithResponses) PutConfigurationWithResponse(ctx context.Context, 
 // GetCreditsWithResponse An account's credits, its payer and its caps
 //
 // The account's own `balances` (one per credit type, zero included), who pays for
-// its usage (`payer`, by DESIGN rule 8: up the links with `billing: parent` to the
+// its usage (`payer`, by rule 8 (docs/rules.md): up the links with `billing: parent` to the
 // first account that pays for itself) and what it may still draw
 // (`payer.available`: the payer's balance, or what the monthly caps on the account
 // and on every account above it still allow this month when that is less), and the
@@ -41838,7 +41838,7 @@ func (c *ClientWithResponses) UpdateContactWithResponse(ctx context.Context, con
 //   - `sharedWithMe`: forms of other accounts on which it has a role of at least
 //     `viewer` — its descendants' forms shared upward through the links, and forms
 //     shared with it explicitly;
-//   - `examples`: its ancestors' forms tagged as examples (DESIGN rule 7). They are
+//   - `examples`: its ancestors' forms tagged as examples (rule 7, docs/rules.md). They are
 //     read-only (`exampleOnly: true`) unless the acting account also has a role on
 //     them; copy one with `POST /v1/forms/{formId}/copy`. An explicit share of
 //     `none` hides an example.

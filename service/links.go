@@ -10,7 +10,7 @@ import (
 	"github.com/canopyhq/canopy/store"
 )
 
-// Web links (DESIGN's "Mobile App or Website"): a public, revocable link
+// Web links (the Sharing tab's "Mobile App or Website"): a public, revocable link
 // /f/{token} to a form, which anyone who has it may fill in; each
 // submission is a record, checked and paid for as one made through the
 // API, by the payer of the account that made the link (rule 8
