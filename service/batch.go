@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/canopyhq/canopy"
@@ -49,76 +48,40 @@ const batchTimeout = 30 * time.Second
 // debit on its own.
 var errRunAlone = errors.New("batch failed; run the debit alone")
 
-// debitBatcher collects concurrent debits and runs them in shared
-// transactions, one at a time.
+// debitBatcher runs concurrent debits in shared transactions, one at a
+// time.
 type debitBatcher struct {
-	s       *Service
-	mu      sync.Mutex
-	pending []*debitReq
-	running bool // a goroutine is draining pending
+	s     *Service
+	queue groupCommit[*debitReq]
 }
 
 type debitReq struct {
-	ctx  context.Context
-	c    Caller
-	in   UsageInput
-	key  string
-	res  *UsageResult
-	err  error
-	done chan struct{}
+	ctx context.Context
+	c   Caller
+	in  UsageInput
+	key string
+	res *UsageResult
+	err error
 }
 
-func newDebitBatcher(s *Service) *debitBatcher { return &debitBatcher{s: s} }
+func (r *debitReq) callerCtx() context.Context { return r.ctx }
+func (r *debitReq) leave(err error)            { r.err = err }
 
-// charge queues one debit and waits for its outcome. It waits even when
-// ctx ends: the debit may be committed by then, and the caller must not
-// report a failure for a charge that happened.
+func newDebitBatcher(s *Service) *debitBatcher {
+	b := &debitBatcher{s: s}
+	b.queue = groupCommit[*debitReq]{max: maxBatch, run: b.run}
+	return b
+}
+
+// charge queues one debit and waits for its outcome.
 func (b *debitBatcher) charge(ctx context.Context, c Caller, in UsageInput, key string) (*UsageResult, error) {
-	r := &debitReq{ctx: ctx, c: c, in: in, key: key, done: make(chan struct{})}
-	b.mu.Lock()
-	b.pending = append(b.pending, r)
-	if !b.running {
-		b.running = true
-		go b.drain()
-	}
-	b.mu.Unlock()
-	<-r.done
+	r := &debitReq{ctx: ctx, c: c, in: in, key: key}
+	b.queue.do(r)
 	return r.res, r.err
 }
 
-// drain runs batches until no debit waits; the next debit starts it anew.
-func (b *debitBatcher) drain() {
-	for {
-		b.mu.Lock()
-		if len(b.pending) == 0 {
-			b.running = false
-			b.mu.Unlock()
-			return
-		}
-		n := min(len(b.pending), maxBatch)
-		batch := b.pending[:n:n]
-		b.pending = b.pending[n:]
-		b.mu.Unlock()
-		b.run(batch)
-		for _, r := range batch {
-			close(r.done)
-		}
-	}
-}
-
 // run charges a batch in one transaction and sets each debit's outcome.
-func (b *debitBatcher) run(batch []*debitReq) {
-	live := make([]*debitReq, 0, len(batch))
-	for _, r := range batch {
-		if err := r.ctx.Err(); err != nil {
-			r.err = err // gone before it started, as a write would be
-			continue
-		}
-		live = append(live, r)
-	}
-	if len(live) == 0 {
-		return
-	}
+func (b *debitBatcher) run(live []*debitReq) {
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
 	var outs []debitOutcome

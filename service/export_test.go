@@ -5,18 +5,7 @@ import "context"
 // HoldDebits makes debits queue in the batcher until release is called,
 // so that a test can put chosen debits, in a chosen order, into one
 // shared transaction; queued reports how many wait.
-func (s *Service) HoldDebits() (queued func() int, release func()) {
-	b := s.debits
-	b.mu.Lock()
-	b.running = true // no drain runs, none starts
-	b.mu.Unlock()
-	queued = func() int {
-		b.mu.Lock()
-		defer b.mu.Unlock()
-		return len(b.pending)
-	}
-	return queued, func() { go b.drain() }
-}
+func (s *Service) HoldDebits() (queued func() int, release func()) { return s.debits.queue.hold() }
 
 // SetEventsOff stops (or resumes) writing events, for a benchmark that
 // measures what they cost.

@@ -7,7 +7,6 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/canopyhq/canopy"
@@ -36,16 +35,18 @@ const maxInboundBatch = 64
 // 1,200-1,350 texts/s against 1,500-1,700 for one): they add locking and
 // scheduling, and a batch's cost is its statements, not waiting.
 type inboundBatcher struct {
-	s       *Service
-	mu      sync.Mutex
-	pending []*inboundReq
-	running bool // a goroutine is draining pending
+	s     *Service
+	queue groupCommit[*inboundReq]
 	// beforeFlush, when set (by a test), runs in a batch just before it
 	// writes what it held back.
 	beforeFlush func(lockBalances bool)
 }
 
-func newInboundBatcher(s *Service) *inboundBatcher { return &inboundBatcher{s: s} }
+func newInboundBatcher(s *Service) *inboundBatcher {
+	b := &inboundBatcher{s: s}
+	b.queue = groupCommit[*inboundReq]{max: maxInboundBatch, run: b.run}
+	return b
+}
 
 type inboundReq struct {
 	ctx       context.Context
@@ -53,21 +54,15 @@ type inboundReq struct {
 	requestID string
 	res       *InboundResult
 	err       error
-	done      chan struct{}
 }
 
-// receive queues a text and waits for its outcome, also when ctx ends: the
-// text may be committed by then.
+func (r *inboundReq) callerCtx() context.Context { return r.ctx }
+func (r *inboundReq) leave(err error)            { r.err = err }
+
+// receive queues a text and waits for its outcome.
 func (b *inboundBatcher) receive(ctx context.Context, in canopy.InboundSMS, requestID string) (*InboundResult, error) {
-	r := &inboundReq{ctx: ctx, in: in, requestID: requestID, done: make(chan struct{})}
-	b.mu.Lock()
-	b.pending = append(b.pending, r)
-	if !b.running {
-		b.running = true
-		go b.drain()
-	}
-	b.mu.Unlock()
-	<-r.done
+	r := &inboundReq{ctx: ctx, in: in, requestID: requestID}
+	b.queue.do(r)
 	if errors.Is(r.err, errRunAlone) {
 		return b.alone(ctx, in, requestID)
 	}
@@ -85,39 +80,8 @@ func (b *inboundBatcher) alone(ctx context.Context, in canopy.InboundSMS, reques
 	return res, err
 }
 
-// drain runs batches until no text waits; the next text starts it anew.
-func (b *inboundBatcher) drain() {
-	for {
-		b.mu.Lock()
-		if len(b.pending) == 0 {
-			b.running = false
-			b.mu.Unlock()
-			return
-		}
-		n := min(len(b.pending), maxInboundBatch)
-		batch := b.pending[:n:n]
-		b.pending = b.pending[n:]
-		b.mu.Unlock()
-		b.run(batch)
-		for _, r := range batch {
-			close(r.done)
-		}
-	}
-}
-
 // run takes a batch of texts in in one transaction, each in a savepoint.
-func (b *inboundBatcher) run(batch []*inboundReq) {
-	live := make([]*inboundReq, 0, len(batch))
-	for _, r := range batch {
-		if err := r.ctx.Err(); err != nil {
-			r.err = err // gone before it started, as a write would be
-			continue
-		}
-		live = append(live, r)
-	}
-	if len(live) == 0 {
-		return
-	}
+func (b *inboundBatcher) run(live []*inboundReq) {
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
 	// First with the payers' balances read as they are, locked only when
