@@ -220,6 +220,47 @@ func TestInvitationAnsweredInTheConsole(t *testing.T) {
 	require.Contains(t, again.Body, "not pending", "a second answer is refused with the service's reason")
 }
 
+// TestDelegatedAdminIsShownAndTheSubAccountsToWithdraw: an invitation that
+// asks to administer the invitee says so before it is accepted; once
+// accepted, the sub-account's Settings withdraw it and grant it again, and
+// the umbrella's side cannot (rule 2, docs/rules.md).
+func TestDelegatedAdminIsShownAndTheSubAccountsToWithdraw(t *testing.T) {
+	t.Parallel()
+	s := newSite(t)
+	ctx := context.Background()
+	clinic := s.Child(t, s.Root.ID)
+	inv, err := s.Svc.CreateInvitation(ctx, s.As(t, s.umbrella.ID), service.InvitationInput{
+		AccountID: clinic.ID, AutoShareRole: canopy.RoleViewer, Billing: canopy.BillingParent, DelegatedAdmin: true,
+	})
+	require.NoError(t, err)
+	invitee := s.as(t, clinic.Email)
+	p := invitee.get(app(clinic.ID, "invitations", inv.ID))
+	require.Contains(t, p.Body, "Umbrella Health asks to <strong>administer your account</strong>")
+	invitee.follow(invitee.post(app(clinic.ID, "invitations", inv.ID, "accept"), nil))
+
+	delegated := func() bool {
+		a, err := s.Svc.GetAccount(ctx, s.As(t, clinic.ID), clinic.ID)
+		require.NoError(t, err)
+		return a.Link.DelegatedAdmin
+	}
+	require.True(t, delegated())
+	settings := invitee.get(app(clinic.ID, "settings"))
+	require.Contains(t, settings.Body, "Withdraw administration")
+	done := invitee.follow(invitee.post(app(clinic.ID, "settings", "delegation"), url.Values{"delegatedAdmin": {"false"}}))
+	require.Contains(t, done.Body, "The umbrella no longer administers this account.")
+	require.False(t, delegated())
+	require.Contains(t, done.Body, "Let Umbrella Health administer this account")
+
+	// The umbrella's admin, who sees the sub-account but may not act as it,
+	// cannot grant itself the administration.
+	umbrella := s.as(t, s.admin)
+	require.Equal(t, http.StatusNotFound, umbrella.post(app(clinic.ID, "settings", "delegation"), url.Values{"delegatedAdmin": {"true"}}).Status)
+	require.False(t, delegated())
+
+	invitee.follow(invitee.post(app(clinic.ID, "settings", "delegation"), url.Values{"delegatedAdmin": {"true"}}))
+	require.True(t, delegated())
+}
+
 // TestAPIKeySecretIsShownOnce: the secret is in the answer to the create,
 // never on the list; a revoked key stops working.
 func TestAPIKeySecretIsShownOnce(t *testing.T) {

@@ -208,7 +208,7 @@ func TestEveryWriteNeedsASessionAndTheAccount(t *testing.T) {
 		app(u, "users", user, "delete"), app(u, "users", user, "resend"),
 		app(u, "keys"), app(u, "keys", key, "revoke"),
 		app(u, "settings"), app(u, "settings", "configurations"), app(u, "settings", "configurations", "white_label_portal", "delete"),
-		app(u, "settings", "leave"),
+		app(u, "settings", "leave"), app(u, "settings", "delegation"),
 	}
 	anonymous, stranger := w.visitor(t), w.as(t, w.stranger)
 	before, err := w.Svc.ListAuditEvents(context.Background(), w.As(t, w.Root.ID), service.AuditQuery{}, service.PageRequest{Limit: 200})

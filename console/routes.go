@@ -84,6 +84,7 @@ func (h *Handler) registerRoutes() {
 	h.handle("POST "+app+"/settings/configurations", h.signedIn(h.putConfiguration))
 	h.handle("POST "+app+"/settings/configurations/{namespace}/delete", h.signedIn(h.deleteConfiguration))
 	h.handle("POST "+app+"/settings/leave", h.signedIn(h.leaveUmbrella))
+	h.handle("POST "+app+"/settings/delegation", h.signedIn(h.setDelegation))
 
 	h.handle("GET "+app+"/forms", h.signedIn(h.forms))
 	h.handle("GET "+app+"/forms/new", h.signedIn(h.newFormPage))

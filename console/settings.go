@@ -108,6 +108,19 @@ func (h *Handler) deleteConfiguration(rq *request) error {
 	return h.outcome(rq, canopy.ConsolePage(rq.caller.Acting.ID, "settings"), "Deleted the "+ns+" configuration.", err)
 }
 
+// setDelegation grants or withdraws the umbrella's administration of the
+// acting account, an invited sub-account (rule 2, docs/rules.md): the
+// account's own decision, which the service refuses from anyone else.
+func (h *Handler) setDelegation(rq *request) error {
+	grant := rq.r.PostFormValue("delegatedAdmin") == "true"
+	_, err := h.svc.UpdateLink(rq.r.Context(), rq.caller, rq.caller.Acting.ID, service.LinkPatch{DelegatedAdmin: &grant})
+	msg := "The umbrella no longer administers this account."
+	if grant {
+		msg = "The umbrella may now administer this account."
+	}
+	return h.outcome(rq, canopy.ConsolePage(rq.caller.Acting.ID, "settings"), msg, err)
+}
+
 // leaveUmbrella ends the acting account's invited link to its umbrella.
 func (h *Handler) leaveUmbrella(rq *request) error {
 	_, err := h.svc.LeaveUmbrella(rq.r.Context(), rq.caller, rq.caller.Acting.ID)
