@@ -82,7 +82,7 @@ func (s *Service) CreateForm(ctx context.Context, c Caller, in FormInput) (*Form
 // formQuota refuses a new form f of the acting account beyond its plan's
 // number of forms (429 form-quota) or definition size (formSize).
 func (o *op) formQuota(f *canopy.Form) error {
-	if err := o.formSize(f); err != nil {
+	if err := o.formSize(f, o.acting); err != nil {
 		return err
 	}
 	acc := o.acting
@@ -104,13 +104,14 @@ func (o *op) formQuota(f *canopy.Form) error {
 	return e
 }
 
-// formSize refuses a definition larger than the owner's plan allows,
-// naming questions (422).
-func (o *op) formSize(f *canopy.Form) error {
-	if o.acting.IsRoot() {
+// formSize refuses a definition larger than the plan of owner (the form's
+// owner, whoever edits it) allows, naming questions (422).
+func (o *op) formSize(f *canopy.Form, owner *canopy.Account) error {
+	if owner.IsRoot() {
 		return nil
 	}
-	max := o.s.planLimits(o.acting.EffectivePlan()).FormBytes
+	plan := owner.EffectivePlan()
+	max := o.s.planLimits(plan).FormBytes
 	if max < 0 {
 		return nil
 	}
@@ -120,7 +121,7 @@ func (o *op) formSize(f *canopy.Form) error {
 	}
 	if len(b) > max {
 		return canopy.InvalidField("questions", "too-large",
-			"the questions take %d bytes as JSON; the %s plan allows %d per form", len(b), o.acting.EffectivePlan(), max)
+			"the questions take %d bytes as JSON; the %s plan of the form's owner allows %d per form", len(b), plan, max)
 	}
 	return nil
 }
@@ -179,7 +180,13 @@ func (s *Service) UpdateForm(ctx context.Context, c Caller, id string, p FormPat
 		if reflect.DeepEqual(before, *f) {
 			return view(f, a), nil // nothing changed: no new version to invalidate others' If-Match
 		}
-		if err := o.formSize(f); err != nil {
+		owner := o.acting
+		if f.OwnerID != owner.ID {
+			if owner, err = o.tx.GetAccount(ctx, f.OwnerID); err != nil {
+				return nil, fmt.Errorf("load the form's owner: %w", err)
+			}
+		}
+		if err := o.formSize(f, owner); err != nil {
 			return nil, err
 		}
 		if err := s.saveForm(o, f); err != nil {

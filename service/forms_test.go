@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"strings"
 	"testing"
 	"time"
 
@@ -721,5 +723,57 @@ func TestFilteredListingKeepsRowsPastTheMergeBound(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, []string{own.ID}, formIDsOf(page.Data), "limit %d", limit)
 		}
+	})
+}
+
+// TestFormQuotasFollowTheOwnersPlan: an account owns as many forms as its
+// plan allows (429 form-quota, with the quota named, for a new form and a
+// copy alike), and a definition may take as many bytes as the plan of the
+// form's owner allows (422 naming questions) — also when an ancestor on a
+// larger plan edits it.
+func TestFormQuotasFollowTheOwnersPlan(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		limits := maps.Clone(testfactory.NoLimits)
+		limits[canopy.PlanBasic] = canopy.PlanLimits{EmailsPerDay: -1, Forms: 2, FormBytes: 400}
+		b := testfactory.New(t, db, testfactory.Options{PlanLimits: limits})
+		umbrella := b.ChildOn(t, b.Root.ID, canopy.PlanEnterprise)
+		clinic := b.ChildOn(t, umbrella.ID, canopy.PlanBasic)
+		asClinic, asUmbrella := b.As(t, clinic.ID), b.As(t, umbrella.ID)
+
+		small := service.FormInput{Name: "Small", Questions: []canopy.Question{{ID: "q", Label: "Q", Type: canopy.QuestionText}}}
+		big := make([]canopy.Question, 12)
+		for i := range big {
+			big[i] = canopy.Question{ID: fmt.Sprintf("q%d", i), Label: strings.Repeat("label ", 5), Type: canopy.QuestionText}
+		}
+		_, err := b.Svc.CreateForm(ctx, asClinic, service.FormInput{Name: "Big", Questions: big})
+		require.Equal(t, canopy.CodeValidation, canopy.ErrorCode(err))
+		require.Contains(t, err.Error(), "questions")
+		_, err = b.Svc.CreateForm(ctx, asUmbrella, service.FormInput{Name: "Big", Questions: big})
+		require.NoError(t, err, "the enterprise plan has no such bound")
+
+		first, err := b.Svc.CreateForm(ctx, asClinic, small)
+		require.NoError(t, err)
+		_, err = b.Svc.CreateForm(ctx, asClinic, small)
+		require.NoError(t, err)
+		_, err = b.Svc.CreateForm(ctx, asClinic, small)
+		require.Equal(t, canopy.CodeFormQuota, canopy.ErrorCode(err))
+		var e *canopy.Error
+		require.ErrorAs(t, err, &e)
+		require.Equal(t, &canopy.Quota{Name: canopy.QuotaForms, Plan: canopy.PlanBasic, Limit: 2, Used: 2}, e.Quota)
+		_, err = b.Svc.CopyForm(ctx, asClinic, first.ID, "")
+		require.Equal(t, canopy.CodeFormQuota, canopy.ErrorCode(err), "a copy is a new form too")
+
+		// The umbrella edits the clinic's form (as an editor, by a share):
+		// the clinic's plan bounds the definition.
+		_, err = b.Svc.PutShare(ctx, asClinic, first.ID, umbrella.ID, canopy.RoleEditor)
+		require.NoError(t, err)
+		_, err = b.Svc.UpdateForm(ctx, asUmbrella, first.ID, service.FormPatch{Questions: &big}, nil)
+		require.Equal(t, canopy.CodeValidation, canopy.ErrorCode(err), "the owner's plan, not the editor's")
+		f, err := b.Svc.GetForm(ctx, asClinic, first.ID)
+		require.NoError(t, err)
+		require.Equal(t, 1, f.Version, "nothing was written")
+		_, err = b.Svc.UpdateForm(ctx, asUmbrella, first.ID, service.FormPatch{Name: ptr("Renamed by the umbrella")}, nil)
+		require.NoError(t, err)
 	})
 }
