@@ -3,6 +3,8 @@ package canopy_test
 import (
 	"encoding/json"
 	"math"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -123,6 +125,48 @@ func FuzzJSONTextProblem(f *testing.F) {
 		sent := strings.Count(strings.ToLower(string(raw)), `\ufffd`) + strings.Count(string(raw), "\uFFFD")
 		if replaced > sent {
 			t.Fatalf("%q: nothing found, but decoding made %d U+FFFD of %d sent", raw, replaced, sent)
+		}
+	})
+}
+
+var storedCode = regexp.MustCompile(`^[A-Z0-9]{3,16}$`)
+
+// FuzzSplitStructured checks the reader of structured texts on any body a
+// phone can send. It never panics; a text it reads has a code that is a
+// form code as codes are stored (3 to 16 letters and digits, upper case);
+// and writing the code and answers back with a separator no answer holds
+// reads as the same code and answers.
+func FuzzSplitStructured(f *testing.F) {
+	for _, seed := range []string{
+		"U57709#Main St#12#sun", " u57709 # a + b # c ", "ABC+1+2", "ABC*x#y*z", "ABC", "AB#1", "#", "",
+		"TOOLONGCODE123456#1", "ABC##", "ABC#\x00#\xff", "ABC\t#\u00a0x", "ÄBC#1", "abc def#1",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		code, answers, ok := canopy.SplitStructured(body)
+		if !ok {
+			if code != "" || answers != nil {
+				t.Fatalf("%q: not structured, yet code %q and answers %q", body, code, answers)
+			}
+			return
+		}
+		if !storedCode.MatchString(code) {
+			t.Fatalf("%q: code %q is not a form code as stored", body, code)
+		}
+		for _, sep := range canopy.StructuredSeparators {
+			if slices.ContainsFunc(answers, func(a string) bool { return strings.ContainsRune(a, sep) }) {
+				continue
+			}
+			text := code
+			if answers != nil {
+				text += string(sep) + strings.Join(answers, string(sep))
+			}
+			code2, answers2, ok2 := canopy.SplitStructured(text)
+			if !ok2 || code2 != code || !slices.Equal(answers2, answers) {
+				t.Fatalf("%q read as %q %q; written back as %q it reads as %q %q %v", body, code, answers, text, code2, answers2, ok2)
+			}
+			return
 		}
 	})
 }

@@ -104,3 +104,32 @@ func TestSignatureComparedInConstantTime(t *testing.T) {
 	require.True(t, usesHMACEqual, "ValidSignature compares with hmac.Equal")
 	require.False(t, comparesOtherwise, "and with nothing that stops at the first difference")
 }
+
+// FuzzValidSignature checks the webhook signature on any token, URL and
+// parameters: a request carrying its own signature is valid (with a
+// token), one whose signature differs in any byte is not, and without a
+// token or a signature nothing is.
+func FuzzValidSignature(f *testing.F) {
+	f.Add(docToken, docURL, "From", "+14158675309", "Body", "U57709#1#2", 0)
+	f.Add("", docURL, "From", "+1", "Body", "x", 3)
+	f.Add("t", "", "", "", "", "", 27)
+	f.Add("tok\x00en", "https://h.example/p?q=\xff", "Body", "\xed\xa0\x80", "Body", "two values", 5)
+	f.Fuzz(func(t *testing.T, token, fullURL, k1, v1, k2, v2 string, flip int) {
+		params := url.Values{}
+		params.Add(k1, v1)
+		params.Add(k2, v2)
+		sig := sms.Signature(token, fullURL, params)
+		if got := sms.ValidSignature(token, fullURL, params, sig); got != (token != "") {
+			t.Fatalf("own signature valid = %v with token %q", got, token)
+		}
+		if sms.ValidSignature(token, fullURL, params, "") {
+			t.Fatal("an empty signature is valid")
+		}
+		b := []byte(sig)
+		i := (flip%len(b) + len(b)) % len(b)
+		b[i] ^= 1
+		if sms.ValidSignature(token, fullURL, params, string(b)) {
+			t.Fatalf("signature %q with byte %d changed is still valid", sig, i)
+		}
+	})
+}
