@@ -2587,7 +2587,7 @@ type Holding struct {
 
 // InboundSMS The provider's form post of an incoming text (other parameters it sends are signed too, and ignored).
 type InboundSMS struct {
-	// Body The text.
+	// Body The text: at most 1,600 characters (ten concatenated segments).
 	Body string `json:"Body"`
 
 	// From The number that sent it (E.164).
@@ -3963,7 +3963,7 @@ type SMSSettingsResult struct {
 
 // SetPasswordRequest defines model for SetPasswordRequest.
 type SetPasswordRequest struct {
-	// Password The new password; see the operation for the rules it must meet.
+	// Password The new password, at most 1,024 bytes; see the operation for the rules it must meet.
 	Password string `json:"password"`
 
 	// Token The `token` query parameter of the emailed link, `cnt_…`.

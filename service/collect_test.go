@@ -670,3 +670,36 @@ func TestBatchMeetsABalanceThatMoved(t *testing.T) {
 	require.Zero(t, balanceOf(t, w.b, w.umbrella.ID, canopy.CreditUpload))
 	requireVerified(t, w.b)
 }
+
+// TestInboundTextsAreBounded: what a provider posts is text within bounds
+// — its message id, the numbers (64 bytes: E.164 and a channel prefix) and
+// the text (1,600 characters) — or 422 naming the field, and nothing is
+// taken in.
+func TestInboundTextsAreBounded(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		b := testfactory.New(t, db)
+		ok := canopy.InboundSMS{SID: "SM1", From: "+15551230000", To: "+15005550006", Body: "HELP"}
+		for _, tc := range []struct {
+			field string
+			with  func(*canopy.InboundSMS)
+		}{
+			{"MessageSid", func(in *canopy.InboundSMS) { in.SID = strings.Repeat("S", 65) }},
+			{"From", func(in *canopy.InboundSMS) { in.From = "+1" + strings.Repeat("5", 63) }},
+			{"From", func(in *canopy.InboundSMS) { in.From = "" }},
+			{"To", func(in *canopy.InboundSMS) { in.To = "+1" + strings.Repeat("5", 63) }},
+			{"To", func(in *canopy.InboundSMS) { in.To = "+1\x00" }},
+			{"Body", func(in *canopy.InboundSMS) { in.Body = strings.Repeat("x", canopy.MaxSMSBody+1) }},
+		} {
+			in := ok
+			tc.with(&in)
+			_, err := b.Svc.ReceiveSMS(context.Background(), in, "req")
+			require.Equal(t, canopy.CodeValidation, canopy.ErrorCode(err), tc.field)
+			var e *canopy.Error
+			require.ErrorAs(t, err, &e)
+			require.Equal(t, tc.field, e.Fields[0].Field)
+		}
+		res, err := b.Svc.ReceiveSMS(context.Background(), ok, "req")
+		require.NoError(t, err)
+		require.NotEqual(t, service.InboundDuplicate, res.Outcome, "no refused text claimed its id")
+	})
+}

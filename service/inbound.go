@@ -51,6 +51,9 @@ const (
 
 const (
 	maxProviderSID = 64
+	// maxProviderNumber bounds the numbers a provider names: E.164 takes
+	// 16 bytes, a channel prefix ("whatsapp:") a few more.
+	maxProviderNumber = 64
 	// inboundKeepDays is how long a provider message id is remembered.
 	inboundKeepDays = 7
 )
@@ -67,7 +70,12 @@ func (s *Service) ReceiveSMS(ctx context.Context, in canopy.InboundSMS, requestI
 	v.Check(in.SID != "" && len(in.SID) <= maxProviderSID && printable(in.SID), "MessageSid", "invalid",
 		"must be the provider's message id: 1 to %d printable characters", maxProviderSID)
 	v.Check(in.From != "", "From", "required", "is required: the number that sent the text")
-	canopy.ValidText(&v, "From", in.From)
+	if canopy.ValidText(&v, "From", in.From) {
+		canopy.ValidateText(&v, "From", in.From, maxProviderNumber)
+	}
+	if canopy.ValidText(&v, "To", in.To) {
+		canopy.ValidateText(&v, "To", in.To, maxProviderNumber)
+	}
 	if canopy.ValidText(&v, "Body", in.Body) {
 		canopy.ValidateText(&v, "Body", in.Body, canopy.MaxSMSBody)
 	}
