@@ -250,10 +250,28 @@ type tx struct {
 	tx    *sql.Tx // nil outside a transaction
 	db    *DB
 	stmts *stmtCache
-	// depth is how many savepoints are open: each is named after its
+	// depth is how many savepoints Try has begun: each is named after its
 	// depth, so the few statements that open and close them are prepared
-	// once.
-	depth int
+	// once. opened is how many of them the database has been told of: a
+	// savepoint is opened only when the first statement inside it runs, so
+	// a Try whose fn runs none (a text of a batch that only reads what the
+	// batch holds in memory) costs no round trip.
+	depth, opened int
+	// spErr is the error of opening savepoints before a statement that
+	// cannot return it (queryRow); Try returns it.
+	spErr error
+}
+
+// openSavepoints opens the savepoints begun but not yet opened, before a
+// statement runs inside them.
+func (t *tx) openSavepoints(ctx context.Context) error {
+	for t.opened < t.depth {
+		if _, err := t.execHere(ctx, "SAVEPOINT sp"+strconv.Itoa(t.opened+1)); err != nil {
+			return fmt.Errorf("savepoint: %w", err)
+		}
+		t.opened++
+	}
+	return nil
 }
 
 // conn runs statements: a transaction or a pool.
@@ -288,6 +306,15 @@ func (t *tx) prepared(ctx context.Context, q string) *sql.Stmt {
 }
 
 func (t *tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if err := t.openSavepoints(ctx); err != nil {
+		return nil, err
+	}
+	return t.execHere(ctx, q, args...)
+}
+
+// execHere runs a statement where the transaction is, opening no
+// savepoint first: the statements that open and close them.
+func (t *tx) execHere(ctx context.Context, q string, args ...any) (sql.Result, error) {
 	q = t.db.rebind(q)
 	var (
 		res sql.Result
@@ -302,6 +329,9 @@ func (t *tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error
 }
 
 func (t *tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if err := t.openSavepoints(ctx); err != nil {
+		return nil, err
+	}
 	q = t.db.rebind(q)
 	var (
 		rows *sql.Rows
@@ -316,6 +346,9 @@ func (t *tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, error
 }
 
 func (t *tx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	if err := t.openSavepoints(ctx); err != nil && t.spErr == nil {
+		t.spErr = err // the statement then fails too; Try names the cause
+	}
 	q = t.db.rebind(q)
 	if st := t.prepared(ctx, q); st != nil {
 		return st.QueryRowContext(ctx, t.args(args)...)
@@ -355,19 +388,23 @@ func (t *tx) Try(ctx context.Context, fn func() error) error {
 	}
 	t.depth++
 	defer func() { t.depth-- }()
-	name := "sp" + strconv.Itoa(t.depth)
-	if _, err := t.exec(ctx, "SAVEPOINT "+name); err != nil {
-		return fmt.Errorf("savepoint: %w", err)
-	}
 	ferr := fn()
+	if t.opened < t.depth {
+		return ferr // no statement ran inside: nothing to undo or release
+	}
+	if t.spErr != nil {
+		ferr, t.spErr = errors.Join(ferr, t.spErr), nil
+	}
+	name := "sp" + strconv.Itoa(t.depth)
 	if ferr != nil {
-		if _, err := t.exec(ctx, "ROLLBACK TO SAVEPOINT "+name); err != nil {
+		if _, err := t.execHere(ctx, "ROLLBACK TO SAVEPOINT "+name); err != nil {
 			return errors.Join(ferr, fmt.Errorf("roll back to savepoint: %w", err))
 		}
 	}
-	if _, err := t.exec(ctx, "RELEASE SAVEPOINT "+name); err != nil {
+	if _, err := t.execHere(ctx, "RELEASE SAVEPOINT "+name); err != nil {
 		return errors.Join(ferr, fmt.Errorf("release savepoint: %w", err))
 	}
+	t.opened = t.depth - 1
 	return ferr
 }
 

@@ -54,6 +54,50 @@ func testCollect(t *testing.T, open Opener) {
 		})
 	})
 
+	t.Run("NestedTriesUndoTheirOwn", func(t *testing.T) {
+		// Savepoints open only when a statement runs inside them: a try
+		// that ran none, around or within one that did, still undoes
+		// exactly its own statements.
+		t.Parallel()
+		_, b := setup(t, open)
+		refused := errors.New("refused")
+		put := func(ctx context.Context, tx store.Tx, n string) {
+			require.NoError(t, tx.PutSMSOptOut(ctx, "+1555000010"+n, at(1)))
+		}
+		b.write(t, func(ctx context.Context, tx store.Tx) {
+			require.ErrorIs(t, tx.Try(ctx, func() error { return refused }), refused, "a try that ran nothing")
+			require.ErrorIs(t, tx.Try(ctx, func() error {
+				require.ErrorIs(t, tx.Try(ctx, func() error { put(ctx, tx, "1"); return refused }), refused)
+				put(ctx, tx, "2")
+				return refused
+			}), refused, "an empty outer try, a failed inner one")
+			require.ErrorIs(t, tx.Try(ctx, func() error {
+				put(ctx, tx, "3")
+				require.NoError(t, tx.Try(ctx, func() error { put(ctx, tx, "4"); return nil }))
+				return refused
+			}), refused, "an outer try that fails takes its inner one's rows too")
+			require.NoError(t, tx.Try(ctx, func() error {
+				require.NoError(t, tx.Try(ctx, func() error { return nil }))
+				require.NoError(t, tx.Try(ctx, func() error { put(ctx, tx, "5"); return nil }))
+				return nil
+			}))
+			require.ErrorIs(t, tx.Try(ctx, func() error {
+				require.NoError(t, tx.Try(ctx, func() error { put(ctx, tx, "6"); return nil }))
+				return refused
+			}), refused, "an outer try that ran nothing itself still undoes its inner one")
+			put(ctx, tx, "7")
+		})
+		b.read(t, func(ctx context.Context, tx store.Tx) {
+			var all []string
+			for n := range 8 {
+				all = append(all, fmt.Sprintf("+1555000010%d", n))
+			}
+			got, err := tx.OptedOut(ctx, all)
+			require.NoError(t, err)
+			require.Equal(t, []string{"+15550000105", "+15550000107"}, got)
+		})
+	})
+
 	t.Run("FormCodesAreUniqueAndOnePerForm", func(t *testing.T) {
 		t.Parallel()
 		_, b := setup(t, open)
