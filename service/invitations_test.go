@@ -2,7 +2,9 @@ package service_test
 
 import (
 	"context"
+	"fmt"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -455,7 +457,31 @@ func TestInvitationEdgeCases(t *testing.T) {
 			w.b.Clock.Advance(25 * time.Hour)
 			_, err = w.b.Svc.CreateInvitation(ctx, w.asUmbrella, service.InvitationInput{AccountID: w.invitee.ID})
 			require.NoError(t, err)
-			require.Len(t, w.emailsTo(t)[canopy.TemplateInvitationExpired], 1, "the umbrella still hears of the expiry")
+			expired := w.emailsTo(t)[canopy.TemplateInvitationExpired]
+			require.Len(t, expired, 1, "the umbrella still hears of the expiry")
+			news := expired[0].(*canopy.InvitationNewsEmail)
+			require.Equal(t, w.invitee.ID, news.OtherAccountName, "named by the id the umbrella typed, never by its name (rule 11)")
+			require.NotContains(t, fmt.Sprintf("%+v", *news), w.invitee.Name)
+		})
+		t.Run("a declined invitation tells the umbrella no more than it typed", func(t *testing.T) {
+			list, err := w.b.Svc.ListInvitations(ctx, w.asInvitee, service.InvitationQuery{Direction: "received", Status: canopy.InvitationPending}, service.PageRequest{})
+			require.NoError(t, err)
+			require.NotEmpty(t, list.Data)
+			w.emailsTo(t)
+			_, err = w.b.Svc.DeclineInvitation(ctx, w.asInvitee, list.Data[0].ID)
+			require.NoError(t, err)
+			declined := w.emailsTo(t)[canopy.TemplateInvitationDeclined]
+			require.NotEmpty(t, declined)
+			for _, e := range declined {
+				require.Equal(t, w.invitee.ID, e.(*canopy.InvitationNewsEmail).OtherAccountName)
+				require.NotContains(t, fmt.Sprintf("%+v", e), w.invitee.Name)
+			}
+		})
+		t.Run("an invitation's message is at most 500 characters", func(t *testing.T) {
+			_, err := w.b.Svc.CreateInvitation(ctx, w.asUmbrella, service.InvitationInput{AccountID: w.invitee.ID, Message: strings.Repeat("é", 501)})
+			requireField(t, err, "message", "too-long")
+			_, err = w.b.Svc.CreateInvitation(ctx, w.asUmbrella, service.InvitationInput{AccountID: w.invitee.ID, Message: strings.Repeat("é", 500)})
+			require.NoError(t, err)
 		})
 		t.Run("whoever acts as the invitee reads what its received list shows", func(t *testing.T) {
 			list, err := w.b.Svc.ListInvitations(ctx, w.b.As(t, w.invitee.ID), service.InvitationQuery{Direction: "received", Status: canopy.InvitationPending}, service.PageRequest{})
