@@ -312,6 +312,22 @@ func testAuditRecordsWhoAndHow(t *testing.T, a *testAPI) {
 	}
 	a.do(t, req{Method: "GET", Path: "/v1/audit-events?limit=1", Key: a.RootKey}).Decode(t, &page)
 	require.Equal(t, strings.Repeat("c", 64), page.Data[0].Channel, "the workflows were not written again")
+
+	// A request without a credential (a public sign-up) claims nothing:
+	// the trail keeps no text its caller supplied (rule 10).
+	r = a.do(t, req{Method: "POST", Path: "/v1/signup", Body: `{"accountName": "Walk-in", "email": "walkin@example.com"}`,
+		Headers: map[string]string{"X-Channel": "forged-channel", "X-Username": "forged-user"}})
+	require.Equal(t, http.StatusAccepted, r.Status, "%s", r.Body)
+	a.do(t, req{Method: "GET", Path: "/v1/audit-events?limit=50", Key: a.RootKey}).Decode(t, &page)
+	var anonymous int
+	for _, e := range page.Data {
+		require.NotEqual(t, "forged-channel", e.Channel, "%+v", e)
+		require.NotEqual(t, "forged-user", e.Username, "%+v", e)
+		if e.RequestID == r.Header.Get("X-Request-Id") {
+			anonymous++
+		}
+	}
+	require.Positive(t, anonymous, "the sign-up is in the trail")
 }
 
 func masterEmailID(t *testing.T, a *testAPI, accountID string) string {
