@@ -23,6 +23,8 @@ package service_test
 
 import (
 	"context"
+	"database/sql"
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -145,17 +147,21 @@ func BenchmarkHotAccount(b *testing.B) {
 			w := buildHotWorld(b, db)
 			var naive float64
 			b.Run("naive", func(b *testing.B) {
+				meter := startWrites(b, engine, db)
 				naive = runHot(b, w, func(i int, ref string) error {
 					return naiveDebit(ctx, w, w.children[i], ref)
 				})
+				meter.report(b)
 				b.ReportMetric(float64(fsync.Microseconds()), "fsync-p50-µs")
 			})
 			b.Run("canopy", func(b *testing.B) {
+				meter := startWrites(b, engine, db)
 				rate := runHot(b, w, func(i int, ref string) error {
 					_, err := w.bundle.Svc.RecordUsage(ctx, w.callers[i], service.UsageInput{
 						Type: canopy.CreditMessage, Quantity: 1, Reference: ref})
 					return err
 				})
+				meter.report(b)
 				if naive > 0 {
 					b.ReportMetric(rate/naive, "x-naive")
 				}
@@ -176,6 +182,131 @@ func hotStore(b *testing.B, engine string) *sqlstore.DB {
 		return sqliteFull(b)
 	}
 	return testdb.Open(b, engine)
+}
+
+// writeMeter measures what a run of debits writes. On SQLite: the pages
+// appended to the WAL (with automatic checkpoints held off for the run, so
+// that every page written is still there to count), reported per debit
+// and, per table or index, in the benchmark's log. On PostgreSQL: the WAL
+// bytes the whole server wrote, per debit — an upper bound, since other
+// databases on the server write too.
+type writeMeter struct {
+	db      *sqlstore.DB
+	engine  string
+	walPath string
+	lsn     string
+}
+
+func startWrites(b *testing.B, engine string, db *sqlstore.DB) *writeMeter {
+	b.Helper()
+	ctx := context.Background()
+	m := &writeMeter{db: db, engine: engine}
+	pool := db.WritePool()
+	if engine == "sqlite" {
+		if err := pool.QueryRowContext(ctx, `SELECT file FROM pragma_database_list WHERE name = 'main'`).Scan(&m.walPath); err != nil {
+			b.Fatal(err)
+		}
+		m.walPath += "-wal"
+		// The store has one write connection, so these hold for the run.
+		for _, q := range []string{`PRAGMA wal_autocheckpoint = 0`, `PRAGMA wal_checkpoint(TRUNCATE)`} {
+			if _, err := pool.ExecContext(ctx, q); err != nil {
+				b.Fatalf("%s: %v", q, err)
+			}
+		}
+		return m
+	}
+	if err := pool.QueryRowContext(ctx, `SELECT pg_current_wal_insert_lsn()::text`).Scan(&m.lsn); err != nil {
+		b.Fatal(err)
+	}
+	return m
+}
+
+// report adds the run's writes per debit (b.N debits) to the results.
+func (m *writeMeter) report(b *testing.B) {
+	b.Helper()
+	ctx := context.Background()
+	pool := m.db.WritePool()
+	if m.engine != "sqlite" {
+		var bytes float64
+		if err := pool.QueryRowContext(ctx, `SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), $1::pg_lsn)`, m.lsn).Scan(&bytes); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(bytes/float64(b.N), "wal-B/debit")
+		return
+	}
+	frames, commits, pages, err := readWAL(m.walPath)
+	if err != nil {
+		b.Fatal(err)
+	}
+	trees, err := pageOwners(ctx, pool)
+	if err != nil {
+		b.Fatal(err)
+	}
+	byTree := map[string]int{}
+	for p, n := range pages {
+		name := trees[p]
+		if name == "" {
+			name = "(free or new)"
+		}
+		byTree[name] += n
+	}
+	names := make([]string, 0, len(byTree))
+	for n := range byTree {
+		names = append(names, n)
+	}
+	slices.SortFunc(names, func(a, c string) int { return byTree[c] - byTree[a] })
+	for _, n := range names {
+		if b.N < 1000 {
+			break // the runs that size b.N
+		}
+		b.Logf("  %-32s %7.3f pages/debit", n, float64(byTree[n])/float64(b.N))
+	}
+	b.ReportMetric(float64(frames)/float64(b.N), "wal-pages/debit")
+	b.ReportMetric(float64(b.N)/float64(max(commits, 1)), "debits/commit")
+	if _, err := pool.ExecContext(ctx, `PRAGMA wal_autocheckpoint = 10000`); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// readWAL counts the frames of a SQLite WAL file, the commits among them,
+// and the frames of each page number.
+func readWAL(path string) (frames, commits int, pages map[uint32]int, err error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	if len(raw) < 32 {
+		return 0, 0, map[uint32]int{}, nil
+	}
+	pageSize := int(binary.BigEndian.Uint32(raw[8:12]))
+	pages = map[uint32]int{}
+	for off := 32; off+24+pageSize <= len(raw); off += 24 + pageSize {
+		frames++
+		pages[binary.BigEndian.Uint32(raw[off:off+4])]++
+		if binary.BigEndian.Uint32(raw[off+4:off+8]) != 0 {
+			commits++
+		}
+	}
+	return frames, commits, pages, nil
+}
+
+// pageOwners maps each page of the database to its table or index.
+func pageOwners(ctx context.Context, pool *sql.DB) (map[uint32]string, error) {
+	rows, err := pool.QueryContext(ctx, `SELECT name, pageno FROM dbstat`)
+	if err != nil {
+		return nil, fmt.Errorf("read dbstat: %w", err)
+	}
+	defer rows.Close()
+	out := map[uint32]string{}
+	for rows.Next() {
+		var name string
+		var p uint32
+		if err := rows.Scan(&name, &p); err != nil {
+			return nil, err
+		}
+		out[p] = name
+	}
+	return out, rows.Err()
 }
 
 // fsyncP50 writes 4 KiB and fsyncs a file in dir n times and returns the
