@@ -35,7 +35,8 @@ would, each a record. The server must check signatures with the same token, over
 
 form reads and listings on a big tree: it builds, through the API, accounts level by
 level (--levels, default 1,3,9,27,80,220,560,1300,2800: 5,000 accounts nine levels
-deep, each under a random account one level up), --forms forms (50,000) owned by
+deep, each under a random account one level up; the top one under the key's account,
+so nine levels below the root need canopy serve --max-depth 9), --forms forms (50,000) owned by
 random accounts and --viewer-shares / --editor-shares shares (10,000 / 5,000), each
 from a form's owner to a random ancestor or descendant of it, with a progress bar.
 With --data FILE the ids are written to FILE, and a later run that finds FILE reuses

@@ -225,6 +225,9 @@ func (l formsLoad) build(ctx context.Context, api *loadClient) (*formsData, erro
 				parent = d.Levels[lv-1][d.Levels[lv][i].Parent].ID
 			}
 			id, err := api.createAccount(ctx, parent, fmt.Sprintf("Forms load L%d-%d", lv+1, i+1))
+			if err != nil && strings.Contains(err.Error(), "depth-limit-exceeded") {
+				return fmt.Errorf("%w\n(%d levels below the key's account need canopy serve --max-depth %d or more)", err, len(l.levels), len(l.levels))
+			}
 			d.Levels[lv][i].ID = id
 			return err
 		}, func(done int) { bar.set(created + done) })
@@ -443,7 +446,7 @@ func (l formsLoad) readCases(ctx context.Context, api *loadClient, d *formsData)
 // the last walk, and whether the server offers the stream.
 func (l formsLoad) listing(ctx context.Context, api *loadClient, as string, pages int, ndjson bool) (loadResult, int, bool, error) {
 	var res loadResult
-	start := time.Now()
+	start, shown := time.Now(), time.Time{}
 	n := 0
 	for len(res.latencies) == 0 || time.Since(start) < l.duration {
 		t0 := time.Now()
@@ -461,7 +464,10 @@ func (l formsLoad) listing(ctx context.Context, api *loadClient, as string, page
 			return res, 0, true, err
 		}
 		res.latencies = append(res.latencies, time.Since(t0))
-		fmt.Fprintf(l.stder, "\r%5.0fs  %d walks of %d forms ", time.Since(start).Seconds(), len(res.latencies), n)
+		if time.Since(shown) >= time.Second {
+			shown = time.Now()
+			fmt.Fprintf(l.stder, "\r%5.0fs  %d walks of %d forms ", time.Since(start).Seconds(), len(res.latencies), n)
+		}
 	}
 	fmt.Fprintln(l.stder)
 	res.elapsed = time.Since(start)
