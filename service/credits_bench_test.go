@@ -34,6 +34,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -196,12 +197,25 @@ type writeMeter struct {
 	engine  string
 	walPath string
 	lsn     string
+	cpu     time.Duration // this process's CPU time at the start
+}
+
+// processCPU is the CPU time this process has used, user and system: per
+// debit, it tells the work a debit costs apart from the waiting a loaded
+// machine adds to its latency.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func startWrites(b *testing.B, engine string, db *sqlstore.DB) *writeMeter {
 	b.Helper()
 	ctx := context.Background()
 	m := &writeMeter{db: db, engine: engine}
+	defer func() { m.cpu = processCPU(b) }()
 	pool := db.WritePool()
 	if engine == "sqlite" {
 		if err := pool.QueryRowContext(ctx, `SELECT file FROM pragma_database_list WHERE name = 'main'`).Scan(&m.walPath); err != nil {
@@ -225,6 +239,7 @@ func startWrites(b *testing.B, engine string, db *sqlstore.DB) *writeMeter {
 // report adds the run's writes per debit (b.N debits) to the results.
 func (m *writeMeter) report(b *testing.B) {
 	b.Helper()
+	b.ReportMetric(float64((processCPU(b)-m.cpu).Microseconds())/float64(b.N), "cpu-µs/debit")
 	ctx := context.Background()
 	pool := m.db.WritePool()
 	if m.engine != "sqlite" {

@@ -24,7 +24,16 @@ DROP INDEX credit_ledger_idempotency;
 CREATE UNIQUE INDEX credit_ledger_idempotency ON credit_ledger (idempotency_key, usage_account_id)
     WHERE idempotency_key IS NOT NULL;
 
+-- Entries by the account they credit, without the usage debits: those
+-- credit the consumption book, which is no account and is never listed,
+-- so every debit wrote an entry here that nothing reads. (A ledger
+-- listing's credit half says kind <> 'usage' to use it.)
+DROP INDEX credit_ledger_credit;
+CREATE INDEX credit_ledger_credit ON credit_ledger (credit_account, id) WHERE kind <> 'usage';
+
 -- +goose Down
+DROP INDEX credit_ledger_credit;
+CREATE INDEX credit_ledger_credit ON credit_ledger (credit_account, id);
 DROP INDEX credit_ledger_idempotency;
 CREATE UNIQUE INDEX credit_ledger_idempotency ON credit_ledger (usage_account_id, idempotency_key)
     WHERE idempotency_key IS NOT NULL;
