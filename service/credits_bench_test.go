@@ -190,8 +190,7 @@ func hotStore(b *testing.B, engine string) *sqlstore.DB {
 // appended to the WAL (with automatic checkpoints held off for the run, so
 // that every page written is still there to count), reported per debit
 // and, per table or index, in the benchmark's log. On PostgreSQL: the WAL
-// bytes the whole server wrote, per debit — an upper bound, since other
-// databases on the server write too.
+// bytes written for the benchmark's own tables, per debit.
 type writeMeter struct {
 	db      *sqlstore.DB
 	engine  string
@@ -243,8 +242,23 @@ func (m *writeMeter) report(b *testing.B) {
 	ctx := context.Background()
 	pool := m.db.WritePool()
 	if m.engine != "sqlite" {
+		// The server's WAL holds every database's writes: pg_walinspect
+		// reads its records, and those of this schema's tables (with the
+		// commits of their transactions) are the debits'.
+		if _, err := pool.ExecContext(ctx, `CREATE EXTENSION IF NOT EXISTS pg_walinspect SCHEMA public`); err != nil {
+			b.Logf("no WAL per debit: %v", err)
+			return
+		}
 		var bytes float64
-		if err := pool.QueryRowContext(ctx, `SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), $1::pg_lsn)`, m.lsn).Scan(&bytes); err != nil {
+		err := pool.QueryRowContext(ctx, `WITH mine AS (
+				SELECT pg_relation_filenode(oid)::text AS node FROM pg_class WHERE relnamespace = current_schema()::regnamespace
+			), r AS (
+				SELECT xid, record_length, resource_manager, (regexp_match(block_ref, 'rel \d+/\d+/(\d+)'))[1] AS node
+				FROM public.pg_get_wal_records_info($1::pg_lsn, pg_current_wal_flush_lsn())
+			), x AS (SELECT DISTINCT xid FROM r WHERE node IN (SELECT node FROM mine))
+			SELECT coalesce(sum(record_length), 0) FROM r
+			WHERE node IN (SELECT node FROM mine) OR (resource_manager = 'Transaction' AND xid IN (SELECT xid FROM x))`, m.lsn).Scan(&bytes)
+		if err != nil {
 			b.Fatal(err)
 		}
 		b.ReportMetric(bytes/float64(b.N), "wal-B/debit")
