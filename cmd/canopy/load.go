@@ -121,7 +121,9 @@ func runLoad(ctx context.Context, args []string, getenv func(string) string, std
 		return usageError{fmt.Sprintf("--scenario %q: use debits, sms or forms", *scenario)}
 	}
 
-	umbrella, err := api.createAccount(ctx, "", "Load umbrella")
+	// Enterprise: each child sends its master user an email, which counts
+	// against the creating account's daily quota (rule 11, docs/rules.md).
+	umbrella, err := api.createAccount(ctx, "", "Load umbrella", "enterprise")
 	if err != nil {
 		return err
 	}

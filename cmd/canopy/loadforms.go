@@ -224,7 +224,9 @@ func (l formsLoad) build(ctx context.Context, api *loadClient) (*formsData, erro
 			if lv > 0 {
 				parent = d.Levels[lv-1][d.Levels[lv][i].Parent].ID
 			}
-			id, err := api.createAccount(ctx, parent, fmt.Sprintf("Forms load L%d-%d", lv+1, i+1))
+			// Enterprise: room for the emails and forms of any --levels
+			// and --forms within its quotas (rule 11, docs/rules.md).
+			id, err := api.createAccount(ctx, parent, fmt.Sprintf("Forms load L%d-%d", lv+1, i+1), "enterprise")
 			if err != nil && strings.Contains(err.Error(), "depth-limit-exceeded") {
 				return fmt.Errorf("%w\n(%d levels below the key's account need canopy serve --max-depth %d or more)", err, len(l.levels), len(l.levels))
 			}
