@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -15,7 +16,7 @@ import (
 	"time"
 )
 
-const loadSummary = `Measures a running Canopy under load. Two scenarios:
+const loadSummary = `Measures a running Canopy under load. Three scenarios:
 
   canopy load --url http://127.0.0.1:8080 --key $ROOT_KEY [--children 1000] [--clients 256] [--duration 30s]
 
@@ -30,7 +31,23 @@ clients posting signed texts (CODE#answer#…) to POST /v1/sms/inbound as the pr
 would, each a record. The server must check signatures with the same token, over
 --public-url (the server's --public-url; default --url).
 
-Both print requests/s and latency percentiles. Point them at a throwaway installation:
+  canopy load --scenario forms --url … --key $ROOT_KEY [--data forms.json] [--clients 32] [--duration 10s]
+
+form reads and listings on a big tree: it builds, through the API, accounts level by
+level (--levels, default 1,3,9,27,80,220,560,1300,2800: 5,000 accounts nine levels
+deep, each under a random account one level up; the top one under the key's account,
+so nine levels below the root need canopy serve --max-depth 9), --forms forms (50,000) owned by
+random accounts and --viewer-shares / --editor-shares shares (10,000 / 5,000), each
+from a form's owner to a random ancestor or descendant of it, with a progress bar.
+With --data FILE the ids are written to FILE, and a later run that finds FILE reuses
+the data set instead of building it (delete FILE to build anew). It then runs, for
+--duration each, GET /v1/forms/{id} as the form's owner, as its ancestor 1 and 6
+levels up, as a sibling (denied: 404) and as the owner from one client, and walks
+the top account's forms: the first 5 pages of 200, all of them page by page, and all
+of them as one NDJSON stream (Accept: application/x-ndjson) when the server offers
+it. It prints one table: requests/s (or walks/s), p50 and p99 per case.
+
+They print requests/s and latency percentiles. Point them at a throwaway installation:
 they leave their accounts behind.
 
 Every debit names a reference of its own. With several --url (replicas on one
@@ -44,16 +61,24 @@ func runLoad(ctx context.Context, args []string, getenv func(string) string, std
 	racing := f.float("racing", "CANOPY_LOAD_RACING", 0, "the share of debits also sent at once to the next replica (0 to 1)")
 	key := f.string("key", "CANOPY_LOAD_KEY", "", "an API key whose account may create the umbrella (the root key, say)")
 	children := f.int("children", "CANOPY_LOAD_CHILDREN", 1000, "sub-accounts under the umbrella")
-	clients := f.int("clients", "CANOPY_LOAD_CLIENTS", 256, "concurrent clients")
+	clients := f.int("clients", "CANOPY_LOAD_CLIENTS", 256, "concurrent clients (forms: 32 unless set)")
 	duration := f.duration("duration", "CANOPY_LOAD_DURATION", 30*time.Second, "how long the clients run")
 	creditType := f.string("type", "CANOPY_LOAD_TYPE", "message", "the credit type the clients use")
-	scenario := f.string("scenario", "CANOPY_LOAD_SCENARIO", "debits", "debits (the hot account) or sms (incoming structured texts)")
+	scenario := f.string("scenario", "CANOPY_LOAD_SCENARIO", "debits", "debits (the hot account), sms (incoming structured texts) or forms (reads and listings on a big tree)")
 	collectors := f.int("collectors", "CANOPY_LOAD_COLLECTORS", 1000, "sms: numbers authorised to text the form")
 	token := f.string("sms-auth-token", "CANOPY_SMS_AUTH_TOKEN", "", "sms: the auth token the server checks webhook signatures with (or $CANOPY_SMS_AUTH_TOKEN_FILE)")
 	public := f.string("public-url", "CANOPY_PUBLIC_URL", "", "sms: the server's public URL, which signatures cover (default --url)")
+	levels := f.string("levels", "CANOPY_LOAD_LEVELS", "1,3,9,27,80,220,560,1300,2800", "forms: accounts per level of the tree, the top first")
+	forms := f.int("forms", "CANOPY_LOAD_FORMS", 50_000, "forms: forms, each owned by a random account")
+	viewers := f.int("viewer-shares", "CANOPY_LOAD_VIEWER_SHARES", 10_000, "forms: viewer shares")
+	editors := f.int("editor-shares", "CANOPY_LOAD_EDITOR_SHARES", 5_000, "forms: editor shares")
+	data := f.string("data", "CANOPY_LOAD_DATA", "", "forms: a file keeping the data set's ids: reused when it exists, written when built")
+	builders := f.int("build-clients", "CANOPY_LOAD_BUILD_CLIENTS", 8, "forms: requests at once while building the data set")
 	if err := f.parse(args); err != nil {
 		return err
 	}
+	clientsSet := f.getenv("CANOPY_LOAD_CLIENTS") != ""
+	f.fs.Visit(func(fl *flag.Flag) { clientsSet = clientsSet || fl.Name == "clients" })
 	if *key == "" {
 		return usageError{"load needs --key (or CANOPY_LOAD_KEY): an API key that may create accounts"}
 	}
@@ -78,11 +103,27 @@ func runLoad(ctx context.Context, args []string, getenv func(string) string, std
 		}
 		return loadSMS(ctx, api, smsLoad{collectors: *collectors, clients: *clients, duration: *duration,
 			token: *token, webhook: strings.TrimRight(*public, "/") + "/v1/sms/inbound"}, stdout, stderr)
+	case "forms":
+		lv, err := parseLevels(*levels)
+		if err != nil {
+			return usageError{err.Error()}
+		}
+		if *forms < 1 || *viewers < 0 || *editors < 0 || *builders < 1 {
+			return usageError{"--forms and --build-clients must be at least 1, the shares at least 0"}
+		}
+		if !clientsSet {
+			*clients = 32
+		}
+		return loadForms(ctx, api, formsLoad{levels: lv, forms: *forms, viewers: *viewers, editors: *editors,
+			builders: *builders, clients: *clients, duration: *duration, data: *data, pagesOfFirst: 5, pageLimit: 200,
+			rng: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 17)), stdout: stdout, stder: stderr})
 	default:
-		return usageError{fmt.Sprintf("--scenario %q: use debits or sms", *scenario)}
+		return usageError{fmt.Sprintf("--scenario %q: use debits, sms or forms", *scenario)}
 	}
 
-	umbrella, err := api.createAccount(ctx, "", "Load umbrella")
+	// Enterprise: each child sends its master user an email, which counts
+	// against the creating account's daily quota (rule 11, docs/rules.md).
+	umbrella, err := api.createAccount(ctx, "", "Load umbrella", "enterprise")
 	if err != nil {
 		return err
 	}

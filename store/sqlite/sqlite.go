@@ -150,7 +150,8 @@ var uniqueColumns = map[string]string{
 	"invitations.umbrella_id, invitations.invitee_key":                                   store.UniquePendingInvite,
 	"invitations.token_hash":                                                             store.UniqueInviteToken,
 	"contacts.account_id, contacts.email_norm":                                           store.UniqueContactEmail,
-	"credit_ledger.usage_account_id, credit_ledger.idempotency_key":                      store.UniqueLedgerKey,
+	"credit_ledger.usage_account_id, credit_ledger.idempotency_key":                      store.UniqueLedgerKey, // before migration 16
+	"credit_ledger.idempotency_key, credit_ledger.usage_account_id":                      store.UniqueLedgerKey,
 	"form_codes.code": store.UniqueFormCode,
 }
 

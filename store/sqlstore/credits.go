@@ -189,6 +189,11 @@ func (t *tx) ListLedger(ctx context.Context, f store.LedgerFilter) ([]*canopy.Le
 	// repeat an entry because debit and credit accounts always differ.
 	half := func(col string) (string, []any) {
 		q := `SELECT ` + ledgerCols + ` FROM credit_ledger WHERE ` + col + ` = ?`
+		if col == "credit_account" {
+			// Usage credits the consumption book, never an account; saying
+			// so lets the credit half use its partial index (migration 16).
+			q += ` AND kind <> 'usage'`
+		}
 		args := []any{f.AccountID}
 		if len(f.Counterparts) > 0 {
 			other := "credit_account"
