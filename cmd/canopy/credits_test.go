@@ -5,6 +5,8 @@ import (
 	"context"
 	"database/sql"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -89,6 +91,19 @@ func TestLoadSMS(t *testing.T) {
 	require.Regexp(t, `records: [1-9]\d* \(upload credits charged\)`, out.String())
 	require.Contains(t, out.String(), "refused: 0, failed: 0")
 	require.Contains(t, errOut.String(), "authorising numbers [##############################] 150/150")
+
+	// Paced at 40 texts a second for a second, the clients send about 40,
+	// not as many as they can.
+	out.Reset()
+	err = run(context.Background(), []string{"load", "--scenario", "sms", "--url", "http://" + s.addr, "--key", crashRootKey,
+		"--sms-auth-token", "load-token", "--public-url", "https://canopy.example", "--collectors", "10", "--clients", "4",
+		"--duration", "1s", "--rate", "40"},
+		func(string) string { return "" }, nil, &out, &errOut)
+	require.NoError(t, err, "%s\n%s", out.String(), errOut.String())
+	m := regexp.MustCompile(`texts: (\d+) `).FindStringSubmatch(out.String())
+	require.NotNil(t, m, out.String())
+	n, _ := strconv.Atoi(m[1])
+	require.InDelta(t, 40, n, 8, "texts sent at 40 a second for a second")
 
 	// Signed with another token, every text is refused (403).
 	out.Reset()

@@ -24,7 +24,7 @@ the hot account (the default): an umbrella with many sub-accounts, all debiting 
 umbrella's credits at once through POST /v1/usage. It creates the umbrella and its
 children (as the key's account), grants the umbrella credits, then runs the clients.
 
-  canopy load --scenario sms --url … --key $ROOT_KEY --sms-auth-token $TOKEN [--collectors 1000] [--clients 64]
+  canopy load --scenario sms --url … --key $ROOT_KEY --sms-auth-token $TOKEN [--collectors 1000] [--clients 64] [--rate 1000]
 
 incoming structured texts: an account with a form and many authorised numbers, and
 clients posting signed texts (CODE#answer#…) to POST /v1/sms/inbound as the provider
@@ -47,7 +47,11 @@ the top account's forms: the first 5 pages of 200, all of them page by page, and
 of them as one NDJSON stream (Accept: application/x-ndjson) when the server offers
 it. It prints one table: requests/s (or walks/s), p50 and p99 per case.
 
-They print requests/s and latency percentiles. Point them at a throwaway installation:
+They print requests/s and latency percentiles. The debits and sms scenarios take
+--rate: requests then fall due at that steady pace across the clients (an open loop),
+and each latency counts from when its request was due; without it (a closed loop)
+each client sends its next request when the last one is answered, so latency is
+roughly clients ÷ throughput however fast the server is. Point them at a throwaway installation:
 they leave their accounts behind.
 
 Every debit names a reference of its own. With several --url (replicas on one
@@ -63,6 +67,7 @@ func runLoad(ctx context.Context, args []string, getenv func(string) string, std
 	children := f.int("children", "CANOPY_LOAD_CHILDREN", 1000, "sub-accounts under the umbrella")
 	clients := f.int("clients", "CANOPY_LOAD_CLIENTS", 256, "concurrent clients (forms: 32 unless set)")
 	duration := f.duration("duration", "CANOPY_LOAD_DURATION", 30*time.Second, "how long the clients run")
+	rate := f.float("rate", "CANOPY_LOAD_RATE", 0, "requests a second across all clients, at a steady pace (0: each client as fast as it can); latency counts from when a request was due, so a server that falls behind shows it")
 	creditType := f.string("type", "CANOPY_LOAD_TYPE", "message", "the credit type the clients use")
 	scenario := f.string("scenario", "CANOPY_LOAD_SCENARIO", "debits", "debits (the hot account), sms (incoming structured texts) or forms (reads and listings on a big tree)")
 	collectors := f.int("collectors", "CANOPY_LOAD_COLLECTORS", 1000, "sms: numbers authorised to text the form")
@@ -82,9 +87,10 @@ func runLoad(ctx context.Context, args []string, getenv func(string) string, std
 	if *key == "" {
 		return usageError{"load needs --key (or CANOPY_LOAD_KEY): an API key that may create accounts"}
 	}
-	if *children < 1 || *clients < 1 || *duration <= 0 || *racing < 0 || *racing > 1 {
-		return usageError{"--children and --clients must be at least 1, --duration positive and --racing from 0 to 1"}
+	if *children < 1 || *clients < 1 || *duration <= 0 || *racing < 0 || *racing > 1 || *rate < 0 {
+		return usageError{"--children and --clients must be at least 1, --duration positive, --racing from 0 to 1 and --rate at least 0"}
 	}
+	pace := pacing{clients: *clients, duration: *duration, rate: *rate}
 	transport := &http.Transport{MaxIdleConns: 2 * *clients, MaxIdleConnsPerHost: 2 * *clients}
 	var replicas []*loadClient
 	for _, u := range strings.Split(*base, ",") {
@@ -101,7 +107,7 @@ func runLoad(ctx context.Context, args []string, getenv func(string) string, std
 		if *public == "" {
 			*public = api.base
 		}
-		return loadSMS(ctx, api, smsLoad{collectors: *collectors, clients: *clients, duration: *duration,
+		return loadSMS(ctx, api, smsLoad{collectors: *collectors, pace: pace,
 			token: *token, webhook: strings.TrimRight(*public, "/") + "/v1/sms/inbound"}, stdout, stderr)
 	case "forms":
 		lv, err := parseLevels(*levels)
@@ -144,7 +150,7 @@ func runLoad(ctx context.Context, args []string, getenv func(string) string, std
 	var raced atomic.Int64
 	run := loadRun{umbrella: umbrella, creditType: *creditType}
 	start := time.Now()
-	res := drive(ctx, *clients, *duration, stderr, "debits", func(ctx context.Context, c int, rng *rand.Rand) (int, error) {
+	res := drive(ctx, pace, stderr, "debits", func(ctx context.Context, c int, rng *rand.Rand) (int, error) {
 		home := replicas[c%len(replicas)]
 		ref := fmt.Sprintf("load-%d-%d-%d", start.UnixNano(), c, rng.Uint64())
 		var twin *loadClient
@@ -172,21 +178,53 @@ type loadResult struct {
 	latencies           []time.Duration // of the successful requests, sorted
 }
 
-// drive runs clients goroutines for duration, each calling do in a loop
-// (do answers an HTTP status: 200 counts as done, 5xx and errors as
-// failed, anything else as refused), with a progress line on stderr.
-func drive(ctx context.Context, clients int, duration time.Duration, stderr io.Writer, what string,
+// pacing is how a load run drives the server: clients at once for
+// duration, each as fast as it can, or together at rate requests a second.
+type pacing struct {
+	clients  int
+	duration time.Duration
+	rate     float64
+}
+
+// drive runs p.clients goroutines for p.duration, each calling do in a
+// loop (do answers an HTTP status: 200 counts as done, 5xx and errors as
+// failed, anything else as refused), with a progress line on stderr. With
+// a rate, requests fall due at a steady pace and a client takes the next
+// one due; a request's latency counts from when it was due, so time spent
+// waiting for a free client counts too (no coordinated omission).
+func drive(ctx context.Context, p pacing, stderr io.Writer, what string,
 	do func(ctx context.Context, client int, rng *rand.Rand) (int, error)) loadResult {
 	var (
 		ok, refused, failed atomic.Int64
 		mu                  sync.Mutex
 		latencies           []time.Duration
 	)
-	runCtx, stop := context.WithTimeout(ctx, duration)
+	runCtx, stop := context.WithTimeout(ctx, p.duration)
 	defer stop()
 	start := time.Now()
+	var due chan time.Time // nil: as fast as they can
+	if p.rate > 0 {
+		due = make(chan time.Time, p.clients)
+		go func() {
+			defer close(due)
+			interval := time.Duration(float64(time.Second) / p.rate)
+			for i := 0; ; i++ {
+				at := start.Add(time.Duration(i) * interval)
+				select {
+				case <-runCtx.Done():
+					return
+				case <-time.After(time.Until(at)):
+				}
+				select {
+				case <-runCtx.Done():
+					return
+				case due <- at:
+				}
+			}
+		}()
+	}
 	var wg sync.WaitGroup
-	for c := range clients {
+	for c := range p.clients {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -194,6 +232,12 @@ func drive(ctx context.Context, clients int, duration time.Duration, stderr io.W
 			var mine []time.Duration
 			for runCtx.Err() == nil {
 				t0 := time.Now()
+				if due != nil {
+					var open bool
+					if t0, open = <-due; !open {
+						break
+					}
+				}
 				status, err := do(runCtx, c, rng)
 				switch {
 				case runCtx.Err() != nil:

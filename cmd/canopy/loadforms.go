@@ -103,7 +103,7 @@ func loadForms(ctx context.Context, api *loadClient, l formsLoad) error {
 	var rows [][]string
 	failed := int64(0)
 	for _, c := range cases {
-		res := drive(ctx, c.clients, l.duration, l.stder, c.name, func(ctx context.Context, _ int, rng *rand.Rand) (int, error) {
+		res := drive(ctx, pacing{clients: c.clients, duration: l.duration}, l.stder, c.name, func(ctx context.Context, _ int, rng *rand.Rand) (int, error) {
 			p := c.pairs[rng.IntN(len(c.pairs))]
 			status, err := api.get(ctx, "/v1/forms/"+p.form, p.as, "")
 			if err == nil && status == c.want {

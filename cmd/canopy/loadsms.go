@@ -17,9 +17,9 @@ import (
 
 // smsLoad is the incoming-texts scenario of canopy load.
 type smsLoad struct {
-	collectors, clients int
-	duration            time.Duration
-	token               string
+	collectors int
+	pace       pacing
+	token      string
 	// webhook is the webhook's URL as the server sees it signed (its
 	// public URL); requests go to the loadClient's base.
 	webhook string
@@ -75,7 +75,7 @@ func loadSMS(ctx context.Context, api *loadClient, l smsLoad, stdout, stderr io.
 	var seq atomic.Int64
 	run := time.Now().UnixNano()
 	names := []string{"Ada", "Bo", "Cy", "Di", "Eve", "Fay"}
-	res := drive(ctx, l.clients, l.duration, stderr, "texts", func(ctx context.Context, c int, rng *rand.Rand) (int, error) {
+	res := drive(ctx, l.pace, stderr, "texts", func(ctx context.Context, c int, rng *rand.Rand) (int, error) {
 		text := url.Values{
 			"MessageSid": {fmt.Sprintf("SMload%x%012d", run, seq.Add(1))}, "AccountSid": {"ACload"},
 			"From": {numbers[rng.IntN(len(numbers))]}, "To": {"+15005550006"},
@@ -95,7 +95,7 @@ func loadSMS(ctx context.Context, api *loadClient, l smsLoad, stdout, stderr io.
 		r.Body.Close()
 		return r.StatusCode, nil
 	})
-	fmt.Fprintf(stdout, "texts: %d in %s with %d clients from %d numbers\n", res.ok, res.elapsed.Round(time.Millisecond), l.clients, l.collectors)
+	fmt.Fprintf(stdout, "texts: %d in %s with %d clients from %d numbers\n", res.ok, res.elapsed.Round(time.Millisecond), l.pace.clients, l.collectors)
 
 	// Every text the webhook took is one record, paid with one upload; the
 	// texts in flight when the clients stopped may have made theirs too.
@@ -116,7 +116,7 @@ func loadSMS(ctx context.Context, api *loadClient, l smsLoad, stdout, stderr io.
 		if b.Type == "upload" {
 			records := granted - b.Amount
 			fmt.Fprintf(stdout, "records: %d (upload credits charged)\n", records)
-			if records < res.ok || records > res.ok+int64(l.clients) {
+			if records < res.ok || records > res.ok+int64(l.pace.clients) {
 				return fmt.Errorf("%d texts taken, but %d records charged", res.ok, records)
 			}
 		}
