@@ -1,11 +1,13 @@
 package service
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/canopyhq/canopy"
@@ -19,6 +21,31 @@ type FormView struct {
 	// ExampleOnly is true when the form reaches the account only as an
 	// ancestor's example: its questions, read-only.
 	ExampleOnly bool `json:"exampleOnly"`
+	// formJSON is Form's JSON encoding when the form came from the cache.
+	formJSON []byte
+}
+
+// AppendJSON appends v's JSON encoding, as encoding/json writes it with
+// HTML escaping off and a newline after, to b. A form from the cache is
+// not encoded again: its cached encoding is spliced with the role.
+func (v *FormView) AppendJSON(b []byte) ([]byte, error) {
+	if len(v.formJSON) < 2 {
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(v); err != nil {
+			return b, fmt.Errorf("encode form: %w", err)
+		}
+		return append(b, buf.Bytes()...), nil
+	}
+	// The embedded form's members come first, then the view's own (roles
+	// are plain words: nothing to escape).
+	b = append(b, v.formJSON[:len(v.formJSON)-1]...)
+	b = append(b, `,"role":"`...)
+	b = append(b, v.Role...)
+	b = append(b, `","exampleOnly":`...)
+	b = strconv.AppendBool(b, v.ExampleOnly)
+	return append(b, "}\n"...), nil
 }
 
 func view(f *canopy.Form, a canopy.Access) *FormView {
@@ -40,10 +67,16 @@ func (s *Service) formFor(ctx context.Context, tx store.Tx, viewer canopy.Path, 
 		return nil, canopy.Access{}, canopy.NotFound("form")
 	}
 	if !a.Can(action) {
-		return nil, canopy.Access{}, canopy.Errorf(canopy.KindForbidden, canopy.CodeForbidden,
-			"your role on this form (%s) does not allow %s", a.Role, action)
+		return nil, canopy.Access{}, roleTooLow(a, action)
 	}
 	return f, a, nil
+}
+
+// roleTooLow is the 403 of an action a's role does not allow (rule 6,
+// docs/rules.md).
+func roleTooLow(a canopy.Access, action canopy.Action) error {
+	return canopy.Errorf(canopy.KindForbidden, canopy.CodeForbidden,
+		"your role on this form (%s) does not allow %s", a.Role, action)
 }
 
 // FormInput is a new form.
@@ -125,22 +158,20 @@ func (o *op) formSize(f *canopy.Form) error {
 	return nil
 }
 
-// GetForm returns a form the acting account can see.
+// GetForm returns a form the acting account can see. Warm, it reads only
+// memory; cold, one statement or two (see formFromCache). The form may be
+// shared with the cache and other readers: callers must not change it.
 func (s *Service) GetForm(ctx context.Context, c Caller, id string) (*FormView, error) {
-	var out *FormView
-	err := s.read(ctx, func(tx store.Tx) error {
-		acting, err := actingIn(ctx, tx, c)
-		if err != nil {
-			return err
-		}
-		f, a, err := s.formFor(ctx, tx, acting.Path, id, canopy.ViewQuestions)
-		if err != nil {
-			return err
-		}
-		out = view(f, a)
-		return nil
-	})
-	return out, err
+	cf, a, err := s.formFromCache(ctx, c, id)
+	if err != nil {
+		return nil, err
+	}
+	if !a.Can(canopy.ViewQuestions) {
+		return nil, roleTooLow(a, canopy.ViewQuestions)
+	}
+	v := view(cf.form, a)
+	v.formJSON = cf.json
+	return v, nil
 }
 
 // FormPatch changes a form's definition.
@@ -199,6 +230,7 @@ func (s *Service) saveForm(o *op, f *canopy.Form) error {
 	} else if err != nil {
 		return err
 	}
+	o.changedForms = append(o.changedForms, f.ID) // the cached definition
 	return nil
 }
 

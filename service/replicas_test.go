@@ -30,7 +30,7 @@ func TestReplicasHearOfRevocations(t *testing.T) {
 
 	b := testfactory.New(t, db, testfactory.Options{AuthCacheTTL: time.Hour})
 	ready := make(chan struct{})
-	go postgres.ListenAuthChanges(ctx, url, slog.New(slog.DiscardHandler), b.Svc.InvalidateAuthCache, ready)
+	go postgres.ListenAuthChanges(ctx, url, slog.New(slog.DiscardHandler), b.Svc.AuthChanged, ready)
 	<-ready
 
 	a := b.Child(t, b.Root.ID)
