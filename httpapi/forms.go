@@ -85,7 +85,7 @@ func (s *Server) handleGetForm(w http.ResponseWriter, r *http.Request) {
 	}
 	// The service keeps the form's encoding with it: the body is spliced,
 	// not encoded again, on the hottest read there is.
-	b, err := f.AppendJSON(make([]byte, 0, 1024))
+	b, err := f.AppendJSON(nil)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

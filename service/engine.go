@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/canopyhq/canopy"
 	"github.com/canopyhq/canopy/store"
@@ -50,21 +51,22 @@ func (s *Service) linkRoles(ctx context.Context, tx store.Tx, ids []string) (map
 // below lists the ids on a form's owner path that lie below viewer: the
 // accounts whose links decide an ancestor's role.
 func below(f *canopy.Form, viewerID string) []string {
-	ids := f.OwnerPath.IDs()
-	for i, id := range ids {
-		if id == viewerID {
-			return ids[i+1:]
-		}
+	// Cut the path at the viewer before splitting it: the owner itself
+	// (most reads) then splits nothing.
+	p := string(f.OwnerPath)
+	i := strings.Index(p, viewerID)
+	if i < 1 || p[i-1] != '/' || len(p) <= i+len(viewerID) || p[i+len(viewerID)] != '/' {
+		return nil
 	}
-	return nil
+	return canopy.Path(p[i+len(viewerID):]).IDs()
 }
 
 // access decides what the account at viewer may do with f (rules 5-7,
 // docs/rules.md), given its explicit share on f (nil for none) and reading the links
 // from the cache (on a miss, in tx; see within).
 func (s *Service) access(ctx context.Context, tx store.Tx, viewer canopy.Path, f *canopy.Form, explicit *canopy.Role) (canopy.Access, error) {
-	vids := viewer.IDs()
-	roles, err := s.linkRoles(ctx, tx, below(f, vids[len(vids)-1]))
+	v := strings.TrimSuffix(string(viewer), "/")
+	roles, err := s.linkRoles(ctx, tx, below(f, v[strings.LastIndexByte(v, '/')+1:]))
 	if err != nil {
 		return canopy.Access{}, err
 	}

@@ -26,9 +26,13 @@ type FormView struct {
 }
 
 // AppendJSON appends v's JSON encoding, as encoding/json writes it with
-// HTML escaping off and a newline after, to b. A form from the cache is
+// HTML escaping off and a newline after, to b (nil: a slice of the right
+// size). A form from the cache is
 // not encoded again: its cached encoding is spliced with the role.
 func (v *FormView) AppendJSON(b []byte) ([]byte, error) {
+	if b == nil {
+		b = make([]byte, 0, len(v.formJSON)+64)
+	}
 	if len(v.formJSON) < 2 {
 		var buf bytes.Buffer
 		enc := json.NewEncoder(&buf)
