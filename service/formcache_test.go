@@ -239,3 +239,33 @@ func TestFormReadsRacingWritesNeverOutliveThem(t *testing.T) {
 		require.NotZero(t, st[3].Hits, "the form cache was used")
 	})
 }
+
+// TestFormCacheStaysWithinItsBound: forms beyond the byte bound evict
+// others (counted), the estimate never passes the bound, and every read
+// still answers the form.
+func TestFormCacheStaysWithinItsBound(t *testing.T) {
+	ctx := context.Background()
+	const bound = 8 << 10
+	b := testfactory.New(t, testdb.SQLite(t), testfactory.Options{AuthCacheTTL: time.Hour,
+		Configure: func(c *service.Config) { c.FormCacheBytes = bound }})
+	a := b.Child(t, b.Root.ID)
+	as := b.As(t, a.ID)
+	var ids []string
+	for i := range 40 {
+		f, err := b.Svc.CreateForm(ctx, as, service.FormInput{Name: fmt.Sprintf("Form %d", i)})
+		require.NoError(t, err)
+		ids = append(ids, f.ID)
+	}
+	for range 3 {
+		for i, id := range ids {
+			v, err := b.Svc.GetForm(ctx, as, id)
+			require.NoError(t, err)
+			require.Equal(t, fmt.Sprintf("Form %d", i), v.Name)
+			st := b.Svc.CacheStats()[3]
+			require.LessOrEqual(t, st.Bytes, int64(bound))
+		}
+	}
+	st := b.Svc.CacheStats()[3]
+	require.NotZero(t, st.Evictions)
+	require.Less(t, st.Entries, int64(len(ids)))
+}
