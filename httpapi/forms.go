@@ -78,20 +78,15 @@ func (s *Server) handleGetForm(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	f, err := s.svc.GetForm(r.Context(), caller(r.Context()), id)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
 	// The service keeps the form's encoding with it: the body is spliced,
 	// not encoded again, on the hottest read there is.
-	b, err := f.AppendJSON(nil)
+	f, err := s.svc.GetFormJSON(r.Context(), caller(r.Context()), id)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	etag(w, f.Version)
-	writeBody(w, http.StatusOK, b)
+	writeBody(w, http.StatusOK, f.AppendJSON(nil))
 }
 
 func (s *Server) handleUpdateForm(w http.ResponseWriter, r *http.Request) {

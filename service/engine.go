@@ -156,7 +156,7 @@ func (s *Service) formFromCache(ctx context.Context, c Caller, formID string) (*
 	if explicit != "" {
 		role = &explicit
 	}
-	a, err := s.access(ctx, nil, viewer.path, cf.form, role)
+	a, err := s.access(ctx, nil, viewer.path, cf.head, role)
 	if err != nil {
 		return nil, canopy.Access{}, err
 	}

@@ -1,7 +1,6 @@
 package service
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -21,35 +20,33 @@ type FormView struct {
 	// ExampleOnly is true when the form reaches the account only as an
 	// ancestor's example: its questions, read-only.
 	ExampleOnly bool `json:"exampleOnly"`
-	// formJSON is Form's JSON encoding when the form came from the cache.
-	formJSON []byte
 }
 
-// AppendJSON appends v's JSON encoding, as encoding/json writes it with
-// HTML escaping off and a newline after, to b (nil: a slice of the right
-// size). A form from the cache is
-// not encoded again: its cached encoding is spliced with the role.
-func (v *FormView) AppendJSON(b []byte) ([]byte, error) {
+// EncodedForm is a FormView already encoded, as GetFormJSON answers it.
+type EncodedForm struct {
+	// Version is the form's version, for its ETag.
+	Version     int
+	formJSON    []byte // the form's encoding, without the view's members
+	role        canopy.Role
+	exampleOnly bool
+}
+
+// AppendJSON appends the view's JSON encoding — byte for byte what
+// encoding/json writes for the FormView with HTML escaping off, newline
+// included — to b (nil: a slice of the right size). The form's cached
+// encoding is spliced with the view's members, not encoded again.
+func (e *EncodedForm) AppendJSON(b []byte) []byte {
 	if b == nil {
-		b = make([]byte, 0, len(v.formJSON)+64)
-	}
-	if len(v.formJSON) < 2 {
-		var buf bytes.Buffer
-		enc := json.NewEncoder(&buf)
-		enc.SetEscapeHTML(false)
-		if err := enc.Encode(v); err != nil {
-			return b, fmt.Errorf("encode form: %w", err)
-		}
-		return append(b, buf.Bytes()...), nil
+		b = make([]byte, 0, len(e.formJSON)+64)
 	}
 	// The embedded form's members come first, then the view's own (roles
 	// are plain words: nothing to escape).
-	b = append(b, v.formJSON[:len(v.formJSON)-1]...)
+	b = append(b, e.formJSON[:len(e.formJSON)-1]...)
 	b = append(b, `,"role":"`...)
-	b = append(b, v.Role...)
+	b = append(b, e.role...)
 	b = append(b, `","exampleOnly":`...)
-	b = strconv.AppendBool(b, v.ExampleOnly)
-	return append(b, "}\n"...), nil
+	b = strconv.AppendBool(b, e.exampleOnly)
+	return append(b, "}\n"...)
 }
 
 func view(f *canopy.Form, a canopy.Access) *FormView {
@@ -163,19 +160,37 @@ func (o *op) formSize(f *canopy.Form) error {
 }
 
 // GetForm returns a form the acting account can see. Warm, it reads only
-// memory; cold, one statement or two (see formFromCache). The form may be
-// shared with the cache and other readers: callers must not change it.
+// memory; cold, one statement or two (see formFromCache).
 func (s *Service) GetForm(ctx context.Context, c Caller, id string) (*FormView, error) {
-	cf, a, err := s.formFromCache(ctx, c, id)
+	cf, a, err := s.readableForm(ctx, c, id)
 	if err != nil {
 		return nil, err
 	}
-	if !a.Can(canopy.ViewQuestions) {
-		return nil, roleTooLow(a, canopy.ViewQuestions)
+	f, err := cf.decode()
+	if err != nil {
+		return nil, err
 	}
-	v := view(cf.form, a)
-	v.formJSON = cf.json
-	return v, nil
+	return view(f, a), nil
+}
+
+// GetFormJSON is GetForm already encoded, for the API: a warm read neither
+// decodes nor encodes the form.
+func (s *Service) GetFormJSON(ctx context.Context, c Caller, id string) (*EncodedForm, error) {
+	cf, a, err := s.readableForm(ctx, c, id)
+	if err != nil {
+		return nil, err
+	}
+	v := view(cf.head, a)
+	return &EncodedForm{Version: cf.head.Version, formJSON: cf.json, role: v.Role, exampleOnly: v.ExampleOnly}, nil
+}
+
+// readableForm is formFromCache for a read of the form's questions.
+func (s *Service) readableForm(ctx context.Context, c Caller, id string) (*cachedForm, canopy.Access, error) {
+	cf, a, err := s.formFromCache(ctx, c, id)
+	if err == nil && !a.Can(canopy.ViewQuestions) {
+		err = roleTooLow(a, canopy.ViewQuestions)
+	}
+	return cf, a, err
 }
 
 // FormPatch changes a form's definition.
