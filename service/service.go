@@ -34,7 +34,7 @@ type Config struct {
 	// explicit shares (each).
 	AuthCacheSize int
 	// FormCacheBytes bounds the forms cached for reads, by their
-	// estimated size in memory (twice their JSON, plus a little).
+	// estimated size in memory (their JSON and about 400 bytes more).
 	FormCacheBytes int64
 	// PasswordParams are the argon2id costs of new password hashes.
 	PasswordParams password.Params
