@@ -70,9 +70,11 @@ type authCache struct {
 	clock    func() time.Time
 	keys     map[string]entry[cachedKey]
 	accounts map[string]entry[cachedAccount]
-	// shares holds each (form, viewer) pair's explicit share ("" for
-	// none); changes to shares forget everything.
-	shares map[string]entry[canopy.Role]
+	// shares holds each viewer's explicit share ("" for none) by form, so
+	// that a change to one form's shares forgets that form's alone;
+	// shareCount counts them all, bounded by size.
+	shares     map[string]map[string]entry[canopy.Role]
+	shareCount int
 	// forms holds whole forms by id, bounded by formBytes (estimated).
 	forms               map[string]entry[*cachedForm]
 	formBytes, maxBytes int64
@@ -121,7 +123,7 @@ func (f *cachedForm) decode() (*canopy.Form, error) {
 func newAuthCache(ttl time.Duration, size int, maxBytes int64, clock func() time.Time) *authCache {
 	return &authCache{ttl: ttl, size: size, maxBytes: maxBytes, clock: clock,
 		keys: map[string]entry[cachedKey]{}, accounts: map[string]entry[cachedAccount]{},
-		shares: map[string]entry[canopy.Role]{}, forms: map[string]entry[*cachedForm]{}}
+		shares: map[string]map[string]entry[canopy.Role]{}, forms: map[string]entry[*cachedForm]{}}
 }
 
 func lookup[T any](c *authCache, kind cacheKind, m map[string]entry[T], k string) (T, bool) {
@@ -210,14 +212,54 @@ func (c *authCache) putAccount(id string, a cachedAccount, seq uint64) {
 	put(c, kindAccount, c.accounts, id, a, seq)
 }
 
-func shareKey(formID, viewerID string) string { return formID + "/" + viewerID }
-
 // share returns viewer's explicit role on a form ("" for none).
 func (c *authCache) share(formID, viewerID string) (canopy.Role, bool) {
-	return lookup(c, kindShare, c.shares, shareKey(formID, viewerID))
+	if c.ttl < 0 {
+		return "", false
+	}
+	c.mu.RLock()
+	e, ok := c.shares[formID][viewerID]
+	epoch := c.epoch
+	c.mu.RUnlock()
+	if !ok || e.epoch != epoch || c.clock().After(e.expires) {
+		c.stats[kindShare].misses.Add(1)
+		return "", false
+	}
+	c.stats[kindShare].hits.Add(1)
+	return e.v, true
 }
+
+// putShare caches viewer's explicit role on a form, as put does.
 func (c *authCache) putShare(formID, viewerID string, r canopy.Role, seq uint64) {
-	put(c, kindShare, c.shares, shareKey(formID, viewerID), r, seq)
+	if c.ttl < 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if seq != c.seq || c.pending > 0 {
+		return
+	}
+	m := c.shares[formID]
+	if _, ok := m[viewerID]; !ok && c.shareCount >= c.size {
+		// Drop arbitrary forms' shares until a tenth of the bound is free.
+		for id, fm := range c.shares {
+			if c.shareCount < c.size-c.size/10 {
+				break
+			}
+			c.shareCount -= len(fm)
+			c.stats[kindShare].evictions.Add(uint64(len(fm)))
+			delete(c.shares, id)
+		}
+		m = c.shares[formID]
+	}
+	if m == nil {
+		m = map[string]entry[canopy.Role]{}
+		c.shares[formID] = m
+	}
+	if _, ok := m[viewerID]; !ok {
+		c.shareCount++
+	}
+	m[viewerID] = entry[canopy.Role]{v: r, epoch: c.epoch, expires: c.clock().Add(c.ttl)}
 }
 
 func (c *authCache) form(id string) (*cachedForm, bool) { return lookup(c, kindForm, c.forms, id) }
@@ -254,9 +296,16 @@ func (c *authCache) dropForm(id string) {
 	}
 }
 
+// forgetForm forgets one form and every share on it; c.mu is held.
+func (c *authCache) forgetForm(id string) {
+	c.dropForm(id)
+	c.shareCount -= len(c.shares[id])
+	delete(c.shares, id)
+}
+
 // begin marks a change in progress, before its transaction commits: it
-// forgets everything (all) or the forms named, and holds off fills until
-// end. Every begin needs its end.
+// forgets everything (all) or the forms named with their shares, and
+// holds off fills until end. Every begin needs its end.
 func (c *authCache) begin(all bool, forms []string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -268,11 +317,11 @@ func (c *authCache) begin(all bool, forms []string) {
 		clear(c.accounts)
 		clear(c.shares)
 		clear(c.forms)
-		c.formBytes = 0
+		c.formBytes, c.shareCount = 0, 0
 		return
 	}
 	for _, id := range forms {
-		c.dropForm(id)
+		c.forgetForm(id)
 	}
 }
 
@@ -291,7 +340,8 @@ func (c *authCache) invalidate() {
 	c.end()
 }
 
-// invalidateForms forgets the forms another process changed.
+// invalidateForms forgets the forms (and their shares) another process
+// changed.
 func (c *authCache) invalidateForms(ids []string) {
 	c.begin(false, ids)
 	c.end()
@@ -308,7 +358,7 @@ func (c *authCache) statsOf(kind cacheKind) CacheStats {
 	case kindAccount:
 		out.Entries = int64(len(c.accounts))
 	case kindShare:
-		out.Entries = int64(len(c.shares))
+		out.Entries = int64(c.shareCount)
 	case kindForm:
 		out.Entries, out.Bytes = int64(len(c.forms)), c.formBytes
 	}

@@ -270,3 +270,35 @@ func TestFormCacheStaysWithinItsBound(t *testing.T) {
 	require.NotZero(t, st.Evictions)
 	require.Less(t, st.Entries, int64(len(ids)))
 }
+
+// TestAShareChangeForgetsItsFormAlone: sharing one form, or tagging it,
+// leaves every other form and the keys and accounts cached.
+func TestAShareChangeForgetsItsFormAlone(t *testing.T) {
+	ctx := context.Background()
+	w := newCacheWorld(t, testdb.SQLite(t))
+	other, err := w.b.Svc.CreateForm(ctx, w.b.As(t, w.owner.ID), service.FormInput{Name: "Other"})
+	require.NoError(t, err)
+	asMid, asOwner := w.b.As(t, w.mid.ID), w.b.As(t, w.owner.ID)
+	for _, change := range []func() error{
+		func() error { return w.b.Svc.DeleteShare(ctx, asOwner, w.form.ID, w.mid.ID) },
+		func() error {
+			_, err := w.b.Svc.PutShare(ctx, asOwner, w.form.ID, w.top.ID, canopy.RoleViewer)
+			return err
+		},
+		func() error {
+			_, err := w.b.Svc.SetExample(ctx, asOwner, w.form.ID, true)
+			return err
+		},
+	} {
+		_, err := w.b.Svc.GetForm(ctx, asMid, other.ID) // warm
+		require.NoError(t, err)
+		require.NoError(t, change())
+		before := w.b.Svc.CacheStats()
+		_, err = w.b.Svc.GetForm(ctx, asMid, other.ID)
+		require.NoError(t, err)
+		after := w.b.Svc.CacheStats()
+		for kind, name := range service.CacheKinds {
+			require.Equal(t, before[kind].Misses, after[kind].Misses, "the %s cache still holds what the other form's read needs", name)
+		}
+	}
+}

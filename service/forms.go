@@ -249,7 +249,7 @@ func (s *Service) saveForm(o *op, f *canopy.Form) error {
 	} else if err != nil {
 		return err
 	}
-	o.changedForms = append(o.changedForms, f.ID) // the cached definition
+	o.changedForms = append(o.changedForms, f.ID) // the cached form
 	return nil
 }
 
@@ -269,7 +269,6 @@ func (s *Service) SetExample(ctx context.Context, c Caller, id string, example b
 			return nil, err
 		}
 		o.audit(f.OwnerID, "form.exampleSet", "form", f.ID, map[string]bool{"example": example})
-		o.invalidateAuth = true // cached role checks
 		return view(f, a), nil
 	})
 }
@@ -285,7 +284,7 @@ func (s *Service) DeleteForm(ctx context.Context, c Caller, id string) error {
 			return struct{}{}, err
 		}
 		o.audit(f.OwnerID, "form.deleted", "form", f.ID, map[string]string{"name": f.Name})
-		o.invalidateAuth = true // cached role checks
+		o.changedForms = append(o.changedForms, f.ID) // its cached shares and place
 		return struct{}{}, nil
 	})
 	return err
@@ -418,7 +417,7 @@ func (s *Service) PutShare(ctx context.Context, c Caller, formID, accountID stri
 			return nil, err
 		}
 		o.audit(f.OwnerID, "form.shared", "form", f.ID, map[string]string{"accountId": accountID, "role": string(role)})
-		o.invalidateAuth = true // cached role checks
+		o.changedForms = append(o.changedForms, f.ID) // its cached shares and place
 		return sh, nil
 	})
 }
@@ -457,7 +456,7 @@ func (s *Service) DeleteShare(ctx context.Context, c Caller, formID, accountID s
 			return struct{}{}, err
 		}
 		o.audit(f.OwnerID, "form.unshared", "form", f.ID, map[string]string{"accountId": accountID})
-		o.invalidateAuth = true // cached role checks
+		o.changedForms = append(o.changedForms, f.ID) // its cached shares and place
 		return struct{}{}, nil
 	})
 	return err

@@ -458,10 +458,11 @@ type op struct {
 	// emitted are events no audit event records (see emit).
 	emitted []*canopy.Event
 	// invalidateAuth clears the auth cache at commit: set by changes to
-	// the tree, to account status, to keys and to who may see a form.
+	// the tree, to account status and to keys.
 	invalidateAuth bool
-	// changedForms are forms whose definitions the write changes: the
-	// cache forgets them at commit.
+	// changedForms are forms whose definitions, example flags or shares
+	// the write changes, or that it deletes: the caches forget them and
+	// their shares at commit, here and (announced) on other replicas.
 	changedForms []string
 	s            *Service
 }

@@ -138,9 +138,10 @@ type Tx interface {
 	// them never interleave and cannot together make a cycle.
 	LockTree(ctx context.Context) error
 	// NotifyAuthChange tells other processes sharing the database, when the
-	// transaction commits, what their caches must forget: the definitions
-	// of the forms named, or — with none named — everything (keys, the
-	// tree, shares). A no-op where one process owns the database.
+	// transaction commits, what their caches must forget: the forms named
+	// (definitions, example flags, shares), or — with none named —
+	// everything (keys, the tree). A no-op where one process owns the
+	// database.
 	NotifyAuthChange(ctx context.Context, forms ...string) error
 	// Try runs fn inside a savepoint: when fn fails, what it wrote is
 	// undone and the transaction goes on (fn's error is returned); when
