@@ -135,8 +135,15 @@ func lookup[T any](c *authCache, kind cacheKind, m map[string]entry[T], k string
 	e, ok := m[k]
 	epoch := c.epoch
 	c.mu.RUnlock()
-	if !ok || e.epoch != epoch || c.clock().After(e.expires) {
+	return counted(c, kind, e, ok && e.epoch == epoch)
+}
+
+// counted answers a lookup that found e (when ok) if it has not expired,
+// and counts the hit or miss.
+func counted[T any](c *authCache, kind cacheKind, e entry[T], ok bool) (T, bool) {
+	if !ok || c.clock().After(e.expires) {
 		c.stats[kind].misses.Add(1)
+		var zero T
 		return zero, false
 	}
 	c.stats[kind].hits.Add(1)
@@ -147,14 +154,26 @@ func lookup[T any](c *authCache, kind cacheKind, m map[string]entry[T], k string
 // is in progress: a value loaded before a concurrent change committed
 // must not outlive it.
 func put[T any](c *authCache, kind cacheKind, m map[string]entry[T], k string, v T, seq uint64) {
+	c.fill(seq, func() {
+		putLocked(c, kind, m, k, v)
+	})
+}
+
+// fill runs add under the lock unless something changed since seq was
+// read or a change is in progress (see put).
+func (c *authCache) fill(seq uint64, add func()) {
 	if c.ttl < 0 {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if seq != c.seq || c.pending > 0 {
-		return
+	if seq == c.seq && c.pending == 0 {
+		add()
 	}
+}
+
+// putLocked is put's insertion, c.mu held.
+func putLocked[T any](c *authCache, kind cacheKind, m map[string]entry[T], k string, v T) {
 	if _, ok := m[k]; !ok && len(m) >= c.size {
 		// Drop an arbitrary tenth; map iteration order is random enough
 		// for a cache whose entries all expire within seconds.
@@ -221,24 +240,15 @@ func (c *authCache) share(formID, viewerID string) (canopy.Role, bool) {
 	e, ok := c.shares[formID][viewerID]
 	epoch := c.epoch
 	c.mu.RUnlock()
-	if !ok || e.epoch != epoch || c.clock().After(e.expires) {
-		c.stats[kindShare].misses.Add(1)
-		return "", false
-	}
-	c.stats[kindShare].hits.Add(1)
-	return e.v, true
+	return counted(c, kindShare, e, ok && e.epoch == epoch)
 }
 
 // putShare caches viewer's explicit role on a form, as put does.
 func (c *authCache) putShare(formID, viewerID string, r canopy.Role, seq uint64) {
-	if c.ttl < 0 {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if seq != c.seq || c.pending > 0 {
-		return
-	}
+	c.fill(seq, func() { c.putShareLocked(formID, viewerID, r) })
+}
+
+func (c *authCache) putShareLocked(formID, viewerID string, r canopy.Role) {
 	m := c.shares[formID]
 	if _, ok := m[viewerID]; !ok && c.shareCount >= c.size {
 		// Drop arbitrary forms' shares until a tenth of the bound is free.
@@ -267,15 +277,12 @@ func (c *authCache) form(id string) (*cachedForm, bool) { return lookup(c, kindF
 // putForm caches f within the byte bound, dropping arbitrary forms to
 // make room.
 func (c *authCache) putForm(f *cachedForm, seq uint64) {
-	size := f.size()
-	if c.ttl < 0 || size > c.maxBytes {
-		return
+	if size := f.size(); size <= c.maxBytes {
+		c.fill(seq, func() { c.putFormLocked(f, size) })
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if seq != c.seq || c.pending > 0 {
-		return
-	}
+}
+
+func (c *authCache) putFormLocked(f *cachedForm, size int64) {
 	c.dropForm(f.head.ID)
 	for key := range c.forms {
 		if c.formBytes+size <= c.maxBytes {
