@@ -78,11 +78,15 @@ func (s *Server) handleGetForm(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	f, err := s.svc.GetForm(r.Context(), caller(r.Context()), id)
-	if err == nil {
-		etag(w, f.Version)
+	// The service keeps the form's encoding with it: the body is spliced,
+	// not encoded again, on the hottest read there is.
+	f, err := s.svc.GetFormJSON(r.Context(), caller(r.Context()), id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
 	}
-	s.respond(w, r, f, err)
+	etag(w, f.Version)
+	writeBody(w, http.StatusOK, f.AppendJSON(nil))
 }
 
 func (s *Server) handleUpdateForm(w http.ResponseWriter, r *http.Request) {

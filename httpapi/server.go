@@ -137,6 +137,7 @@ func NewServer(svc *service.Service, opts Options) *Server {
 	if s.limiter == nil {
 		s.limiter = NewLimiter(opts)
 	}
+	registerCacheMetrics(opts.Registry, svc)
 	s.registerRoutes()
 	return s
 }
@@ -350,6 +351,34 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 	}
 	reg.MustRegister(m.requests, m.duration, m.rateLimited)
 	return m
+}
+
+// registerCacheMetrics exports the service's caches' counts (hits,
+// misses, evictions, entries and the form cache's estimated bytes), read
+// at each scrape, by cache.
+func registerCacheMetrics(reg *prometheus.Registry, svc *service.Service) {
+	counter := func(name, help string, read func(service.CacheStats) float64) {
+		for i, kind := range service.CacheKinds {
+			reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: name, Help: help, ConstLabels: prometheus.Labels{"cache": kind},
+			}, func() float64 { return read(svc.CacheStats()[i]) }))
+		}
+	}
+	counter("canopy_cache_hits_total", "Lookups the cache answered, by cache (key, account, share, form).",
+		func(s service.CacheStats) float64 { return float64(s.Hits) })
+	counter("canopy_cache_misses_total", "Lookups the cache could not answer (absent, expired or forgotten), by cache.",
+		func(s service.CacheStats) float64 { return float64(s.Misses) })
+	counter("canopy_cache_evictions_total", "Entries dropped to stay within the cache's bound, by cache.",
+		func(s service.CacheStats) float64 { return float64(s.Evictions) })
+	formCache := slices.Index(service.CacheKinds[:], "form")
+	for i, kind := range service.CacheKinds {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "canopy_cache_entries", Help: "Entries the cache holds now, by cache.", ConstLabels: prometheus.Labels{"cache": kind},
+		}, func() float64 { return float64(svc.CacheStats()[i].Entries) }))
+	}
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "canopy_form_cache_bytes", Help: "Estimated memory of the cached forms (bounded by --form-cache-mb).",
+	}, func() float64 { return float64(svc.CacheStats()[formCache].Bytes) }))
 }
 
 // statusWriter remembers the status for metrics and the request log.

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/canopyhq/canopy"
 	"github.com/canopyhq/canopy/store"
@@ -50,21 +51,22 @@ func (s *Service) linkRoles(ctx context.Context, tx store.Tx, ids []string) (map
 // below lists the ids on a form's owner path that lie below viewer: the
 // accounts whose links decide an ancestor's role.
 func below(f *canopy.Form, viewerID string) []string {
-	ids := f.OwnerPath.IDs()
-	for i, id := range ids {
-		if id == viewerID {
-			return ids[i+1:]
-		}
+	// Cut the path at the viewer before splitting it: the owner itself
+	// (most reads) then splits nothing.
+	p := string(f.OwnerPath)
+	i := strings.Index(p, viewerID)
+	if i < 1 || p[i-1] != '/' || len(p) <= i+len(viewerID) || p[i+len(viewerID)] != '/' {
+		return nil
 	}
-	return nil
+	return canopy.Path(p[i+len(viewerID):]).IDs()
 }
 
 // access decides what the account at viewer may do with f (rules 5-7,
 // docs/rules.md), given its explicit share on f (nil for none) and reading the links
 // from the cache (on a miss, in tx; see within).
 func (s *Service) access(ctx context.Context, tx store.Tx, viewer canopy.Path, f *canopy.Form, explicit *canopy.Role) (canopy.Access, error) {
-	vids := viewer.IDs()
-	roles, err := s.linkRoles(ctx, tx, below(f, vids[len(vids)-1]))
+	v := strings.TrimSuffix(string(viewer), "/")
+	roles, err := s.linkRoles(ctx, tx, below(f, v[strings.LastIndexByte(v, '/')+1:]))
 	if err != nil {
 		return canopy.Access{}, err
 	}
@@ -89,22 +91,34 @@ func (s *Service) formAccess(ctx context.Context, tx store.Tx, viewer canopy.Pat
 
 // FormAccess answers what the acting account may do with a form and why:
 // the check every form and record endpoint makes (they make it on the form
-// they load), here on its own. Warm, it reads only memory: the acting
-// account's path and the links' roles from the account cache, the form's
-// place and the acting account's explicit share from the form cache. Cold,
-// it is one statement outside a transaction, which also reads the acting
-// account's path as the database has it now. The caches follow this
-// process's changes at once and other replicas' within --auth-cache-ttl
-// (at once when their announcement arrives), as keys and paths do. A form
+// they load), here on its own, as GetForm makes it (see formFromCache). A form
 // the acting account cannot see at all is not found.
 func (s *Service) FormAccess(ctx context.Context, c Caller, formID string) (canopy.Access, error) {
+	_, a, err := s.formFromCache(ctx, c, formID)
+	return a, err
+}
+
+// formFromCache loads a form the acting account sees, with its access (rules
+// 2 and 5-7, docs/rules.md). Warm, it reads only memory: the credential's
+// and the acting account's places and links from the account cache, the
+// form and the acting account's explicit share on it from the form
+// caches. Cold, it reads the form, the share and the acting account's path
+// as the database has them now in one statement outside a transaction,
+// and any links it lacks in one more. The caches follow this process's
+// changes exactly (see authCache) and other replicas' when their
+// announcement arrives, or within --auth-cache-ttl when it is lost, as
+// keys and paths do. A form the acting account cannot see is not found.
+func (s *Service) formFromCache(ctx context.Context, c Caller, formID string) (*cachedForm, canopy.Access, error) {
+	// The acting account's link (its boundary) decides the credential's
+	// reach below; a cold read takes its path from the statement.
 	viewer, err := s.account(ctx, c.Acting.ID)
 	if err != nil {
-		return canopy.Access{}, err
+		return nil, canopy.Access{}, err
 	}
-	cf, ok := s.cache.form(formID, c.Acting.ID)
-	if !ok {
-		gen := s.cache.generation()
+	cf, ok := s.cache.form(formID)
+	explicit, shareOK := s.cache.share(formID, c.Acting.ID)
+	if !ok || !shareOK {
+		seq := s.cache.generation()
 		var ff *store.FormFor
 		err := s.store.ReadOne(ctx, func(tx store.Tx) error {
 			var err error
@@ -112,36 +126,42 @@ func (s *Service) FormAccess(ctx context.Context, c Caller, formID string) (cano
 			return err
 		})
 		if isNotFound(err) {
-			return canopy.Access{}, canopy.NotFound("form")
+			return nil, canopy.Access{}, canopy.NotFound("form")
 		}
 		if err != nil {
-			return canopy.Access{}, err
+			return nil, canopy.Access{}, fmt.Errorf("load form %s: %w", formID, err)
 		}
-		cf = cachedForm{ownerID: ff.Form.OwnerID, ownerPath: ff.Form.OwnerPath, example: ff.Form.Example}
+		if cf, err = newCachedForm(ff.Form); err != nil {
+			return nil, canopy.Access{}, err
+		}
+		explicit = ""
 		if ff.Explicit != nil {
-			cf.explicit = *ff.Explicit
+			explicit = *ff.Explicit
 		}
-		s.cache.putForm(formID, c.Acting.ID, cf, gen)
+		s.cache.putForm(cf, seq)
+		s.cache.putShare(formID, c.Acting.ID, explicit, seq)
 		viewer.found, viewer.path = ff.ViewerPath != "", ff.ViewerPath
 	}
 	if !viewer.found || !viewer.path.Contains(c.Acting.ID) {
-		return canopy.Access{}, canopy.NotFound("account")
+		return nil, canopy.Access{}, canopy.NotFound("account")
 	}
 	if c.AccountID != c.Acting.ID {
 		if reach, err := s.cachedReach(ctx, c.AccountID, viewer.path, viewer); err != nil {
-			return canopy.Access{}, err
+			return nil, canopy.Access{}, err
 		} else if reach != canopy.ReachAct {
-			return canopy.Access{}, canopy.NotFound("account")
+			return nil, canopy.Access{}, canopy.NotFound("account")
 		}
 	}
-	var explicit *canopy.Role
-	if cf.explicit != "" {
-		explicit = &cf.explicit
+	var role *canopy.Role
+	if explicit != "" {
+		role = &explicit
 	}
-	f := &canopy.Form{ID: formID, OwnerID: cf.ownerID, OwnerPath: cf.ownerPath, Example: cf.example}
-	a, err := s.access(ctx, nil, viewer.path, f, explicit)
-	if err == nil && !a.Sees() {
-		err = canopy.NotFound("form")
+	a, err := s.access(ctx, nil, viewer.path, cf.head, role)
+	if err != nil {
+		return nil, canopy.Access{}, err
 	}
-	return a, err
+	if !a.Sees() {
+		return nil, canopy.Access{}, canopy.NotFound("form")
+	}
+	return cf, a, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/canopyhq/canopy"
@@ -19,6 +20,33 @@ type FormView struct {
 	// ExampleOnly is true when the form reaches the account only as an
 	// ancestor's example: its questions, read-only.
 	ExampleOnly bool `json:"exampleOnly"`
+}
+
+// EncodedForm is a FormView already encoded, as GetFormJSON answers it.
+type EncodedForm struct {
+	// Version is the form's version, for its ETag.
+	Version     int
+	formJSON    []byte // the form's encoding, without the view's members
+	role        canopy.Role
+	exampleOnly bool
+}
+
+// AppendJSON appends the view's JSON encoding — byte for byte what
+// encoding/json writes for the FormView with HTML escaping off, newline
+// included — to b (nil: a slice of the right size). The form's cached
+// encoding is spliced with the view's members, not encoded again.
+func (e *EncodedForm) AppendJSON(b []byte) []byte {
+	if b == nil {
+		b = make([]byte, 0, len(e.formJSON)+64)
+	}
+	// The embedded form's members come first, then the view's own (roles
+	// are plain words: nothing to escape).
+	b = append(b, e.formJSON[:len(e.formJSON)-1]...)
+	b = append(b, `,"role":"`...)
+	b = append(b, e.role...)
+	b = append(b, `","exampleOnly":`...)
+	b = strconv.AppendBool(b, e.exampleOnly)
+	return append(b, "}\n"...)
 }
 
 func view(f *canopy.Form, a canopy.Access) *FormView {
@@ -40,10 +68,16 @@ func (s *Service) formFor(ctx context.Context, tx store.Tx, viewer canopy.Path, 
 		return nil, canopy.Access{}, canopy.NotFound("form")
 	}
 	if !a.Can(action) {
-		return nil, canopy.Access{}, canopy.Errorf(canopy.KindForbidden, canopy.CodeForbidden,
-			"your role on this form (%s) does not allow %s", a.Role, action)
+		return nil, canopy.Access{}, roleTooLow(a, action)
 	}
 	return f, a, nil
+}
+
+// roleTooLow is the 403 of an action a's role does not allow (rule 6,
+// docs/rules.md).
+func roleTooLow(a canopy.Access, action canopy.Action) error {
+	return canopy.Errorf(canopy.KindForbidden, canopy.CodeForbidden,
+		"your role on this form (%s) does not allow %s", a.Role, action)
 }
 
 // FormInput is a new form.
@@ -126,22 +160,38 @@ func (o *op) formSize(f *canopy.Form, owner *canopy.Account) error {
 	return nil
 }
 
-// GetForm returns a form the acting account can see.
+// GetForm returns a form the acting account can see. Warm, it reads only
+// memory; cold, one statement or two (see formFromCache).
 func (s *Service) GetForm(ctx context.Context, c Caller, id string) (*FormView, error) {
-	var out *FormView
-	err := s.read(ctx, func(tx store.Tx) error {
-		acting, err := actingIn(ctx, tx, c)
-		if err != nil {
-			return err
-		}
-		f, a, err := s.formFor(ctx, tx, acting.Path, id, canopy.ViewQuestions)
-		if err != nil {
-			return err
-		}
-		out = view(f, a)
-		return nil
-	})
-	return out, err
+	cf, a, err := s.readableForm(ctx, c, id)
+	if err != nil {
+		return nil, err
+	}
+	f, err := cf.decode()
+	if err != nil {
+		return nil, err
+	}
+	return view(f, a), nil
+}
+
+// GetFormJSON is GetForm already encoded, for the API: a warm read neither
+// decodes nor encodes the form.
+func (s *Service) GetFormJSON(ctx context.Context, c Caller, id string) (*EncodedForm, error) {
+	cf, a, err := s.readableForm(ctx, c, id)
+	if err != nil {
+		return nil, err
+	}
+	v := view(cf.head, a)
+	return &EncodedForm{Version: cf.head.Version, formJSON: cf.json, role: v.Role, exampleOnly: v.ExampleOnly}, nil
+}
+
+// readableForm is formFromCache for a read of the form's questions.
+func (s *Service) readableForm(ctx context.Context, c Caller, id string) (*cachedForm, canopy.Access, error) {
+	cf, a, err := s.formFromCache(ctx, c, id)
+	if err == nil && !a.Can(canopy.ViewQuestions) {
+		err = roleTooLow(a, canopy.ViewQuestions)
+	}
+	return cf, a, err
 }
 
 // FormPatch changes a form's definition.
@@ -206,6 +256,7 @@ func (s *Service) saveForm(o *op, f *canopy.Form) error {
 	} else if err != nil {
 		return err
 	}
+	o.changedForms = append(o.changedForms, f.ID) // the cached form
 	return nil
 }
 
@@ -225,7 +276,6 @@ func (s *Service) SetExample(ctx context.Context, c Caller, id string, example b
 			return nil, err
 		}
 		o.audit(f.OwnerID, "form.exampleSet", "form", f.ID, map[string]bool{"example": example})
-		o.invalidateAuth = true // cached role checks
 		return view(f, a), nil
 	})
 }
@@ -241,7 +291,7 @@ func (s *Service) DeleteForm(ctx context.Context, c Caller, id string) error {
 			return struct{}{}, err
 		}
 		o.audit(f.OwnerID, "form.deleted", "form", f.ID, map[string]string{"name": f.Name})
-		o.invalidateAuth = true // cached role checks
+		o.changedForms = append(o.changedForms, f.ID) // its cached shares and place
 		return struct{}{}, nil
 	})
 	return err
@@ -374,7 +424,7 @@ func (s *Service) PutShare(ctx context.Context, c Caller, formID, accountID stri
 			return nil, err
 		}
 		o.audit(f.OwnerID, "form.shared", "form", f.ID, map[string]string{"accountId": accountID, "role": string(role)})
-		o.invalidateAuth = true // cached role checks
+		o.changedForms = append(o.changedForms, f.ID) // its cached shares and place
 		return sh, nil
 	})
 }
@@ -413,7 +463,7 @@ func (s *Service) DeleteShare(ctx context.Context, c Caller, formID, accountID s
 			return struct{}{}, err
 		}
 		o.audit(f.OwnerID, "form.unshared", "form", f.ID, map[string]string{"accountId": accountID})
-		o.invalidateAuth = true // cached role checks
+		o.changedForms = append(o.changedForms, f.ID) // its cached shares and place
 		return struct{}{}, nil
 	})
 	return err

@@ -308,18 +308,28 @@ func (w *propertyWorld) change(t *testing.T, n int) {
 	}
 }
 
-// checkForm compares every account's role check on f with the model.
+// checkForm compares every account's role check on f, and its read of f,
+// with the model. Called before and after each change, both go through
+// the warm caches (the form, the shares, the links), which the change must
+// reach at once.
 func (w *propertyWorld) checkForm(t *testing.T, f *modelForm) {
 	t.Helper()
+	ctx := context.Background()
 	for _, a := range w.m.accounts() {
 		want := w.m.access(a, f)
-		got, err := w.b.Svc.FormAccess(context.Background(), w.b.As(t, a), f.id)
+		as := w.b.As(t, a)
+		got, err := w.b.Svc.FormAccess(ctx, as, f.id)
+		read, err2 := w.b.Svc.GetForm(ctx, as, f.id)
 		if !want.Sees() {
 			require.Equal(t, canopy.CodeNotFound, canopy.ErrorCode(err), "role check of %s on %s: want %+v", a, f.id, want)
+			require.Equal(t, canopy.CodeNotFound, canopy.ErrorCode(err2), "read of %s by %s: want %+v", f.id, a, want)
 			continue
 		}
 		require.NoError(t, err)
 		require.Equal(t, want, got, "role check of %s on %s", a, f.id)
+		require.NoError(t, err2, "read of %s by %s", f.id, a)
+		require.Equal(t, want.Role, read.Role, "read of %s by %s", f.id, a)
+		require.Equal(t, f.example, read.Example, "read of %s by %s", f.id, a)
 	}
 }
 

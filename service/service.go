@@ -30,8 +30,12 @@ type Config struct {
 	// tree change may take to reach this process (changes made by this
 	// process take effect at once).
 	AuthCacheTTL time.Duration
-	// AuthCacheSize bounds the number of cached keys and accounts.
+	// AuthCacheSize bounds the number of cached keys, accounts and
+	// explicit shares (each).
 	AuthCacheSize int
+	// FormCacheBytes bounds the forms cached for reads, by their
+	// estimated size in memory (their JSON and about 400 bytes more).
+	FormCacheBytes int64
 	// PasswordParams are the argon2id costs of new password hashes.
 	PasswordParams password.Params
 	// TokenTTL is how long a set-password or reset link works.
@@ -127,6 +131,7 @@ func Defaults() Config {
 		MaxDepth:             canopy.DefaultMaxDepth,
 		AuthCacheTTL:         5 * time.Second,
 		AuthCacheSize:        100_000,
+		FormCacheBytes:       64 << 20,
 		PasswordParams:       password.Default,
 		TokenTTL:             72 * time.Hour,
 		SessionTTL:           12 * time.Hour,
@@ -170,6 +175,9 @@ func New(st store.Store, cfg Config) *Service {
 	if cfg.AuthCacheSize <= 0 {
 		cfg.AuthCacheSize = d.AuthCacheSize
 	}
+	if cfg.FormCacheBytes <= 0 {
+		cfg.FormCacheBytes = d.FormCacheBytes
+	}
 	setDefault(&cfg.PasswordParams, d.PasswordParams)
 	setDefault(&cfg.TokenTTL, d.TokenTTL)
 	setDefault(&cfg.SessionTTL, d.SessionTTL)
@@ -211,7 +219,7 @@ func New(st store.Store, cfg Config) *Service {
 		now:     func() time.Time { return canopy.Now(cfg.Clock) },
 		ids:     cfg.IDs,
 		log:     cfg.Logger,
-		cache:   newAuthCache(cfg.AuthCacheTTL, cfg.AuthCacheSize, cfg.Clock),
+		cache:   newAuthCache(cfg.AuthCacheTTL, cfg.AuthCacheSize, cfg.FormCacheBytes, cfg.Clock),
 		hashing: make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
 	}
 	s.debits = newDebitBatcher(s)
@@ -256,9 +264,28 @@ func setDefault[T comparable](v *T, def T) {
 	}
 }
 
-// InvalidateAuthCache drops every cached key and account, for when another
-// process announces a change.
+// InvalidateAuthCache drops everything the auth and form caches hold, for
+// when another process may have changed anything.
 func (s *Service) InvalidateAuthCache() { s.cache.invalidate() }
+
+// AuthChanged applies another process's announcement (store.AuthChange):
+// it forgets the forms it names, or everything.
+func (s *Service) AuthChanged(payload string) {
+	if forms, all := store.ParseAuthChange(payload); all {
+		s.cache.invalidate()
+	} else {
+		s.cache.invalidateForms(forms)
+	}
+}
+
+// CacheStats reports the caches' counts, in the order of CacheKinds.
+func (s *Service) CacheStats() [cacheKinds]CacheStats {
+	var out [cacheKinds]CacheStats
+	for k := range cacheKinds {
+		out[k] = s.cache.statsOf(k)
+	}
+	return out
+}
 
 // MaxDepth reports the configured depth limit.
 func (s *Service) MaxDepth() int { return s.cfg.MaxDepth }
@@ -430,10 +457,14 @@ type op struct {
 	events []*canopy.AuditEvent
 	// emitted are events no audit event records (see emit).
 	emitted []*canopy.Event
-	// invalidateAuth clears the auth cache after commit: set by changes to
-	// the tree, to account status, to keys and to who may see a form.
+	// invalidateAuth clears the auth cache at commit: set by changes to
+	// the tree, to account status and to keys.
 	invalidateAuth bool
-	s              *Service
+	// changedForms are forms whose definitions, example flags or shares
+	// the write changes, or that it deletes: the caches forget them and
+	// their shares at commit, here and (announced) on other replicas.
+	changedForms []string
+	s            *Service
 }
 
 // audit records an event about accountID, written with the change.
@@ -524,8 +555,10 @@ func runWrite[T any](ctx context.Context, s *Service, c Caller, opts writeOpts, 
 		return zero, errMembersRead
 	}
 	var (
-		result         T
-		invalidateAuth bool
+		result T
+		// changing counts the times the cache was told of the change
+		// (begin; the store may retry fn), each of which needs its end.
+		changing int
 	)
 	idem, _ := ctx.Value(idemKey{}).(*Idempotent)
 	err := s.store.Write(ctx, func(tx store.Tx) error {
@@ -572,6 +605,15 @@ func runWrite[T any](ctx context.Context, s *Service, c Caller, opts writeOpts, 
 			return err
 		}
 		result, err = fn(o)
+		if o.invalidateAuth || len(o.changedForms) > 0 {
+			// Before commit: from here until end, the cache neither serves
+			// what this write changes nor takes fills (see authCache), so
+			// no reader on this replica sees it stale once it committed —
+			// nor after a failure, when fn may have filled the cache from
+			// this transaction's own uncommitted reads.
+			s.cache.begin(o.invalidateAuth, o.changedForms)
+			changing++
+		}
 		if err != nil {
 			return err
 		}
@@ -597,15 +639,15 @@ func runWrite[T any](ctx context.Context, s *Service, c Caller, opts writeOpts, 
 			}
 		}
 		if o.invalidateAuth {
-			if err := tx.NotifyAuthChange(ctx); err != nil {
-				return err
-			}
+			return tx.NotifyAuthChange(ctx)
 		}
-		invalidateAuth = o.invalidateAuth
+		if len(o.changedForms) > 0 {
+			return tx.NotifyAuthChange(ctx, o.changedForms...)
+		}
 		return nil
 	})
-	if invalidateAuth {
-		s.cache.invalidate()
+	for range changing {
+		s.cache.end()
 	}
 	return result, err
 }

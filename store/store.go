@@ -138,10 +138,11 @@ type Tx interface {
 	// them never interleave and cannot together make a cycle.
 	LockTree(ctx context.Context) error
 	// NotifyAuthChange tells other processes sharing the database, when the
-	// transaction commits, that keys or the tree changed and their
-	// authorization caches must be dropped. A no-op where one process owns
-	// the database.
-	NotifyAuthChange(ctx context.Context) error
+	// transaction commits, what their caches must forget: the forms named
+	// (definitions, example flags, shares), or — with none named —
+	// everything (keys, the tree). A no-op where one process owns the
+	// database.
+	NotifyAuthChange(ctx context.Context, forms ...string) error
 	// Try runs fn inside a savepoint: when fn fails, what it wrote is
 	// undone and the transaction goes on (fn's error is returned); when
 	// it succeeds, its writes stay. A write that may be refused partway

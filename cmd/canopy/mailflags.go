@@ -18,6 +18,7 @@ import (
 type serviceFlags struct {
 	maxDepth                         *int
 	cacheTTL                         *time.Duration
+	formCacheMB                      *int
 	publicURL                        *string
 	tokenTTL, sessionTTL, idle       *time.Duration
 	slowAfter, lockAfter             *int
@@ -75,7 +76,9 @@ func addServiceFlags(f *flags) serviceFlags {
 	return serviceFlags{
 		maxDepth: f.int("max-depth", "CANOPY_MAX_DEPTH", d.MaxDepth, "how many levels of accounts may hang below the platform root"),
 		cacheTTL: f.duration("auth-cache-ttl", "CANOPY_AUTH_CACHE_TTL", d.AuthCacheTTL,
-			"lifetime of cached keys and account paths (negative: no cache); PostgreSQL replicas also announce changes"),
+			"lifetime of cached keys, account paths, shares and forms (negative: no cache); PostgreSQL replicas also announce changes"),
+		formCacheMB: f.int("form-cache-mb", "CANOPY_FORM_CACHE_MB", int(d.FormCacheBytes>>20),
+			"memory for forms cached for reads, in MiB (estimated: twice their JSON); when full, arbitrary forms make room"),
 		publicURL: f.string("public-url", "CANOPY_PUBLIC_URL", "",
 			"base URL of the pages that redeem email links (<url>/set-password?token=…); default http://<addr>"),
 		tokenTTL:    f.duration("token-ttl", "CANOPY_TOKEN_TTL", d.TokenTTL, "how long a set-password or reset link works"),
@@ -164,8 +167,11 @@ func (sf serviceFlags) config(addr string, ids *canopy.IDs, log *slog.Logger) (s
 			return service.Config{}, err
 		}
 	}
+	if *sf.formCacheMB < 1 {
+		return service.Config{}, usageError{"--form-cache-mb must be at least 1"}
+	}
 	return service.Config{
-		MaxDepth: *sf.maxDepth, AuthCacheTTL: *sf.cacheTTL, IDs: ids, Logger: log, PlanLimits: limits,
+		MaxDepth: *sf.maxDepth, AuthCacheTTL: *sf.cacheTTL, FormCacheBytes: int64(*sf.formCacheMB) << 20, IDs: ids, Logger: log, PlanLimits: limits,
 		PublicURL: public, TokenTTL: *sf.tokenTTL, SessionTTL: *sf.sessionTTL, SessionIdle: *sf.idle,
 		LoginSlowAfter: *sf.slowAfter, LoginLockAfter: *sf.lockAfter, LoginLockFor: *sf.lockFor,
 		OutboxMaxAttempts: *sf.maxAttempts, OutboxBackoff: *sf.backoff, OutboxMaxBackoff: *sf.maxBackoff, OutboxLease: *sf.leaseTime,

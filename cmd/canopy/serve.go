@@ -170,7 +170,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if st.engine == "postgres" {
 		// Replicas tell each other about key revocations and tree changes,
 		// so their caches do not wait for --auth-cache-ttl.
-		go postgres.ListenAuthChanges(ctx, *db.url, log, svc.InvalidateAuthCache, nil)
+		go postgres.ListenAuthChanges(ctx, *db.url, log, svc.AuthChanged, nil)
 	}
 
 	errc := make(chan error, 1)

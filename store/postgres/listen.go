@@ -10,15 +10,16 @@ import (
 )
 
 // AuthChannel is the LISTEN/NOTIFY channel on which writers announce
-// changes to keys and to the tree.
+// changes to keys, the tree, shares and forms (payloads: store.AuthChange).
 const AuthChannel = "canopy_auth"
 
-// ListenAuthChanges calls changed whenever a process commits a change to
-// keys or the tree, until ctx ends. It holds one dedicated connection; when
-// that drops it reconnects with backoff and calls changed once, since
+// ListenAuthChanges calls changed with each announcement's payload
+// whenever a process commits a change to what the caches hold, until ctx
+// ends. It holds one dedicated connection; when that drops it reconnects
+// with backoff and calls changed("") once (everything), since
 // announcements may have been missed meanwhile. ready, when not nil, is
 // closed once the first LISTEN is in place.
-func ListenAuthChanges(ctx context.Context, dsn string, log *slog.Logger, changed func(), ready chan<- struct{}) {
+func ListenAuthChanges(ctx context.Context, dsn string, log *slog.Logger, changed func(payload string), ready chan<- struct{}) {
 	backoff := 100 * time.Millisecond
 	first := true
 	for ctx.Err() == nil {
@@ -27,7 +28,7 @@ func ListenAuthChanges(ctx context.Context, dsn string, log *slog.Logger, change
 				close(ready)
 			}
 			if !first {
-				changed()
+				changed("")
 			}
 			first = false
 			backoff = 100 * time.Millisecond
@@ -45,7 +46,7 @@ func ListenAuthChanges(ctx context.Context, dsn string, log *slog.Logger, change
 	}
 }
 
-func listenOnce(ctx context.Context, dsn string, changed, listening func()) error {
+func listenOnce(ctx context.Context, dsn string, changed func(string), listening func()) error {
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		return err
@@ -56,12 +57,13 @@ func listenOnce(ctx context.Context, dsn string, changed, listening func()) erro
 	}
 	listening()
 	for {
-		if _, err := conn.WaitForNotification(ctx); err != nil {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
 			return errors.Join(errors.New("wait for notification"), err)
 		}
-		changed()
+		changed(n.Payload)
 	}
 }

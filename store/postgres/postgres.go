@@ -100,7 +100,7 @@ func (dialect) JSONArrayHas(expr string) string {
 	return `(` + expr + `) @> jsonb_build_array(CAST(? AS TEXT))`
 }
 func (dialect) NotifySQL() string {
-	return "SELECT pg_notify('" + AuthChannel + "', '')"
+	return "SELECT pg_notify('" + AuthChannel + "', ?)"
 }
 
 // ReadTxOptions gives reads one snapshot for all their statements.

@@ -34,7 +34,7 @@ type Dialect interface {
 	// LockTreeSQL is the statement that takes the tree lock, or "".
 	LockTreeSQL() string
 	// NotifySQL is the statement that announces an auth change at commit,
-	// or "".
+	// its payload (store.AuthChange) its one argument; or "".
 	NotifySQL() string
 	// Arg converts a Go value to what the driver stores (times, mainly).
 	Arg(v any) any
@@ -370,12 +370,12 @@ func (t *tx) LockTree(ctx context.Context) error {
 }
 
 // NotifyAuthChange announces an auth change to other processes at commit.
-func (t *tx) NotifyAuthChange(ctx context.Context) error {
+func (t *tx) NotifyAuthChange(ctx context.Context, forms ...string) error {
 	q := t.db.dialect.NotifySQL()
 	if q == "" {
 		return nil
 	}
-	if _, err := t.exec(ctx, q); err != nil {
+	if _, err := t.exec(ctx, q, store.AuthChange(forms)); err != nil {
 		return fmt.Errorf("notify auth change: %w", err)
 	}
 	return nil
