@@ -193,6 +193,12 @@ type SubtreeForms struct {
 	Limit        int
 }
 
+// SharedForm is a form with one viewer's explicit share on it.
+type SharedForm struct {
+	Form *canopy.Form
+	Role canopy.Role
+}
+
 // FormFor is a form as one viewer's role check needs it.
 type FormFor struct {
 	Form     *canopy.Form
@@ -221,9 +227,10 @@ type FormTx interface {
 	// CountSubtreeForms counts what ListSubtreeForms would list, stopping
 	// at max.
 	CountSubtreeForms(ctx context.Context, q SubtreeForms, max int) (int, error)
-	// ListSharedForms lists forms explicitly shared with viewer with a role
-	// other than none, in (owner path, id) order.
-	ListSharedForms(ctx context.Context, viewer string, example *bool, after FormCursor, limit int) ([]*canopy.Form, error)
+	// ListSharedForms lists the forms with an explicit share for viewer,
+	// with its role — none included: that share hides a form the tree
+	// would show — in (owner path, id) order.
+	ListSharedForms(ctx context.Context, viewer string, example *bool, after FormCursor, limit int) ([]SharedForm, error)
 	CountSharedForms(ctx context.Context, viewer string, max int) (int, error)
 	// ViewerShares returns viewer's explicit roles on the given forms (only
 	// those that have one).

@@ -220,9 +220,9 @@ func (t *tx) CountSubtreeForms(ctx context.Context, q store.SubtreeForms, max in
 	return total, nil
 }
 
-func (t *tx) ListSharedForms(ctx context.Context, viewer string, example *bool, after store.FormCursor, limit int) ([]*canopy.Form, error) {
-	q := `SELECT ` + prefixed("f.", formCols) + ` FROM form_shares s JOIN forms f ON f.id = s.form_id
-		WHERE s.account_id = ? AND s.role <> 'none'`
+func (t *tx) ListSharedForms(ctx context.Context, viewer string, example *bool, after store.FormCursor, limit int) ([]store.SharedForm, error) {
+	q := `SELECT ` + prefixed("f.", formCols) + `, s.role FROM form_shares s JOIN forms f ON f.id = s.form_id
+		WHERE s.account_id = ?`
 	// Filtered and ordered on the share's copy of the owner path, so the
 	// page comes off form_shares_viewer without sorting all the shares.
 	args := []any{viewer}
@@ -236,7 +236,12 @@ func (t *tx) ListSharedForms(ctx context.Context, viewer string, example *bool, 
 	}
 	q += ` ORDER BY s.owner_path, s.form_id LIMIT ?`
 	args = append(args, limit)
-	return scanAll(ctx, t, scanForm, q, args...)
+	return scanAll(ctx, t, func(r rowScanner) (store.SharedForm, error) {
+		var sf store.SharedForm
+		var err error
+		sf.Form, err = scanForm(rowFunc(func(dest ...any) error { return r.Scan(append(dest, &sf.Role)...) }))
+		return sf, err
+	}, q, args...)
 }
 
 func (t *tx) CountSharedForms(ctx context.Context, viewer string, max int) (int, error) {
