@@ -409,4 +409,3 @@ func (s *Service) DeleteShare(ctx context.Context, c Caller, formID, accountID s
 	})
 	return err
 }
-

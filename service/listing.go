@@ -393,4 +393,3 @@ func (l *lister) views(forms []*canopy.Form) ([]*FormView, error) {
 	}
 	return out, nil
 }
-
