@@ -41,14 +41,31 @@ func (q FormQuery) validate() error {
 // auto-shared from its subtree and those shared with it explicitly — in
 // (owner's place in the tree, id) order, up to MaxFormPageLimit a page.
 func (s *Service) ListForms(ctx context.Context, c Caller, q FormQuery, pr PageRequest) (Page[*FormView], error) {
-	if err := q.validate(); err != nil {
+	page, err := s.ListFormsWire(ctx, c, q, pr)
+	if err != nil {
 		return Page[*FormView]{}, err
+	}
+	out := Page[*FormView]{Data: make([]*FormView, len(page.Data)), NextCursor: page.NextCursor}
+	for i, w := range page.Data {
+		if out.Data[i], err = w.Decode(); err != nil {
+			return Page[*FormView]{}, err
+		}
+	}
+	return out, nil
+}
+
+// ListFormsWire is ListForms for the API: the forms keep their questions
+// as stored, for the encoder to copy (decoding and encoding them again
+// was most of a listing's cost).
+func (s *Service) ListFormsWire(ctx context.Context, c Caller, q FormQuery, pr PageRequest) (Page[*WireForm], error) {
+	if err := q.validate(); err != nil {
+		return Page[*WireForm]{}, err
 	}
 	limit := DefaultPageLimit
 	if pr.Limit > 0 {
 		limit = min(pr.Limit, MaxFormPageLimit)
 	}
-	var out Page[*FormView]
+	var out Page[*WireForm]
 	err := s.read(ctx, func(tx store.Tx) error {
 		acting, err := actingIn(ctx, tx, c)
 		if err != nil {
@@ -60,7 +77,8 @@ func (s *Service) ListForms(ctx context.Context, c Caller, q FormQuery, pr PageR
 			return err
 		}
 		l := lister{s: s, ctx: ctx, tx: tx, viewer: acting, query: q}
-		out, err = l.page(after, limit, kind, true, true)
+		rows, err := l.collect(after, limit+1, true, true)
+		out = paginate(s, rows, limit, kind, func(w *WireForm) string { return w.View.ID })
 		return err
 	})
 	return out, err
@@ -75,13 +93,13 @@ func (s *Service) ListForms(ctx context.Context, c Caller, q FormQuery, pr PageR
 // never shows a form the database refuses the acting account at the
 // moment its chunk is read (rule 5, docs/rules.md). An error of the first
 // chunk comes before any form; yield's error ends the stream.
-func (s *Service) StreamForms(ctx context.Context, c Caller, q FormQuery, yield func(*FormView) error) error {
+func (s *Service) StreamForms(ctx context.Context, c Caller, q FormQuery, yield func(*WireForm) error) error {
 	if err := q.validate(); err != nil {
 		return err
 	}
 	var after store.FormCursor
 	for {
-		var chunk []*FormView
+		var chunk []*WireForm
 		err := s.read(ctx, func(tx store.Tx) error {
 			acting, err := actingIn(ctx, tx, c)
 			if err != nil {
@@ -94,15 +112,15 @@ func (s *Service) StreamForms(ctx context.Context, c Caller, q FormQuery, yield 
 		if err != nil {
 			return err
 		}
-		for _, v := range chunk {
-			if err := yield(v); err != nil {
+		for _, w := range chunk {
+			if err := yield(w); err != nil {
 				return err
 			}
 		}
 		if len(chunk) < StreamChunk {
 			return nil
 		}
-		last := chunk[len(chunk)-1]
+		last := chunk[len(chunk)-1].View
 		after = store.FormCursor{OwnerPath: last.OwnerPath, ID: last.ID}
 	}
 }
@@ -147,32 +165,31 @@ type lister struct {
 // page returns up to limit forms after the cursor, taking from the subtree
 // (when subtree) and from explicit shares (when shared).
 func (l *lister) page(after store.FormCursor, limit int, kind string, subtree, shared bool) (Page[*FormView], error) {
-	out, err := l.collect(after, limit+1, subtree, shared)
+	rows, err := l.collect(after, limit+1, subtree, shared)
 	if err != nil {
 		return Page[*FormView]{}, err
 	}
-	return paginate(l.s, out, limit, kind, func(v *FormView) string { return v.ID }), nil
-}
-
-// formRow is a form as a listing source yields it, with the viewer's
-// explicit role when it came from the shares.
-type formRow struct {
-	form     *canopy.Form
-	explicit *canopy.Role
+	views := make([]*FormView, len(rows))
+	for i, w := range rows {
+		if views[i], err = w.Decode(); err != nil {
+			return Page[*FormView]{}, err
+		}
+	}
+	return paginate(l.s, views, limit, kind, func(v *FormView) string { return v.ID }), nil
 }
 
 // formSource reads one ordered source of a listing in batches, each
 // after the last row of the one before.
 type formSource struct {
-	fetch      func(after store.FormCursor, n int) ([]formRow, error)
+	fetch      func(after store.FormCursor, n int) ([]store.ListedForm, error)
 	batch, max int
-	buf        []formRow
+	buf        []store.ListedForm
 	after      store.FormCursor
 	done       bool
 }
 
 // peek returns the source's next row, nil when it has no more.
-func (s *formSource) peek() (*formRow, error) {
+func (s *formSource) peek() (*store.ListedForm, error) {
 	if len(s.buf) == 0 && !s.done {
 		rows, err := s.fetch(s.after, s.batch)
 		if err != nil {
@@ -180,7 +197,7 @@ func (s *formSource) peek() (*formRow, error) {
 		}
 		s.buf, s.done = rows, len(rows) < s.batch
 		if len(rows) > 0 {
-			last := rows[len(rows)-1].form
+			last := rows[len(rows)-1].Form
 			s.after = store.FormCursor{OwnerPath: last.OwnerPath, ID: last.ID}
 		}
 		s.batch = min(2*s.batch, s.max)
@@ -195,7 +212,7 @@ func (s *formSource) pop() { s.buf = s.buf[1:] }
 
 // collect returns up to n forms after the cursor, from the subtree (when
 // subtree) and the explicit shares (when shared).
-func (l *lister) collect(after store.FormCursor, n int, subtree, shared bool) ([]*FormView, error) {
+func (l *lister) collect(after store.FormCursor, n int, subtree, shared bool) ([]*WireForm, error) {
 	base, err := l.subtreeQuery()
 	if err != nil {
 		return nil, err
@@ -204,29 +221,19 @@ func (l *lister) collect(after store.FormCursor, n int, subtree, shared bool) ([
 	if !sub.done {
 		q := *base
 		q.Viewer = "" // the merge drops the forms the shares decide
-		sub.fetch = func(after store.FormCursor, n int) ([]formRow, error) {
+		sub.fetch = func(after store.FormCursor, n int) ([]store.ListedForm, error) {
 			q.After, q.Limit = after, n
-			forms, err := l.tx.ListSubtreeForms(l.ctx, q)
-			rows := make([]formRow, len(forms))
-			for i, f := range forms {
-				rows[i].form = f
-			}
-			return rows, err
+			return l.tx.ListSubtreeForms(l.ctx, q)
 		}
 	}
 	// Shares are usually few beside the tree's forms: the first batch is
 	// small and grows while the merge keeps taking from it.
 	sh := &formSource{done: !shared || l.query.Owner == l.viewer.ID, after: after, batch: min(n, 32), max: n}
-	sh.fetch = func(after store.FormCursor, n int) ([]formRow, error) {
-		shares, err := l.tx.ListSharedForms(l.ctx, l.viewer.ID, l.query.Example, after, n)
-		rows := make([]formRow, len(shares))
-		for i, s := range shares {
-			rows[i] = formRow{form: s.Form, explicit: &s.Role}
-		}
-		return rows, err
+	sh.fetch = func(after store.FormCursor, n int) ([]store.ListedForm, error) {
+		return l.tx.ListSharedForms(l.ctx, l.viewer.ID, l.query.Example, after, n)
 	}
 
-	var out []*FormView
+	var out []*WireForm
 	for len(out) < n {
 		a, err := sub.peek()
 		if err != nil {
@@ -236,17 +243,17 @@ func (l *lister) collect(after store.FormCursor, n int, subtree, shared bool) ([
 		if err != nil {
 			return nil, err
 		}
-		var r formRow
+		var r store.ListedForm
 		switch {
 		case a == nil && b == nil:
 			return out, nil
-		case b == nil || (a != nil && formBefore(a.form, b.form)):
+		case b == nil || (a != nil && formBefore(a.Form, b.Form)):
 			r = *a
 			sub.pop()
 		default:
 			r = *b
 			sh.pop()
-			if a != nil && a.form.ID == b.form.ID {
+			if a != nil && a.Form.ID == b.Form.ID {
 				sub.pop() // the share decides
 			}
 		}
@@ -255,7 +262,7 @@ func (l *lister) collect(after store.FormCursor, n int, subtree, shared bool) ([
 			return nil, err
 		}
 		if l.keep(v) {
-			out = append(out, v)
+			out = append(out, &WireForm{View: v, Questions: r.Questions})
 		}
 	}
 	return out, nil
@@ -264,10 +271,10 @@ func (l *lister) collect(after store.FormCursor, n int, subtree, shared bool) ([
 // view decides the viewer's access to one listed form. The tree gives the
 // same access to every form of one owner (the links between them
 // decide), so it is decided once per owner.
-func (l *lister) view(r formRow) (*FormView, error) {
-	f := r.form
-	if r.explicit != nil || f.OwnerID == l.viewer.ID {
-		return view(f, canopy.ResolveAccess(l.viewer.Path, f, r.explicit, nil)), nil
+func (l *lister) view(r store.ListedForm) (*FormView, error) {
+	f := r.Form
+	if r.Explicit != nil || f.OwnerID == l.viewer.ID {
+		return view(f, canopy.ResolveAccess(l.viewer.Path, f, r.Explicit, nil)), nil
 	}
 	a, ok := l.byOwner[f.OwnerPath]
 	if !ok {

@@ -15,23 +15,35 @@ import (
 const formCols = `id, owner_id, owner_path, name, description, questions, example, copied_from, version, created_at, updated_at`
 
 func scanForm(r rowScanner) (*canopy.Form, error) {
-	var (
-		f                canopy.Form
-		path, questions  string
-		copied           sql.NullString
-		created, updated dbTime
-	)
-	if err := r.Scan(&f.ID, &f.OwnerID, &path, &f.Name, &f.Description, &questions, &f.Example, &copied, &f.Version, &created, &updated); err != nil {
+	f, questions, err := scanListedForm(r)
+	if err != nil {
 		return nil, err
 	}
-	f.OwnerPath, f.CopiedFrom, f.CreatedAt, f.UpdatedAt = canopy.Path(path), copied.String, created.T, updated.T
-	if err := json.Unmarshal([]byte(questions), &f.Questions); err != nil {
+	if err := json.Unmarshal(questions, &f.Questions); err != nil {
 		return nil, fmt.Errorf("form %s questions: %w", f.ID, err)
 	}
 	if f.Questions == nil {
 		f.Questions = []canopy.Question{}
 	}
-	return &f, nil
+	return f, nil
+}
+
+// scanListedForm scans formCols, then extra, leaving the questions as
+// stored: listings pass them on undecoded.
+func scanListedForm(r rowScanner, extra ...any) (*canopy.Form, []byte, error) {
+	var (
+		f                canopy.Form
+		path             string
+		questions        []byte
+		copied           sql.NullString
+		created, updated dbTime
+	)
+	dest := append([]any{&f.ID, &f.OwnerID, &path, &f.Name, &f.Description, &questions, &f.Example, &copied, &f.Version, &created, &updated}, extra...)
+	if err := r.Scan(dest...); err != nil {
+		return nil, nil, err
+	}
+	f.OwnerPath, f.CopiedFrom, f.CreatedAt, f.UpdatedAt = canopy.Path(path), copied.String, created.T, updated.T
+	return &f, questions, nil
 }
 
 func questionsJSON(qs []canopy.Question) (string, error) {
@@ -184,16 +196,18 @@ func (t *tx) subtreeWhere(q store.SubtreeForms, r pathRange) (string, []any) {
 	return strings.Join(conds, ` AND `), args
 }
 
-func (t *tx) ListSubtreeForms(ctx context.Context, q store.SubtreeForms) ([]*canopy.Form, error) {
-	var out []*canopy.Form
+func (t *tx) ListSubtreeForms(ctx context.Context, q store.SubtreeForms) ([]store.ListedForm, error) {
+	var out []store.ListedForm
 	for _, r := range visibleRanges(q) {
 		if len(out) >= q.Limit {
 			break
 		}
 		where, args := t.subtreeWhere(q, r)
 		args = append(args, q.Limit-len(out))
-		forms, err := scanAll(ctx, t, scanForm, `SELECT `+prefixed("f.", formCols)+` FROM forms f WHERE `+where+
-			` ORDER BY f.owner_path, f.id LIMIT ?`, args...)
+		forms, err := scanAll(ctx, t, func(r rowScanner) (store.ListedForm, error) {
+			f, qs, err := scanListedForm(r)
+			return store.ListedForm{Form: f, Questions: qs}, err
+		}, `SELECT `+listedFormCols+` FROM forms f WHERE `+where+` ORDER BY f.owner_path, f.id LIMIT ?`, args...)
 		if err != nil {
 			return nil, err
 		}
@@ -201,6 +215,9 @@ func (t *tx) ListSubtreeForms(ctx context.Context, q store.SubtreeForms) ([]*can
 	}
 	return out, nil
 }
+
+// listedFormCols are formCols of the forms table aliased f.
+var listedFormCols = prefixed("f.", formCols)
 
 func (t *tx) CountSubtreeForms(ctx context.Context, q store.SubtreeForms, max int) (int, error) {
 	total := 0
@@ -220,8 +237,8 @@ func (t *tx) CountSubtreeForms(ctx context.Context, q store.SubtreeForms, max in
 	return total, nil
 }
 
-func (t *tx) ListSharedForms(ctx context.Context, viewer string, example *bool, after store.FormCursor, limit int) ([]store.SharedForm, error) {
-	q := `SELECT ` + prefixed("f.", formCols) + `, s.role FROM form_shares s JOIN forms f ON f.id = s.form_id
+func (t *tx) ListSharedForms(ctx context.Context, viewer string, example *bool, after store.FormCursor, limit int) ([]store.ListedForm, error) {
+	q := `SELECT ` + listedFormCols + `, s.role FROM form_shares s JOIN forms f ON f.id = s.form_id
 		WHERE s.account_id = ?`
 	// Filtered and ordered on the share's copy of the owner path, so the
 	// page comes off form_shares_viewer without sorting all the shares.
@@ -236,11 +253,10 @@ func (t *tx) ListSharedForms(ctx context.Context, viewer string, example *bool, 
 	}
 	q += ` ORDER BY s.owner_path, s.form_id LIMIT ?`
 	args = append(args, limit)
-	return scanAll(ctx, t, func(r rowScanner) (store.SharedForm, error) {
-		var sf store.SharedForm
-		var err error
-		sf.Form, err = scanForm(rowFunc(func(dest ...any) error { return r.Scan(append(dest, &sf.Role)...) }))
-		return sf, err
+	return scanAll(ctx, t, func(r rowScanner) (store.ListedForm, error) {
+		var role canopy.Role
+		f, qs, err := scanListedForm(r, &role)
+		return store.ListedForm{Form: f, Questions: qs, Explicit: &role}, err
 	}, q, args...)
 }
 
