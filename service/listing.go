@@ -25,6 +25,15 @@ type FormQuery struct {
 	Example      *bool
 }
 
+// exampleParam is the example filter as a cursor's kind names it: the
+// value, not the pointer, so the next request's cursor matches.
+func (q FormQuery) exampleParam() string {
+	if q.Example == nil {
+		return ""
+	}
+	return fmt.Sprint(*q.Example)
+}
+
 func (q FormQuery) validate() error {
 	if q.Role != "" && (!q.Role.Valid() || q.Role == canopy.RoleNone) {
 		return canopy.BadParam("role", "invalid-enum", "must be owner, editor, dataManager or viewer: the least role a listed form gives")
@@ -71,7 +80,7 @@ func (s *Service) ListFormsWire(ctx context.Context, c Caller, q FormQuery, pr P
 		if err != nil {
 			return err
 		}
-		kind := cursorKind(c, "forms", q.Owner, q.OwnerSubtree, string(q.Role), fmt.Sprint(q.Example))
+		kind := cursorKind(c, "forms", q.Owner, q.OwnerSubtree, string(q.Role), q.exampleParam())
 		after, err := s.formCursor(ctx, tx, kind, pr.Cursor)
 		if err != nil {
 			return err

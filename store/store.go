@@ -193,9 +193,10 @@ type SubtreeForms struct {
 	Limit        int
 }
 
-// ListedForm is a form as a listing reads it: its questions as stored
-// (a JSON array), left for the reader to decode or pass on — Form.Questions
-// is nil — and, from ListSharedForms, the viewer's explicit role.
+// ListedForm is a form as a listing reads it: its questions as stored (a
+// JSON array, compact, without HTML escapes), left for the reader to decode
+// or pass on — Form.Questions is nil — and, from ListSharedForms, the
+// viewer's explicit role.
 type ListedForm struct {
 	Form      *canopy.Form
 	Questions []byte

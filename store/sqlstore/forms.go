@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -44,6 +45,39 @@ func scanListedForm(r rowScanner, extra ...any) (*canopy.Form, []byte, error) {
 	}
 	f.OwnerPath, f.CopiedFrom, f.CreatedAt, f.UpdatedAt = canopy.Path(path), copied.String, created.T, updated.T
 	return &f, questions, nil
+}
+
+// scanListed scans a listing's row (formCols, then extra) into a
+// store.ListedForm, its questions compact and without HTML escapes, as
+// the API writes JSON. PostgreSQL's JSONB comes back spaced out; SQLite
+// keeps what json.Marshal wrote, which escapes <, > and & — rare in a
+// definition, so such a one is decoded and written again.
+func scanListed(r rowScanner, extra ...any) (store.ListedForm, error) {
+	f, qs, err := scanListedForm(r, extra...)
+	if err != nil {
+		return store.ListedForm{}, err
+	}
+	switch {
+	case bytes.Contains(qs, []byte(`\u00`)):
+		var questions []canopy.Question
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		if err := json.Unmarshal(qs, &questions); err == nil {
+			err = enc.Encode(questions)
+		}
+		if err != nil {
+			return store.ListedForm{}, fmt.Errorf("form %s questions: %w", f.ID, err)
+		}
+		qs = bytes.TrimSuffix(b.Bytes(), []byte("\n"))
+	case bytes.Contains(qs, []byte(`": `)):
+		var b bytes.Buffer
+		if err := json.Compact(&b, qs); err != nil {
+			return store.ListedForm{}, fmt.Errorf("form %s questions: %w", f.ID, err)
+		}
+		qs = b.Bytes()
+	}
+	return store.ListedForm{Form: f, Questions: qs}, nil
 }
 
 func questionsJSON(qs []canopy.Question) (string, error) {
@@ -204,10 +238,7 @@ func (t *tx) ListSubtreeForms(ctx context.Context, q store.SubtreeForms) ([]stor
 		}
 		where, args := t.subtreeWhere(q, r)
 		args = append(args, q.Limit-len(out))
-		forms, err := scanAll(ctx, t, func(r rowScanner) (store.ListedForm, error) {
-			f, qs, err := scanListedForm(r)
-			return store.ListedForm{Form: f, Questions: qs}, err
-		}, `SELECT `+listedFormCols+` FROM forms f WHERE `+where+` ORDER BY f.owner_path, f.id LIMIT ?`, args...)
+		forms, err := scanAll(ctx, t, func(r rowScanner) (store.ListedForm, error) { return scanListed(r) }, `SELECT `+listedFormCols+` FROM forms f WHERE `+where+` ORDER BY f.owner_path, f.id LIMIT ?`, args...)
 		if err != nil {
 			return nil, err
 		}
@@ -255,8 +286,9 @@ func (t *tx) ListSharedForms(ctx context.Context, viewer string, example *bool, 
 	args = append(args, limit)
 	return scanAll(ctx, t, func(r rowScanner) (store.ListedForm, error) {
 		var role canopy.Role
-		f, qs, err := scanListedForm(r, &role)
-		return store.ListedForm{Form: f, Questions: qs, Explicit: &role}, err
+		lf, err := scanListed(r, &role)
+		lf.Explicit = &role
+		return lf, err
 	}, q, args...)
 }
 
