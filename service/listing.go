@@ -106,6 +106,10 @@ func (s *Service) StreamForms(ctx context.Context, c Caller, q FormQuery, yield 
 	if err := q.validate(); err != nil {
 		return err
 	}
+	size := StreamChunk
+	if s.streamChunk > 0 {
+		size = s.streamChunk
+	}
 	var after store.FormCursor
 	for {
 		var chunk []*WireForm
@@ -115,7 +119,7 @@ func (s *Service) StreamForms(ctx context.Context, c Caller, q FormQuery, yield 
 				return err
 			}
 			l := lister{s: s, ctx: ctx, tx: tx, viewer: acting, query: q}
-			chunk, err = l.collect(after, StreamChunk, true, true)
+			chunk, err = l.collect(after, size, true, true)
 			return err
 		})
 		if err != nil {
@@ -126,7 +130,7 @@ func (s *Service) StreamForms(ctx context.Context, c Caller, q FormQuery, yield 
 				return err
 			}
 		}
-		if len(chunk) < StreamChunk {
+		if len(chunk) < size {
 			return nil
 		}
 		last := chunk[len(chunk)-1].View
