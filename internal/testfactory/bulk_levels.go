@@ -76,20 +76,13 @@ func (b *Bundle) BulkLevels(tb testing.TB, spec LevelsSpec) LevelsData {
 	}
 	b.bulkWrite(tb, "accounts", len(all), 5000, func(tx store.Tx, i int) error { return tx.InsertAccount(ctx, all[i]) })
 
-	questions := []canopy.Question{
-		{ID: "site", Label: "Site", Type: canopy.QuestionText, Required: true},
-		{ID: "visitors", Label: "Visitors", Type: canopy.QuestionNumber},
-		{ID: "weather", Label: "Weather", Type: canopy.QuestionChoice, Options: []string{"sun", "cloud", "rain"}},
-		{ID: "date", Label: "Date", Type: canopy.QuestionDate, Required: true},
-		{ID: "where", Label: "Where", Type: canopy.QuestionLocation},
-	}
 	out.Forms = make([]*canopy.Form, spec.Forms)
 	for i := range out.Forms {
 		owner := all[rng.IntN(len(all))]
 		out.Forms[i] = &canopy.Form{
 			ID: ids.New(canopy.PrefixForm), OwnerID: owner.ID, OwnerPath: owner.Path,
 			Name: fmt.Sprintf("Inspection %d", i+1), Description: "Weekly site inspection",
-			Questions: questions, Version: 1, CreatedAt: now, UpdatedAt: now,
+			Questions: bulkQuestions, Version: 1, CreatedAt: now, UpdatedAt: now,
 		}
 	}
 	b.bulkWrite(tb, "forms", len(out.Forms), 10_000, func(tx store.Tx, i int) error { return tx.InsertForm(ctx, out.Forms[i]) })
