@@ -236,7 +236,11 @@ func (l *lister) collect(after store.FormCursor, n int, subtree, shared bool) ([
 		q.Viewer = "" // the merge drops the forms the shares decide
 		sub.fetch = func(after store.FormCursor, n int) ([]store.ListedForm, error) {
 			q.After, q.Limit = after, n
-			return l.tx.ListSubtreeForms(l.ctx, q)
+			rows, err := l.tx.ListSubtreeForms(l.ctx, q)
+			if err != nil {
+				return nil, err
+			}
+			return rows, l.decideOwners(rows)
 		}
 	}
 	// Shares are usually few beside the tree's forms: the first batch is
@@ -279,6 +283,43 @@ func (l *lister) collect(after store.FormCursor, n int, subtree, shared bool) ([
 		}
 	}
 	return out, nil
+}
+
+// decideOwners decides the access the tree gives the viewer to the forms
+// of each new owner among rows, reading the links of all of them at once
+// (one query for those the cache lacks, not one per owner).
+func (l *lister) decideOwners(rows []store.ListedForm) error {
+	var owners []*canopy.Form
+	var ids []string
+	seen := map[string]bool{} // owner paths and link ids
+	for _, r := range rows {
+		f := r.Form
+		if _, ok := l.byOwner[f.OwnerPath]; ok || seen[string(f.OwnerPath)] || f.OwnerID == l.viewer.ID {
+			continue
+		}
+		seen[string(f.OwnerPath)] = true
+		owners = append(owners, f)
+		for _, id := range below(f, l.viewer.ID) {
+			if !seen[id] {
+				seen[id] = true
+				ids = append(ids, id)
+			}
+		}
+	}
+	if len(owners) == 0 {
+		return nil
+	}
+	roles, err := l.s.linkRoles(l.ctx, l.tx, ids)
+	if err != nil {
+		return err
+	}
+	if l.byOwner == nil {
+		l.byOwner = map[canopy.Path]canopy.Access{}
+	}
+	for _, f := range owners {
+		l.byOwner[f.OwnerPath] = canopy.ResolveAccess(l.viewer.Path, f, nil, func(a string) canopy.Role { return roles[a] })
+	}
+	return nil
 }
 
 // view decides the viewer's access to one listed form. The tree gives the
