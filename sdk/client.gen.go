@@ -8438,8 +8438,9 @@ type ClientInterface interface {
 	// moment, so a change made while it runs (a share revoked, a link lowered) holds from
 	// the next chunk on, as it would for the next page. A stream that fails after its
 	// first line ends without HTTP's last chunk, which clients report as an unexpected
-	// end of the body: take it again. Definitions (`questions`) are sent as stored;
-	// their members may come in another order than `GET /v1/forms/{formId}` gives them.
+	// end of the body: take it again. Definitions (`questions`) are sent as stored: the
+	// same JSON values as `GET /v1/forms/{formId}` gives, though on PostgreSQL their
+	// members may come in another order and with spaces between them.
 	//
 	// Corresponds with GET /v1/forms (the `ListForms` operationId).
 	ListForms(ctx context.Context, params *ListFormsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -11461,8 +11462,9 @@ func (c *Client) ListEvents(ctx context.Context, params *ListEventsParams, reqEd
 // moment, so a change made while it runs (a share revoked, a link lowered) holds from
 // the next chunk on, as it would for the next page. A stream that fails after its
 // first line ends without HTTP's last chunk, which clients report as an unexpected
-// end of the body: take it again. Definitions (`questions`) are sent as stored;
-// their members may come in another order than `GET /v1/forms/{formId}` gives them.
+// end of the body: take it again. Definitions (`questions`) are sent as stored: the
+// same JSON values as `GET /v1/forms/{formId}` gives, though on PostgreSQL their
+// members may come in another order and with spaces between them.
 //
 // Corresponds with GET /v1/forms (the `ListForms` operationId).
 func (c *Client) ListForms(ctx context.Context, params *ListFormsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -23488,8 +23490,9 @@ type ClientWithResponsesInterface interface {
 	// moment, so a change made while it runs (a share revoked, a link lowered) holds from
 	// the next chunk on, as it would for the next page. A stream that fails after its
 	// first line ends without HTTP's last chunk, which clients report as an unexpected
-	// end of the body: take it again. Definitions (`questions`) are sent as stored;
-	// their members may come in another order than `GET /v1/forms/{formId}` gives them.
+	// end of the body: take it again. Definitions (`questions`) are sent as stored: the
+	// same JSON values as `GET /v1/forms/{formId}` gives, though on PostgreSQL their
+	// members may come in another order and with spaces between them.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -41933,8 +41936,9 @@ func (c *ClientWithResponses) ListEventsWithResponse(ctx context.Context, params
 // moment, so a change made while it runs (a share revoked, a link lowered) holds from
 // the next chunk on, as it would for the next page. A stream that fails after its
 // first line ends without HTTP's last chunk, which clients report as an unexpected
-// end of the body: take it again. Definitions (`questions`) are sent as stored;
-// their members may come in another order than `GET /v1/forms/{formId}` gives them.
+// end of the body: take it again. Definitions (`questions`) are sent as stored: the
+// same JSON values as `GET /v1/forms/{formId}` gives, though on PostgreSQL their
+// members may come in another order and with spaces between them.
 //
 // Returns a wrapper object for the known response body format(s).
 //

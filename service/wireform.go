@@ -58,7 +58,7 @@ func (w *WireForm) MarshalJSON() ([]byte, error) {
 }
 
 // AppendJSONLine appends the form's JSON and a newline to b: one line of
-// a stream. The questions are copied as stored — compact JSON, which
+// a stream. The questions are copied as stored — JSON on one line, which
 // the store guarantees — not decoded, checked and encoded again.
 func (w *WireForm) AppendJSONLine(b []byte) ([]byte, error) {
 	f := w.View

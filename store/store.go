@@ -194,9 +194,9 @@ type SubtreeForms struct {
 }
 
 // ListedForm is a form as a listing reads it: its questions as stored (a
-// JSON array, compact, without HTML escapes), left for the reader to decode
-// or pass on — Form.Questions is nil — and, from ListSharedForms, the
-// viewer's explicit role.
+// JSON array without HTML escapes, on one line), left for the reader to
+// decode or pass on — Form.Questions is nil — and, from ListSharedForms,
+// the viewer's explicit role.
 type ListedForm struct {
 	Form      *canopy.Form
 	Questions []byte

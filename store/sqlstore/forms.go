@@ -48,17 +48,18 @@ func scanListedForm(r rowScanner, extra ...any) (*canopy.Form, []byte, error) {
 }
 
 // scanListed scans a listing's row (formCols, then extra) into a
-// store.ListedForm, its questions compact and without HTML escapes, as
-// the API writes JSON. PostgreSQL's JSONB comes back spaced out; SQLite
-// keeps what json.Marshal wrote, which escapes <, > and & — rare in a
-// definition, so such a one is decoded and written again.
+// store.ListedForm whose questions are JSON without HTML escapes, as the
+// API writes it. SQLite keeps what json.Marshal wrote, which escapes <, >
+// and & — rare in a definition, so such a one is decoded and written
+// again. PostgreSQL prints JSONB with a space after each colon and comma,
+// which JSON allows and which is left as it is: compacting every row cost
+// more than the rest of its listing.
 func scanListed(r rowScanner, extra ...any) (store.ListedForm, error) {
 	f, qs, err := scanListedForm(r, extra...)
 	if err != nil {
 		return store.ListedForm{}, err
 	}
-	switch {
-	case bytes.Contains(qs, []byte(`\u00`)):
+	if bytes.Contains(qs, []byte(`\u00`)) {
 		var questions []canopy.Question
 		var b bytes.Buffer
 		enc := json.NewEncoder(&b)
@@ -70,12 +71,6 @@ func scanListed(r rowScanner, extra ...any) (store.ListedForm, error) {
 			return store.ListedForm{}, fmt.Errorf("form %s questions: %w", f.ID, err)
 		}
 		qs = bytes.TrimSuffix(b.Bytes(), []byte("\n"))
-	case bytes.Contains(qs, []byte(`": `)):
-		var b bytes.Buffer
-		if err := json.Compact(&b, qs); err != nil {
-			return store.ListedForm{}, fmt.Errorf("form %s questions: %w", f.ID, err)
-		}
-		qs = b.Bytes()
 	}
 	return store.ListedForm{Form: f, Questions: qs}, nil
 }
