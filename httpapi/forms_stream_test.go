@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"testing"
 
@@ -11,6 +12,7 @@ import (
 
 	"github.com/canopyhq/canopy/internal/testdb"
 	"github.com/canopyhq/canopy/internal/testfactory"
+	"github.com/canopyhq/canopy/service"
 )
 
 // TestFormStreamIsEveryPage: GET /v1/forms with Accept: application/x-ndjson
@@ -99,5 +101,22 @@ func TestFormStreamIsEveryPage(t *testing.T) {
 				require.Equal(t, "application/problem+json", res.Header.Get("Content-Type"), tc.query)
 			}
 		})
+	}
+}
+
+// TestFormPagesEncodeAsEncodeWould: the listing's own page writer gives
+// the bytes encode gives for the same page.
+func TestFormPagesEncodeAsEncodeWould(t *testing.T) {
+	api := newTestAPI(t, testdb.SQLite(t))
+	data := api.BulkLevels(t, testfactory.LevelsSpec{Levels: []int{1, 3}, Forms: 30, Viewers: 5, Editors: 5, Seed: 4})
+	c := api.As(t, data.Levels[1][0].ID)
+	for _, limit := range []int{7, 100} {
+		page, err := api.Svc.ListFormsWire(t.Context(), c, service.FormQuery{}, service.PageRequest{Limit: limit})
+		require.NoError(t, err)
+		want, err := encode(page)
+		require.NoError(t, err)
+		w := httptest.NewRecorder()
+		api.srv.writeFormPage(w, httptest.NewRequest(http.MethodGet, "/v1/forms", nil), page)
+		require.Equal(t, string(want), w.Body.String())
 	}
 }
