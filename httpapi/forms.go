@@ -1,7 +1,11 @@
 package httpapi
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
+	"fmt"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -51,11 +55,6 @@ func (s *Server) handleCreateForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleListForms(w http.ResponseWriter, r *http.Request) {
-	pr, err := pageRequest(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
 	q := service.FormQuery{
 		Owner:        r.URL.Query().Get("owner"),
 		OwnerSubtree: r.URL.Query().Get("ownerSubtree"),
@@ -69,8 +68,115 @@ func (s *Server) handleListForms(w http.ResponseWriter, r *http.Request) {
 		}
 		q.Example = &b
 	}
-	page, err := s.svc.ListForms(r.Context(), caller(r.Context()), q, pr)
-	s.respond(w, r, page, err)
+	if acceptsNDJSON(r) {
+		s.streamForms(w, r, q)
+		return
+	}
+	pr, err := pageRequestUpTo(r, service.MaxFormPageLimit)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	page, err := s.svc.ListFormsWire(r.Context(), caller(r.Context()), q, pr)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeFormPage(w, r, page)
+}
+
+// writeFormPage writes a page of listed forms as encode would, each form
+// as it encodes itself: encoding/json would check and compact every
+// form's JSON once more.
+func (s *Server) writeFormPage(w http.ResponseWriter, r *http.Request, page service.Page[*service.WireForm]) {
+	b := make([]byte, 0, 64+512*len(page.Data))
+	b = append(b, `{"data":[`...)
+	for i, f := range page.Data {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		var err error
+		if b, err = f.AppendJSONLine(b); err != nil {
+			s.writeError(w, r, fmt.Errorf("encode form %s: %w", f.View.ID, err))
+			return
+		}
+		b = b[:len(b)-1] // the line's newline
+	}
+	next, err := json.Marshal(page.NextCursor)
+	if err != nil {
+		s.writeError(w, r, fmt.Errorf("encode cursor: %w", err))
+		return
+	}
+	b = append(append(append(b, `],"nextCursor":`...), next...), "}\n"...)
+	writeBody(w, http.StatusOK, b)
+}
+
+// ndjson is the media type of a stream of JSON values, one a line.
+const ndjson = "application/x-ndjson"
+
+// acceptsNDJSON reports whether the client asks for a stream: Accept names
+// application/x-ndjson (without q=0).
+func acceptsNDJSON(r *http.Request) bool {
+	for _, h := range r.Header.Values("Accept") {
+		for _, part := range strings.Split(h, ",") {
+			mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+			if err == nil && mt == ndjson && params["q"] != "0" && params["q"] != "0.0" && params["q"] != "0.000" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// streamWriteTime is how long the client gets to take each chunk of a
+// stream; the server's write timeout would otherwise end a long one.
+const streamWriteTime = time.Minute
+
+// streamForms answers every form the listing would list, one JSON object
+// a line. An error before the first form is a problem like any other; one
+// after it cuts the response short (no final chunk), which HTTP clients
+// report as an unexpected end.
+func (s *Server) streamForms(w http.ResponseWriter, r *http.Request, q service.FormQuery) {
+	for _, name := range []string{"limit", "cursor"} {
+		if r.URL.Query().Has(name) {
+			s.writeError(w, r, canopy.BadParam(name, "not-streamed", "a stream (Accept: %s) is the whole list: it takes no %s", ndjson, name))
+			return
+		}
+	}
+	rc := http.NewResponseController(w)
+	out := bufio.NewWriterSize(w, 32<<10)
+	var line []byte
+	started, n := false, 0
+	err := s.svc.StreamForms(r.Context(), caller(r.Context()), q, func(f *service.WireForm) error {
+		if !started {
+			w.Header().Set("Content-Type", ndjson)
+			w.WriteHeader(http.StatusOK)
+			started = true
+		}
+		if n%service.StreamChunk == 0 {
+			_ = rc.SetWriteDeadline(time.Now().Add(streamWriteTime)) // not every writer has one
+		}
+		n++
+		var err error
+		if line, err = f.AppendJSONLine(line[:0]); err != nil {
+			return err
+		}
+		_, err = out.Write(line)
+		return err
+	})
+	if err == nil {
+		err = out.Flush()
+	}
+	switch {
+	case err != nil && !started:
+		s.writeError(w, r, err)
+	case err != nil:
+		s.log.ErrorContext(r.Context(), "form stream cut short", "err", err.Error(), "requestId", requestID(r.Context()), "forms", n)
+		panic(http.ErrAbortHandler)
+	case !started:
+		w.Header().Set("Content-Type", ndjson)
+		w.WriteHeader(http.StatusOK)
+	}
 }
 
 func (s *Server) handleGetForm(w http.ResponseWriter, r *http.Request) {

@@ -110,7 +110,7 @@ var loadContract = sync.OnceValues(func() (*contract, error) {
 				media := map[string]*jsonschema.Schema{}
 				for mt, m := range obj(resp["content"]) {
 					media[mt] = nil
-					if _, ok := obj(m)["schema"]; !ok || !jsonMedia(mt) {
+					if _, ok := obj(m)["schema"]; !ok || !(jsonMedia(mt) || mt == ndjson) {
 						continue
 					}
 					sch, err := c.compile(pointer(append(base, "content", mt, "schema")...))
@@ -211,6 +211,19 @@ func checkContract(t testing.TB, method, pattern string, status int, contentType
 		return
 	}
 	if _, raw := rawBodyOperations[key]; raw || sch == nil {
+		return
+	}
+	if mt == ndjson { // the schema is each line's
+		for i, line := range bytes.Split(bytes.TrimSuffix(body, []byte("\n")), []byte("\n")) {
+			inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(line))
+			if err == nil {
+				err = sch.Validate(inst)
+			}
+			if err != nil {
+				t.Errorf("contract: %s %d: line %d does not match openapi.yaml: %v\n%s", key, status, i+1, err, line)
+				return
+			}
+		}
 		return
 	}
 	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(body))

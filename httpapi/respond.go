@@ -208,11 +208,17 @@ func printableASCII(s string) bool {
 
 // pageRequest reads ?limit= and ?cursor=.
 func pageRequest(r *http.Request) (service.PageRequest, error) {
+	return pageRequestUpTo(r, service.MaxPageLimit)
+}
+
+// pageRequestUpTo reads the page parameters of a list whose pages hold up
+// to max.
+func pageRequestUpTo(r *http.Request, max int) (service.PageRequest, error) {
 	pr := service.PageRequest{Cursor: r.URL.Query().Get("cursor")}
 	if v := r.URL.Query().Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > service.MaxPageLimit {
-			return pr, canopy.BadParam("limit", "out-of-range", "must be a whole number from 1 to %d", service.MaxPageLimit)
+		if err != nil || n < 1 || n > max {
+			return pr, canopy.BadParam("limit", "out-of-range", "must be a whole number from 1 to %d", max)
 		}
 		pr.Limit = n
 	}

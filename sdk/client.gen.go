@@ -5775,8 +5775,8 @@ type ListFormsParams struct {
 	// Example `true`/`1`: only forms tagged as examples; `false`/`0`: only the others.
 	Example *bool `form:"example,omitempty" json:"example,omitempty"`
 
-	// Limit The most items to return, from 1 to 200.
-	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+	// Limit The most forms to return, from 1 to 1,000.
+	Limit *int64 `form:"limit,omitempty" json:"limit,omitempty"`
 
 	// Cursor The `nextCursor` of the previous page, to fetch the next one. Cursors are opaque and belong to the list that returned them.
 	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
@@ -8429,6 +8429,18 @@ type ClientInterface interface {
 	// it explicitly. Forms it sees only as an ancestor's example are not listed (see
 	// `GET /v1/dashboard`). Each comes with the acting account's `role`. Ordered by the
 	// owner's place in the tree (each owner before its descendants), then by id.
+	//
+	// Pages hold up to 1,000 forms. A program that syncs can take the whole list at once
+	// instead: send `Accept: application/x-ndjson` and the answer streams every form the
+	// pages would list, in the same order, one `Form` per line (newline-delimited JSON),
+	// with the same filters and without `limit` or `cursor` (either answers 400). The
+	// server reads the stream in chunks of 1,000 forms, each as the database is at that
+	// moment, so a change made while it runs (a share revoked, a link lowered) holds from
+	// the next chunk on, as it would for the next page. A stream that fails after its
+	// first line ends without HTTP's last chunk, which clients report as an unexpected
+	// end of the body: take it again. Definitions (`questions`) are sent as stored: the
+	// same JSON values as `GET /v1/forms/{formId}` gives, though on PostgreSQL their
+	// members may come in another order and with spaces between them.
 	//
 	// Corresponds with GET /v1/forms (the `ListForms` operationId).
 	ListForms(ctx context.Context, params *ListFormsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -11441,6 +11453,18 @@ func (c *Client) ListEvents(ctx context.Context, params *ListEventsParams, reqEd
 // it explicitly. Forms it sees only as an ancestor's example are not listed (see
 // `GET /v1/dashboard`). Each comes with the acting account's `role`. Ordered by the
 // owner's place in the tree (each owner before its descendants), then by id.
+//
+// Pages hold up to 1,000 forms. A program that syncs can take the whole list at once
+// instead: send `Accept: application/x-ndjson` and the answer streams every form the
+// pages would list, in the same order, one `Form` per line (newline-delimited JSON),
+// with the same filters and without `limit` or `cursor` (either answers 400). The
+// server reads the stream in chunks of 1,000 forms, each as the database is at that
+// moment, so a change made while it runs (a share revoked, a link lowered) holds from
+// the next chunk on, as it would for the next page. A stream that fails after its
+// first line ends without HTTP's last chunk, which clients report as an unexpected
+// end of the body: take it again. Definitions (`questions`) are sent as stored: the
+// same JSON values as `GET /v1/forms/{formId}` gives, though on PostgreSQL their
+// members may come in another order and with spaces between them.
 //
 // Corresponds with GET /v1/forms (the `ListForms` operationId).
 func (c *Client) ListForms(ctx context.Context, params *ListFormsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -23457,6 +23481,18 @@ type ClientWithResponsesInterface interface {
 	// it explicitly. Forms it sees only as an ancestor's example are not listed (see
 	// `GET /v1/dashboard`). Each comes with the acting account's `role`. Ordered by the
 	// owner's place in the tree (each owner before its descendants), then by id.
+	//
+	// Pages hold up to 1,000 forms. A program that syncs can take the whole list at once
+	// instead: send `Accept: application/x-ndjson` and the answer streams every form the
+	// pages would list, in the same order, one `Form` per line (newline-delimited JSON),
+	// with the same filters and without `limit` or `cursor` (either answers 400). The
+	// server reads the stream in chunks of 1,000 forms, each as the database is at that
+	// moment, so a change made while it runs (a share revoked, a link lowered) holds from
+	// the next chunk on, as it would for the next page. A stream that fails after its
+	// first line ends without HTTP's last chunk, which clients report as an unexpected
+	// end of the body: take it again. Definitions (`questions`) are sent as stored: the
+	// same JSON values as `GET /v1/forms/{formId}` gives, though on PostgreSQL their
+	// members may come in another order and with spaces between them.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -41892,6 +41928,18 @@ func (c *ClientWithResponses) ListEventsWithResponse(ctx context.Context, params
 // `GET /v1/dashboard`). Each comes with the acting account's `role`. Ordered by the
 // owner's place in the tree (each owner before its descendants), then by id.
 //
+// Pages hold up to 1,000 forms. A program that syncs can take the whole list at once
+// instead: send `Accept: application/x-ndjson` and the answer streams every form the
+// pages would list, in the same order, one `Form` per line (newline-delimited JSON),
+// with the same filters and without `limit` or `cursor` (either answers 400). The
+// server reads the stream in chunks of 1,000 forms, each as the database is at that
+// moment, so a change made while it runs (a share revoked, a link lowered) holds from
+// the next chunk on, as it would for the next page. A stream that fails after its
+// first line ends without HTTP's last chunk, which clients report as an unexpected
+// end of the body: take it again. Definitions (`questions`) are sent as stored: the
+// same JSON values as `GET /v1/forms/{formId}` gives, though on PostgreSQL their
+// members may come in another order and with spaces between them.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /v1/forms (the `ListForms` operationId).
@@ -53040,6 +53088,9 @@ func ParseListFormsResponse(rsp *http.Response) (*ListFormsResponse, error) {
 			return nil, err
 		}
 		response.ApplicationProblemJSON503 = &dest
+
+	case rsp.StatusCode == 200:
+		// Content-type (application/x-ndjson) unsupported
 
 	}
 

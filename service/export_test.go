@@ -22,3 +22,6 @@ func (s *Service) RecordUsageAlone(ctx context.Context, c Caller, in UsageInput)
 	key, _ := debitKey(ctx, in)
 	return s.recordUsageAlone(ctx, c, in, key)
 }
+
+// SetStreamChunk makes StreamForms read n forms a transaction.
+func (s *Service) SetStreamChunk(n int) { s.streamChunk = n }

@@ -360,13 +360,20 @@ func (w *propertyWorld) check(t *testing.T) {
 		}
 
 		limit := 1 + w.rng.IntN(4)
-		require.Equal(t, w.m.listed(a, service.FormQuery{}), w.listAll(t, as, service.FormQuery{}, limit), "listing of %s in pages of %d", a, limit)
+		w.b.Svc.SetStreamChunk(1 + w.rng.IntN(4))
+		all := w.m.listed(a, service.FormQuery{})
+		require.Equal(t, all, w.listAll(t, as, service.FormQuery{}, limit), "listing of %s in pages of %d", a, limit)
+		require.Equal(t, all, w.listAll(t, as, service.FormQuery{}, service.MaxFormPageLimit), "listing of %s in pages of 1,000", a)
+		require.Equal(t, all, w.streamAll(t, as, service.FormQuery{}), "stream of %s", a)
 		q := w.randomQuery(a)
 		if q.OwnerSubtree != "" && q.OwnerSubtree != a && !w.m.isAncestor(a, q.OwnerSubtree) {
 			_, err := w.b.Svc.ListForms(ctx, as, q, service.PageRequest{})
 			require.Equal(t, canopy.CodeNotFound, canopy.ErrorCode(err), "ownerSubtree outside %s's subtree", a)
+			err = w.b.Svc.StreamForms(ctx, as, q, func(*service.WireForm) error { return nil })
+			require.Equal(t, canopy.CodeNotFound, canopy.ErrorCode(err), "stream: ownerSubtree outside %s's subtree", a)
 		} else {
 			require.Equal(t, w.m.listed(a, q), w.listAll(t, as, q, limit), "listing of %s with %+v in pages of %d", a, q, limit)
+			require.Equal(t, w.m.listed(a, q), w.streamAll(t, as, q), "stream of %s with %+v", a, q)
 		}
 
 		own, shared, examples := w.m.dashboard(a)
@@ -455,6 +462,24 @@ func (w *propertyWorld) listAll(t *testing.T, as service.Caller, q service.FormQ
 	}
 	t.Fatal("paging did not end")
 	return nil
+}
+
+// streamAll takes the whole listing as a stream, checking each form's
+// role against the model.
+func (w *propertyWorld) streamAll(t *testing.T, as service.Caller, q service.FormQuery) []string {
+	t.Helper()
+	out := []string{}
+	err := w.b.Svc.StreamForms(context.Background(), as, q, func(f *service.WireForm) error {
+		v, err := f.Decode()
+		if err != nil {
+			return err
+		}
+		require.Equal(t, w.m.access(as.Acting.ID, w.m.forms[v.ID]).Role, v.Role, "streamed role of %s on %s", as.Acting.ID, v.ID)
+		out = append(out, v.ID)
+		return nil
+	})
+	require.NoError(t, err)
+	return out
 }
 
 func (w *propertyWorld) randomQuery(a string) service.FormQuery {

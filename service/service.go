@@ -118,6 +118,8 @@ type Service struct {
 	// eventsOff leaves events unwritten, so that a benchmark can measure
 	// what writing them costs in the same run (export_test.go).
 	eventsOff bool
+	// streamChunk overrides StreamChunk (tests cross chunks with few forms).
+	streamChunk int
 }
 
 // DefaultAddr is where canopy serve listens when told nothing else.

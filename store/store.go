@@ -194,6 +194,16 @@ type SubtreeForms struct {
 	Limit        int
 }
 
+// ListedForm is a form as a listing reads it: its questions as stored (a
+// JSON array without HTML escapes, on one line), left for the reader to
+// decode or pass on — Form.Questions is nil — and, from ListSharedForms,
+// the viewer's explicit role.
+type ListedForm struct {
+	Form      *canopy.Form
+	Questions []byte
+	Explicit  *canopy.Role
+}
+
 // FormFor is a form as one viewer's role check needs it.
 type FormFor struct {
 	Form     *canopy.Form
@@ -218,13 +228,14 @@ type FormTx interface {
 	UpdateForm(ctx context.Context, f *canopy.Form, fromVersion int) error
 	// DeleteForm removes a form with its records and shares.
 	DeleteForm(ctx context.Context, id string) error
-	ListSubtreeForms(ctx context.Context, q SubtreeForms) ([]*canopy.Form, error)
+	ListSubtreeForms(ctx context.Context, q SubtreeForms) ([]ListedForm, error)
 	// CountSubtreeForms counts what ListSubtreeForms would list, stopping
 	// at max.
 	CountSubtreeForms(ctx context.Context, q SubtreeForms, max int) (int, error)
-	// ListSharedForms lists forms explicitly shared with viewer with a role
-	// other than none, in (owner path, id) order.
-	ListSharedForms(ctx context.Context, viewer string, example *bool, after FormCursor, limit int) ([]*canopy.Form, error)
+	// ListSharedForms lists the forms with an explicit share for viewer,
+	// with its role — none included: that share hides a form the tree
+	// would show — in (owner path, id) order.
+	ListSharedForms(ctx context.Context, viewer string, example *bool, after FormCursor, limit int) ([]ListedForm, error)
 	CountSharedForms(ctx context.Context, viewer string, max int) (int, error)
 	// ViewerShares returns viewer's explicit roles on the given forms (only
 	// those that have one).

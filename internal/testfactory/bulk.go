@@ -150,6 +150,15 @@ type BulkFormsResult struct {
 	Shares int
 }
 
+// bulkQuestions are the five questions of every bulk form.
+var bulkQuestions = []canopy.Question{
+	{ID: "site", Label: "Site", Type: canopy.QuestionText, Required: true},
+	{ID: "visitors", Label: "Visitors", Type: canopy.QuestionNumber},
+	{ID: "weather", Label: "Weather", Type: canopy.QuestionChoice, Options: []string{"sun", "cloud", "rain"}},
+	{ID: "date", Label: "Date", Type: canopy.QuestionDate, Required: true},
+	{ID: "where", Label: "Where", Type: canopy.QuestionLocation},
+}
+
 // BulkForms inserts forms (and explicit shares) for the accounts straight
 // through the store, as BulkTree does accounts: for benchmarks only. Every
 // form has the same five questions. The choices are random but seeded, so
@@ -163,13 +172,7 @@ func (b *Bundle) BulkForms(tb testing.TB, accounts []*canopy.Account, spec BulkF
 	ids := canopy.NewIDs(b.Clock.Now, nil)
 	now := canopy.Now(b.Clock.Now)
 	rng := rand.New(rand.NewPCG(1, 2))
-	questions := []canopy.Question{
-		{ID: "site", Label: "Site", Type: canopy.QuestionText, Required: true},
-		{ID: "visitors", Label: "Visitors", Type: canopy.QuestionNumber},
-		{ID: "weather", Label: "Weather", Type: canopy.QuestionChoice, Options: []string{"sun", "cloud", "rain"}},
-		{ID: "date", Label: "Date", Type: canopy.QuestionDate, Required: true},
-		{ID: "where", Label: "Where", Type: canopy.QuestionLocation},
-	}
+	questions := bulkQuestions
 	// Descendants of each account, for shares downward.
 	below := map[string][]*canopy.Account{}
 	for _, a := range accounts {

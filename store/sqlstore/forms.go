@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -15,23 +16,63 @@ import (
 const formCols = `id, owner_id, owner_path, name, description, questions, example, copied_from, version, created_at, updated_at`
 
 func scanForm(r rowScanner) (*canopy.Form, error) {
-	var (
-		f                canopy.Form
-		path, questions  string
-		copied           sql.NullString
-		created, updated dbTime
-	)
-	if err := r.Scan(&f.ID, &f.OwnerID, &path, &f.Name, &f.Description, &questions, &f.Example, &copied, &f.Version, &created, &updated); err != nil {
+	f, questions, err := scanListedForm(r)
+	if err != nil {
 		return nil, err
 	}
-	f.OwnerPath, f.CopiedFrom, f.CreatedAt, f.UpdatedAt = canopy.Path(path), copied.String, created.T, updated.T
-	if err := json.Unmarshal([]byte(questions), &f.Questions); err != nil {
+	if err := json.Unmarshal(questions, &f.Questions); err != nil {
 		return nil, fmt.Errorf("form %s questions: %w", f.ID, err)
 	}
 	if f.Questions == nil {
 		f.Questions = []canopy.Question{}
 	}
-	return &f, nil
+	return f, nil
+}
+
+// scanListedForm scans formCols, then extra, leaving the questions as
+// stored: listings pass them on undecoded.
+func scanListedForm(r rowScanner, extra ...any) (*canopy.Form, []byte, error) {
+	var (
+		f                canopy.Form
+		path             string
+		questions        []byte
+		copied           sql.NullString
+		created, updated dbTime
+	)
+	dest := append([]any{&f.ID, &f.OwnerID, &path, &f.Name, &f.Description, &questions, &f.Example, &copied, &f.Version, &created, &updated}, extra...)
+	if err := r.Scan(dest...); err != nil {
+		return nil, nil, err
+	}
+	f.OwnerPath, f.CopiedFrom, f.CreatedAt, f.UpdatedAt = canopy.Path(path), copied.String, created.T, updated.T
+	return &f, questions, nil
+}
+
+// scanListed scans a listing's row (formCols, then extra) into a
+// store.ListedForm whose questions are JSON without HTML escapes, as the
+// API writes it. SQLite keeps what json.Marshal wrote, which escapes <, >
+// and & — rare in a definition, so such a one is decoded and written
+// again. PostgreSQL prints JSONB with a space after each colon and comma,
+// which JSON allows and which is left as it is: compacting every row cost
+// more than the rest of its listing.
+func scanListed(r rowScanner, extra ...any) (store.ListedForm, error) {
+	f, qs, err := scanListedForm(r, extra...)
+	if err != nil {
+		return store.ListedForm{}, err
+	}
+	if bytes.Contains(qs, []byte(`\u00`)) {
+		var questions []canopy.Question
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		if err := json.Unmarshal(qs, &questions); err == nil {
+			err = enc.Encode(questions)
+		}
+		if err != nil {
+			return store.ListedForm{}, fmt.Errorf("form %s questions: %w", f.ID, err)
+		}
+		qs = bytes.TrimSuffix(b.Bytes(), []byte("\n"))
+	}
+	return store.ListedForm{Form: f, Questions: qs}, nil
 }
 
 func questionsJSON(qs []canopy.Question) (string, error) {
@@ -184,16 +225,15 @@ func (t *tx) subtreeWhere(q store.SubtreeForms, r pathRange) (string, []any) {
 	return strings.Join(conds, ` AND `), args
 }
 
-func (t *tx) ListSubtreeForms(ctx context.Context, q store.SubtreeForms) ([]*canopy.Form, error) {
-	var out []*canopy.Form
+func (t *tx) ListSubtreeForms(ctx context.Context, q store.SubtreeForms) ([]store.ListedForm, error) {
+	var out []store.ListedForm
 	for _, r := range visibleRanges(q) {
 		if len(out) >= q.Limit {
 			break
 		}
 		where, args := t.subtreeWhere(q, r)
 		args = append(args, q.Limit-len(out))
-		forms, err := scanAll(ctx, t, scanForm, `SELECT `+prefixed("f.", formCols)+` FROM forms f WHERE `+where+
-			` ORDER BY f.owner_path, f.id LIMIT ?`, args...)
+		forms, err := scanAll(ctx, t, func(r rowScanner) (store.ListedForm, error) { return scanListed(r) }, `SELECT `+listedFormCols+` FROM forms f WHERE `+where+` ORDER BY f.owner_path, f.id LIMIT ?`, args...)
 		if err != nil {
 			return nil, err
 		}
@@ -201,6 +241,9 @@ func (t *tx) ListSubtreeForms(ctx context.Context, q store.SubtreeForms) ([]*can
 	}
 	return out, nil
 }
+
+// listedFormCols are formCols of the forms table aliased f.
+var listedFormCols = prefixed("f.", formCols)
 
 func (t *tx) CountSubtreeForms(ctx context.Context, q store.SubtreeForms, max int) (int, error) {
 	total := 0
@@ -220,9 +263,9 @@ func (t *tx) CountSubtreeForms(ctx context.Context, q store.SubtreeForms, max in
 	return total, nil
 }
 
-func (t *tx) ListSharedForms(ctx context.Context, viewer string, example *bool, after store.FormCursor, limit int) ([]*canopy.Form, error) {
-	q := `SELECT ` + prefixed("f.", formCols) + ` FROM form_shares s JOIN forms f ON f.id = s.form_id
-		WHERE s.account_id = ? AND s.role <> 'none'`
+func (t *tx) ListSharedForms(ctx context.Context, viewer string, example *bool, after store.FormCursor, limit int) ([]store.ListedForm, error) {
+	q := `SELECT ` + listedFormCols + `, s.role FROM form_shares s JOIN forms f ON f.id = s.form_id
+		WHERE s.account_id = ?`
 	// Filtered and ordered on the share's copy of the owner path, so the
 	// page comes off form_shares_viewer without sorting all the shares.
 	args := []any{viewer}
@@ -236,7 +279,12 @@ func (t *tx) ListSharedForms(ctx context.Context, viewer string, example *bool, 
 	}
 	q += ` ORDER BY s.owner_path, s.form_id LIMIT ?`
 	args = append(args, limit)
-	return scanAll(ctx, t, scanForm, q, args...)
+	return scanAll(ctx, t, func(r rowScanner) (store.ListedForm, error) {
+		var role canopy.Role
+		lf, err := scanListed(r, &role)
+		lf.Explicit = &role
+		return lf, err
+	}, q, args...)
 }
 
 func (t *tx) CountSharedForms(ctx context.Context, viewer string, max int) (int, error) {

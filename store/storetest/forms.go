@@ -52,6 +52,29 @@ func formIDs(fs []*canopy.Form) []string {
 	return out
 }
 
+// listedIDs lists the form ids of a listing, checking that each carries
+// its questions as stored and undecoded.
+func listedIDs(t *testing.T, fs []store.ListedForm) []string {
+	t.Helper()
+	out := []string{}
+	for _, f := range fs {
+		var qs []canopy.Question
+		require.NoError(t, json.Unmarshal(f.Questions, &qs), "questions of %s as stored", f.Form.ID)
+		require.Nil(t, f.Form.Questions, "a listing leaves the questions to its reader")
+		out = append(out, f.Form.ID)
+	}
+	return out
+}
+
+// sharedIDs lists the form ids of a shared listing, each with its role.
+func sharedIDs(t *testing.T, fs []store.ListedForm) []string {
+	out := listedIDs(t, fs)
+	for i, f := range fs {
+		out[i] += ":" + string(*f.Explicit)
+	}
+	return out
+}
+
 // byOwnerPath lists form ids in the order every form listing uses.
 func byOwnerPath(fs ...*canopy.Form) []string {
 	s := append([]*canopy.Form(nil), fs...)
@@ -170,11 +193,11 @@ func testForms(t *testing.T, open Opener) {
 					q.Limit = 2
 					page, err := tx.ListSubtreeForms(ctx, q)
 					require.NoError(t, err, tt.name)
-					got = append(got, formIDs(page)...)
+					got = append(got, listedIDs(t, page)...)
 					if len(page) < 2 {
 						break
 					}
-					last := page[len(page)-1]
+					last := page[len(page)-1].Form
 					q.After = store.FormCursor{OwnerPath: last.OwnerPath, ID: last.ID}
 				}
 				if got == nil {
@@ -234,15 +257,26 @@ func testForms(t *testing.T, open Opener) {
 
 		yes := true
 		b.read(t, func(ctx context.Context, tx store.Tx) {
-			page1, err := tx.ListSharedForms(ctx, tr.a.ID, nil, store.FormCursor{}, 2)
-			require.NoError(t, err)
-			last := page1[len(page1)-1]
-			page2, err := tx.ListSharedForms(ctx, tr.a.ID, nil, store.FormCursor{OwnerPath: last.OwnerPath, ID: last.ID}, 2)
-			require.NoError(t, err)
-			require.Equal(t, byOwnerPath(f1, f2, f3), append(formIDs(page1), formIDs(page2)...), "none is not a share to list")
+			var all []store.ListedForm
+			for after := (store.FormCursor{}); ; {
+				page, err := tx.ListSharedForms(ctx, tr.a.ID, nil, after, 2)
+				require.NoError(t, err)
+				all = append(all, page...)
+				if len(page) < 2 {
+					break
+				}
+				last := page[len(page)-1].Form
+				after = store.FormCursor{OwnerPath: last.OwnerPath, ID: last.ID}
+			}
+			roles := map[string]canopy.Role{f1.ID: canopy.RoleEditor, f2.ID: canopy.RoleViewer, f3.ID: canopy.RoleViewer, hidden.ID: canopy.RoleNone}
+			var want []string
+			for _, id := range byOwnerPath(f1, f2, f3, hidden) {
+				want = append(want, id+":"+string(roles[id]))
+			}
+			require.Equal(t, want, sharedIDs(t, all), "every share, none too (it hides the form), with its role")
 			ex, err := tx.ListSharedForms(ctx, tr.a.ID, &yes, store.FormCursor{}, 10)
 			require.NoError(t, err)
-			require.Equal(t, []string{f2.ID}, formIDs(ex))
+			require.Equal(t, []string{f2.ID + ":viewer"}, sharedIDs(t, ex))
 			n, err := tx.CountSharedForms(ctx, tr.a.ID, 10)
 			require.NoError(t, err)
 			require.Equal(t, 3, n)
@@ -250,7 +284,7 @@ func testForms(t *testing.T, open Opener) {
 			require.NoError(t, err)
 			require.Equal(t, 2, n)
 
-			roles, err := tx.ViewerShares(ctx, tr.a.ID, []string{f1.ID, f3.ID, hidden.ID, notMine.ID})
+			roles, err = tx.ViewerShares(ctx, tr.a.ID, []string{f1.ID, f3.ID, hidden.ID, notMine.ID})
 			require.NoError(t, err)
 			require.Equal(t, map[string]canopy.Role{f1.ID: canopy.RoleEditor, f3.ID: canopy.RoleViewer, hidden.ID: canopy.RoleNone}, roles)
 			for _, viewer := range []*canopy.Account{tr.a, tr.b, {ID: b.f.id(canopy.PrefixAccount)}} {
@@ -328,10 +362,10 @@ func testForms(t *testing.T, open Opener) {
 			// Shared forms follow their owner too: fa1 now sorts after fb.
 			shared, err := tx.ListSharedForms(ctx, tr.root.ID, nil, store.FormCursor{}, 10)
 			require.NoError(t, err)
-			require.Equal(t, []string{fb.ID, fa1.ID}, formIDs(shared))
+			require.Equal(t, []string{fb.ID + ":viewer", fa1.ID + ":viewer"}, sharedIDs(t, shared))
 			shared, err = tx.ListSharedForms(ctx, tr.root.ID, nil, store.FormCursor{OwnerPath: tr.b.Path, ID: fb.ID}, 10)
 			require.NoError(t, err)
-			require.Equal(t, []string{fa1.ID}, formIDs(shared))
+			require.Equal(t, []string{fa1.ID + ":viewer"}, sharedIDs(t, shared))
 
 			for f, want := range map[*canopy.Form]canopy.Path{fa1: to, fa11: to.Child(tr.a11.ID), fb: tr.b.Path} {
 				got, err := tx.GetForm(ctx, f.ID)
@@ -340,7 +374,7 @@ func testForms(t *testing.T, open Opener) {
 			}
 			under, err := tx.ListSubtreeForms(ctx, store.SubtreeForms{Path: tr.b.Path, Limit: 10})
 			require.NoError(t, err)
-			require.ElementsMatch(t, []string{fa1.ID, fa11.ID, fb.ID}, formIDs(under))
+			require.ElementsMatch(t, []string{fa1.ID, fa11.ID, fb.ID}, listedIDs(t, under))
 			left, err := tx.ListSubtreeForms(ctx, store.SubtreeForms{Path: tr.a.Path, Limit: 10})
 			require.NoError(t, err)
 			require.Empty(t, left)
