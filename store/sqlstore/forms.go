@@ -246,6 +246,57 @@ func (t *tx) ListSubtreeForms(ctx context.Context, q store.SubtreeForms) ([]stor
 var listedFormCols = prefixed("f.", formCols)
 
 func (t *tx) CountSubtreeForms(ctx context.Context, q store.SubtreeForms, max int) (int, error) {
+	if q.Viewer != "" && q.After.ID == "" {
+		return t.countSubtreeLessShares(ctx, q, max)
+	}
+	return t.countSubtree(ctx, q, max)
+}
+
+// countSubtreeLessShares counts the subtree's forms that have no explicit
+// share for q.Viewer as two index range counts — the subtree's forms, less
+// the viewer's shares of forms in it (form_shares keeps each form's owner
+// path) — rather than probing the shares for every form counted. Counting
+// the subtree up to max plus those shares keeps the result exact up to max.
+func (t *tx) countSubtreeLessShares(ctx context.Context, q store.SubtreeForms, max int) (int, error) {
+	shared := 0
+	for _, r := range visibleRanges(q) {
+		conds := []string{`s.account_id = ?`}
+		args := []any{q.Viewer}
+		if r.hi == "" {
+			conds, args = append(conds, `s.owner_path = ?`), append(args, r.lo)
+		} else {
+			conds, args = append(conds, `s.owner_path >= ? AND s.owner_path < ?`), append(args, r.lo, r.hi)
+		}
+		from := `form_shares s`
+		if q.OwnerID != "" || q.ExcludeOwner != "" || q.Example != nil {
+			from += ` JOIN forms f ON f.id = s.form_id`
+			if q.OwnerID != "" {
+				conds, args = append(conds, `f.owner_id = ?`), append(args, q.OwnerID)
+			}
+			if q.ExcludeOwner != "" {
+				conds, args = append(conds, `f.owner_id <> ?`), append(args, q.ExcludeOwner)
+			}
+			if q.Example != nil {
+				conds, args = append(conds, `f.example = ?`), append(args, *q.Example)
+			}
+		}
+		var n int
+		if err := t.queryRow(ctx, `SELECT count(*) FROM `+from+` WHERE `+strings.Join(conds, ` AND `), args...).Scan(&n); err != nil {
+			return 0, t.db.mapErr(err)
+		}
+		shared += n
+	}
+	all := q
+	all.Viewer = ""
+	n, err := t.countSubtree(ctx, all, max+shared)
+	if err != nil {
+		return 0, err
+	}
+	return min(n-shared, max), nil
+}
+
+// countSubtree counts the forms of q's ranges, up to max.
+func (t *tx) countSubtree(ctx context.Context, q store.SubtreeForms, max int) (int, error) {
 	total := 0
 	for _, r := range visibleRanges(q) {
 		if total >= max {
