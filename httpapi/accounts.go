@@ -57,13 +57,7 @@ func (s *Server) handleUpdateAccount(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var p service.AccountPatch
-	raw, err := s.decode(w, r, &p)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.write(w, r, writeSpec{status: http.StatusOK}, raw, func(ctx context.Context) (any, error) {
+	writeDecoded(s, w, r, writeSpec{status: http.StatusOK}, func(ctx context.Context, p service.AccountPatch) (any, error) {
 		return s.svc.UpdateAccount(ctx, caller(ctx), id, p)
 	})
 }
@@ -122,13 +116,7 @@ func (s *Server) handleMove(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var in moveRequest
-	raw, err := s.decode(w, r, &in)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.write(w, r, writeSpec{status: http.StatusOK}, raw, func(ctx context.Context) (any, error) {
+	writeDecoded(s, w, r, writeSpec{status: http.StatusOK}, func(ctx context.Context, in moveRequest) (any, error) {
 		return s.svc.MoveAccount(ctx, caller(ctx), id, in.ParentID)
 	})
 }

@@ -118,13 +118,7 @@ func (s *Server) handlePutWorkflows(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var in workflowsRequest
-	raw, err := s.decode(w, r, &in)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.write(w, r, writeSpec{status: http.StatusOK}, raw, func(ctx context.Context) (any, error) {
+	writeDecoded(s, w, r, writeSpec{status: http.StatusOK}, func(ctx context.Context, in workflowsRequest) (any, error) {
 		return s.svc.PutWorkflows(ctx, caller(ctx), id, in.Workflows)
 	})
 }

@@ -25,13 +25,7 @@ func (s *Server) creditWrite(w http.ResponseWriter, r *http.Request,
 	if !ok {
 		return
 	}
-	var in service.GrantInput
-	raw, err := s.decode(w, r, &in)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.write(w, r, writeSpec{status: http.StatusCreated, view: entryView}, raw, func(ctx context.Context) (any, error) {
+	writeDecoded(s, w, r, writeSpec{status: http.StatusCreated, view: entryView}, func(ctx context.Context, in service.GrantInput) (any, error) {
 		return run(ctx, caller(ctx), id, in)
 	})
 }
@@ -117,13 +111,7 @@ func (s *Server) handlePutLimit(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var in service.LimitInput
-	raw, err := s.decode(w, r, &in)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.write(w, r, writeSpec{status: http.StatusOK}, raw, func(ctx context.Context) (any, error) {
+	writeDecoded(s, w, r, writeSpec{status: http.StatusOK}, func(ctx context.Context, in service.LimitInput) (any, error) {
 		return s.svc.SetLimit(ctx, caller(ctx), id, in)
 	})
 }
@@ -140,13 +128,7 @@ func (s *Server) handleDeleteLimit(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleRecordUsage(w http.ResponseWriter, r *http.Request) {
-	var in service.UsageInput
-	raw, err := s.decode(w, r, &in)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.write(w, r, writeSpec{status: http.StatusCreated}, raw, func(ctx context.Context) (any, error) {
+	writeDecoded(s, w, r, writeSpec{status: http.StatusCreated}, func(ctx context.Context, in service.UsageInput) (any, error) {
 		return s.svc.RecordUsage(ctx, caller(ctx), in)
 	})
 }

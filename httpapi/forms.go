@@ -205,13 +205,7 @@ func (s *Server) handleUpdateForm(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	var p service.FormPatch
-	raw, err := s.decode(w, r, &p)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.write(w, r, writeSpec{status: http.StatusOK}, raw, func(ctx context.Context) (any, error) {
+	writeDecoded(s, w, r, writeSpec{status: http.StatusOK}, func(ctx context.Context, p service.FormPatch) (any, error) {
 		f, err := s.svc.UpdateForm(ctx, caller(ctx), id, p, match)
 		if err == nil {
 			etag(w, f.Version)
@@ -338,13 +332,7 @@ func (s *Server) handlePutShare(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var in shareRequest
-	raw, err := s.decode(w, r, &in)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.write(w, r, writeSpec{status: http.StatusOK}, raw, func(ctx context.Context) (any, error) {
+	writeDecoded(s, w, r, writeSpec{status: http.StatusOK}, func(ctx context.Context, in shareRequest) (any, error) {
 		return s.svc.PutShare(ctx, caller(ctx), id, accountID, in.Role)
 	})
 }
@@ -453,13 +441,7 @@ func (s *Server) handleUpdateRecord(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	var in service.RecordInput
-	raw, err := s.decode(w, r, &in)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.write(w, r, writeSpec{status: http.StatusOK}, raw, func(ctx context.Context) (any, error) {
+	writeDecoded(s, w, r, writeSpec{status: http.StatusOK}, func(ctx context.Context, in service.RecordInput) (any, error) {
 		rec, err := s.svc.UpdateRecord(ctx, caller(ctx), id, rid, in, match)
 		if err == nil {
 			etag(w, rec.Version)
@@ -493,13 +475,7 @@ func (s *Server) handleUpdateLink(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var p service.LinkPatch
-	raw, err := s.decode(w, r, &p)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.write(w, r, writeSpec{status: http.StatusOK}, raw, func(ctx context.Context) (any, error) {
+	writeDecoded(s, w, r, writeSpec{status: http.StatusOK}, func(ctx context.Context, p service.LinkPatch) (any, error) {
 		return s.svc.UpdateLink(ctx, caller(ctx), id, p)
 	})
 }

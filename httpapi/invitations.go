@@ -129,13 +129,7 @@ func (s *Server) handleUpdateContact(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var p service.ContactPatch
-	raw, err := s.decode(w, r, &p)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.write(w, r, writeSpec{status: http.StatusOK}, raw, func(ctx context.Context) (any, error) {
+	writeDecoded(s, w, r, writeSpec{status: http.StatusOK}, func(ctx context.Context, p service.ContactPatch) (any, error) {
 		return s.svc.UpdateContact(ctx, caller(ctx), id, p)
 	})
 }

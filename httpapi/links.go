@@ -13,13 +13,7 @@ func (s *Server) handleCreateLink(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var in service.LinkInput
-	raw, err := s.decode(w, r, &in)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.write(w, r, writeSpec{status: http.StatusCreated}, raw, func(ctx context.Context) (any, error) {
+	writeDecoded(s, w, r, writeSpec{status: http.StatusCreated}, func(ctx context.Context, in service.LinkInput) (any, error) {
 		return s.svc.CreateLink(ctx, caller(ctx), id, in)
 	})
 }

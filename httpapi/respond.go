@@ -119,6 +119,18 @@ type writeSpec struct {
 	view     func(result any) any
 }
 
+// writeDecoded decodes the request body into a T (a 400 or 415 names what
+// is wrong, and nothing runs), then runs the write with it as s.write does.
+func writeDecoded[T any](s *Server, w http.ResponseWriter, r *http.Request, spec writeSpec, run func(ctx context.Context, in T) (any, error)) {
+	var in T
+	raw, err := s.decode(w, r, &in)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.write(w, r, spec, raw, func(ctx context.Context) (any, error) { return run(ctx, in) })
+}
+
 // body renders a write's result as its response body.
 func (spec writeSpec) body(result any, rid string) ([]byte, error) {
 	if spec.view != nil {

@@ -25,13 +25,7 @@ func (s *Server) handleUpdateSMSSettings(w http.ResponseWriter, r *http.Request)
 	if !ok {
 		return
 	}
-	var p service.SMSSettingsPatch
-	raw, err := s.decode(w, r, &p)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.write(w, r, writeSpec{status: http.StatusOK}, raw, func(ctx context.Context) (any, error) {
+	writeDecoded(s, w, r, writeSpec{status: http.StatusOK}, func(ctx context.Context, p service.SMSSettingsPatch) (any, error) {
 		return s.svc.UpdateSMSSettings(ctx, caller(ctx), id, p)
 	})
 }
@@ -43,13 +37,7 @@ func (s *Server) handleAddCollectors(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var in service.CollectorsInput
-	raw, err := s.decode(w, r, &in)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.write(w, r, writeSpec{status: http.StatusCreated}, raw, func(ctx context.Context) (any, error) {
+	writeDecoded(s, w, r, writeSpec{status: http.StatusCreated}, func(ctx context.Context, in service.CollectorsInput) (any, error) {
 		return s.svc.AddCollectors(ctx, caller(ctx), id, in)
 	})
 }

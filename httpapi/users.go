@@ -61,13 +61,7 @@ func (s *Server) handleUpdateUser(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var p service.UserPatch
-	raw, err := s.decode(w, r, &p)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.write(w, r, writeSpec{status: http.StatusOK}, raw, func(ctx context.Context) (any, error) {
+	writeDecoded(s, w, r, writeSpec{status: http.StatusOK}, func(ctx context.Context, p service.UserPatch) (any, error) {
 		return s.svc.UpdateUser(ctx, caller(ctx), id, userID, p)
 	})
 }

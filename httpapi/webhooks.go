@@ -52,13 +52,7 @@ func (s *Server) handleUpdateWebhookEndpoint(w http.ResponseWriter, r *http.Requ
 	if !ok {
 		return
 	}
-	var in service.WebhookEndpointInput
-	raw, err := s.decode(w, r, &in)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.write(w, r, writeSpec{status: http.StatusOK}, raw, func(ctx context.Context) (any, error) {
+	writeDecoded(s, w, r, writeSpec{status: http.StatusOK}, func(ctx context.Context, in service.WebhookEndpointInput) (any, error) {
 		return s.svc.UpdateWebhookEndpoint(ctx, caller(ctx), id, in)
 	})
 }
