@@ -161,9 +161,7 @@ func Defaults() Config {
 // New returns a service over st.
 func New(st store.Store, cfg Config) *Service {
 	d := Defaults()
-	if cfg.MaxDepth <= 0 {
-		cfg.MaxDepth = d.MaxDepth
-	}
+	setPositive(&cfg.MaxDepth, d.MaxDepth)
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
@@ -174,12 +172,8 @@ func New(st store.Store, cfg Config) *Service {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	setDefault(&cfg.AuthCacheTTL, d.AuthCacheTTL)
-	if cfg.AuthCacheSize <= 0 {
-		cfg.AuthCacheSize = d.AuthCacheSize
-	}
-	if cfg.FormCacheBytes <= 0 {
-		cfg.FormCacheBytes = d.FormCacheBytes
-	}
+	setPositive(&cfg.AuthCacheSize, d.AuthCacheSize)
+	setPositive(&cfg.FormCacheBytes, d.FormCacheBytes)
 	setDefault(&cfg.PasswordParams, d.PasswordParams)
 	setDefault(&cfg.TokenTTL, d.TokenTTL)
 	setDefault(&cfg.SessionTTL, d.SessionTTL)
@@ -256,6 +250,14 @@ func (s *Service) acquireHashing(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+// setPositive is setDefault for sizes and bounds, which no zero or
+// negative value makes sense for.
+func setPositive[T int | int64](v *T, def T) {
+	if *v <= 0 {
+		*v = def
 	}
 }
 
