@@ -35,7 +35,7 @@ func (h *Handler) active(ctx context.Context, p service.Principal, requestID str
 	return out, nil
 }
 
-// switchScan bounds how many descendants the switcher reads to answer one
+// switchScan bounds how many matching descendants the switcher reads to answer one
 // search; switchShow, how many choices it lists.
 const (
 	switchScan = 5000
@@ -56,6 +56,10 @@ type choice struct {
 // more than it shows.
 func (h *Handler) switchable(ctx context.Context, p service.Principal, requestID, q string) ([]choice, bool, error) {
 	q = strings.ToLower(strings.TrimSpace(q))
+	if len(q) > service.MaxSearchLength {
+		// Longer than a search may be: search for its start instead.
+		q = strings.ToValidUTF8(q[:service.MaxSearchLength], "")
+	}
 	matches := func(a *canopy.Account) bool {
 		return q == "" || strings.Contains(strings.ToLower(a.Name), q) || strings.Contains(strings.ToLower(a.ID), q)
 	}
@@ -98,7 +102,8 @@ func (h *Handler) switchable(ctx context.Context, p service.Principal, requestID
 		}
 		scanned, cursor := 0, ""
 		for scanned < switchScan {
-			page, err := h.svc.ListDescendants(ctx, c, id, 0, service.PageRequest{Limit: limit, Cursor: cursor})
+			// The search runs in the database: only matches come back.
+			page, err := h.svc.FindAccounts(ctx, c, service.AccountFilter{Search: q}, service.PageRequest{Limit: limit, Cursor: cursor})
 			if err != nil {
 				return nil, false, err
 			}

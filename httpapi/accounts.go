@@ -29,7 +29,7 @@ func (s *Server) handleFindAccounts(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	f := service.AccountFilter{ExternalReference: r.URL.Query().Get("externalReference")}
+	f := service.AccountFilter{ExternalReference: r.URL.Query().Get("externalReference"), Search: r.URL.Query().Get("search")}
 	page, err := s.svc.FindAccounts(r.Context(), caller(r.Context()), f, pr)
 	s.respond(w, r, page, err)
 }

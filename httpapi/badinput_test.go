@@ -74,6 +74,7 @@ func TestBadInputIsRefusedAndWritesNothing(t *testing.T) {
 			{"limit not a number", "GET", acc + "/children?limit=ten", "", nil, 400, "limit"},
 			{"limit too large", "GET", acc + "/children?limit=100000", "", nil, 400, "limit"},
 			{"depth out of range", "GET", acc + "/descendants?depth=99", "", nil, 400, "depth"},
+			{"search too long", "GET", "/v1/accounts?search=" + strings.Repeat("x", 101), "", nil, 400, "search"},
 			{"effective not a boolean", "GET", acc + "/configurations?effective=maybe", "", nil, 400, "effective"},
 			{"externalReference without a colon", "GET", "/v1/accounts?externalReference=crm", "", nil, 400, "externalReference"},
 			{"unknown children mode", "DELETE", acc + "?children=orphan", "", nil, 400, "children"},

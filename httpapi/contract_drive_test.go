@@ -296,6 +296,8 @@ func TestContractDrivesEveryRoute(t *testing.T) {
 	d.call(ok, get, "/v1/accounts?limit=2&cursor="+url.QueryEscape(*page.NextCursor), nil)
 	d.call(ok, get, "/v1/accounts?externalReference=crm:C-1001", nil)
 	d.call(400, get, "/v1/accounts?externalReference=crm", nil)
+	d.call(ok, get, "/v1/accounts?search=CLINIC&limit=1", nil)
+	d.call(400, get, "/v1/accounts?search=x&externalReference=crm:C-1001", nil)
 	d.call(400, get, "/v1/accounts?limit=0", nil)
 	d.call(400, get, "/v1/accounts?cursor=nonsense", nil)
 	d.call(ok, get, "/v1/accounts/"+root, nil) // the root: empty parentId, null link

@@ -357,6 +357,22 @@ func TestIsolationMatrix(t *testing.T) {
 				}
 			}
 		})
+		t.Run("searches find what the caller's listing shows", func(t *testing.T) {
+			for _, caller := range accounts {
+				for _, target := range accounts {
+					r := a.do(t, req{Method: "GET", Path: "/v1/accounts?search=" + strings.ToLower(target.ID), Key: caller.key})
+					require.Equal(t, http.StatusOK, r.Status)
+					var page struct{ Data []canopy.Account }
+					r.Decode(t, &page)
+					if m.Below(target.ID, caller.ID) && m.Reach(caller.ID, target.ID) != canopy.ReachNone {
+						require.Len(t, page.Data, 1, "%s finds %s", caller.name, target.name)
+						require.Equal(t, target.ID, page.Data[0].ID)
+					} else {
+						require.Empty(t, page.Data, "%s must not find %s", caller.name, target.name)
+					}
+				}
+			}
+		})
 		t.Run("listings stop at the boundaries", func(t *testing.T) {
 			byID := map[string]*matrixAccount{}
 			for _, acc := range accounts {

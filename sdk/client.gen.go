@@ -4640,6 +4640,9 @@ type ListAccountsParams struct {
 	// ExternalReference An external reference as `TYPE:VALUE`, such as `crm:C-1001`.
 	ExternalReference *string `form:"externalReference,omitempty" json:"externalReference,omitempty"`
 
+	// Search A text the account's name or id contains, in any case; not with `externalReference`.
+	Search *string `form:"search,omitempty" json:"search,omitempty"`
+
 	// Limit The most items to return, from 1 to 200.
 	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
 
@@ -7260,7 +7263,10 @@ type ClientInterface interface {
 	// Without `externalReference`: every account **below** the acting account, depth
 	// first (each account before its children); the acting account itself is not
 	// listed. With `externalReference=TYPE:VALUE`: the accounts below the acting
-	// account that carry that reference.
+	// account that carry that reference. With `search`: the accounts below the
+	// acting account whose name or id contains the text, in any case (on SQLite
+	// only ASCII letters match in either case), in the same order. What lies
+	// below an invited sub-account is never listed (rule 2, docs/rules.md).
 	//
 	// Corresponds with GET /v1/accounts (the `ListAccounts` operationId).
 	ListAccounts(ctx context.Context, params *ListAccountsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -9544,7 +9550,10 @@ func (c *Client) GetReadiness(ctx context.Context, reqEditors ...RequestEditorFn
 // Without `externalReference`: every account **below** the acting account, depth
 // first (each account before its children); the acting account itself is not
 // listed. With `externalReference=TYPE:VALUE`: the accounts below the acting
-// account that carry that reference.
+// account that carry that reference. With `search`: the accounts below the
+// acting account whose name or id contains the text, in any case (on SQLite
+// only ASCII letters match in either case), in the same order. What lies
+// below an invited sub-account is never listed (rule 2, docs/rules.md).
 //
 // Corresponds with GET /v1/accounts (the `ListAccounts` operationId).
 func (c *Client) ListAccounts(ctx context.Context, params *ListAccountsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -13321,6 +13330,18 @@ func NewListAccountsRequest(server string, params *ListAccountsParams) (*http.Re
 		if params.ExternalReference != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "externalReference", *params.ExternalReference, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Search != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "search", *params.Search, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -22256,7 +22277,10 @@ type ClientWithResponsesInterface interface {
 	// Without `externalReference`: every account **below** the acting account, depth
 	// first (each account before its children); the acting account itself is not
 	// listed. With `externalReference=TYPE:VALUE`: the accounts below the acting
-	// account that carry that reference.
+	// account that carry that reference. With `search`: the accounts below the
+	// acting account whose name or id contains the text, in any case (on SQLite
+	// only ASCII letters match in either case), in the same order. What lies
+	// below an invited sub-account is never listed (rule 2, docs/rules.md).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -40258,7 +40282,10 @@ func (c *ClientWithResponses) GetReadinessWithResponse(ctx context.Context, reqE
 // Without `externalReference`: every account **below** the acting account, depth
 // first (each account before its children); the acting account itself is not
 // listed. With `externalReference=TYPE:VALUE`: the accounts below the acting
-// account that carry that reference.
+// account that carry that reference. With `search`: the accounts below the
+// acting account whose name or id contains the text, in any case (on SQLite
+// only ASCII letters match in either case), in the same order. What lies
+// below an invited sub-account is never listed (rule 2, docs/rules.md).
 //
 // Returns a wrapper object for the known response body format(s).
 //

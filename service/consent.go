@@ -272,14 +272,20 @@ func strictlyBelow(cuts []canopy.Path, p canopy.Path) (canopy.Path, bool) {
 }
 
 // listSubtreeOutside lists up to limit accounts of path's subtree after
-// the path after, as ListSubtree does, leaving out what lies strictly
-// below a cut (the cut itself is listed). It skips each cut's subtree with
-// one more range scan, so its cost follows the cuts it meets, not their
-// size.
-func listSubtreeOutside(ctx context.Context, tx store.AccountTx, path canopy.Path, depth int, cuts []canopy.Path, after string, limit int) ([]*canopy.Account, error) {
+// the path after, as ListSubtree does (or SearchSubtree, when search is not
+// empty), leaving out what lies strictly below a cut (the cut itself is
+// listed). It skips each cut's subtree with one more range scan, so its
+// cost follows the cuts it meets, not their size.
+func listSubtreeOutside(ctx context.Context, tx store.AccountTx, path canopy.Path, depth int, search string, cuts []canopy.Path, after string, limit int) ([]*canopy.Account, error) {
 	var out []*canopy.Account
 	for {
-		batch, err := tx.ListSubtree(ctx, path, depth, store.Page{After: after, Limit: limit})
+		var batch []*canopy.Account
+		var err error
+		if search != "" {
+			batch, err = tx.SearchSubtree(ctx, path, search, store.Page{After: after, Limit: limit})
+		} else {
+			batch, err = tx.ListSubtree(ctx, path, depth, store.Page{After: after, Limit: limit})
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/canopyhq/canopy"
 	"github.com/canopyhq/canopy/store"
@@ -108,10 +109,15 @@ func (s *Service) ListChildren(ctx context.Context, c Caller, id string, pr Page
 // invited sub-account the caller only sees is listed, what lies below it
 // is not (rule 2, docs/rules.md).
 func (s *Service) ListDescendants(ctx context.Context, c Caller, id string, depth int, pr PageRequest) (Page[*canopy.Account], error) {
-	kind := cursorKind(c, "descendants", id, strconv.Itoa(depth))
 	if depth < 0 || depth > s.cfg.MaxDepth {
 		return Page[*canopy.Account]{}, canopy.BadParam("depth", "out-of-range", "must be between 1 and %d", s.cfg.MaxDepth)
 	}
+	return s.listBelow(ctx, c, id, depth, "", cursorKind(c, "descendants", id, strconv.Itoa(depth)), pr)
+}
+
+// listBelow lists id's descendants as ListDescendants does, those whose
+// name or id contains search when it is not empty.
+func (s *Service) listBelow(ctx context.Context, c Caller, id string, depth int, search, kind string, pr PageRequest) (Page[*canopy.Account], error) {
 	below, err := s.decodeCursor(kind, pr.Cursor)
 	if err != nil {
 		return Page[*canopy.Account]{}, err
@@ -140,7 +146,7 @@ func (s *Service) ListDescendants(ctx context.Context, c Caller, id string, dept
 		if err != nil {
 			return err
 		}
-		rows, err = listSubtreeOutside(ctx, tx, root.Path, depth, cuts, after, pr.limit()+1)
+		rows, err = listSubtreeOutside(ctx, tx, root.Path, depth, search, cuts, after, pr.limit()+1)
 		return err
 	})
 	if err != nil {
@@ -204,17 +210,35 @@ func (s *Service) ListAncestors(ctx context.Context, c Caller, id string) (Page[
 	return Page[*canopy.Account]{Data: out}, err
 }
 
-// AccountFilter narrows GET /v1/accounts.
+// AccountFilter narrows GET /v1/accounts; at most one of its fields is set.
 type AccountFilter struct {
 	// ExternalReference is "TYPE:VALUE".
 	ExternalReference string
+	// Search is a text the account's name or id contains, in any case.
+	Search string
 }
+
+// MaxSearchLength bounds AccountFilter.Search, in bytes.
+const MaxSearchLength = 100
 
 // FindAccounts lists the accounts below the acting account: those that
 // carry an external reference (of the accounts it acts on: references are
 // not part of what an umbrella sees of an invited sub-account), or,
-// without a filter, all of them as ListDescendants does.
+// those whose name or id contains a text, or, without a filter, all of them
+// as ListDescendants does.
 func (s *Service) FindAccounts(ctx context.Context, c Caller, f AccountFilter, pr PageRequest) (Page[*canopy.Account], error) {
+	if f.Search != "" {
+		if f.ExternalReference != "" {
+			return Page[*canopy.Account]{}, canopy.BadParam("search", "conflict", "search and externalReference cannot be used together")
+		}
+		if len(f.Search) > MaxSearchLength || !utf8.ValidString(f.Search) {
+			return Page[*canopy.Account]{}, canopy.BadParam("search", "invalid-format", "must be valid UTF-8 of at most %d bytes", MaxSearchLength)
+		}
+		search := strings.ToLower(strings.TrimSpace(f.Search))
+		if search != "" {
+			return s.listBelow(ctx, c, c.Acting.ID, 0, search, cursorKind(c, "search", search), pr)
+		}
+	}
 	if f.ExternalReference == "" {
 		return s.ListDescendants(ctx, c, c.Acting.ID, 0, pr)
 	}

@@ -339,6 +339,10 @@ type AccountTx interface {
 	// (a depth-first walk), after the path p.After, at most maxDepth levels
 	// below (0: no limit).
 	ListSubtree(ctx context.Context, path canopy.Path, maxDepth int, p Page) ([]*canopy.Account, error)
+	// SearchSubtree is ListSubtree, all levels, of the accounts whose name or
+	// id contains text (text in lower case; names compared in lower case,
+	// ASCII letters only on SQLite).
+	SearchSubtree(ctx context.Context, path canopy.Path, text string, p Page) ([]*canopy.Account, error)
 	// LockSubtree takes row locks on path's whole subtree so that concurrent
 	// creates of children inside it wait for the caller.
 	LockSubtree(ctx context.Context, path canopy.Path) error

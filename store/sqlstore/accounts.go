@@ -233,6 +233,19 @@ func (t *tx) ListSubtree(ctx context.Context, path canopy.Path, maxDepth int, p 
 		ORDER BY path LIMIT ?`, args...)
 }
 
+func (t *tx) SearchSubtree(ctx context.Context, path canopy.Path, text string, p store.Page) ([]*canopy.Account, error) {
+	after := max(string(path), p.After)
+	pattern := "%" + likeEscaper.Replace(text) + "%"
+	// The range scan still reads every account of the subtree, but in the
+	// database: the caller decodes only the matches.
+	return scanAll(ctx, t, scanAccount, selectAccounts+`
+		WHERE path > ? AND path < ? AND (lower(name) LIKE ? ESCAPE '\' OR lower(id) LIKE ? ESCAPE '\')
+		ORDER BY path LIMIT ?`, after, string(path.SubtreeEnd()), pattern, pattern, p.Limit)
+}
+
+// likeEscaper makes a text match itself in a LIKE pattern with ESCAPE '\'.
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
 func (t *tx) LockSubtree(ctx context.Context, path canopy.Path) error {
 	lock := t.db.dialect.ForUpdate()
 	if lock == "" {

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -96,6 +97,54 @@ func testTree(t *testing.T, open Opener) {
 					})
 				}
 			})
+		}
+	})
+
+	t.Run("SearchSubtreeIsListSubtreeFilteredByNameOrID", func(t *testing.T) {
+		t.Parallel()
+		_, b := setup(t, open)
+		top := b.f.account(nil)
+		named := func(parent *canopy.Account, name string) *canopy.Account {
+			a := b.f.newAccount(parent)
+			a.Name = name
+			b.f.insert(a)
+			return a
+		}
+		root := named(top, "Umbrella")
+		north := named(root, "Clinic North")
+		named(north, "clinic_south")
+		named(north, "100% Care")
+		named(root, `Back\slash`)
+		named(root, "Clinicxsouth")
+		other := named(root, "Other")
+		named(other, "CLINIC east")
+		outside := named(top, "Clinic elsewhere")
+		// The reference: the whole subtree, filtered here.
+		var subtree []*canopy.Account
+		b.read(t, func(ctx context.Context, tx store.Tx) {
+			var err error
+			subtree, err = tx.ListSubtree(ctx, root.Path, 0, store.Page{Limit: 100})
+			require.NoError(t, err)
+		})
+		texts := []string{"clinic", "clinic_", "_", "%", "0%", `\`, `k\s`, "east", "zzz",
+			strings.ToLower(other.ID[len(other.ID)-6:]), strings.ToLower(outside.ID)}
+		for _, text := range texts {
+			var want []string
+			for _, a := range subtree {
+				if strings.Contains(strings.ToLower(a.Name), text) || strings.Contains(strings.ToLower(a.ID), text) {
+					want = append(want, a.ID)
+				}
+			}
+			for _, size := range []int{1, 2, 100} {
+				b.read(t, func(ctx context.Context, tx store.Tx) {
+					got := all(t, size, func(p store.Page) []*canopy.Account {
+						rows, err := tx.SearchSubtree(ctx, root.Path, text, p)
+						require.NoError(t, err)
+						return rows
+					}, func(a *canopy.Account) string { return string(a.Path) })
+					require.Equal(t, want, nilIfEmpty(ids(got)), "%q in pages of %d", text, size)
+				})
+			}
 		}
 	})
 
