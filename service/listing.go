@@ -173,6 +173,9 @@ type lister struct {
 	// byOwner keeps the access the tree gives the viewer to each owner's
 	// forms: one decision per owner, not per form.
 	byOwner map[canopy.Path]canopy.Access
+	// cuts are the viewer's share cuts (outermost), read once.
+	cuts     []canopy.Path
+	cutsRead bool
 }
 
 // page returns up to limit forms after the cursor, taking from the subtree
@@ -356,7 +359,9 @@ func formBefore(a, b *canopy.Form) bool {
 // the filters; nil when the filters exclude the subtree entirely.
 func (l *lister) subtreeQuery() (*store.SubtreeForms, error) {
 	q := &store.SubtreeForms{Path: l.viewer.Path, Viewer: l.viewer.ID, Example: l.query.Example}
-	if l.query.Owner != "" {
+	if l.query.Owner == l.viewer.ID {
+		q.Path, q.OwnerID = l.viewer.Path, l.viewer.ID
+	} else if l.query.Owner != "" {
 		owner, err := l.tx.GetAccount(l.ctx, l.query.Owner)
 		if isNotFound(err) || (err == nil && !owner.VisibleTo(l.viewer.ID)) {
 			return nil, nil // shared forms of other owners can still match
@@ -388,15 +393,19 @@ func (l *lister) subtreeQuery() (*store.SubtreeForms, error) {
 			return nil, nil
 		}
 		q.OwnerID = l.viewer.ID
-	} else {
-		cuts, err := l.tx.ShareCuts(l.ctx, l.viewer.Path)
-		if err != nil {
-			return nil, err
+	} else if q.OwnerID != l.viewer.ID {
+		// Cuts lie strictly below the viewer: its own forms need none.
+		if !l.cutsRead {
+			cuts, err := l.tx.ShareCuts(l.ctx, l.viewer.Path)
+			if err != nil {
+				return nil, err
+			}
+			l.cuts, l.cutsRead = outermost(cuts), true
 		}
-		q.Cuts = outermost(cuts)
+		q.Cuts = l.cuts
 	}
 	if l.excludeOwn {
-		q.ExcludeOwner = l.viewer.ID
+		q.ExcludeOwnerPath = l.viewer.Path
 	}
 	return q, nil
 }

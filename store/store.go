@@ -186,12 +186,12 @@ type SubtreeForms struct {
 	Cuts []canopy.Path
 	// Viewer's explicit shares decide for themselves: forms that have one
 	// for Viewer are left out here and listed by ListSharedForms.
-	Viewer       string
-	OwnerID      string // only this owner's forms, when set; Path must then be its path
-	ExcludeOwner string // not this owner's forms, when set
-	Example      *bool
-	After        FormCursor
-	Limit        int
+	Viewer           string
+	OwnerID          string      // only this owner's forms, when set; Path must then be its path
+	ExcludeOwnerPath canopy.Path // not the forms of the owner at this path, when set
+	Example          *bool
+	After            FormCursor
+	Limit            int
 }
 
 // ListedForm is a form as a listing reads it: its questions as stored (a

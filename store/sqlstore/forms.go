@@ -146,9 +146,46 @@ func (t *tx) DeleteForm(ctx context.Context, id string) error {
 	return expectOne(res)
 }
 
-// pathRange is a half-open range [lo, hi) of owner paths, or with no hi
-// the one path lo.
-type pathRange struct{ lo, hi string }
+// pathRange is a half-open range [lo, hi) of owner paths — (lo, hi) when
+// strict — or with no hi the one path lo.
+type pathRange struct {
+	lo, hi string
+	strict bool
+}
+
+// where is the range as a condition on col.
+func (r pathRange) where(col string) (string, []any) {
+	switch {
+	case r.hi == "":
+		return col + ` = ?`, []any{r.lo}
+	case r.strict:
+		return col + ` > ? AND ` + col + ` < ?`, []any{r.lo, r.hi}
+	default:
+		return col + ` >= ? AND ` + col + ` < ?`, []any{r.lo, r.hi}
+	}
+}
+
+// without takes the one path p out of ranges: a listing that leaves out an
+// owner's forms is then still plain range scans of the path index, with
+// no probe of each row's owner.
+func without(ranges []pathRange, p string) []pathRange {
+	if p == "" {
+		return ranges
+	}
+	out := ranges[:0:0]
+	for _, r := range ranges {
+		switch {
+		case r.hi == "" && r.lo == p:
+		case r.hi == "" || p < r.lo || p >= r.hi || (p == r.lo && r.strict):
+			out = append(out, r)
+		case p == r.lo:
+			out = append(out, pathRange{lo: r.lo, hi: r.hi, strict: true})
+		default:
+			out = append(out, pathRange{lo: r.lo, hi: p, strict: r.strict}, pathRange{lo: p, hi: r.hi, strict: true})
+		}
+	}
+	return out
+}
 
 // visibleRanges splits a subtree listing into the ranges of owner paths
 // between its cuts, in order, from the cursor on. One range per statement
@@ -157,6 +194,10 @@ type pathRange struct{ lo, hi string }
 // selectivities, expects no rows and picks a full scan and a sort (1.3 s
 // instead of milliseconds with a hundred cuts).
 func visibleRanges(q store.SubtreeForms) []pathRange {
+	return without(subtreeRanges(q), string(q.ExcludeOwnerPath))
+}
+
+func subtreeRanges(q store.SubtreeForms) []pathRange {
 	lo, hi := string(q.Path), string(q.Path.SubtreeEnd())
 	if q.OwnerID != "" {
 		// Exactly the owner's path, unless a cut hides it or the cursor
@@ -184,12 +225,12 @@ func visibleRanges(q store.SubtreeForms) []pathRange {
 			break
 		}
 		if cut > lo {
-			out = append(out, pathRange{lo, cut})
+			out = append(out, pathRange{lo: lo, hi: cut})
 		}
 		lo = cutEnd
 	}
 	if lo < hi {
-		out = append(out, pathRange{lo, hi})
+		out = append(out, pathRange{lo: lo, hi: hi})
 	}
 	return out
 }
@@ -197,18 +238,11 @@ func visibleRanges(q store.SubtreeForms) []pathRange {
 // subtreeWhere is the filter of one range of a subtree listing, after the
 // cursor.
 func (t *tx) subtreeWhere(q store.SubtreeForms, r pathRange) (string, []any) {
-	conds := []string{`f.owner_path >= ? AND f.owner_path < ?`}
-	args := []any{r.lo, r.hi}
-	if r.hi == "" {
-		conds, args = []string{`f.owner_path = ?`}, args[:1]
-	}
+	cond, args := r.where(`f.owner_path`)
+	conds := []string{cond}
 	if q.OwnerID != "" {
 		conds = append(conds, `f.owner_id = ?`)
 		args = append(args, q.OwnerID)
-	}
-	if q.ExcludeOwner != "" {
-		conds = append(conds, `f.owner_id <> ?`)
-		args = append(args, q.ExcludeOwner)
 	}
 	if q.Example != nil {
 		conds = append(conds, `f.example = ?`)
@@ -260,21 +294,14 @@ func (t *tx) CountSubtreeForms(ctx context.Context, q store.SubtreeForms, max in
 func (t *tx) countSubtreeLessShares(ctx context.Context, q store.SubtreeForms, max int) (int, error) {
 	shared := 0
 	for _, r := range visibleRanges(q) {
-		conds := []string{`s.account_id = ?`}
-		args := []any{q.Viewer}
-		if r.hi == "" {
-			conds, args = append(conds, `s.owner_path = ?`), append(args, r.lo)
-		} else {
-			conds, args = append(conds, `s.owner_path >= ? AND s.owner_path < ?`), append(args, r.lo, r.hi)
-		}
+		cond, args := r.where(`s.owner_path`)
+		conds := []string{`s.account_id = ?`, cond}
+		args = append([]any{q.Viewer}, args...)
 		from := `form_shares s`
-		if q.OwnerID != "" || q.ExcludeOwner != "" || q.Example != nil {
+		if q.OwnerID != "" || q.Example != nil {
 			from += ` JOIN forms f ON f.id = s.form_id`
 			if q.OwnerID != "" {
 				conds, args = append(conds, `f.owner_id = ?`), append(args, q.OwnerID)
-			}
-			if q.ExcludeOwner != "" {
-				conds, args = append(conds, `f.owner_id <> ?`), append(args, q.ExcludeOwner)
 			}
 			if q.Example != nil {
 				conds, args = append(conds, `f.example = ?`), append(args, *q.Example)
