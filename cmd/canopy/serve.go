@@ -41,11 +41,18 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	rootName := f.string("root-name", "CANOPY_ROOT_NAME", "Platform", "name of the platform root account, used on first start")
 	shutdown := f.duration("shutdown-timeout", "CANOPY_SHUTDOWN_TIMEOUT", 30*time.Second, "how long in-flight requests may finish after SIGINT/SIGTERM")
 	logLevel := f.string("log-level", "CANOPY_LOG_LEVEL", "info", "debug, info, warn or error")
+	logFlush := f.duration("log-flush", "CANOPY_LOG_FLUSH", 100*time.Millisecond, "how often info lines (one a request) are written out together; warnings and errors are written at once (0: every line at once)")
 	rootKey := f.env("CANOPY_ROOT_API_KEY")
 	if err := f.parse(args); err != nil {
 		return err
 	}
-	log, err := newLogger(stderr, *logLevel)
+	logOut, flushLogs := stderr, func() {}
+	if *logFlush > 0 {
+		lb := newLogBuffer(stderr, *logFlush)
+		defer lb.Close()
+		logOut, flushLogs = lb, lb.flush
+	}
+	log, err := newLogger(logOut, *logLevel)
 	if err != nil {
 		return err
 	}
@@ -116,6 +123,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		if err != nil {
 			return err
 		}
+		flushLogs() // the lines logged before it come before it
 		fmt.Fprintf(stderr, "root API key: %s\n", secret)
 		fmt.Fprintf(stderr, "  (the platform root account is %s; this key is shown only once — keep it safe)\n", root.ID)
 	}
