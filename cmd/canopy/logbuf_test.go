@@ -3,31 +3,12 @@ package main
 import (
 	"bytes"
 	"log/slog"
-	"sync"
 	"testing"
 	"time"
 )
 
-// lockedBuffer is a bytes.Buffer safe to read while the flusher writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 func TestLogBufferHoldsInfoLinesAndWritesWarningsAtOnce(t *testing.T) {
-	var out lockedBuffer
+	var out syncBuffer
 	lb := newLogBuffer(&out, time.Hour)
 	log, err := newLogger(lb, "info")
 	if err != nil {
@@ -52,7 +33,7 @@ func TestLogBufferHoldsInfoLinesAndWritesWarningsAtOnce(t *testing.T) {
 }
 
 func TestLogBufferWritesOnItsInterval(t *testing.T) {
-	var out lockedBuffer
+	var out syncBuffer
 	lb := newLogBuffer(&out, 10*time.Millisecond)
 	defer lb.Close()
 	if _, err := lb.Write([]byte(`{"level":"INFO","msg":"request"}` + "\n")); err != nil {
