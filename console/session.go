@@ -92,11 +92,7 @@ func (h *Handler) signedIn(fn func(*request) error) http.HandlerFunc {
 			return
 		}
 		rq := &request{w: w, r: r, caller: caller}
-		if rq.me, err = h.svc.WhoAmI(r.Context(), rq.caller); err != nil {
-			h.fail(w, r, err)
-			return
-		}
-		if rq.brand, err = h.svc.ActingBrand(r.Context(), rq.caller); err != nil {
+		if rq.me, rq.brand, err = h.svc.WhoAmIWithBrand(r.Context(), rq.caller); err != nil {
 			h.fail(w, r, err)
 			return
 		}

@@ -26,13 +26,17 @@ func (h *Handler) active(ctx context.Context, p service.Principal, requestID str
 	if err != nil {
 		return nil, err
 	}
+	return activeOf(ms), nil
+}
+
+func activeOf(ms []*service.Membership) []string {
 	var out []string
 	for _, m := range ms {
 		if m.User.Status == canopy.UserActive {
 			out = append(out, m.User.AccountID)
 		}
 	}
-	return out, nil
+	return out
 }
 
 // switchScan bounds how many matching descendants the switcher reads to answer one
@@ -54,7 +58,7 @@ type choice struct {
 // admins, the accounts below that service.Act lets them act as (rule 2
 // (docs/rules.md) decides, not the console). It reports whether there were
 // more than it shows.
-func (h *Handler) switchable(ctx context.Context, p service.Principal, requestID, q string) ([]choice, bool, error) {
+func (h *Handler) switchable(ctx context.Context, p service.Principal, ms []*service.Membership, requestID, q string) ([]choice, bool, error) {
 	q = strings.ToLower(strings.TrimSpace(q))
 	if len(q) > service.MaxSearchLength {
 		// Longer than a search may be: search for its start instead.
@@ -63,10 +67,7 @@ func (h *Handler) switchable(ctx context.Context, p service.Principal, requestID
 	matches := func(a *canopy.Account) bool {
 		return q == "" || strings.Contains(strings.ToLower(a.Name), q) || strings.Contains(strings.ToLower(a.ID), q)
 	}
-	ids, err := h.active(ctx, p, requestID)
-	if err != nil {
-		return nil, false, err
-	}
+	ids := activeOf(ms)
 	var out []choice
 	seen := map[string]bool{}
 	add := func(a *canopy.Account, depth int) bool {
@@ -137,7 +138,7 @@ type switchData struct {
 // switchPage lists the accounts to switch to, searchable by name.
 func (h *Handler) switchPage(rq *request) error {
 	q := rq.r.URL.Query().Get("q")
-	choices, more, err := h.switchable(rq.r.Context(), rq.caller.Principal, rq.caller.RequestID, q)
+	choices, more, err := h.switchable(rq.r.Context(), rq.caller.Principal, rq.me.Memberships, rq.caller.RequestID, q)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/canopyhq/canopy"
 	"github.com/canopyhq/canopy/store"
@@ -49,52 +50,96 @@ type Membership struct {
 
 // WhoAmI describes the caller.
 func (s *Service) WhoAmI(ctx context.Context, c Caller) (*Me, error) {
+	var me *Me
+	err := s.read(ctx, func(tx store.Tx) error {
+		var err error
+		me, err = whoAmI(ctx, tx, c)
+		return err
+	})
+	return me, err
+}
+
+// WhoAmIWithBrand is WhoAmI and the brand the acting account's pages wear
+// (its effective white_label_portal configuration), in one read: what
+// every console page shows around its own content.
+func (s *Service) WhoAmIWithBrand(ctx context.Context, c Caller) (*Me, Brand, error) {
+	var me *Me
+	var b Brand
+	err := s.read(ctx, func(tx store.Tx) error {
+		var err error
+		if me, err = whoAmI(ctx, tx, c); err != nil {
+			return err
+		}
+		acting := me.ActingAccount
+		if acting == nil {
+			if acting, err = actingIn(ctx, tx, c); err != nil {
+				return err
+			}
+		}
+		if b, err = effectiveBrand(ctx, tx, acting); err != nil {
+			return fmt.Errorf("read brand: %w", err)
+		}
+		return nil
+	})
+	return me, b, err
+}
+
+func whoAmI(ctx context.Context, tx store.Tx, c Caller) (*Me, error) {
 	me := &Me{MayActAs: "self-and-descendants", MayWrite: c.MayManage()}
 	if !c.MayManage() {
 		me.MayActAs = "self"
 	}
-	err := s.read(ctx, func(tx store.Tx) error {
-		var err error
-		if c.AccountID != "" {
-			if me.Account, err = tx.GetAccount(ctx, c.AccountID); err != nil {
-				return err
-			}
+	var err error
+	if c.AccountID != "" {
+		if me.Account, err = tx.GetAccount(ctx, c.AccountID); err != nil {
+			return nil, err
 		}
-		if c.Acting.ID != "" {
-			if me.ActingAccount, err = actingIn(ctx, tx, c); err != nil {
-				return err
-			}
+	}
+	if c.Acting.ID != "" {
+		if me.ActingAccount, err = actingIn(ctx, tx, c); err != nil {
+			return nil, err
 		}
-		if !c.IsUser() {
-			me.APIKey, err = tx.GetAPIKey(ctx, c.Actor.ID)
-			return err
+	}
+	if !c.IsUser() {
+		me.APIKey, err = tx.GetAPIKey(ctx, c.Actor.ID)
+		return me, err
+	}
+	p, err := tx.GetPerson(ctx, c.PersonID)
+	if err != nil {
+		return nil, err
+	}
+	me.Person = &PersonView{Email: p.Email, EmailVerified: p.Verified(), PendingEmail: p.PendingEmail, Username: p.Username, Name: p.Name}
+	members, err := tx.ListPersonUsers(ctx, p.ID)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(members))
+	for i, u := range members {
+		ids[i] = u.AccountID
+	}
+	accounts, err := tx.GetAccounts(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[string]*canopy.Account, len(accounts))
+	for _, a := range accounts {
+		byID[a.ID] = a
+	}
+	me.Memberships = []*Membership{}
+	for _, u := range members {
+		acc, ok := byID[u.AccountID]
+		if !ok {
+			return nil, fmt.Errorf("membership %s: account %s: %w", u.ID, u.AccountID, store.ErrNotFound)
 		}
-		p, err := tx.GetPerson(ctx, c.PersonID)
-		if err != nil {
-			return err
+		if acc.Status == canopy.StatusClosed {
+			continue
 		}
-		me.Person = &PersonView{Email: p.Email, EmailVerified: p.Verified(), PendingEmail: p.PendingEmail, Username: p.Username, Name: p.Name}
-		members, err := tx.ListPersonUsers(ctx, p.ID)
-		if err != nil {
-			return err
+		me.Memberships = append(me.Memberships, &Membership{User: u, AccountName: acc.Name})
+		if u.ID == c.Actor.ID {
+			me.User = u
 		}
-		me.Memberships = []*Membership{}
-		for _, u := range members {
-			acc, err := tx.GetAccount(ctx, u.AccountID)
-			if err != nil {
-				return err
-			}
-			if acc.Status == canopy.StatusClosed {
-				continue
-			}
-			me.Memberships = append(me.Memberships, &Membership{User: u, AccountName: acc.Name})
-			if u.ID == c.Actor.ID {
-				me.User = u
-			}
-		}
-		return nil
-	})
-	return me, err
+	}
+	return me, nil
 }
 
 // AcceptMembership joins the account that invited the signed-in person:

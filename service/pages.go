@@ -3,7 +3,6 @@ package service
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
@@ -124,24 +123,6 @@ func (s *Service) InspectSignupLink(ctx context.Context, invitationID, token str
 // SignupOpen reports whether anyone may register an account, so that the
 // sign-up page can say so before a form is filled in.
 func (s *Service) SignupOpen() bool { return !s.cfg.SignupDisabled }
-
-// ActingBrand is the brand the acting account's pages wear: its effective
-// white_label_portal configuration.
-func (s *Service) ActingBrand(ctx context.Context, c Caller) (Brand, error) {
-	var b Brand
-	err := s.read(ctx, func(tx store.Tx) error {
-		acting, err := actingIn(ctx, tx, c)
-		if err != nil {
-			return err
-		}
-		b, err = effectiveBrand(ctx, tx, acting)
-		return err
-	})
-	if err != nil {
-		return Brand{}, fmt.Errorf("read brand: %w", err)
-	}
-	return b, nil
-}
 
 // InvitationBrand is the brand of the umbrella that sent an invitation the
 // acting account may read: the invitee answers in the inviter's colours, as
