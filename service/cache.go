@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unique"
 
 	"github.com/canopyhq/canopy"
 )
@@ -15,6 +16,13 @@ type entry[T any] struct {
 	v       T
 	epoch   uint64
 	expires time.Time
+}
+
+type shareKey struct{ form, viewer string }
+
+type shareEntry struct {
+	entry[canopy.Role]
+	gen uint64 // the form's generation when it was filled
 }
 
 // cacheKind names what a cache map holds, for its metrics.
@@ -70,11 +78,14 @@ type authCache struct {
 	clock    func() time.Time
 	keys     map[string]entry[cachedKey]
 	accounts map[string]entry[cachedAccount]
-	// shares holds each viewer's explicit share ("" for none) by form, so
-	// that a change to one form's shares forgets that form's alone;
-	// shareCount counts them all, bounded by size.
-	shares     map[string]map[string]entry[canopy.Role]
-	shareCount int
+	// shares holds each viewer's explicit share ("" for none) on a form, in
+	// one map bounded by size: a map a form cost 570 bytes for its first
+	// entry, more than the form. A change to one form's shares forgets that
+	// form's alone by moving its generation on (formGen): entries filled
+	// under an older one are no longer used, and age out with the rest.
+	shares  map[shareKey]shareEntry
+	formGen map[string]uint64
+	lastGen uint64
 	// forms holds whole forms by id, bounded by formBytes (estimated).
 	forms               map[string]entry[*cachedForm]
 	formBytes, maxBytes int64
@@ -107,6 +118,9 @@ func newCachedForm(f *canopy.Form) (*cachedForm, error) {
 	}
 	head := *f
 	head.Questions = nil
+	// One copy of an owner's path for all its forms, not one a form: a path
+	// nine levels deep is 280 bytes.
+	head.OwnerPath = canopy.Path(unique.Make(string(f.OwnerPath)).Value())
 	return &cachedForm{head: &head, json: bytes.TrimSuffix(b.Bytes(), []byte("\n"))}, nil
 }
 
@@ -123,7 +137,7 @@ func (f *cachedForm) decode() (*canopy.Form, error) {
 func newAuthCache(ttl time.Duration, size int, maxBytes int64, clock func() time.Time) *authCache {
 	return &authCache{ttl: ttl, size: size, maxBytes: maxBytes, clock: clock,
 		keys: map[string]entry[cachedKey]{}, accounts: map[string]entry[cachedAccount]{},
-		shares: map[string]map[string]entry[canopy.Role]{}, forms: map[string]entry[*cachedForm]{}}
+		shares: map[shareKey]shareEntry{}, formGen: map[string]uint64{}, forms: map[string]entry[*cachedForm]{}}
 }
 
 func lookup[T any](c *authCache, kind cacheKind, m map[string]entry[T], k string) (T, bool) {
@@ -237,10 +251,10 @@ func (c *authCache) share(formID, viewerID string) (canopy.Role, bool) {
 		return "", false
 	}
 	c.mu.RLock()
-	e, ok := c.shares[formID][viewerID]
-	epoch := c.epoch
+	e, ok := c.shares[shareKey{formID, viewerID}]
+	current := ok && e.epoch == c.epoch && e.gen == c.formGen[formID]
 	c.mu.RUnlock()
-	return counted(c, kindShare, e, ok && e.epoch == epoch)
+	return counted(c, kindShare, e.entry, current)
 }
 
 // putShare caches viewer's explicit role on a form, as put does.
@@ -249,27 +263,19 @@ func (c *authCache) putShare(formID, viewerID string, r canopy.Role, seq uint64)
 }
 
 func (c *authCache) putShareLocked(formID, viewerID string, r canopy.Role) {
-	m := c.shares[formID]
-	if _, ok := m[viewerID]; !ok && c.shareCount >= c.size {
-		// Drop arbitrary forms' shares until a tenth of the bound is free.
-		for id, fm := range c.shares {
-			if c.shareCount < c.size-c.size/10 {
+	k := shareKey{formID, viewerID}
+	if _, ok := c.shares[k]; !ok && len(c.shares) >= c.size {
+		// Drop an arbitrary tenth, as putLocked does.
+		n := max(1, c.size/10)
+		for key := range c.shares {
+			delete(c.shares, key)
+			c.stats[kindShare].evictions.Add(1)
+			if n--; n <= 0 {
 				break
 			}
-			c.shareCount -= len(fm)
-			c.stats[kindShare].evictions.Add(uint64(len(fm)))
-			delete(c.shares, id)
 		}
-		m = c.shares[formID]
 	}
-	if m == nil {
-		m = map[string]entry[canopy.Role]{}
-		c.shares[formID] = m
-	}
-	if _, ok := m[viewerID]; !ok {
-		c.shareCount++
-	}
-	m[viewerID] = entry[canopy.Role]{v: r, epoch: c.epoch, expires: c.clock().Add(c.ttl)}
+	c.shares[k] = shareEntry{entry: entry[canopy.Role]{v: r, epoch: c.epoch, expires: c.clock().Add(c.ttl)}, gen: c.formGen[formID]}
 }
 
 func (c *authCache) form(id string) (*cachedForm, bool) { return lookup(c, kindForm, c.forms, id) }
@@ -303,11 +309,14 @@ func (c *authCache) dropForm(id string) {
 	}
 }
 
-// forgetForm forgets one form and every share on it; c.mu is held.
+// forgetForm forgets one form and every share on it; c.mu is held. The
+// generation only grows and is never forgotten with the form (only with
+// everything): a form whose generation fell back to zero would make its
+// oldest entries current again.
 func (c *authCache) forgetForm(id string) {
 	c.dropForm(id)
-	c.shareCount -= len(c.shares[id])
-	delete(c.shares, id)
+	c.lastGen++
+	c.formGen[id] = c.lastGen
 }
 
 // begin marks a change in progress, before its transaction commits: it
@@ -323,8 +332,9 @@ func (c *authCache) begin(all bool, forms []string) {
 		clear(c.keys)
 		clear(c.accounts)
 		clear(c.shares)
+		clear(c.formGen)
 		clear(c.forms)
-		c.formBytes, c.shareCount = 0, 0
+		c.formBytes = 0
 		return
 	}
 	for _, id := range forms {
@@ -365,7 +375,7 @@ func (c *authCache) statsOf(kind cacheKind) CacheStats {
 	case kindAccount:
 		out.Entries = int64(len(c.accounts))
 	case kindShare:
-		out.Entries = int64(c.shareCount)
+		out.Entries = int64(len(c.shares))
 	case kindForm:
 		out.Entries, out.Bytes = int64(len(c.forms)), c.formBytes
 	}
