@@ -279,6 +279,11 @@ func (s *Service) emitSMSEvent(ctx context.Context, tx store.Tx, m *canopy.SMSMe
 	if s.eventsOff {
 		return nil
 	}
-	return tx.InsertEvents(ctx, s.newEvent(s.now(), "", canopy.Actor{Type: "system", ID: "sms"}, m.AccountID, typ, "sms", m.ID,
-		smsEventData{MessageID: m.ID, BatchID: m.BatchID, FormID: m.FormID, Error: lastErr}))
+	return tx.InsertEvents(ctx, s.smsEvent(m, typ, lastErr))
+}
+
+// smsEvent is the event of type typ about message m.
+func (s *Service) smsEvent(m *canopy.SMSMessage, typ, lastErr string) *canopy.Event {
+	return s.newEvent(s.now(), "", canopy.Actor{Type: "system", ID: "sms"}, m.AccountID, typ, "sms", m.ID,
+		smsEventData{MessageID: m.ID, BatchID: m.BatchID, FormID: m.FormID, Error: lastErr})
 }

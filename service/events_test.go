@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -303,4 +304,54 @@ func TestTextsTellWhatBecameOfThem(t *testing.T) {
 	require.JSONEq(t, `{"messageId":"`+msgs[0].ID+`","batchId":"`+msgs[0].BatchID+`","formId":"`+form.ID+`"}`, string(got[0].Data))
 	require.JSONEq(t, `{"messageId":"`+msgs[1].ID+`","batchId":"`+msgs[1].BatchID+`","formId":"`+form.ID+`","error":"unknown number"}`, string(got[1].Data))
 	require.Equal(t, acc.ID, got[1].AccountID)
+}
+
+// TestSentTextsRecordedTogetherEachTellTheirOwn: deliveries recorded at
+// the same time share one transaction, and each is recorded as it would
+// be alone — marked sent with its provider's id and told by its own
+// sms.sent event — while one settled already is left as it was, without
+// an event, and fails none of the others.
+func TestSentTextsRecordedTogetherEachTellTheirOwn(t *testing.T) {
+	for _, engine := range testdb.Engines {
+		t.Run(engine, func(t *testing.T) {
+			ctx := context.Background()
+			b := testfactory.New(t, testdb.Open(t, engine))
+			acc := b.ChildOn(t, b.Root.ID, canopy.PlanPro)
+			b.Fund(t, acc.ID)
+			c := b.As(t, acc.ID)
+			form, err := b.Svc.CreateForm(ctx, c, service.FormInput{Name: "F", Questions: []canopy.Question{{ID: "q", Label: "Q", Type: "text"}}})
+			require.NoError(t, err)
+			_, err = b.Svc.AddCollectors(ctx, c, form.ID, service.CollectorsInput{
+				Numbers: []string{"+15551230001", "+15551230002", "+15551230003"}, Mode: canopy.SMSStructured})
+			require.NoError(t, err)
+			msgs, err := b.Svc.ClaimSMS(ctx, 10)
+			require.NoError(t, err)
+			require.Len(t, msgs, 3)
+			require.NoError(t, b.Svc.SMSSent(ctx, msgs[2], "SM-first"))
+			mark := lastEventID(t, b, c)
+
+			queued, release := b.Svc.HoldSent()
+			errs := make(chan error, len(msgs))
+			for i, m := range msgs {
+				go func() { errs <- b.Svc.SMSSent(ctx, m, fmt.Sprintf("SM%d", i)) }()
+			}
+			require.Eventually(t, func() bool { return queued() == len(msgs) }, 5*time.Second, time.Millisecond)
+			release()
+			for range msgs {
+				require.NoError(t, <-errs)
+			}
+
+			for i, want := range []string{"SM0", "SM1", "SM-first"} {
+				got := b.SMSMessage(t, msgs[i].ID)
+				require.Equal(t, canopy.OutboxSent, got.Status)
+				require.Equal(t, want, got.ProviderID)
+			}
+			var told []string
+			for _, e := range since(t, b, c, mark) {
+				require.Equal(t, canopy.EventSMSSent, e.Type)
+				told = append(told, e.Target.ID)
+			}
+			require.ElementsMatch(t, []string{msgs[0].ID, msgs[1].ID}, told)
+		})
+	}
 }

@@ -25,3 +25,7 @@ func (s *Service) RecordUsageAlone(ctx context.Context, c Caller, in UsageInput)
 
 // SetStreamChunk makes StreamForms read n forms a transaction.
 func (s *Service) SetStreamChunk(n int) { s.streamChunk = n }
+
+// HoldSent makes records of delivered texts (SMSSent) queue until release
+// is called, so that a test can put chosen ones into one transaction.
+func (s *Service) HoldSent() (queued func() int, release func()) { return s.sent.hold() }

@@ -113,6 +113,8 @@ type Service struct {
 	debits *debitBatcher
 	// inbound groups concurrent incoming texts into shared transactions.
 	inbound *inboundBatcher
+	// sent groups concurrent records of delivered texts (SMSSent).
+	sent groupCommit[*sentReq]
 	// secrets holds the key that signs list cursors (LoadSecrets).
 	secrets atomic.Pointer[[]byte]
 	// eventsOff leaves events unwritten, so that a benchmark can measure
@@ -220,6 +222,7 @@ func New(st store.Store, cfg Config) *Service {
 	}
 	s.debits = newDebitBatcher(s)
 	s.inbound = newInboundBatcher(s)
+	s.sent = groupCommit[*sentReq]{max: maxSentBatch, run: s.recordSentBatch}
 	own := make([]byte, 32)
 	_, _ = rand.Read(own) // crypto/rand never fails on the platforms Go supports
 	s.secrets.Store(&own)

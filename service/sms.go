@@ -97,18 +97,75 @@ func (s *Service) ClaimSMS(ctx context.Context, limit int) ([]*canopy.SMSMessage
 }
 
 // SMSSent records a delivered message and the provider's id for it, and
-// the event that it went out.
+// the event that it went out. A message settled already (by a worker whose
+// lease had expired) is left as it is. Deliveries recorded at the same
+// time (a worker sends several at once) share one transaction: each commit
+// is an fsync on SQLite's one writer, which the incoming texts that queue
+// the replies need too, and a commit per reply cost it more than the texts
+// themselves. Each call still returns only once its own delivery is
+// committed, so a worker that is killed sends again at most what it had in
+// flight.
 func (s *Service) SMSSent(ctx context.Context, m *canopy.SMSMessage, providerID string) error {
-	err := s.store.Write(ctx, func(tx store.Tx) error {
-		if err := tx.MarkSMSSent(ctx, m.ID, providerID, s.now()); err != nil {
-			return err
-		}
-		return s.emitSMSEvent(ctx, tx, m, canopy.EventSMSSent, "")
-	})
-	if errors.Is(err, store.ErrNotFound) {
-		return nil // settled already, by a worker whose lease had expired
+	r := &sentReq{ctx: ctx, m: m, providerID: providerID}
+	s.sent.do(r)
+	if errors.Is(r.err, errRunAlone) {
+		return s.recordSent(ctx, []*sentReq{r})
 	}
-	return err
+	return r.err
+}
+
+// maxSentBatch bounds the deliveries recorded in one transaction.
+const maxSentBatch = 64
+
+// sentReq is one delivery to record.
+type sentReq struct {
+	ctx        context.Context
+	m          *canopy.SMSMessage
+	providerID string
+	err        error
+}
+
+func (r *sentReq) callerCtx() context.Context { return r.ctx }
+func (r *sentReq) leave(err error)            { r.err = err }
+
+// recordSentBatch records a batch of deliveries in one transaction; when
+// it fails, each is recorded again on its own.
+func (s *Service) recordSentBatch(live []*sentReq) {
+	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	defer cancel()
+	err := s.recordSent(ctx, live)
+	switch {
+	case err != nil && len(live) == 1:
+		live[0].err = err
+	case err != nil:
+		s.log.Warn("recording sent SMS together failed; each is recorded alone", "messages", len(live), "err", err)
+		for _, r := range live {
+			r.err = errRunAlone
+		}
+	}
+}
+
+// recordSent marks the messages sent and writes an event for each one it
+// marked, in one transaction.
+func (s *Service) recordSent(ctx context.Context, sent []*sentReq) error {
+	return s.store.Write(ctx, func(tx store.Tx) error {
+		now := s.now()
+		events := make([]*canopy.Event, 0, len(sent))
+		for _, r := range sent {
+			err := tx.MarkSMSSent(ctx, r.m.ID, r.providerID, now)
+			if errors.Is(err, store.ErrNotFound) {
+				continue // settled already, by a worker whose lease had expired
+			}
+			if err != nil {
+				return err
+			}
+			events = append(events, s.smsEvent(r.m, canopy.EventSMSSent, ""))
+		}
+		if s.eventsOff || len(events) == 0 {
+			return nil
+		}
+		return tx.InsertEvents(ctx, events...)
+	})
 }
 
 // SMSFailed records a failed attempt. The message is retried after an

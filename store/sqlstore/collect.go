@@ -88,19 +88,22 @@ func (t *tx) CollectorByCode(ctx context.Context, code, number string) (*canopy.
 func (t *tx) CollectorsByCode(ctx context.Context, pairs []store.CodeNumber) ([]store.CodeCollector, error) {
 	var out []store.CodeCollector
 	for len(pairs) > 0 {
-		// One index probe per pair, an OR of equalities; padded with the
-		// last pair to a power of two, so a few statement texts serve
-		// every count and stay prepared.
+		// The pairs are a list of rows the query starts from, each one probe
+		// of the code's index and one of the collector's key. An OR of
+		// (code, number) equalities let SQLite, which keeps no statistics,
+		// take a form's collectors as few and test every one of them against
+		// every pair: 17 ms for 64 pairs on a form of 1,000 numbers against
+		// 0.5 ms this way. The list is padded with its last pair to a power
+		// of two, so a few statement texts serve every count and stay
+		// prepared.
 		n := min(len(pairs), 64)
 		w := 1
 		for w < n {
 			w *= 2
 		}
-		conds := make([]string, w)
 		args := make([]any, 0, 2*w)
 		for i := range w {
 			p := pairs[min(i, n-1)]
-			conds[i] = "(fc.code = ? AND c.number = ?)"
 			args = append(args, p.Code, p.Number)
 		}
 		found, err := scanAll(ctx, t, func(r rowScanner) (store.CodeCollector, error) {
@@ -109,8 +112,10 @@ func (t *tx) CollectorsByCode(ctx context.Context, pairs []store.CodeNumber) ([]
 			c, err := scanCollector(prefixScanner{r, &code})
 			cc.Code, cc.Collector = code, c
 			return cc, err
-		}, `SELECT DISTINCT fc.code, `+collectorCols+collectorsFrom+`JOIN form_codes fc ON fc.form_id = c.form_id
-			WHERE `+strings.Join(conds, " OR "), args...)
+		}, `WITH pairs (code, number) AS (VALUES `+rows(w, 2)+`)
+			SELECT DISTINCT fc.code, `+collectorCols+` FROM pairs p JOIN form_codes fc ON fc.code = p.code
+			JOIN sms_collectors c ON c.form_id = fc.form_id AND c.number = p.number
+			LEFT JOIN sms_opt_outs o ON o.number = c.number LEFT JOIN sms_outbox m ON m.id = c.message_id`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("collectors by code: %w", err)
 		}

@@ -204,6 +204,16 @@ func testCollect(t *testing.T, open Opener) {
 			require.Equal(t, "GCODE", many[0].Code)
 			require.Equal(t, g.ID, many[0].Collector.FormID)
 			require.Equal(t, "+15550000001", many[0].Collector.Number)
+			// More pairs than one statement takes: the one collector is in
+			// the last statement's pairs.
+			pairs := make([]store.CodeNumber, 0, 70)
+			for i := range 69 {
+				pairs = append(pairs, store.CodeNumber{Code: "GCODE", Number: fmt.Sprintf("+1555100%04d", i)})
+			}
+			many, err = tx.CollectorsByCode(ctx, append(pairs, store.CodeNumber{Code: "GCODE", Number: "+15550000001"}))
+			require.NoError(t, err)
+			require.Len(t, many, 1)
+			require.Equal(t, g.ID, many[0].Collector.FormID)
 			byCode, err := tx.CollectorByCode(ctx, "GCODE", "+15550000001")
 			require.NoError(t, err)
 			require.Equal(t, g.ID, byCode.FormID)
