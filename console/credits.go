@@ -52,6 +52,10 @@ type usageRow struct {
 	AccountID, Name string
 	Self            bool
 	Amounts         []int64 // by the report's types
+	// Link is the account's credits page; Cells are Amounts as the table
+	// writes them (written here: see charts.go on template calls).
+	Link  string
+	Cells []string
 }
 
 // credits shows the acting account's credits: its balances, who pays for
@@ -226,6 +230,11 @@ func (h *Handler) usageReport(rq *request, accountID string, from, to time.Time)
 			if i := slices.IndexFunc(rep.Total, func(t service.TypeAmount) bool { return t.Type == u.Type }); i >= 0 {
 				r.Amounts[i] = u.Amount
 			}
+		}
+		r.Link = canopy.ConsolePage(rq.caller.Acting.ID, "credits", g.AccountID)
+		r.Cells = make([]string, len(r.Amounts))
+		for i, n := range r.Amounts {
+			r.Cells[i] = formatInt(n)
 		}
 		v.Rows = append(v.Rows, r)
 	}

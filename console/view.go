@@ -129,7 +129,6 @@ var funcs = template.FuncMap{
 	"qs":     func(q url.Values) template.URL { return template.URL(q.Encode()) },
 	"coord":  coord,
 	"num":    formatInt,
-	"minus":  func(a, b float64) float64 { return a - b },
 	"answer": answerText,
 	"options": func(ss []string) []option {
 		out := make([]option, len(ss))
