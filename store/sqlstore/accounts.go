@@ -46,7 +46,12 @@ func scanAccount(r rowScanner) (*canopy.Account, error) {
 	a.ParentID, a.SuspendedBy = parentID.String, suspendedBy.String
 	a.Path = canopy.Path(path)
 	a.CreatedAt, a.UpdatedAt, a.ClosedAt = createdAt.T, updatedAt.T, closedAt.ptr()
-	if err := json.Unmarshal([]byte(metadata), &a.Metadata); err != nil {
+	// Most accounts have no metadata: "{}" needs no decoder (pages that
+	// name hundreds of accounts spent a third of their reads' allocations
+	// decoding it).
+	if metadata == "{}" {
+		a.Metadata = map[string]string{}
+	} else if err := json.Unmarshal([]byte(metadata), &a.Metadata); err != nil {
 		return nil, fmt.Errorf("account %s metadata: %w", a.ID, err)
 	}
 	if a.Metadata == nil {
