@@ -215,6 +215,8 @@ func testReports(t *testing.T, open Opener) {
 				require.NoError(t, tx.AddUsageDays(ctx, store.UsageDaysOf(batch)))
 			})
 		}
+		// want is the net usage in [from, to) by prefix and type, of every
+		// prefix and type with an entry in it (net zero or not).
 		want := func(from, to time.Time, prefixLen int) map[string]int64 {
 			out := map[string]int64{}
 			for _, e := range entries {
@@ -222,6 +224,7 @@ func testReports(t *testing.T, open Opener) {
 					continue
 				}
 				k := string(e.UsagePath)[:min(prefixLen, len(e.UsagePath))] + " " + string(e.Type)
+				out[k] += 0
 				if e.Kind == canopy.EntryUsage {
 					out[k] += e.Amount
 				} else {
@@ -241,12 +244,18 @@ func testReports(t *testing.T, open Opener) {
 					rows, err := tx.UsageByPrefix(ctx, u.Path, prefixLen, from, to)
 					require.NoError(t, err)
 					got := map[string]int64{}
-					for _, r := range rows {
-						if r.Amount != 0 {
-							got[string(r.Prefix)+" "+string(r.Type)] = r.Amount
-						}
-					}
 					exp := want(from, to, prefixLen)
+					for _, r := range rows {
+						k := string(r.Prefix) + " " + string(r.Type)
+						if r.Amount != 0 {
+							got[k] = r.Amount
+							continue
+						}
+						// Months read less the days outside the period
+						// list nobody whose usage was all on those days.
+						_, used := exp[k]
+						require.True(t, used, "%s listed with no usage in [%s, %s)", k, from, to)
+					}
 					for k, v := range exp {
 						if v == 0 {
 							delete(exp, k)
