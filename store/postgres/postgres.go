@@ -95,6 +95,7 @@ func (dialect) CacheStatements() bool      { return false } // pgx caches prepar
 // ProbeEach: a subquery with OFFSET is not pulled up into a join.
 func (dialect) ProbeEach() string      { return " OFFSET 0" }
 func (dialect) CustomPlanSQL() string  { return "SET LOCAL plan_cache_mode = force_custom_plan" }
+func (dialect) SeekEachPath() bool     { return false }
 func (dialect) JSON(col string) string { return "CAST(" + col + " AS JSONB)" }
 func (dialect) JSONArrayHas(expr string) string {
 	return `(` + expr + `) @> jsonb_build_array(CAST(? AS TEXT))`

@@ -75,15 +75,36 @@ func (t *tx) paidUsage(ctx context.Context, table, col, since string, q store.Pa
 	}
 	sql := `SELECT ` + col + `, type, sum(amount) FROM ` + table + ` WHERE `
 	var args []any
-	if q.Only {
+	switch {
+	case q.Only:
 		sql += `usage_path = ?`
 		args = append(args, string(q.Path))
-	} else {
+	case col == "day" && len(q.Types) > 0 && t.db.dialect.SeekEachPath():
+		// Each path of the subtree in turn (the next one is a seek past the
+		// last), then its days of each type from since on: a seek a path
+		// and type, rather than a year of days a path.
+		sql = `WITH RECURSIVE paths (p) AS (
+				SELECT (SELECT usage_path FROM ` + table + ` WHERE usage_path >= ? AND usage_path < ? ORDER BY usage_path LIMIT 1)
+				UNION ALL
+				SELECT (SELECT usage_path FROM ` + table + ` WHERE usage_path > paths.p AND usage_path < ? ORDER BY usage_path LIMIT 1)
+				FROM paths WHERE paths.p IS NOT NULL)
+			SELECT ` + col + `, type, sum(amount) FROM paths CROSS JOIN ` + table + ` WHERE usage_path = paths.p`
+		end := string(q.Path.SubtreeEnd())
+		args = append(args, string(q.Path), end, end)
+	default:
 		sql += `usage_path >= ? AND usage_path < ?`
 		args = append(args, string(q.Path), string(q.Path.SubtreeEnd()))
+	}
+	if !q.Only {
 		for _, e := range q.Except {
 			sql += ` AND NOT (usage_path >= ? AND usage_path < ?)`
 			args = append(args, string(e), string(e.SubtreeEnd()))
+		}
+	}
+	if len(q.Types) > 0 {
+		sql += ` AND type IN (` + placeholders(len(q.Types)) + `)`
+		for _, ct := range q.Types {
+			args = append(args, string(ct))
 		}
 	}
 	sql += ` AND ` + col + ` >= ? GROUP BY ` + col + `, type ORDER BY ` + col + `, type`

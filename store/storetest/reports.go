@@ -163,6 +163,21 @@ func testReports(t *testing.T, open Opener) {
 				da(day(0), canopy.CreditUpload, 1), da(day(1), canopy.CreditUpload, 100),
 			}},
 			{"only the account", store.PaidUsageQuery{Path: a.Path, Only: true}, []store.DayAmount{da(day(0), canopy.CreditUpload, 1)}},
+			// Named types: what a store may read path by path.
+			{"the whole subtree's uploads", store.PaidUsageQuery{Path: a.Path, Types: []canopy.CreditType{canopy.CreditUpload}}, []store.DayAmount{
+				da(day(0), canopy.CreditUpload, 11), da(day(1), canopy.CreditUpload, 1100),
+			}},
+			{"both types less a subtree", store.PaidUsageQuery{Path: a.Path, Except: []canopy.Path{a2.Path},
+				Types: []canopy.CreditType{canopy.CreditUpload, canopy.CreditMessage}}, []store.DayAmount{
+				da(day(0), canopy.CreditMessage, 7), da(day(0), canopy.CreditUpload, 11),
+			}},
+			{"messages less two", store.PaidUsageQuery{Path: a.Path, Except: []canopy.Path{a1.Path, a21.Path},
+				Types: []canopy.CreditType{canopy.CreditMessage}}, nil},
+			{"a leaf's uploads", store.PaidUsageQuery{Path: a21.Path, Types: []canopy.CreditType{canopy.CreditUpload}}, []store.DayAmount{
+				da(day(1), canopy.CreditUpload, 1000),
+			}},
+			{"only the account's uploads", store.PaidUsageQuery{Path: a.Path, Only: true, Types: []canopy.CreditType{canopy.CreditUpload}},
+				[]store.DayAmount{da(day(0), canopy.CreditUpload, 1)}},
 		}
 		b.read(t, func(ctx context.Context, tx store.Tx) {
 			for _, c := range cases {
