@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/canopyhq/canopy"
@@ -32,29 +33,41 @@ func (t *tx) FindRecords(ctx context.Context, f store.RecordFilter) ([]*canopy.R
 		q += ` AND created_at < ?`
 		args = append(args, f.To)
 	}
+	order := ` ORDER BY id`
+	if f.Desc {
+		order += ` DESC`
+	}
+	var conds []string
 	for _, a := range f.Answers {
 		if a.Equals != "" {
-			q += ` AND ` + answerOf + ` = ?`
+			conds = append(conds, answerOf+` = ?`)
 			args = append(args, a.QuestionID, a.Equals)
 		}
 		if a.Has != "" {
-			q += ` AND ` + t.db.dialect.JSONArrayHas(answers+` -> CAST(? AS TEXT)`)
+			conds = append(conds, t.db.dialect.JSONArrayHas(answers+` -> CAST(? AS TEXT)`))
 			args = append(args, a.QuestionID, a.Has)
 		}
 		if a.From != "" {
-			q += ` AND ` + answerOf + ` >= ?`
+			conds = append(conds, answerOf+` >= ?`)
 			args = append(args, a.QuestionID, a.From)
 		}
 		if a.To != "" {
-			q += ` AND ` + answerOf + ` <= ?`
+			conds = append(conds, answerOf+` <= ?`)
 			args = append(args, a.QuestionID, a.To)
 		}
 	}
-	if f.Desc {
-		q += ` ORDER BY id DESC LIMIT ?`
+	if len(conds) > 0 {
+		// The form's records in order, behind a fence, then the answers:
+		// the planner cannot tell how many records an answer matches, and,
+		// guessing few, PostgreSQL parsed every record of the form and
+		// sorted them, where walking the form's index in order stops at
+		// the page's last match (records-filtered on 1,000 records: 6.6 →
+		// 1.3 ms).
+		q = `SELECT * FROM (` + q + order + t.db.dialect.Fence() + `) AS r WHERE ` + strings.Join(conds, ` AND `) + order
 	} else {
-		q += ` ORDER BY id LIMIT ?`
+		q += order
 	}
+	q += ` LIMIT ?`
 	args = append(args, f.Limit)
 	return scanAll(ctx, t, scanRecord, q, args...)
 }

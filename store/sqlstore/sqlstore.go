@@ -51,6 +51,10 @@ type Dialect interface {
 	// turns it into an anti join that, for a viewer with thousands of
 	// shares, filters every row against all of them.
 	ProbeEach() string
+	// Fence is appended to a subquery whose rows the query around it must
+	// filter in the subquery's order, as they come, rather than have the
+	// planner merge the two ("" where the engine keeps the order anyway).
+	Fence() string
 	// CustomPlanSQL is a statement that makes the transaction's next
 	// statements planned for their arguments every time, or "" where
 	// plans always are. Reports over ranges of paths and days need it:

@@ -74,6 +74,14 @@ func testReports(t *testing.T, open Opener) {
 			page, err := tx.FindRecords(ctx, store.RecordFilter{FormID: f.ID, Desc: true, Limit: 2})
 			require.NoError(t, err)
 			require.Equal(t, []string{recs[4].ID, recs[3].ID}, recordIDs(page), "limit")
+			page, err = tx.FindRecords(ctx, store.RecordFilter{FormID: f.ID, Desc: true, After: recs[4].ID, Limit: 2,
+				Answers: []store.AnswerFilter{{QuestionID: "colour", Equals: "red"}}})
+			require.NoError(t, err)
+			require.Equal(t, []string{recs[3].ID, recs[2].ID}, recordIDs(page), "a filtered page after a cursor, in order, up to the limit")
+			page, err = tx.FindRecords(ctx, store.RecordFilter{FormID: f.ID, After: recs[0].ID, To: recs[4].CreatedAt, Limit: 1,
+				Answers: []store.AnswerFilter{{QuestionID: "colour", Equals: "red"}}})
+			require.NoError(t, err)
+			require.Equal(t, []string{recs[2].ID}, recordIDs(page), "oldest first, within the window")
 			got, err := tx.FindRecords(ctx, store.RecordFilter{FormID: f.ID, After: recs[0].ID, Limit: 1})
 			require.NoError(t, err)
 			require.Equal(t, recs[1], got[0], "records read back whole")
