@@ -95,6 +95,11 @@ func (h *Handler) creditsOf(rq *request, id string) (*creditsData, error) {
 	for _, b := range cr.Balances {
 		d.Types = append(d.Types, option{string(b.Type), string(b.Type)})
 	}
+	if cr.Payer.AccountID == a.ID {
+		// It pays for itself: its name is on the page already, no read.
+		d.Payer = a.Name
+		return d, nil
+	}
 	names, err := h.svc.AccountNames(ctx, rq.caller, []string{cr.Payer.AccountID})
 	if err != nil {
 		return nil, err
