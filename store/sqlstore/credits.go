@@ -287,8 +287,10 @@ func (t *tx) UsageByPrefix(ctx context.Context, path canopy.Path, prefixLen int,
 	}
 	sums := map[key]int64{}
 	// less holds the keys that days were taken from: one whose sum is then
-	// zero only had usage on those days, and is left out as it would have
-	// been had the days been read.
+	// zero had its usage on those days, and is left out as it would have
+	// been had the period's days been read. (One that also used credits in
+	// the period but had them all refunded in it is left out as well, where
+	// the days listed it at 0.)
 	less := map[key]bool{}
 	sign := int64(1)
 	scan := func(r rowScanner) (store.UsageRow, error) {
