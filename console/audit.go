@@ -1,6 +1,8 @@
 package console
 
 import (
+	"cmp"
+	"html/template"
 	"net/http"
 	"net/url"
 	"time"
@@ -11,8 +13,22 @@ import (
 
 type auditData struct {
 	Page  service.Page[*canopy.AuditEvent]
+	Rows  []auditRow
 	Names map[string]string
 	Query url.Values
+}
+
+// auditRow is an event as the audit table writes it, its links and names
+// written here (each template call is a reflective one: a page of 50
+// events made over a thousand).
+type auditRow struct {
+	*canopy.AuditEvent
+	When                              string
+	ActionLink, TargetLink, ActorLink template.URL
+	// Account names the account; Acting the one acted as when another
+	// (ActingOther); ActorOf the account of the actor's credential.
+	Account, Acting, ActorOf string
+	ActingOther              bool
 }
 
 // audit lists the audit trail of the acting account's subtree, newest
@@ -44,6 +60,20 @@ func (h *Handler) audit(rq *request) error {
 	}
 	if d.Names, err = h.svc.AccountNames(ctx, rq.caller, ids); err != nil {
 		return err
+	}
+	self := canopy.ConsolePage(rq.caller.Acting.ID, "audit") + "?"
+	name := func(id string) string { return cmp.Or(d.Names[id], id) }
+	for _, e := range d.Page.Data {
+		r := auditRow{AuditEvent: e, When: datetime(e.OccurredAt),
+			ActionLink: template.URL(self) + query("action", e.Action), TargetLink: template.URL(self) + query("target", e.TargetID),
+			ActorLink: template.URL(self) + query("actor", e.Actor.ID), Account: name(e.AccountID), ActingOther: e.ActingAccountID != e.AccountID}
+		if r.ActingOther {
+			r.Acting = name(e.ActingAccountID)
+		}
+		if e.Actor.AccountID != "" {
+			r.ActorOf = name(e.Actor.AccountID)
+		}
+		d.Rows = append(d.Rows, r)
 	}
 	return h.page(rq, status, "audit", "audit", "Audit log", f, d)
 }

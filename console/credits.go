@@ -52,6 +52,10 @@ type usageRow struct {
 	AccountID, Name string
 	Self            bool
 	Amounts         []int64 // by the report's types
+	// Link is the account's credits page; Cells are Amounts as the table
+	// writes them (written here: see charts.go on template calls).
+	Link  string
+	Cells []string
 }
 
 // credits shows the acting account's credits: its balances, who pays for
@@ -90,6 +94,11 @@ func (h *Handler) creditsOf(rq *request, id string) (*creditsData, error) {
 	d := &creditsData{Account: a, Credits: cr, Rights: rq.caller.CreditRightsOn(a)}
 	for _, b := range cr.Balances {
 		d.Types = append(d.Types, option{string(b.Type), string(b.Type)})
+	}
+	if cr.Payer.AccountID == a.ID {
+		// It pays for itself: its name is on the page already, no read.
+		d.Payer = a.Name
+		return d, nil
 	}
 	names, err := h.svc.AccountNames(ctx, rq.caller, []string{cr.Payer.AccountID})
 	if err != nil {
@@ -226,6 +235,11 @@ func (h *Handler) usageReport(rq *request, accountID string, from, to time.Time)
 			if i := slices.IndexFunc(rep.Total, func(t service.TypeAmount) bool { return t.Type == u.Type }); i >= 0 {
 				r.Amounts[i] = u.Amount
 			}
+		}
+		r.Link = canopy.ConsolePage(rq.caller.Acting.ID, "credits", g.AccountID)
+		r.Cells = make([]string, len(r.Amounts))
+		for i, n := range r.Amounts {
+			r.Cells[i] = formatInt(n)
 		}
 		v.Rows = append(v.Rows, r)
 	}

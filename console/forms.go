@@ -1,6 +1,7 @@
 package console
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -39,6 +40,9 @@ func typeName(t canopy.QuestionType) string {
 
 type formsData struct {
 	Page service.Page[*service.FormView]
+	// Rows are the page's forms as the table writes them (written here:
+	// each template call is a reflective one).
+	Rows []formRow
 	// Owners names the owners of the listed forms the person may know.
 	Owners map[string]string
 	// Scope is which forms are listed: all, own, shared or subtree.
@@ -105,8 +109,28 @@ func (h *Handler) forms(rq *request) error {
 	if d.Owners, err = h.svc.AccountNames(ctx, rq.caller, owners); err != nil {
 		return err
 	}
+	for _, fv := range d.Page.Data {
+		r := formRow{FormView: fv, Link: canopy.ConsolePage(rq.caller.Acting.ID, "forms", fv.ID), OwnerName: "this account",
+			QuestionCount: len(fv.Questions), RoleText: "example (read-only)"}
+		if fv.OwnerID != rq.caller.Acting.ID {
+			r.OwnerName = cmp.Or(d.Owners[fv.OwnerID], fv.OwnerID)
+		}
+		if !fv.ExampleOnly {
+			r.RoleText = roleName(fv.Role)
+		}
+		d.Rows = append(d.Rows, r)
+	}
 	f := newForm(q)
 	return h.page(rq, http.StatusOK, "forms", "forms", "Forms", f, d)
+}
+
+// formRow is a form as the forms table writes it: its page, its owner's
+// name ("this account" for the acting one's), how many questions, and
+// the acting account's role.
+type formRow struct {
+	*service.FormView
+	Link, OwnerName, RoleText string
+	QuestionCount             int
 }
 
 func ptrTo[T any](v T) *T { return &v }
@@ -130,6 +154,10 @@ func (h *Handler) head(rq *request, formID, tab string) (formHead, error) {
 }
 
 func (h *Handler) headOf(rq *request, v *service.FormView, tab string) (formHead, error) {
+	if a := rq.me.ActingAccount; a != nil && a.ID == v.OwnerID {
+		// The acting account's own form: its name is at hand, no read.
+		return formHead{Form: v, Rights: rq.caller.RightsOn(v), Owner: a.Name, Tab: tab}, nil
+	}
 	names, err := h.svc.AccountNames(rq.r.Context(), rq.caller, []string{v.OwnerID})
 	if err != nil {
 		return formHead{}, err

@@ -93,6 +93,18 @@ func textOn(hex string) string {
 	return "#ffffff"
 }
 
+// datetime writes a moment as the console's tables show it.
+func datetime(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04 UTC") }
+
+// query writes the pairs of keys and values kv as a query string.
+func query(kv ...string) template.URL {
+	v := make([]string, 0, len(kv)/2)
+	for i := 0; i+1 < len(kv); i += 2 {
+		v = append(v, url.QueryEscape(kv[i])+"="+url.QueryEscape(kv[i+1]))
+	}
+	return template.URL(strings.Join(v, "&"))
+}
+
 var funcs = template.FuncMap{
 	"date": func(t time.Time) string {
 		if t.IsZero() {
@@ -100,15 +112,9 @@ var funcs = template.FuncMap{
 		}
 		return t.UTC().Format("2 Jan 2006")
 	},
-	"datetime": func(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04 UTC") },
+	"datetime": datetime,
 	"app":      func(accountID string, section ...string) string { return canopy.ConsolePage(accountID, section...) },
-	"query": func(kv ...string) template.URL {
-		v := make([]string, 0, len(kv)/2)
-		for i := 0; i+1 < len(kv); i += 2 {
-			v = append(v, url.QueryEscape(kv[i])+"="+url.QueryEscape(kv[i+1]))
-		}
-		return template.URL(strings.Join(v, "&"))
-	},
+	"query":    query,
 	"roleName": roleName,
 	"lower":    strings.ToLower,
 	"inc":      func(i int) int { return i + 1 },
@@ -129,7 +135,6 @@ var funcs = template.FuncMap{
 	"qs":     func(q url.Values) template.URL { return template.URL(q.Encode()) },
 	"coord":  coord,
 	"num":    formatInt,
-	"minus":  func(a, b float64) float64 { return a - b },
 	"answer": answerText,
 	"options": func(ss []string) []option {
 		out := make([]option, len(ss))

@@ -110,7 +110,9 @@ func (s *Service) GetBalanceHistory(ctx context.Context, c Caller, accountID, st
 			return err
 		}
 		if pays {
-			q.From = since
+			// Only the types it holds are drawn (the walk below reads no
+			// other).
+			q.From, q.Types = since, s.cfg.CreditTypes
 			usage := tx.UsageDays
 			if step == StepMonth {
 				usage = tx.UsageMonths

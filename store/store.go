@@ -766,12 +766,15 @@ type AnswerFilter struct {
 
 // PaidUsageQuery sums the daily usage rollups of the accounts whose path
 // lies under Path (only Path itself with Only) but under none of Except,
-// from the UTC day of From on.
+// from the UTC day of From on; of the credit types in Types, or of every
+// type when Types is empty. (Naming the types lets a store seek each
+// path's recent days of each type rather than read its whole history.)
 type PaidUsageQuery struct {
 	Path   canopy.Path
 	Only   bool
 	Except []canopy.Path
 	From   time.Time
+	Types  []canopy.CreditType
 }
 
 // DayAmount is an amount of one credit type on one UTC day (or, from

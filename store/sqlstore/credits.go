@@ -274,7 +274,8 @@ func (t *tx) AddUsageDays(ctx context.Context, days []store.UsageDay) error {
 
 // UsageByPrefix reads whole UTC months from the monthly rollups, whole
 // days around them from the daily ones, and the parts of days at either
-// end of [from, to) from the ledger, by time.
+// end of [from, to) from the ledger, by time. Most of a month is read as
+// the month less the days it does not take (see byMonthLess).
 func (t *tx) UsageByPrefix(ctx context.Context, path canopy.Path, prefixLen int, from, to time.Time) ([]store.UsageRow, error) {
 	from, to = from.UTC(), to.UTC()
 	if err := t.customPlans(ctx); err != nil {
@@ -285,6 +286,13 @@ func (t *tx) UsageByPrefix(ctx context.Context, path canopy.Path, prefixLen int,
 		t      canopy.CreditType
 	}
 	sums := map[key]int64{}
+	// less holds the keys that days were taken from: one whose sum is then
+	// zero had its usage on those days, and is left out as it would have
+	// been had the period's days been read. (One that also used credits in
+	// the period but had them all refunded in it is left out as well, where
+	// the days listed it at 0.)
+	less := map[key]bool{}
+	sign := int64(1)
 	scan := func(r rowScanner) (store.UsageRow, error) {
 		var u store.UsageRow
 		var p string
@@ -295,7 +303,11 @@ func (t *tx) UsageByPrefix(ctx context.Context, path canopy.Path, prefixLen int,
 	read := func(q string, args ...any) error {
 		rows, err := scanAll(ctx, t, scan, q, args...)
 		for _, r := range rows {
-			sums[key{r.Prefix, r.Type}] += r.Amount
+			k := key{r.Prefix, r.Type}
+			sums[k] += sign * r.Amount
+			if sign < 0 {
+				less[k] = true
+			}
 		}
 		return err
 	}
@@ -310,8 +322,12 @@ func (t *tx) UsageByPrefix(ctx context.Context, path canopy.Path, prefixLen int,
 			WHERE usage_path >= ? AND usage_path < ? AND `+col+` >= ? AND `+col+` < ?
 			GROUP BY 1, 2`, prefixLen, string(path), string(path.SubtreeEnd()), a, b)
 	}
-	for _, p := range splitPeriod(from, to) {
+	for _, p := range byMonthLess(splitPeriod(from, to)) {
 		var err error
+		sign = 1
+		if p.less {
+			sign = -1
+		}
 		switch p.by {
 		case "month":
 			err = rollup("credit_usage_months", "month", canopy.MonthOf(p.from), canopy.MonthOf(p.to))
@@ -326,6 +342,9 @@ func (t *tx) UsageByPrefix(ctx context.Context, path canopy.Path, prefixLen int,
 	}
 	out := make([]store.UsageRow, 0, len(sums))
 	for k, v := range sums {
+		if v == 0 && less[k] {
+			continue
+		}
 		out = append(out, store.UsageRow{Prefix: k.prefix, Type: k.t, Amount: v})
 	}
 	slices.SortFunc(out, func(a, b store.UsageRow) int {
@@ -335,10 +354,50 @@ func (t *tx) UsageByPrefix(ctx context.Context, path canopy.Path, prefixLen int,
 }
 
 // period is a part of a usage report's time range and where it is read:
-// the monthly rollups ("month"), the daily ones ("day") or the ledger.
+// the monthly rollups ("month"), the daily ones ("day") or the ledger;
+// less when it is taken away rather than added.
 type period struct {
 	from, to time.Time
 	by       string
+	less     bool
+}
+
+// byMonthLess reads the days of a month that a period takes, when they
+// are most of it, as the month less the days it does not take: a row per
+// path from the monthly rollups and the few other days, rather than a row
+// per path and day. A report that ends today reads this month so, less
+// the days still to come, which have no rows. (The monthly rollups take
+// every amount the daily ones do, in the same transaction.)
+func byMonthLess(periods []period) []period {
+	var out []period
+	for _, p := range periods {
+		if p.by != "day" {
+			out = append(out, p)
+			continue
+		}
+		for a := p.from; a.Before(p.to); {
+			month := time.Date(a.Year(), a.Month(), 1, 0, 0, 0, 0, time.UTC)
+			next := month.AddDate(0, 1, 0)
+			b := next
+			if p.to.Before(b) {
+				b = p.to
+			}
+			taken := b.Sub(a)
+			if left := next.Sub(month) - taken; left < taken {
+				out = append(out, period{month, next, "month", false})
+				if month.Before(a) {
+					out = append(out, period{month, a, "day", true})
+				}
+				if b.Before(next) {
+					out = append(out, period{b, next, "day", true})
+				}
+			} else {
+				out = append(out, period{a, b, "day", false})
+			}
+			a = b
+		}
+	}
+	return out
 }
 
 // splitPeriod cuts [from, to) into the whole UTC months inside it, the
@@ -360,12 +419,12 @@ func splitPeriod(from, to time.Time) []period {
 	nextMonth := func(t time.Time) time.Time { return t.AddDate(0, 1, 0) }
 	firstDay, lastDay := ceil(from, nextDay, day), day(to)
 	if !firstDay.Before(lastDay) {
-		return []period{{from, to, "ledger"}}
+		return []period{{from: from, to: to, by: "ledger"}}
 	}
 	var out []period
 	add := func(a, b time.Time, by string) {
 		if a.Before(b) {
-			out = append(out, period{a, b, by})
+			out = append(out, period{from: a, to: b, by: by})
 		}
 	}
 	add(from, firstDay, "ledger")

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/canopyhq/canopy"
@@ -32,29 +33,41 @@ func (t *tx) FindRecords(ctx context.Context, f store.RecordFilter) ([]*canopy.R
 		q += ` AND created_at < ?`
 		args = append(args, f.To)
 	}
+	order := ` ORDER BY id`
+	if f.Desc {
+		order += ` DESC`
+	}
+	var conds []string
 	for _, a := range f.Answers {
 		if a.Equals != "" {
-			q += ` AND ` + answerOf + ` = ?`
+			conds = append(conds, answerOf+` = ?`)
 			args = append(args, a.QuestionID, a.Equals)
 		}
 		if a.Has != "" {
-			q += ` AND ` + t.db.dialect.JSONArrayHas(answers+` -> CAST(? AS TEXT)`)
+			conds = append(conds, t.db.dialect.JSONArrayHas(answers+` -> CAST(? AS TEXT)`))
 			args = append(args, a.QuestionID, a.Has)
 		}
 		if a.From != "" {
-			q += ` AND ` + answerOf + ` >= ?`
+			conds = append(conds, answerOf+` >= ?`)
 			args = append(args, a.QuestionID, a.From)
 		}
 		if a.To != "" {
-			q += ` AND ` + answerOf + ` <= ?`
+			conds = append(conds, answerOf+` <= ?`)
 			args = append(args, a.QuestionID, a.To)
 		}
 	}
-	if f.Desc {
-		q += ` ORDER BY id DESC LIMIT ?`
+	if len(conds) > 0 {
+		// The form's records in order, behind a fence, then the answers:
+		// the planner cannot tell how many records an answer matches, and,
+		// guessing few, PostgreSQL parsed every record of the form and
+		// sorted them, where walking the form's index in order stops at
+		// the page's last match (records-filtered on 1,000 records: 6.6 →
+		// 1.3 ms).
+		q = `SELECT * FROM (` + q + order + t.db.dialect.Fence() + `) AS r WHERE ` + strings.Join(conds, ` AND `) + order
 	} else {
-		q += ` ORDER BY id LIMIT ?`
+		q += order
 	}
+	q += ` LIMIT ?`
 	args = append(args, f.Limit)
 	return scanAll(ctx, t, scanRecord, q, args...)
 }
@@ -75,15 +88,36 @@ func (t *tx) paidUsage(ctx context.Context, table, col, since string, q store.Pa
 	}
 	sql := `SELECT ` + col + `, type, sum(amount) FROM ` + table + ` WHERE `
 	var args []any
-	if q.Only {
+	switch {
+	case q.Only:
 		sql += `usage_path = ?`
 		args = append(args, string(q.Path))
-	} else {
+	case col == "day" && len(q.Types) > 0 && t.db.dialect.SeekEachPath():
+		// Each path of the subtree in turn (the next one is a seek past the
+		// last), then its days of each type from since on: a seek a path
+		// and type, rather than a year of days a path.
+		sql = `WITH RECURSIVE paths (p) AS (
+				SELECT (SELECT usage_path FROM ` + table + ` WHERE usage_path >= ? AND usage_path < ? ORDER BY usage_path LIMIT 1)
+				UNION ALL
+				SELECT (SELECT usage_path FROM ` + table + ` WHERE usage_path > paths.p AND usage_path < ? ORDER BY usage_path LIMIT 1)
+				FROM paths WHERE paths.p IS NOT NULL)
+			SELECT ` + col + `, type, sum(amount) FROM paths CROSS JOIN ` + table + ` WHERE usage_path = paths.p`
+		end := string(q.Path.SubtreeEnd())
+		args = append(args, string(q.Path), end, end)
+	default:
 		sql += `usage_path >= ? AND usage_path < ?`
 		args = append(args, string(q.Path), string(q.Path.SubtreeEnd()))
+	}
+	if !q.Only {
 		for _, e := range q.Except {
 			sql += ` AND NOT (usage_path >= ? AND usage_path < ?)`
 			args = append(args, string(e), string(e.SubtreeEnd()))
+		}
+	}
+	if len(q.Types) > 0 {
+		sql += ` AND type IN (` + placeholders(len(q.Types)) + `)`
+		for _, ct := range q.Types {
+			args = append(args, string(ct))
 		}
 	}
 	sql += ` AND ` + col + ` >= ? GROUP BY ` + col + `, type ORDER BY ` + col + `, type`

@@ -51,11 +51,22 @@ type Dialect interface {
 	// turns it into an anti join that, for a viewer with thousands of
 	// shares, filters every row against all of them.
 	ProbeEach() string
+	// Fence is appended to a subquery whose rows the query around it must
+	// filter in the subquery's order, as they come, rather than have the
+	// planner merge the two ("" where the engine keeps the order anyway).
+	Fence() string
 	// CustomPlanSQL is a statement that makes the transaction's next
 	// statements planned for their arguments every time, or "" where
 	// plans always are. Reports over ranges of paths and days need it:
 	// a plan cached for any range scans the whole subtree's history.
 	CustomPlanSQL() string
+	// SeekEachPath says whether a subtree's recent daily rollups are read
+	// faster by seeking each path in it (its rows are keyed by path, type
+	// and day) than by a range of the subtree's paths or of the days:
+	// SQLite then reads the days asked for, not every day of every path,
+	// nor looks each row up by the day index, which lacks the amount.
+	// PostgreSQL's bitmap scan of the day index reads them as fast.
+	SeekEachPath() bool
 	// JSON is the SQL of a column of JSON text as JSON that the -> and ->>
 	// operators read.
 	JSON(col string) string

@@ -74,6 +74,14 @@ func testReports(t *testing.T, open Opener) {
 			page, err := tx.FindRecords(ctx, store.RecordFilter{FormID: f.ID, Desc: true, Limit: 2})
 			require.NoError(t, err)
 			require.Equal(t, []string{recs[4].ID, recs[3].ID}, recordIDs(page), "limit")
+			page, err = tx.FindRecords(ctx, store.RecordFilter{FormID: f.ID, Desc: true, After: recs[4].ID, Limit: 2,
+				Answers: []store.AnswerFilter{{QuestionID: "colour", Equals: "red"}}})
+			require.NoError(t, err)
+			require.Equal(t, []string{recs[3].ID, recs[2].ID}, recordIDs(page), "a filtered page after a cursor, in order, up to the limit")
+			page, err = tx.FindRecords(ctx, store.RecordFilter{FormID: f.ID, After: recs[0].ID, To: recs[4].CreatedAt, Limit: 1,
+				Answers: []store.AnswerFilter{{QuestionID: "colour", Equals: "red"}}})
+			require.NoError(t, err)
+			require.Equal(t, []string{recs[2].ID}, recordIDs(page), "oldest first, within the window")
 			got, err := tx.FindRecords(ctx, store.RecordFilter{FormID: f.ID, After: recs[0].ID, Limit: 1})
 			require.NoError(t, err)
 			require.Equal(t, recs[1], got[0], "records read back whole")
@@ -163,6 +171,21 @@ func testReports(t *testing.T, open Opener) {
 				da(day(0), canopy.CreditUpload, 1), da(day(1), canopy.CreditUpload, 100),
 			}},
 			{"only the account", store.PaidUsageQuery{Path: a.Path, Only: true}, []store.DayAmount{da(day(0), canopy.CreditUpload, 1)}},
+			// Named types: what a store may read path by path.
+			{"the whole subtree's uploads", store.PaidUsageQuery{Path: a.Path, Types: []canopy.CreditType{canopy.CreditUpload}}, []store.DayAmount{
+				da(day(0), canopy.CreditUpload, 11), da(day(1), canopy.CreditUpload, 1100),
+			}},
+			{"both types less a subtree", store.PaidUsageQuery{Path: a.Path, Except: []canopy.Path{a2.Path},
+				Types: []canopy.CreditType{canopy.CreditUpload, canopy.CreditMessage}}, []store.DayAmount{
+				da(day(0), canopy.CreditMessage, 7), da(day(0), canopy.CreditUpload, 11),
+			}},
+			{"messages less two", store.PaidUsageQuery{Path: a.Path, Except: []canopy.Path{a1.Path, a21.Path},
+				Types: []canopy.CreditType{canopy.CreditMessage}}, nil},
+			{"a leaf's uploads", store.PaidUsageQuery{Path: a21.Path, Types: []canopy.CreditType{canopy.CreditUpload}}, []store.DayAmount{
+				da(day(1), canopy.CreditUpload, 1000),
+			}},
+			{"only the account's uploads", store.PaidUsageQuery{Path: a.Path, Only: true, Types: []canopy.CreditType{canopy.CreditUpload}},
+				[]store.DayAmount{da(day(0), canopy.CreditUpload, 1)}},
 		}
 		b.read(t, func(ctx context.Context, tx store.Tx) {
 			for _, c := range cases {
@@ -215,6 +238,8 @@ func testReports(t *testing.T, open Opener) {
 				require.NoError(t, tx.AddUsageDays(ctx, store.UsageDaysOf(batch)))
 			})
 		}
+		// want is the net usage in [from, to) by prefix and type, of every
+		// prefix and type with an entry in it (net zero or not).
 		want := func(from, to time.Time, prefixLen int) map[string]int64 {
 			out := map[string]int64{}
 			for _, e := range entries {
@@ -222,6 +247,7 @@ func testReports(t *testing.T, open Opener) {
 					continue
 				}
 				k := string(e.UsagePath)[:min(prefixLen, len(e.UsagePath))] + " " + string(e.Type)
+				out[k] += 0
 				if e.Kind == canopy.EntryUsage {
 					out[k] += e.Amount
 				} else {
@@ -241,12 +267,18 @@ func testReports(t *testing.T, open Opener) {
 					rows, err := tx.UsageByPrefix(ctx, u.Path, prefixLen, from, to)
 					require.NoError(t, err)
 					got := map[string]int64{}
-					for _, r := range rows {
-						if r.Amount != 0 {
-							got[string(r.Prefix)+" "+string(r.Type)] = r.Amount
-						}
-					}
 					exp := want(from, to, prefixLen)
+					for _, r := range rows {
+						k := string(r.Prefix) + " " + string(r.Type)
+						if r.Amount != 0 {
+							got[k] = r.Amount
+							continue
+						}
+						// Months read less the days outside the period
+						// list nobody whose usage was all on those days.
+						_, used := exp[k]
+						require.True(t, used, "%s listed with no usage in [%s, %s)", k, from, to)
+					}
 					for k, v := range exp {
 						if v == 0 {
 							delete(exp, k)
