@@ -145,21 +145,26 @@ func (s *Service) recordSentBatch(live []*sentReq) {
 	}
 }
 
-// recordSent marks the messages sent and writes an event for each one it
-// marked, in one transaction.
+// recordSent marks the messages sent, in one statement, and writes an
+// event for each one it marked, in one transaction.
 func (s *Service) recordSent(ctx context.Context, sent []*sentReq) error {
 	return s.store.Write(ctx, func(tx store.Tx) error {
-		now := s.now()
-		events := make([]*canopy.Event, 0, len(sent))
+		deliveries := make([]store.SMSDelivery, len(sent))
+		for i, r := range sent {
+			deliveries[i] = store.SMSDelivery{ID: r.m.ID, ProviderID: r.providerID}
+		}
+		// A message not marked was settled already, by a worker whose
+		// lease had expired.
+		marked, err := tx.MarkSMSsSent(ctx, deliveries, s.now())
+		if err != nil {
+			return err
+		}
+		events := make([]*canopy.Event, 0, len(marked))
 		for _, r := range sent {
-			err := tx.MarkSMSSent(ctx, r.m.ID, r.providerID, now)
-			if errors.Is(err, store.ErrNotFound) {
-				continue // settled already, by a worker whose lease had expired
+			if i := slices.Index(marked, r.m.ID); i >= 0 {
+				marked = slices.Delete(marked, i, i+1) // a message sent twice gets one event
+				events = append(events, s.smsEvent(r.m, canopy.EventSMSSent, ""))
 			}
-			if err != nil {
-				return err
-			}
-			events = append(events, s.smsEvent(r.m, canopy.EventSMSSent, ""))
 		}
 		if s.eventsOff || len(events) == 0 {
 			return nil

@@ -726,12 +726,23 @@ type SMSTx interface {
 	ReleaseSMS(ctx context.Context, id string, attempts int) error
 	// MarkSMSSent records delivery of a pending message.
 	MarkSMSSent(ctx context.Context, id, providerID string, at time.Time) error
+	// MarkSMSsSent records the delivery of several messages at once, each
+	// with its provider's id, and returns the ids of those it marked: the
+	// ones still pending. An id given twice is marked with its first
+	// provider id.
+	MarkSMSsSent(ctx context.Context, sent []SMSDelivery, at time.Time) ([]string, error)
 	// MarkSMSRetry schedules another attempt of a pending message.
 	MarkSMSRetry(ctx context.Context, id string, next time.Time, lastErr string) error
 	// MarkSMSFailed gives up on a pending message, naming its refund; it
 	// is ErrNotFound when the message is no longer pending, so a message
 	// is refunded at most once.
 	MarkSMSFailed(ctx context.Context, f SMSFailure) error
+}
+
+// SMSDelivery is a text the provider took (see SMSTx.MarkSMSsSent).
+type SMSDelivery struct {
+	ID         string
+	ProviderID string
 }
 
 // SMSFailure is how a text finally failed (see SMSTx.MarkSMSFailed).

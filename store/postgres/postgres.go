@@ -91,6 +91,7 @@ func (dialect) SkipLocked() string         { return " FOR UPDATE SKIP LOCKED" }
 func (dialect) LockTreeSQL() string        { return "SELECT id FROM tree_lock WHERE id = 1 FOR UPDATE" }
 func (dialect) Arg(v any) any              { return v }
 func (dialect) CacheStatements() bool      { return false } // pgx caches prepared statements itself
+func (dialect) ExactRowCounts() bool       { return true }  // a statement is a round trip
 
 // ProbeEach: a subquery with OFFSET is not pulled up into a join.
 func (dialect) ProbeEach() string     { return " OFFSET 0" }

@@ -303,10 +303,7 @@ func (t *tx) ClaimInboundSMS(ctx context.Context, sid, from string, at time.Time
 func (t *tx) ClaimInboundSMSs(ctx context.Context, claims []store.InboundClaim, at time.Time) ([]string, error) {
 	var claimed []string
 	for done := 0; done < len(claims); {
-		k := 64
-		for k > len(claims)-done {
-			k /= 2
-		}
+		k := t.rowsPerStatement(len(claims)-done, 64)
 		args := make([]any, 0, 3*k)
 		for _, c := range claims[done : done+k] {
 			args = append(args, c.SID, c.From, at)
@@ -415,15 +412,12 @@ func (t *tx) InsertAuditEvents(ctx context.Context, es []*canopy.AuditEvent) err
 func columns(cols string) int { return strings.Count(cols, ",") + 1 }
 
 // insertRows inserts n rows of width values each (row(i) gives row i's)
-// with head ("INSERT INTO t (…) VALUES "), in groups of a power of two rows
-// up to 64, so that a few statement texts serve every count and stay
-// prepared.
+// with head ("INSERT INTO t (…) VALUES "), up to 64 rows a statement, in
+// groups of a power of two where the engine wants few statement texts
+// (see Dialect.ExactRowCounts).
 func insertRows(ctx context.Context, t *tx, head string, width, n int, row func(i int) ([]any, error)) error {
 	for done := 0; done < n; {
-		k := 64
-		for k > n-done {
-			k /= 2
-		}
+		k := t.rowsPerStatement(n-done, 64)
 		args := make([]any, 0, k*width)
 		for i := done; i < done+k; i++ {
 			vals, err := row(i)

@@ -88,12 +88,8 @@ const ledgerRowsPerStatement = 128
 
 func (t *tx) InsertLedgerEntries(ctx context.Context, es []*canopy.LedgerEntry) error {
 	for len(es) > 0 {
-		// Rows in power-of-two groups: a few statement texts serve every
-		// batch and stay prepared.
-		n := ledgerRowsPerStatement
-		for n > len(es) {
-			n /= 2
-		}
+		// See Dialect.ExactRowCounts.
+		n := t.rowsPerStatement(len(es), ledgerRowsPerStatement)
 		args := make([]any, 0, n*13)
 		for _, e := range es[:n] {
 			args = append(args, e.ID, e.At, string(e.Kind), string(e.Type), e.Amount, e.Debit, e.Credit, e.Reason,
@@ -111,10 +107,7 @@ func (t *tx) InsertNewLedgerEntries(ctx context.Context, es []*canopy.LedgerEntr
 	inserted := map[string]bool{}
 	rest := es
 	for len(rest) > 0 {
-		n := ledgerRowsPerStatement
-		for n > len(rest) {
-			n /= 2
-		}
+		n := t.rowsPerStatement(len(rest), ledgerRowsPerStatement)
 		args := make([]any, 0, n*13)
 		for _, e := range rest[:n] {
 			args = append(args, e.ID, e.At, string(e.Kind), string(e.Type), e.Amount, e.Debit, e.Credit, e.Reason,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/canopyhq/canopy"
@@ -59,6 +60,44 @@ func (t *tx) MarkSMSSent(ctx context.Context, id, providerID string, at time.Tim
 		return fmt.Errorf("mark sms sent: %w", err)
 	}
 	return expectOne(res)
+}
+
+func (t *tx) MarkSMSsSent(ctx context.Context, sent []store.SMSDelivery, at time.Time) ([]string, error) {
+	// An id given twice keeps its first provider id, as the first of two
+	// single updates would.
+	seen := make(map[string]bool, len(sent))
+	unique := make([]store.SMSDelivery, 0, len(sent))
+	for _, d := range sent {
+		if !seen[d.ID] {
+			seen[d.ID] = true
+			unique = append(unique, d)
+		}
+	}
+	var marked []string
+	for len(unique) > 0 {
+		n := t.rowsPerStatement(len(unique), 64)
+		args := make([]any, 0, 3*n+1)
+		args = append(args, at)
+		for _, d := range unique[:n] {
+			args = append(args, d.ID, d.ProviderID)
+		}
+		for _, d := range unique[:n] {
+			args = append(args, d.ID)
+		}
+		// coalesce keeps the status out of the index choice: SQLite, which
+		// keeps no statistics, would otherwise read every pending text (a
+		// backlog of thousands under load) through the status index rather
+		// than look up each id.
+		ids, err := scanAll(ctx, t, scanString, `UPDATE sms_outbox SET status = 'sent', sent_at = ?, claimed_until = NULL, last_error = '',
+			provider_id = CASE id`+strings.Repeat(` WHEN ? THEN ?`, n)+` END
+			WHERE id IN (`+placeholders(n)+`) AND coalesce(status, '') = 'pending' RETURNING id`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("mark sms sent: %w", err)
+		}
+		marked = append(marked, ids...)
+		unique = unique[n:]
+	}
+	return marked, nil
 }
 
 func (t *tx) MarkSMSRetry(ctx context.Context, id string, next time.Time, lastErr string) error {

@@ -46,6 +46,13 @@ type Dialect interface {
 	// CacheStatements says whether the store should keep prepared
 	// statements (drivers that cache them themselves, like pgx, say no).
 	CacheStatements() bool
+	// ExactRowCounts says whether n rows written together go in one
+	// statement of n rows, rather than in groups of a power of two. Where
+	// each statement is a round trip to a server (PostgreSQL), five groups
+	// for 31 rows cost four round trips more than one statement; where the
+	// engine runs in the process (SQLite), the groups keep the store's
+	// statement cache to a few texts.
+	ExactRowCounts() bool
 	// ProbeEach is appended to a correlated NOT EXISTS that must run as
 	// one index probe per outer row. Left alone, PostgreSQL's generic plan
 	// turns it into an anti join that, for a viewer with thousands of
@@ -417,6 +424,21 @@ func (t *tx) Try(ctx context.Context, fn func() error) error {
 	}
 	t.opened = t.depth - 1
 	return ferr
+}
+
+// rowsPerStatement is how many of n rows left to write the next
+// multi-row statement takes, at most max (a power of two): all it may on
+// engines with ExactRowCounts, else the largest power of two that fits.
+func (t *tx) rowsPerStatement(n, max int) int {
+	k := min(n, max)
+	if t.db.dialect.ExactRowCounts() {
+		return k
+	}
+	p := max
+	for p > k {
+		p /= 2
+	}
+	return p
 }
 
 // scanAll runs q and scans each row with scan.

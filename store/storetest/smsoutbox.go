@@ -85,6 +85,34 @@ func testSMSOutbox(t *testing.T, open Opener) {
 		})
 	})
 
+	t.Run("TextsAreMarkedSentTogetherOnlyWhilePending", func(t *testing.T) {
+		t.Parallel()
+		_, b := setup(t, open)
+		acc := b.f.account(b.f.account(nil))
+		first, second, failed, untouched := b.f.newSMS(acc), b.f.newSMS(acc), b.f.newSMS(acc), b.f.newSMS(acc)
+		unknown := b.f.id(canopy.PrefixSMS)
+		b.write(t, func(ctx context.Context, tx store.Tx) {
+			require.NoError(t, tx.InsertSMSMessages(ctx, first, second, failed, untouched))
+			claimed, err := tx.ClaimSMS(ctx, at(100), at(200), 10)
+			require.NoError(t, err)
+			require.Len(t, claimed, 4)
+			require.NoError(t, tx.MarkSMSFailed(ctx, store.SMSFailure{ID: failed.ID, LastError: "21211 invalid number", RefundEntryID: "led_refund"}))
+			marked, err := tx.MarkSMSsSent(ctx, []store.SMSDelivery{
+				{ID: second.ID, ProviderID: "SM0002"}, {ID: failed.ID, ProviderID: "SM0003"}, {ID: unknown, ProviderID: "SM0004"},
+				{ID: first.ID, ProviderID: "SM0001"}, {ID: second.ID, ProviderID: "SM0005"}}, at(120))
+			require.NoError(t, err)
+			require.ElementsMatch(t, []string{first.ID, second.ID}, marked, "only the pending ones, each once")
+			again, err := tx.MarkSMSsSent(ctx, []store.SMSDelivery{{ID: first.ID, ProviderID: "SM0006"}}, at(130))
+			require.NoError(t, err)
+			require.Empty(t, again, "a text sent already is not marked again")
+		})
+		first.Attempts, first.Status, first.ProviderID, first.SentAt = 1, canopy.OutboxSent, "SM0001", ptr(at(120))
+		second.Attempts, second.Status, second.ProviderID, second.SentAt = 1, canopy.OutboxSent, "SM0002", ptr(at(120))
+		failed.Attempts, failed.Status, failed.LastError, failed.RefundEntryID = 1, canopy.OutboxFailed, "21211 invalid number", "led_refund"
+		untouched.Attempts = 1
+		requireSMS(t, b, acc, untouched, failed, second, first)
+	})
+
 	t.Run("ATextIsSettledOnlyWhilePending", func(t *testing.T) {
 		t.Parallel()
 		_, b := setup(t, open)
