@@ -607,16 +607,18 @@ type LedgerKey struct {
 }
 
 // UsageDay is net usage of one credit type by one account path on one UTC
-// day ("2026-11-23").
+// day ("2026-11-23"), paid by one account (Payer: the account a debit
+// takes from and a refund gives back to).
 type UsageDay struct {
 	Path   canopy.Path
 	Type   canopy.CreditType
 	Day    string
+	Payer  string
 	Amount int64
 }
 
 // UsageDaysOf sums entries (usage adds, refunds subtract) into daily
-// rollup rows, one per path, type and day.
+// rollup rows, one per path, type, day and payer.
 func UsageDaysOf(entries []*canopy.LedgerEntry) []UsageDay {
 	var out []UsageDay
 	at := map[UsageDay]int{}
@@ -624,7 +626,10 @@ func UsageDaysOf(entries []*canopy.LedgerEntry) []UsageDay {
 		if e.UsagePath == "" || (e.Kind != canopy.EntryUsage && e.Kind != canopy.EntryRefund) {
 			continue
 		}
-		k := UsageDay{Path: e.UsagePath, Type: e.Type, Day: canopy.DayOf(e.At)}
+		k := UsageDay{Path: e.UsagePath, Type: e.Type, Day: canopy.DayOf(e.At), Payer: e.Debit}
+		if e.Kind == canopy.EntryRefund {
+			k.Payer = e.Credit
+		}
 		i, ok := at[k]
 		if !ok {
 			i = len(out)
@@ -679,7 +684,8 @@ type CreditTx interface {
 	BalanceForUpdate(ctx context.Context, accountID string, t canopy.CreditType) (int64, error)
 	ListLedger(ctx context.Context, f LedgerFilter) ([]*canopy.LedgerEntry, error)
 	// AddUsageDays adds to the daily usage rollups (negative for refunds),
-	// and the same amounts to the monthly ones.
+	// the same amounts to the monthly ones, and to the payers' daily ones
+	// (rows without a payer to the path rollups only).
 	AddUsageDays(ctx context.Context, days []UsageDay) error
 	// UsageByPrefix sums net usage (usage less refunds) in [from, to) by the
 	// accounts under path, grouped by the first prefixLen bytes of their
@@ -710,6 +716,9 @@ type CreditTx interface {
 	// UsageTotals sums net usage per usage path and type, from the ledger
 	// (fromLedger) or from the daily rollups: the verifier compares them.
 	UsageTotals(ctx context.Context, fromLedger bool) ([]UsageRow, error)
+	// PayerUsageTotals sums net usage per paying account and type, from
+	// the ledger or else from the payers' daily rollups, in account order.
+	PayerUsageTotals(ctx context.Context, fromLedger bool) ([]Balance, error)
 }
 
 // SMSTx writes and reads the SMS outbox.
@@ -795,6 +804,10 @@ type ReportTx interface {
 	// UsageMonths is UsageDays per UTC month, from the monthly rollups,
 	// from the month of q.From on.
 	UsageMonths(ctx context.Context, q PaidUsageQuery) ([]DayAmount, error)
+	// PaidUsage sums the net usage (usage less refunds) an account paid
+	// for per UTC day and type, from the day of since on, in day order;
+	// with byMonth per UTC month ("2026-11"), from the month of since on.
+	PaidUsage(ctx context.Context, accountID string, since time.Time, byMonth bool) ([]DayAmount, error)
 	// CreditMoves lists the grants and transfers into or out of an account
 	// at or after since, oldest first: with UsageDays, what a balance's
 	// history is made of.

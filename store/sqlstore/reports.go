@@ -129,6 +129,20 @@ func (t *tx) paidUsage(ctx context.Context, table, col, since string, q store.Pa
 	}, sql, args...)
 }
 
+func (t *tx) PaidUsage(ctx context.Context, accountID string, since time.Time, byMonth bool) ([]store.DayAmount, error) {
+	period, from := `day`, canopy.DayOf(since)
+	if byMonth {
+		// Months from their first day: "2026-11" sorts before "2026-11-01".
+		period, from = `substr(day, 1, 7)`, canopy.MonthOf(since)
+	}
+	return scanAll(ctx, t, func(r rowScanner) (store.DayAmount, error) {
+		var d store.DayAmount
+		err := r.Scan(&d.Day, &d.Type, &d.Amount)
+		return d, err
+	}, `SELECT `+period+`, type, sum(amount) FROM credit_payer_days WHERE account_id = ? AND day >= ?
+		GROUP BY 1, 2 ORDER BY 1, 2`, accountID, from)
+}
+
 func (t *tx) CreditMoves(ctx context.Context, accountID string, since time.Time) ([]*canopy.LedgerEntry, error) {
 	// Two halves, each on its own partial index: an account's own debits
 	// are mostly usage, which the moves index leaves out.

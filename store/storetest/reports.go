@@ -211,6 +211,65 @@ func testReports(t *testing.T, open Opener) {
 		})
 	})
 
+	t.Run("PaidUsageSumsWhatEachPayerPaidByDayAndMonth", func(t *testing.T) {
+		t.Parallel()
+		_, b := setup(t, open)
+		root := b.f.account(nil)
+		u, other := b.f.account(root), b.f.account(root)
+		kid := b.f.account(u)
+		at := func(d, h int) time.Time { return time.Date(2026, 10, 30, h, 0, 0, 0, time.UTC).AddDate(0, 0, d) }
+		entry := func(at time.Time, kind canopy.EntryKind, ct canopy.CreditType, n int64, payer string) *canopy.LedgerEntry {
+			e := &canopy.LedgerEntry{ID: b.f.id(canopy.PrefixLedgerEntry), At: at, Kind: kind, Type: ct, Amount: n,
+				Debit: payer, Credit: canopy.BookConsumption, UsageAccountID: kid.ID, UsagePath: kid.Path}
+			if kind == canopy.EntryRefund {
+				e.Debit, e.Credit = canopy.BookConsumption, payer
+			}
+			return e
+		}
+		up, msg := canopy.CreditUpload, canopy.CreditMessage
+		entries := []*canopy.LedgerEntry{
+			entry(at(-1, 9), canopy.EntryUsage, up, 1000, u.ID), // before since
+			entry(at(0, 9), canopy.EntryUsage, up, 3, u.ID),
+			entry(at(0, 10), canopy.EntryUsage, up, 4, u.ID),
+			entry(at(0, 11), canopy.EntryRefund, up, 2, u.ID),
+			entry(at(0, 12), canopy.EntryUsage, msg, 5, u.ID),
+			// The kid's billing changed at noon: the same path and day,
+			// another payer, in the same write.
+			entry(at(0, 13), canopy.EntryUsage, up, 20, other.ID),
+			entry(at(2, 9), canopy.EntryUsage, up, 7, u.ID), // 1 November
+			entry(at(3, 9), canopy.EntryUsage, msg, 9, u.ID),
+		}
+		b.write(t, func(ctx context.Context, tx store.Tx) {
+			require.NoError(t, tx.InsertLedgerEntries(ctx, entries))
+			require.NoError(t, tx.AddUsageDays(ctx, store.UsageDaysOf(entries)))
+		})
+		da := func(day string, t canopy.CreditType, n int64) store.DayAmount {
+			return store.DayAmount{Day: day, Type: t, Amount: n}
+		}
+		b.read(t, func(ctx context.Context, tx store.Tx) {
+			days, err := tx.PaidUsage(ctx, u.ID, at(0, 0), false)
+			require.NoError(t, err)
+			require.Equal(t, []store.DayAmount{da("2026-10-30", msg, 5), da("2026-10-30", up, 5), da("2026-11-01", up, 7), da("2026-11-02", msg, 9)}, days)
+			months, err := tx.PaidUsage(ctx, u.ID, at(0, 0), true)
+			require.NoError(t, err)
+			require.Equal(t, []store.DayAmount{da("2026-10", msg, 5), da("2026-10", up, 1005), da("2026-11", msg, 9), da("2026-11", up, 7)}, months,
+				"from the month's first day")
+			theirs, err := tx.PaidUsage(ctx, other.ID, at(0, 0), false)
+			require.NoError(t, err)
+			require.Equal(t, []store.DayAmount{da("2026-10-30", up, 20)}, theirs)
+			byPath, err := tx.UsageDays(ctx, store.PaidUsageQuery{Path: kid.Path, From: at(0, 0), Only: true})
+			require.NoError(t, err)
+			require.Equal(t, []store.DayAmount{da("2026-10-30", msg, 5), da("2026-10-30", up, 25), da("2026-11-01", up, 7), da("2026-11-02", msg, 9)}, byPath,
+				"the path's rollups take both payers' usage")
+			fromLedger, err := tx.PayerUsageTotals(ctx, true)
+			require.NoError(t, err)
+			rolled, err := tx.PayerUsageTotals(ctx, false)
+			require.NoError(t, err)
+			require.Equal(t, fromLedger, rolled)
+			require.Contains(t, rolled, store.Balance{AccountID: u.ID, Type: up, Balance: 1012})
+		})
+	})
+
 	t.Run("UsageReadsMonthsDaysAndTheLedgerAsTheEntriesSay", func(t *testing.T) {
 		t.Parallel()
 		_, b := setup(t, open)
