@@ -940,3 +940,20 @@ type ConsentTx interface {
 	// that by suspended, and counts them.
 	ReactivateSuspendedBy(ctx context.Context, path canopy.Path, by string, at time.Time) (int64, error)
 }
+
+type readOnlyKey struct{}
+
+// ReadOnly marks ctx as a read's that must not write: a store's Write on
+// it (or a context derived from it) fails with ErrReadOnly.
+func ReadOnly(ctx context.Context) context.Context {
+	return context.WithValue(ctx, readOnlyKey{}, true)
+}
+
+// IsReadOnly reports whether ctx was marked by ReadOnly.
+func IsReadOnly(ctx context.Context) bool {
+	ro, _ := ctx.Value(readOnlyKey{}).(bool)
+	return ro
+}
+
+// ErrReadOnly is a write asked for on a context marked ReadOnly.
+var ErrReadOnly = errors.New("store: a write inside a read-only snapshot")

@@ -164,10 +164,15 @@ func (t *tx) SelfPayingBelow(ctx context.Context, path canopy.Path) ([]canopy.Pa
 // customPlans makes the transaction's next statements planned for their
 // arguments (see Dialect.CustomPlanSQL).
 func (t *tx) customPlans(ctx context.Context) error {
-	if q := t.db.dialect.CustomPlanSQL(); q != "" {
-		if _, err := t.exec(ctx, q); err != nil {
-			return fmt.Errorf("custom plans: %w", err)
-		}
+	q := t.db.dialect.CustomPlanSQL()
+	if q == "" || t.customPlanned {
+		return nil
 	}
+	if _, err := t.exec(ctx, q); err != nil {
+		return fmt.Errorf("custom plans: %w", err)
+	}
+	// A savepoint rolled back would undo it; outside a transaction it
+	// lasts for nothing.
+	t.customPlanned = t.tx != nil && t.depth == 0
 	return nil
 }

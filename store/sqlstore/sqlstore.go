@@ -143,6 +143,9 @@ const maxAttempts = 5
 // Write runs fn in a read-write transaction, retrying on deadlocks and
 // serialisation failures.
 func (db *DB) Write(ctx context.Context, fn func(store.Tx) error) error {
+	if store.IsReadOnly(ctx) {
+		return store.ErrReadOnly
+	}
 	var err error
 	for attempt := 1; attempt <= maxAttempts; attempt++ {
 		err = db.run(ctx, db.write, nil, fn)
@@ -271,6 +274,9 @@ type tx struct {
 	// spErr is the error of opening savepoints before a statement that
 	// cannot return it (queryRow); Try returns it.
 	spErr error
+	// customPlanned says the transaction plans its statements for their
+	// arguments already (see customPlans): a page's reports share one.
+	customPlanned bool
 }
 
 // openSavepoints opens the savepoints begun but not yet opened, before a
