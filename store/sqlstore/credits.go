@@ -356,7 +356,7 @@ func (t *tx) UsageByPrefix(ctx context.Context, path canopy.Path, prefixLen int,
 			WHERE usage_path >= ? AND usage_path < ? AND `+col+` >= ? AND `+col+` < ?
 			GROUP BY 1, 2`, prefixLen, string(path), string(path.SubtreeEnd()), a, b)
 	}
-	for _, p := range byMonthLess(splitPeriod(from, to)) {
+	for _, p := range joined(byMonthLess(splitPeriod(from, to))) {
 		var err error
 		sign = 1
 		if p.less {
@@ -430,6 +430,21 @@ func byMonthLess(periods []period) []period {
 			}
 			a = b
 		}
+	}
+	return out
+}
+
+// joined merges each period into the one before it when both are read
+// the same way and meet: a year that ends this month is then one read of
+// the monthly rollups, not the whole months and this month apart.
+func joined(periods []period) []period {
+	var out []period
+	for _, p := range periods {
+		if n := len(out); n > 0 && out[n-1].by == p.by && out[n-1].less == p.less && out[n-1].to.Equal(p.from) {
+			out[n-1].to = p.to
+			continue
+		}
+		out = append(out, p)
 	}
 	return out
 }
