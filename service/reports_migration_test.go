@@ -40,13 +40,19 @@ func TestMonthlyUsageRollupsStartFromTheDailyOnes(t *testing.T) {
 			}
 			testdb.Upgrade(t, engine, db)
 			require.NoError(t, db.Read(ctx, func(tx store.Tx) error {
-				months, err := tx.UsageMonths(ctx, store.PaidUsageQuery{Path: path, From: time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)})
-				require.NoError(t, err)
-				require.Equal(t, []store.DayAmount{
-					{Day: "2026-10", Type: canopy.CreditUpload, Amount: 5},
-					{Day: "2026-11", Type: canopy.CreditMessage, Amount: 2},
-					{Day: "2026-11", Type: canopy.CreditUpload, Amount: 18},
-				}, months)
+				// Whole months are read from the monthly rollups alone.
+				for _, c := range []struct {
+					month time.Time
+					want  []store.UsageRow
+				}{
+					{time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC), []store.UsageRow{{Prefix: path, Type: canopy.CreditUpload, Amount: 5}}},
+					{time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), []store.UsageRow{
+						{Prefix: path, Type: canopy.CreditMessage, Amount: 2}, {Prefix: path, Type: canopy.CreditUpload, Amount: 18}}},
+				} {
+					rows, err := tx.UsageByPrefix(ctx, path, len(path), c.month, c.month.AddDate(0, 1, 0))
+					require.NoError(t, err)
+					require.Equal(t, c.want, rows, "%s", c.month)
+				}
 				return nil
 			}))
 		})

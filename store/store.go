@@ -773,19 +773,6 @@ type AnswerFilter struct {
 	From, To   string
 }
 
-// PaidUsageQuery sums the daily usage rollups of the accounts whose path
-// lies under Path (only Path itself with Only) but under none of Except,
-// from the UTC day of From on; of the credit types in Types, or of every
-// type when Types is empty. (Naming the types lets a store seek each
-// path's recent days of each type rather than read its whole history.)
-type PaidUsageQuery struct {
-	Path   canopy.Path
-	Only   bool
-	Except []canopy.Path
-	From   time.Time
-	Types  []canopy.CreditType
-}
-
 // DayAmount is an amount of one credit type on one UTC day (or, from
 // UsageMonths, in one month: Day is then "2026-11").
 type DayAmount struct {
@@ -798,23 +785,14 @@ type DayAmount struct {
 type ReportTx interface {
 	// FindRecords searches a form's records.
 	FindRecords(ctx context.Context, f RecordFilter) ([]*canopy.Record, error)
-	// UsageDays sums net usage (usage less refunds) per UTC day and type,
-	// from the daily rollups, in day order.
-	UsageDays(ctx context.Context, q PaidUsageQuery) ([]DayAmount, error)
-	// UsageMonths is UsageDays per UTC month, from the monthly rollups,
-	// from the month of q.From on.
-	UsageMonths(ctx context.Context, q PaidUsageQuery) ([]DayAmount, error)
 	// PaidUsage sums the net usage (usage less refunds) an account paid
 	// for per UTC day and type, from the day of since on, in day order;
 	// with byMonth per UTC month ("2026-11"), from the month of since on.
 	PaidUsage(ctx context.Context, accountID string, since time.Time, byMonth bool) ([]DayAmount, error)
 	// CreditMoves lists the grants and transfers into or out of an account
-	// at or after since, oldest first: with UsageDays, what a balance's
+	// at or after since, oldest first: with PaidUsage, what a balance's
 	// history is made of.
 	CreditMoves(ctx context.Context, accountID string, since time.Time) ([]*canopy.LedgerEntry, error)
-	// SelfPayingBelow lists the paths of the accounts strictly below path
-	// whose link to their parent says billing self, in path order.
-	SelfPayingBelow(ctx context.Context, path canopy.Path) ([]canopy.Path, error)
 }
 
 // CollectTx reads and writes what collecting data from the field needs:

@@ -121,8 +121,7 @@ func (dialect) ReadTxOptions() *sql.TxOptions { return &sql.TxOptions{ReadOnly: 
 func (dialect) CacheStatements() bool         { return true } // the driver parses every statement it runs
 func (dialect) ProbeEach() string             { return "" }   // SQLite runs a correlated NOT EXISTS per row
 func (dialect) CustomPlanSQL() string         { return "" }   // SQLite plans with the arguments bound
-func (dialect) SeekEachPath() bool            { return true }
-func (dialect) Fence() string                 { return "" } // SQLite walks the index in order and filters as it goes
+func (dialect) Fence() string                 { return "" }   // SQLite walks the index in order and filters as it goes
 func (dialect) JSON(col string) string        { return col }
 func (dialect) JSONArrayHas(expr string) string {
 	// Array elements have integer keys (object members text, a scalar none).

@@ -60,13 +60,6 @@ type Dialect interface {
 	// plans always are. Reports over ranges of paths and days need it:
 	// a plan cached for any range scans the whole subtree's history.
 	CustomPlanSQL() string
-	// SeekEachPath says whether a subtree's recent daily rollups are read
-	// faster by seeking each path in it (its rows are keyed by path, type
-	// and day) than by a range of the subtree's paths or of the days:
-	// SQLite then reads the days asked for, not every day of every path,
-	// nor looks each row up by the day index, which lacks the amount.
-	// PostgreSQL's bitmap scan of the day index reads them as fast.
-	SeekEachPath() bool
 	// JSON is the SQL of a column of JSON text as JSON that the -> and ->>
 	// operators read.
 	JSON(col string) string

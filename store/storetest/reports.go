@@ -133,84 +133,6 @@ func testReports(t *testing.T, open Opener) {
 		})
 	})
 
-	t.Run("UsageDaysSumThePaidSubtreeByDay", func(t *testing.T) {
-		t.Parallel()
-		_, b := setup(t, open)
-		root := b.f.account(nil)
-		a := b.f.account(root)
-		a1, a2 := b.f.account(a), b.f.account(a)
-		a21 := b.f.account(a2)
-		sibling := b.f.account(root) // shares a's id prefix but not its subtree
-		day := func(d int) string { return canopy.DayOf(baseTime.AddDate(0, 0, d)) }
-		da := func(day string, t canopy.CreditType, n int64) store.DayAmount {
-			return store.DayAmount{Day: day, Type: t, Amount: n}
-		}
-		b.write(t, func(ctx context.Context, tx store.Tx) {
-			require.NoError(t, tx.AddUsageDays(ctx, []store.UsageDay{
-				{Path: a.Path, Type: canopy.CreditUpload, Day: day(0), Amount: 1},
-				{Path: a1.Path, Type: canopy.CreditUpload, Day: day(0), Amount: 10},
-				{Path: a1.Path, Type: canopy.CreditMessage, Day: day(0), Amount: 7},
-				{Path: a2.Path, Type: canopy.CreditUpload, Day: day(1), Amount: 100},
-				{Path: a21.Path, Type: canopy.CreditUpload, Day: day(1), Amount: 1000},
-				{Path: a21.Path, Type: canopy.CreditUpload, Day: day(-1), Amount: 5000}, // before From
-				{Path: sibling.Path, Type: canopy.CreditUpload, Day: day(0), Amount: 10000},
-			}))
-		})
-		cases := []struct {
-			name string
-			q    store.PaidUsageQuery
-			want []store.DayAmount
-		}{
-			{"the whole subtree", store.PaidUsageQuery{Path: a.Path}, []store.DayAmount{
-				da(day(0), canopy.CreditMessage, 7), da(day(0), canopy.CreditUpload, 11), da(day(1), canopy.CreditUpload, 1100),
-			}},
-			{"less a subtree", store.PaidUsageQuery{Path: a.Path, Except: []canopy.Path{a2.Path}}, []store.DayAmount{
-				da(day(0), canopy.CreditMessage, 7), da(day(0), canopy.CreditUpload, 11),
-			}},
-			{"less two", store.PaidUsageQuery{Path: a.Path, Except: []canopy.Path{a1.Path, a21.Path}}, []store.DayAmount{
-				da(day(0), canopy.CreditUpload, 1), da(day(1), canopy.CreditUpload, 100),
-			}},
-			{"only the account", store.PaidUsageQuery{Path: a.Path, Only: true}, []store.DayAmount{da(day(0), canopy.CreditUpload, 1)}},
-			// Named types: what a store may read path by path.
-			{"the whole subtree's uploads", store.PaidUsageQuery{Path: a.Path, Types: []canopy.CreditType{canopy.CreditUpload}}, []store.DayAmount{
-				da(day(0), canopy.CreditUpload, 11), da(day(1), canopy.CreditUpload, 1100),
-			}},
-			{"both types less a subtree", store.PaidUsageQuery{Path: a.Path, Except: []canopy.Path{a2.Path},
-				Types: []canopy.CreditType{canopy.CreditUpload, canopy.CreditMessage}}, []store.DayAmount{
-				da(day(0), canopy.CreditMessage, 7), da(day(0), canopy.CreditUpload, 11),
-			}},
-			{"messages less two", store.PaidUsageQuery{Path: a.Path, Except: []canopy.Path{a1.Path, a21.Path},
-				Types: []canopy.CreditType{canopy.CreditMessage}}, nil},
-			{"a leaf's uploads", store.PaidUsageQuery{Path: a21.Path, Types: []canopy.CreditType{canopy.CreditUpload}}, []store.DayAmount{
-				da(day(1), canopy.CreditUpload, 1000),
-			}},
-			{"only the account's uploads", store.PaidUsageQuery{Path: a.Path, Only: true, Types: []canopy.CreditType{canopy.CreditUpload}},
-				[]store.DayAmount{da(day(0), canopy.CreditUpload, 1)}},
-		}
-		b.read(t, func(ctx context.Context, tx store.Tx) {
-			for _, c := range cases {
-				c.q.From = baseTime
-				got, err := tx.UsageDays(ctx, c.q)
-				require.NoError(t, err, c.name)
-				require.Equal(t, c.want, got, c.name)
-			}
-			cuts, err := tx.SelfPayingBelow(ctx, root.Path)
-			require.NoError(t, err)
-			require.Empty(t, cuts, "every fixture link bills its parent")
-		})
-		self := b.f.newAccount(a2)
-		self.Link.Billing = canopy.BillingSelf
-		b.f.insert(self)
-		b.read(t, func(ctx context.Context, tx store.Tx) {
-			cuts, err := tx.SelfPayingBelow(ctx, root.Path)
-			require.NoError(t, err)
-			require.Equal(t, []canopy.Path{self.Path}, cuts)
-			cuts, err = tx.SelfPayingBelow(ctx, self.Path)
-			require.NoError(t, err)
-			require.Empty(t, cuts, "strictly below")
-		})
-	})
-
 	t.Run("PaidUsageSumsWhatEachPayerPaidByDayAndMonth", func(t *testing.T) {
 		t.Parallel()
 		_, b := setup(t, open)
@@ -257,9 +179,9 @@ func testReports(t *testing.T, open Opener) {
 			theirs, err := tx.PaidUsage(ctx, other.ID, at(0, 0), false)
 			require.NoError(t, err)
 			require.Equal(t, []store.DayAmount{da("2026-10-30", up, 20)}, theirs)
-			byPath, err := tx.UsageDays(ctx, store.PaidUsageQuery{Path: kid.Path, From: at(0, 0), Only: true})
+			byPath, err := tx.UsageByPrefix(ctx, kid.Path, len(kid.Path), at(0, 0), at(1, 0))
 			require.NoError(t, err)
-			require.Equal(t, []store.DayAmount{da("2026-10-30", msg, 5), da("2026-10-30", up, 25), da("2026-11-01", up, 7), da("2026-11-02", msg, 9)}, byPath,
+			require.Equal(t, []store.UsageRow{{Prefix: kid.Path, Type: msg, Amount: 5}, {Prefix: kid.Path, Type: up, Amount: 25}}, byPath,
 				"the path's rollups take both payers' usage")
 			fromLedger, err := tx.PayerUsageTotals(ctx, true)
 			require.NoError(t, err)
@@ -345,20 +267,6 @@ func testReports(t *testing.T, open Opener) {
 					}
 					require.Equal(t, exp, got, "usage in [%s, %s)", from, to)
 				}
-			}
-			days, err := tx.UsageDays(ctx, store.PaidUsageQuery{Path: u.Path, From: start})
-			require.NoError(t, err)
-			months, err := tx.UsageMonths(ctx, store.PaidUsageQuery{Path: u.Path, From: start.AddDate(0, 0, 15)})
-			require.NoError(t, err)
-			byMonth := map[string]int64{}
-			for _, d := range days {
-				if d.Day >= "2026-10" { // the month of From, 5 October
-					byMonth[d.Day[:7]+" "+string(d.Type)] += d.Amount
-				}
-			}
-			require.Len(t, months, len(byMonth), "from the month of From")
-			for _, m := range months {
-				require.Equal(t, byMonth[m.Day+" "+string(m.Type)], m.Amount, "%s %s", m.Day, m.Type)
 			}
 		})
 	})
