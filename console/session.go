@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -71,6 +72,19 @@ func (h *Handler) principal(r *http.Request) (service.Principal, bool) {
 // account named in the URL, which the person must be allowed to act as —
 // any other account, existing or not, is the same 404 page.
 func (h *Handler) signedIn(fn func(*request) error) http.HandlerFunc {
+	return h.signedInReading(false, fn)
+}
+
+// view wraps a signed-in page that only reads: what it reads once the
+// session is resolved — the person, the brand and the page's data — comes
+// from one read transaction (service.Snapshot), one snapshot and one
+// BEGIN and COMMIT however many service methods it calls. A write from it
+// fails (store.ErrReadOnly).
+func (h *Handler) view(fn func(*request) error) http.HandlerFunc {
+	return h.signedInReading(true, fn)
+}
+
+func (h *Handler) signedInReading(oneRead bool, fn func(*request) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, h.maxBody)
 		if err := readText(r); err != nil {
@@ -92,11 +106,19 @@ func (h *Handler) signedIn(fn func(*request) error) http.HandlerFunc {
 			return
 		}
 		rq := &request{w: w, r: r, caller: caller}
-		if rq.me, rq.brand, err = h.svc.WhoAmIWithBrand(r.Context(), rq.caller); err != nil {
-			h.fail(w, r, err)
-			return
+		serve := func(ctx context.Context) (err error) {
+			rq.r = r.WithContext(ctx)
+			if rq.me, rq.brand, err = h.svc.WhoAmIWithBrand(ctx, rq.caller); err != nil {
+				return err
+			}
+			return fn(rq)
 		}
-		if err := fn(rq); err != nil {
+		if oneRead {
+			err = h.svc.Snapshot(r.Context(), serve)
+		} else {
+			err = serve(r.Context())
+		}
+		if err != nil {
 			h.fail(w, r, err)
 		}
 	}

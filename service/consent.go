@@ -206,9 +206,9 @@ func (s *Service) cachedAccounts(ctx context.Context, ids []string) (map[string]
 	if len(missing) == 0 {
 		return out, nil
 	}
-	gen := s.cache.generation()
+	gen := s.cacheGeneration(ctx)
 	// One statement: ReadOne spares the transaction's round trips.
-	err := s.store.ReadOne(ctx, func(tx store.Tx) error {
+	err := s.within(ctx, nil, func(tx store.Tx) error {
 		accs, err := tx.GetAccounts(ctx, missing)
 		if err != nil {
 			return err

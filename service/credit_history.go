@@ -39,12 +39,9 @@ type BalancePoint struct {
 
 // GetBalanceHistory works an account's balances back from today's over
 // its last periods: the grants and transfers in and out, and the usage it
-// paid for (rule 8 (docs/rules.md)) from the daily usage rollups, so that
-// a year draws from a few hundred rows whatever the number of debits.
-// The usage an account paid for is taken as its subtree's under today's
-// billing terms: the accounts below it, less those that pay for
-// themselves (and theirs). A link whose billing changed in the period
-// moves the line before the change; the last point is always exact.
+// paid for (rule 8 (docs/rules.md)) from its daily rollup as payer, so
+// that a year draws from a few hundred rows whatever the number of debits
+// and of accounts below it.
 func (s *Service) GetBalanceHistory(ctx context.Context, c Caller, accountID, step string, periods int) (*BalanceHistory, error) {
 	now := s.now().UTC()
 	var starts []time.Time // the start of each period, oldest first
@@ -105,25 +102,14 @@ func (s *Service) GetBalanceHistory(ctx context.Context, c Caller, accountID, st
 				add(label(e.At), e.Type, -e.Amount)
 			}
 		}
-		q, pays, err := paidUsage(ctx, tx, a)
+		// What it paid for, by the ledger's payer: exact whatever links
+		// and billing changed since.
+		paid, err := tx.PaidUsage(ctx, a.ID, since, step == StepMonth)
 		if err != nil {
 			return err
 		}
-		if pays {
-			// Only the types it holds are drawn (the walk below reads no
-			// other).
-			q.From, q.Types = since, s.cfg.CreditTypes
-			usage := tx.UsageDays
-			if step == StepMonth {
-				usage = tx.UsageMonths
-			}
-			rows, err := usage(ctx, q)
-			if err != nil {
-				return err
-			}
-			for _, d := range rows {
-				add(d.Day, d.Type, -d.Amount)
-			}
+		for _, d := range paid {
+			add(d.Day, d.Type, -d.Amount)
 		}
 		// Walk back from now: a period's closing balance is the next
 		// one's less what changed in between.
@@ -150,24 +136,4 @@ func (s *Service) GetBalanceHistory(ctx context.Context, c Caller, accountID, st
 		return nil, err
 	}
 	return out, nil
-}
-
-// paidUsage is the usage a pays for, as rule 8 (docs/rules.md) decides it
-// under today's links: none when a's own usage is paid above it; else its
-// subtree's, less the subtrees of accounts below it that pay for
-// themselves — and for the platform root only its own, since its
-// children always pay for themselves.
-func paidUsage(ctx context.Context, tx store.Tx, a *canopy.Account) (store.PaidUsageQuery, bool, error) {
-	_, payer, err := payerOf(ctx, tx, a.Path)
-	if err != nil || payer != 0 {
-		return store.PaidUsageQuery{}, false, err
-	}
-	if a.IsRoot() {
-		return store.PaidUsageQuery{Path: a.Path, Only: true}, true, nil
-	}
-	cuts, err := tx.SelfPayingBelow(ctx, a.Path)
-	if err != nil {
-		return store.PaidUsageQuery{}, false, err
-	}
-	return store.PaidUsageQuery{Path: a.Path, Except: outermost(cuts)}, true, nil
 }

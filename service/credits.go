@@ -634,7 +634,8 @@ type Mismatch struct {
 // VerifyCredits proves the ledger invariant: every stored balance equals
 // its entries' credits less debits, no balance is negative, the books
 // balance (issuance less consumption equals the sum of balances), and the
-// daily usage rollups equal the ledger's usage. It reads one snapshot.
+// daily usage rollups, by path and by payer, equal the ledger's usage. It
+// reads one snapshot.
 func (s *Service) VerifyCredits(ctx context.Context) (mismatches []Mismatch, balances int, err error) {
 	err = s.read(ctx, func(tx store.Tx) error {
 		stored, err := tx.AllBalances(ctx)
@@ -678,36 +679,62 @@ func (s *Service) VerifyCredits(ctx context.Context) (mismatches []Mismatch, bal
 				mismatches = append(mismatches, Mismatch{"(books)", t, held[t], -sum})
 			}
 		}
-		// The daily usage rollups that reports read agree with the ledger.
-		fromLedger, err := tx.UsageTotals(ctx, true)
-		if err != nil {
-			return err
-		}
-		rolled, err := tx.UsageTotals(ctx, false)
-		if err != nil {
-			return err
-		}
-		type usage struct {
-			path canopy.Path
-			t    canopy.CreditType
-		}
-		want := map[usage]int64{}
-		for _, r := range fromLedger {
-			want[usage{r.Prefix, r.Type}] = r.Amount
-		}
-		for _, r := range rolled {
-			k := usage{r.Prefix, r.Type}
-			if r.Amount != want[k] {
-				mismatches = append(mismatches, Mismatch{"(usage of " + string(r.Prefix) + ")", r.Type, r.Amount, want[k]})
+		// The usage rollups that reports read (by path) and balance
+		// histories read (by payer) agree with the ledger.
+		byPath := func(fromLedger bool) ([]store.Balance, error) {
+			rows, err := tx.UsageTotals(ctx, fromLedger)
+			out := make([]store.Balance, len(rows))
+			for i, r := range rows {
+				out[i] = store.Balance{AccountID: "(usage of " + string(r.Prefix) + ")", Type: r.Type, Balance: r.Amount}
 			}
-			delete(want, k)
+			return out, err
 		}
-		for k, sum := range want {
-			if sum != 0 {
-				mismatches = append(mismatches, Mismatch{"(usage of " + string(k.path) + ")", k.t, 0, sum})
+		byPayer := func(fromLedger bool) ([]store.Balance, error) {
+			rows, err := tx.PayerUsageTotals(ctx, fromLedger)
+			for i := range rows {
+				rows[i].AccountID = "(usage paid by " + rows[i].AccountID + ")"
 			}
+			return rows, err
+		}
+		for _, totals := range []func(fromLedger bool) ([]store.Balance, error){byPath, byPayer} {
+			fromLedger, err := totals(true)
+			if err != nil {
+				return err
+			}
+			rolled, err := totals(false)
+			if err != nil {
+				return err
+			}
+			mismatches = append(mismatches, rollupMismatches(fromLedger, rolled)...)
 		}
 		return nil
 	})
 	return mismatches, balances, err
+}
+
+// rollupMismatches lists the totals, by owner and type, in which a
+// rollup's rows differ from the ledger's.
+func rollupMismatches(fromLedger, rolled []store.Balance) []Mismatch {
+	type key struct {
+		owner string
+		t     canopy.CreditType
+	}
+	want := map[key]int64{}
+	for _, r := range fromLedger {
+		want[key{r.AccountID, r.Type}] = r.Balance
+	}
+	var out []Mismatch
+	for _, r := range rolled {
+		k := key{r.AccountID, r.Type}
+		if r.Balance != want[k] {
+			out = append(out, Mismatch{r.AccountID, r.Type, r.Balance, want[k]})
+		}
+		delete(want, k)
+	}
+	for k, sum := range want {
+		if sum != 0 {
+			out = append(out, Mismatch{k.owner, k.t, 0, sum})
+		}
+	}
+	return out
 }

@@ -25,7 +25,7 @@ func (s *Service) linkRoles(ctx context.Context, tx store.Tx, ids []string) (map
 	if len(missing) == 0 {
 		return out, nil
 	}
-	gen := s.cache.generation()
+	gen := s.cacheGeneration(ctx)
 	var accs []*canopy.Account
 	err := s.within(ctx, tx, func(tx store.Tx) error {
 		var err error
@@ -118,9 +118,9 @@ func (s *Service) formFromCache(ctx context.Context, c Caller, formID string) (*
 	cf, ok := s.cache.form(formID)
 	explicit, shareOK := s.cache.share(formID, c.Acting.ID)
 	if !ok || !shareOK {
-		seq := s.cache.generation()
+		seq := s.cacheGeneration(ctx)
 		var ff *store.FormFor
-		err := s.store.ReadOne(ctx, func(tx store.Tx) error {
+		err := s.within(ctx, nil, func(tx store.Tx) error {
 			var err error
 			ff, err = tx.GetFormFor(ctx, formID, c.Acting.ID)
 			return err

@@ -362,11 +362,12 @@ func (m *inboundTx) flush(ctx context.Context) error {
 	if len(m.held.days) == 0 {
 		return nil
 	}
-	// One row per path, type and day, as UsageDaysOf would make them.
+	// One row per path, type, day and payer, as UsageDaysOf would make
+	// them.
 	merged := make([]store.UsageDay, 0, len(m.held.days))
 	at := map[store.UsageDay]int{}
 	for _, d := range m.held.days {
-		k := store.UsageDay{Path: d.Path, Type: d.Type, Day: d.Day}
+		k := store.UsageDay{Path: d.Path, Type: d.Type, Day: d.Day, Payer: d.Payer}
 		if i, ok := at[k]; ok {
 			merged[i].Amount += d.Amount
 			continue

@@ -19,10 +19,10 @@ import (
 
 // TestBalanceHistoryReplaysTheLedger is rule 8 (docs/rules.md) seen over
 // time: over three weeks of grants, transfers and usage at random across a
-// tree with billing parent and self links, each account's history, drawn
-// from the usage rollups and its grants and transfers, equals the balance
-// it really held at the end of every day — and, by month, at the end of
-// every month.
+// tree with billing parent and self links, one of which changes twice,
+// each account's history, drawn from the usage rollups and its grants and
+// transfers, equals the balance it really held at the end of every day —
+// and, by month, at the end of every month.
 func TestBalanceHistoryReplaysTheLedger(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *sqlstore.DB) {
 		ctx := context.Background()
@@ -54,6 +54,16 @@ func TestBalanceHistoryReplaysTheLedger(t *testing.T) {
 		held := map[string][]map[canopy.CreditType]int64{} // account → day → balances at its end
 		start := b.Clock.Now()
 		for day := range days {
+			// The client's billing changes twice in the period: what each
+			// account paid for follows the ledger, not today's links.
+			switch day {
+			case 9:
+				_, err = b.Svc.UpdateLink(ctx, b.As(t, reseller.ID), client.ID, service.LinkPatch{Billing: ptr(canopy.BillingParent)})
+				require.NoError(t, err)
+			case 15:
+				_, err = b.Svc.UpdateLink(ctx, b.As(t, reseller.ID), client.ID, service.LinkPatch{Billing: ptr(canopy.BillingSelf)})
+				require.NoError(t, err)
+			}
 			for range 8 {
 				b.Clock.Advance(time.Duration(rng.IntN(150)) * time.Minute)
 				ct := types[rng.IntN(2)]

@@ -704,19 +704,27 @@ func suspendedError(id string) error {
 		"account %s or one of its ancestors is suspended; writes are refused until it is reactivated", id)
 }
 
-// read runs fn in a read-only snapshot.
+// read runs fn in a read-only snapshot: the context's (see Snapshot), else
+// one of its own.
 func (s *Service) read(ctx context.Context, fn func(tx store.Tx) error) error {
+	if sn := snapshotOf(ctx); sn != nil {
+		return fn(sn.tx)
+	}
 	return s.store.Read(ctx, fn)
 }
 
-// within runs fn in tx when the caller holds a transaction, else in a
-// read of one statement's snapshot of its own. Helpers that fill a cache
-// take the caller's tx this way: a goroutine that holds one pooled
-// connection must never wait for a second, or a pool whose every
-// connection is held by such callers deadlocks (STYLE habit 2).
+// within runs fn in tx when the caller holds a transaction, else in the
+// context's snapshot, else in a read of one statement's snapshot of its
+// own. Helpers that fill a cache take the caller's tx this way: a
+// goroutine that holds one pooled connection must never wait for a
+// second, or a pool whose every connection is held by such callers
+// deadlocks (STYLE habit 2).
 func (s *Service) within(ctx context.Context, tx store.Tx, fn func(tx store.Tx) error) error {
 	if tx != nil {
 		return fn(tx)
+	}
+	if sn := snapshotOf(ctx); sn != nil {
+		return fn(sn.tx)
 	}
 	return s.store.ReadOne(ctx, fn)
 }

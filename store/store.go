@@ -607,16 +607,18 @@ type LedgerKey struct {
 }
 
 // UsageDay is net usage of one credit type by one account path on one UTC
-// day ("2026-11-23").
+// day ("2026-11-23"), paid by one account (Payer: the account a debit
+// takes from and a refund gives back to).
 type UsageDay struct {
 	Path   canopy.Path
 	Type   canopy.CreditType
 	Day    string
+	Payer  string
 	Amount int64
 }
 
 // UsageDaysOf sums entries (usage adds, refunds subtract) into daily
-// rollup rows, one per path, type and day.
+// rollup rows, one per path, type, day and payer.
 func UsageDaysOf(entries []*canopy.LedgerEntry) []UsageDay {
 	var out []UsageDay
 	at := map[UsageDay]int{}
@@ -624,7 +626,10 @@ func UsageDaysOf(entries []*canopy.LedgerEntry) []UsageDay {
 		if e.UsagePath == "" || (e.Kind != canopy.EntryUsage && e.Kind != canopy.EntryRefund) {
 			continue
 		}
-		k := UsageDay{Path: e.UsagePath, Type: e.Type, Day: canopy.DayOf(e.At)}
+		k := UsageDay{Path: e.UsagePath, Type: e.Type, Day: canopy.DayOf(e.At), Payer: e.Debit}
+		if e.Kind == canopy.EntryRefund {
+			k.Payer = e.Credit
+		}
 		i, ok := at[k]
 		if !ok {
 			i = len(out)
@@ -679,7 +684,8 @@ type CreditTx interface {
 	BalanceForUpdate(ctx context.Context, accountID string, t canopy.CreditType) (int64, error)
 	ListLedger(ctx context.Context, f LedgerFilter) ([]*canopy.LedgerEntry, error)
 	// AddUsageDays adds to the daily usage rollups (negative for refunds),
-	// and the same amounts to the monthly ones.
+	// the same amounts to the monthly ones, and to the payers' daily ones
+	// (rows without a payer to the path rollups only).
 	AddUsageDays(ctx context.Context, days []UsageDay) error
 	// UsageByPrefix sums net usage (usage less refunds) in [from, to) by the
 	// accounts under path, grouped by the first prefixLen bytes of their
@@ -710,6 +716,9 @@ type CreditTx interface {
 	// UsageTotals sums net usage per usage path and type, from the ledger
 	// (fromLedger) or from the daily rollups: the verifier compares them.
 	UsageTotals(ctx context.Context, fromLedger bool) ([]UsageRow, error)
+	// PayerUsageTotals sums net usage per paying account and type, from
+	// the ledger or else from the payers' daily rollups, in account order.
+	PayerUsageTotals(ctx context.Context, fromLedger bool) ([]Balance, error)
 }
 
 // SMSTx writes and reads the SMS outbox.
@@ -775,19 +784,6 @@ type AnswerFilter struct {
 	From, To   string
 }
 
-// PaidUsageQuery sums the daily usage rollups of the accounts whose path
-// lies under Path (only Path itself with Only) but under none of Except,
-// from the UTC day of From on; of the credit types in Types, or of every
-// type when Types is empty. (Naming the types lets a store seek each
-// path's recent days of each type rather than read its whole history.)
-type PaidUsageQuery struct {
-	Path   canopy.Path
-	Only   bool
-	Except []canopy.Path
-	From   time.Time
-	Types  []canopy.CreditType
-}
-
 // DayAmount is an amount of one credit type on one UTC day (or, from
 // UsageMonths, in one month: Day is then "2026-11").
 type DayAmount struct {
@@ -800,19 +796,14 @@ type DayAmount struct {
 type ReportTx interface {
 	// FindRecords searches a form's records.
 	FindRecords(ctx context.Context, f RecordFilter) ([]*canopy.Record, error)
-	// UsageDays sums net usage (usage less refunds) per UTC day and type,
-	// from the daily rollups, in day order.
-	UsageDays(ctx context.Context, q PaidUsageQuery) ([]DayAmount, error)
-	// UsageMonths is UsageDays per UTC month, from the monthly rollups,
-	// from the month of q.From on.
-	UsageMonths(ctx context.Context, q PaidUsageQuery) ([]DayAmount, error)
+	// PaidUsage sums the net usage (usage less refunds) an account paid
+	// for per UTC day and type, from the day of since on, in day order;
+	// with byMonth per UTC month ("2026-11"), from the month of since on.
+	PaidUsage(ctx context.Context, accountID string, since time.Time, byMonth bool) ([]DayAmount, error)
 	// CreditMoves lists the grants and transfers into or out of an account
-	// at or after since, oldest first: with UsageDays, what a balance's
+	// at or after since, oldest first: with PaidUsage, what a balance's
 	// history is made of.
 	CreditMoves(ctx context.Context, accountID string, since time.Time) ([]*canopy.LedgerEntry, error)
-	// SelfPayingBelow lists the paths of the accounts strictly below path
-	// whose link to their parent says billing self, in path order.
-	SelfPayingBelow(ctx context.Context, path canopy.Path) ([]canopy.Path, error)
 }
 
 // CollectTx reads and writes what collecting data from the field needs:
@@ -938,3 +929,20 @@ type ConsentTx interface {
 	// that by suspended, and counts them.
 	ReactivateSuspendedBy(ctx context.Context, path canopy.Path, by string, at time.Time) (int64, error)
 }
+
+type readOnlyKey struct{}
+
+// ReadOnly marks ctx as a read's that must not write: a store's Write on
+// it (or a context derived from it) fails with ErrReadOnly.
+func ReadOnly(ctx context.Context) context.Context {
+	return context.WithValue(ctx, readOnlyKey{}, true)
+}
+
+// IsReadOnly reports whether ctx was marked by ReadOnly.
+func IsReadOnly(ctx context.Context) bool {
+	ro, _ := ctx.Value(readOnlyKey{}).(bool)
+	return ro
+}
+
+// ErrReadOnly is a write asked for on a context marked ReadOnly.
+var ErrReadOnly = errors.New("store: a write inside a read-only snapshot")

@@ -100,9 +100,6 @@ func (dialect) CustomPlanSQL() string { return "SET LOCAL plan_cache_mode = forc
 // Fence: a subquery with OFFSET is planned on its own.
 func (dialect) Fence() string { return " OFFSET 0" }
 
-// SeekEachPath: a bitmap scan of the day index reads a subtree's recent
-// days as fast.
-func (dialect) SeekEachPath() bool     { return false }
 func (dialect) JSON(col string) string { return "CAST(" + col + " AS JSONB)" }
 func (dialect) JSONArrayHas(expr string) string {
 	return `(` + expr + `) @> jsonb_build_array(CAST(? AS TEXT))`

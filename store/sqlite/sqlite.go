@@ -122,8 +122,7 @@ func (dialect) CacheStatements() bool         { return true }  // the driver par
 func (dialect) ExactRowCounts() bool          { return false } // statements cost no round trip; few texts stay prepared
 func (dialect) ProbeEach() string             { return "" }    // SQLite runs a correlated NOT EXISTS per row
 func (dialect) CustomPlanSQL() string         { return "" }    // SQLite plans with the arguments bound
-func (dialect) SeekEachPath() bool            { return true }
-func (dialect) Fence() string                 { return "" } // SQLite walks the index in order and filters as it goes
+func (dialect) Fence() string                 { return "" }    // SQLite walks the index in order and filters as it goes
 func (dialect) JSON(col string) string        { return col }
 func (dialect) JSONArrayHas(expr string) string {
 	// Array elements have integer keys (object members text, a scalar none).

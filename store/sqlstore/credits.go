@@ -237,33 +237,37 @@ func (t *tx) ListLedger(ctx context.Context, f store.LedgerFilter) ([]*canopy.Le
 
 func (t *tx) AddUsageDays(ctx context.Context, days []store.UsageDay) error {
 	const chunk = 100
-	// The monthly rollups take the same amounts, a row per path, type and
-	// month.
-	var months []store.UsageDay
-	at := map[store.UsageDay]int{}
-	for _, d := range days {
-		k := store.UsageDay{Path: d.Path, Type: d.Type, Day: d.Day[:7]}
-		i, ok := at[k]
-		if !ok {
-			i = len(months)
-			at[k] = i
-			months = append(months, k)
-		}
-		months[i].Amount += d.Amount
-	}
+	// A statement may add to a row only once, so each rollup takes one row
+	// per key: the daily rollups per path, type and day, the monthly ones
+	// per path, type and month, the payers' per payer, type and day (in
+	// key order, the order concurrent batches lock them in).
+	byPayer := rollupRows(days, func(d store.UsageDay) (rollupRow, bool) {
+		return rollupRow{d.Payer, d.Type, d.Day, 0}, d.Payer != ""
+	})
+	slices.SortFunc(byPayer, func(a, b rollupRow) int {
+		return cmp.Or(cmp.Compare(a.owner, b.owner), cmp.Compare(a.period, b.period), cmp.Compare(a.t, b.t))
+	})
 	for _, r := range []struct {
-		table, col string
-		rows       []store.UsageDay
-	}{{"credit_usage_days", "day", days}, {"credit_usage_months", "month", months}} {
+		table, owner, col string
+		rows              []rollupRow
+	}{
+		{"credit_usage_days", "usage_path", "day", rollupRows(days, func(d store.UsageDay) (rollupRow, bool) {
+			return rollupRow{string(d.Path), d.Type, d.Day, 0}, true
+		})},
+		{"credit_usage_months", "usage_path", "month", rollupRows(days, func(d store.UsageDay) (rollupRow, bool) {
+			return rollupRow{string(d.Path), d.Type, d.Day[:7], 0}, true
+		})},
+		{"credit_payer_days", "account_id", "day", byPayer},
+	} {
 		batch := r.rows
 		for len(batch) > 0 {
 			n := min(len(batch), chunk)
 			args := make([]any, 0, 4*n)
 			for _, d := range batch[:n] {
-				args = append(args, string(d.Path), string(d.Type), d.Day, d.Amount)
+				args = append(args, d.owner, string(d.t), d.period, d.amount)
 			}
-			_, err := t.exec(ctx, `INSERT INTO `+r.table+` (usage_path, type, `+r.col+`, amount) VALUES `+rows(n, 4)+`
-				ON CONFLICT (usage_path, type, `+r.col+`) DO UPDATE SET amount = `+r.table+`.amount + excluded.amount`, args...)
+			_, err := t.exec(ctx, `INSERT INTO `+r.table+` (`+r.owner+`, type, `+r.col+`, amount) VALUES `+rows(n, 4)+`
+				ON CONFLICT (`+r.owner+`, type, `+r.col+`) DO UPDATE SET amount = `+r.table+`.amount + excluded.amount`, args...)
 			if err != nil {
 				return fmt.Errorf("add usage to %s: %w", r.table, err)
 			}
@@ -271,6 +275,36 @@ func (t *tx) AddUsageDays(ctx context.Context, days []store.UsageDay) error {
 		}
 	}
 	return nil
+}
+
+// rollupRow is one row a rollup adds to: its owner (a usage path or a
+// payer), credit type and period (a day or a month).
+type rollupRow struct {
+	owner  string
+	t      canopy.CreditType
+	period string
+	amount int64
+}
+
+// rollupRows sums days into the rows key names, in the order their keys
+// first come; key says false to leave a day out.
+func rollupRows(days []store.UsageDay, key func(store.UsageDay) (rollupRow, bool)) []rollupRow {
+	var out []rollupRow
+	at := map[rollupRow]int{}
+	for _, d := range days {
+		k, ok := key(d)
+		if !ok {
+			continue
+		}
+		i, seen := at[k]
+		if !seen {
+			i = len(out)
+			at[k] = i
+			out = append(out, k)
+		}
+		out[i].amount += d.Amount
+	}
+	return out
 }
 
 // UsageByPrefix reads whole UTC months from the monthly rollups, whole
@@ -323,7 +357,7 @@ func (t *tx) UsageByPrefix(ctx context.Context, path canopy.Path, prefixLen int,
 			WHERE usage_path >= ? AND usage_path < ? AND `+col+` >= ? AND `+col+` < ?
 			GROUP BY 1, 2`, prefixLen, string(path), string(path.SubtreeEnd()), a, b)
 	}
-	for _, p := range byMonthLess(splitPeriod(from, to)) {
+	for _, p := range joined(byMonthLess(splitPeriod(from, to))) {
 		var err error
 		sign = 1
 		if p.less {
@@ -397,6 +431,21 @@ func byMonthLess(periods []period) []period {
 			}
 			a = b
 		}
+	}
+	return out
+}
+
+// joined merges each period into the one before it when both are read
+// the same way and meet: a year that ends this month is then one read of
+// the monthly rollups, not the whole months and this month apart.
+func joined(periods []period) []period {
+	var out []period
+	for _, p := range periods {
+		if n := len(out); n > 0 && out[n-1].by == p.by && out[n-1].less == p.less && out[n-1].to.Equal(p.from) {
+			out[n-1].to = p.to
+			continue
+		}
+		out = append(out, p)
 	}
 	return out
 }
@@ -552,6 +601,16 @@ func (t *tx) LedgerSums(ctx context.Context) ([]store.Balance, error) {
 			UNION ALL
 			SELECT debit_account, type, -amount FROM credit_ledger
 		) AS sides GROUP BY account, type ORDER BY account, type`)
+}
+
+func (t *tx) PayerUsageTotals(ctx context.Context, fromLedger bool) ([]store.Balance, error) {
+	q := `SELECT account_id, type, sum(amount) FROM credit_payer_days GROUP BY 1, 2 ORDER BY 1, 2`
+	if fromLedger {
+		q = `SELECT CASE kind WHEN 'usage' THEN debit_account ELSE credit_account END, type,
+				sum(CASE kind WHEN 'usage' THEN amount ELSE -amount END)
+			FROM credit_ledger WHERE kind IN ('usage', 'refund') GROUP BY 1, 2 ORDER BY 1, 2`
+	}
+	return scanAll(ctx, t, scanBalance, q)
 }
 
 func (t *tx) UsageTotals(ctx context.Context, fromLedger bool) ([]store.UsageRow, error) {

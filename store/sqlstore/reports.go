@@ -72,61 +72,18 @@ func (t *tx) FindRecords(ctx context.Context, f store.RecordFilter) ([]*canopy.R
 	return scanAll(ctx, t, scanRecord, q, args...)
 }
 
-func (t *tx) UsageDays(ctx context.Context, q store.PaidUsageQuery) ([]store.DayAmount, error) {
-	return t.paidUsage(ctx, "credit_usage_days", "day", canopy.DayOf(q.From), q)
-}
-
-func (t *tx) UsageMonths(ctx context.Context, q store.PaidUsageQuery) ([]store.DayAmount, error) {
-	return t.paidUsage(ctx, "credit_usage_months", "month", canopy.MonthOf(q.From), q)
-}
-
-// paidUsage sums a rollup table's rows of the paths q names by its time
-// column, from since on.
-func (t *tx) paidUsage(ctx context.Context, table, col, since string, q store.PaidUsageQuery) ([]store.DayAmount, error) {
-	if err := t.customPlans(ctx); err != nil {
-		return nil, err
+func (t *tx) PaidUsage(ctx context.Context, accountID string, since time.Time, byMonth bool) ([]store.DayAmount, error) {
+	period, from := `day`, canopy.DayOf(since)
+	if byMonth {
+		// Months from their first day: "2026-11" sorts before "2026-11-01".
+		period, from = `substr(day, 1, 7)`, canopy.MonthOf(since)
 	}
-	sql := `SELECT ` + col + `, type, sum(amount) FROM ` + table + ` WHERE `
-	var args []any
-	switch {
-	case q.Only:
-		sql += `usage_path = ?`
-		args = append(args, string(q.Path))
-	case col == "day" && len(q.Types) > 0 && t.db.dialect.SeekEachPath():
-		// Each path of the subtree in turn (the next one is a seek past the
-		// last), then its days of each type from since on: a seek a path
-		// and type, rather than a year of days a path.
-		sql = `WITH RECURSIVE paths (p) AS (
-				SELECT (SELECT usage_path FROM ` + table + ` WHERE usage_path >= ? AND usage_path < ? ORDER BY usage_path LIMIT 1)
-				UNION ALL
-				SELECT (SELECT usage_path FROM ` + table + ` WHERE usage_path > paths.p AND usage_path < ? ORDER BY usage_path LIMIT 1)
-				FROM paths WHERE paths.p IS NOT NULL)
-			SELECT ` + col + `, type, sum(amount) FROM paths CROSS JOIN ` + table + ` WHERE usage_path = paths.p`
-		end := string(q.Path.SubtreeEnd())
-		args = append(args, string(q.Path), end, end)
-	default:
-		sql += `usage_path >= ? AND usage_path < ?`
-		args = append(args, string(q.Path), string(q.Path.SubtreeEnd()))
-	}
-	if !q.Only {
-		for _, e := range q.Except {
-			sql += ` AND NOT (usage_path >= ? AND usage_path < ?)`
-			args = append(args, string(e), string(e.SubtreeEnd()))
-		}
-	}
-	if len(q.Types) > 0 {
-		sql += ` AND type IN (` + placeholders(len(q.Types)) + `)`
-		for _, ct := range q.Types {
-			args = append(args, string(ct))
-		}
-	}
-	sql += ` AND ` + col + ` >= ? GROUP BY ` + col + `, type ORDER BY ` + col + `, type`
-	args = append(args, since)
 	return scanAll(ctx, t, func(r rowScanner) (store.DayAmount, error) {
 		var d store.DayAmount
 		err := r.Scan(&d.Day, &d.Type, &d.Amount)
 		return d, err
-	}, sql, args...)
+	}, `SELECT `+period+`, type, sum(amount) FROM credit_payer_days WHERE account_id = ? AND day >= ?
+		GROUP BY 1, 2 ORDER BY 1, 2`, accountID, from)
 }
 
 func (t *tx) CreditMoves(ctx context.Context, accountID string, since time.Time) ([]*canopy.LedgerEntry, error) {
@@ -139,21 +96,18 @@ func (t *tx) CreditMoves(ctx context.Context, accountID string, since time.Time)
 		) AS m ORDER BY id`, accountID, since, accountID, since)
 }
 
-func (t *tx) SelfPayingBelow(ctx context.Context, path canopy.Path) ([]canopy.Path, error) {
-	return scanAll(ctx, t, func(r rowScanner) (canopy.Path, error) {
-		var p string
-		return canopy.Path(p), r.Scan(&p)
-	}, `SELECT path FROM accounts WHERE link_billing = 'self' AND path > ? AND path < ? ORDER BY path`,
-		string(path), string(path.SubtreeEnd()))
-}
-
 // customPlans makes the transaction's next statements planned for their
 // arguments (see Dialect.CustomPlanSQL).
 func (t *tx) customPlans(ctx context.Context) error {
-	if q := t.db.dialect.CustomPlanSQL(); q != "" {
-		if _, err := t.exec(ctx, q); err != nil {
-			return fmt.Errorf("custom plans: %w", err)
-		}
+	q := t.db.dialect.CustomPlanSQL()
+	if q == "" || t.customPlanned {
+		return nil
 	}
+	if _, err := t.exec(ctx, q); err != nil {
+		return fmt.Errorf("custom plans: %w", err)
+	}
+	// A savepoint rolled back would undo it; outside a transaction it
+	// lasts for nothing.
+	t.customPlanned = t.tx != nil && t.depth == 0
 	return nil
 }

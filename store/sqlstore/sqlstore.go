@@ -67,13 +67,6 @@ type Dialect interface {
 	// plans always are. Reports over ranges of paths and days need it:
 	// a plan cached for any range scans the whole subtree's history.
 	CustomPlanSQL() string
-	// SeekEachPath says whether a subtree's recent daily rollups are read
-	// faster by seeking each path in it (its rows are keyed by path, type
-	// and day) than by a range of the subtree's paths or of the days:
-	// SQLite then reads the days asked for, not every day of every path,
-	// nor looks each row up by the day index, which lacks the amount.
-	// PostgreSQL's bitmap scan of the day index reads them as fast.
-	SeekEachPath() bool
 	// JSON is the SQL of a column of JSON text as JSON that the -> and ->>
 	// operators read.
 	JSON(col string) string
@@ -150,6 +143,9 @@ const maxAttempts = 5
 // Write runs fn in a read-write transaction, retrying on deadlocks and
 // serialisation failures.
 func (db *DB) Write(ctx context.Context, fn func(store.Tx) error) error {
+	if store.IsReadOnly(ctx) {
+		return store.ErrReadOnly
+	}
 	var err error
 	for attempt := 1; attempt <= maxAttempts; attempt++ {
 		err = db.run(ctx, db.write, nil, fn)
@@ -278,6 +274,9 @@ type tx struct {
 	// spErr is the error of opening savepoints before a statement that
 	// cannot return it (queryRow); Try returns it.
 	spErr error
+	// customPlanned says the transaction plans its statements for their
+	// arguments already (see customPlans): a page's reports share one.
+	customPlanned bool
 }
 
 // openSavepoints opens the savepoints begun but not yet opened, before a

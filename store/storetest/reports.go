@@ -133,81 +133,62 @@ func testReports(t *testing.T, open Opener) {
 		})
 	})
 
-	t.Run("UsageDaysSumThePaidSubtreeByDay", func(t *testing.T) {
+	t.Run("PaidUsageSumsWhatEachPayerPaidByDayAndMonth", func(t *testing.T) {
 		t.Parallel()
 		_, b := setup(t, open)
 		root := b.f.account(nil)
-		a := b.f.account(root)
-		a1, a2 := b.f.account(a), b.f.account(a)
-		a21 := b.f.account(a2)
-		sibling := b.f.account(root) // shares a's id prefix but not its subtree
-		day := func(d int) string { return canopy.DayOf(baseTime.AddDate(0, 0, d)) }
+		u, other := b.f.account(root), b.f.account(root)
+		kid := b.f.account(u)
+		at := func(d, h int) time.Time { return time.Date(2026, 10, 30, h, 0, 0, 0, time.UTC).AddDate(0, 0, d) }
+		entry := func(at time.Time, kind canopy.EntryKind, ct canopy.CreditType, n int64, payer string) *canopy.LedgerEntry {
+			e := &canopy.LedgerEntry{ID: b.f.id(canopy.PrefixLedgerEntry), At: at, Kind: kind, Type: ct, Amount: n,
+				Debit: payer, Credit: canopy.BookConsumption, UsageAccountID: kid.ID, UsagePath: kid.Path}
+			if kind == canopy.EntryRefund {
+				e.Debit, e.Credit = canopy.BookConsumption, payer
+			}
+			return e
+		}
+		up, msg := canopy.CreditUpload, canopy.CreditMessage
+		entries := []*canopy.LedgerEntry{
+			entry(at(-1, 9), canopy.EntryUsage, up, 1000, u.ID), // before since
+			entry(at(0, 9), canopy.EntryUsage, up, 3, u.ID),
+			entry(at(0, 10), canopy.EntryUsage, up, 4, u.ID),
+			entry(at(0, 11), canopy.EntryRefund, up, 2, u.ID),
+			entry(at(0, 12), canopy.EntryUsage, msg, 5, u.ID),
+			// The kid's billing changed at noon: the same path and day,
+			// another payer, in the same write.
+			entry(at(0, 13), canopy.EntryUsage, up, 20, other.ID),
+			entry(at(2, 9), canopy.EntryUsage, up, 7, u.ID), // 1 November
+			entry(at(3, 9), canopy.EntryUsage, msg, 9, u.ID),
+		}
+		b.write(t, func(ctx context.Context, tx store.Tx) {
+			require.NoError(t, tx.InsertLedgerEntries(ctx, entries))
+			require.NoError(t, tx.AddUsageDays(ctx, store.UsageDaysOf(entries)))
+		})
 		da := func(day string, t canopy.CreditType, n int64) store.DayAmount {
 			return store.DayAmount{Day: day, Type: t, Amount: n}
 		}
-		b.write(t, func(ctx context.Context, tx store.Tx) {
-			require.NoError(t, tx.AddUsageDays(ctx, []store.UsageDay{
-				{Path: a.Path, Type: canopy.CreditUpload, Day: day(0), Amount: 1},
-				{Path: a1.Path, Type: canopy.CreditUpload, Day: day(0), Amount: 10},
-				{Path: a1.Path, Type: canopy.CreditMessage, Day: day(0), Amount: 7},
-				{Path: a2.Path, Type: canopy.CreditUpload, Day: day(1), Amount: 100},
-				{Path: a21.Path, Type: canopy.CreditUpload, Day: day(1), Amount: 1000},
-				{Path: a21.Path, Type: canopy.CreditUpload, Day: day(-1), Amount: 5000}, // before From
-				{Path: sibling.Path, Type: canopy.CreditUpload, Day: day(0), Amount: 10000},
-			}))
-		})
-		cases := []struct {
-			name string
-			q    store.PaidUsageQuery
-			want []store.DayAmount
-		}{
-			{"the whole subtree", store.PaidUsageQuery{Path: a.Path}, []store.DayAmount{
-				da(day(0), canopy.CreditMessage, 7), da(day(0), canopy.CreditUpload, 11), da(day(1), canopy.CreditUpload, 1100),
-			}},
-			{"less a subtree", store.PaidUsageQuery{Path: a.Path, Except: []canopy.Path{a2.Path}}, []store.DayAmount{
-				da(day(0), canopy.CreditMessage, 7), da(day(0), canopy.CreditUpload, 11),
-			}},
-			{"less two", store.PaidUsageQuery{Path: a.Path, Except: []canopy.Path{a1.Path, a21.Path}}, []store.DayAmount{
-				da(day(0), canopy.CreditUpload, 1), da(day(1), canopy.CreditUpload, 100),
-			}},
-			{"only the account", store.PaidUsageQuery{Path: a.Path, Only: true}, []store.DayAmount{da(day(0), canopy.CreditUpload, 1)}},
-			// Named types: what a store may read path by path.
-			{"the whole subtree's uploads", store.PaidUsageQuery{Path: a.Path, Types: []canopy.CreditType{canopy.CreditUpload}}, []store.DayAmount{
-				da(day(0), canopy.CreditUpload, 11), da(day(1), canopy.CreditUpload, 1100),
-			}},
-			{"both types less a subtree", store.PaidUsageQuery{Path: a.Path, Except: []canopy.Path{a2.Path},
-				Types: []canopy.CreditType{canopy.CreditUpload, canopy.CreditMessage}}, []store.DayAmount{
-				da(day(0), canopy.CreditMessage, 7), da(day(0), canopy.CreditUpload, 11),
-			}},
-			{"messages less two", store.PaidUsageQuery{Path: a.Path, Except: []canopy.Path{a1.Path, a21.Path},
-				Types: []canopy.CreditType{canopy.CreditMessage}}, nil},
-			{"a leaf's uploads", store.PaidUsageQuery{Path: a21.Path, Types: []canopy.CreditType{canopy.CreditUpload}}, []store.DayAmount{
-				da(day(1), canopy.CreditUpload, 1000),
-			}},
-			{"only the account's uploads", store.PaidUsageQuery{Path: a.Path, Only: true, Types: []canopy.CreditType{canopy.CreditUpload}},
-				[]store.DayAmount{da(day(0), canopy.CreditUpload, 1)}},
-		}
 		b.read(t, func(ctx context.Context, tx store.Tx) {
-			for _, c := range cases {
-				c.q.From = baseTime
-				got, err := tx.UsageDays(ctx, c.q)
-				require.NoError(t, err, c.name)
-				require.Equal(t, c.want, got, c.name)
-			}
-			cuts, err := tx.SelfPayingBelow(ctx, root.Path)
+			days, err := tx.PaidUsage(ctx, u.ID, at(0, 0), false)
 			require.NoError(t, err)
-			require.Empty(t, cuts, "every fixture link bills its parent")
-		})
-		self := b.f.newAccount(a2)
-		self.Link.Billing = canopy.BillingSelf
-		b.f.insert(self)
-		b.read(t, func(ctx context.Context, tx store.Tx) {
-			cuts, err := tx.SelfPayingBelow(ctx, root.Path)
+			require.Equal(t, []store.DayAmount{da("2026-10-30", msg, 5), da("2026-10-30", up, 5), da("2026-11-01", up, 7), da("2026-11-02", msg, 9)}, days)
+			months, err := tx.PaidUsage(ctx, u.ID, at(0, 0), true)
 			require.NoError(t, err)
-			require.Equal(t, []canopy.Path{self.Path}, cuts)
-			cuts, err = tx.SelfPayingBelow(ctx, self.Path)
+			require.Equal(t, []store.DayAmount{da("2026-10", msg, 5), da("2026-10", up, 1005), da("2026-11", msg, 9), da("2026-11", up, 7)}, months,
+				"from the month's first day")
+			theirs, err := tx.PaidUsage(ctx, other.ID, at(0, 0), false)
 			require.NoError(t, err)
-			require.Empty(t, cuts, "strictly below")
+			require.Equal(t, []store.DayAmount{da("2026-10-30", up, 20)}, theirs)
+			byPath, err := tx.UsageByPrefix(ctx, kid.Path, len(kid.Path), at(0, 0), at(1, 0))
+			require.NoError(t, err)
+			require.Equal(t, []store.UsageRow{{Prefix: kid.Path, Type: msg, Amount: 5}, {Prefix: kid.Path, Type: up, Amount: 25}}, byPath,
+				"the path's rollups take both payers' usage")
+			fromLedger, err := tx.PayerUsageTotals(ctx, true)
+			require.NoError(t, err)
+			rolled, err := tx.PayerUsageTotals(ctx, false)
+			require.NoError(t, err)
+			require.Equal(t, fromLedger, rolled)
+			require.Contains(t, rolled, store.Balance{AccountID: u.ID, Type: up, Balance: 1012})
 		})
 	})
 
@@ -286,20 +267,6 @@ func testReports(t *testing.T, open Opener) {
 					}
 					require.Equal(t, exp, got, "usage in [%s, %s)", from, to)
 				}
-			}
-			days, err := tx.UsageDays(ctx, store.PaidUsageQuery{Path: u.Path, From: start})
-			require.NoError(t, err)
-			months, err := tx.UsageMonths(ctx, store.PaidUsageQuery{Path: u.Path, From: start.AddDate(0, 0, 15)})
-			require.NoError(t, err)
-			byMonth := map[string]int64{}
-			for _, d := range days {
-				if d.Day >= "2026-10" { // the month of From, 5 October
-					byMonth[d.Day[:7]+" "+string(d.Type)] += d.Amount
-				}
-			}
-			require.Len(t, months, len(byMonth), "from the month of From")
-			for _, m := range months {
-				require.Equal(t, byMonth[m.Day+" "+string(m.Type)], m.Amount, "%s %s", m.Day, m.Type)
 			}
 		})
 	})
