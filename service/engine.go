@@ -25,7 +25,7 @@ func (s *Service) linkRoles(ctx context.Context, tx store.Tx, ids []string) (map
 	if len(missing) == 0 {
 		return out, nil
 	}
-	gen := s.cacheGeneration(ctx)
+	gen := s.fillGeneration(ctx, tx)
 	var accs []*canopy.Account
 	err := s.within(ctx, tx, func(tx store.Tx) error {
 		var err error

@@ -1,6 +1,11 @@
 package service
 
-import "context"
+import (
+	"context"
+
+	"github.com/canopyhq/canopy"
+	"github.com/canopyhq/canopy/store"
+)
 
 // HoldDebits makes debits queue in the batcher until release is called,
 // so that a test can put chosen debits, in a chosen order, into one
@@ -29,3 +34,20 @@ func (s *Service) SetStreamChunk(n int) { s.streamChunk = n }
 // HoldSent makes records of delivered texts (SMSSent) queue until release
 // is called, so that a test can put chosen ones into one transaction.
 func (s *Service) HoldSent() (queued func() int, release func()) { return s.sent.hold() }
+
+// LinkRolesInRead reads the links of ids in a read transaction whose
+// snapshot began (with a read of first) before meanwhile ran: a change
+// that commits while a listing is under way.
+func (s *Service) LinkRolesInRead(ctx context.Context, first string, ids []string, meanwhile func()) (map[string]canopy.Role, error) {
+	var out map[string]canopy.Role
+	err := s.read(ctx, func(tx store.Tx) error {
+		if _, err := tx.GetAccount(ctx, first); err != nil {
+			return err
+		}
+		meanwhile()
+		var err error
+		out, err = s.linkRoles(ctx, tx, ids)
+		return err
+	})
+	return out, err
+}

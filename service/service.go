@@ -710,7 +710,18 @@ func (s *Service) read(ctx context.Context, fn func(tx store.Tx) error) error {
 	if sn := snapshotOf(ctx); sn != nil {
 		return fn(sn.tx)
 	}
-	return s.store.Read(ctx, fn)
+	gen := s.cache.generation()
+	return s.store.Read(ctx, func(tx store.Tx) error { return fn(readTx{tx, gen}) })
+}
+
+// readTx is a read-only snapshot that remembers the caches' generation
+// read before it began: what a cache fill reads in it may be older than
+// the generation current by then, so it passes this one (see
+// fillGeneration), and a fill after a change that committed meanwhile is
+// dropped rather than kept stale (rule 5, docs/rules.md).
+type readTx struct {
+	store.Tx
+	gen uint64
 }
 
 // within runs fn in tx when the caller holds a transaction, else in the

@@ -122,3 +122,16 @@ func cloneForm(f *canopy.Form) *canopy.Form {
 	}
 	return &c
 }
+
+// fillGeneration is the generation a cache fill read in tx passes (tx nil:
+// a read of its own, see within): a read transaction's from before it
+// began (readTx), else as cacheGeneration. A write transaction reads what
+// is committed when each statement runs, and a change of its own that it
+// fills from clears the caches before it commits (runWrite), so the
+// current generation serves it.
+func (s *Service) fillGeneration(ctx context.Context, tx store.Tx) uint64 {
+	if rt, ok := tx.(readTx); ok {
+		return rt.gen
+	}
+	return s.cacheGeneration(ctx)
+}

@@ -54,3 +54,35 @@ func TestSnapshotReadsOneSnapshotAndCachesNothingStale(t *testing.T) {
 		require.Equal(t, canopy.KindNotFound, canopy.ErrorKind(err), "the link's change is seen once the snapshot ends")
 	})
 }
+
+// TestAReadTransactionCachesNoLinkOlderThanAChange: a listing's read
+// transaction that began before a link was lowered still reads the link as
+// it was, as a snapshot must; but what it leaves in the caches is not that
+// older state, so the next read of a form on this replica sees the change
+// (rule 5, docs/rules.md: never served stale on the writing replica).
+func TestAReadTransactionCachesNoLinkOlderThanAChange(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := context.Background()
+		b := testfactory.New(t, db)
+		umbrella := b.Child(t, b.Root.ID)
+		child := b.Child(t, umbrella.ID)
+		f, err := b.Svc.CreateForm(ctx, b.As(t, child.ID), service.FormInput{Name: "Visits",
+			Questions: []canopy.Question{{ID: "name", Label: "Name", Type: canopy.QuestionText}}})
+		require.NoError(t, err)
+		as := b.As(t, umbrella.ID)
+		b.Svc.InvalidateAuthCache() // nothing of the links cached yet
+		roles, err := b.Svc.LinkRolesInRead(ctx, umbrella.ID, []string{child.ID}, func() {
+			// Another request, on a goroutine (and connection) of its own.
+			done := make(chan error)
+			go func() {
+				_, err := b.Svc.UpdateLink(ctx, as, child.ID, service.LinkPatch{AutoShareRole: ptr(canopy.RoleNone)})
+				done <- err
+			}()
+			require.NoError(t, <-done)
+		})
+		require.NoError(t, err)
+		require.NotEqual(t, canopy.RoleNone, roles[child.ID], "the read transaction sees the link as it began")
+		_, err = b.Svc.GetForm(ctx, as, f.ID)
+		require.Equal(t, canopy.KindNotFound, canopy.ErrorKind(err), "the lowered link holds at once on this replica")
+	})
+}
