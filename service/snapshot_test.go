@@ -22,15 +22,9 @@ import (
 func TestSnapshotReadsOneSnapshotAndCachesNothingStale(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *sqlstore.DB) {
 		ctx := context.Background()
-		b := testfactory.New(t, db)
-		umbrella := b.Child(t, b.Root.ID)
-		child := b.Child(t, umbrella.ID)
-		f, err := b.Svc.CreateForm(ctx, b.As(t, child.ID), service.FormInput{Name: "Visits",
-			Questions: []canopy.Question{{ID: "name", Label: "Name", Type: canopy.QuestionText}}})
-		require.NoError(t, err)
+		b, umbrella, child, f := sharedUp(t, db)
 		as := b.As(t, umbrella.ID)
-		b.Svc.InvalidateAuthCache() // nothing of the form or the links cached yet
-		err = b.Svc.Snapshot(ctx, func(ctx context.Context) error {
+		err := b.Svc.Snapshot(ctx, func(ctx context.Context) error {
 			// The snapshot begins with its first read.
 			_, err := b.Svc.GetAccount(ctx, as, umbrella.ID)
 			require.NoError(t, err)
@@ -63,14 +57,8 @@ func TestSnapshotReadsOneSnapshotAndCachesNothingStale(t *testing.T) {
 func TestAReadTransactionCachesNoLinkOlderThanAChange(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *sqlstore.DB) {
 		ctx := context.Background()
-		b := testfactory.New(t, db)
-		umbrella := b.Child(t, b.Root.ID)
-		child := b.Child(t, umbrella.ID)
-		f, err := b.Svc.CreateForm(ctx, b.As(t, child.ID), service.FormInput{Name: "Visits",
-			Questions: []canopy.Question{{ID: "name", Label: "Name", Type: canopy.QuestionText}}})
-		require.NoError(t, err)
+		b, umbrella, child, f := sharedUp(t, db)
 		as := b.As(t, umbrella.ID)
-		b.Svc.InvalidateAuthCache() // nothing of the links cached yet
 		roles, err := b.Svc.LinkRolesInRead(ctx, umbrella.ID, []string{child.ID}, func() {
 			// Another request, on a goroutine (and connection) of its own.
 			done := make(chan error)
@@ -85,4 +73,17 @@ func TestAReadTransactionCachesNoLinkOlderThanAChange(t *testing.T) {
 		_, err = b.Svc.GetForm(ctx, as, f.ID)
 		require.Equal(t, canopy.KindNotFound, canopy.ErrorKind(err), "the lowered link holds at once on this replica")
 	})
+}
+
+// sharedUp is an umbrella with a child whose form the link shares up to
+// it, with nothing of them cached yet.
+func sharedUp(t *testing.T, db *sqlstore.DB) (b *testfactory.Bundle, umbrella, child *canopy.Account, f *service.FormView) {
+	b = testfactory.New(t, db)
+	umbrella = b.Child(t, b.Root.ID)
+	child = b.Child(t, umbrella.ID)
+	f, err := b.Svc.CreateForm(context.Background(), b.As(t, child.ID), service.FormInput{Name: "Visits",
+		Questions: []canopy.Question{{ID: "name", Label: "Name", Type: canopy.QuestionText}}})
+	require.NoError(t, err)
+	b.Svc.InvalidateAuthCache()
+	return b, umbrella, child, f
 }
