@@ -679,15 +679,27 @@ func (s *Service) VerifyCredits(ctx context.Context) (mismatches []Mismatch, bal
 				mismatches = append(mismatches, Mismatch{"(books)", t, held[t], -sum})
 			}
 		}
-		// The usage rollups that reports read (by path) and balance
-		// histories read (by payer) agree with the ledger.
-		byPath := func(fromLedger bool) ([]store.Balance, error) {
-			rows, err := tx.UsageTotals(ctx, fromLedger)
+		// The usage rollups that reports read (by path, by day and by
+		// month) and balance histories read (by payer) agree with the
+		// ledger.
+		asBalances := func(label string, rows []store.UsageRow, err error) ([]store.Balance, error) {
 			out := make([]store.Balance, len(rows))
 			for i, r := range rows {
-				out[i] = store.Balance{AccountID: "(usage of " + string(r.Prefix) + ")", Type: r.Type, Balance: r.Amount}
+				out[i] = store.Balance{AccountID: "(" + label + " " + string(r.Prefix) + ")", Type: r.Type, Balance: r.Amount}
 			}
 			return out, err
+		}
+		byPath := func(fromLedger bool) ([]store.Balance, error) {
+			rows, err := tx.UsageTotals(ctx, fromLedger)
+			return asBalances("usage of", rows, err)
+		}
+		byMonth := func(fromLedger bool) ([]store.Balance, error) {
+			if fromLedger {
+				rows, err := tx.UsageTotals(ctx, true)
+				return asBalances("monthly usage of", rows, err)
+			}
+			rows, err := tx.MonthlyUsageTotals(ctx)
+			return asBalances("monthly usage of", rows, err)
 		}
 		byPayer := func(fromLedger bool) ([]store.Balance, error) {
 			rows, err := tx.PayerUsageTotals(ctx, fromLedger)
@@ -696,7 +708,7 @@ func (s *Service) VerifyCredits(ctx context.Context) (mismatches []Mismatch, bal
 			}
 			return rows, err
 		}
-		for _, totals := range []func(fromLedger bool) ([]store.Balance, error){byPath, byPayer} {
+		for _, totals := range []func(fromLedger bool) ([]store.Balance, error){byPath, byMonth, byPayer} {
 			fromLedger, err := totals(true)
 			if err != nil {
 				return err

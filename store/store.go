@@ -716,6 +716,10 @@ type CreditTx interface {
 	// UsageTotals sums net usage per usage path and type, from the ledger
 	// (fromLedger) or from the daily rollups: the verifier compares them.
 	UsageTotals(ctx context.Context, fromLedger bool) ([]UsageRow, error)
+	// MonthlyUsageTotals sums net usage per usage path and type from the
+	// monthly rollups that reports read for whole months: the verifier
+	// compares them with the ledger too.
+	MonthlyUsageTotals(ctx context.Context) ([]UsageRow, error)
 	// PayerUsageTotals sums net usage per paying account and type, from
 	// the ledger or else from the payers' daily rollups, in account order.
 	PayerUsageTotals(ctx context.Context, fromLedger bool) ([]Balance, error)

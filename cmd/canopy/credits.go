@@ -9,8 +9,10 @@ import (
 
 const creditsSummary = `Checks the credits ledger:
   canopy credits verify   prove that every balance equals its ledger entries (credits less
-                          debits), that none is negative and that the books balance; exits 1
-                          and lists the differences when they do not`
+                          debits), that none is negative, that the books balance and that the
+                          usage rollups (by path and day, by path and month, by payer and day)
+                          hold what the ledger says; exits 1 and lists the differences when
+                          they do not`
 
 func runCredits(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	sub, args, done, err := subcommand("credits", creditsSummary, "verify", args, stdout, stderr)
@@ -32,7 +34,7 @@ func runCredits(ctx context.Context, args []string, getenv func(string) string, 
 		return err
 	}
 	if len(mismatches) == 0 {
-		fmt.Fprintf(stdout, "ok: %d balance(s) equal their ledger entries; none is negative; the books balance\n", balances)
+		fmt.Fprintf(stdout, "ok: %d balance(s) equal their ledger entries; none is negative; the books balance; the usage rollups agree\n", balances)
 		return nil
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)

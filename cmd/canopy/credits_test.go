@@ -51,12 +51,16 @@ func TestCreditsVerify(t *testing.T) {
 	// And the payers' usage rollups that balance histories read.
 	_, err = db.Exec(`UPDATE credit_payer_days SET amount = amount + 2`)
 	require.NoError(t, err)
+	// And the monthly rollups that usage reports read for whole months.
+	_, err = db.Exec(`UPDATE credit_usage_months SET amount = amount + 3`)
+	require.NoError(t, err)
 	require.NoError(t, db.Close())
 	out, err = runCmd("credits", "verify", "--database-url", dbURL)
 	require.Error(t, err)
 	require.Equal(t, 1, exitCode(err))
 	require.Regexp(t, `\n`+umbrella+`\s+storage-gb\s+7\s+6\n`, out)
 	require.Regexp(t, `\(usage paid by `+umbrella+`\)\s+storage-gb\s+6\s+4\n`, out)
+	require.Regexp(t, `\(monthly usage of /[^)]*`+clinic+`/\)\s+storage-gb\s+7\s+4\n`, out)
 
 	_, err = runCmd("credits", "audit")
 	require.Equal(t, 2, exitCode(err))

@@ -629,6 +629,14 @@ func (t *tx) UsageTotals(ctx context.Context, fromLedger bool) ([]store.UsageRow
 		q = `SELECT usage_path, type, sum(CASE kind WHEN 'usage' THEN amount ELSE -amount END) FROM credit_ledger
 			WHERE usage_path IS NOT NULL AND kind IN ('usage', 'refund') GROUP BY 1, 2 ORDER BY 1, 2`
 	}
+	return t.usageTotals(ctx, q)
+}
+
+func (t *tx) MonthlyUsageTotals(ctx context.Context) ([]store.UsageRow, error) {
+	return t.usageTotals(ctx, `SELECT usage_path, type, sum(amount) FROM credit_usage_months GROUP BY 1, 2 ORDER BY 1, 2`)
+}
+
+func (t *tx) usageTotals(ctx context.Context, q string) ([]store.UsageRow, error) {
 	return scanAll(ctx, t, func(r rowScanner) (store.UsageRow, error) {
 		var u store.UsageRow
 		var p string

@@ -179,6 +179,9 @@ func testCredits(t *testing.T, open Opener) {
 			rolled, err := tx.UsageTotals(ctx, false)
 			require.NoError(t, err)
 			require.Equal(t, ledger, rolled, "the rollups hold what the ledger says")
+			monthly, err := tx.MonthlyUsageTotals(ctx)
+			require.NoError(t, err)
+			require.Equal(t, ledger, monthly, "so do the monthly ones")
 		})
 	})
 
