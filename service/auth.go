@@ -26,7 +26,7 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (Principal, e
 	hash := canopy.HashSecret(secret)
 	k, ok := s.cache.key(hash)
 	if !ok {
-		gen := s.cacheGeneration(ctx)
+		gen := s.fillGeneration(ctx, nil)
 		err := s.read(ctx, func(tx store.Tx) error {
 			key, err := tx.GetAPIKeyByHash(ctx, hash)
 			if errors.Is(err, store.ErrNotFound) {
@@ -144,7 +144,7 @@ func (s *Service) account(ctx context.Context, id string) (cachedAccount, error)
 		return a, nil
 	}
 	var a cachedAccount
-	gen := s.cacheGeneration(ctx)
+	gen := s.fillGeneration(ctx, nil)
 	err := s.within(ctx, nil, func(tx store.Tx) error {
 		acc, err := tx.GetAccount(ctx, id)
 		if errors.Is(err, store.ErrNotFound) {

@@ -206,7 +206,7 @@ func (s *Service) cachedAccounts(ctx context.Context, ids []string) (map[string]
 	if len(missing) == 0 {
 		return out, nil
 	}
-	gen := s.cacheGeneration(ctx)
+	gen := s.fillGeneration(ctx, nil)
 	// One statement: ReadOne spares the transaction's round trips.
 	err := s.within(ctx, nil, func(tx store.Tx) error {
 		accs, err := tx.GetAccounts(ctx, missing)

@@ -634,8 +634,8 @@ type Mismatch struct {
 // VerifyCredits proves the ledger invariant: every stored balance equals
 // its entries' credits less debits, no balance is negative, the books
 // balance (issuance less consumption equals the sum of balances), and the
-// daily usage rollups, by path and by payer, equal the ledger's usage. It
-// reads one snapshot.
+// usage rollups — by path and day, by path and month, by payer and day —
+// equal the ledger's usage. It reads one snapshot.
 func (s *Service) VerifyCredits(ctx context.Context) (mismatches []Mismatch, balances int, err error) {
 	err = s.read(ctx, func(tx store.Tx) error {
 		stored, err := tx.AllBalances(ctx)
@@ -682,46 +682,49 @@ func (s *Service) VerifyCredits(ctx context.Context) (mismatches []Mismatch, bal
 		// The usage rollups that reports read (by path, by day and by
 		// month) and balance histories read (by payer) agree with the
 		// ledger.
-		asBalances := func(label string, rows []store.UsageRow, err error) ([]store.Balance, error) {
-			out := make([]store.Balance, len(rows))
-			for i, r := range rows {
-				out[i] = store.Balance{AccountID: "(" + label + " " + string(r.Prefix) + ")", Type: r.Type, Balance: r.Amount}
-			}
-			return out, err
+		byPath, err := tx.UsageTotals(ctx, true)
+		if err != nil {
+			return err
 		}
-		byPath := func(fromLedger bool) ([]store.Balance, error) {
-			rows, err := tx.UsageTotals(ctx, fromLedger)
-			return asBalances("usage of", rows, err)
+		daily, err := tx.UsageTotals(ctx, false)
+		if err != nil {
+			return err
 		}
-		byMonth := func(fromLedger bool) ([]store.Balance, error) {
-			if fromLedger {
-				rows, err := tx.UsageTotals(ctx, true)
-				return asBalances("monthly usage of", rows, err)
-			}
-			rows, err := tx.MonthlyUsageTotals(ctx)
-			return asBalances("monthly usage of", rows, err)
+		monthly, err := tx.MonthlyUsageTotals(ctx)
+		if err != nil {
+			return err
 		}
-		byPayer := func(fromLedger bool) ([]store.Balance, error) {
-			rows, err := tx.PayerUsageTotals(ctx, fromLedger)
-			for i := range rows {
-				rows[i].AccountID = "(usage paid by " + rows[i].AccountID + ")"
-			}
-			return rows, err
+		byPayer, err := tx.PayerUsageTotals(ctx, true)
+		if err != nil {
+			return err
 		}
-		for _, totals := range []func(fromLedger bool) ([]store.Balance, error){byPath, byMonth, byPayer} {
-			fromLedger, err := totals(true)
-			if err != nil {
-				return err
-			}
-			rolled, err := totals(false)
-			if err != nil {
-				return err
-			}
-			mismatches = append(mismatches, rollupMismatches(fromLedger, rolled)...)
+		paid, err := tx.PayerUsageTotals(ctx, false)
+		if err != nil {
+			return err
 		}
+		mismatches = append(mismatches, rollupMismatches(usageOf("usage of", byPath), usageOf("usage of", daily))...)
+		mismatches = append(mismatches, rollupMismatches(usageOf("monthly usage of", byPath), usageOf("monthly usage of", monthly))...)
+		mismatches = append(mismatches, rollupMismatches(paidBy(byPayer), paidBy(paid))...)
 		return nil
 	})
 	return mismatches, balances, err
+}
+
+// usageOf names each path's totals for a mismatch: "(label path)".
+func usageOf(label string, rows []store.UsageRow) []store.Balance {
+	out := make([]store.Balance, len(rows))
+	for i, r := range rows {
+		out[i] = store.Balance{AccountID: "(" + label + " " + string(r.Prefix) + ")", Type: r.Type, Balance: r.Amount}
+	}
+	return out
+}
+
+// paidBy names each payer's totals for a mismatch: "(usage paid by id)".
+func paidBy(rows []store.Balance) []store.Balance {
+	for i := range rows {
+		rows[i].AccountID = "(usage paid by " + rows[i].AccountID + ")"
+	}
+	return rows
 }
 
 // rollupMismatches lists the totals, by owner and type, in which a

@@ -118,7 +118,7 @@ func (s *Service) formFromCache(ctx context.Context, c Caller, formID string) (*
 	cf, ok := s.cache.form(formID)
 	explicit, shareOK := s.cache.share(formID, c.Acting.ID)
 	if !ok || !shareOK {
-		seq := s.cacheGeneration(ctx)
+		seq := s.fillGeneration(ctx, nil)
 		var ff *store.FormFor
 		err := s.within(ctx, nil, func(tx store.Tx) error {
 			var err error

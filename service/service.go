@@ -708,17 +708,14 @@ func suspendedError(id string) error {
 // one of its own.
 func (s *Service) read(ctx context.Context, fn func(tx store.Tx) error) error {
 	if sn := snapshotOf(ctx); sn != nil {
-		return fn(sn.tx)
+		return fn(sn)
 	}
 	gen := s.cache.generation()
 	return s.store.Read(ctx, func(tx store.Tx) error { return fn(readTx{tx, gen}) })
 }
 
 // readTx is a read-only snapshot that remembers the caches' generation
-// read before it began: what a cache fill reads in it may be older than
-// the generation current by then, so it passes this one (see
-// fillGeneration), and a fill after a change that committed meanwhile is
-// dropped rather than kept stale (rule 5, docs/rules.md).
+// read before it began (see began).
 type readTx struct {
 	store.Tx
 	gen uint64
@@ -735,7 +732,7 @@ func (s *Service) within(ctx context.Context, tx store.Tx, fn func(tx store.Tx) 
 		return fn(tx)
 	}
 	if sn := snapshotOf(ctx); sn != nil {
-		return fn(sn.tx)
+		return fn(sn)
 	}
 	return s.store.ReadOne(ctx, fn)
 }

@@ -9,20 +9,11 @@ import (
 	"github.com/canopyhq/canopy/store"
 )
 
-// snapshot is the read transaction Snapshot opened, carried on its
-// context.
-type snapshot struct {
-	tx store.Tx
-	// gen is the caches' generation read before it began: what is read in
-	// it is at least that new, and no newer than its start, so fills from
-	// it pass this generation (a fill after a later change is dropped).
-	gen uint64
-}
-
 type snapshotKey struct{}
 
-func snapshotOf(ctx context.Context) *snapshot {
-	sn, _ := ctx.Value(snapshotKey{}).(*snapshot)
+// snapshotOf is the read transaction Snapshot opened, carried on ctx.
+func snapshotOf(ctx context.Context) *snapshotTx {
+	sn, _ := ctx.Value(snapshotKey{}).(*snapshotTx)
 	return sn
 }
 
@@ -39,19 +30,9 @@ func (s *Service) Snapshot(ctx context.Context, fn func(ctx context.Context) err
 	}
 	gen := s.cache.generation()
 	return s.store.Read(ctx, func(tx store.Tx) error {
-		st := &snapshotTx{Tx: tx, accounts: map[string]*canopy.Account{}, forms: map[[2]string]*store.FormFor{}}
-		return fn(context.WithValue(store.ReadOnly(ctx), snapshotKey{}, &snapshot{tx: st, gen: gen}))
+		st := &snapshotTx{Tx: tx, gen: gen, accounts: map[string]*canopy.Account{}, forms: map[[2]string]*store.FormFor{}}
+		return fn(context.WithValue(store.ReadOnly(ctx), snapshotKey{}, st))
 	})
-}
-
-// cacheGeneration is the generation a cache fill read on ctx passes: the
-// snapshot's when it reads in one (see snapshot), else the current one.
-// Read it before reading what is to be cached.
-func (s *Service) cacheGeneration(ctx context.Context) uint64 {
-	if sn := snapshotOf(ctx); sn != nil {
-		return sn.gen
-	}
-	return s.cache.generation()
 }
 
 // snapshotTx is a snapshot's transaction. In one read-only snapshot a row
@@ -62,6 +43,7 @@ func (s *Service) cacheGeneration(ctx context.Context) uint64 {
 // changes to them.
 type snapshotTx struct {
 	store.Tx
+	gen      uint64 // see began
 	accounts map[string]*canopy.Account
 	forms    map[[2]string]*store.FormFor // by form and viewer
 }
@@ -123,15 +105,33 @@ func cloneForm(f *canopy.Form) *canopy.Form {
 	return &c
 }
 
-// fillGeneration is the generation a cache fill read in tx passes (tx nil:
-// a read of its own, see within): a read transaction's from before it
-// began (readTx), else as cacheGeneration. A write transaction reads what
-// is committed when each statement runs, and a change of its own that it
-// fills from clears the caches before it commits (runWrite), so the
-// current generation serves it.
+// began is implemented by the read transactions that remember the
+// caches' generation read before they began (readTx, snapshotTx): what
+// is read in one may be older than the generation current by then, so a
+// cache fill from it passes this one, and a fill after a change that
+// committed meanwhile is dropped rather than kept stale (rule 5,
+// docs/rules.md).
+type began interface{ beganAt() uint64 }
+
+func (t readTx) beganAt() uint64      { return t.gen }
+func (t *snapshotTx) beganAt() uint64 { return t.gen }
+
+// fillGeneration is the generation a cache fill passes; read it before
+// reading what is to be cached. The fill reads in tx, or with tx nil in
+// the context's snapshot or else a read of its own (see within). A read
+// transaction passes the generation from before it began. A write
+// transaction reads what is committed when each statement runs, and a
+// change of its own that it fills from clears the caches before it
+// commits (runWrite), so the current generation serves it, as it does a
+// read of its own, which begins after it.
 func (s *Service) fillGeneration(ctx context.Context, tx store.Tx) uint64 {
-	if rt, ok := tx.(readTx); ok {
-		return rt.gen
+	if tx == nil {
+		if sn := snapshotOf(ctx); sn != nil {
+			return sn.gen
+		}
 	}
-	return s.cacheGeneration(ctx)
+	if b, ok := tx.(began); ok {
+		return b.beganAt()
+	}
+	return s.cache.generation()
 }

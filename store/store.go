@@ -789,7 +789,7 @@ type AnswerFilter struct {
 }
 
 // DayAmount is an amount of one credit type on one UTC day (or, from
-// UsageMonths, in one month: Day is then "2026-11").
+// PaidUsage by month, in one month: Day is then "2026-11").
 type DayAmount struct {
 	Day    string
 	Type   canopy.CreditType

@@ -97,10 +97,7 @@ func (t *tx) CollectorsByCode(ctx context.Context, pairs []store.CodeNumber) ([]
 		// of two, so a few statement texts serve every count and stay
 		// prepared.
 		n := min(len(pairs), 64)
-		w := 1
-		for w < n {
-			w *= 2
-		}
+		w := widthBucket(n)
 		args := make([]any, 0, 2*w)
 		for i := range w {
 			p := pairs[min(i, n-1)]

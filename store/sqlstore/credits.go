@@ -156,14 +156,15 @@ func (t *tx) LedgerEntriesByKeys(ctx context.Context, keys []store.LedgerKey) ([
 			}
 		}
 		q := `WITH k (account, key) AS (VALUES ` + rows(w, 2) + `) SELECT ` + ledgerColsL + ` FROM k `
-		if fence := t.db.dialect.Fence(); fence != "" {
+		if t.db.dialect.Engine() == "postgres" {
 			// PostgreSQL planned the plain join as a hash join over the
 			// whole ledger once its statistics lagged behind a growing
 			// table (6 ms a batch of 128 after 40,000 debits, 20 ms after
-			// 120,000): a lateral subquery behind the fence is one probe a
-			// key however large the ledger grows.
+			// 120,000): a lateral subquery (which SQLite lacks) kept from
+			// the join is one probe a key however large the ledger grows.
 			q += `CROSS JOIN LATERAL (SELECT ` + ledgerCols + ` FROM credit_ledger
-				WHERE usage_account_id = k.account AND idempotency_key = k.key AND idempotency_key IS NOT NULL ` + fence + `) l`
+				WHERE usage_account_id = k.account AND idempotency_key = k.key AND idempotency_key IS NOT NULL` +
+				t.db.dialect.ProbeEach() + `) l`
 		} else {
 			q += `JOIN credit_ledger l ON l.usage_account_id = k.account AND l.idempotency_key = k.key AND l.idempotency_key IS NOT NULL`
 		}

@@ -53,10 +53,11 @@ type Dialect interface {
 	// engine runs in the process (SQLite), the groups keep the store's
 	// statement cache to a few texts.
 	ExactRowCounts() bool
-	// ProbeEach is appended to a correlated NOT EXISTS that must run as
-	// one index probe per outer row. Left alone, PostgreSQL's generic plan
-	// turns it into an anti join that, for a viewer with thousands of
-	// shares, filters every row against all of them.
+	// ProbeEach is appended to a correlated subquery (a NOT EXISTS, a
+	// lateral one) that must run as one index probe per outer row. Left
+	// alone, PostgreSQL's generic plan turns it into an anti join that, for
+	// a viewer with thousands of shares, filters every row against all of
+	// them, or a hash join over a whole table.
 	ProbeEach() string
 	// Fence is appended to a subquery whose rows the query around it must
 	// filter in the subquery's order, as they come, rather than have the
@@ -426,14 +427,15 @@ func (t *tx) Try(ctx context.Context, fn func() error) error {
 }
 
 // rowsPerStatement is how many of n rows left to write the next
-// multi-row statement takes, at most max (a power of two): all it may on
-// engines with ExactRowCounts, else the largest power of two that fits.
-func (t *tx) rowsPerStatement(n, max int) int {
-	k := min(n, max)
+// multi-row statement takes, at most limit (a power of two): all it may
+// on engines with ExactRowCounts, else the largest power of two that
+// fits.
+func (t *tx) rowsPerStatement(n, limit int) int {
+	k := min(n, limit)
 	if t.db.dialect.ExactRowCounts() {
 		return k
 	}
-	p := max
+	p := limit
 	for p > k {
 		p /= 2
 	}
