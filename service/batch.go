@@ -69,7 +69,14 @@ func (r *debitReq) leave(err error)            { r.err = err }
 
 func newDebitBatcher(s *Service) *debitBatcher {
 	b := &debitBatcher{s: s}
-	b.queue = groupCommit[*debitReq]{max: maxBatch, run: b.run}
+	b.queue = groupCommit[*debitReq]{max: maxBatch, run: b.run, lanes: 1}
+	if s.store != nil && s.store.Engine() == "postgres" {
+		// Two batches at a time where the engine locks rows, not the
+		// database: the second reads, decides and inserts its entries
+		// while the first writes the balance and commits (see run). Where
+		// one writer runs (SQLite) a second batch would only queue for it.
+		b.queue.lanes = 2
+	}
 	return b
 }
 
@@ -85,11 +92,24 @@ func (b *debitBatcher) run(live []*debitReq) {
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
 	var outs []debitOutcome
-	err := b.s.store.Write(ctx, func(tx store.Tx) error {
-		var err error
-		outs, err = chargeBatch(ctx, b.s, tx, live) // afresh on each retry
-		return err
-	})
+	write := func(unlocked bool) error {
+		return b.s.store.Write(ctx, func(tx store.Tx) error {
+			var err error
+			outs, err = chargeBatch(ctx, b.s, tx, live, unlocked) // afresh on each retry
+			return err
+		})
+	}
+	// First with the balances and month counts read as they are, locked
+	// only when the batch writes them at its end, so that the next batch
+	// (batches run two at a time where the engine locks rows) reads,
+	// decides and inserts its entries while this one finishes; should one
+	// have moved meanwhile so that the batch's decisions no longer hold
+	// (see batchState.apply), the batch runs again with each locked from
+	// the start.
+	err := write(true)
+	if errors.Is(err, errBalanceMoved) {
+		err = write(false)
+	}
 	if err != nil {
 		b.s.log.Warn("debit batch failed; its debits run alone", "debits", len(live), "err", err)
 		for _, r := range live {
@@ -115,6 +135,27 @@ type batchTx struct {
 	accounts map[string]*canopy.Account
 	keys     map[string]*canopy.APIKey
 	users    map[string]*canopy.User
+	// unlocked reads the balances and month counts its debits draw on
+	// plainly, to be locked only when the batch writes them (see
+	// debitBatcher.run); otherwise each is read under its row lock.
+	unlocked bool
+}
+
+// balance reads a balance the batch decides against (see unlocked).
+func (m *batchTx) balance(ctx context.Context, k typedKey) (int64, error) {
+	if !m.unlocked {
+		return m.BalanceForUpdate(ctx, k.account, k.t)
+	}
+	all, err := m.Balances(ctx, k.account)
+	return amountOf(all, k.t), err
+}
+
+// monthUsage reads a month count the batch decides against (see unlocked).
+func (m *batchTx) monthUsage(ctx context.Context, k typedKey, month string) (int64, error) {
+	if !m.unlocked {
+		return m.MonthUsageForUpdate(ctx, k.account, k.t, month)
+	}
+	return m.MonthUsage(ctx, k.account, k.t, month)
 }
 
 func (m *batchTx) GetAccountForShare(ctx context.Context, id string) (*canopy.Account, error) {
@@ -217,12 +258,14 @@ type batchState struct {
 	by       map[string]*debit  // entry id → its debit
 	took     map[typedKey]int64 // per payer balance
 	counted  map[typedKey]int64 // per capped account
+	// refused holds the balances and month counts that refused a debit.
+	refused map[typedKey]bool
 }
 
 func (b *batchBase) pass() *batchState {
 	return &batchState{base: b, balances: maps.Clone(b.balances), used: maps.Clone(b.used),
 		charged: map[usageKey]*canopy.LedgerEntry{}, by: map[string]*debit{},
-		took: map[typedKey]int64{}, counted: map[typedKey]int64{}}
+		took: map[typedKey]int64{}, counted: map[typedKey]int64{}, refused: map[typedKey]bool{}}
 }
 
 // maxBatchPasses bounds the passes of a batch whose debits keep meeting
@@ -237,18 +280,27 @@ func newBatchTx(tx store.Tx) *batchTx {
 // transaction, in order: each is checked as its own write would check
 // its acting account and credential, then charged by chargeDebits. The
 // error is the transaction's; each debit's own is in its outcome.
-func chargeBatch(ctx context.Context, s *Service, tx store.Tx, reqs []*debitReq) ([]debitOutcome, error) {
+func chargeBatch(ctx context.Context, s *Service, tx store.Tx, reqs []*debitReq, unlocked bool) ([]debitOutcome, error) {
 	m := newBatchTx(tx)
-	// The acting accounts, share-locked as each write's would be.
-	acting := make([]string, 0, len(reqs))
+	m.unlocked = unlocked
+	// The acting accounts, share-locked as each write's would be, and in
+	// the same statement the accounts above them as the callers last saw
+	// them (chargeDebits reads any other its debits' paths hold).
+	var acting, above []string
 	for _, r := range reqs {
 		acting = append(acting, r.c.Acting.ID)
+		above = append(above, r.c.Acting.Path.IDs()...)
 	}
-	locked, err := tx.GetAccountsForShare(ctx, sortedUnique(acting))
+	acting = sortedUnique(acting)
+	above = slices.DeleteFunc(sortedUnique(above), func(id string) bool {
+		_, found := slices.BinarySearch(acting, id)
+		return found
+	})
+	read, err := tx.GetAccountsForShare(ctx, acting, above)
 	if err != nil {
 		return nil, fmt.Errorf("load acting accounts: %w", err)
 	}
-	for _, a := range locked {
+	for _, a := range read {
 		m.accounts[a.ID] = a
 	}
 	outs := make([]debitOutcome, len(reqs))
@@ -311,8 +363,13 @@ func actingForDebit(ctx context.Context, m *batchTx, c Caller) (*canopy.Account,
 // the transaction's; each debit's own is in its outcome.
 //
 // Everything is locked in one order — month counts by account, then the
-// payers' balances, then the references (the entries) — so two writes
-// charging debits never wait for each other in a cycle.
+// payers' balances, then the references (the entries), then the usage
+// rollups — so two writes charging debits never wait for each other in a
+// cycle. A batch that reads its balances and counts unlocked
+// (batchTx.unlocked) inserts its references before it locks them; it can
+// wait in a cycle only with a locked write that charges the same
+// reference at once (a retry racing its first try), which the database
+// breaks by failing one, to be run again.
 //
 // A debit whose reference another transaction charges meanwhile (a retry
 // racing its first try on another replica) loses only itself: the entries
@@ -320,10 +377,10 @@ func actingForDebit(ctx context.Context, m *batchTx, c Caller) (*canopy.Account,
 // debits are decided again with those answered as the replays they are,
 // in the same transaction. The debits that were written succeed again (a
 // replay takes nothing, so every later debit has as much room or more);
-// only new successes are inserted. The payers' balances are locked before
-// the references are read, so a twin charged through the same payer has
-// committed by then and is seen at once: the second pass is for the rare
-// twin that races past that.
+// only new successes are inserted. Where the payers' balances are locked
+// before the references are read, a twin charged through the same payer
+// has committed by then and is seen at once: the second pass is for the
+// rare twin that races past that.
 func chargeDebits(ctx context.Context, s *Service, tx store.Tx, now time.Time, ds []*debit) ([]debitOutcome, error) {
 	if len(ds) == 0 {
 		return nil, nil
@@ -370,12 +427,12 @@ func chargeDebits(ctx context.Context, s *Service, tx store.Tx, now time.Time, d
 	slices.SortFunc(capped, compareTyped)
 	var err error
 	for _, k := range capped {
-		if base.used[k], err = m.MonthUsageForUpdate(ctx, k.account, k.t, month); err != nil {
+		if base.used[k], err = m.monthUsage(ctx, k, month); err != nil {
 			return nil, err
 		}
 	}
 	for _, k := range debitPayers(ctx, m, ds) {
-		if base.balances[k], err = m.BalanceForUpdate(ctx, k.account, k.t); err != nil {
+		if base.balances[k], err = m.balance(ctx, k); err != nil {
 			return nil, err
 		}
 	}
@@ -471,35 +528,77 @@ func (b *batchBase) addEarlier(ctx context.Context, tx store.Tx, keys []store.Le
 	return nil
 }
 
-// apply writes what the pass's debits took: usage rollups, month counts,
-// balances, and the notices of caps reached and low balances. A
-// transaction that holds balances itself (a batch of incoming texts)
-// notices low balances when it writes them.
+// apply writes what the pass's debits took: month counts, balances, usage
+// rollups, and the notices of caps reached and low balances — in that
+// order, the order every write that charges or refunds usage locks them
+// in. A transaction that holds balances itself (a batch of incoming
+// texts) notices low balances when it writes them.
+//
+// In a batch that read its balances and counts unlocked (batchTx.unlocked)
+// each is checked as it is written, under its row lock now: the batch's
+// decisions hold if the debits it charged still fit, and if nothing it
+// refused was refused on a balance or count that moved since it was read.
+// Otherwise apply returns errBalanceMoved, and the batch runs again
+// locked.
 func (st *batchState) apply(ctx context.Context, s *Service, tx store.Tx, m *batchTx, now time.Time, month string) error {
-	if err := m.AddUsageDays(ctx, store.UsageDaysOf(st.entries)); err != nil {
-		return err
-	}
-	for _, k := range sortedKeys(st.counted) {
-		ok, _, err := m.AddMonthUsage(ctx, k.account, k.t, month, st.counted[k], st.base.limits[k].Monthly)
+	moved := func(k typedKey, read, found int64) bool { return m.unlocked && found != read && st.refused[k] }
+	for _, k := range sortedKeys(st.base.used) {
+		n := st.counted[k]
+		before := st.base.used[k]
+		if n == 0 {
+			if m.unlocked && st.refused[k] {
+				used, err := m.MonthUsageForUpdate(ctx, k.account, k.t, month)
+				if err != nil {
+					return err
+				}
+				if moved(k, before, used) {
+					return errBalanceMoved
+				}
+			}
+			continue
+		}
+		ok, used, err := m.AddMonthUsage(ctx, k.account, k.t, month, n, st.base.limits[k].Monthly)
 		if err != nil {
 			return err
+		}
+		if !ok && m.unlocked || ok && moved(k, before, used-n) {
+			return errBalanceMoved
 		}
 		if !ok {
 			return fmt.Errorf("month count of %s changed under its lock", k.account)
 		}
-		before := st.base.used[k]
-		if err := s.noticeLimitReached(ctx, m, now, st.base.limits[k], month, before, before+st.counted[k]); err != nil {
+		if err := s.noticeLimitReached(ctx, m, now, st.base.limits[k], month, used-n, used); err != nil {
 			return err
 		}
 	}
 	h, held := tx.(balanceHolder)
 	held = held && h.holdsBalances()
-	for _, k := range sortedKeys(st.took) {
-		ok, after, err := m.TakeCredits(ctx, k.account, k.t, st.took[k], now)
-		if err != nil {
-			return err
+	// The balances, in key order, then the usage rollups: one statement
+	// where the engine allows it. An unlocked batch also takes nothing
+	// from a balance that only refused debits, to lock it and see whether
+	// it moved.
+	var takes []store.CreditTake
+	for _, k := range sortedKeys(st.base.balances) {
+		if n := st.took[k]; n > 0 || m.unlocked && st.refused[k] {
+			takes = append(takes, store.CreditTake{AccountID: k.account, Type: k.t, Amount: n})
 		}
-		if !ok {
+	}
+	taken, err := m.TakeCreditsForUsage(ctx, takes, now, store.UsageDaysOf(st.entries))
+	if err != nil {
+		return err
+	}
+	for i, t := range takes {
+		k, n, after := typedKey{t.AccountID, t.Type}, t.Amount, taken[i].Balance
+		if n == 0 { // a balance without a row holds nothing
+			if moved(k, st.base.balances[k], after) {
+				return errBalanceMoved
+			}
+			continue
+		}
+		if !taken[i].OK && m.unlocked || taken[i].OK && moved(k, st.base.balances[k], after+n) {
+			return errBalanceMoved
+		}
+		if !taken[i].OK {
 			return fmt.Errorf("balance of %s changed under its lock", k.account)
 		}
 		if held {
@@ -507,7 +606,7 @@ func (st *batchState) apply(ctx context.Context, s *Service, tx store.Tx, m *bat
 		}
 		// The debits of one payer only lower its balance: together they
 		// cross a threshold as one debit of their sum would.
-		if err := s.noticeLowBalance(ctx, m, now, k.account, k.t, after+st.took[k], after); err != nil {
+		if err := s.noticeLowBalance(ctx, m, now, k.account, k.t, after+n, after); err != nil {
 			return err
 		}
 	}
@@ -543,18 +642,20 @@ func (st *batchState) decide(ctx context.Context, s *Service, m *batchTx, d *deb
 			continue
 		}
 		if used := st.used[k]; u.Quantity > l.Monthly-used {
+			st.refused[k] = true
 			return nil, capError(l, u, used)
 		}
 	}
 	pk := typedKey{up[payer].ID, u.Type}
 	balance, ok := st.balances[pk]
 	if !ok { // a payer debitPayers did not foresee
-		if balance, err = m.BalanceForUpdate(ctx, pk.account, pk.t); err != nil {
+		if balance, err = m.balance(ctx, pk); err != nil {
 			return nil, err
 		}
 		st.base.balances[pk], st.balances[pk] = balance, balance
 	}
 	if balance < u.Quantity {
+		st.refused[pk] = true
 		return nil, balanceError(pk.account, u, balance)
 	}
 

@@ -143,3 +143,81 @@ func TestBatchLosesOnlyTheDebitThatMeetsATwin(t *testing.T) {
 		})
 	}
 }
+
+// TestUnlockedBatchRunsAgainLockedWhenABalanceMoved: a batch reads its
+// payers' balances unlocked and locks each only when it writes it; a
+// balance that moved meanwhile so that the batch's decisions would not be
+// a serial run's at that moment — it no longer holds what the batch took,
+// or it refused a debit and has changed since — sends the batch round
+// again, locked from the start, and each debit is decided as a serial run
+// at that point would decide it. (PostgreSQL only: on SQLite no other
+// write runs while a batch does.)
+func TestUnlockedBatchRunsAgainLockedWhenABalanceMoved(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		balance   int64
+		meanwhile func(t *testing.T, b *testfactory.Bundle, umbrella, sibling *canopy.Account) error
+		wantR2    string // error code, or "" when charged
+		wantLeft  int64
+	}{
+		{"a grant lets a refused debit through", 1, func(t *testing.T, b *testfactory.Bundle, umbrella, _ *canopy.Account) error {
+			_, err := b.Svc.Grant(context.Background(), b.As(t, b.Root.ID), umbrella.ID, service.GrantInput{Type: canopy.CreditMessage, Amount: 5})
+			return err
+		}, "", 1 + 5 - 2},
+		{"another debit takes what the batch counted on", 2, func(t *testing.T, b *testfactory.Bundle, _, sibling *canopy.Account) error {
+			_, err := b.Svc.RecordUsage(context.Background(), b.As(t, sibling.ID),
+				service.UsageInput{Type: canopy.CreditMessage, Quantity: 1, Reference: "meanwhile"})
+			return err
+		}, canopy.CodeInsufficientCredits, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			testdb.Each(t, func(t *testing.T, db *sqlstore.DB) {
+				if db.Engine() != "postgres" {
+					t.Skip("SQLite runs one write at a time: nothing moves under a batch")
+				}
+				ctx := context.Background()
+				st := &twinStore{Store: db}
+				b := testfactory.New(t, st)
+				umbrella := b.Child(t, b.Root.ID)
+				clinic, sibling := b.Child(t, umbrella.ID), b.Child(t, umbrella.ID)
+				for _, c := range []*canopy.Account{clinic, sibling} {
+					_, err := b.Svc.UpdateLink(ctx, b.As(t, umbrella.ID), c.ID, service.LinkPatch{Billing: ptr(canopy.BillingParent)})
+					require.NoError(t, err)
+				}
+				grant(t, b, umbrella.ID, canopy.CreditMessage, tc.balance)
+				st.twin = func(context.Context, store.Tx) error {
+					// In a transaction of its own (another goroutine's),
+					// committed before the batch goes on.
+					done := make(chan error)
+					go func() { done <- tc.meanwhile(t, b, umbrella, sibling) }()
+					return <-done
+				}
+
+				as := b.As(t, clinic.ID)
+				queued, release := b.Svc.HoldDebits()
+				errs := make([]error, 2)
+				var wg sync.WaitGroup
+				for i, ref := range []string{"r1", "r2"} {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						_, errs[i] = b.Svc.RecordUsage(ctx, as, service.UsageInput{Type: canopy.CreditMessage, Quantity: 1, Reference: ref})
+					}()
+					require.Eventually(t, func() bool { return queued() == i+1 }, 5*time.Second, time.Millisecond)
+				}
+				before := st.writes
+				release()
+				wg.Wait()
+				require.Equal(t, 3, st.writes-before, "the batch unlocked, the write meanwhile, the batch again locked")
+				require.NoError(t, errs[0])
+				if tc.wantR2 == "" {
+					require.NoError(t, errs[1])
+				} else {
+					require.Equal(t, tc.wantR2, canopy.ErrorCode(errs[1]))
+				}
+				require.Equal(t, tc.wantLeft, balanceOf(t, b, umbrella.ID, canopy.CreditMessage))
+				requireVerified(t, b)
+			})
+		})
+	}
+}

@@ -6,18 +6,21 @@ import (
 )
 
 // groupCommit is the queue of a batcher (debits, incoming texts): the
-// requests that arrive while a shared transaction is in flight wait, and
+// requests that arrive while shared transactions are in flight wait, and
 // run together in the next one; alone, a request runs at once. One batch
-// runs at a time.
+// runs at a time, or as many as lanes says.
 type groupCommit[R groupRequest] struct {
 	max int // requests in one batch at most
+	// lanes is how many batches may run at once (0 is 1).
+	lanes int
 	// run runs the live requests of a batch — those whose caller had not
 	// left when it started — and sets each one's outcome.
 	run func(live []R)
 
 	mu      sync.Mutex
 	pending []queued[R]
-	running bool // a goroutine is draining pending
+	running int  // goroutines draining pending
+	held    bool // by hold: none starts
 }
 
 // groupRequest is one request of a batch.
@@ -41,12 +44,17 @@ func (g *groupCommit[R]) do(r R) {
 	q := queued[R]{r, make(chan struct{})}
 	g.mu.Lock()
 	g.pending = append(g.pending, q)
-	if !g.running {
-		g.running = true
-		go g.drain()
-	}
+	g.start()
 	g.mu.Unlock()
 	<-q.done
+}
+
+// start starts a drain on a free lane, if one is free; g.mu is held.
+func (g *groupCommit[R]) start() {
+	if !g.held && g.running < max(g.lanes, 1) {
+		g.running++
+		go g.drain()
+	}
 }
 
 // drain runs batches until no request waits; the next request starts it
@@ -55,7 +63,7 @@ func (g *groupCommit[R]) drain() {
 	for {
 		g.mu.Lock()
 		if len(g.pending) == 0 {
-			g.running = false
+			g.running--
 			g.mu.Unlock()
 			return
 		}
@@ -85,12 +93,19 @@ func (g *groupCommit[R]) drain() {
 // how many wait.
 func (g *groupCommit[R]) hold() (queued func() int, release func()) {
 	g.mu.Lock()
-	g.running = true // no drain runs, none starts
+	g.held = true
 	g.mu.Unlock()
 	queued = func() int {
 		g.mu.Lock()
 		defer g.mu.Unlock()
 		return len(g.pending)
 	}
-	return queued, func() { go g.drain() }
+	return queued, func() {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		g.held = false
+		if len(g.pending) > 0 {
+			g.start()
+		}
+	}
 }

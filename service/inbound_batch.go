@@ -104,8 +104,10 @@ func (b *inboundBatcher) run(live []*inboundReq) {
 	}
 }
 
-// errBalanceMoved ends a batch whose payer's balance, read unlocked, fell
-// below what its texts took before the batch could write it.
+// errBalanceMoved ends a batch that read balances (and month counts)
+// unlocked when one moved before the batch could write it so that the
+// batch's decisions no longer hold: a balance fell below what its texts or
+// debits took, or one that refused a debit changed.
 var errBalanceMoved = errors.New("a payer's balance fell below what the batch took")
 
 // write runs a batch in one transaction.
@@ -278,6 +280,19 @@ func (m *inboundTx) TakeCredits(ctx context.Context, account string, t canopy.Cr
 	b.debits = append(slices.Clip(b.debits), amount)
 	m.balances[k], m.at = b, at
 	return true, left - amount, nil
+}
+
+// TakeCreditsForUsage decides each take as TakeCredits does and holds the
+// days back as AddUsageDays does.
+func (m *inboundTx) TakeCreditsForUsage(ctx context.Context, takes []store.CreditTake, at time.Time, days []store.UsageDay) ([]store.CreditTaken, error) {
+	out := make([]store.CreditTaken, len(takes))
+	for i, k := range takes {
+		var err error
+		if out[i].OK, out[i].Balance, err = m.TakeCredits(ctx, k.AccountID, k.Type, k.Amount, at); err != nil {
+			return nil, err
+		}
+	}
+	return out, m.AddUsageDays(ctx, days)
 }
 
 // balance is a payer's balance as the batch holds it, read the first time.

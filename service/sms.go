@@ -1,6 +1,7 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -223,21 +224,23 @@ func (s *Service) refundSMS(ctx context.Context, tx store.Tx, m *canopy.SMSMessa
 	if err := tx.InsertLedgerEntry(ctx, e); err != nil {
 		return err
 	}
-	if err := tx.AddUsageDays(ctx, store.UsageDaysOf([]*canopy.LedgerEntry{e})); err != nil {
-		return err
-	}
 	// What was refunded no longer counts against the caps it was counted
-	// against, in the month it was charged.
+	// against, in the month it was charged. The counts, the balance, then
+	// the usage rollups: the order debits lock them in (chargeDebits).
 	limits, err := tx.CreditLimits(ctx, charge.UsagePath.IDs(), charge.Type)
 	if err != nil {
 		return err
 	}
+	slices.SortFunc(limits, func(a, b store.CreditLimit) int { return cmp.Compare(a.AccountID, b.AccountID) })
 	for _, l := range limits {
 		if err := tx.ReturnMonthUsage(ctx, l.AccountID, charge.Type, canopy.MonthOf(charge.At), e.Amount); err != nil {
 			return err
 		}
 	}
-	return tx.AddCredits(ctx, e.Credit, e.Type, e.Amount, now)
+	if err := tx.AddCredits(ctx, e.Credit, e.Type, e.Amount, now); err != nil {
+		return err
+	}
+	return tx.AddUsageDays(ctx, store.UsageDaysOf([]*canopy.LedgerEntry{e}))
 }
 
 // ListSMS lists SMS messages of every account, newest first, before the id

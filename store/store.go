@@ -326,8 +326,9 @@ type AccountTx interface {
 	// missing ids are skipped.
 	GetAccounts(ctx context.Context, ids []string) ([]*canopy.Account, error)
 	// GetAccountsForShare is GetAccountForShare for many accounts at once,
-	// locking them in id order.
-	GetAccountsForShare(ctx context.Context, ids []string) ([]*canopy.Account, error)
+	// locking them in id order; it reads the accounts of also as well, in
+	// the same statement, without locking them.
+	GetAccountsForShare(ctx context.Context, ids, also []string) ([]*canopy.Account, error)
 	// UpdateAccount writes name, email, plan, status, metadata, link,
 	// updatedAt and closedAt of a.
 	UpdateAccount(ctx context.Context, a *canopy.Account) error
@@ -617,6 +618,19 @@ type UsageDay struct {
 	Amount int64
 }
 
+// CreditTake is an amount to take from a balance (TakeCreditsForUsage).
+type CreditTake struct {
+	AccountID string
+	Type      canopy.CreditType
+	Amount    int64
+}
+
+// CreditTaken says whether a CreditTake fitted, and the balance after it.
+type CreditTaken struct {
+	OK      bool
+	Balance int64
+}
+
 // UsageDaysOf sums entries (usage adds, refunds subtract) into daily
 // rollup rows, one per path, type, day and payer.
 func UsageDaysOf(entries []*canopy.LedgerEntry) []UsageDay {
@@ -664,6 +678,13 @@ type CreditTx interface {
 	// statement, and reports the balance after it — or the balance it
 	// found, when it did not hold enough.
 	TakeCredits(ctx context.Context, accountID string, t canopy.CreditType, amount int64, at time.Time) (ok bool, balance int64, err error)
+	// TakeCreditsForUsage takes each of takes as TakeCredits would, in
+	// order, then adds days to the usage rollups as AddUsageDays would: in
+	// one statement where the engine allows it. A take that did not fit is
+	// reported not OK, its balance unknown; the caller then rolls back. A
+	// take of nothing reads the balance under its row lock (0 when there
+	// is none) and changes nothing.
+	TakeCreditsForUsage(ctx context.Context, takes []CreditTake, at time.Time, days []UsageDay) ([]CreditTaken, error)
 	// InsertLedgerEntry appends an entry; a second debit with the same
 	// usage account and idempotency key is a UniqueLedgerKey conflict.
 	InsertLedgerEntry(ctx context.Context, e *canopy.LedgerEntry) error
@@ -697,7 +718,8 @@ type CreditTx interface {
 	PutCreditLimit(ctx context.Context, l *CreditLimit) error
 	DeleteCreditLimit(ctx context.Context, accountID string, t canopy.CreditType) error
 	// AddMonthUsage counts amount against an account's month if the total
-	// stays within max, and reports the total it found when it would not.
+	// stays within max, and reports the total after it — or the total it
+	// found, when it would not stay within max.
 	AddMonthUsage(ctx context.Context, accountID string, t canopy.CreditType, month string, amount, max int64) (ok bool, used int64, err error)
 	// ReturnMonthUsage takes amount off an account's count for a month (a
 	// refund), not below zero.

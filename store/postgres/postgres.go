@@ -92,6 +92,7 @@ func (dialect) LockTreeSQL() string        { return "SELECT id FROM tree_lock WH
 func (dialect) Arg(v any) any              { return v }
 func (dialect) CacheStatements() bool      { return false } // pgx caches prepared statements itself
 func (dialect) ExactRowCounts() bool       { return true }  // a statement is a round trip
+func (dialect) Arrays() bool               { return true }  // unnest
 
 // ProbeEach: a subquery with OFFSET is not pulled up into a join.
 func (dialect) ProbeEach() string     { return " OFFSET 0" }

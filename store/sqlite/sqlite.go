@@ -120,6 +120,7 @@ func (dialect) NotifySQL() string             { return "" }
 func (dialect) ReadTxOptions() *sql.TxOptions { return &sql.TxOptions{ReadOnly: true} }
 func (dialect) CacheStatements() bool         { return true }  // the driver parses every statement it runs
 func (dialect) ExactRowCounts() bool          { return false } // statements cost no round trip; few texts stay prepared
+func (dialect) Arrays() bool                  { return false } // no array type; VALUES lists cost no round trip
 func (dialect) ProbeEach() string             { return "" }    // SQLite runs a correlated NOT EXISTS per row
 func (dialect) CustomPlanSQL() string         { return "" }    // SQLite plans with the arguments bound
 func (dialect) Fence() string                 { return "" }    // SQLite walks the index in order and filters as it goes

@@ -140,20 +140,35 @@ func (t *tx) GetAccounts(ctx context.Context, ids []string) ([]*canopy.Account, 
 	return scanAll(ctx, t, scanAccount, selectAccounts+` WHERE id IN (`+placeholders(len(ids))+`)`, args...)
 }
 
-func (t *tx) GetAccountsForShare(ctx context.Context, ids []string) ([]*canopy.Account, error) {
+func (t *tx) GetAccountsForShare(ctx context.Context, ids, also []string) ([]*canopy.Account, error) {
 	if len(ids) == 0 {
-		return nil, nil
+		return t.GetAccounts(ctx, also)
 	}
-	// The list is padded with its last id to a power of two, so that a
-	// few statement texts serve every width and stay prepared.
-	args := make([]any, widthBucket(len(ids)))
-	for i := range args {
-		args[i] = ids[min(i, len(ids)-1)]
-	}
+	lockIn, lockArgs := t.idList(ids)
 	// In id order, so that two writers locking overlapping sets take the
 	// locks in the same order.
-	return scanAll(ctx, t, scanAccount, selectAccounts+` WHERE id IN (`+placeholders(len(args))+`) ORDER BY id`+
-		t.db.dialect.ForShare(), args...)
+	q := `SELECT * FROM (` + selectAccounts + ` WHERE id ` + lockIn + ` ORDER BY id` + t.db.dialect.ForShare() + `) AS locked`
+	args := lockArgs
+	if len(also) > 0 {
+		// The others in the same statement, a round trip less; an id in
+		// both lists is read once, locked.
+		alsoIn, alsoArgs := t.idList(also)
+		q += ` UNION ALL ` + selectAccounts + ` WHERE id ` + alsoIn + ` AND NOT (id ` + lockIn + `)`
+		args = append(append(args, alsoArgs...), lockArgs...)
+	}
+	return scanAll(ctx, t, scanAccount, q, args...)
+}
+
+// idList is the condition that an id is one of ids (IN (…) or, on
+// engines with Arrays, = ANY (…)) and its arguments. An IN list is padded
+// with its last id to a power of two, so that a few statement texts serve
+// every length and stay prepared.
+func (t *tx) idList(ids []string) (string, []any) {
+	if t.db.dialect.Arrays() {
+		return `= ANY (CAST(? AS TEXT[]))`, []any{ids}
+	}
+	in, args := padded(ids)
+	return `IN (` + in + `)`, args
 }
 
 // widthBucket rounds a list's width up to a power of two.

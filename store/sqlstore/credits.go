@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/canopyhq/canopy"
@@ -87,15 +88,16 @@ func (t *tx) InsertLedgerEntry(ctx context.Context, e *canopy.LedgerEntry) error
 const ledgerRowsPerStatement = 128
 
 func (t *tx) InsertLedgerEntries(ctx context.Context, es []*canopy.LedgerEntry) error {
+	if t.db.dialect.Arrays() {
+		if _, err := t.exec(ctx, ledgerInsertFromArrays, ledgerArrays(es)...); err != nil {
+			return fmt.Errorf("insert ledger entries: %w", err)
+		}
+		return nil
+	}
 	for len(es) > 0 {
 		// See Dialect.ExactRowCounts.
 		n := t.rowsPerStatement(len(es), ledgerRowsPerStatement)
-		args := make([]any, 0, n*13)
-		for _, e := range es[:n] {
-			args = append(args, e.ID, e.At, string(e.Kind), string(e.Type), e.Amount, e.Debit, e.Credit, e.Reason,
-				nullable(e.UsageAccountID), nullable(string(e.UsagePath)), nullable(e.UsageRef), nullable(e.IdempotencyKey), e.RequestID)
-		}
-		if _, err := t.exec(ctx, `INSERT INTO credit_ledger (`+ledgerCols+`) VALUES `+rows(n, 13), args...); err != nil {
+		if _, err := t.exec(ctx, `INSERT INTO credit_ledger (`+ledgerCols+`) VALUES `+rows(n, 13), ledgerArgs(es[:n])...); err != nil {
 			return fmt.Errorf("insert ledger entries: %w", err)
 		}
 		es = es[n:]
@@ -103,21 +105,64 @@ func (t *tx) InsertLedgerEntries(ctx context.Context, es []*canopy.LedgerEntry) 
 	return nil
 }
 
+// ledgerArgs are the arguments of es in a VALUES list, a row of 13 each.
+func ledgerArgs(es []*canopy.LedgerEntry) []any {
+	args := make([]any, 0, len(es)*13)
+	for _, e := range es {
+		args = append(args, e.ID, e.At, string(e.Kind), string(e.Type), e.Amount, e.Debit, e.Credit, e.Reason,
+			nullable(e.UsageAccountID), nullable(string(e.UsagePath)), nullable(e.UsageRef), nullable(e.IdempotencyKey), e.RequestID)
+	}
+	return args
+}
+
+// ledgerInsertFromArrays inserts the entries of ledgerArrays' columns
+// (see Dialect.Arrays); the usage columns' empty strings are NULLs, as
+// nullable makes them in a VALUES list.
+var ledgerInsertFromArrays = `INSERT INTO credit_ledger (` + ledgerCols + `)
+	SELECT id, at, kind, type, amount, debit_account, credit_account, reason,
+		NULLIF(usage_account_id, ''), NULLIF(usage_path, ''), NULLIF(usage_ref, ''), NULLIF(idempotency_key, ''), request_id
+	FROM ` + unnest("TEXT", "TIMESTAMPTZ", "TEXT", "TEXT", "BIGINT", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT", "TEXT") + `
+		AS e (` + ledgerCols + `)`
+
+// ledgerArrays are es a column at a time, for ledgerInsertFromArrays.
+func ledgerArrays(es []*canopy.LedgerEntry) []any {
+	n := len(es)
+	var (
+		ids, kinds, types, debits, credits, reasons = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		accounts, paths, refs, keys, requests       = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		ats                                         = make([]time.Time, n)
+		amounts                                     = make([]int64, n)
+	)
+	for i, e := range es {
+		ids[i], ats[i], kinds[i], types[i], amounts[i] = e.ID, e.At, string(e.Kind), string(e.Type), e.Amount
+		debits[i], credits[i], reasons[i] = e.Debit, e.Credit, e.Reason
+		accounts[i], paths[i], refs[i], keys[i], requests[i] = e.UsageAccountID, string(e.UsagePath), e.UsageRef, e.IdempotencyKey, e.RequestID
+	}
+	return []any{ids, ats, kinds, types, amounts, debits, credits, reasons, accounts, paths, refs, keys, requests}
+}
+
 func (t *tx) InsertNewLedgerEntries(ctx context.Context, es []*canopy.LedgerEntry) ([]string, error) {
-	inserted := map[string]bool{}
-	rest := es
-	for len(rest) > 0 {
-		n := t.rowsPerStatement(len(rest), ledgerRowsPerStatement)
-		args := make([]any, 0, n*13)
-		for _, e := range rest[:n] {
-			args = append(args, e.ID, e.At, string(e.Kind), string(e.Type), e.Amount, e.Debit, e.Credit, e.Reason,
-				nullable(e.UsageAccountID), nullable(string(e.UsagePath)), nullable(e.UsageRef), nullable(e.IdempotencyKey), e.RequestID)
+	const onConflict = `
+		ON CONFLICT (usage_account_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING RETURNING id`
+	scanID := func(r rowScanner) (string, error) {
+		var id string
+		return id, r.Scan(&id)
+	}
+	if t.db.dialect.Arrays() {
+		// The statement answers with the entries it left out, rarely any,
+		// rather than with every one it inserted (a row each to read).
+		args := ledgerArrays(es)
+		taken, err := scanAll(ctx, t, scanID, `WITH inserted AS (`+ledgerInsertFromArrays+onConflict+`)
+			SELECT id FROM unnest(CAST(? AS TEXT[])) AS e (id) WHERE id NOT IN (SELECT id FROM inserted)`, append(args, args[0])...)
+		if err != nil {
+			return nil, fmt.Errorf("insert new ledger entries: %w", err)
 		}
-		ids, err := scanAll(ctx, t, func(r rowScanner) (string, error) {
-			var id string
-			return id, r.Scan(&id)
-		}, `INSERT INTO credit_ledger (`+ledgerCols+`) VALUES `+rows(n, 13)+`
-			ON CONFLICT (usage_account_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING RETURNING id`, args...)
+		return taken, nil
+	}
+	inserted := map[string]bool{}
+	for rest := es; len(rest) > 0; {
+		n := t.rowsPerStatement(len(rest), ledgerRowsPerStatement)
+		ids, err := scanAll(ctx, t, scanID, `INSERT INTO credit_ledger (`+ledgerCols+`) VALUES `+rows(n, 13)+onConflict, ledgerArgs(rest[:n])...)
 		if err != nil {
 			return nil, fmt.Errorf("insert new ledger entries: %w", err)
 		}
@@ -136,15 +181,33 @@ func (t *tx) InsertNewLedgerEntries(ctx context.Context, es []*canopy.LedgerEntr
 }
 
 func (t *tx) LedgerEntriesByKeys(ctx context.Context, keys []store.LedgerKey) ([]*canopy.LedgerEntry, error) {
+	if t.db.dialect.Arrays() {
+		accounts, ks := make([]string, len(keys)), make([]string, len(keys))
+		for i, k := range keys {
+			accounts[i], ks[i] = k.UsageAccountID, k.Key
+		}
+		// Each key one probe of the idempotency index, however many there
+		// are: PostgreSQL planned a plain join from the keys as a hash join
+		// over the whole ledger once its statistics lagged behind a growing
+		// table (6 ms a batch of 128 after 40,000 debits, 20 ms after
+		// 120,000), and an OR of (account, key) equalities as one index
+		// scan per term on every batch (2.4 ms a batch of 128). A lateral
+		// subquery kept from the join probes once a key.
+		es, err := scanAll(ctx, t, scanEntry, `SELECT `+ledgerColsL+` FROM `+unnest("TEXT", "TEXT")+` AS k (account, key)
+			CROSS JOIN LATERAL (SELECT `+ledgerCols+` FROM credit_ledger
+				WHERE usage_account_id = k.account AND idempotency_key = k.key AND idempotency_key IS NOT NULL`+
+			t.db.dialect.ProbeEach()+`) l`, accounts, ks)
+		if err != nil {
+			return nil, fmt.Errorf("ledger entries by keys: %w", err)
+		}
+		return es, nil
+	}
 	var out []*canopy.LedgerEntry
 	for len(keys) > 0 {
 		// The keys are a list of rows the query starts from, each one probe
-		// of the idempotency index. An OR of (account, key) equalities cost
-		// PostgreSQL a plan of one index scan per term on every batch: 2.4
-		// ms a batch of 128, 40% of a hot account's statement time. The
-		// list is padded to a power of two with a pair no entry has (no
-		// account id is empty), so a few statement texts serve every count
-		// and stay prepared.
+		// of the idempotency index. The list is padded to a power of two
+		// with a pair no entry has (no account id is empty), so a few
+		// statement texts serve every count and stay prepared.
 		n := min(len(keys), ledgerRowsPerStatement)
 		w := widthBucket(n)
 		args := make([]any, 0, 2*w)
@@ -155,20 +218,8 @@ func (t *tx) LedgerEntriesByKeys(ctx context.Context, keys []store.LedgerKey) ([
 				args = append(args, "", "")
 			}
 		}
-		q := `WITH k (account, key) AS (VALUES ` + rows(w, 2) + `) SELECT ` + ledgerColsL + ` FROM k `
-		if t.db.dialect.Engine() == "postgres" {
-			// PostgreSQL planned the plain join as a hash join over the
-			// whole ledger once its statistics lagged behind a growing
-			// table (6 ms a batch of 128 after 40,000 debits, 20 ms after
-			// 120,000): a lateral subquery (which SQLite lacks) kept from
-			// the join is one probe a key however large the ledger grows.
-			q += `CROSS JOIN LATERAL (SELECT ` + ledgerCols + ` FROM credit_ledger
-				WHERE usage_account_id = k.account AND idempotency_key = k.key AND idempotency_key IS NOT NULL` +
-				t.db.dialect.ProbeEach() + `) l`
-		} else {
-			q += `JOIN credit_ledger l ON l.usage_account_id = k.account AND l.idempotency_key = k.key AND l.idempotency_key IS NOT NULL`
-		}
-		es, err := scanAll(ctx, t, scanEntry, q, args...)
+		es, err := scanAll(ctx, t, scanEntry, `WITH k (account, key) AS (VALUES `+rows(w, 2)+`) SELECT `+ledgerColsL+` FROM k
+			JOIN credit_ledger l ON l.usage_account_id = k.account AND l.idempotency_key = k.key AND l.idempotency_key IS NOT NULL`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("ledger entries by keys: %w", err)
 		}
@@ -247,29 +298,23 @@ func (t *tx) ListLedger(ctx context.Context, f store.LedgerFilter) ([]*canopy.Le
 }
 
 func (t *tx) AddUsageDays(ctx context.Context, days []store.UsageDay) error {
+	if len(days) == 0 {
+		return nil
+	}
+	rollups := usageRollups(days)
+	if t.db.dialect.Arrays() {
+		// The three rollups in one statement, a round trip where they were
+		// one a rollup (and a hundred rows).
+		with, args := rollupsWith(rollups)
+		// A data-modifying WITH runs to its end whether or not the
+		// statement reads it.
+		if _, err := t.exec(ctx, `WITH `+with+` SELECT 1`, args...); err != nil {
+			return fmt.Errorf("add usage to the rollups: %w", err)
+		}
+		return nil
+	}
 	const chunk = 100
-	// A statement may add to a row only once, so each rollup takes one row
-	// per key: the daily rollups per path, type and day, the monthly ones
-	// per path, type and month, the payers' per payer, type and day (in
-	// key order, the order concurrent batches lock them in).
-	byPayer := rollupRows(days, func(d store.UsageDay) (rollupRow, bool) {
-		return rollupRow{d.Payer, d.Type, d.Day, 0}, d.Payer != ""
-	})
-	slices.SortFunc(byPayer, func(a, b rollupRow) int {
-		return cmp.Or(cmp.Compare(a.owner, b.owner), cmp.Compare(a.period, b.period), cmp.Compare(a.t, b.t))
-	})
-	for _, r := range []struct {
-		table, owner, col string
-		rows              []rollupRow
-	}{
-		{"credit_usage_days", "usage_path", "day", rollupRows(days, func(d store.UsageDay) (rollupRow, bool) {
-			return rollupRow{string(d.Path), d.Type, d.Day, 0}, true
-		})},
-		{"credit_usage_months", "usage_path", "month", rollupRows(days, func(d store.UsageDay) (rollupRow, bool) {
-			return rollupRow{string(d.Path), d.Type, d.Day[:7], 0}, true
-		})},
-		{"credit_payer_days", "account_id", "day", byPayer},
-	} {
+	for _, r := range rollups {
 		batch := r.rows
 		for len(batch) > 0 {
 			n := min(len(batch), chunk)
@@ -277,15 +322,123 @@ func (t *tx) AddUsageDays(ctx context.Context, days []store.UsageDay) error {
 			for _, d := range batch[:n] {
 				args = append(args, d.owner, string(d.t), d.period, d.amount)
 			}
-			_, err := t.exec(ctx, `INSERT INTO `+r.table+` (`+r.owner+`, type, `+r.col+`, amount) VALUES `+rows(n, 4)+`
-				ON CONFLICT (`+r.owner+`, type, `+r.col+`) DO UPDATE SET amount = `+r.table+`.amount + excluded.amount`, args...)
-			if err != nil {
+			if _, err := t.exec(ctx, r.upsert(`VALUES `+rows(n, 4)), args...); err != nil {
 				return fmt.Errorf("add usage to %s: %w", r.table, err)
 			}
 			batch = batch[n:]
 		}
 	}
 	return nil
+}
+
+func (t *tx) TakeCreditsForUsage(ctx context.Context, takes []store.CreditTake, at time.Time, days []store.UsageDay) ([]store.CreditTaken, error) {
+	out := make([]store.CreditTaken, len(takes))
+	if !t.db.dialect.Arrays() || len(takes) == 0 {
+		for i, k := range takes {
+			var err error
+			if k.Amount == 0 {
+				out[i].Balance, err = t.BalanceForUpdate(ctx, k.AccountID, k.Type)
+				out[i].OK = true
+			} else {
+				out[i].OK, out[i].Balance, err = t.TakeCredits(ctx, k.AccountID, k.Type, k.Amount, at)
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+		return out, t.AddUsageDays(ctx, days)
+	}
+	// One statement: a balance an UPDATE of its own, each read by the
+	// statement in order, so that each is locked in the order given; the
+	// rollups, which the statement does not read, after them.
+	var with, reads []string
+	var args []any
+	for i, k := range takes {
+		if k.Amount == 0 {
+			with = append(with, fmt.Sprintf(`b%d AS (SELECT balance FROM credit_balances WHERE account_id = ? AND type = ?`+t.db.dialect.ForUpdate()+`)`, i))
+			args = append(args, k.AccountID, string(k.Type))
+		} else {
+			with = append(with, fmt.Sprintf(`b%d AS (UPDATE credit_balances SET balance = balance - ?, updated_at = ?
+				WHERE account_id = ? AND type = ? AND balance >= ? RETURNING balance)`, i))
+			args = append(args, k.Amount, at, k.AccountID, string(k.Type), k.Amount)
+		}
+		reads = append(reads, fmt.Sprintf(`SELECT %d, balance FROM b%d`, i, i))
+		out[i].OK = k.Amount == 0 // nothing always fits
+	}
+	if len(days) > 0 {
+		w, a := rollupsWith(usageRollups(days))
+		with = append(with, w)
+		args = append(args, a...)
+	}
+	rows, err := t.query(ctx, `WITH `+strings.Join(with, ", ")+` `+strings.Join(reads, " UNION ALL "), args...)
+	if err != nil {
+		return nil, fmt.Errorf("take credits for usage: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var i int
+		var balance int64
+		if err := rows.Scan(&i, &balance); err != nil {
+			return nil, fmt.Errorf("take credits for usage: %w", err)
+		}
+		out[i] = store.CreditTaken{OK: true, Balance: balance}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("take credits for usage: %w", err)
+	}
+	return out, nil
+}
+
+// usageRollups are the rows days add to each rollup. A statement may add
+// to a row only once, so each rollup takes one row per key: the daily
+// rollups per path, type and day, the monthly ones per path, type and
+// month, the payers' per payer, type and day (in key order, the order
+// concurrent batches lock them in).
+func usageRollups(days []store.UsageDay) []rollup {
+	byPayer := rollupRows(days, func(d store.UsageDay) (rollupRow, bool) {
+		return rollupRow{d.Payer, d.Type, d.Day, 0}, d.Payer != ""
+	})
+	slices.SortFunc(byPayer, func(a, b rollupRow) int {
+		return cmp.Or(cmp.Compare(a.owner, b.owner), cmp.Compare(a.period, b.period), cmp.Compare(a.t, b.t))
+	})
+	return []rollup{
+		{"credit_usage_days", "usage_path", "day", rollupRows(days, func(d store.UsageDay) (rollupRow, bool) {
+			return rollupRow{string(d.Path), d.Type, d.Day, 0}, true
+		})},
+		{"credit_usage_months", "usage_path", "month", rollupRows(days, func(d store.UsageDay) (rollupRow, bool) {
+			return rollupRow{string(d.Path), d.Type, d.Day[:7], 0}, true
+		})},
+		{"credit_payer_days", "account_id", "day", byPayer},
+	}
+}
+
+// rollupsWith is the WITH list (r0, r1 …) that adds to the rollups from
+// arrays, on engines with Arrays, and its arguments.
+func rollupsWith(rollups []rollup) (string, []any) {
+	var with []string
+	var args []any
+	for i, r := range rollups {
+		owners, types, periods, amounts := make([]string, len(r.rows)), make([]string, len(r.rows)), make([]string, len(r.rows)), make([]int64, len(r.rows))
+		for j, row := range r.rows {
+			owners[j], types[j], periods[j], amounts[j] = row.owner, string(row.t), row.period, row.amount
+		}
+		with = append(with, fmt.Sprintf("r%d AS (%s)", i, r.upsert(`SELECT * FROM `+unnest("TEXT", "TEXT", "TEXT", "BIGINT"))))
+		args = append(args, owners, types, periods, amounts)
+	}
+	return strings.Join(with, ", "), args
+}
+
+// rollup is one usage rollup's table, its owner and period columns, and
+// the rows to add to it.
+type rollup struct {
+	table, owner, col string
+	rows              []rollupRow
+}
+
+// upsert adds the rows of source (owner, type, period, amount) to r's.
+func (r rollup) upsert(source string) string {
+	return `INSERT INTO ` + r.table + ` (` + r.owner + `, type, ` + r.col + `, amount) ` + source + `
+		ON CONFLICT (` + r.owner + `, type, ` + r.col + `) DO UPDATE SET amount = ` + r.table + `.amount + excluded.amount`
 }
 
 // rollupRow is one row a rollup adds to: its owner (a usage path or a
@@ -548,18 +701,17 @@ func (t *tx) AddMonthUsage(ctx context.Context, accountID string, ct canopy.Cred
 		used, err := t.MonthUsage(ctx, accountID, ct, month)
 		return false, used, err
 	}
-	res, err := t.exec(ctx, `INSERT INTO credit_month_usage (account_id, type, month, used) VALUES (?, ?, ?, ?)
+	var used int64
+	err := t.queryRow(ctx, `INSERT INTO credit_month_usage (account_id, type, month, used) VALUES (?, ?, ?, ?)
 		ON CONFLICT (account_id, type, month) DO UPDATE SET used = credit_month_usage.used + excluded.used
-		WHERE credit_month_usage.used + excluded.used <= ?`, accountID, string(ct), month, amount, max)
-	if err != nil {
+		WHERE credit_month_usage.used + excluded.used <= ? RETURNING used`, accountID, string(ct), month, amount, max).Scan(&used)
+	if err == nil {
+		return true, used, nil
+	}
+	if err != sql.ErrNoRows {
 		return false, 0, fmt.Errorf("count month usage: %w", err)
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return false, 0, err
-	} else if n == 1 {
-		return true, 0, nil
-	}
-	used, err := t.MonthUsage(ctx, accountID, ct, month)
+	used, err = t.MonthUsage(ctx, accountID, ct, month)
 	return false, used, err
 }
 

@@ -53,6 +53,13 @@ type Dialect interface {
 	// engine runs in the process (SQLite), the groups keep the store's
 	// statement cache to a few texts.
 	ExactRowCounts() bool
+	// Arrays says whether the engine takes a column of many rows as one
+	// array parameter, read as rows by unnest (PostgreSQL). Where it does,
+	// n rows written or looked up together are one statement text of a
+	// parameter a column, whatever n is: a VALUES list of 128 ledger rows
+	// was 1,664 parameters to bind and encode, a text per row count for
+	// the server to parse and plan, and a statement per 128 rows.
+	Arrays() bool
 	// ProbeEach is appended to a correlated subquery (a NOT EXISTS, a
 	// lateral one) that must run as one index probe per outer row. Left
 	// alone, PostgreSQL's generic plan turns it into an anti join that, for
@@ -440,6 +447,21 @@ func (t *tx) rowsPerStatement(n, limit int) int {
 		p /= 2
 	}
 	return p
+}
+
+// unnest is the FROM item of rows passed a column at a time (on engines
+// with Arrays), one array argument per column, of the SQL types given.
+func unnest(types ...string) string {
+	var b strings.Builder
+	b.WriteString("unnest(")
+	for i, t := range types {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("CAST(? AS " + t + "[])")
+	}
+	b.WriteString(")")
+	return b.String()
 }
 
 // scanAll runs q and scans each row with scan.

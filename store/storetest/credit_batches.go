@@ -137,12 +137,22 @@ func testCreditBatches(t *testing.T, open Opener) {
 		month := canopy.MonthOf(time.Now())
 		b.write(t, func(ctx context.Context, tx store.Tx) {
 			ids := []string{kids[3].ID, kids[0].ID, kids[3].ID, kids[1].ID, kids[4].ID}
-			got, err := tx.GetAccountsForShare(ctx, ids)
+			got, err := tx.GetAccountsForShare(ctx, ids, nil)
 			require.NoError(t, err)
 			require.Len(t, got, 4, "each account once")
 			for i := 1; i < len(got); i++ {
 				require.Less(t, got[i-1].ID, got[i].ID, "in id order")
 			}
+			got, err = tx.GetAccountsForShare(ctx, []string{kids[1].ID}, []string{root.ID, kids[1].ID, kids[2].ID, "acc_none"})
+			require.NoError(t, err)
+			var read []string
+			for _, a := range got {
+				read = append(read, a.ID)
+			}
+			require.ElementsMatch(t, []string{kids[1].ID, root.ID, kids[2].ID}, read, "the locked and the others, each once")
+			got, err = tx.GetAccountsForShare(ctx, nil, []string{kids[4].ID})
+			require.NoError(t, err)
+			require.Len(t, got, 1, "the others alone")
 			n, err := tx.BalanceForUpdate(ctx, root.ID, canopy.CreditMessage)
 			require.NoError(t, err)
 			require.Zero(t, n, "no balance yet")

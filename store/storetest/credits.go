@@ -42,6 +42,54 @@ func testCredits(t *testing.T, open Opener) {
 		})
 	})
 
+	t.Run("CreditsTakenForUsageAddToTheRollupsInOneGo", func(t *testing.T) {
+		t.Parallel()
+		_, b := setup(t, open)
+		root := b.f.account(nil)
+		p, q, none := b.f.account(root), b.f.account(root), b.f.account(root)
+		x := b.f.account(p)
+		day := canopy.DayOf(at(1))
+		b.write(t, func(ctx context.Context, tx store.Tx) {
+			require.NoError(t, tx.AddCredits(ctx, p.ID, canopy.CreditUpload, 10, at(0)))
+			require.NoError(t, tx.AddCredits(ctx, q.ID, canopy.CreditUpload, 3, at(0)))
+			got, err := tx.TakeCreditsForUsage(ctx, []store.CreditTake{
+				{AccountID: p.ID, Type: canopy.CreditUpload, Amount: 4},
+				{AccountID: q.ID, Type: canopy.CreditUpload},
+				{AccountID: none.ID, Type: canopy.CreditUpload},
+			}, at(1), []store.UsageDay{
+				{Path: x.Path, Type: canopy.CreditUpload, Day: day, Payer: p.ID, Amount: 3},
+				{Path: p.Path, Type: canopy.CreditUpload, Day: day, Payer: p.ID, Amount: 1},
+			})
+			require.NoError(t, err)
+			require.Equal(t, []store.CreditTaken{{OK: true, Balance: 6}, {OK: true, Balance: 3}, {OK: true, Balance: 0}}, got,
+				"the balance after a take; a take of nothing reads it, 0 where there is none")
+			got, err = tx.TakeCreditsForUsage(ctx, []store.CreditTake{
+				{AccountID: p.ID, Type: canopy.CreditUpload, Amount: 7},
+				{AccountID: q.ID, Type: canopy.CreditUpload, Amount: 3},
+			}, at(2), nil)
+			require.NoError(t, err)
+			require.False(t, got[0].OK, "more than the balance holds")
+			require.Equal(t, store.CreditTaken{OK: true, Balance: 0}, got[1], "the others are taken all the same")
+		})
+		b.read(t, func(ctx context.Context, tx store.Tx) {
+			for id, want := range map[string]int64{p.ID: 6, q.ID: 0} {
+				got, err := tx.Balances(ctx, id)
+				require.NoError(t, err)
+				require.Equal(t, []store.Balance{{AccountID: id, Type: canopy.CreditUpload, Balance: want}}, got)
+			}
+			daily, err := tx.UsageTotals(ctx, false)
+			require.NoError(t, err)
+			monthly, err := tx.MonthlyUsageTotals(ctx)
+			require.NoError(t, err)
+			want := []store.UsageRow{{Prefix: p.Path, Type: canopy.CreditUpload, Amount: 1}, {Prefix: x.Path, Type: canopy.CreditUpload, Amount: 3}}
+			require.ElementsMatch(t, want, daily, "the daily rollups")
+			require.ElementsMatch(t, want, monthly, "the monthly rollups")
+			payers, err := tx.PayerUsageTotals(ctx, false)
+			require.NoError(t, err)
+			require.Equal(t, []store.Balance{{AccountID: p.ID, Type: canopy.CreditUpload, Balance: 4}}, payers, "the payer's daily rollup")
+		})
+	})
+
 	t.Run("LedgerAppendsListsBothSidesAndKeysDebits", func(t *testing.T) {
 		t.Parallel()
 		_, b := setup(t, open)
@@ -192,16 +240,18 @@ func testCredits(t *testing.T, open Opener) {
 		b.write(t, func(ctx context.Context, tx store.Tx) {
 			require.NoError(t, tx.PutCreditLimit(ctx, &store.CreditLimit{AccountID: a.ID, Type: canopy.CreditUpload, Monthly: 10, SetBy: "acc_x", UpdatedAt: at(1)}))
 			require.NoError(t, tx.PutCreditLimit(ctx, &store.CreditLimit{AccountID: a.ID, Type: canopy.CreditUpload, Monthly: 7, SetBy: "acc_y", UpdatedAt: at(2)}))
-			ok, _, err := tx.AddMonthUsage(ctx, a.ID, canopy.CreditUpload, "2026-11", 5, 7)
+			ok, used, err := tx.AddMonthUsage(ctx, a.ID, canopy.CreditUpload, "2026-11", 5, 7)
 			require.NoError(t, err)
 			require.True(t, ok)
-			ok, used, err := tx.AddMonthUsage(ctx, a.ID, canopy.CreditUpload, "2026-11", 3, 7)
+			require.Equal(t, int64(5), used, "the total after it")
+			ok, used, err = tx.AddMonthUsage(ctx, a.ID, canopy.CreditUpload, "2026-11", 3, 7)
 			require.NoError(t, err)
 			require.False(t, ok)
 			require.Equal(t, int64(5), used)
-			ok, _, err = tx.AddMonthUsage(ctx, a.ID, canopy.CreditUpload, "2026-11", 2, 7)
+			ok, used, err = tx.AddMonthUsage(ctx, a.ID, canopy.CreditUpload, "2026-11", 2, 7)
 			require.NoError(t, err)
 			require.True(t, ok, "exactly up to the cap")
+			require.Equal(t, int64(7), used)
 			ok, used, err = tx.AddMonthUsage(ctx, a.ID, canopy.CreditUpload, "2026-12", 8, 7)
 			require.NoError(t, err)
 			require.False(t, ok, "more than the cap at once, in a fresh month")
