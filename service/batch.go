@@ -26,16 +26,22 @@ import (
 // decided in arrival order exactly as a serial run would decide it: the
 // acting account is re-read (share-locked) and checked for visibility,
 // suspension and closure, the credential re-read, the reference looked
-// up, and the caps and the payer's balance checked against counts read
-// under lock in this transaction, less what the debits before it in the
-// batch took. A debit refused (402, 404, 409, 422) writes nothing and does
-// not disturb the others. Only the successful debits are written: their
-// entries in multi-row INSERTs, one conditional UPDATE per payer balance
-// and per capped month. A debit whose reference a twin outside the batch
-// charged meanwhile (a retry racing its first try on another replica)
-// becomes the replay it is, in the same transaction (see chargeBatch).
-// When the transaction as a whole fails (the store), each debit runs
-// again on its own through the plain path.
+// up, and the caps and the payer's balance checked against the counts
+// read in this transaction, less what the debits before it in the batch
+// took. A debit refused (402, 404, 409, 422) writes nothing and does not
+// disturb the others. Only the successful debits are written: their
+// entries in one multi-row INSERT, one conditional UPDATE per payer
+// balance and per capped month. The balances and counts are read
+// unlocked first and locked as they are written, at the end, when the
+// batch checks that its decisions still hold; where they do not, the
+// batch runs again with them locked from the start (see run). So two
+// batches run at a time where the engine locks rows (PostgreSQL): one
+// reads, decides and inserts its entries while the other writes the
+// umbrella's balance and commits. A debit whose reference a twin outside
+// the batch charged meanwhile (a retry racing its first try on another
+// replica) becomes the replay it is, in the same transaction (see
+// chargeBatch). When the transaction as a whole fails (the store), each
+// debit runs again on its own through the plain path.
 
 // maxBatch bounds the debits of one transaction.
 const maxBatch = 512
@@ -48,8 +54,8 @@ const batchTimeout = 30 * time.Second
 // debit on its own.
 var errRunAlone = errors.New("batch failed; run the debit alone")
 
-// debitBatcher runs concurrent debits in shared transactions, one at a
-// time.
+// debitBatcher runs concurrent debits in shared transactions, one or two
+// at a time.
 type debitBatcher struct {
 	s     *Service
 	queue groupCommit[*debitReq]
@@ -108,6 +114,7 @@ func (b *debitBatcher) run(live []*debitReq) {
 	// the start.
 	err := write(true)
 	if errors.Is(err, errBalanceMoved) {
+		b.s.log.Debug("a balance or month count moved under a debit batch; it runs again locked", "debits", len(live))
 		err = write(false)
 	}
 	if err != nil {
