@@ -16,11 +16,12 @@ import (
 	"github.com/canopyhq/canopy/store/sqlstore"
 )
 
-// twinStore is a real store whose next batch insert of ledger entries
-// meets a twin: just before it, twin writes (in the same transaction, so
-// it works on SQLite's single writer too) an entry under a reference the
-// batch is about to charge, as a retry racing its first try on another
-// replica would have committed it.
+// twinStore is a real store that runs twin just before its next batch
+// insert of ledger entries: a twin test writes there (in the same
+// transaction, so it works on SQLite's single writer too) an entry under a
+// reference the batch is about to charge, as a retry racing its first try
+// on another replica would have committed it; other tests commit a write
+// of their own there, between the batch's reads and its writes.
 type twinStore struct {
 	store.Store
 	mu     sync.Mutex
