@@ -1,6 +1,7 @@
 package canopy
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -130,6 +131,16 @@ func ErrorKind(err error) Kind {
 		return e.Kind
 	}
 	return KindInternal
+}
+
+// CallerLeft says whether err is no application error but only ctx
+// ending — its caller went away, or its deadline passed, before the
+// answer: nothing went wrong on our side, so the front ends log it as
+// that, not as an internal error.
+func CallerLeft(ctx context.Context, err error) bool {
+	var e *Error
+	cerr := ctx.Err()
+	return cerr != nil && err != nil && !errors.As(err, &e) && errors.Is(err, cerr)
 }
 
 // ErrorCode returns the stable code of err, or CodeInternal.

@@ -93,6 +93,11 @@ func sentence(msg string, kind canopy.Kind) string {
 	return msg
 }
 
+// statusClientClosedRequest is the status (nginx's) that the request log
+// gives a request whose client left before its page: nothing went wrong
+// on our side, and nobody reads the page.
+const statusClientClosedRequest = 499
+
 // fail answers a request that went wrong with a page: sign-in again for an
 // ended session, 404 for anything not visible, the error's own text (for
 // people) otherwise. Internal errors are logged and shown only as a
@@ -106,6 +111,9 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		h.errorPage(w, r, http.StatusRequestEntityTooLarge, plainText[canopy.KindTooLarge])
 	case kind == canopy.KindNotFound:
 		h.errorPage(w, r, http.StatusNotFound, "")
+	case canopy.CallerLeft(r.Context(), err):
+		h.log.InfoContext(r.Context(), "client left before the page", "err", err.Error(), "requestId", requestID(r), "path", r.URL.Path)
+		w.WriteHeader(statusClientClosedRequest)
 	case kind == canopy.KindInternal:
 		h.log.ErrorContext(r.Context(), "console", "err", err.Error(), "requestId", requestID(r), "path", r.URL.Path)
 		h.errorPage(w, r, http.StatusInternalServerError, "")
@@ -146,7 +154,9 @@ func (h *Handler) errorPage(w http.ResponseWriter, r *http.Request, status int, 
 		}
 	}
 	v := &view{Title: title, Data: errorData{Status: status, Message: msg}}
-	if p, ok := h.principal(r); ok {
+	// Already an error page: a session that cannot be read now only
+	// leaves the link home out.
+	if p, ok, err := h.principal(r); ok && err == nil {
 		v.Home = home(p)
 	}
 	h.render(w, r, status, "error", v)

@@ -25,7 +25,10 @@ func (h *Handler) messagePage(w http.ResponseWriter, r *http.Request, status int
 // home is the site's front door: the console for a signed-in person, the
 // sign-in page for anyone else.
 func (h *Handler) home(w http.ResponseWriter, r *http.Request) {
-	if _, ok := h.principal(r); ok {
+	if _, ok, err := h.principal(r); err != nil {
+		h.fail(w, r, err)
+		return
+	} else if ok {
 		h.toHome(w, r)
 		return
 	}
@@ -35,9 +38,8 @@ func (h *Handler) home(w http.ResponseWriter, r *http.Request) {
 // toHome sends a signed-in person to their account's dashboard; a person
 // who belongs to no account yet sees the invitations they may answer.
 func (h *Handler) toHome(w http.ResponseWriter, r *http.Request) {
-	p, ok := h.principal(r)
+	p, ok := h.signedInAs(w, r)
 	if !ok {
-		h.toSignIn(w, r)
 		return
 	}
 	if p.AccountID != "" {
@@ -61,7 +63,12 @@ func (h *Handler) toHome(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) signInPage(w http.ResponseWriter, r *http.Request) {
 	next := localPath(r.URL.Query().Get("next"))
-	if p, ok := h.principal(r); ok {
+	p, ok, err := h.principal(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if ok {
 		if next == "" {
 			next = home(p)
 		}
@@ -104,7 +111,12 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 // signOut ends the session with service.Logout, whether or not it is
 // still valid, and forgets the cookie.
 func (h *Handler) signOut(w http.ResponseWriter, r *http.Request) {
-	if p, ok := h.principal(r); ok {
+	p, ok, err := h.principal(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if ok {
 		c := service.Caller{Principal: p, Acting: service.Acting{ID: p.AccountID}, RequestID: requestID(r), Channel: channel}
 		if err := h.svc.Logout(r.Context(), c); err != nil {
 			h.fail(w, r, err)
@@ -317,7 +329,11 @@ func (h *Handler) signup(w http.ResponseWriter, r *http.Request) {
 // invitation id alone tells nobody anything.
 func (h *Handler) invitationLanding(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("invitationId")
-	p, ok := h.principal(r)
+	p, ok, err := h.principal(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
 	if !ok {
 		next := r.URL.Path
 		if r.URL.RawQuery != "" {
@@ -366,9 +382,8 @@ type membershipData struct {
 // with Accept and Decline; anyone else is asked to sign in, and any other
 // id is the 404 page.
 func (h *Handler) membershipPage(w http.ResponseWriter, r *http.Request) {
-	p, ok := h.principal(r)
+	p, ok := h.signedInAs(w, r)
 	if !ok {
-		h.toSignIn(w, r)
 		return
 	}
 	ms, err := h.memberships(r.Context(), p, requestID(r))
@@ -389,9 +404,8 @@ func (h *Handler) membershipPage(w http.ResponseWriter, r *http.Request) {
 // which checks that it is the signed-in person's.
 func (h *Handler) answerMembership(accept bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		p, ok := h.principal(r)
+		p, ok := h.signedInAs(w, r)
 		if !ok {
-			h.toSignIn(w, r)
 			return
 		}
 		c := service.Caller{Principal: p, RequestID: requestID(r), Channel: channel}

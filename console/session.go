@@ -55,17 +55,38 @@ func (h *Handler) clearSession(w http.ResponseWriter) {
 }
 
 // principal resolves the session cookie, if any, to a signed-in person.
-// Only sessions count: an API key is for programs, not browsers.
-func (h *Handler) principal(r *http.Request) (service.Principal, bool) {
+// Only sessions count: an API key is for programs, not browsers. No
+// cookie, or a session that ended, is no person (false); a session that
+// could not be read (the store failing, the visitor gone) is the error,
+// for the page to report rather than send a person whose session is live
+// to sign in again.
+func (h *Handler) principal(r *http.Request) (service.Principal, bool, error) {
 	c, err := r.Cookie(sessionCookie)
 	if err != nil || c.Value == "" {
-		return service.Principal{}, false
+		return service.Principal{}, false, nil
 	}
 	p, err := h.svc.Authenticate(r.Context(), c.Value)
-	if err != nil || !p.IsUser() {
-		return service.Principal{}, false
+	switch {
+	case isUnauthorized(err):
+		return service.Principal{}, false, nil
+	case err != nil:
+		return service.Principal{}, false, err
 	}
-	return p, true
+	return p, p.IsUser(), nil
+}
+
+// signedInAs is the request's signed-in person, for a page that needs
+// one; when false it has answered: with the sign-in page when there is no
+// live session, with the error page when the session could not be read.
+func (h *Handler) signedInAs(w http.ResponseWriter, r *http.Request) (service.Principal, bool) {
+	p, ok, err := h.principal(r)
+	switch {
+	case err != nil:
+		h.fail(w, r, err)
+	case !ok:
+		h.toSignIn(w, r)
+	}
+	return p, ok
 }
 
 // signedIn wraps a console page: it needs a session, and acts as the
@@ -91,9 +112,8 @@ func (h *Handler) signedInReading(oneRead bool, fn func(*request) error) http.Ha
 			h.fail(w, r, err)
 			return
 		}
-		p, ok := h.principal(r)
+		p, ok := h.signedInAs(w, r)
 		if !ok {
-			h.toSignIn(w, r)
 			return
 		}
 		caller, err := h.svc.NewCaller(r.Context(), p, r.PathValue("account"), info(r))

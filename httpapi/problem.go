@@ -47,9 +47,22 @@ var kindStatus = map[canopy.Kind]int{
 	canopy.KindUnsupportedMediaType: http.StatusUnsupportedMediaType,
 }
 
+// statusClientClosedRequest is the status (nginx's) that the request log
+// gives a request whose client left before its answer: nothing went wrong
+// on our side, and nobody reads the answer.
+const statusClientClosedRequest = 499
+
 // writeError answers with the problem for err. Errors that are not
-// application errors are logged and shown only as "internal".
+// application errors are logged and shown only as "internal" — except the
+// request's own context ending (its client left), which is no error of
+// ours.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if canopy.CallerLeft(r.Context(), err) {
+		s.log.InfoContext(r.Context(), "client left before the answer", "err", err.Error(), "requestId", requestID(r.Context()),
+			"method", r.Method, "path", r.URL.Path)
+		w.WriteHeader(statusClientClosedRequest)
+		return
+	}
 	var e *canopy.Error
 	if !errors.As(err, &e) {
 		s.log.ErrorContext(r.Context(), "internal error", "err", err.Error(), "requestId", requestID(r.Context()),
