@@ -121,7 +121,9 @@ func BenchmarkCreateChild(b *testing.B) {
 		b.Run(e.name, func(b *testing.B) {
 			b.Run("serial", func(b *testing.B) {
 				bundle := testfactory.New(b, e.open(b))
-				c := bundle.As(b, bundle.Child(b, bundle.Root.ID).ID)
+				// On a plan at least the children's (plans stay within the
+				// creator's, rule 2).
+				c := bundle.As(b, bundle.ChildOn(b, bundle.Root.ID, canopy.PlanEnterprise).ID)
 				for b.Loop() {
 					if _, err := bundle.Svc.CreateChild(ctx, c, fullCreate(seq.Add(1))); err != nil {
 						b.Fatal(err)
@@ -137,7 +139,7 @@ func BenchmarkCreateChild(b *testing.B) {
 				}
 				cs := make([]service.Caller, parents)
 				for i := range cs {
-					cs[i] = bundle.As(b, bundle.Child(b, bundle.Root.ID).ID)
+					cs[i] = bundle.As(b, bundle.ChildOn(b, bundle.Root.ID, canopy.PlanEnterprise).ID)
 				}
 				var next atomic.Int64
 				b.SetParallelism(callersPerCPU)
