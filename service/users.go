@@ -142,20 +142,25 @@ func (o *op) addMember(acc *canopy.Account, in memberInput, template string) (*c
 // none. A new person gets the username asked for only when nobody has it:
 // a taken username is dropped silently, so the answer cannot tell who has
 // it, and the person can choose another once signed in.
+//
+// It inserts first and looks up only when the insert stored nothing: an
+// address nobody has yet — most of those an account is created with — is
+// one statement rather than two, and one somebody has is two, as before.
 func (o *op) personFor(email, username, name string) (*canopy.Person, error) {
 	norm := canopy.NormalizeEmail(email)
-	p, err := o.tx.GetPersonByEmail(o.ctx, norm)
-	if err == nil || !errors.Is(err, store.ErrNotFound) {
-		return p, err
-	}
-	p = &canopy.Person{ID: o.s.ids.New(canopy.PrefixPerson), Email: email, Username: username, Name: name,
+	p := &canopy.Person{ID: o.s.ids.New(canopy.PrefixPerson), Email: email, Username: username, Name: name,
 		CreatedAt: o.now, UpdatedAt: o.now}
 	ok, err := o.tx.InsertPerson(o.ctx, p)
-	if err == nil && !ok && p.Username != "" {
-		p.Username = ""
-		ok, err = o.tx.InsertPerson(o.ctx, p)
-	}
 	if err != nil || ok {
+		return p, err
+	}
+	found, err := o.tx.GetPersonByEmail(o.ctx, norm)
+	if err == nil || !errors.Is(err, store.ErrNotFound) || p.Username == "" {
+		return found, err
+	}
+	// Nobody has the address, so somebody has the username.
+	p.Username = ""
+	if ok, err = o.tx.InsertPerson(o.ctx, p); err != nil || ok {
 		return p, err
 	}
 	// A concurrent request made the person first.

@@ -3,6 +3,7 @@ package service_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -11,6 +12,7 @@ import (
 	"github.com/canopyhq/canopy/internal/testdb"
 	"github.com/canopyhq/canopy/internal/testfactory"
 	"github.com/canopyhq/canopy/service"
+	"github.com/canopyhq/canopy/store"
 	"github.com/canopyhq/canopy/store/sqlstore"
 )
 
@@ -49,6 +51,37 @@ func TestUsers(t *testing.T) {
 			require.Equal(t, canopy.CodePersonManaged, canopy.ErrorCode(err), "a joined person's address is theirs")
 			_, err = b.Svc.UpdateUser(ctx, asAcc, acc.ID, u.ID, service.UserPatch{Name: ptr("Z")})
 			require.Equal(t, canopy.CodePersonManaged, canopy.ErrorCode(err))
+		})
+
+		t.Run("a new address gets the username asked for while nobody has it; a known one invites its person as they are", func(t *testing.T) {
+			one, two := b.Child(t, b.Root.ID), b.Child(t, b.Root.ID)
+			create := func(acc *canopy.Account, email, username string) {
+				t.Helper()
+				_, err := b.Svc.CreateUser(ctx, b.As(t, acc.ID), acc.ID, service.CreateUserInput{Email: email, Username: username, Name: "N"})
+				require.NoError(t, err, email)
+			}
+			person := func(email string) *canopy.Person {
+				t.Helper()
+				var p *canopy.Person
+				require.NoError(t, b.Store.Read(ctx, func(tx store.Tx) error {
+					var err error
+					if p, err = tx.GetPersonByEmail(ctx, canopy.NormalizeEmail(email)); errors.Is(err, store.ErrNotFound) {
+						return nil
+					}
+					return err
+				}))
+				return p
+			}
+			create(one, "una@example.com", "una")
+			create(one, "dos@example.com", "UNA")
+			create(two, "Una@Example.com", "another-una")
+			create(two, "tres@example.com", "")
+			require.Equal(t, "una", person("una@example.com").Username, "free: the person has it")
+			require.Empty(t, person("dos@example.com").Username, "taken, in any case: the person is made without it")
+			require.Equal(t, "una@example.com", person("UNA@example.com").Email, "a known address is its person, as they were")
+			require.Equal(t, "una", person("una@example.com").Username)
+			require.Nil(t, person("another-una@example.com"), "no second person for the known address")
+			require.Empty(t, person("tres@example.com").Username)
 		})
 
 		t.Run("the last admin cannot be removed, disabled or demoted", func(t *testing.T) {
