@@ -76,7 +76,7 @@ func (r *debitReq) leave(err error)            { r.err = err }
 func newDebitBatcher(s *Service) *debitBatcher {
 	b := &debitBatcher{s: s}
 	b.queue = groupCommit[*debitReq]{max: maxBatch, run: b.run, lanes: 1}
-	if s.store != nil && s.store.Engine() == "postgres" {
+	if s.store.Engine() == "postgres" {
 		// Two batches at a time where the engine locks rows, not the
 		// database: the second reads, decides and inserts its entries
 		// while the first writes the balance and commits (see run). Where

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/canopyhq/canopy"
+	"github.com/canopyhq/canopy/internal/testdb"
 )
 
 // FuzzDecodeCursor checks the list cursor decoder: whatever a client puts
@@ -11,7 +12,7 @@ import (
 // position it accepts is an id of the list's kind; every cursor a list
 // hands out decodes back to its position, and only for its own list.
 func FuzzDecodeCursor(f *testing.F) {
-	s := New(nil, Config{})
+	s := New(testdb.Open(f, "sqlite"), Config{})
 	ids := canopy.NewIDs(nil, nil)
 	for _, seed := range []string{"", "!!!", "Zm9ybXM6", *s.encodeCursor("forms", ids.New(canopy.PrefixForm)),
 		*s.encodeCursor("records", ids.New(canopy.PrefixRecord)), "ZGVzY2VuZGFudHM6Lw", "\x00", "%ff", "YQ.YQ"} {

@@ -1,7 +1,6 @@
 package service
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"maps"
@@ -152,9 +151,6 @@ func (b *inboundBatcher) write(ctx context.Context, live []*inboundReq, lockBala
 type inboundTx struct {
 	*batchTx
 	s *Service
-	// lockBalances reads a balance under its row lock the first time a
-	// text draws on it, rather than plainly, to be locked at flush.
-	lockBalances bool
 	// claims and collectors are read for the whole batch at once
 	// (prefetch): whether each text's provider id was new, and the
 	// collector each "CODE#…" text names (nil: none).
@@ -162,7 +158,7 @@ type inboundTx struct {
 	collectors map[store.CodeNumber]*canopy.SMSCollector
 	forms      map[[2]string]*store.FormFor
 	limits     map[string][]store.CreditLimit
-	balances   map[balanceKey]heldBalance
+	balances   map[typedKey]heldBalance
 	at         time.Time // of the last debit
 	held       heldRows
 }
@@ -222,11 +218,6 @@ func (m *inboundTx) InsertAuditAndEvents(ctx context.Context, audits []*canopy.A
 	return nil
 }
 
-type balanceKey struct {
-	account string
-	t       canopy.CreditType
-}
-
 // heldBalance is a payer's balance of one type as a batch sees it: the
 // balance it read, what its texts took, debit by debit, in order.
 type heldBalance struct {
@@ -242,33 +233,37 @@ func (b heldBalance) left() int64 {
 	return left
 }
 
+// newInboundTx reads each balance under its row lock the first time a
+// text draws on it when lockBalances, else plainly, to be locked at flush
+// (batchTx.unlocked).
 func newInboundTx(s *Service, tx store.Tx, lockBalances bool) *inboundTx {
-	return &inboundTx{
-		s:            s,
-		lockBalances: lockBalances,
-		batchTx:      &batchTx{Tx: tx, accounts: map[string]*canopy.Account{}, keys: map[string]*canopy.APIKey{}, users: map[string]*canopy.User{}},
-		claims:       map[string]bool{},
-		collectors:   map[store.CodeNumber]*canopy.SMSCollector{},
-		forms:        map[[2]string]*store.FormFor{},
-		limits:       map[string][]store.CreditLimit{},
-		balances:     map[balanceKey]heldBalance{},
+	m := &inboundTx{
+		s:          s,
+		batchTx:    newBatchTx(tx),
+		claims:     map[string]bool{},
+		collectors: map[store.CodeNumber]*canopy.SMSCollector{},
+		forms:      map[[2]string]*store.FormFor{},
+		limits:     map[string][]store.CreditLimit{},
+		balances:   map[typedKey]heldBalance{},
 	}
+	m.batchTx.unlocked = !lockBalances
+	return m
 }
 
 func (m *inboundTx) holdsBalances() bool { return true }
 
 // BalanceForUpdate is the balance as the batch holds it: read the first
-// time a text draws on it (under its row lock only when lockBalances), less
+// time a text draws on it (under its row lock unless batchTx.unlocked), less
 // what the batch's texts took since.
 func (m *inboundTx) BalanceForUpdate(ctx context.Context, account string, t canopy.CreditType) (int64, error) {
-	b, err := m.balance(ctx, balanceKey{account, t})
+	b, err := m.balance(ctx, typedKey{account, t})
 	return b.left(), err
 }
 
 // TakeCredits decides a debit as the store's TakeCredits would, against the
 // balance as the batch holds it.
 func (m *inboundTx) TakeCredits(ctx context.Context, account string, t canopy.CreditType, amount int64, at time.Time) (bool, int64, error) {
-	k := balanceKey{account, t}
+	k := typedKey{account, t}
 	b, err := m.balance(ctx, k)
 	if err != nil {
 		return false, 0, err
@@ -296,22 +291,15 @@ func (m *inboundTx) TakeCreditsForUsage(ctx context.Context, takes []store.Credi
 }
 
 // balance is a payer's balance as the batch holds it, read the first time.
-func (m *inboundTx) balance(ctx context.Context, k balanceKey) (heldBalance, error) {
+func (m *inboundTx) balance(ctx context.Context, k typedKey) (heldBalance, error) {
 	if b, ok := m.balances[k]; ok {
 		return b, nil
 	}
-	var b heldBalance
-	var err error
-	if m.lockBalances {
-		b.read, err = m.batchTx.BalanceForUpdate(ctx, k.account, k.t)
-	} else {
-		var all []store.Balance
-		all, err = m.batchTx.Balances(ctx, k.account)
-		b.read = amountOf(all, k.t)
-	}
+	read, err := m.batchTx.balance(ctx, k)
 	if err != nil {
-		return b, err
+		return heldBalance{}, err
 	}
+	b := heldBalance{read: read}
 	m.balances[k] = b
 	return b, nil
 }
@@ -351,9 +339,7 @@ func (m *inboundTx) flush(ctx context.Context) error {
 	// batch commits. Its debits' low-balance notices follow from the
 	// balance as written — the debits replayed in order from it — so each
 	// crossing is noticed once, however the batches interleave.
-	for _, k := range slices.SortedFunc(maps.Keys(m.balances), func(a, b balanceKey) int {
-		return cmp.Or(strings.Compare(a.account, b.account), strings.Compare(string(a.t), string(b.t)))
-	}) {
+	for _, k := range sortedKeys(m.balances) {
 		b := m.balances[k]
 		taken := b.read - b.left()
 		if taken == 0 {
